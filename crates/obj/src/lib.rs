@@ -1,0 +1,1 @@
+//! clang/libbpf ELF objects turned into the load requests libbpf would make.

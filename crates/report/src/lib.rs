@@ -1,0 +1,1 @@
+//! Reporting: verdict records, text, JSON and SARIF output.

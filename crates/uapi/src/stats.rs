@@ -1,0 +1,118 @@
+//! The statistics the verifier reports at the end of its log
+//! (`print_verification_stats`), as a value and as parsed from a log.
+
+/// The figures of the `processed … insns` trailer, plus the `log_level & 4`
+/// lines when present.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VerifierStats {
+    /// Instructions the verifier walked (`insn_processed`).
+    pub insns_processed: u64,
+    /// The complexity limit printed in the trailer.
+    pub insn_limit: u64,
+    /// Largest number of states kept at one instruction.
+    pub max_states_per_insn: u64,
+    /// States ever added to the explored list.
+    pub total_states: u64,
+    /// Largest number of states alive at once.
+    pub peak_states: u64,
+    /// Longest read-mark walk (`longest_mark_read_walk`).
+    pub mark_read: u64,
+    /// `verification time N usec`, when log level bit 4 was set.
+    pub verification_time_us: Option<u64>,
+    /// `stack depth A+B…`, one entry per subprogram, when log level bit 4 was set.
+    pub stack_depth: Option<Vec<u32>>,
+}
+
+impl VerifierStats {
+    /// Finds the stats in a verifier log. The trailer is the last
+    /// `processed` line (a rotating log may have lost everything before it);
+    /// returns `None` when the log holds none.
+    pub fn parse_log(log: &str) -> Option<Self> {
+        let mut stats: Option<Self> = None;
+        let mut time = None;
+        let mut depth = None;
+        for line in log.lines() {
+            if let Some(rest) = line.strip_prefix("verification time ") {
+                time = rest
+                    .strip_suffix(" usec")
+                    .and_then(|n| n.trim().parse().ok());
+            } else if let Some(rest) = line.strip_prefix("stack depth ") {
+                depth = rest
+                    .split('+')
+                    .map(|n| n.trim().parse().ok())
+                    .collect::<Option<Vec<u32>>>();
+            } else if line.starts_with("processed ") {
+                if let Some(s) = Self::parse_trailer(line) {
+                    stats = Some(s);
+                }
+            }
+        }
+        stats.map(|mut s| {
+            s.verification_time_us = time;
+            s.stack_depth = depth;
+            s
+        })
+    }
+
+    /// Parses `processed N insns (limit L) max_states_per_insn M total_states T peak_states P mark_read R`.
+    pub fn parse_trailer(line: &str) -> Option<Self> {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let num = |i: usize| {
+            w.get(i)
+                .and_then(|s| s.trim_end_matches(')').parse::<u64>().ok())
+        };
+        if w.first() != Some(&"processed")
+            || w.get(2) != Some(&"insns")
+            || w.get(3) != Some(&"(limit")
+        {
+            return None;
+        }
+        let field = |name: &str| w.iter().position(|x| *x == name).and_then(|i| num(i + 1));
+        Some(Self {
+            insns_processed: num(1)?,
+            insn_limit: num(4)?,
+            max_states_per_insn: field("max_states_per_insn")?,
+            total_states: field("total_states")?,
+            peak_states: field("peak_states")?,
+            mark_read: field("mark_read").unwrap_or(0),
+            verification_time_us: None,
+            stack_depth: None,
+        })
+    }
+
+    /// The trailer line as the kernel prints it (without the newline).
+    pub fn trailer(&self) -> String {
+        format!(
+            "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read {}",
+            self.insns_processed,
+            self.insn_limit,
+            self.max_states_per_insn,
+            self.total_states,
+            self.peak_states,
+            self.mark_read
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kernel_trailer() {
+        let log = "0: R1=ctx() R10=fp0\nverification time 17 usec\nstack depth 8+0\nprocessed 11 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0\n";
+        let s = VerifierStats::parse_log(log).unwrap();
+        assert_eq!(s.insns_processed, 11);
+        assert_eq!(s.insn_limit, 1_000_000);
+        assert_eq!(s.total_states, 1);
+        assert_eq!(s.verification_time_us, Some(17));
+        assert_eq!(s.stack_depth, Some(vec![8, 0]));
+        assert_eq!(s.trailer(), log.lines().last().unwrap());
+    }
+
+    #[test]
+    fn no_trailer_no_stats() {
+        assert_eq!(VerifierStats::parse_log("unknown opcode 8d\n"), None);
+        assert_eq!(VerifierStats::parse_trailer("processed x insns"), None);
+    }
+}
