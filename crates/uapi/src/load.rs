@@ -243,24 +243,6 @@ pub struct LoadRequest {
     pub fd_array_cnt: u32,
 }
 
-impl Default for ProgType {
-    fn default() -> Self {
-        Self::UNSPEC
-    }
-}
-
-impl Default for AttachType {
-    fn default() -> Self {
-        Self(0)
-    }
-}
-
-impl Default for MapType {
-    fn default() -> Self {
-        Self::UNSPEC
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,10 +41,8 @@ impl VerifierStats {
                     .split('+')
                     .map(|n| n.trim().parse().ok())
                     .collect::<Option<Vec<u32>>>();
-            } else if line.starts_with("processed ") {
-                if let Some(s) = Self::parse_trailer(line) {
-                    stats = Some(s);
-                }
+            } else if let Some(s) = Self::parse_trailer(line) {
+                stats = Some(s);
             }
         }
         stats.map(|mut s| {

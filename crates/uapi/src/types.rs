@@ -12,7 +12,8 @@ use std::fmt;
 macro_rules! uapi_enum {
     ($(#[$m:meta])* $ty:ident, $what:literal { $($name:ident / $lname:literal = $val:literal,)* }) => {
         $(#[$m])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        /// The default is 0, the value an all-zero `bpf_attr` carries.
+        #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
         pub struct $ty(pub u32);
 
