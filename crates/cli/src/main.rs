@@ -1,1 +1,133 @@
-fn main() {}
+//! `bpfcheck`: judge BPF programs as the kernel's verifier would, for one
+//! or many kernels, without loading them — and compare with the running
+//! kernel when it is there.
+
+mod commands;
+mod input;
+mod records;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Checks BPF programs against the verifiers of many kernels.
+#[derive(Debug, Parser)]
+#[command(name = "bpfcheck", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format of records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON array of records (schema in the README).
+    Json,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Judge programs as the kernel's verifier would (the main command).
+    ///
+    /// Exit status: 0 all accepted, 1 any rejected, 2 bad input or usage,
+    /// 3 any unsupported (and none rejected).
+    Check {
+        /// ELF objects, raw instruction files (--raw) or assembler fixtures (*.s).
+        /// With no file, the bundled example object is checked.
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        input: input::InputOpts,
+        /// Kernel profiles to judge for: names (5.10, 6.1, 6.12, 6.18), comma-separated
+        /// or repeated, or `all`.
+        #[arg(long, value_name = "PROFILE", default_value = bpfcheck_profile::KernelProfile::DEFAULT)]
+        kernel: Vec<String>,
+        /// Kernel log level: 0 none, 1 failing path, 2 every path; add 4 for statistics.
+        #[arg(long, default_value_t = 0)]
+        log_level: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Print programs in the kernel verifier log's instruction syntax.
+    Disasm {
+        /// An ELF object, a raw instruction file (--raw) or an assembler fixture (*.s).
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        input: input::InputOpts,
+        /// Log-format era to print in (a profile name).
+        #[arg(long, value_name = "PROFILE", default_value = bpfcheck_profile::KernelProfile::DEFAULT)]
+        kernel: String,
+    },
+    /// Load programs into the running kernel and report its verdict in bpfcheck's shape.
+    Kernel {
+        /// Inputs, as for `check`.
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        input: input::InputOpts,
+        /// Kernel log level: 0 none, 1 failing path, 2 every path; add 4 for statistics.
+        #[arg(long, default_value_t = 1)]
+        log_level: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Run bpfcheck and the running kernel on the same programs and compare them.
+    Diff {
+        /// Inputs, as for `check`.
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        input: input::InputOpts,
+        /// The profile bpfcheck judges with (the running kernel's).
+        #[arg(long, value_name = "PROFILE", default_value = bpfcheck_profile::KernelProfile::DEFAULT)]
+        kernel: String,
+        /// Log level for both sides (at least 1, so that error lines can be compared).
+        #[arg(long, default_value_t = 1)]
+        log_level: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check {
+            files,
+            input,
+            kernel,
+            log_level,
+            format,
+        } => commands::check(&files, &input, &kernel, log_level, format),
+        Command::Disasm {
+            files,
+            input,
+            kernel,
+        } => commands::disasm(&files, &input, &kernel),
+        Command::Kernel {
+            files,
+            input,
+            log_level,
+            format,
+        } => commands::kernel(&files, &input, log_level, format),
+        Command::Diff {
+            files,
+            input,
+            kernel,
+            log_level,
+            format,
+        } => commands::diff(&files, &input, &kernel, log_level, format),
+    };
+    match result {
+        Ok(status) => ExitCode::from(status),
+        Err(e) => {
+            eprintln!("bpfcheck: {e:#}");
+            ExitCode::from(commands::EXIT_BAD_INPUT)
+        }
+    }
+}

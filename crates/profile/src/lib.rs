@@ -1,1 +1,331 @@
-//! Kernel profiles: the facade through which the verifier learns everything about one kernel.
+//! Kernel profiles: everything bpfcheck's verifier knows about one kernel.
+//!
+//! The verifier core never compares version numbers. Every behaviour that
+//! changed between kernels is a field of [`KernelProfile`]: which encodings
+//! exist ([`IsaFeatures`]), how the log looks ([`LogEra`]), the limits, which
+//! program and map types the kernel has, and what the loading process may do
+//! ([`Capabilities`]).
+//!
+//! This crate currently ships built-in profiles for the kernels bpfcheck
+//! targets (5.10, 6.1, 6.12, 6.18), with facts taken from those kernels'
+//! sources and, for 6.18, from the running kernel. The kernel's own BTF (for
+//! BTF-typed pointers and kfuncs), helper sets per program type and the
+//! generated, embedded profile data of the kernel-matrix issue are not here
+//! yet; a program that needs them is reported `unsupported` by the verifier.
+
+#![deny(missing_docs)]
+
+use std::fmt;
+
+pub use bpfcheck_isa::{IsaFeatures, LogEra};
+use bpfcheck_uapi::{MapType, ProgType};
+
+/// A kernel release, `major.minor.patch`.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
+pub struct KernelVersion {
+    /// Major number.
+    pub major: u16,
+    /// Minor number.
+    pub minor: u16,
+    /// Patch (stable) number; 0 when unknown.
+    pub patch: u16,
+}
+
+impl KernelVersion {
+    /// Builds a version.
+    pub const fn new(major: u16, minor: u16, patch: u16) -> Self {
+        Self {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// Parses `6.1`, `6.12.117`, or a `uname -r` string such as
+    /// `6.18.44-fc-v657` (anything after the numbers is ignored).
+    pub fn parse(s: &str) -> Option<Self> {
+        let head: String = s
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let mut it = head
+            .split('.')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse::<u16>().ok());
+        let major = it.next()??;
+        let minor = it.next()??;
+        let patch = it.next().flatten().unwrap_or(0);
+        Some(Self {
+            major,
+            minor,
+            patch,
+        })
+    }
+}
+
+impl fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.patch == 0 {
+            write!(f, "{}.{}", self.major, self.minor)
+        } else {
+            write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+        }
+    }
+}
+
+/// Capabilities of the loading process, as the verifier derives its
+/// privilege knobs from them (`bpf_check`: `bpf_capable`, `allow_ptr_leaks`,
+/// `allow_uninit_stack`, `bypass_spec_v1/v4`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Capabilities {
+    /// `CAP_BPF` (or `CAP_SYS_ADMIN`): loops, subprograms, kfuncs, 1M insns.
+    pub bpf: bool,
+    /// `CAP_PERFMON`: pointer leaks, uninitialised stack reads, no Spectre masking.
+    pub perfmon: bool,
+    /// `CAP_NET_ADMIN`: networking program types.
+    pub net_admin: bool,
+    /// `CAP_SYS_ADMIN`.
+    pub sys_admin: bool,
+}
+
+impl Capabilities {
+    /// A root loader: every capability.
+    pub const ROOT: Self = Self {
+        bpf: true,
+        perfmon: true,
+        net_admin: true,
+        sys_admin: true,
+    };
+}
+
+/// The verifier's numeric limits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Limits {
+    /// `BPF_COMPLEXITY_LIMIT_INSNS`: processed instructions, and the longest
+    /// program a `bpf_capable` loader may submit.
+    pub complexity_insns: u32,
+    /// `BPF_MAXINSNS`: the longest program without `CAP_BPF`.
+    pub max_insns_unpriv: u32,
+    /// `BPF_COMPLEXITY_LIMIT_JMP_SEQ`: pending branch states.
+    pub jmp_seq: u32,
+    /// `BPF_MAX_SUBPROGS`.
+    pub max_subprogs: u32,
+    /// `MAX_CALL_FRAMES`.
+    pub max_call_frames: u32,
+    /// `MAX_BPF_STACK`.
+    pub stack_size: u32,
+    /// `MAX_USED_MAPS`.
+    pub max_used_maps: u32,
+    /// `BPF_MAX_VAR_OFF`.
+    pub max_var_off: u32,
+}
+
+impl Limits {
+    /// The limits every kernel from 5.2 to 6.18 has.
+    pub const MODERN: Self = Self {
+        complexity_insns: 1_000_000,
+        max_insns_unpriv: 4096,
+        jmp_seq: 8192,
+        max_subprogs: 256,
+        max_call_frames: 8,
+        stack_size: 512,
+        max_used_maps: 64,
+        max_var_off: 1 << 29,
+    };
+}
+
+/// Behaviour switches that are not instruction encodings.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Features {
+    /// `BPF_PROG_LOAD` has `fd_array_cnt` (6.14+).
+    pub fd_array_cnt: bool,
+    /// One past the highest program type the kernel knows.
+    pub prog_type_end: u32,
+    /// One past the highest map type the kernel knows.
+    pub map_type_end: u32,
+    /// Level-2 logs print `func#N @M` for every subprogram before checking.
+    pub log_subprog_table: bool,
+}
+
+/// Everything the verifier may ask about one kernel.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub struct KernelProfile {
+    /// Short name used on the command line and in reports (`6.18`).
+    pub name: String,
+    /// The release the facts come from.
+    pub version: KernelVersion,
+    /// Which build the facts were taken from, for the record.
+    pub build: String,
+    /// Instruction encodings the kernel accepts.
+    pub isa: IsaFeatures,
+    /// Log format era.
+    pub log_era: LogEra,
+    /// Numeric limits.
+    pub limits: Limits,
+    /// Non-encoding switches.
+    pub features: Features,
+    /// What the loading process may do.
+    pub caps: Capabilities,
+}
+
+/// A `--kernel` name that names no profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownKernel(pub String);
+
+impl fmt::Display for UnknownKernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown kernel profile `{}` (known: {})",
+            self.0,
+            KernelProfile::BUILTIN.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownKernel {}
+
+impl KernelProfile {
+    /// Names of the built-in profiles, oldest first.
+    pub const BUILTIN: &'static [&'static str] = &["5.10", "6.1", "6.12", "6.18"];
+
+    /// The profile bpfcheck uses when none is named: the newest built-in.
+    pub const DEFAULT: &'static str = "6.18";
+
+    /// A built-in profile by name (`6.1`, `v6.1`, `6.1.192` all name 6.1).
+    pub fn builtin(name: &str) -> Result<Self, UnknownKernel> {
+        let trimmed = name.trim().trim_start_matches('v');
+        let v = KernelVersion::parse(trimmed).ok_or_else(|| UnknownKernel(name.to_owned()))?;
+        let p = match (v.major, v.minor) {
+            (5, 10) => Self::v5_10(),
+            (6, 1) => Self::v6_1(),
+            (6, 12) => Self::v6_12(),
+            (6, 18) => Self::v6_18(),
+            _ => return Err(UnknownKernel(name.to_owned())),
+        };
+        Ok(p)
+    }
+
+    /// Every built-in profile, oldest first.
+    pub fn all_builtin() -> Vec<Self> {
+        vec![Self::v5_10(), Self::v6_1(), Self::v6_12(), Self::v6_18()]
+    }
+
+    fn v5_10() -> Self {
+        Self {
+            name: "5.10".into(),
+            version: KernelVersion::new(5, 10, 0),
+            build: "Linux 5.10 (Debian bullseye)".into(),
+            isa: IsaFeatures::V5_10,
+            log_era: LogEra::V5_10,
+            limits: Limits::MODERN,
+            features: Features {
+                fd_array_cnt: false,
+                prog_type_end: ProgType::SK_LOOKUP.0 + 1,
+                map_type_end: MapType::INODE_STORAGE.0 + 1,
+                log_subprog_table: true,
+            },
+            caps: Capabilities::ROOT,
+        }
+    }
+
+    fn v6_1() -> Self {
+        Self {
+            name: "6.1".into(),
+            version: KernelVersion::new(6, 1, 0),
+            build: "Linux 6.1 (Debian bookworm, linux-source-6.1)".into(),
+            isa: IsaFeatures::V6_1,
+            log_era: LogEra::V6_1,
+            limits: Limits::MODERN,
+            features: Features {
+                fd_array_cnt: false,
+                prog_type_end: ProgType::SYSCALL.0 + 1,
+                map_type_end: MapType::USER_RINGBUF.0 + 1,
+                log_subprog_table: true,
+            },
+            caps: Capabilities::ROOT,
+        }
+    }
+
+    fn v6_12() -> Self {
+        Self {
+            name: "6.12".into(),
+            version: KernelVersion::new(6, 12, 0),
+            build: "Linux 6.12 (Debian bookworm-security, linux-source-6.12)".into(),
+            isa: IsaFeatures::V6_12,
+            log_era: LogEra::V6_12,
+            limits: Limits::MODERN,
+            features: Features {
+                fd_array_cnt: false,
+                prog_type_end: ProgType::NETFILTER.0 + 1,
+                map_type_end: MapType::ARENA.0 + 1,
+                log_subprog_table: true,
+            },
+            caps: Capabilities::ROOT,
+        }
+    }
+
+    fn v6_18() -> Self {
+        Self {
+            name: "6.18".into(),
+            version: KernelVersion::new(6, 18, 0),
+            build: "Linux 6.18 (the development host's kernel)".into(),
+            isa: IsaFeatures::V6_18,
+            log_era: LogEra::V6_18,
+            limits: Limits::MODERN,
+            features: Features {
+                fd_array_cnt: true,
+                prog_type_end: ProgType::NETFILTER.0 + 1,
+                map_type_end: MapType::ARENA.0 + 1,
+                log_subprog_table: true,
+            },
+            caps: Capabilities::ROOT,
+        }
+    }
+
+    /// Whether the loader may use loops, subprograms and kfuncs (`env->bpf_capable`).
+    pub fn bpf_capable(&self) -> bool {
+        self.caps.bpf || self.caps.sys_admin
+    }
+
+    /// The longest program the loader may submit.
+    pub fn max_prog_len(&self) -> u32 {
+        if self.bpf_capable() {
+            self.limits.complexity_insns
+        } else {
+            self.limits.max_insns_unpriv
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(
+            KernelVersion::parse("6.18.44-fc-v657"),
+            Some(KernelVersion::new(6, 18, 44))
+        );
+        assert_eq!(
+            KernelVersion::parse("6.1"),
+            Some(KernelVersion::new(6, 1, 0))
+        );
+        assert_eq!(KernelVersion::parse("x"), None);
+        assert_eq!(KernelVersion::new(6, 12, 117).to_string(), "6.12.117");
+    }
+
+    #[test]
+    fn builtins_resolve() {
+        for name in KernelProfile::BUILTIN {
+            assert_eq!(KernelProfile::builtin(name).unwrap().name, *name);
+        }
+        assert_eq!(KernelProfile::builtin("v6.1.192").unwrap().name, "6.1");
+        let e = KernelProfile::builtin("4.19").unwrap_err();
+        assert!(e.to_string().contains("known: 5.10, 6.1, 6.12, 6.18"));
+        assert!(KernelProfile::builtin(KernelProfile::DEFAULT).is_ok());
+    }
+}

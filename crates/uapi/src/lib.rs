@@ -9,12 +9,14 @@
 
 #![deny(missing_docs)]
 
+pub mod errno;
 pub mod helper;
 pub mod insn;
 pub mod load;
 pub mod stats;
 pub mod types;
 
+pub use errno::Errno;
 pub use helper::{HELPER_ID_END, helper_id, helper_name};
 pub use insn::{ByteOrder, INSN_SIZE, InsnIdx, RawInsn, RegNo, TrailingBytes, op};
 pub use load::{FdRef, FuncInfo, LineInfo, LoadRequest, MapSpec, MapSpecError, parse_prog_flags};

@@ -1,0 +1,161 @@
+//! Fixture programs: an assembly text whose `;!` comment lines say how to
+//! load it and what the kernel answered.
+//!
+//! ```text
+//! ;! prog_type: socket_filter
+//! ;! map: hash:4:8:16
+//! ;! expect: rejected EACCES R0 !read_ok
+//!     exit
+//! ```
+//!
+//! The directives are documented in `fixtures/README.md`.
+
+use bpfcheck_uapi::{AttachType, Errno, FdRef, LoadRequest, MapSpec, ProgType, RawInsn};
+
+use crate::AsmError;
+use crate::program::assemble;
+
+/// What the kernel did with a fixture when it was recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    /// `BPF_PROG_LOAD` succeeded.
+    Accepted,
+    /// `BPF_PROG_LOAD` failed with `errno`; `message` is the last
+    /// meaningful verifier log line (empty when the kernel logged nothing).
+    Rejected {
+        /// The errno `bpf()` returned.
+        errno: Errno,
+        /// The kernel's error line, verbatim.
+        message: String,
+    },
+}
+
+/// A parsed fixture: load parameters, expectation and instructions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fixture {
+    /// `;! prog_type:` (default `socket_filter`).
+    pub prog_type: ProgType,
+    /// `;! expected_attach_type:` (default 0).
+    pub expected_attach_type: AttachType,
+    /// `;! prog_flags:` (default 0).
+    pub prog_flags: u32,
+    /// `;! license:` (default `GPL`).
+    pub license: String,
+    /// `;! map:` lines, in order: map index i is the i-th line.
+    pub maps: Vec<MapSpec>,
+    /// `;! fd_array:` entries.
+    pub fd_array: Option<Vec<FdRef>>,
+    /// `;! expect:`, if present.
+    pub expect: Option<Expectation>,
+    /// The assembled program.
+    pub insns: Vec<RawInsn>,
+}
+
+impl Fixture {
+    /// Parses the directives and assembles the program.
+    pub fn parse(text: &str) -> Result<Self, AsmError> {
+        let mut f = Fixture {
+            prog_type: ProgType::SOCKET_FILTER,
+            expected_attach_type: AttachType::default(),
+            prog_flags: 0,
+            license: "GPL".to_owned(),
+            maps: Vec::new(),
+            fd_array: None,
+            expect: None,
+            insns: Vec::new(),
+        };
+        for (i, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            let Some(directive) = trimmed.strip_prefix(";!") else {
+                continue;
+            };
+            let column = line.len() - trimmed.len() + 3;
+            let err = |msg: String| AsmError::new(i + 1, column, msg);
+            let Some((key, value)) = directive.split_once(':') else {
+                return Err(err("expected `;! key: value`".to_owned()));
+            };
+            f.apply(key.trim(), value.trim()).map_err(err)?;
+        }
+        f.insns = assemble(text)?;
+        Ok(f)
+    }
+
+    fn apply(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "prog_type" => {
+                self.prog_type = ProgType::from_name(value)
+                    .ok_or_else(|| format!("unknown program type `{value}`"))?;
+            }
+            "expected_attach_type" => {
+                let name = value.strip_prefix("BPF_").unwrap_or(value);
+                self.expected_attach_type = AttachType::from_name(name)
+                    .ok_or_else(|| format!("unknown attach type `{value}`"))?;
+            }
+            "prog_flags" => self.prog_flags = bpfcheck_uapi::parse_prog_flags(value)?,
+            "license" => value.clone_into(&mut self.license),
+            "map" => self
+                .maps
+                .push(value.parse::<MapSpec>().map_err(|e| e.to_string())?),
+            "fd_array" => {
+                let entries = value
+                    .split_whitespace()
+                    .map(parse_fd_ref)
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.fd_array = Some(entries);
+            }
+            "expect" => self.expect = Some(parse_expect(value)?),
+            _ => return Err(format!("unknown directive `{key}`")),
+        }
+        Ok(())
+    }
+
+    /// The load request this fixture describes, named `name`.
+    pub fn load_request(&self, name: &str) -> LoadRequest {
+        LoadRequest {
+            name: name.to_owned(),
+            prog_type: self.prog_type,
+            expected_attach_type: self.expected_attach_type,
+            insns: self.insns.clone(),
+            license: self.license.clone(),
+            prog_flags: self.prog_flags,
+            maps: self.maps.clone(),
+            fd_array: self.fd_array.clone(),
+            ..LoadRequest::default()
+        }
+    }
+}
+
+/// `mapN`, `btfN` or a raw number.
+fn parse_fd_ref(s: &str) -> Result<FdRef, String> {
+    let index = |digits: &str| digits.parse::<u32>().ok();
+    if let Some(n) = s.strip_prefix("map").and_then(index) {
+        return Ok(FdRef::Map(n));
+    }
+    if let Some(n) = s.strip_prefix("btf").and_then(index) {
+        return Ok(FdRef::Btf(n));
+    }
+    s.parse::<i32>()
+        .map(FdRef::Raw)
+        .map_err(|_| format!("fd_array entry `{s}`: expected mapN, btfN or a number"))
+}
+
+/// `accepted` or `rejected ERRNO [message]`.
+fn parse_expect(value: &str) -> Result<Expectation, String> {
+    if value == "accepted" {
+        return Ok(Expectation::Accepted);
+    }
+    let rest = value
+        .strip_prefix("rejected")
+        .filter(|r| r.is_empty() || r.starts_with(' '))
+        .ok_or_else(|| {
+            format!("expect `{value}`: expected `accepted` or `rejected ERRNO MESSAGE`")
+        })?
+        .trim_start();
+    let (name, message) = rest.split_once(' ').unwrap_or((rest, ""));
+    let errno = Errno::from_name(name)
+        .ok_or_else(|| format!("expect `{value}`: `{name}` is not an errno name"))?;
+    Ok(Expectation::Rejected {
+        errno,
+        message: message.to_owned(),
+    })
+}

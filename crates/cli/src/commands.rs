@@ -1,0 +1,273 @@
+//! The subcommands.
+
+use std::{path::PathBuf, time::Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use bpfcheck_isa::{DefaultSymbolizer, disasm_program};
+use bpfcheck_profile::KernelProfile;
+use bpfcheck_report::{
+    KernelField, KernelSide, Record, render_diff, render_record, to_json, to_sarif,
+};
+use bpfcheck_verifier::{LOG_LEVEL1, LOG_STATS, VerifyOptions, verify};
+
+use crate::{
+    Format,
+    input::{InputOpts, Program, load_all},
+    records::{from_verification, into_diff, last_insn_of_log, strip_stats_lines},
+};
+
+/// Every program accepted.
+pub(crate) const EXIT_ACCEPTED: u8 = 0;
+/// At least one program rejected.
+pub(crate) const EXIT_REJECTED: u8 = 1;
+/// Bad input or usage.
+pub(crate) const EXIT_BAD_INPUT: u8 = 2;
+/// At least one unsupported verdict and no rejection.
+pub(crate) const EXIT_UNSUPPORTED: u8 = 3;
+
+/// The example object `bpfcheck check` judges when given no file.
+const EXAMPLE_OBJECT: &[u8] = include_bytes!("../example/example.bpf.o");
+const EXAMPLE_NAME: &str = "example.bpf.o (bundled)";
+
+fn exit_status(records: &[Record]) -> u8 {
+    if records.iter().any(|r| r.verdict == "rejected") {
+        EXIT_REJECTED
+    } else if records.iter().any(|r| r.verdict == "unsupported") {
+        EXIT_UNSUPPORTED
+    } else {
+        EXIT_ACCEPTED
+    }
+}
+
+fn profiles(names: &[String]) -> Result<Vec<KernelProfile>> {
+    let mut out: Vec<KernelProfile> = Vec::new();
+    for name in names
+        .iter()
+        .flat_map(|n| n.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        if name == "all" {
+            out.extend(KernelProfile::all_builtin());
+        } else {
+            out.push(KernelProfile::builtin(name)?);
+        }
+    }
+    out.dedup_by(|a, b| a.name == b.name);
+    if out.is_empty() {
+        bail!("no kernel profile named");
+    }
+    Ok(out)
+}
+
+fn emit(records: &[Record], format: Format, diff: bool) {
+    match format {
+        Format::Text => {
+            for r in records {
+                print!(
+                    "{}",
+                    if diff {
+                        render_diff(r)
+                    } else {
+                        render_record(r)
+                    }
+                );
+            }
+        }
+        Format::Json => print!("{}", to_json(records)),
+        Format::Sarif => print!("{}", to_sarif(records, env!("CARGO_PKG_VERSION"))),
+    }
+}
+
+fn programs(files: &[PathBuf], input: &InputOpts) -> Result<Vec<Program>> {
+    if files.is_empty() {
+        let dir = std::env::temp_dir().join(format!("bpfcheck-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .context("cannot create a temporary directory for the bundled example")?;
+        let path = dir.join(EXAMPLE_NAME);
+        std::fs::write(&path, EXAMPLE_OBJECT).context("cannot write the bundled example")?;
+        let progs = load_all(std::slice::from_ref(&path), input);
+        let _ = std::fs::remove_dir_all(&dir);
+        return progs.map(|mut ps| {
+            for p in &mut ps {
+                p.object = PathBuf::from(EXAMPLE_NAME);
+            }
+            ps
+        });
+    }
+    load_all(files, input)
+}
+
+fn judge(p: &Program, profile: &KernelProfile, log_level: u32) -> Record {
+    let start = Instant::now();
+    let v = verify(&p.request, profile, &VerifyOptions { log_level });
+    let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    from_verification(p, &profile.name, &v, log_level, us)
+}
+
+pub(crate) fn check(
+    files: &[PathBuf],
+    input: &InputOpts,
+    kernels: &[String],
+    log_level: u32,
+    format: Format,
+) -> Result<u8> {
+    let profiles = profiles(kernels)?;
+    let progs = programs(files, input)?;
+    let mut records = Vec::new();
+    for p in &progs {
+        for profile in &profiles {
+            records.push(judge(p, profile, log_level));
+        }
+    }
+    emit(&records, format, false);
+    Ok(exit_status(&records))
+}
+
+pub(crate) fn disasm(files: &[PathBuf], input: &InputOpts, kernel: &str) -> Result<u8> {
+    let profile = KernelProfile::builtin(kernel)?;
+    let progs = programs(files, input)?;
+    for (n, p) in progs.iter().enumerate() {
+        if n > 0 {
+            println!();
+        }
+        match &p.section {
+            Some(s) => println!(
+                "{}: {} (section {s}, {}):",
+                p.object.display(),
+                p.name,
+                p.request.prog_type
+            ),
+            None => println!(
+                "{}: {} ({}):",
+                p.object.display(),
+                p.name,
+                p.request.prog_type
+            ),
+        }
+        for line in disasm_program(&p.request.insns, profile.log_era, &DefaultSymbolizer) {
+            println!("{line}");
+        }
+    }
+    Ok(EXIT_ACCEPTED)
+}
+
+fn live_kernel() -> Result<bpfcheck_sys::Kernel> {
+    bpfcheck_sys::Kernel::probe().map_err(|e| anyhow!("the running kernel cannot be asked: {e}"))
+}
+
+fn live_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "live".into(), |s| format!("live {}", s.trim()))
+}
+
+/// Loads one program into the running kernel and describes the answer.
+fn ask_kernel(k: &bpfcheck_sys::Kernel, p: &Program, log_level: u32) -> Result<KernelSide> {
+    // Always ask for the statistics lines so the kernel's own verification
+    // time can be reported; they are removed again unless asked for.
+    let opts = bpfcheck_sys::LoadOptions {
+        log_level: log_level.max(LOG_LEVEL1) | LOG_STATS,
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let out = k
+        .load(&p.request, &opts)
+        .with_context(|| format!("{}: {}", p.object.display(), p.name))?;
+    let wall = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let stats = out.stats.clone();
+    let log = if log_level == 0 {
+        None
+    } else if log_level & LOG_STATS != 0 {
+        Some(out.log.clone())
+    } else {
+        Some(strip_stats_lines(&out.log))
+    };
+    Ok(KernelSide {
+        verdict: if out.accepted { "accepted" } else { "rejected" }.to_owned(),
+        errno: out.errno,
+        error: out.error_line.clone(),
+        error_insn: if out.accepted {
+            None
+        } else {
+            last_insn_of_log(&out.log)
+        },
+        insns_processed: stats.as_ref().map(|s| s.insns_processed),
+        max_states_per_insn: stats.as_ref().map(|s| s.max_states_per_insn),
+        total_states: stats.as_ref().map(|s| s.total_states),
+        peak_states: stats.as_ref().map(|s| s.peak_states),
+        duration_us: Some(
+            stats
+                .as_ref()
+                .and_then(|s| s.verification_time_us)
+                .unwrap_or(wall),
+        ),
+        log,
+    })
+}
+
+pub(crate) fn kernel(
+    files: &[PathBuf],
+    input: &InputOpts,
+    log_level: u32,
+    format: Format,
+) -> Result<u8> {
+    let k = live_kernel()?;
+    let progs = programs(files, input)?;
+    let release = live_release();
+    let mut records = Vec::new();
+    for p in &progs {
+        let side = ask_kernel(&k, p, log_level)?;
+        records.push(Record {
+            schema: bpfcheck_report::SCHEMA_VERSION,
+            object: p.object.display().to_string(),
+            program: p.name.clone(),
+            section: p.section.clone(),
+            prog_type: p.request.prog_type.to_string(),
+            kernel: KernelField::Profile(release.clone()),
+            profile: None,
+            verdict: side.verdict,
+            errno: side.errno,
+            error: side.error,
+            error_code: None,
+            error_insn: side.error_insn,
+            unsupported: None,
+            insns_processed: side.insns_processed,
+            max_states_per_insn: side.max_states_per_insn,
+            total_states: side.total_states,
+            peak_states: side.peak_states,
+            duration_us: side.duration_us,
+            log: side.log,
+            agree: None,
+        });
+    }
+    emit(&records, format, false);
+    Ok(exit_status(&records))
+}
+
+pub(crate) fn diff(
+    files: &[PathBuf],
+    input: &InputOpts,
+    kernel: &str,
+    log_level: u32,
+    format: Format,
+) -> Result<u8> {
+    let profile = KernelProfile::builtin(kernel)?;
+    let k = live_kernel()?;
+    let progs = programs(files, input)?;
+    let log_level = log_level.max(LOG_LEVEL1);
+    let mut records = Vec::new();
+    for p in &progs {
+        let ours = judge(p, &profile, log_level);
+        let theirs = ask_kernel(&k, p, log_level)?;
+        records.push(into_diff(ours, theirs));
+    }
+    emit(&records, format, true);
+    let all_agree = records
+        .iter()
+        .all(|r| r.agree.is_some_and(|a| a.verdict && a.error));
+    Ok(if all_agree {
+        EXIT_ACCEPTED
+    } else {
+        EXIT_REJECTED
+    })
+}

@@ -1,0 +1,153 @@
+//! Building report records from bpfcheck's and the kernel's answers.
+
+use bpfcheck_isa::normalize_kernel_addresses;
+use bpfcheck_report::{
+    Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, UnsupportedInfo,
+};
+use bpfcheck_verifier::{Verdict, Verification, stats_trailer};
+
+use crate::input::Program;
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Accepted => "accepted",
+        Verdict::Rejected => "rejected",
+        Verdict::Unsupported => "unsupported",
+    }
+}
+
+/// bpfcheck's record for one program and profile.
+pub(crate) fn from_verification(
+    p: &Program,
+    profile: &str,
+    v: &Verification,
+    log_level: u32,
+    duration_us: u64,
+) -> Record {
+    let stats = v.stats.as_ref();
+    let log = if log_level == 0 {
+        None
+    } else {
+        v.log.as_ref().map(|l| match stats {
+            Some(s) => format!("{l}{}", stats_trailer(log_level, s, duration_us)),
+            None => l.clone(),
+        })
+    };
+    Record {
+        schema: SCHEMA_VERSION,
+        object: p.object.display().to_string(),
+        program: p.name.clone(),
+        section: p.section.clone(),
+        prog_type: p.request.prog_type.to_string(),
+        kernel: KernelField::Profile(profile.to_owned()),
+        profile: None,
+        verdict: verdict_name(v.verdict).to_owned(),
+        errno: v.errno().map(|e| e.0),
+        error: v
+            .error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .filter(|m| !m.is_empty()),
+        error_code: v.error.as_ref().map(|e| e.code.as_str().to_owned()),
+        error_insn: v
+            .insn()
+            .map(|i| i.0)
+            .filter(|_| v.verdict == Verdict::Rejected),
+        unsupported: v.unsupported.as_ref().map(|u| UnsupportedInfo {
+            feature: u.feature.clone(),
+            insn: u.insn.map(|i| i.0),
+        }),
+        insns_processed: stats.map(|s| s.insns_processed),
+        max_states_per_insn: stats.map(|s| s.max_states_per_insn),
+        total_states: stats.map(|s| s.total_states),
+        peak_states: stats.map(|s| s.peak_states),
+        duration_us: Some(duration_us),
+        log,
+        agree: None,
+    }
+}
+
+/// The index of the last instruction line (`N: (xx) …`) of a kernel log:
+/// the instruction the verifier was at when it stopped.
+pub(crate) fn last_insn_of_log(log: &str) -> Option<u32> {
+    log.lines().rev().find_map(|l| {
+        let (num, rest) = l.split_once(": (")?;
+        if rest.len() >= 3 && rest.as_bytes()[2] == b')' {
+            num.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// Removes the `verification time` and `stack depth` lines that bpfcheck
+/// asks the kernel for to measure it, when the user did not ask for them.
+pub(crate) fn strip_stats_lines(log: &str) -> String {
+    log.lines()
+        .filter(|l| !l.starts_with("verification time ") && !l.starts_with("stack depth "))
+        .flat_map(|l| [l, "\n"])
+        .collect()
+}
+
+/// Compares two kernel-format logs after kernel addresses and the measured
+/// verification time are normalised.
+pub(crate) fn logs_agree(ours: Option<&str>, theirs: Option<&str>) -> bool {
+    let norm = |s: &str| -> String {
+        s.lines()
+            .map(|l| {
+                if l.starts_with("verification time ") {
+                    "verification time N usec".to_owned()
+                } else {
+                    normalize_kernel_addresses(l)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    match (ours, theirs) {
+        (Some(a), Some(b)) => norm(a) == norm(b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Fills a `check` record's `agree` and turns it into a `diff` record.
+pub(crate) fn into_diff(mut ours: Record, k: KernelSide) -> Record {
+    let agree = Agreement {
+        verdict: ours.verdict == k.verdict,
+        error: ours.error == k.error,
+        insns_processed: ours.insns_processed == k.insns_processed,
+        log: logs_agree(ours.log.as_deref(), k.log.as_deref()),
+    };
+    ours.agree = Some(agree);
+    ours.profile = Some(ours.profile_name().to_owned());
+    ours.kernel = KernelField::Live(Box::new(k));
+    ours
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_last_instruction_line() {
+        let log = "0: R1=ctx() R10=fp0\n0: (b7) r0 = 0                        ; R0=0\n1: (07) r1 += 1\nBPF_ALU uses reserved fields\nprocessed 2 insns";
+        assert_eq!(last_insn_of_log(log), Some(1));
+        assert_eq!(last_insn_of_log("unknown opcode 8d\n"), None);
+    }
+
+    #[test]
+    fn stats_lines_are_stripped() {
+        let log = "x\nverification time 12 usec\nstack depth 0\nprocessed 1 insns\n";
+        assert_eq!(strip_stats_lines(log), "x\nprocessed 1 insns\n");
+    }
+
+    #[test]
+    fn log_comparison_normalises_time() {
+        assert!(logs_agree(
+            Some("verification time 1 usec\na"),
+            Some("verification time 99 usec\na")
+        ));
+        assert!(!logs_agree(Some("a"), None));
+    }
+}

@@ -1,0 +1,191 @@
+//! Older kernels' behaviour (from the local 6.1 and 6.12 sources), the
+//! symbolizer hooks, and table coverage.
+
+use bpfcheck_isa::{
+    AluOp, DefaultSymbolizer, Insn, InsnErrorKind, IsaFeatures, KERNEL_ADDR_TOKEN, LogEra, OPCODES,
+    Symbolizer, check_all_fields, check_prepass, decode, disasm, encode, line,
+    normalize_kernel_addresses, opcode_in_insntable,
+};
+use bpfcheck_uapi::{RawInsn, RegNo};
+
+fn msg(prog: &[RawInsn], f: &IsaFeatures) -> String {
+    match check_prepass(prog, 0, f).and_then(|_| check_all_fields(prog, 0, f)) {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => e.message,
+    }
+}
+
+#[test]
+fn cpu_v4_encodings_on_6_1() {
+    let f = IsaFeatures::V6_1;
+    let movsx = [RawInsn::new(0xbf, 1, 2, 8, 0)];
+    assert_eq!(msg(&movsx, &f), "BPF_MOV uses reserved fields");
+    assert_eq!(msg(&movsx, &IsaFeatures::V6_12), "ok");
+    let sdiv = [RawInsn::new(0x37, 1, 0, 1, 3)];
+    assert_eq!(msg(&sdiv, &f), "BPF_ALU uses reserved fields");
+    let may_goto = [RawInsn::new(0xe5, 0, 0, 1, 0)];
+    assert_eq!(msg(&may_goto, &f), "unknown opcode e5");
+    let bswap = [RawInsn::new(0xd7, 1, 0, 0, 16)];
+    assert_eq!(msg(&bswap, &f), "unknown opcode d7");
+    // The LDX pre-pass check comes before the opcode table.
+    let memsx = [RawInsn::new(0x91, 1, 2, 0, 0)];
+    assert_eq!(msg(&memsx, &f), "BPF_LDX uses reserved fields");
+    // 6.1.y carries the gotol verifier backport.
+    let gotol = [RawInsn::new(0x06, 0, 0, 0, 1)];
+    assert_eq!(msg(&gotol, &f), "ok");
+    assert_eq!(msg(&gotol, &IsaFeatures::V5_10), "unknown opcode 06");
+}
+
+#[test]
+fn may_goto_and_atomics_by_version() {
+    let zero = [RawInsn::new(0xe5, 0, 0, 0, 0)];
+    assert_eq!(
+        msg(&zero, &IsaFeatures::V6_12),
+        "invalid may_goto off 0 imm 0"
+    );
+    assert_eq!(msg(&zero, &IsaFeatures::V6_18), "ok");
+    let acq = [RawInsn::new(0xdb, 0, 1, 0, 0x100)];
+    assert_eq!(
+        msg(&acq, &IsaFeatures::V6_12),
+        "BPF_ATOMIC uses invalid atomic opcode 100"
+    );
+    assert_eq!(msg(&acq, &IsaFeatures::V6_18), "ok");
+    let acq8 = [RawInsn::new(0xd3, 0, 1, 0, 0x100)];
+    assert_eq!(msg(&acq8, &IsaFeatures::V6_12), "unknown opcode d3");
+    let fetch = [RawInsn::new(0xdb, 10, 1, -8, 0x01)];
+    assert_eq!(
+        msg(&fetch, &IsaFeatures::V5_10),
+        "BPF_XADD uses reserved fields"
+    );
+    let kfunc = [RawInsn::new(0x85, 0, 2, 0, 100)];
+    assert_eq!(
+        msg(&kfunc, &IsaFeatures::V5_10),
+        "BPF_CALL uses reserved fields"
+    );
+    let func = [RawInsn::new(0x18, 1, 4, 0, 2), RawInsn::new(0, 0, 0, 0, 0)];
+    assert_eq!(
+        msg(&func, &IsaFeatures::V5_10),
+        "unrecognized bpf_ld_imm64 insn"
+    );
+}
+
+#[test]
+fn errors_carry_kind_and_index() {
+    let prog = [
+        RawInsn::new(0x07, 0, 0, 0, 1),
+        RawInsn::new(0x8d, 0, 0, 0, 0),
+    ];
+    let e = decode(&prog, 1).unwrap_err();
+    assert_eq!(e.kind, InsnErrorKind::UnknownOpcode);
+    assert_eq!(e.insn.get(), 1);
+    assert_eq!(e.to_string(), "unknown opcode 8d");
+    let lone = [RawInsn::new(0x18, 0, 0, 0, 1)];
+    assert_eq!(
+        decode(&lone, 0).unwrap_err().kind,
+        InsnErrorKind::InvalidLdImm64
+    );
+    assert_eq!(
+        decode(&lone, 5).unwrap_err().kind,
+        InsnErrorKind::OutOfRange
+    );
+}
+
+#[test]
+fn older_eras_print_older_text() {
+    let s = DefaultSymbolizer;
+    let bswap = [RawInsn::new(0xd7, 1, 0, 0, 16)];
+    assert_eq!(disasm(&bswap, 0, LogEra::V6_12, &s), "(d7) r1 = bswap16 r1");
+    assert_eq!(disasm(&bswap, 0, LogEra::V6_1, &s), "BUG_alu64_d7");
+    let movsx = [RawInsn::new(0xbf, 1, 2, 8, 0)];
+    assert_eq!(disasm(&movsx, 0, LogEra::V6_1, &s), "(bf) r1 = r2");
+    let gotol = [RawInsn::new(0x06, 0, 0, 0, 2)];
+    assert_eq!(
+        disasm(&gotol, 0, LogEra::V6_1, &s),
+        "(06) if w0 jmp 0x2 goto pc+0"
+    );
+    let fetch = [RawInsn::new(0xdb, 10, 1, -8, 0x01)];
+    assert_eq!(
+        disasm(&fetch, 0, LogEra::V6_1, &s),
+        "(db) r1 = atomic64_fetch_add((u64 *)(r10 -8), r1)"
+    );
+    assert_eq!(
+        disasm(&fetch, 0, LogEra::V5_10, &s),
+        "(db) lock *(u64 *)(r10 -8) += r1"
+    );
+    let acq = [RawInsn::new(0xdb, 0, 1, 0, 0x100)];
+    assert_eq!(disasm(&acq, 0, LogEra::V6_12, &s), "BUG_db");
+    assert_eq!(
+        line(&acq, 0, LogEra::V6_18, &s),
+        "0: (db) r0 = load_acquire((u64 *)(r1 +0))"
+    );
+    let memsx = [RawInsn::new(0x91, 0, 1, 0, 0)];
+    assert_eq!(disasm(&memsx, 0, LogEra::V6_1, &s), "BUG_ldx_91");
+}
+
+struct Btf;
+impl Symbolizer for Btf {
+    fn kfunc_name(&self, btf_id: i32, _fd_idx: i16) -> Option<String> {
+        (btf_id == 7).then(|| "bpf_rcu_read_lock".to_owned())
+    }
+    fn allow_ptr_leaks(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn symbolizer_hooks() {
+    let kf = [RawInsn::new(0x85, 0, 2, 0, 7)];
+    assert_eq!(
+        disasm(&kf, 0, LogEra::V6_18, &Btf),
+        "(85) call bpf_rcu_read_lock#7"
+    );
+    assert_eq!(
+        disasm(&kf, 0, LogEra::V6_18, &DefaultSymbolizer),
+        "(85) call kernel-function#7"
+    );
+    let map = [RawInsn::new(0x18, 1, 1, 0, 3), RawInsn::new(0, 0, 0, 0, 0)];
+    assert_eq!(
+        disasm(&map, 0, LogEra::V6_18, &DefaultSymbolizer),
+        format!("(18) r1 = {KERNEL_ADDR_TOKEN}")
+    );
+    assert_eq!(disasm(&map, 0, LogEra::V6_18, &Btf), "(18) r1 = 0x0");
+    assert_eq!(
+        normalize_kernel_addresses("9: (18) r1 = 0xffff8881046c3400 x 0xffff12"),
+        format!("9: (18) r1 = {KERNEL_ADDR_TOKEN} x 0xffff12")
+    );
+}
+
+#[test]
+fn every_table_opcode_decodes_and_encodes() {
+    for o in OPCODES {
+        assert!(opcode_in_insntable(o.code, &IsaFeatures::V6_18));
+        // A canonical instance of each shape: all-zero fields, with the few
+        // that must be non-zero set.
+        let imm = match o.code {
+            0xd4 | 0xdc | 0xd7 => 16,
+            0xd3 | 0xcb => 0x100,
+            _ => 0,
+        };
+        let prog = [RawInsn::new(o.code, 0, 0, 0, imm), RawInsn::default()];
+        let d = decode(&prog, 0).unwrap_or_else(|e| panic!("{:#04x}: {e}", o.code));
+        assert_eq!(encode(&d.insn).as_slice(), &prog[..d.slots]);
+    }
+}
+
+#[test]
+fn constructors_encode_as_expected() {
+    let r1 = RegNo(1);
+    assert_eq!(
+        encode(&Insn::mov64_imm(r1, 5)).as_slice(),
+        &[RawInsn::new(0xb7, 1, 0, 0, 5)]
+    );
+    assert_eq!(
+        encode(&Insn::alu32_reg(AluOp::SDiv, r1, RegNo(2))).as_slice(),
+        &[RawInsn::new(0x3c, 1, 2, 1, 0)]
+    );
+    let ld = encode(&Insn::ld_imm64(r1, 0x1_0000_0002));
+    assert_eq!(
+        ld.as_slice(),
+        &[RawInsn::new(0x18, 1, 0, 0, 2), RawInsn::new(0, 0, 0, 0, 1)]
+    );
+}

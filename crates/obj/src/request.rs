@@ -1,0 +1,271 @@
+//! Building the fd-free [`LoadRequest`] of each program.
+
+use bpfcheck_uapi::{LoadRequest, MapSpec, RawInsn, op};
+
+use crate::error::ObjError;
+use crate::externs::{ExternKind, ExternResolver, KsymValue};
+use crate::reloc::{self, CALL, ExtInfo, LD_IMM64, RelocKind};
+use crate::{Function, Object};
+
+/// libbpf's `POISON_CALL_KFUNC_BASE`: the `imm` of a call to an unresolved
+/// weak kfunc, plus the extern's index. The verifier reports such a call
+/// only if it is reachable.
+pub const POISON_CALL_KFUNC_BASE: i32 = 2_002_000_000;
+
+/// Options of [`Object::load_requests`].
+#[derive(Clone, Copy, Default)]
+pub struct LoadOptions<'a> {
+    /// Resolves `__kconfig` / `__ksym` externs (a kernel profile). Without
+    /// one, programs using non-weak externs fail with
+    /// [`ObjError::UnresolvedExtern`] and weak ones read as zero.
+    pub resolver: Option<&'a dyn ExternResolver>,
+    /// `kern_version` for objects without a `version` section (libbpf
+    /// passes the running kernel's `LINUX_VERSION_CODE`; only kprobes on
+    /// kernels before 5.0 check it). 0 when `None`.
+    pub kernel_version: Option<u32>,
+}
+
+impl std::fmt::Debug for LoadOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("resolver", &self.resolver.is_some())
+            .field("kernel_version", &self.kernel_version)
+            .finish()
+    }
+}
+
+/// One program's load request, with the names it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramRequest {
+    /// Full program (symbol) name.
+    pub name: String,
+    /// Section name without the `?` prefix.
+    pub section: String,
+    /// Whether libbpf would load it by default.
+    pub autoload: bool,
+    /// What `BPF_PROG_LOAD` receives.
+    pub request: LoadRequest,
+}
+
+/// Kernel program names are 15 bytes.
+const PROG_NAME_MAX: usize = 15;
+
+impl Object {
+    /// Load requests for all programs, in libbpf's program order, including
+    /// those with autoload off (marked so), since checking them is useful.
+    pub fn load_requests(&self, opts: &LoadOptions<'_>) -> Result<Vec<ProgramRequest>, ObjError> {
+        let mains: Vec<usize> = (0..self.functions.len())
+            .filter(|&i| !self.is_subprogram(&self.functions[i]))
+            .collect();
+        mains.into_iter().map(|i| self.build(i, opts)).collect()
+    }
+
+    /// The load request of one program, by name.
+    pub fn load_request(
+        &self,
+        name: &str,
+        opts: &LoadOptions<'_>,
+    ) -> Result<ProgramRequest, ObjError> {
+        let idx = self
+            .functions
+            .iter()
+            .position(|f| f.name == name && !self.is_subprogram(f))
+            .ok_or_else(|| ObjError::Program {
+                program: name.to_owned(),
+                insn: None,
+                what: "no such program".into(),
+            })?;
+        self.build(idx, opts)
+    }
+
+    fn build(&self, main: usize, opts: &LoadOptions<'_>) -> Result<ProgramRequest, ObjError> {
+        let f = &self.functions[main];
+        let def = f.sec_def.ok_or_else(|| ObjError::UnknownSection {
+            program: f.name.clone(),
+            section: f.section.clone(),
+        })?;
+        let ext = self.ext_info.as_ref().map(|(func, line)| ExtInfo {
+            func_info: func,
+            line_info: line,
+        });
+        // func/line info mean nothing to the kernel without the BTF they index.
+        let ext = ext.filter(|_| self.btf.is_some());
+        let linked = reloc::link(&self.functions, main, self.text_shndx, ext.as_ref())?;
+        let mut insns = linked.insns;
+        for r in &linked.relocs {
+            self.apply(f, &mut insns, r.insn, r.kind, opts)?;
+        }
+        let mut maps: Vec<MapSpec> = self.maps.iter().map(|m| m.spec.clone()).collect();
+        if let Some(k) = self.kconfig_map {
+            maps[k].initial_value = Some(self.kconfig_value(opts)?);
+        }
+        let mut name = f.name.clone();
+        let mut end = name.len().min(PROG_NAME_MAX);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+        let request = LoadRequest {
+            name,
+            prog_type: def.prog_type,
+            expected_attach_type: def.expected_attach_type(),
+            insns,
+            license: self.license.clone(),
+            kern_version: self.kern_version.or(opts.kernel_version).unwrap_or(0),
+            prog_flags: def.prog_flags(),
+            attach_btf_id: 0,
+            attach_target: def.attach_btf_name(&f.section),
+            prog_btf: self.btf.clone(),
+            func_info: linked.func_info.unwrap_or_default(),
+            line_info: linked.line_info.unwrap_or_default(),
+            maps,
+            btf_objects: Vec::new(),
+            fd_array: None,
+            fd_array_cnt: 0,
+        };
+        Ok(ProgramRequest {
+            name: f.name.clone(),
+            section: f.section.clone(),
+            autoload: f.autoload,
+            request,
+        })
+    }
+
+    /// The `.kconfig` map value: resolved externs at their offsets, zero
+    /// elsewhere (and for unresolved weak externs).
+    fn kconfig_value(&self, opts: &LoadOptions<'_>) -> Result<Vec<u8>, ObjError> {
+        let size = crate::externs::kconfig_size(&self.externs).unwrap_or(0) as usize;
+        let mut value = vec![0; size];
+        let Some(resolver) = opts.resolver else {
+            return Ok(value);
+        };
+        for e in &self.externs {
+            let ExternKind::Kconfig { offset, size, .. } = e.kind else {
+                continue;
+            };
+            let Some(bytes) = resolver.kconfig(e) else {
+                continue;
+            };
+            if bytes.len() != size as usize {
+                return Err(ObjError::Extern {
+                    name: e.name.clone(),
+                    what: format!(
+                        "resolver gave {} bytes for a {size}-byte value",
+                        bytes.len()
+                    ),
+                });
+            }
+            let off = offset as usize;
+            if let Some(slot) = value.get_mut(off..off + bytes.len()) {
+                slot.copy_from_slice(&bytes);
+            }
+        }
+        Ok(value)
+    }
+
+    /// libbpf's `bpf_object__relocate_data` for one relocation.
+    fn apply(
+        &self,
+        f: &Function,
+        insns: &mut [RawInsn],
+        at: usize,
+        kind: RelocKind,
+        opts: &LoadOptions<'_>,
+    ) -> Result<(), ObjError> {
+        let err = |what: String| ObjError::Program {
+            program: f.name.clone(),
+            insn: Some(u32::try_from(at).unwrap_or(u32::MAX)),
+            what,
+        };
+        let index = |i: usize| i32::try_from(i).map_err(|_| err("map index overflows imm".into()));
+        let pair = |insns: &mut [RawInsn]| -> Result<(), ObjError> {
+            if insns.get(at).is_some_and(|i| i.code == LD_IMM64) && at + 1 < insns.len() {
+                Ok(())
+            } else {
+                Err(err("relocation needs a complete ld_imm64".into()))
+            }
+        };
+        match kind {
+            RelocKind::Call { .. } | RelocKind::SubprogAddr { .. } => {}
+            RelocKind::Map { map } => {
+                pair(insns)?;
+                insns[at].src = op::PSEUDO_MAP_FD;
+                insns[at].imm = index(map)?;
+            }
+            RelocKind::Data { map, sym_off } => {
+                pair(insns)?;
+                let off = i64::from(insns[at].imm) + sym_off as i64;
+                insns[at + 1].imm = off as i32;
+                insns[at].src = op::PSEUDO_MAP_VALUE;
+                insns[at].imm = index(map)?;
+            }
+            RelocKind::ExternLd { ext } => {
+                pair(insns)?;
+                let e = &self.externs[ext];
+                match e.kind {
+                    ExternKind::Kconfig { offset, .. } => {
+                        let resolved = opts.resolver.and_then(|r| r.kconfig(e)).is_some();
+                        if !resolved && !e.weak {
+                            return Err(unresolved(f, e));
+                        }
+                        let map = self
+                            .kconfig_map
+                            .ok_or_else(|| err("kconfig extern without a .kconfig map".into()))?;
+                        insns[at].src = op::PSEUDO_MAP_VALUE;
+                        insns[at].imm = index(map)?;
+                        insns[at + 1].imm = offset as i32;
+                    }
+                    ExternKind::Ksym { .. } => {
+                        match opts.resolver.and_then(|r| r.ksym(e)) {
+                            Some(KsymValue::BtfId(id)) => {
+                                insns[at].src = op::PSEUDO_BTF_ID;
+                                insns[at].imm = id as i32;
+                                // 0: the id is in vmlinux BTF.
+                                insns[at + 1].imm = 0;
+                            }
+                            Some(KsymValue::Address(addr)) => {
+                                insns[at].imm = addr as u32 as i32;
+                                insns[at + 1].imm = (addr >> 32) as u32 as i32;
+                            }
+                            None if e.weak => {
+                                insns[at].imm = 0;
+                                insns[at + 1].imm = 0;
+                            }
+                            None => return Err(unresolved(f, e)),
+                        }
+                    }
+                }
+            }
+            RelocKind::ExternCall { ext } => {
+                let e = &self.externs[ext];
+                let call = insns
+                    .get_mut(at)
+                    .filter(|i| i.code == CALL)
+                    .ok_or_else(|| err("kfunc relocation on a non-call".into()))?;
+                match opts.resolver.and_then(|r| r.ksym(e)) {
+                    Some(KsymValue::BtfId(id)) => {
+                        call.src = op::PSEUDO_KFUNC_CALL;
+                        call.imm = id as i32;
+                        call.off = 0;
+                    }
+                    Some(KsymValue::Address(_)) => {
+                        return Err(err(format!("kfunc '{}' resolved to an address", e.name)));
+                    }
+                    None if e.weak => {
+                        *call = RawInsn::new(CALL, 0, 0, 0, POISON_CALL_KFUNC_BASE + index(ext)?);
+                    }
+                    None => return Err(unresolved(f, e)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unresolved(f: &Function, e: &crate::externs::Extern) -> ObjError {
+    ObjError::UnresolvedExtern {
+        name: e.name.clone(),
+        section: e.section(),
+        program: f.name.clone(),
+    }
+}

@@ -1,0 +1,462 @@
+//! Parsing and load-request tests on the committed fixture objects
+//! (sources and `build.sh` in `tests/fixtures/`).
+
+use std::path::Path;
+
+use bpfcheck_obj::maps::{BPF_F_MMAPABLE, BPF_F_RDONLY_PROG};
+use bpfcheck_obj::request::POISON_CALL_KFUNC_BASE;
+use bpfcheck_obj::{
+    Extern, ExternKind, ExternResolver, KsymValue, LoadOptions, MapOrigin, ObjError, Object,
+    ProgramRequest,
+};
+use bpfcheck_uapi::{AttachType, ByteOrder, MapType, ProgType, RawInsn, op};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read(p).expect("fixture present")
+}
+
+fn parse(name: &str) -> Object {
+    let stem = name.split('.').next().unwrap_or(name);
+    Object::parse_named(&fixture(name), stem).expect("fixture parses")
+}
+
+fn request<'a>(reqs: &'a [ProgramRequest], name: &str) -> &'a ProgramRequest {
+    reqs.iter()
+        .find(|r| r.name == name)
+        .expect("program present")
+}
+
+fn is_call(i: &RawInsn) -> bool {
+    i.code == op::JMP | op::CALL && i.src == op::PSEUDO_CALL
+}
+
+#[test]
+fn programs_sections_and_order() {
+    let obj = parse("progs.o");
+    assert_eq!(obj.byte_order, ByteOrder::Little);
+    assert_eq!(obj.license, "GPL");
+    let progs: Vec<_> = obj
+        .programs()
+        .map(|p| (p.name.as_str(), p.section.as_str(), p.autoload))
+        .collect();
+    assert_eq!(
+        progs,
+        [
+            ("xdp_first", "xdp", true),
+            ("xdp_second", "xdp", true),
+            ("tc_prog", "tc", true),
+            ("tp_off", "tracepoint/syscalls/sys_enter_getpid", false),
+        ]
+    );
+    let subs: Vec<_> = obj
+        .functions
+        .iter()
+        .filter(|f| obj.is_subprogram(f))
+        .map(|f| (f.name.as_str(), f.global))
+        .collect();
+    assert_eq!(
+        subs,
+        [("add_one", true), ("twice", false), ("loop_cb", false)]
+    );
+
+    let reqs = obj
+        .load_requests(&LoadOptions::default())
+        .expect("requests");
+    let first = &request(&reqs, "xdp_first").request;
+    assert_eq!(
+        (first.prog_type, first.expected_attach_type),
+        (ProgType::XDP, AttachType::XDP)
+    );
+    assert_eq!(first.license, "GPL");
+    let tp = &request(&reqs, "tp_off").request;
+    assert_eq!(tp.prog_type, ProgType::TRACEPOINT);
+    assert!(!request(&reqs, "tp_off").autoload);
+    assert_eq!(
+        request(&reqs, "tc_prog").request.prog_type,
+        ProgType::SCHED_CLS
+    );
+}
+
+#[test]
+fn maps_follow_libbpf() {
+    let obj = parse("progs.o");
+    let maps: Vec<_> = obj
+        .maps
+        .iter()
+        .map(|m| (m.name.as_str(), m.origin))
+        .collect();
+    assert_eq!(
+        maps,
+        [
+            ("counts", MapOrigin::Btf),
+            ("table", MapOrigin::Btf),
+            ("outer", MapOrigin::Btf),
+            ("progs.data", MapOrigin::Data),
+            ("progs.rodata", MapOrigin::Rodata),
+            (".data.custom", MapOrigin::Data),
+            (".rodata.custom", MapOrigin::Rodata),
+            ("progs.bss", MapOrigin::Bss),
+        ]
+    );
+    let counts = &obj.maps[0].spec;
+    assert_eq!(
+        (
+            counts.map_type,
+            counts.key_size,
+            counts.value_size,
+            counts.max_entries
+        ),
+        (MapType::HASH, 4, 8, 16)
+    );
+    assert!(counts.btf_key_type_id != 0 && counts.btf_value_type_id != 0);
+    assert_eq!(obj.maps[1].spec.flags, BPF_F_RDONLY_PROG);
+    let outer = &obj.maps[2].spec;
+    assert_eq!(
+        (outer.map_type, outer.value_size),
+        (MapType::ARRAY_OF_MAPS, 4)
+    );
+    let inner = outer.inner.as_deref().expect("inner template");
+    assert_eq!(
+        (
+            inner.name.as_str(),
+            inner.map_type,
+            inner.key_size,
+            inner.value_size,
+            inner.max_entries
+        ),
+        ("outer.inner", MapType::ARRAY, 4, 8, 1)
+    );
+
+    let data = &obj.maps[3].spec;
+    // data_var = 7 (clang folds the never-written static_data away).
+    assert_eq!(data.initial_value.as_deref(), Some(&7u64.to_le_bytes()[..]));
+    assert_eq!(data.flags, BPF_F_MMAPABLE);
+    assert!(!data.frozen);
+    let rodata = &obj.maps[4].spec;
+    assert_eq!(rodata.flags, BPF_F_RDONLY_PROG | BPF_F_MMAPABLE);
+    assert!(rodata.frozen);
+    assert_eq!(
+        rodata.initial_value.as_deref(),
+        Some(&3u32.to_le_bytes()[..])
+    );
+    assert!(rodata.btf_value_type_id != 0);
+    let bss = &obj.maps[7].spec;
+    assert_eq!((bss.value_size, bss.initial_value.as_deref()), (8, None));
+}
+
+#[test]
+fn relocations_point_at_maps_and_subprograms() {
+    let obj = parse("progs.o");
+    let reqs = obj
+        .load_requests(&LoadOptions::default())
+        .expect("requests");
+    let first = &request(&reqs, "xdp_first").request;
+    let map_refs: Vec<_> = first
+        .insns
+        .windows(2)
+        .filter(|w| w[0].code == op::LD | op::IMM | op::DW && w[0].src != 0)
+        .map(|w| (w[0].src, w[0].imm, w[1].imm))
+        .collect();
+    // counts by fd, data_var in .data, rodata_var in .rodata, bss_var in
+    // twice() (appended subprogram).
+    assert_eq!(
+        map_refs,
+        [
+            (op::PSEUDO_MAP_FD, 0, 0),
+            (op::PSEUDO_MAP_VALUE, 3, 0),
+            (op::PSEUDO_MAP_VALUE, 4, 0),
+            (op::PSEUDO_MAP_VALUE, 7, 0),
+        ]
+    );
+    // Every BPF-to-BPF call lands on the first instruction of a function
+    // that func_info lists.
+    let starts: Vec<u32> = first.func_info.iter().map(|f| f.insn_off).collect();
+    assert_eq!(starts[0], 0);
+    assert_eq!(starts.len(), 3, "xdp_first, twice, add_one");
+    for (i, insn) in first.insns.iter().enumerate() {
+        if is_call(insn) {
+            let target = i as i64 + i64::from(insn.imm) + 1;
+            assert!(starts.contains(&(target as u32)), "call at {i} to {target}");
+        }
+    }
+    // Line info is rebased and ordered.
+    assert!(
+        first
+            .line_info
+            .windows(2)
+            .all(|w| w[0].insn_off <= w[1].insn_off)
+    );
+    assert!(
+        first
+            .line_info
+            .iter()
+            .all(|l| (l.insn_off as usize) < first.insns.len())
+    );
+
+    // The callback address is a BPF_PSEUDO_FUNC ld_imm64 to loop_cb.
+    let second = &request(&reqs, "xdp_second").request;
+    let (at, cb) = second
+        .insns
+        .iter()
+        .enumerate()
+        .find(|(_, i)| i.code == op::LD | op::IMM | op::DW && i.src == op::PSEUDO_FUNC)
+        .expect("callback reference");
+    let target = at as i64 + i64::from(cb.imm) + 1;
+    assert!(
+        second
+            .func_info
+            .iter()
+            .any(|f| i64::from(f.insn_off) == target)
+    );
+    assert!(second.prog_btf.is_some());
+}
+
+#[test]
+fn big_endian_object_relocates_alike() {
+    let le = parse("progs.o");
+    let be = Object::parse_named(&fixture("progs_eb.o"), "progs").expect("bpfeb parses");
+    assert_eq!(be.byte_order, ByteOrder::Big);
+    let opts = LoadOptions::default();
+    let (lr, br) = (
+        le.load_requests(&opts).expect("le"),
+        be.load_requests(&opts).expect("be"),
+    );
+    assert_eq!(lr.len(), br.len());
+    for (l, b) in lr.iter().zip(&br) {
+        assert_eq!(l.name, b.name);
+        assert_eq!(l.request.insns, b.request.insns, "{}", l.name);
+        assert_eq!(l.request.func_info.len(), b.request.func_info.len());
+        assert_eq!(l.request.line_info.len(), b.request.line_info.len());
+    }
+    let names = |o: &Object| o.maps.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&le), names(&be));
+    let rodata = &be.maps[4].spec;
+    assert_eq!(
+        rodata.initial_value.as_deref(),
+        Some(&3u32.to_be_bytes()[..])
+    );
+}
+
+#[test]
+fn legacy_maps_section() {
+    let obj = parse("legacy.o");
+    assert_eq!(obj.kern_version, Some(0x060c00));
+    let maps: Vec<_> = obj
+        .maps
+        .iter()
+        .map(|m| {
+            let s = &m.spec;
+            (
+                m.name.as_str(),
+                m.origin,
+                s.map_type,
+                s.key_size,
+                s.value_size,
+                s.max_entries,
+            )
+        })
+        .collect();
+    assert_eq!(
+        maps,
+        [
+            ("old_hash", MapOrigin::Legacy, MapType::HASH, 4, 8, 32),
+            ("old_array", MapOrigin::Legacy, MapType::ARRAY, 4, 4, 2),
+        ]
+    );
+    let reqs = obj
+        .load_requests(&LoadOptions::default())
+        .expect("requests");
+    let sock = &request(&reqs, "sock").request;
+    assert_eq!(sock.kern_version, 0x060c00);
+    let refs: Vec<_> = sock
+        .insns
+        .iter()
+        .filter(|i| i.code == op::LD | op::IMM | op::DW)
+        .map(|i| (i.src, i.imm))
+        .collect();
+    assert_eq!(refs, [(op::PSEUDO_MAP_FD, 1), (op::PSEUDO_MAP_FD, 0)]);
+}
+
+struct Profile;
+
+impl ExternResolver for Profile {
+    fn kconfig(&self, ext: &Extern) -> Option<Vec<u8>> {
+        match ext.name.as_str() {
+            "LINUX_KERNEL_VERSION" => Some(0x0006_1200u32.to_le_bytes().to_vec()),
+            _ => None,
+        }
+    }
+    fn ksym(&self, ext: &Extern) -> Option<KsymValue> {
+        match ext.name.as_str() {
+            "bpf_rcu_read_lock" => Some(KsymValue::BtfId(1000)),
+            "_text" => Some(KsymValue::Address(0xffff_ffff_8100_0000)),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn externs_are_listed_and_resolved() {
+    let obj = parse("externs.o");
+    let ext: Vec<_> = obj
+        .externs
+        .iter()
+        .map(|e| (e.name.as_str(), e.weak, e.kind))
+        .collect();
+    assert_eq!(
+        ext[0],
+        (
+            "LINUX_KERNEL_VERSION",
+            false,
+            ExternKind::Kconfig {
+                offset: 0,
+                size: 4,
+                align: 4
+            }
+        )
+    );
+    assert_eq!(
+        ext[1],
+        (
+            "CONFIG_BPF_SYSCALL",
+            true,
+            ExternKind::Kconfig {
+                offset: 4,
+                size: 1,
+                align: 1
+            }
+        )
+    );
+    let ksyms: Vec<_> = ext[2..].iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(
+        ksyms,
+        [
+            ("_text", false),
+            ("bpf_no_such_kfunc", true),
+            ("bpf_rcu_read_lock", false),
+            ("bpf_rcu_read_unlock", false),
+        ]
+    );
+    let kconfig = obj.kconfig_map().expect("kconfig map");
+    assert_eq!(obj.maps[kconfig].name, "externs.kconfig");
+    assert_eq!(obj.maps[kconfig].spec.value_size, 5);
+
+    // Without a profile: the program using them fails, the others load.
+    let none = LoadOptions::default();
+    assert!(obj.load_request("plain", &none).is_ok());
+    let err = obj.load_request("BPF_PROG_fentry", &none).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ObjError::UnresolvedExtern { name, section: ".kconfig", program } if name == "LINUX_KERNEL_VERSION" && program == "BPF_PROG_fentry"
+        ),
+        "{err}"
+    );
+    assert!(obj.load_requests(&none).is_err());
+
+    let opts = LoadOptions {
+        resolver: Some(&Profile),
+        kernel_version: Some(0x0006_1200),
+    };
+    let fentry = obj
+        .load_request("BPF_PROG_fentry", &opts)
+        .expect("resolved")
+        .request;
+    assert_eq!(fentry.attach_target.as_deref(), Some("bpf_fentry_test1"));
+    assert_eq!(fentry.kern_version, 0x0006_1200);
+    assert_eq!(fentry.expected_attach_type, AttachType::TRACE_FENTRY);
+    let lds: Vec<_> = fentry
+        .insns
+        .windows(2)
+        .filter(|w| w[0].code == op::LD | op::IMM | op::DW)
+        .map(|w| (w[0].src, w[0].imm, w[1].imm))
+        .collect();
+    let k = kconfig as i32;
+    assert_eq!(
+        lds,
+        [(op::PSEUDO_MAP_VALUE, k, 0), (op::PSEUDO_MAP_VALUE, k, 4)]
+    );
+    let value = fentry.maps[kconfig]
+        .initial_value
+        .clone()
+        .expect("kconfig value");
+    assert_eq!(value, [0x00, 0x12, 0x06, 0x00, 0x00]);
+
+    // bpf_rcu_read_unlock is neither resolved nor weak.
+    let err = obj.load_request("uses_ksym", &opts).unwrap_err();
+    assert!(
+        matches!(&err, ObjError::UnresolvedExtern { name, .. } if name == "bpf_rcu_read_unlock")
+    );
+    struct All;
+    impl ExternResolver for All {
+        fn kconfig(&self, _: &Extern) -> Option<Vec<u8>> {
+            None
+        }
+        fn ksym(&self, ext: &Extern) -> Option<KsymValue> {
+            match ext.name.as_str() {
+                "bpf_rcu_read_unlock" => Some(KsymValue::BtfId(1001)),
+                "bpf_no_such_kfunc" => None,
+                _ => Profile.ksym(ext),
+            }
+        }
+    }
+    let all = LoadOptions {
+        resolver: Some(&All),
+        ..LoadOptions::default()
+    };
+    let tp = obj
+        .load_request("uses_ksym", &all)
+        .expect("resolved")
+        .request;
+    assert_eq!(tp.attach_target.as_deref(), Some("btf_trace_sched_switch"));
+    let calls: Vec<_> = tp
+        .insns
+        .iter()
+        .filter(|i| i.code == op::JMP | op::CALL)
+        .map(|i| (i.src, i.imm))
+        .collect();
+    // The unresolved weak kfunc is poisoned with its extern index, as
+    // libbpf does, so the verifier complains only if it is reachable.
+    let weak_idx = obj
+        .externs
+        .iter()
+        .position(|e| e.name == "bpf_no_such_kfunc")
+        .expect("weak kfunc") as i32;
+    assert_eq!(
+        calls,
+        [
+            (op::PSEUDO_KFUNC_CALL, 1000),
+            (op::PSEUDO_KFUNC_CALL, 1001),
+            (0, POISON_CALL_KFUNC_BASE + weak_idx),
+        ]
+    );
+    let ld = tp
+        .insns
+        .windows(2)
+        .find(|w| w[0].code == op::LD | op::IMM | op::DW)
+        .expect("ksym load");
+    assert_eq!(
+        (ld[0].src, ld[0].imm, ld[1].imm),
+        (0, 0x8100_0000u32 as i32, -1)
+    );
+}
+
+#[test]
+fn static_function_in_program_section_is_rejected() {
+    let err = Object::parse(&fixture("bad_static.o")).unwrap_err();
+    assert!(
+        matches!(&err, ObjError::Unsupported { what } if what.contains("in_sec")),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_elf_input_is_an_error() {
+    assert!(matches!(Object::parse(b"hello"), Err(ObjError::Elf { .. })));
+    assert!(Object::parse(&[]).is_err());
+    let bytes = fixture("progs.o");
+    assert!(Object::parse(&bytes[..64]).is_err());
+}

@@ -1,0 +1,107 @@
+//! Plain-text renderings for terminals and logs.
+
+use std::fmt::Write;
+
+use crate::record::Record;
+
+fn errno_name(errno: i32) -> String {
+    let name = match errno {
+        1 => "EPERM",
+        2 => "ENOENT",
+        7 => "E2BIG",
+        9 => "EBADF",
+        12 => "ENOMEM",
+        13 => "EACCES",
+        14 => "EFAULT",
+        16 => "EBUSY",
+        22 => "EINVAL",
+        28 => "ENOSPC",
+        71 => "EPROTO",
+        95 => "EOPNOTSUPP",
+        524 => "ENOTSUPP",
+        _ => return format!("errno {errno}"),
+    };
+    name.to_owned()
+}
+
+fn headline(r: &Record, who: &str) -> String {
+    let mut s = format!(
+        "{}: {} ({}) on {}: {}",
+        r.object, r.program, r.prog_type, who, r.verdict
+    );
+    if let Some(e) = r.errno {
+        let _ = write!(s, " ({})", errno_name(e));
+    }
+    s
+}
+
+/// One verdict, with the error or the unsupported feature and the figures.
+pub fn render_record(r: &Record) -> String {
+    let mut out = headline(r, r.profile_name());
+    out.push('\n');
+    if let Some(e) = &r.error {
+        let at = r
+            .error_insn
+            .map(|i| format!(" (insn {i})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  error: {e}{at}");
+    } else if r.verdict == "rejected" {
+        out.push_str("  error: refused before verification, no verifier log\n");
+    }
+    if let Some(u) = &r.unsupported {
+        let at = u.insn.map(|i| format!(" (insn {i})")).unwrap_or_default();
+        let _ = writeln!(out, "  cannot judge yet: {}{at}", u.feature);
+    }
+    if let Some(n) = r.insns_processed {
+        let _ = writeln!(
+            out,
+            "  processed {n} insns, states: total {} peak {} max/insn {}",
+            r.total_states.unwrap_or(0),
+            r.peak_states.unwrap_or(0),
+            r.max_states_per_insn.unwrap_or(0)
+        );
+    }
+    if let Some(log) = &r.log {
+        out.push_str("  log:\n");
+        for line in log.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    out
+}
+
+/// A `diff` record: both sides, then the agreement.
+pub fn render_diff(r: &Record) -> String {
+    let mut out = render_record(r);
+    let Some(k) = r.live() else { return out };
+    let _ = write!(out, "  kernel (live): {}", k.verdict);
+    if let Some(e) = k.errno {
+        let _ = write!(out, " ({})", errno_name(e));
+    }
+    out.push('\n');
+    if let Some(e) = &k.error {
+        let _ = writeln!(out, "    error: {e}");
+    }
+    if let Some(n) = k.insns_processed {
+        let _ = writeln!(
+            out,
+            "    processed {n} insns, states: total {} peak {} max/insn {}",
+            k.total_states.unwrap_or(0),
+            k.peak_states.unwrap_or(0),
+            k.max_states_per_insn.unwrap_or(0)
+        );
+    }
+    if let Some(a) = &r.agree {
+        let mark = |b: bool| if b { "yes" } else { "NO" };
+        let _ = writeln!(
+            out,
+            "  agree: verdict {}, error {}, insns {}, log {} => {}",
+            mark(a.verdict),
+            mark(a.error),
+            mark(a.insns_processed),
+            mark(a.log),
+            if a.all() { "AGREE" } else { "DIFFER" }
+        );
+    }
+    out
+}

@@ -1,0 +1,29 @@
+//! The passes the kernel runs before abstract interpretation, in its order
+//! (`bpf_prog_load` in syscall.c, then `bpf_check` up to `do_check_main`):
+//!
+//! 1. [`attr`]: attribute checks `bpf_prog_load` makes before the verifier
+//!    exists (no log is written for these).
+//! 2. [`subprogs`]: `add_subprog_and_kfunc` and `check_subprogs`.
+//! 3. [`ldimm64`]: `resolve_pseudo_ldimm64`, which also rejects unknown
+//!    opcodes and malformed `LDX` encodings.
+//! 4. [`cfg`]: `check_cfg`, the depth-first walk for unreachable code,
+//!    out-of-range jumps and (without `CAP_BPF`) back-edges.
+
+pub(crate) mod attr;
+pub(crate) mod cfg;
+pub(crate) mod ldimm64;
+pub(crate) mod subprogs;
+
+use bpfcheck_profile::KernelProfile;
+use bpfcheck_uapi::LoadRequest;
+
+use crate::{error::Stop, log::Log};
+
+/// Runs the passes; stops at the first refusal, as the kernel does.
+pub(crate) fn run(req: &LoadRequest, profile: &KernelProfile, log: &mut Log) -> Result<(), Stop> {
+    attr::check(req, profile)?;
+    let subprog_starts = subprogs::discover(req, profile, log)?;
+    subprogs::check_ranges(&req.insns, &subprog_starts)?;
+    ldimm64::resolve(req, profile)?;
+    cfg::check(&req.insns, profile)
+}

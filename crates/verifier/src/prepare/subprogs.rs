@@ -1,0 +1,134 @@
+//! Subprogram discovery (`add_subprog_and_kfunc`) and the per-subprogram
+//! jump and fall-through checks (`check_subprogs`).
+
+use bpfcheck_profile::KernelProfile;
+use bpfcheck_uapi::{Errno, LoadRequest, RawInsn, op};
+
+use crate::{
+    error::{ErrorCode, Stop, Unsupported, VerifierError},
+    log::Log,
+};
+
+pub(crate) fn is_ldimm64(i: &RawInsn) -> bool {
+    i.code == op::LD | op::IMM | op::DW
+}
+
+fn is_pseudo_func(i: &RawInsn) -> bool {
+    is_ldimm64(i) && i.src == op::PSEUDO_FUNC
+}
+
+fn is_call(i: &RawInsn) -> bool {
+    i.code == op::JMP | op::CALL
+}
+
+/// Finds every subprogram start (the entry and every target of a
+/// bpf-to-bpf call or `ld_imm64` function reference) and prints the
+/// `func#N @M` table at log level 2.
+pub(crate) fn discover(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+    log: &mut Log,
+) -> Result<Vec<usize>, Stop> {
+    let insns = &req.insns;
+    let mut starts = vec![0usize];
+    for (i, insn) in insns.iter().enumerate() {
+        let pseudo_call = is_call(insn) && insn.src == op::PSEUDO_CALL;
+        let kfunc = is_call(insn) && insn.src == op::PSEUDO_KFUNC_CALL;
+        if !(is_pseudo_func(insn) || pseudo_call || kfunc) {
+            continue;
+        }
+        if !profile.bpf_capable() {
+            return Err(VerifierError::new(
+                ErrorCode::NeedsCapBpf,
+                Errno::EPERM,
+                Some(i),
+                "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
+            )
+            .into());
+        }
+        if kfunc {
+            // Checking a kfunc needs the kernel's BTF and kfunc sets.
+            return Err(Unsupported::new("kfunc calls", Some(i)).into());
+        }
+        let target = i64::try_from(i).unwrap_or(i64::MAX) + i64::from(insn.imm) + 1;
+        let target = usize::try_from(target)
+            .ok()
+            .filter(|t| *t < insns.len())
+            .ok_or_else(|| {
+                VerifierError::new(
+                    ErrorCode::InvalidCallTarget,
+                    Errno::EINVAL,
+                    Some(i),
+                    "call to invalid destination",
+                )
+            })?;
+        if let Err(pos) = starts.binary_search(&target) {
+            if starts.len() >= profile.limits.max_subprogs as usize {
+                return Err(VerifierError::new(
+                    ErrorCode::TooManySubprogs,
+                    Errno::E2BIG,
+                    Some(i),
+                    "too many subprograms",
+                )
+                .into());
+            }
+            starts.insert(pos, target);
+        }
+    }
+    // An exception callback named by a BTF decl tag would be added here;
+    // that needs the program's BTF, which this pass does not read yet.
+    if log.level2() && profile.features.log_subprog_table {
+        for (n, start) in starts.iter().enumerate() {
+            log.line(&format!("func#{n} @{start}"));
+        }
+    }
+    Ok(starts)
+}
+
+/// Jumps must stay inside their subprogram, and a subprogram must not fall
+/// through into the next one.
+pub(crate) fn check_ranges(insns: &[RawInsn], starts: &[usize]) -> Result<(), Stop> {
+    let mut sub = 0;
+    let mut start = starts[0];
+    let mut end = starts.get(1).copied().unwrap_or(insns.len());
+    for (i, insn) in insns.iter().enumerate() {
+        let class = insn.class();
+        let opcode = op::alu_op(insn.code);
+        if (class == op::JMP || class == op::JMP32) && opcode != op::EXIT && opcode != op::CALL {
+            let rel = if insn.code == op::JMP32 | op::JA {
+                i64::from(insn.imm)
+            } else {
+                i64::from(insn.off)
+            };
+            let target = i64::try_from(i).unwrap_or(i64::MAX) + rel + 1;
+            let inside = usize::try_from(target).is_ok_and(|t| t >= start && t < end);
+            if !inside {
+                return Err(VerifierError::new(
+                    ErrorCode::JumpOutOfRange,
+                    Errno::EINVAL,
+                    Some(i),
+                    format!("jump out of range from insn {i} to {target}"),
+                )
+                .into());
+            }
+        }
+        if i + 1 == end {
+            let terminal = insn.code == op::JMP | op::EXIT
+                || insn.code == op::JMP32 | op::JA
+                || insn.code == op::JMP | op::JA;
+            if !terminal {
+                return Err(VerifierError::new(
+                    ErrorCode::FallThroughSubprog,
+                    Errno::EINVAL,
+                    Some(i),
+                    "last insn is not an exit or jmp",
+                )
+                .into());
+            }
+            sub += 1;
+            start = end;
+            end = starts.get(sub + 1).copied().unwrap_or(insns.len());
+        }
+    }
+    Ok(())
+}
