@@ -1,13 +1,17 @@
 //! The subcommands.
 
-use std::{path::PathBuf, time::Instant};
+use std::{
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 use anyhow::{Context, Result, anyhow, bail};
 use bpfcheck_isa::{DefaultSymbolizer, disasm_program};
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_report::{
-    KernelField, KernelSide, Record, render_diff, render_record, to_json, to_sarif,
+    KernelField, KernelSide, Record, Summary, render_diff, render_record, to_json, to_sarif,
 };
+use rayon::prelude::*;
 use bpfcheck_verifier::{LOG_LEVEL1, LOG_STATS, VerifyOptions, verify};
 
 use crate::{
@@ -244,30 +248,53 @@ pub(crate) fn kernel(
     Ok(exit_status(&records))
 }
 
+/// The corpus report `diff --report` writes.
+#[derive(serde::Serialize)]
+struct CorpusReport<'a> {
+    schema: u32,
+    kernel_release: String,
+    profile: &'a str,
+    summary: &'a Summary,
+    records: &'a [Record],
+}
+
 pub(crate) fn diff(
     files: &[PathBuf],
     input: &InputOpts,
     kernel: &str,
     log_level: u32,
     format: Format,
+    report: Option<&Path>,
 ) -> Result<u8> {
     let profile = KernelProfile::builtin(kernel)?;
     let k = live_kernel()?;
     let progs = programs(files, input)?;
     let log_level = log_level.max(LOG_LEVEL1);
-    let mut records = Vec::new();
-    for p in &progs {
-        let ours = judge(p, &profile, log_level);
-        let theirs = ask_kernel(&k, p, log_level)?;
-        records.push(into_diff(ours, theirs));
+    // Both sides of every program, in parallel across programs; the order of
+    // the records stays the order of the inputs.
+    let records: Vec<Record> = progs
+        .par_iter()
+        .map(|p| {
+            let ours = judge(p, &profile, log_level);
+            ask_kernel(&k, p, log_level).map(|theirs| into_diff(ours, theirs))
+        })
+        .collect::<Result<_>>()?;
+    match report {
+        Some(path) => {
+            let summary = Summary::of(&records);
+            let doc = CorpusReport {
+                schema: bpfcheck_report::SCHEMA_VERSION,
+                kernel_release: live_release(),
+                profile: &profile.name,
+                summary: &summary,
+                records: &records,
+            };
+            let json = serde_json::to_string_pretty(&doc).context("cannot serialise the report")?;
+            std::fs::write(path, json + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+            print!("{}", summary.render());
+        }
+        None => emit(&records, format, true),
     }
-    emit(&records, format, true);
-    let all_agree = records
-        .iter()
-        .all(|r| r.agree.is_some_and(|a| a.verdict && a.error));
-    Ok(if all_agree {
-        EXIT_ACCEPTED
-    } else {
-        EXIT_REJECTED
-    })
+    let all_agree = records.iter().all(|r| r.agree.is_some_and(|a| a.verdict && a.error));
+    Ok(if all_agree { EXIT_ACCEPTED } else { EXIT_REJECTED })
 }

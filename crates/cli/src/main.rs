@@ -91,6 +91,11 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Corpus mode: write every record and the summary to this JSON file and
+        /// print the summary table (agreement by program type and kernel error,
+        /// disagreements, verification times) instead of the records.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
 }
 
@@ -121,7 +126,8 @@ fn main() -> ExitCode {
             kernel,
             log_level,
             format,
-        } => commands::diff(&files, &input, &kernel, log_level, format),
+            report,
+        } => commands::diff(&files, &input, &kernel, log_level, format, report.as_deref()),
     };
     match result {
         Ok(status) => ExitCode::from(status),

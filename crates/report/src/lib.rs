@@ -10,10 +10,12 @@
 
 mod record;
 mod sarif;
+mod summary;
 mod text;
 
 pub use record::{Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, UnsupportedInfo};
 pub use sarif::to_sarif;
+pub use summary::{Disagreement, Slow, Summary, Tally, message_class};
 pub use text::{render_diff, render_record};
 
 /// Renders records as pretty JSON, one array, with a trailing newline.
