@@ -185,7 +185,7 @@ fn from_shape(shape: Shape, raw: RawInsn, next_imm: i32) -> Option<Insn> {
             },
             _ => return None,
         }),
-        Shape::Exit => Insn::Exit,
+        Shape::Exit => Insn::Exit { off: raw.off },
         Shape::LdImm64 => Insn::LdImm64 {
             dst,
             src: PseudoSrc::from_bits(raw.src)?,
@@ -298,7 +298,7 @@ pub fn encode(insn: &Insn) -> Encoded {
             };
             one(op::JMP | op::CALL, z, RegNo(src), off, imm)
         }
-        Insn::Exit => one(op::JMP | op::EXIT, z, z, 0, 0),
+        Insn::Exit { off } => one(op::JMP | op::EXIT, z, z, off, 0),
         Insn::LdImm64 {
             dst,
             src,

@@ -162,7 +162,11 @@ pub enum Insn {
     /// `call`.
     Call(Call),
     /// `exit`.
-    Exit,
+    Exit {
+        /// The kernel's `BPF_EXIT` check ignores `off`, so any value loads;
+        /// it is kept so that encoding gives back the submitted bytes.
+        off: i16,
+    },
     /// `dst = imm64` in two slots; `imm` and `next_imm` are the two slots'
     /// immediates, whose meaning depends on `src` (see [`PseudoSrc`]).
     LdImm64 {

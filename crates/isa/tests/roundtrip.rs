@@ -146,3 +146,15 @@ proptest! {
         }
     }
 }
+
+/// Found by the `isa` fuzz target: the kernel's `BPF_EXIT` check ignores
+/// `off` (6.18 loads `exit` with `off = 512`), so decoding must keep it.
+#[test]
+fn fields_the_kernel_ignores_survive_a_round_trip() {
+    let exit = RawInsn::new(0x95, 0, 0, 512, 0);
+    for feats in [IsaFeatures::V5_10, IsaFeatures::V6_1, IsaFeatures::V6_12, IsaFeatures::V6_18] {
+        assert!(bpfcheck_isa::check_all_fields(&[exit], 0, &feats).is_ok());
+    }
+    let d = decode(&[exit], 0).unwrap();
+    assert_eq!(encode(&d.insn).as_slice(), &[exit]);
+}
