@@ -11,8 +11,8 @@ use bpfcheck_profile::KernelProfile;
 use bpfcheck_report::{
     KernelField, KernelSide, Record, Summary, render_diff, render_record, to_json, to_sarif,
 };
-use rayon::prelude::*;
 use bpfcheck_verifier::{LOG_LEVEL1, LOG_STATS, VerifyOptions, verify};
+use rayon::prelude::*;
 
 use crate::{
     Format,
@@ -290,11 +290,18 @@ pub(crate) fn diff(
                 records: &records,
             };
             let json = serde_json::to_string_pretty(&doc).context("cannot serialise the report")?;
-            std::fs::write(path, json + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, json + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
             print!("{}", summary.render());
         }
         None => emit(&records, format, true),
     }
-    let all_agree = records.iter().all(|r| r.agree.is_some_and(|a| a.verdict && a.error));
-    Ok(if all_agree { EXIT_ACCEPTED } else { EXIT_REJECTED })
+    let all_agree = records
+        .iter()
+        .all(|r| r.agree.is_some_and(|a| a.verdict && a.error));
+    Ok(if all_agree {
+        EXIT_ACCEPTED
+    } else {
+        EXIT_REJECTED
+    })
 }

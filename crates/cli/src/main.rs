@@ -127,7 +127,14 @@ fn main() -> ExitCode {
             log_level,
             format,
             report,
-        } => commands::diff(&files, &input, &kernel, log_level, format, report.as_deref()),
+        } => commands::diff(
+            &files,
+            &input,
+            &kernel,
+            log_level,
+            format,
+            report.as_deref(),
+        ),
     };
     match result {
         Ok(status) => ExitCode::from(status),

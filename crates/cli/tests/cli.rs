@@ -9,11 +9,18 @@ use std::{
 use proptest::prelude::*;
 
 fn bpfcheck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpfcheck")).args(args).output().expect("run bpfcheck")
+    Command::new(env!("CARGO_BIN_EXE_bpfcheck"))
+        .args(args)
+        .output()
+        .expect("run bpfcheck")
 }
 
 fn fixture(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(rel).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(rel)
+        .display()
+        .to_string()
 }
 
 fn stdout(o: &Output) -> String {
@@ -38,7 +45,12 @@ fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
 
 #[test]
 fn rejection_record_has_the_documented_fields() {
-    let o = bpfcheck(&["check", &fixture("malformed/unknown_alu_op.s"), "--format", "json"]);
+    let o = bpfcheck(&[
+        "check",
+        &fixture("malformed/unknown_alu_op.s"),
+        "--format",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v = json(&o);
     let r = &v[0];
@@ -68,7 +80,14 @@ fn rejection_record_has_the_documented_fields() {
 
 #[test]
 fn log_level_gives_the_kernel_format_log() {
-    let o = bpfcheck(&["check", &fixture("malformed/unknown_alu_op.s"), "--format", "json", "--log-level", "2"]);
+    let o = bpfcheck(&[
+        "check",
+        &fixture("malformed/unknown_alu_op.s"),
+        "--format",
+        "json",
+        "--log-level",
+        "2",
+    ]);
     let log = json(&o)[0]["log"].as_str().unwrap().to_owned();
     assert_eq!(
         log,
@@ -80,29 +99,64 @@ fn log_level_gives_the_kernel_format_log() {
 fn bundled_example_runs_without_arguments() {
     let o = bpfcheck(&["check"]);
     let out = stdout(&o);
-    assert!(out.contains("example.bpf.o (bundled): count_and_filter (xdp) on 6.18"), "{out}");
+    assert!(
+        out.contains("example.bpf.o (bundled): count_and_filter (xdp) on 6.18"),
+        "{out}"
+    );
     // Until the abstract interpreter exists, the honest answer is "cannot judge".
     assert_eq!(o.status.code(), Some(3), "{out}");
 }
 
 #[test]
 fn one_record_per_program_and_kernel() {
-    let o = bpfcheck(&["check", &fixture("malformed/jump_out_forward.s"), "--kernel", "5.10,6.1", "--kernel", "6.18", "--format", "json"]);
+    let o = bpfcheck(&[
+        "check",
+        &fixture("malformed/jump_out_forward.s"),
+        "--kernel",
+        "5.10,6.1",
+        "--kernel",
+        "6.18",
+        "--format",
+        "json",
+    ]);
     let v = json(&o);
-    let kernels: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["kernel"].as_str().unwrap()).collect();
+    let kernels: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kernel"].as_str().unwrap())
+        .collect();
     assert_eq!(kernels, ["5.10", "6.1", "6.18"]);
-    let all = json(&bpfcheck(&["check", &fixture("malformed/jump_out_forward.s"), "--kernel", "all", "--format", "json"]));
+    let all = json(&bpfcheck(&[
+        "check",
+        &fixture("malformed/jump_out_forward.s"),
+        "--kernel",
+        "all",
+        "--format",
+        "json",
+    ]));
     assert_eq!(all.as_array().unwrap().len(), 4);
 }
 
 #[test]
 fn sarif_is_2_1_0_with_a_rule_per_class() {
-    let o = bpfcheck(&["check", &fixture("malformed/unknown_alu_op.s"), &fixture("malformed/unreachable_insn.s"), "--format", "sarif"]);
+    let o = bpfcheck(&[
+        "check",
+        &fixture("malformed/unknown_alu_op.s"),
+        &fixture("malformed/unreachable_insn.s"),
+        "--format",
+        "sarif",
+    ]);
     let v = json(&o);
     assert_eq!(v["version"], "2.1.0");
     let run = &v["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "bpfcheck");
-    let rules: Vec<&str> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     assert_eq!(rules, ["unknown_opcode", "unreachable_insn"]);
     assert_eq!(run["results"].as_array().unwrap().len(), 2);
     assert_eq!(run["results"][1]["level"], "error");
@@ -128,8 +182,19 @@ fn raw_input_with_maps() {
     ];
     let p = tmp("maps.bin", &insns);
     let o = bpfcheck(&["check", "--raw", p.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(json(&o)[0]["error"], "fd 0 is not pointing to valid bpf_map");
-    let o = bpfcheck(&["check", "--raw", p.to_str().unwrap(), "--map", "hash:4:8:16", "--format", "json"]);
+    assert_eq!(
+        json(&o)[0]["error"],
+        "fd 0 is not pointing to valid bpf_map"
+    );
+    let o = bpfcheck(&[
+        "check",
+        "--raw",
+        p.to_str().unwrap(),
+        "--map",
+        "hash:4:8:16",
+        "--format",
+        "json",
+    ]);
     assert_eq!(json(&o)[0]["verdict"], "unsupported");
 }
 
@@ -139,7 +204,10 @@ fn bad_input_is_exit_2_and_names_the_file() {
     let o = bpfcheck(&["check", "--raw", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("trunc.bin") && err.contains("trailing"), "{err}");
+    assert!(
+        err.contains("trunc.bin") && err.contains("trailing"),
+        "{err}"
+    );
 
     let p = tmp("junk.o", b"\x7fELF not really");
     let o = bpfcheck(&["check", p.to_str().unwrap()]);
@@ -150,12 +218,30 @@ fn bad_input_is_exit_2_and_names_the_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("/nonexistent/x.o"));
 
-    let o = bpfcheck(&["check", &fixture("malformed/unknown_alu_op.s"), "--kernel", "4.19"]);
+    let o = bpfcheck(&[
+        "check",
+        &fixture("malformed/unknown_alu_op.s"),
+        "--kernel",
+        "4.19",
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unknown kernel profile `4.19`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown kernel profile `4.19`"),
+        "{}",
+        stderr(&o)
+    );
 
-    let ok = tmp("ok.bin", &[0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
-    let o = bpfcheck(&["check", "--raw", ok.to_str().unwrap(), "--map", "nosuch:4:4:1"]);
+    let ok = tmp(
+        "ok.bin",
+        &[0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
+    );
+    let o = bpfcheck(&[
+        "check",
+        "--raw",
+        ok.to_str().unwrap(),
+        "--map",
+        "nosuch:4:4:1",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown map type"), "{}", stderr(&o));
 }
@@ -165,13 +251,21 @@ fn diff_against_the_live_kernel() {
     if bpfcheck_sys::test_support::kernel_or_skip("diff_against_the_live_kernel").is_none() {
         return;
     }
-    let o = bpfcheck(&["diff", &fixture("malformed/unknown_alu_op.s"), "--format", "json"]);
+    let o = bpfcheck(&[
+        "diff",
+        &fixture("malformed/unknown_alu_op.s"),
+        "--format",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = &json(&o)[0];
     assert_eq!(r["profile"], "6.18");
     assert_eq!(r["kernel"]["verdict"], "rejected");
     assert_eq!(r["kernel"]["error"], "unknown opcode e4");
-    assert_eq!(r["agree"], serde_json::json!({"verdict": true, "error": true, "insns_processed": true, "log": true}));
+    assert_eq!(
+        r["agree"],
+        serde_json::json!({"verdict": true, "error": true, "insns_processed": true, "log": true})
+    );
 
     let o = bpfcheck(&["kernel", &fixture("asm/alu64.s"), "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

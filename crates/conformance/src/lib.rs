@@ -63,7 +63,7 @@ pub fn asm_fixtures(sub: &str) -> Result<Vec<CorpusProgram>, String> {
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
             Ok(CorpusProgram {
                 request: fx.load_request(&name),
-                expect: fx.expect.clone(),
+                expect: fx.expect,
                 name,
                 path,
             })

@@ -6,14 +6,20 @@
 
 #![deny(missing_docs)]
 
-use bpfcheck_isa::{DefaultSymbolizer, IsaFeatures, LogEra, check_all_fields, check_prepass, decode, disasm, encode};
+use bpfcheck_isa::{
+    DefaultSymbolizer, IsaFeatures, LogEra, check_all_fields, check_prepass, decode, disasm, encode,
+};
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{ByteOrder, LoadRequest, MapSpec, MapType, ProgType, RawInsn};
 use bpfcheck_verifier::{VerifyOptions, verify};
 
 /// The first byte picks the byte order; the rest is an instruction stream.
 fn insns_of(data: &[u8]) -> Vec<RawInsn> {
-    let order = if data.first().is_some_and(|b| b & 1 == 1) { ByteOrder::Big } else { ByteOrder::Little };
+    let order = if data.first().is_some_and(|b| b & 1 == 1) {
+        ByteOrder::Big
+    } else {
+        ByteOrder::Little
+    };
     let body = data.get(1..).unwrap_or(&[]);
     let whole = body.len() / 8 * 8;
     RawInsn::parse_all(&body[..whole], order).unwrap_or_default()
@@ -23,7 +29,12 @@ fn insns_of(data: &[u8]) -> Vec<RawInsn> {
 /// was encoded gives the same instruction back.
 pub fn isa(data: &[u8]) {
     let insns = insns_of(data);
-    for feats in [IsaFeatures::V5_10, IsaFeatures::V6_1, IsaFeatures::V6_12, IsaFeatures::V6_18] {
+    for feats in [
+        IsaFeatures::V5_10,
+        IsaFeatures::V6_1,
+        IsaFeatures::V6_12,
+        IsaFeatures::V6_18,
+    ] {
         for idx in 0..insns.len() {
             let _ = check_prepass(&insns, idx, &feats);
             let _ = check_all_fields(&insns, idx, &feats);
@@ -37,7 +48,11 @@ pub fn isa(data: &[u8]) {
     for idx in 0..insns.len() {
         if let Ok(d) = decode(&insns, idx) {
             let enc = encode(&d.insn);
-            assert_eq!(enc.as_slice(), &insns[idx..idx + enc.as_slice().len()], "re-encoding slot {idx}");
+            assert_eq!(
+                enc.as_slice(),
+                &insns[idx..idx + enc.as_slice().len()],
+                "re-encoding slot {idx}"
+            );
         }
     }
 }
@@ -51,7 +66,10 @@ pub fn verifier(data: &[u8]) {
         prog_type,
         insns,
         license: "GPL".into(),
-        maps: vec![MapSpec::new(MapType::ARRAY, 4, 8, 1), MapSpec::new(MapType::HASH, 4, 8, 16)],
+        maps: vec![
+            MapSpec::new(MapType::ARRAY, 4, 8, 1),
+            MapSpec::new(MapType::HASH, 4, 8, 16),
+        ],
         ..LoadRequest::default()
     };
     for profile in KernelProfile::all_builtin() {
@@ -83,7 +101,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn seed_object() -> Vec<u8> {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/c/tc_globals.v4.o");
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/c/tc_globals.v4.o");
         std::fs::read(p).expect("fixture object")
     }
 

@@ -45,7 +45,8 @@ impl Tally {
         self.unsupported += u64::from(r.verdict == "unsupported");
         self.verdict += u64::from(a.verdict);
         self.insns_processed += u64::from(a.insns_processed);
-        self.states += u64::from(r.total_states == k.total_states && r.peak_states == k.peak_states);
+        self.states +=
+            u64::from(r.total_states == k.total_states && r.peak_states == k.peak_states);
         self.log += u64::from(a.log);
     }
 }
@@ -122,7 +123,10 @@ fn disagreement(r: &Record) -> Option<String> {
     }
     if !a.verdict {
         let why = r.error.as_deref().or(k.error.as_deref()).unwrap_or("");
-        return Some(format!("verdict: bpfcheck {}, kernel {} ({why})", r.verdict, k.verdict));
+        return Some(format!(
+            "verdict: bpfcheck {}, kernel {} ({why})",
+            r.verdict, k.verdict
+        ));
     }
     if !a.error {
         return Some(format!(
@@ -149,11 +153,20 @@ impl Summary {
         for r in records {
             let Some(k) = r.live() else { continue };
             s.total.add(r);
-            s.by_prog_type.entry(r.prog_type.clone()).or_default().add(r);
-            let key = k.error.as_deref().map_or_else(|| format!("({})", k.verdict), message_class);
+            s.by_prog_type
+                .entry(r.prog_type.clone())
+                .or_default()
+                .add(r);
+            let key = k
+                .error
+                .as_deref()
+                .map_or_else(|| format!("({})", k.verdict), message_class);
             s.by_kernel_error.entry(key).or_default().add(r);
             if let Some(reason) = disagreement(r) {
-                s.disagreements.push(Disagreement { program: label(r), reason });
+                s.disagreements.push(Disagreement {
+                    program: label(r),
+                    reason,
+                });
             }
             if let Some(u) = &r.unsupported {
                 *s.unsupported_features.entry(u.feature.clone()).or_default() += 1;
@@ -161,8 +174,14 @@ impl Summary {
             let (a, b) = (r.duration_us.unwrap_or(0), k.duration_us.unwrap_or(0));
             s.bpfcheck_us += a;
             s.kernel_us += b;
-            ours.push(Slow { program: label(r), us: a });
-            theirs.push(Slow { program: label(r), us: b });
+            ours.push(Slow {
+                program: label(r),
+                us: a,
+            });
+            theirs.push(Slow {
+                program: label(r),
+                us: b,
+            });
         }
         s.slowest_bpfcheck = slowest(ours);
         s.slowest_kernel = slowest(theirs);
@@ -172,7 +191,13 @@ impl Summary {
     /// The summary as a plain-text table.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let pct = |n: u64, d: u64| if d == 0 { "-".to_owned() } else { format!("{:.1}%", 100.0 * n as f64 / d as f64) };
+        let pct = |n: u64, d: u64| {
+            if d == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.1}%", 100.0 * n as f64 / d as f64)
+            }
+        };
         let row = |out: &mut String, name: &str, t: &Tally| {
             let _ = writeln!(
                 out,
@@ -213,13 +238,20 @@ impl Summary {
         for d in &self.disagreements {
             let _ = writeln!(out, "  {}: {}", d.program, d.reason);
         }
-        let ratio = if self.kernel_us == 0 { "-".to_owned() } else { format!("{:.2}", self.bpfcheck_us as f64 / self.kernel_us as f64) };
+        let ratio = if self.kernel_us == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:.2}", self.bpfcheck_us as f64 / self.kernel_us as f64)
+        };
         let _ = writeln!(
             out,
             "\nverification time: bpfcheck {} us, kernel {} us, ratio {ratio}",
             self.bpfcheck_us, self.kernel_us
         );
-        for (who, list) in [("bpfcheck", &self.slowest_bpfcheck), ("kernel", &self.slowest_kernel)] {
+        for (who, list) in [
+            ("bpfcheck", &self.slowest_bpfcheck),
+            ("kernel", &self.slowest_kernel),
+        ] {
             let _ = writeln!(out, "slowest for {who}:");
             for s in list {
                 let _ = writeln!(out, "  {:>8} us  {}", s.us, s.program);
@@ -235,10 +267,19 @@ mod tests {
 
     #[test]
     fn numbers_are_classed_away() {
-        assert_eq!(message_class("jump out of range from insn 1 to 17"), "jump out of range from insn N to N");
+        assert_eq!(
+            message_class("jump out of range from insn 1 to 17"),
+            "jump out of range from insn N to N"
+        );
         assert_eq!(message_class("R0 !read_ok"), "R0 !read_ok");
-        assert_eq!(message_class("invalid bpf_ld_imm64 insn"), "invalid bpf_ld_imm64 insn");
-        assert_eq!(message_class("value_size=8 off=8, x -4"), "value_size=8 off=8, x N");
+        assert_eq!(
+            message_class("invalid bpf_ld_imm64 insn"),
+            "invalid bpf_ld_imm64 insn"
+        );
+        assert_eq!(
+            message_class("value_size=8 off=8, x -4"),
+            "value_size=8 off=8, x N"
+        );
         assert_eq!(message_class("unknown opcode e4"), "unknown opcode e4");
     }
 }
