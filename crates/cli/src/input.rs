@@ -117,9 +117,7 @@ fn load_file(path: &Path, opts: &InputOpts) -> Result<Vec<Program>> {
             "not an ELF object (pass --raw for a file of raw 8-byte instructions, or name an assembler file *.s)"
         );
     }
-    let obj_name = path
-        .file_name()
-        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let obj_name = bpfcheck_obj::object_name_from_path(path);
     let object =
         bpfcheck_obj::Object::parse_named(&bytes, &obj_name).map_err(|e| anyhow::anyhow!("{e}"))?;
     let requests = object

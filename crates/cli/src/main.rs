@@ -3,6 +3,7 @@
 //! kernel when it is there.
 
 mod commands;
+mod dump;
 mod input;
 mod records;
 
@@ -63,6 +64,15 @@ enum Command {
         #[arg(long, value_name = "PROFILE", default_value = bpfcheck_profile::KernelProfile::DEFAULT)]
         kernel: String,
     },
+    /// List the programs, maps and externs of ELF objects as bpfcheck's loader sees them.
+    Dump {
+        /// ELF objects.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output format (text or json).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Load programs into the running kernel and report its verdict in bpfcheck's shape.
     Kernel {
         /// Inputs, as for `check`.
@@ -102,6 +112,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Dump { files, format } => dump::dump(&files, format),
         Command::Check {
             files,
             input,

@@ -293,3 +293,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn dump_lists_programs_maps_and_internal_maps_as_libbpf_names_them() {
+    let o = bpfcheck(&["dump", &fixture("c/tc_globals.v4.o"), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = &json(&o)[0];
+    assert_eq!(v["programs"][0]["prog_type"], "sched_cls");
+    let maps: Vec<&str> = v["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    // libbpf: object-name prefix cut to fit 15 bytes with the section suffix.
+    assert_eq!(maps, ["tc_globa.rodata", "tc_globa.bss", "tc_globa.data"]);
+    assert_eq!(v["maps"][0]["frozen"], true);
+    let text = stdout(&bpfcheck(&["dump", &fixture("c/tc_globals.v4.o")]));
+    assert!(
+        text.contains("tc_globa.rodata") && text.contains("frozen"),
+        "{text}"
+    );
+}

@@ -76,9 +76,7 @@ pub fn object_fixtures() -> Result<Vec<CorpusProgram>, String> {
     let mut out = Vec::new();
     for path in sorted_files(&fixtures_dir().join("c"), "o") {
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let obj_name = path
-            .file_name()
-            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let obj_name = bpfcheck_obj::object_name_from_path(&path);
         let obj = bpfcheck_obj::Object::parse_named(&bytes, &obj_name)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let reqs = obj
