@@ -6,7 +6,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, anyhow, bail};
-use bpfcheck_isa::{DefaultSymbolizer, disasm_program};
+use bpfcheck_isa::disasm_program;
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_report::{
     KernelField, KernelSide, Record, Summary, render_diff, render_record, to_json, to_sarif,
@@ -43,6 +43,40 @@ fn exit_status(records: &[Record]) -> u8 {
     }
 }
 
+/// The running kernel's BTF, when it exposes one.
+const HOST_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// One `--kernel` name: a built-in profile (`6.1`), `host` (the running
+/// kernel: its release and BTF), or `btf:PATH[@VERSION]` (a BTF file of a
+/// kernel bpfcheck ships no profile for, judged with the rules of the
+/// nearest older built-in profile).
+pub(crate) fn resolve_profile(name: &str) -> Result<KernelProfile> {
+    if name == "host" {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .context("--kernel host: cannot read /proc/sys/kernel/osrelease")?;
+        let btf = std::fs::read(HOST_BTF).ok();
+        return Ok(KernelProfile::for_release(release.trim(), btf)?);
+    }
+    if let Some(spec) = name.strip_prefix("btf:") {
+        let (path, version) = match spec.rsplit_once('@') {
+            Some((p, v)) => (p, v),
+            None => (spec, KernelProfile::DEFAULT),
+        };
+        let bytes =
+            std::fs::read(path).with_context(|| format!("--kernel {name}: cannot read {path}"))?;
+        let mut p = KernelProfile::for_release(version, Some(bytes))?;
+        if !spec.contains('@') {
+            p.note = Some(format!(
+                "{path}: no version given: using the rules of {}",
+                p.name
+            ));
+        }
+        p.name = format!("btf:{path}");
+        return Ok(p);
+    }
+    Ok(KernelProfile::builtin(name)?)
+}
+
 fn profiles(names: &[String]) -> Result<Vec<KernelProfile>> {
     let mut out: Vec<KernelProfile> = Vec::new();
     for name in names
@@ -54,12 +88,17 @@ fn profiles(names: &[String]) -> Result<Vec<KernelProfile>> {
         if name == "all" {
             out.extend(KernelProfile::all_builtin());
         } else {
-            out.push(KernelProfile::builtin(name)?);
+            out.push(resolve_profile(name)?);
         }
     }
     out.dedup_by(|a, b| a.name == b.name);
     if out.is_empty() {
         bail!("no kernel profile named");
+    }
+    for p in &out {
+        if let Some(note) = &p.note {
+            eprintln!("bpfcheck: note: {note}");
+        }
     }
     Ok(out)
 }
@@ -129,7 +168,7 @@ pub(crate) fn check(
 }
 
 pub(crate) fn disasm(files: &[PathBuf], input: &InputOpts, kernel: &str) -> Result<u8> {
-    let profile = KernelProfile::builtin(kernel)?;
+    let profile = resolve_profile(kernel)?;
     let progs = programs(files, input)?;
     for (n, p) in progs.iter().enumerate() {
         if n > 0 {
@@ -149,7 +188,7 @@ pub(crate) fn disasm(files: &[PathBuf], input: &InputOpts, kernel: &str) -> Resu
                 p.request.prog_type
             ),
         }
-        for line in disasm_program(&p.request.insns, profile.log_era, &DefaultSymbolizer) {
+        for line in disasm_program(&p.request.insns, profile.log_era, &profile) {
             println!("{line}");
         }
     }
@@ -266,7 +305,7 @@ pub(crate) fn diff(
     format: Format,
     report: Option<&Path>,
 ) -> Result<u8> {
-    let profile = KernelProfile::builtin(kernel)?;
+    let profile = resolve_profile(kernel)?;
     let k = live_kernel()?;
     let progs = programs(files, input)?;
     let log_level = log_level.max(LOG_LEVEL1);

@@ -43,7 +43,9 @@ enum Command {
         files: Vec<PathBuf>,
         #[command(flatten)]
         input: input::InputOpts,
-        /// Kernel profiles to judge for: names (5.10, 6.1, 6.12, 6.18), comma-separated
+        /// Kernel profiles to judge for: names (5.10, 6.1, 6.12, 6.18), `host` (the
+        /// running kernel, with its BTF), `btf:PATH[@VERSION]` (a kernel's BTF file,
+        /// judged with the rules of the nearest built-in version), comma-separated
         /// or repeated, or `all`.
         #[arg(long, value_name = "PROFILE", default_value = bpfcheck_profile::KernelProfile::DEFAULT)]
         kernel: Vec<String>,
@@ -60,7 +62,8 @@ enum Command {
         files: Vec<PathBuf>,
         #[command(flatten)]
         input: input::InputOpts,
-        /// Log-format era to print in (a profile name).
+        /// Kernel whose log format and BTF (kfunc names) to print with: a profile
+        /// name, `host`, or `btf:PATH[@VERSION]`.
         #[arg(long, value_name = "PROFILE", default_value = bpfcheck_profile::KernelProfile::DEFAULT)]
         kernel: String,
     },
@@ -92,8 +95,9 @@ enum Command {
         files: Vec<PathBuf>,
         #[command(flatten)]
         input: input::InputOpts,
-        /// The profile bpfcheck judges with (the running kernel's).
-        #[arg(long, value_name = "PROFILE", default_value = bpfcheck_profile::KernelProfile::DEFAULT)]
+        /// The profile bpfcheck judges with: by default the running kernel's
+        /// (`host`: its release and BTF).
+        #[arg(long, value_name = "PROFILE", default_value = "host")]
         kernel: String,
         /// Log level for both sides (at least 1, so that error lines can be compared).
         #[arg(long, default_value_t = 1)]

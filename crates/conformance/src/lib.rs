@@ -94,6 +94,14 @@ pub fn object_fixtures() -> Result<Vec<CorpusProgram>, String> {
     Ok(out)
 }
 
+/// The running kernel's profile: its release and, when exposed, its BTF.
+/// `None` off Linux or without `/proc`.
+pub fn host_profile() -> Option<bpfcheck_profile::KernelProfile> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let btf = std::fs::read("/sys/kernel/btf/vmlinux").ok();
+    bpfcheck_profile::KernelProfile::for_release(release.trim(), btf).ok()
+}
+
 /// Prints a measured figure where the test harness does not swallow it
 /// (straight to the process's stderr, not through `eprintln!`), so every
 /// test run shows the agreement figures.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use bpfcheck_conformance::{CorpusProgram, asm_fixtures, object_fixtures, parse_insn_line};
-use bpfcheck_isa::{DefaultSymbolizer, LogEra, disasm, normalize_kernel_addresses};
+use bpfcheck_isa::{LogEra, disasm, normalize_kernel_addresses};
 use bpfcheck_sys::{LoadOptions, test_support::kernel_or_skip};
 
 fn corpus() -> Vec<CorpusProgram> {
@@ -21,6 +21,8 @@ fn every_logged_instruction_prints_as_the_kernel_prints_it() {
     else {
         return;
     };
+    // kfunc calls print with their names from the kernel's BTF.
+    let host = bpfcheck_conformance::host_profile().expect("the running kernel's profile");
     let opts = LoadOptions {
         log_level: 2,
         ..LoadOptions::default()
@@ -49,7 +51,7 @@ fn every_logged_instruction_prints_as_the_kernel_prints_it() {
                 p.label(),
                 insns.len()
             );
-            let ours = disasm(insns, idx, LogEra::V6_18, &DefaultSymbolizer);
+            let ours = disasm(insns, idx, LogEra::V6_18, &host);
             let (k, o) = (
                 normalize_kernel_addresses(kernel_text),
                 normalize_kernel_addresses(&ours),

@@ -8,15 +8,21 @@
 //!
 //! This crate currently ships built-in profiles for the kernels bpfcheck
 //! targets (5.10, 6.1, 6.12, 6.18), with facts taken from those kernels'
-//! sources and, for 6.18, from the running kernel. The kernel's own BTF (for
-//! BTF-typed pointers and kfuncs), helper sets per program type and the
-//! generated, embedded profile data of the kernel-matrix issue are not here
-//! yet; a program that needs them is reported `unsupported` by the verifier.
+//! sources and, for 6.18, from the running kernel. A profile may carry the
+//! kernel's BTF ([`KernelProfile::with_btf`]; `bpfcheck --kernel host` reads
+//! `/sys/kernel/btf/vmlinux`), opened lazily: the bytes are indexed once,
+//! name lookups build their index on first use. Helper sets per program
+//! type and the generated, embedded profile data of the kernel-matrix issue
+//! are not here yet; a program that needs them is reported `unsupported` by
+//! the verifier.
+//!
+//! This crate reads no files: callers hand it bytes.
 
 #![deny(missing_docs)]
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
+use bpfcheck_btf::{Btf, BtfError, BtfKind, BtfTypeId};
 pub use bpfcheck_isa::{IsaFeatures, LogEra};
 use bpfcheck_uapi::{MapType, ProgType};
 
@@ -149,6 +155,50 @@ pub struct Features {
     pub log_subprog_table: bool,
 }
 
+/// A kernel's BTF (vmlinux), shared and opened lazily.
+#[derive(Clone)]
+pub struct KernelBtf(Arc<Btf<'static>>);
+
+impl KernelBtf {
+    /// Opens BTF bytes: a header check and one pass indexing type offsets.
+    pub fn open(bytes: Vec<u8>) -> Result<Self, BtfError> {
+        Btf::from_arc(Arc::from(bytes)).map(|b| Self(Arc::new(b)))
+    }
+
+    /// The BTF.
+    pub fn btf(&self) -> &Btf<'static> {
+        &self.0
+    }
+
+    /// The name of a function by BTF id, as the verifier prints kfunc calls.
+    pub fn func_name(&self, id: u32) -> Option<String> {
+        let t = self.0.type_by_id(BtfTypeId(id)).ok()?;
+        if t.kind() != BtfKind::Func {
+            return None;
+        }
+        t.name().ok().map(str::to_owned)
+    }
+}
+
+impl PartialEq for KernelBtf {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.bytes() == other.0.bytes()
+    }
+}
+
+impl Eq for KernelBtf {}
+
+impl fmt::Debug for KernelBtf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "KernelBtf({} bytes, {} types)",
+            self.0.bytes().len(),
+            self.0.own_type_count()
+        )
+    }
+}
+
 /// Everything the verifier may ask about one kernel.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct KernelProfile {
@@ -168,6 +218,12 @@ pub struct KernelProfile {
     pub features: Features,
     /// What the loading process may do.
     pub caps: Capabilities,
+    /// The kernel's BTF, when known.
+    #[serde(skip)]
+    pub btf: Option<KernelBtf>,
+    /// Set when the rules of another kernel's profile stand in for this one
+    /// (a kernel bpfcheck ships no profile for).
+    pub note: Option<String>,
 }
 
 /// A `--kernel` name that names no profile.
@@ -228,6 +284,8 @@ impl KernelProfile {
                 log_subprog_table: true,
             },
             caps: Capabilities::ROOT,
+            btf: None,
+            note: None,
         }
     }
 
@@ -246,6 +304,8 @@ impl KernelProfile {
                 log_subprog_table: true,
             },
             caps: Capabilities::ROOT,
+            btf: None,
+            note: None,
         }
     }
 
@@ -264,6 +324,8 @@ impl KernelProfile {
                 log_subprog_table: true,
             },
             caps: Capabilities::ROOT,
+            btf: None,
+            note: None,
         }
     }
 
@@ -282,7 +344,41 @@ impl KernelProfile {
                 log_subprog_table: true,
             },
             caps: Capabilities::ROOT,
+            btf: None,
+            note: None,
         }
+    }
+
+    /// This profile with the kernel's BTF.
+    pub fn with_btf(mut self, bytes: Vec<u8>) -> Result<Self, BtfError> {
+        self.btf = Some(KernelBtf::open(bytes)?);
+        Ok(self)
+    }
+
+    /// A profile for a kernel known by its release string (`uname -r`) and,
+    /// optionally, its BTF: the built-in profile of that version, or the
+    /// newest built-in one not newer than it (saying so in [`Self::note`]).
+    pub fn for_release(release: &str, btf: Option<Vec<u8>>) -> Result<Self, UnknownKernel> {
+        let v = KernelVersion::parse(release).ok_or_else(|| UnknownKernel(release.to_owned()))?;
+        let mut nearest: Option<Self> = None;
+        for p in Self::all_builtin() {
+            if (p.version.major, p.version.minor) <= (v.major, v.minor) {
+                nearest = Some(p);
+            }
+        }
+        let mut p = nearest.ok_or_else(|| UnknownKernel(release.to_owned()))?;
+        if (p.version.major, p.version.minor) != (v.major, v.minor) {
+            p.note = Some(format!("no profile for {v}: using the rules of {}", p.name));
+        }
+        p.build = format!("Linux {release}");
+        p.name = release.to_owned();
+        p.version = v;
+        if let Some(bytes) = btf {
+            p = p
+                .with_btf(bytes)
+                .map_err(|e| UnknownKernel(format!("{release}: its BTF is unreadable: {e}")))?;
+        }
+        Ok(p)
     }
 
     /// Whether the loader may use loops, subprograms and kfuncs (`env->bpf_capable`).
@@ -297,6 +393,18 @@ impl KernelProfile {
         } else {
             self.limits.max_insns_unpriv
         }
+    }
+}
+
+/// Instruction text as this kernel's verifier prints it: kfunc calls are
+/// named from the kernel's BTF when the profile has it.
+impl bpfcheck_isa::Symbolizer for KernelProfile {
+    fn kfunc_name(&self, btf_id: i32, fd_idx: i16) -> Option<String> {
+        // A non-zero fd_idx names a module's BTF, which the profile lacks.
+        if fd_idx != 0 {
+            return None;
+        }
+        self.btf.as_ref()?.func_name(u32::try_from(btf_id).ok()?)
     }
 }
 
@@ -327,5 +435,36 @@ mod tests {
         let e = KernelProfile::builtin("4.19").unwrap_err();
         assert!(e.to_string().contains("known: 5.10, 6.1, 6.12, 6.18"));
         assert!(KernelProfile::builtin(KernelProfile::DEFAULT).is_ok());
+    }
+
+    #[test]
+    fn releases_without_a_profile_borrow_the_nearest_older_rules() {
+        let p = KernelProfile::for_release("6.6.30", None).unwrap();
+        assert_eq!(p.log_era, LogEra::V6_1);
+        assert_eq!(p.name, "6.6.30");
+        assert!(p.note.unwrap().contains("using the rules of 6.1"));
+        let p = KernelProfile::for_release("6.18.44-fc-v657", None).unwrap();
+        assert_eq!((p.log_era, p.note), (LogEra::V6_18, None));
+        assert!(KernelProfile::for_release("4.19", None).is_err());
+    }
+
+    #[test]
+    fn kfunc_names_come_from_the_kernel_btf() {
+        use bpfcheck_btf::BtfBuilder;
+        use bpfcheck_isa::Symbolizer;
+        let mut b = BtfBuilder::new();
+        let int = b.int("int", 4, true);
+        let f = b.func("bpf_rcu_read_lock", int, &[]).unwrap();
+        let bytes = b.to_bytes(bpfcheck_btf::ByteOrder::Little);
+        let p = KernelProfile::builtin("6.18")
+            .unwrap()
+            .with_btf(bytes)
+            .unwrap();
+        assert_eq!(
+            p.kfunc_name(f.0 as i32, 0).as_deref(),
+            Some("bpf_rcu_read_lock")
+        );
+        assert_eq!(p.kfunc_name(f.0 as i32, 1), None);
+        assert_eq!(p.kfunc_name(int.0 as i32, 0), None);
     }
 }
