@@ -7,7 +7,7 @@ use std::{
 
 use anyhow::{Context, Result, anyhow, bail};
 use bpfcheck_isa::disasm_program;
-use bpfcheck_profile::KernelProfile;
+use bpfcheck_profile::{KernelBtf, KernelProfile};
 use bpfcheck_report::{
     KernelField, KernelSide, Record, Summary, render_diff, render_record, to_json, to_sarif,
 };
@@ -54,7 +54,9 @@ pub(crate) fn resolve_profile(name: &str) -> Result<KernelProfile> {
     if name == "host" {
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .context("--kernel host: cannot read /proc/sys/kernel/osrelease")?;
-        let btf = std::fs::read(HOST_BTF).ok();
+        let btf = std::path::Path::new(HOST_BTF)
+            .exists()
+            .then(|| lazy_btf_file(HOST_BTF.into()));
         return Ok(KernelProfile::for_release(release.trim(), btf)?);
     }
     if let Some(spec) = name.strip_prefix("btf:") {
@@ -62,9 +64,8 @@ pub(crate) fn resolve_profile(name: &str) -> Result<KernelProfile> {
             Some((p, v)) => (p, v),
             None => (spec, KernelProfile::DEFAULT),
         };
-        let bytes =
-            std::fs::read(path).with_context(|| format!("--kernel {name}: cannot read {path}"))?;
-        let mut p = KernelProfile::for_release(version, Some(bytes))?;
+        std::fs::metadata(path).with_context(|| format!("--kernel {name}: cannot read {path}"))?;
+        let mut p = KernelProfile::for_release(version, Some(lazy_btf_file(path.into())))?;
         if !spec.contains('@') {
             p.note = Some(format!(
                 "{path}: no version given: using the rules of {}",
@@ -75,6 +76,13 @@ pub(crate) fn resolve_profile(name: &str) -> Result<KernelProfile> {
         return Ok(p);
     }
     Ok(KernelProfile::builtin(name)?)
+}
+
+/// A BTF file read only when a check first needs the kernel's types.
+fn lazy_btf_file(path: String) -> KernelBtf {
+    KernelBtf::lazy(path.clone(), move || {
+        std::fs::read(&path).map_err(|e| e.to_string())
+    })
 }
 
 fn profiles(names: &[String]) -> Result<Vec<KernelProfile>> {
@@ -107,7 +115,7 @@ fn emit(records: &[Record], format: Format, diff: bool) {
     match format {
         Format::Text => {
             for r in records {
-                print!(
+                out_nonl!(
                     "{}",
                     if diff {
                         render_diff(r)
@@ -117,8 +125,8 @@ fn emit(records: &[Record], format: Format, diff: bool) {
                 );
             }
         }
-        Format::Json => print!("{}", to_json(records)),
-        Format::Sarif => print!("{}", to_sarif(records, env!("CARGO_PKG_VERSION"))),
+        Format::Json => out_nonl!("{}", to_json(records)),
+        Format::Sarif => out_nonl!("{}", to_sarif(records, env!("CARGO_PKG_VERSION"))),
     }
 }
 
@@ -172,16 +180,16 @@ pub(crate) fn disasm(files: &[PathBuf], input: &InputOpts, kernel: &str) -> Resu
     let progs = programs(files, input)?;
     for (n, p) in progs.iter().enumerate() {
         if n > 0 {
-            println!();
+            out!();
         }
         match &p.section {
-            Some(s) => println!(
+            Some(s) => out!(
                 "{}: {} (section {s}, {}):",
                 p.object.display(),
                 p.name,
                 p.request.prog_type
             ),
-            None => println!(
+            None => out!(
                 "{}: {} ({}):",
                 p.object.display(),
                 p.name,
@@ -189,7 +197,7 @@ pub(crate) fn disasm(files: &[PathBuf], input: &InputOpts, kernel: &str) -> Resu
             ),
         }
         for line in disasm_program(&p.request.insns, profile.log_era, &profile) {
-            println!("{line}");
+            out!("{line}");
         }
     }
     Ok(EXIT_ACCEPTED)
@@ -331,7 +339,7 @@ pub(crate) fn diff(
             let json = serde_json::to_string_pretty(&doc).context("cannot serialise the report")?;
             std::fs::write(path, json + "\n")
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            print!("{}", summary.render());
+            out_nonl!("{}", summary.render());
         }
         None => emit(&records, format, true),
     }

@@ -158,13 +158,13 @@ pub(crate) fn dump(files: &[std::path::PathBuf], format: Format) -> Result<u8> {
         all.push(describe(path, &obj));
     }
     match format {
-        Format::Json => println!(
+        Format::Json => out!(
             "{}",
             serde_json::to_string_pretty(&all).context("cannot serialise")?
         ),
         Format::Text | Format::Sarif => {
             for v in &all {
-                print!("{}", render(v));
+                out_nonl!("{}", render(v));
             }
         }
     }

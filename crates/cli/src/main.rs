@@ -2,6 +2,17 @@
 //! or many kernels, without loading them — and compare with the running
 //! kernel when it is there.
 
+/// `println!` to stdout through [`write_stdout`].
+macro_rules! out {
+    () => { $crate::write_stdout(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// `print!` to stdout through [`write_stdout`].
+macro_rules! out_nonl {
+    ($($t:tt)*) => { $crate::write_stdout(format_args!($($t)*)) };
+}
+
 mod commands;
 mod dump;
 mod input;
@@ -111,6 +122,20 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
     },
+}
+
+/// Writes to stdout. When the reader has gone (`bpfcheck … | head`), the
+/// program ends quietly, as Unix tools do, instead of panicking.
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("bpfcheck: cannot write the output: {e}");
+        std::process::exit(2);
+    }
 }
 
 fn main() -> ExitCode {

@@ -99,6 +99,7 @@ pub fn object_fixtures() -> Result<Vec<CorpusProgram>, String> {
 pub fn host_profile() -> Option<bpfcheck_profile::KernelProfile> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
     let btf = std::fs::read("/sys/kernel/btf/vmlinux").ok();
+    let btf = btf.and_then(|b| bpfcheck_profile::KernelBtf::open(b).ok());
     bpfcheck_profile::KernelProfile::for_release(release.trim(), btf).ok()
 }
 

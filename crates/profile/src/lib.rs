@@ -20,7 +20,10 @@
 
 #![deny(missing_docs)]
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+};
 
 use bpfcheck_btf::{Btf, BtfError, BtfKind, BtfTypeId};
 pub use bpfcheck_isa::{IsaFeatures, LogEra};
@@ -155,24 +158,67 @@ pub struct Features {
     pub log_subprog_table: bool,
 }
 
-/// A kernel's BTF (vmlinux), shared and opened lazily.
+/// Where a kernel's BTF comes from, and the BTF once it has been opened.
+struct BtfSource {
+    /// What to call it in messages (a path).
+    label: String,
+    /// Reads the bytes; called at most once, on first use.
+    read: Box<dyn Fn() -> Result<Vec<u8>, String> + Send + Sync>,
+    opened: OnceLock<Result<Btf<'static>, String>>,
+}
+
+/// A kernel's BTF (vmlinux), shared, and read only when a query first
+/// needs it: a program that uses nothing BTF-typed never pays for reading
+/// and indexing several megabytes. Once read, the bytes are indexed once
+/// (type offsets) and name lookups build their index on first use.
 #[derive(Clone)]
-pub struct KernelBtf(Arc<Btf<'static>>);
+pub struct KernelBtf(Arc<BtfSource>);
 
 impl KernelBtf {
-    /// Opens BTF bytes: a header check and one pass indexing type offsets.
+    /// BTF already in memory, opened now (header check and offset index).
     pub fn open(bytes: Vec<u8>) -> Result<Self, BtfError> {
-        Btf::from_arc(Arc::from(bytes)).map(|b| Self(Arc::new(b)))
+        let btf = Btf::from_arc(Arc::from(bytes))?;
+        let src = BtfSource {
+            label: "in-memory BTF".into(),
+            read: Box::new(|| Err("already opened".into())),
+            opened: OnceLock::from(Ok(btf)),
+        };
+        Ok(Self(Arc::new(src)))
     }
 
-    /// The BTF.
-    pub fn btf(&self) -> &Btf<'static> {
-        &self.0
+    /// BTF that `read` produces when first needed; `label` names it in errors.
+    pub fn lazy(
+        label: impl Into<String>,
+        read: impl Fn() -> Result<Vec<u8>, String> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(BtfSource {
+            label: label.into(),
+            read: Box::new(read),
+            opened: OnceLock::new(),
+        }))
+    }
+
+    /// Whether the BTF has been read yet.
+    pub fn is_loaded(&self) -> bool {
+        self.0.opened.get().is_some()
+    }
+
+    /// The BTF, reading and opening it on the first call.
+    pub fn btf(&self) -> Result<&Btf<'static>, String> {
+        let src = &self.0;
+        src.opened
+            .get_or_init(|| {
+                let bytes = (src.read)().map_err(|e| format!("{}: {e}", src.label))?;
+                Btf::from_arc(Arc::from(bytes)).map_err(|e| format!("{}: {e}", src.label))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The name of a function by BTF id, as the verifier prints kfunc calls.
     pub fn func_name(&self, id: u32) -> Option<String> {
-        let t = self.0.type_by_id(BtfTypeId(id)).ok()?;
+        let btf = self.btf().ok()?;
+        let t = btf.type_by_id(BtfTypeId(id)).ok()?;
         if t.kind() != BtfKind::Func {
             return None;
         }
@@ -182,7 +228,7 @@ impl KernelBtf {
 
 impl PartialEq for KernelBtf {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0.bytes() == other.0.bytes()
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -190,12 +236,17 @@ impl Eq for KernelBtf {}
 
 impl fmt::Debug for KernelBtf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "KernelBtf({} bytes, {} types)",
-            self.0.bytes().len(),
-            self.0.own_type_count()
-        )
+        match self.0.opened.get() {
+            Some(Ok(b)) => write!(
+                f,
+                "KernelBtf({}: {} bytes, {} types)",
+                self.0.label,
+                b.bytes().len(),
+                b.own_type_count()
+            ),
+            Some(Err(e)) => write!(f, "KernelBtf({e})"),
+            None => write!(f, "KernelBtf({}: not read yet)", self.0.label),
+        }
     }
 }
 
@@ -350,15 +401,15 @@ impl KernelProfile {
     }
 
     /// This profile with the kernel's BTF.
-    pub fn with_btf(mut self, bytes: Vec<u8>) -> Result<Self, BtfError> {
-        self.btf = Some(KernelBtf::open(bytes)?);
-        Ok(self)
+    pub fn with_btf(mut self, btf: KernelBtf) -> Self {
+        self.btf = Some(btf);
+        self
     }
 
     /// A profile for a kernel known by its release string (`uname -r`) and,
     /// optionally, its BTF: the built-in profile of that version, or the
     /// newest built-in one not newer than it (saying so in [`Self::note`]).
-    pub fn for_release(release: &str, btf: Option<Vec<u8>>) -> Result<Self, UnknownKernel> {
+    pub fn for_release(release: &str, btf: Option<KernelBtf>) -> Result<Self, UnknownKernel> {
         let v = KernelVersion::parse(release).ok_or_else(|| UnknownKernel(release.to_owned()))?;
         let mut nearest: Option<Self> = None;
         for p in Self::all_builtin() {
@@ -373,11 +424,7 @@ impl KernelProfile {
         p.build = format!("Linux {release}");
         p.name = release.to_owned();
         p.version = v;
-        if let Some(bytes) = btf {
-            p = p
-                .with_btf(bytes)
-                .map_err(|e| UnknownKernel(format!("{release}: its BTF is unreadable: {e}")))?;
-        }
+        p.btf = btf;
         Ok(p)
     }
 
@@ -466,5 +513,21 @@ mod tests {
         );
         assert_eq!(p.kfunc_name(f.0 as i32, 1), None);
         assert_eq!(p.kfunc_name(int.0 as i32, 0), None);
+    }
+
+    #[test]
+    fn lazy_btf_is_read_once_and_only_when_asked() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let reads = Arc::new(AtomicUsize::new(0));
+        let r = Arc::clone(&reads);
+        let btf = KernelBtf::lazy("test", move || {
+            r.fetch_add(1, Ordering::SeqCst);
+            Err("gone".into())
+        });
+        assert!(!btf.is_loaded());
+        assert_eq!(reads.load(Ordering::SeqCst), 0);
+        assert_eq!(btf.btf().unwrap_err(), "test: gone");
+        assert_eq!(btf.func_name(1), None);
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
     }
 }
