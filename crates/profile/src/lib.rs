@@ -505,8 +505,7 @@ mod tests {
         let bytes = b.to_bytes(bpfcheck_btf::ByteOrder::Little);
         let p = KernelProfile::builtin("6.18")
             .unwrap()
-            .with_btf(bytes)
-            .unwrap();
+            .with_btf(KernelBtf::open(bytes).unwrap());
         assert_eq!(
             p.kfunc_name(f.0 as i32, 0).as_deref(),
             Some("bpf_rcu_read_lock")
