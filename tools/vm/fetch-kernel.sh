@@ -19,8 +19,12 @@
 # (which boots the same under QEMU's -kernel) is the fallback.
 #
 # Environment: BPFCHECK_KERNEL_SERIES=X.Y restricts the choice to one kernel
-# series (bookworm defaults to 6.1, so that a newer series that the release
-# may carry does not shadow its own kernel).
+# series (bookworm defaults to 6.1, so that the 6.12 it also carries since
+# 12.11 does not shadow its own kernel; BPFCHECK_KERNEL_SERIES=6.12 with
+# bookworm fetches that one into bookworm-6.12/).
+#
+# Cache: ${XDG_CACHE_HOME:-~/.cache}/bpfcheck/kernels/RELEASE[-SERIES][-generic]/
+# with vmlinuz, config and package.txt.
 #
 # apt runs with a private sources list, list directory, cache and archive
 # directory under a temporary directory (removed on exit), and an empty dpkg
@@ -49,6 +53,7 @@ case $flavour in
 esac
 
 series=${BPFCHECK_KERNEL_SERIES:-}
+explicit_series=$series
 case $release in
     bullseye) suites="bullseye"; security="bullseye-security"; series=${series:-5.10} ;;
     bookworm) suites="bookworm bookworm-updates"; security="bookworm-security"; series=${series:-6.1} ;;
@@ -91,6 +96,7 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 
 cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/bpfcheck/kernels
 dest=$cache_root/$release
+[ -z "$explicit_series" ] || dest=$dest-$explicit_series
 [ "$flavour" = cloud ] || dest=$dest-$flavour
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bpfcheck-fetch.XXXXXX")
