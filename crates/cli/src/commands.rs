@@ -11,13 +11,14 @@ use bpfcheck_profile::{KernelBtf, KernelProfile};
 use bpfcheck_report::{
     KernelField, KernelSide, Record, Summary, render_diff, render_record, to_json, to_sarif,
 };
+use bpfcheck_uapi::{last_insn_of_log, strip_level4_lines};
 use bpfcheck_verifier::{LOG_LEVEL1, LOG_STATS, VerifyOptions, verify};
 use rayon::prelude::*;
 
 use crate::{
     Format,
     input::{InputOpts, Program, load_all},
-    records::{from_verification, into_diff, last_insn_of_log, strip_stats_lines},
+    records::{from_verification, into_diff},
 };
 
 /// Every program accepted.
@@ -231,7 +232,7 @@ fn ask_kernel(k: &bpfcheck_sys::Kernel, p: &Program, log_level: u32) -> Result<K
     } else if log_level & LOG_STATS != 0 {
         Some(out.log.clone())
     } else {
-        Some(strip_stats_lines(&out.log))
+        Some(strip_level4_lines(&out.log))
     };
     Ok(KernelSide {
         verdict: if out.accepted { "accepted" } else { "rejected" }.to_owned(),

@@ -67,28 +67,6 @@ pub(crate) fn from_verification(
     }
 }
 
-/// The index of the last instruction line (`N: (xx) …`) of a kernel log:
-/// the instruction the verifier was at when it stopped.
-pub(crate) fn last_insn_of_log(log: &str) -> Option<u32> {
-    log.lines().rev().find_map(|l| {
-        let (num, rest) = l.split_once(": (")?;
-        if rest.len() >= 3 && rest.as_bytes()[2] == b')' {
-            num.parse().ok()
-        } else {
-            None
-        }
-    })
-}
-
-/// Removes the `verification time` and `stack depth` lines that bpfcheck
-/// asks the kernel for to measure it, when the user did not ask for them.
-pub(crate) fn strip_stats_lines(log: &str) -> String {
-    log.lines()
-        .filter(|l| !l.starts_with("verification time ") && !l.starts_with("stack depth "))
-        .flat_map(|l| [l, "\n"])
-        .collect()
-}
-
 /// Compares two kernel-format logs after kernel addresses and the measured
 /// verification time are normalised.
 pub(crate) fn logs_agree(ours: Option<&str>, theirs: Option<&str>) -> bool {
@@ -128,19 +106,6 @@ pub(crate) fn into_diff(mut ours: Record, k: KernelSide) -> Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_the_last_instruction_line() {
-        let log = "0: R1=ctx() R10=fp0\n0: (b7) r0 = 0                        ; R0=0\n1: (07) r1 += 1\nBPF_ALU uses reserved fields\nprocessed 2 insns";
-        assert_eq!(last_insn_of_log(log), Some(1));
-        assert_eq!(last_insn_of_log("unknown opcode 8d\n"), None);
-    }
-
-    #[test]
-    fn stats_lines_are_stripped() {
-        let log = "x\nverification time 12 usec\nstack depth 0\nprocessed 1 insns\n";
-        assert_eq!(strip_stats_lines(log), "x\nprocessed 1 insns\n");
-    }
 
     #[test]
     fn log_comparison_normalises_time() {

@@ -1,12 +1,6 @@
 //! Reading the verifier's log: which line is the error.
 
-/// Whether a line belongs to the statistics the verifier appends after
-/// verification, successful or not (`print_verification_stats`).
-fn is_stats_line(line: &str) -> bool {
-    line.starts_with("verification time ")
-        || line.starts_with("stack depth ")
-        || (line.starts_with("processed ") && line.contains(" insns (limit "))
-}
+use bpfcheck_uapi::is_stats_line;
 
 /// Whether a line is part of the state dump the infinite-loop detector
 /// prints after its message (`cur state: …`, `old state: …`).
@@ -18,7 +12,8 @@ fn is_loop_state_dump(line: &str) -> bool {
 ///
 /// The rule: the last line that is not blank, not part of the statistics
 /// trailer (`processed N insns (limit …) …`, and with log level 4
-/// `verification time N usec` and `stack depth …`) and not the
+/// `verification time N usec`, `stack depth …` and 7.x's `insns processed
+/// N`; see [`bpfcheck_uapi::is_stats_line`]) and not the
 /// `cur state:` / `old state:` dump that follows `infinite loop detected at
 /// insn N`. Observed on 6.18 at log levels 1, 2, 4 and 6: the verifier stops
 /// at the first error and prints nothing else after it. When one check

@@ -92,6 +92,47 @@ impl VerifierStats {
     }
 }
 
+/// Whether a log line is one of those the verifier adds only at log level
+/// bit 4 (`BPF_LOG_STATS`): `verification time N usec`, `stack depth …`,
+/// and 7.x's `insns processed N`.
+pub fn is_level4_line(line: &str) -> bool {
+    line.starts_with("verification time ")
+        || line.starts_with("stack depth ")
+        || line
+            .strip_prefix("insns processed ")
+            .is_some_and(|n| !n.is_empty() && n.trim_end().bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether a log line belongs to the statistics the verifier appends after
+/// verification, successful or not: the `processed N insns (limit …)`
+/// trailer and the [`is_level4_line`] lines.
+pub fn is_stats_line(line: &str) -> bool {
+    is_level4_line(line) || (line.starts_with("processed ") && line.contains(" insns (limit "))
+}
+
+/// A log without its [`is_level4_line`] lines, for callers that asked the
+/// kernel for statistics only to measure it.
+pub fn strip_level4_lines(log: &str) -> String {
+    log.lines()
+        .filter(|l| !is_level4_line(l))
+        .flat_map(|l| [l, "\n"])
+        .collect()
+}
+
+/// The index of the last instruction line (`N: (xx) …`) of a log: the
+/// instruction the verifier was at when it stopped.
+pub fn last_insn_of_log(log: &str) -> Option<u32> {
+    log.lines().rev().find_map(|l| {
+        let (num, rest) = l.split_once(": (")?;
+        let b = rest.as_bytes();
+        if b.len() >= 3 && b[2] == b')' && b[..2].iter().all(u8::is_ascii_hexdigit) {
+            num.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +147,25 @@ mod tests {
         assert_eq!(s.verification_time_us, Some(17));
         assert_eq!(s.stack_depth, Some(vec![8, 0]));
         assert_eq!(s.trailer(), log.lines().last().unwrap());
+    }
+
+    #[test]
+    fn stats_lines_of_every_era() {
+        assert!(is_level4_line("verification time 12 usec"));
+        assert!(is_level4_line("stack depth 8+0"));
+        assert!(is_level4_line("insns processed 12"));
+        assert!(!is_level4_line("insns processed by x"));
+        assert!(is_stats_line(
+            "processed 1 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0"
+        ));
+        assert!(!is_stats_line("R0 !read_ok"));
+        assert_eq!(
+            strip_level4_lines("x\nverification time 1 usec\nstack depth 0\nprocessed 1 insns\n"),
+            "x\nprocessed 1 insns\n"
+        );
+        let log = "0: (b7) r0 = 0                        ; R0=0\n1: (07) r1 += 1\nBPF_ALU uses reserved fields\n";
+        assert_eq!(last_insn_of_log(log), Some(1));
+        assert_eq!(last_insn_of_log("unknown opcode 8d\n"), None);
     }
 
     #[test]

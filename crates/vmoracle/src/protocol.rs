@@ -157,44 +157,10 @@ pub fn parse_uptime_ms(text: &str) -> Option<u64> {
     secs.checked_mul(1000)?.checked_add(frac_ms)
 }
 
-/// The instruction index of the last instruction line (`N: (xx) …`) in a
-/// log: the instruction the verifier was at when it stopped.
-pub fn last_insn_of_log(log: &str) -> Option<u32> {
-    log.lines().rev().find_map(|l| {
-        let (num, rest) = l.split_once(": (")?;
-        let opcode = rest.get(..3)?;
-        let is_opcode =
-            opcode.as_bytes()[2] == b')' && opcode[..2].bytes().all(|b| b.is_ascii_hexdigit());
-        if is_opcode { num.parse().ok() } else { None }
-    })
-}
-
-/// Whether a line is one of the statistics lines `log_level & 4` adds
-/// before the `processed … insns` trailer: `verification time N usec`,
-/// `stack depth A+B…`, and on 7.x kernels also `insns processed N`
-/// (observed on Debian's 7.2.13 and absent at log level 1).
-pub fn is_stats_line(line: &str) -> bool {
-    line.starts_with("verification time ")
-        || line.starts_with("stack depth ")
-        || line
-            .strip_prefix("insns processed ")
-            .is_some_and(|n| !n.is_empty() && n.trim_end().bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Removes the statistics lines ([`is_stats_line`]) that the guest asked
-/// for to measure the verifier but the batch did not ask for.
-pub fn strip_stats_lines(log: &str) -> String {
-    log.lines()
-        .filter(|l| !is_stats_line(l))
-        .flat_map(|l| [l, "\n"])
-        .collect()
-}
-
-/// The verifier's error line, by [`bpfcheck_sys::error_line`]'s rule, with
-/// every kernel version's statistics lines ignored.
-pub fn error_line(log: &str) -> Option<String> {
-    bpfcheck_sys::error_line(&strip_stats_lines(log))
-}
+// Log reading is shared with the host side: every kernel version's
+// statistics lines are known to uapi, the error-line rule to sys.
+pub use bpfcheck_sys::error_line;
+pub use bpfcheck_uapi::{is_stats_line, last_insn_of_log, strip_level4_lines as strip_stats_lines};
 
 #[cfg(test)]
 mod tests {
