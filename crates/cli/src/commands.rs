@@ -9,7 +9,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use bpfcheck_isa::disasm_program;
 use bpfcheck_profile::{KernelBtf, KernelProfile};
 use bpfcheck_report::{
-    KernelField, KernelSide, Record, Summary, render_diff, render_record, to_json, to_sarif,
+    KernelField, KernelSide, Record, Summary, render_diff, render_matrix, render_record, to_json,
+    to_sarif,
 };
 use bpfcheck_uapi::{last_insn_of_log, strip_level4_lines};
 use bpfcheck_verifier::{LOG_LEVEL1, LOG_STATS, VerifyOptions, verify};
@@ -166,13 +167,21 @@ pub(crate) fn check(
 ) -> Result<u8> {
     let profiles = profiles(kernels)?;
     let progs = programs(files, input)?;
-    let mut records = Vec::new();
-    for p in &progs {
-        for profile in &profiles {
-            records.push(judge(p, profile, log_level));
-        }
+    // Every (program, kernel) pair is independent: judge them in parallel,
+    // keeping the records in input order.
+    let pairs: Vec<(&Program, &KernelProfile)> = progs
+        .iter()
+        .flat_map(|p| profiles.iter().map(move |k| (p, k)))
+        .collect();
+    let records: Vec<Record> = pairs
+        .par_iter()
+        .map(|(p, k)| judge(p, k, log_level))
+        .collect();
+    if format == Format::Text && profiles.len() > 1 && log_level == 0 {
+        out_nonl!("{}", render_matrix(&records));
+    } else {
+        emit(&records, format, false);
     }
-    emit(&records, format, false);
     Ok(exit_status(&records))
 }
 

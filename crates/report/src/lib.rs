@@ -16,7 +16,7 @@ mod text;
 pub use record::{Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, UnsupportedInfo};
 pub use sarif::to_sarif;
 pub use summary::{Disagreement, Slow, Summary, Tally, message_class};
-pub use text::{render_diff, render_record};
+pub use text::{render_diff, render_matrix, render_record};
 
 /// Renders records as pretty JSON, one array, with a trailing newline.
 pub fn to_json(records: &[Record]) -> String {

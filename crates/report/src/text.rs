@@ -105,3 +105,67 @@ pub fn render_diff(r: &Record) -> String {
     }
     out
 }
+
+/// Records of several kernels as one table: a row per program, a column per
+/// kernel, each cell the verdict; rejections are listed under the table
+/// with the kernel's error, so that the table stays narrow.
+pub fn render_matrix(records: &[Record]) -> String {
+    let mut kernels: Vec<&str> = Vec::new();
+    let mut programs: Vec<(String, &str)> = Vec::new();
+    for r in records {
+        if !kernels.contains(&r.profile_name()) {
+            kernels.push(r.profile_name());
+        }
+        let key = (r.object.clone(), r.program.as_str());
+        if !programs.contains(&key) {
+            programs.push(key);
+        }
+    }
+    let cell = |obj: &str, prog: &str, k: &str| {
+        records
+            .iter()
+            .find(|r| r.object == obj && r.program == prog && r.profile_name() == k)
+    };
+    let name_w = programs
+        .iter()
+        .map(|(o, p)| o.len() + p.len() + 1)
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let col_w = kernels.iter().map(|k| k.len()).max().unwrap_or(0).max(11);
+    let mut out = format!("{:<name_w$}", "program");
+    for k in &kernels {
+        let _ = write!(out, "  {k:<col_w$}");
+    }
+    out.push('\n');
+    let mut notes = Vec::new();
+    for (obj, prog) in &programs {
+        let _ = write!(out, "{:<name_w$}", format!("{obj}:{prog}"));
+        for k in &kernels {
+            let verdict = cell(obj, prog, k).map_or("-", |r| r.verdict.as_str());
+            let _ = write!(out, "  {verdict:<col_w$}");
+            if let Some(r) = cell(obj, prog, k) {
+                let why = match (r.verdict.as_str(), &r.error, &r.unsupported) {
+                    ("rejected", Some(e), _) => Some(e.clone()),
+                    ("rejected", None, _) => r
+                        .errno
+                        .map(|e| format!("{} before verification", errno_name(e))),
+                    ("unsupported", _, Some(u)) => Some(format!("cannot judge yet: {}", u.feature)),
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    notes.push(format!("  {obj}:{prog} on {k}: {why}"));
+                }
+            }
+        }
+        out.push('\n');
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+        for n in notes {
+            out.push_str(&n);
+            out.push('\n');
+        }
+    }
+    out
+}
