@@ -55,6 +55,14 @@ pub enum ErrorCode {
     InvalidRegister,
     /// `unknown insn class %d` and other encoding errors.
     InvalidInsn,
+    /// `R%d !read_ok`: a register read before any write on the path.
+    UninitRegister,
+    /// Memory access refused: bounds, alignment, pointer type, spill size.
+    InvalidMemAccess,
+    /// Pointer arithmetic refused.
+    PointerArithmetic,
+    /// Complexity limits: too many instructions or queued branches.
+    TooComplex,
 }
 
 impl ErrorCode {
@@ -81,6 +89,10 @@ impl ErrorCode {
             Self::DivByZero => "div_by_zero",
             Self::InvalidRegister => "invalid_register",
             Self::InvalidInsn => "invalid_insn",
+            Self::UninitRegister => "uninit_register",
+            Self::InvalidMemAccess => "invalid_mem_access",
+            Self::PointerArithmetic => "pointer_arithmetic",
+            Self::TooComplex => "too_complex",
         }
     }
 }

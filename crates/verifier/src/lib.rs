@@ -34,39 +34,72 @@
 //! - `check_cfg`: `unreachable insn %d`, `jump into the middle of ldimm64
 //!   insn %d`, `back-edge from insn %d to %d` when loops are not allowed.
 //!
-//! Per-instruction encoding checks that `do_check` makes when it first
-//! reaches an instruction (`BPF_ALU uses reserved fields`, `invalid shift`,
-//! `BPF_ATOMIC uses invalid atomic opcode …` …) are applied in instruction
-//! order after the passes above; see "Knowingly not implemented".
+//! `do_check` (module `check`) for the main program of a socket filter,
+//! loaded by a privileged user on the 6.18 profile, walking every path in
+//! the kernel's order with the kernel's log:
+//! - per instruction, the encoding checks in kernel order interleaved with
+//!   `check_reg_arg` (`R%d !read_ok`, `R%d is invalid`, `frame pointer is
+//!   read only`), only on instructions a path reaches;
+//! - ALU/ALU64 on scalars through [`domain`] (including the and/or fork of
+//!   a value known to be -1 or 0), register copies with scalar ids
+//!   (`assign_scalar_id_before_mov`, `BPF_ADD_CONST`), pointer copies,
+//!   `fp ± K`, 32-bit copies of pointers, pointer differences;
+//! - `LDX`/`STX`/`ST` on the stack at constant offsets: alignment,
+//!   `invalid read from/write to stack`, spills and fills (full, narrow,
+//!   misaligned), `STACK_MISC`/`STACK_ZERO`, reads of never-written slots,
+//!   `invalid size of register spill/fill`; `R%d invalid mem access 'scalar'`;
+//! - `ld_imm64` constants; `ja`/`gotol`; `exit` (R0 must be readable);
+//!   calls of `bpf_ktime_get_ns`, `bpf_get_prandom_u32`,
+//!   `bpf_get_smp_processor_id`;
+//! - conditional jumps between scalars whose outcome is open: the queued
+//!   branch, refinement of both sides, `sync_linked_regs` over the live
+//!   linked registers (6.18.y `collect_linked_regs`);
+//! - checkpoints at prune points with the kernel's heuristics (so
+//!   `total_states`/`peak_states` match), `BPF_COMPLEXITY_LIMIT_INSNS`,
+//!   `The sequence of %d jumps is too complex.`;
+//! - the log: level 1 (failing path only, truncated at each queued branch
+//!   like the kernel, empty when accepted), level 2 (the `Live regs before
+//!   insn:` table, `from X to Y:` states, the padded `; R0=…` annotations of
+//!   scratched registers and slots, and 6.18's stack-liveness lines
+//!   `(0) frame 0 insn N +live …`), and the statistics.
 //!
 //! # Knowingly not implemented (yet)
 //!
-//! - Abstract interpretation (`do_check`): register and stack state,
-//!   memory access, helpers, branches, pruning. A program that passes every
-//!   check above gets the `unsupported` verdict naming it; it is never
-//!   accepted on a guess.
-//! - Because of that, a per-instruction encoding error is reported for the
-//!   first such instruction in program order, while the kernel reports it
-//!   only if a path reaches it, after any state error earlier on that path,
-//!   and never in code its branch analysis proves dead. The log of such a
-//!   rejection is not produced (the kernel's holds the states of the path).
+//! Each gives `unsupported` naming the feature at the first instruction
+//! that needs it; nothing is guessed.
+//! - Precision tracking (`mark_chain_precision`): any conditional jump the
+//!   domain decides, a misaligned store of a zero register.
+//! - State comparison (`states_equal`): a path arriving at an instruction
+//!   that holds a checkpoint; loops (any cycle in the CFG); `may_goto`.
+//! - Context access, packet access (`BPF_LD_[ABS|IND]`), maps and every
+//!   other pointer type, atomics, all other helpers, bpf-to-bpf calls,
+//!   variable-offset stack pointers, linked scalars with differing
+//!   constant offsets, comparisons involving pointers.
+//! - Program types other than socket filters, unprivileged loaders, and
+//!   kernels other than 6.18 (their log formats differ). For those the
+//!   per-instruction encoding checks are still applied in instruction
+//!   order after the passes above (the kernel applies them only where a
+//!   path reaches, after earlier state errors); such rejections carry no log.
 //! - Anything that needs the kernel's or the program's BTF: kfunc calls,
 //!   `ld_imm64` of BTF ids, maps with BTF-described values, BTF attach
-//!   targets, `func_info`/`line_info` validation, exception callbacks. Each
-//!   gives `unsupported` naming the feature.
+//!   targets, `func_info`/`line_info` validation, exception callbacks.
 
 #![deny(missing_docs)]
 
+mod check;
 /// The scalar value domain: tnums, range bounds, ALU and branch transfer
 /// functions, and their log text.
 pub mod domain;
 mod error;
+mod liveness;
 mod log;
 mod prepare;
+/// The abstract state of a path: registers, stack slots, frames.
+pub mod state;
 
-use bpfcheck_isa::check_all_fields;
+use bpfcheck_isa::{LogEra, check_all_fields};
 pub use bpfcheck_profile::KernelProfile;
-use bpfcheck_uapi::{Errno, InsnIdx, LoadRequest, VerifierStats};
+use bpfcheck_uapi::{Errno, InsnIdx, LoadRequest, ProgType, VerifierStats};
 pub use error::{ErrorCode, Unsupported, VerifierError};
 pub use log::{LOG_LEVEL1, LOG_LEVEL2, LOG_STATS, stats_trailer};
 
@@ -152,6 +185,7 @@ pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) 
             }
         }
         Err(Stop::Unsupported(u)) => unsupported(u),
+        Ok(()) if interpretable(req, profile).is_ok() => interpret(req, profile, log),
         Ok(()) => match first_encoding_error(req, profile) {
             Some(err) => Verification {
                 verdict: Verdict::Rejected,
@@ -160,11 +194,74 @@ pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) 
                 log: None,
                 stats: None,
             },
-            None => unsupported(Unsupported::new(
-                "abstract interpretation (do_check)",
-                Some(0),
-            )),
+            None => unsupported(interpretable(req, profile).err().unwrap_or_else(|| {
+                Unsupported::new("abstract interpretation (do_check)", Some(0))
+            })),
         },
+    }
+}
+
+/// Whether [`check`]'s interpreter models this load: the 6.18 log format
+/// and arithmetic, a privileged loader, a socket filter, no loops.
+fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsupported> {
+    if profile.log_era != LogEra::V6_18 {
+        return Err(Unsupported::new(
+            format!(
+                "abstract interpretation (do_check) for kernel {}",
+                profile.name
+            ),
+            Some(0),
+        ));
+    }
+    let caps = &profile.caps;
+    if !(caps.sys_admin || (caps.bpf && caps.perfmon)) {
+        return Err(Unsupported::new("unprivileged loaders", Some(0)));
+    }
+    if req.prog_type != ProgType::SOCKET_FILTER {
+        return Err(Unsupported::new(
+            format!("abstract interpretation of program type {}", req.prog_type),
+            Some(0),
+        ));
+    }
+    if let Some(i) = liveness::has_loop(&req.insns) {
+        return Err(Unsupported::new("loops", Some(i)));
+    }
+    Ok(())
+}
+
+/// `compute_live_registers` and `do_check` for the main program.
+fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verification {
+    let live = liveness::live_before(&req.insns, &check::helper_args);
+    if log.level2() {
+        log.push(&liveness::table(&req.insns, &live, profile.log_era));
+    }
+    let mut checker = check::Checker::new(&req.insns, profile, &mut log, live);
+    let outcome = checker.run();
+    let stats = checker.stats();
+    match outcome {
+        Ok(()) => Verification {
+            // A successful walk at level 1 leaves no log (do_check_common).
+            log: Some(if log.level2() {
+                log.into_text()
+            } else {
+                String::new()
+            }),
+            verdict: Verdict::Accepted,
+            error: None,
+            unsupported: None,
+            stats: Some(stats),
+        },
+        Err(Stop::Reject(err)) => {
+            log.line(&err.message);
+            Verification {
+                verdict: Verdict::Rejected,
+                error: Some(err),
+                unsupported: None,
+                log: Some(log.into_text()),
+                stats: Some(stats),
+            }
+        }
+        Err(Stop::Unsupported(u)) => unsupported(u),
     }
 }
 

@@ -1,5 +1,11 @@
 //! The verifier log as the kernel writes it (`kernel/bpf/log.c`): which
 //! lines appear at which level, and the statistics trailer.
+//!
+//! The kernel edits its log in place in two ways, both reproduced here:
+//! at level 1 it truncates the log back to where a branch was queued when
+//! it starts walking that branch (so only the failing path remains), and it
+//! replaces an instruction line's newline by padding and `;` to append the
+//! registers the instruction changed.
 
 use bpfcheck_uapi::VerifierStats;
 
@@ -9,6 +15,10 @@ pub const LOG_LEVEL1: u32 = 1;
 pub const LOG_LEVEL2: u32 = 2;
 /// `BPF_LOG_STATS`: verification time and stack depth.
 pub const LOG_STATS: u32 = 4;
+
+/// `BPF_LOG_MIN_ALIGNMENT` and `BPF_LOG_ALIGNMENT`.
+const MIN_ALIGNMENT: usize = 8;
+const ALIGNMENT: usize = 40;
 
 /// An in-memory verifier log.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +40,11 @@ impl Log {
         self.level != 0
     }
 
+    /// Whether level-1 material (instructions and states) is written.
+    pub(crate) fn level1(&self) -> bool {
+        self.level & (LOG_LEVEL1 | LOG_LEVEL2) != 0
+    }
+
     /// Whether level-2 material is written.
     pub(crate) fn level2(&self) -> bool {
         self.level & LOG_LEVEL2 != 0
@@ -43,9 +58,36 @@ impl Log {
         }
     }
 
+    /// Appends text as is.
+    pub(crate) fn push(&mut self, s: &str) {
+        if self.enabled() {
+            self.text.push_str(s);
+        }
+    }
+
+    /// The current end of the log (`log.end_pos`).
+    pub(crate) fn pos(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Cuts the log back to `pos` (`bpf_vlog_reset`). The log is ASCII, so
+    /// any byte position is a character boundary.
+    pub(crate) fn truncate(&mut self, pos: usize) {
+        if pos <= self.text.len() && self.text.is_char_boundary(pos) {
+            self.text.truncate(pos);
+        }
+    }
+
     pub(crate) fn into_text(self) -> String {
         self.text
     }
+}
+
+/// `vlog_alignment`: the padding width after an instruction text of
+/// `printed` bytes (newline included), before the `;`.
+pub(crate) fn alignment(printed: usize) -> usize {
+    let target = (printed + MIN_ALIGNMENT / 2).max(ALIGNMENT);
+    target.div_ceil(MIN_ALIGNMENT) * MIN_ALIGNMENT - printed - 1
 }
 
 /// Renders the lines `print_verification_stats` appends. `verification
@@ -66,4 +108,17 @@ pub fn stats_trailer(level: u32, stats: &VerifierStats, time_us: u64) -> String 
     out.push_str(&stats.trailer());
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alignment;
+
+    #[test]
+    fn alignment_matches_the_kernel_columns() {
+        // "0: (b7) r0 = 0\n" is 15 bytes; the kernel pads to column 38.
+        assert_eq!(14 + alignment(15), 38);
+        // Long lines move to the next multiple of 8.
+        assert_eq!(alignment(40), 7);
+    }
 }

@@ -1,0 +1,201 @@
+//! Jumps: `ja`/`gotol` and conditional jumps between scalars
+//! (`check_cond_jmp_op`), with the queued branch and the refinement of
+//! both sides, including registers linked by a scalar id
+//! (`sync_linked_regs`).
+
+use bpfcheck_isa::check_jmp_operand_fields;
+use bpfcheck_uapi::{RawInsn, op};
+
+use super::{Checker, Flow};
+use crate::domain::{self, JmpOp, Scalar, Width};
+use crate::error::{Stop, VerifierError};
+use crate::state::reg::ADD_CONST;
+use crate::state::{RegState, ScalarReg, VerifierState};
+
+/// The relative offset of `ja` (`off`) or `gotol` (`imm`).
+pub(crate) fn ja_offset(insn: &RawInsn) -> i32 {
+    if insn.class() == op::JMP32 {
+        insn.imm
+    } else {
+        i32::from(insn.off)
+    }
+}
+
+/// Where `ja`/`gotol` at `idx` goes; `check_cfg` proved it in range.
+pub(crate) fn ja_target(idx: usize, insn: &RawInsn) -> usize {
+    let t = i64::try_from(idx).unwrap_or(0) + 1 + i64::from(ja_offset(insn));
+    usize::try_from(t).unwrap_or(0)
+}
+
+fn jmp_op(code: u8) -> Option<JmpOp> {
+    Some(match op::alu_op(code) {
+        op::JEQ => JmpOp::Eq,
+        op::JNE => JmpOp::Ne,
+        op::JGT => JmpOp::Gt,
+        op::JGE => JmpOp::Ge,
+        op::JLT => JmpOp::Lt,
+        op::JLE => JmpOp::Le,
+        op::JSGT => JmpOp::Sgt,
+        op::JSGE => JmpOp::Sge,
+        op::JSLT => JmpOp::Slt,
+        op::JSLE => JmpOp::Sle,
+        op::JSET => JmpOp::Set,
+        _ => return None,
+    })
+}
+
+/// `LINKED_REGS_MAX`: registers one jump may narrow together.
+const LINKED_REGS_MAX: usize = 6;
+
+/// Where a linked scalar lives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loc {
+    Reg(u8),
+    Spill(usize),
+}
+
+fn at(state: &mut VerifierState, loc: Loc) -> Option<&mut ScalarReg> {
+    let frame = state.cur_mut();
+    match loc {
+        Loc::Reg(r) => frame.reg_mut(r).scalar_mut(),
+        Loc::Spill(spi) => frame.stack.get_mut(spi)?.spilled.scalar_mut(),
+    }
+}
+
+/// `collect_linked_regs`: live registers, then spilled scalars, sharing
+/// the base of `id`; past the limit the id is dropped.
+fn collect_linked(state: &mut VerifierState, id: u32, live: u16, out: &mut Vec<Loc>) {
+    let base = id & !ADD_CONST;
+    let regs = (0..10u8).filter(|r| live & (1 << r) != 0).map(Loc::Reg);
+    let spills: Vec<Loc> = (0..state.cur().stack.len())
+        .filter(|spi| state.cur().stack[*spi].is_spill())
+        .map(Loc::Spill)
+        .collect();
+    for loc in regs.chain(spills) {
+        let Some(s) = at(state, loc) else { continue };
+        if s.id & !ADD_CONST != base || out.contains(&loc) {
+            continue;
+        }
+        if out.len() < LINKED_REGS_MAX {
+            out.push(loc);
+        } else {
+            s.clear_id();
+        }
+    }
+}
+
+/// `sync_linked_regs`: the collected registers sharing `known`'s id take
+/// its value. `false` when one carries a different constant offset, which
+/// is not modelled.
+fn sync_linked(state: &mut VerifierState, known: &ScalarReg, skip: Loc, linked: &[Loc]) -> bool {
+    let base = known.id & !ADD_CONST;
+    let mut ok = true;
+    for &loc in linked {
+        if loc == skip {
+            continue;
+        }
+        let Some(s) = at(state, loc) else { continue };
+        if s.id & !ADD_CONST != base {
+            continue;
+        }
+        let plain = s.id & ADD_CONST == 0 && known.id & ADD_CONST == 0;
+        if plain || s.off == known.off {
+            *s = *known;
+        } else {
+            ok = false;
+        }
+    }
+    ok
+}
+
+impl Checker<'_> {
+    pub(super) fn cond_jmp(&mut self, insn: &RawInsn) -> Result<Flow, Stop> {
+        let idx = self.insn_idx;
+        self.read_reg(insn.dst)?;
+        check_jmp_operand_fields(insn, idx).map_err(VerifierError::from)?;
+        let reg_src = op::src(insn.code) == op::X;
+        if reg_src {
+            self.read_reg(insn.src)?;
+        }
+        let opk = jmp_op(insn.code).ok_or_else(|| self.unsupported("this jump opcode"))?;
+        let width = if insn.class() == op::JMP32 {
+            Width::W32
+        } else {
+            Width::W64
+        };
+        let dst = *self.cur.cur().reg(insn.dst);
+        let src = if reg_src {
+            *self.cur.cur().reg(insn.src)
+        } else {
+            RegState::Scalar(ScalarReg::new(Scalar::from_imm(insn.imm)))
+        };
+        let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
+            return Err(self.unsupported("comparisons involving pointers"));
+        };
+        if reg_src && insn.src == insn.dst {
+            return Err(self.unsupported("comparing a register with itself"));
+        }
+        if reg_src && d.id != 0 && d.id & !ADD_CONST == s.id & !ADD_CONST {
+            return Err(self.unsupported("comparing linked scalars"));
+        }
+        let taken = domain::branch_taken(self.era, opk, width, &d.value, &s.value)
+            .map_err(|e| self.unsupported(&e.to_string()))?;
+        if taken.is_some() {
+            return Err(self.unsupported("precision tracking (mark_chain_precision)"));
+        }
+        let refined = domain::refine(self.era, opk, width, &d.value, &s.value)
+            .map_err(|e| self.unsupported(&e.to_string()))?;
+        if !refined.violations.is_empty() {
+            return Err(self.unsupported("register bounds invariant violations"));
+        }
+        let target =
+            usize::try_from(i64::try_from(idx).unwrap_or(0) + 1 + i64::from(insn.off)).unwrap_or(0);
+        let live = self.live_regs.get(idx).copied().unwrap_or(0);
+        let mut linked = Vec::new();
+        if reg_src && s.id != 0 {
+            collect_linked(&mut self.cur, s.id, live, &mut linked);
+        }
+        if d.id != 0 {
+            collect_linked(&mut self.cur, d.id, live, &mut linked);
+        }
+        if linked.len() > 1 {
+            self.history += 1;
+        }
+        // Dropped ids of registers past the limit are part of both sides.
+        let (d, s) = match (
+            self.cur.cur().reg(insn.dst),
+            reg_src.then(|| self.cur.cur().reg(insn.src)),
+        ) {
+            (RegState::Scalar(d2), Some(RegState::Scalar(s2))) => (*d2, *s2),
+            (RegState::Scalar(d2), _) => (*d2, s),
+            _ => (d, s),
+        };
+        let mut other = self.cur.clone();
+        let apply = |state: &mut VerifierState, (nd, ns): (Scalar, Scalar)| -> bool {
+            let mut ok = true;
+            let mut newd = d;
+            newd.value = nd;
+            *state.cur_mut().reg_mut(insn.dst) = RegState::Scalar(newd);
+            let mut news = s;
+            news.value = ns;
+            if reg_src {
+                *state.cur_mut().reg_mut(insn.src) = RegState::Scalar(news);
+            }
+            if reg_src && s.id != 0 {
+                ok &= sync_linked(state, &news, Loc::Reg(insn.src), &linked);
+            }
+            if d.id != 0 {
+                ok &= sync_linked(state, &newd, Loc::Reg(insn.dst), &linked);
+            }
+            ok
+        };
+        let ok_other = apply(&mut other, refined.taken);
+        let ok_this = apply(&mut self.cur, refined.fallthrough);
+        if !ok_other || !ok_this {
+            return Err(self.unsupported("linked scalars with constant offsets (BPF_ADD_CONST)"));
+        }
+        self.push_branch(other, target, idx)?;
+        self.print_insn_state();
+        Ok(Flow::Next)
+    }
+}

@@ -1,0 +1,305 @@
+//! `LDX`, `STX` and `ST` on the stack (`check_mem_access` with
+//! `check_stack_read_fixed_off` / `check_stack_write_fixed_off`), as the
+//! kernel treats a privileged loader (`bpf_capable`, `allow_ptr_leaks`,
+//! `allow_uninit_stack`, no speculative-store sanitation).
+
+use bpfcheck_isa::RegArg;
+use bpfcheck_uapi::{Errno, RawInsn, op};
+
+use super::Checker;
+use crate::error::{ErrorCode, Stop};
+use crate::state::{MAX_STACK, RegState, SLOT_SIZE, SlotType, StackSlot};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// What a store writes.
+#[derive(Clone, Copy)]
+enum Value {
+    Reg(u8),
+    Imm(i32),
+}
+
+fn size_bytes(code: u8) -> i32 {
+    match op::size(code) {
+        op::B => 1,
+        op::H => 2,
+        op::W => 4,
+        _ => 8,
+    }
+}
+
+impl Checker<'_> {
+    pub(super) fn ldx(&mut self, insn: &RawInsn) -> Result<(), Stop> {
+        self.read_reg(insn.src)?;
+        self.write_reg(insn.dst, RegArg::DstNoMark)?;
+        let size = size_bytes(insn.code);
+        let base = *self.cur.cur().reg(insn.src);
+        self.mem_access(insn.src, &base, insn.off, size, Access::Read)?;
+        let off = self.stack_off(&base, insn.off);
+        self.stack_read(off, size, insn.dst)?;
+        let sx = op::mode(insn.code) == op::MEMSX;
+        if size < 8
+            && let Some(s) = self.cur.cur_mut().reg_mut(insn.dst).scalar_mut()
+        {
+            let bytes = u8::try_from(size).unwrap_or(8);
+            if sx {
+                s.value.coerce_to_size_sx(bytes);
+            } else {
+                s.value.coerce_to_size(self.era, bytes);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn stx(&mut self, insn: &RawInsn) -> Result<(), Stop> {
+        self.read_reg(insn.src)?;
+        self.read_reg(insn.dst)?;
+        self.store(insn, Value::Reg(insn.src))
+    }
+
+    pub(super) fn st(&mut self, insn: &RawInsn) -> Result<(), Stop> {
+        self.read_reg(insn.dst)?;
+        self.store(insn, Value::Imm(insn.imm))
+    }
+
+    fn store(&mut self, insn: &RawInsn, value: Value) -> Result<(), Stop> {
+        let size = size_bytes(insn.code);
+        let base = *self.cur.cur().reg(insn.dst);
+        self.mem_access(insn.dst, &base, insn.off, size, Access::Write)?;
+        let off = self.stack_off(&base, insn.off);
+        self.stack_write(off, size, value)
+    }
+
+    fn stack_off(&self, base: &RegState, off: i16) -> i32 {
+        match base {
+            RegState::PtrToStack { off: roff, .. } => roff + i32::from(off),
+            _ => 0,
+        }
+    }
+
+    /// The pointer-type dispatch of `check_mem_access`, alignment and
+    /// bounds; only stack pointers get through.
+    fn mem_access(
+        &mut self,
+        regno: u8,
+        base: &RegState,
+        off: i16,
+        size: i32,
+        access: Access,
+    ) -> Result<(), Stop> {
+        match base {
+            RegState::PtrToStack { frameno, off: roff } => {
+                if usize::from(*frameno) + 1 != self.cur.frames.len() {
+                    return Err(self.unsupported("pointers to a caller's stack"));
+                }
+                let full = roff + i32::from(off);
+                if full.rem_euclid(size) != 0 {
+                    return Err(self.reject(
+                        ErrorCode::InvalidMemAccess,
+                        Errno::EACCES,
+                        format!("misaligned stack access off 0+{roff}+{off} size {size}"),
+                    ));
+                }
+                if !(-MAX_STACK..=-1).contains(&full) || full + size > 0 {
+                    let what = match access {
+                        Access::Read => "read from",
+                        Access::Write => "write to",
+                    };
+                    return Err(self.reject(
+                        ErrorCode::InvalidMemAccess,
+                        Errno::EACCES,
+                        format!("invalid {what} stack R{regno} off={full} size={size}"),
+                    ));
+                }
+                let need = usize::try_from(-full).unwrap_or(0);
+                self.cur.cur_mut().grow_stack(need);
+                Ok(())
+            }
+            RegState::Scalar(_) => Err(self.reject(
+                ErrorCode::InvalidMemAccess,
+                Errno::EACCES,
+                format!("R{regno} invalid mem access 'scalar'"),
+            )),
+            RegState::PtrToCtx { .. } => Err(self.unsupported("context access")),
+            _ => Err(self.unsupported("memory access through this pointer type")),
+        }
+    }
+
+    /// Slot index and byte index in it of stack offset `off`.
+    fn slot_of(off: i32) -> (usize, usize) {
+        let slot = usize::try_from(-off - 1).unwrap_or(0);
+        (slot / SLOT_SIZE, slot % SLOT_SIZE)
+    }
+
+    fn stack_write(&mut self, off: i32, size: i32, value: Value) -> Result<(), Stop> {
+        let (spi, _) = Self::slot_of(off);
+        self.scratch_slot(spi);
+        if size == 8 {
+            self.stack_live.write(spi);
+        }
+        let width = usize::try_from(size).unwrap_or(8);
+        let aligned = off % 8 == 0;
+        let reg = match value {
+            Value::Reg(r) => Some(*self.cur.cur().reg(r)),
+            Value::Imm(_) => None,
+        };
+        match (reg, value) {
+            (Some(RegState::Scalar(s)), Value::Reg(r)) if aligned => {
+                let fits = 64 - s.value.umax.leading_zeros() <= 8 * size.unsigned_abs();
+                if fits {
+                    self.assign_spill_id(r);
+                }
+                let mut spilled = *self.cur.cur().reg(r);
+                if !fits && let Some(s) = spilled.scalar_mut() {
+                    s.id = 0;
+                }
+                self.save_spill(spi, spilled, width);
+                self.history += 1;
+            }
+            (None, Value::Imm(imm)) if aligned => {
+                let v = RegState::constant(i64::from(imm) as u64);
+                self.save_spill(spi, v, width);
+                self.history += 1;
+            }
+            (Some(r), _) if r.is_pointer() => {
+                if size != 8 {
+                    return Err(self.reject(
+                        ErrorCode::InvalidMemAccess,
+                        Errno::EACCES,
+                        "invalid size of register spill".to_owned(),
+                    ));
+                }
+                self.save_spill(spi, r, width);
+                self.history += 1;
+            }
+            _ => {
+                let zero = match (reg, value) {
+                    (Some(RegState::Scalar(s)), _) => s.value.var_off.equals_const(0),
+                    (None, Value::Imm(0)) => true,
+                    _ => false,
+                };
+                if zero && matches!(value, Value::Reg(_)) {
+                    return Err(self.unsupported("precision tracking (mark_chain_precision)"));
+                }
+                let frame = self.cur.cur_mut();
+                let slot = &mut frame.stack[spi];
+                slot.spilled = RegState::NotInit;
+                if slot.is_special() {
+                    for t in &mut slot.types {
+                        if *t != SlotType::Invalid {
+                            *t = SlotType::Misc;
+                        }
+                    }
+                }
+                let ty = if zero { SlotType::Zero } else { SlotType::Misc };
+                for i in 0..width {
+                    let (s2, b) = Self::slot_of(off + i32::try_from(i).unwrap_or(0));
+                    if let Some(slot) = frame.stack.get_mut(s2) {
+                        slot.types[b] = ty;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `assign_scalar_id_before_mov` on a spilled register.
+    fn assign_spill_id(&mut self, r: u8) {
+        let needs = matches!(self.cur.cur().reg(r),
+            RegState::Scalar(s) if (s.id == 0 && !s.value.is_const()) || s.id & crate::state::reg::ADD_CONST != 0);
+        if needs {
+            let id = self.new_id();
+            if let Some(s) = self.cur.cur_mut().reg_mut(r).scalar_mut() {
+                if s.id & crate::state::reg::ADD_CONST != 0 {
+                    s.clear_id();
+                }
+                if !s.value.is_const() {
+                    s.id = id;
+                }
+            }
+        }
+    }
+
+    /// `save_register_state`: the top `size` bytes become the spill; the
+    /// bytes above keep zeros and (privileged) never-written marks.
+    fn save_spill(&mut self, spi: usize, reg: RegState, size: usize) {
+        let slot = &mut self.cur.cur_mut().stack[spi];
+        slot.spilled = reg;
+        for (j, t) in slot.types.iter_mut().enumerate() {
+            if j >= SLOT_SIZE - size {
+                *t = SlotType::Spill;
+            } else if !matches!(*t, SlotType::Zero | SlotType::Invalid) {
+                *t = SlotType::Misc;
+            }
+        }
+    }
+
+    fn stack_read(&mut self, off: i32, size: i32, dst: u8) -> Result<(), Stop> {
+        let (spi, _) = Self::slot_of(off);
+        self.scratch_slot(spi);
+        self.stack_live.read(self.insn_idx, spi);
+        let width = usize::try_from(size).unwrap_or(8);
+        let slot: StackSlot = self.cur.cur().stack[spi];
+        let bytes: Vec<SlotType> = (0..width)
+            .map(|i| {
+                let (s2, b) = Self::slot_of(off + i32::try_from(i).unwrap_or(0));
+                self.cur
+                    .cur()
+                    .stack
+                    .get(s2)
+                    .map_or(SlotType::Invalid, |s| s.types[b])
+            })
+            .collect();
+        let new = if slot.is_spill() {
+            let spill = slot.spill_size();
+            if width == SLOT_SIZE && spill == SLOT_SIZE {
+                self.history += 1;
+                slot.spilled
+            } else {
+                let RegState::Scalar(s) = slot.spilled else {
+                    return Err(self.reject(
+                        ErrorCode::InvalidMemAccess,
+                        Errno::EACCES,
+                        "invalid size of register fill".to_owned(),
+                    ));
+                };
+                // `bpf_stack_narrow_access_ok`: the low end of the spill.
+                let narrow_ok = width <= spill && off % 8 == 0;
+                if narrow_ok {
+                    self.history += 1;
+                    let mut s = s;
+                    if 64 - s.value.umax.leading_zeros() > 8 * size.unsigned_abs() {
+                        s.id = 0;
+                    }
+                    RegState::Scalar(s)
+                } else {
+                    let spills = bytes.iter().filter(|t| **t == SlotType::Spill).count();
+                    let zeros = bytes.iter().filter(|t| **t == SlotType::Zero).count();
+                    if spills == width && s.value.var_off.equals_const(0) {
+                        self.history += 1;
+                        RegState::constant(0)
+                    } else if zeros == width {
+                        RegState::constant(0)
+                    } else {
+                        RegState::unknown()
+                    }
+                }
+            }
+        } else if bytes.iter().all(|t| *t == SlotType::Zero) {
+            RegState::constant(0)
+        } else if bytes
+            .iter()
+            .all(|t| matches!(t, SlotType::Misc | SlotType::Zero | SlotType::Invalid))
+        {
+            RegState::unknown()
+        } else {
+            return Err(self.unsupported("stack reads of dynptr, iterator or irq-flag slots"));
+        };
+        *self.cur.cur_mut().reg_mut(dst) = new;
+        Ok(())
+    }
+}

@@ -1,0 +1,446 @@
+//! `do_check`: the path-sensitive walk over the main program.
+//!
+//! One [`Checker`] holds the current path's state, the queue of branches
+//! still to walk, the counters of the statistics trailer and the log
+//! bookkeeping (which registers and slots an instruction touched, where the
+//! last instruction line starts). Instruction classes live in their own
+//! modules: [`alu`], [`mem`], [`jmp`], [`call`].
+//!
+//! State pruning is modelled as far as it is exact without precision
+//! tracking: states are checkpointed at prune points with the kernel's
+//! heuristics (so `total_states`/`peak_states` match), and a path that
+//! reaches an instruction holding a checkpoint stops with
+//! [`Unsupported`] — comparing states needs `states_equal`.
+
+mod alu;
+mod call;
+pub(crate) use call::helper_args;
+mod jmp;
+mod mem;
+mod print;
+mod stack_liveness;
+
+use bpfcheck_isa::{DefaultSymbolizer, RegArg, check_fields, check_reg, disasm};
+use bpfcheck_profile::KernelProfile;
+use bpfcheck_uapi::{Errno, RawInsn, VerifierStats, op};
+
+use crate::domain::Era;
+use crate::error::{ErrorCode, Stop, Unsupported, VerifierError};
+use crate::log::Log;
+use crate::prepare::subprogs::is_ldimm64;
+use crate::state::{RegState, VerifierState};
+
+/// A branch queued for later (`struct bpf_verifier_stack_elem`).
+struct Pending {
+    state: VerifierState,
+    insn: usize,
+    prev: usize,
+    log_pos: usize,
+    history: usize,
+}
+
+/// `BPF_COMPLEXITY_LIMIT_JMP_SEQ`.
+const JMP_SEQ_LIMIT: usize = 8192;
+
+/// Entries of the jump history after which the kernel forces a checkpoint.
+const HISTORY_FORCE: usize = 40;
+
+pub(crate) struct Checker<'a> {
+    insns: &'a [RawInsn],
+    profile: &'a KernelProfile,
+    era: Era,
+    log: &'a mut Log,
+    cur: VerifierState,
+    queue: Vec<Pending>,
+    insn_idx: usize,
+    prev_insn_idx: Option<usize>,
+    prune_point: Vec<bool>,
+    jmp_point: Vec<bool>,
+    force_checkpoint: Vec<bool>,
+    checkpoint: Vec<bool>,
+    stack_live: stack_liveness::StackLiveness,
+    /// Registers live before each instruction (`compute_live_registers`).
+    live_regs: Vec<crate::liveness::RegSet>,
+    /// Jump-history entries of the current state since its checkpoint,
+    /// counted as an upper bound.
+    history: usize,
+    insn_processed: u64,
+    jmps_processed: u64,
+    prev_jmps_processed: u64,
+    prev_insn_processed: u64,
+    total_states: u64,
+    id_gen: u32,
+    scratched_regs: u16,
+    scratched_slots: u64,
+    prev_log_pos: usize,
+    prev_insn_print_len: usize,
+}
+
+/// How an instruction ends.
+pub(crate) enum Flow {
+    /// Continue at the next instruction.
+    Next,
+    /// Continue at this instruction.
+    Goto(usize),
+    /// The path ended; take the next queued branch.
+    PathEnd,
+}
+
+impl<'a> Checker<'a> {
+    pub(crate) fn new(
+        insns: &'a [RawInsn],
+        profile: &'a KernelProfile,
+        log: &'a mut Log,
+        live_regs: Vec<crate::liveness::RegSet>,
+    ) -> Self {
+        let (prune_point, jmp_point) = prune_points(insns);
+        // `may_goto` always checkpoints (`mark_force_checkpoint`).
+        let force_checkpoint = insns
+            .iter()
+            .map(|i| i.class() == op::JMP && op::alu_op(i.code) == op::JCOND)
+            .collect();
+        Self {
+            insns,
+            profile,
+            era: Era::V6_18,
+            log,
+            cur: VerifierState::entry(),
+            queue: Vec::new(),
+            insn_idx: 0,
+            prev_insn_idx: None,
+            prune_point,
+            jmp_point,
+            force_checkpoint,
+            checkpoint: vec![false; insns.len()],
+            stack_live: stack_liveness::StackLiveness::new(insns),
+            live_regs,
+            history: 0,
+            insn_processed: 0,
+            jmps_processed: 0,
+            prev_jmps_processed: 0,
+            prev_insn_processed: 0,
+            total_states: 0,
+            id_gen: 0,
+            scratched_regs: u16::MAX,
+            scratched_slots: u64::MAX,
+            prev_log_pos: 0,
+            prev_insn_print_len: 0,
+        }
+    }
+
+    /// The statistics so far.
+    pub(crate) fn stats(&self) -> VerifierStats {
+        VerifierStats {
+            insns_processed: self.insn_processed,
+            insn_limit: u64::from(self.profile.limits.complexity_insns),
+            max_states_per_insn: 0,
+            total_states: self.total_states,
+            peak_states: self.total_states,
+            mark_read: 0,
+            ..VerifierStats::default()
+        }
+    }
+
+    /// Walks every path; `Ok` when all end in a valid exit.
+    pub(crate) fn run(&mut self) -> Result<(), Stop> {
+        let mut do_print_state = false;
+        loop {
+            let idx = self.insn_idx;
+            let Some(&insn) = self.insns.get(idx) else {
+                return Err(self.reject(
+                    ErrorCode::InvalidInsn,
+                    Errno::EFAULT,
+                    format!("invalid insn idx {idx} insn_cnt {}", self.insns.len()),
+                ));
+            };
+            self.insn_processed += 1;
+            if self.insn_processed > u64::from(self.profile.limits.complexity_insns) {
+                return Err(self.reject(
+                    ErrorCode::InvalidInsn,
+                    Errno::E2BIG,
+                    format!(
+                        "BPF program is too large. Processed {} insn",
+                        self.insn_processed
+                    ),
+                ));
+            }
+            if self.prune_point[idx] {
+                self.visit_prune_point()?;
+            }
+            if self.jmp_point[idx] {
+                self.history += 1;
+            }
+            if self.log.level2() && do_print_state {
+                let from = self.prev_insn_idx.map_or(-1, |p| p as i64);
+                self.log.push(&format!("\nfrom {from} to {idx}:"));
+                let text = print::state(&self.cur, None);
+                self.log.push(&text);
+                do_print_state = false;
+            }
+            if self.log.level1() {
+                if self.scratched_regs != 0 || self.scratched_slots != 0 {
+                    self.print_insn_state();
+                }
+                self.prev_log_pos = self.log.pos();
+                let era = self.profile.log_era;
+                self.log.line(&format!(
+                    "{idx}: {}",
+                    disasm(self.insns, idx, era, &DefaultSymbolizer)
+                ));
+                self.prev_insn_print_len = self.log.pos() - self.prev_log_pos;
+                self.prev_log_pos = self.log.pos();
+            }
+            self.prev_insn_idx = Some(idx);
+            self.stack_live.reset_writes(idx);
+            let flow = self.step(&insn)?;
+            if !matches!(flow, Flow::PathEnd) {
+                self.stack_live.commit_writes();
+            }
+            match flow {
+                Flow::Next => {
+                    self.insn_idx = idx + if is_ldimm64(&insn) { 2 } else { 1 };
+                }
+                Flow::Goto(t) => self.insn_idx = t,
+                Flow::PathEnd => {
+                    self.scratch_all();
+                    let mut text = String::new();
+                    let level2 = self.log.level2();
+                    self.stack_live.update(
+                        self.insns,
+                        &self.prune_point,
+                        level2.then_some(&mut text),
+                    );
+                    self.log.push(&text);
+                    match self.queue.pop() {
+                        None => return Ok(()),
+                        Some(p) => {
+                            if !self.log.level2() {
+                                self.log.truncate(p.log_pos);
+                            }
+                            self.cur = p.state;
+                            self.insn_idx = p.insn;
+                            self.prev_insn_idx = Some(p.prev);
+                            self.history = p.history;
+                            do_print_state = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One instruction, after its log line.
+    fn step(&mut self, insn: &RawInsn) -> Result<Flow, Stop> {
+        let idx = self.insn_idx;
+        check_fields(self.insns, idx, &self.profile.isa).map_err(VerifierError::from)?;
+        match insn.class() {
+            op::ALU | op::ALU64 => self.alu(insn).map(|()| Flow::Next),
+            op::LDX => self.ldx(insn).map(|()| Flow::Next),
+            op::STX if op::mode(insn.code) == op::ATOMIC => {
+                Err(self.unsupported("atomic memory operations"))
+            }
+            op::STX => self.stx(insn).map(|()| Flow::Next),
+            op::ST => self.st(insn).map(|()| Flow::Next),
+            op::JMP | op::JMP32 => {
+                self.jmps_processed += 1;
+                match op::alu_op(insn.code) {
+                    op::CALL => self.call(insn).map(|()| Flow::Next),
+                    op::JA => Ok(Flow::Goto(jmp::ja_target(idx, insn))),
+                    op::EXIT => self.exit(),
+                    op::JCOND => Err(self.unsupported("may_goto")),
+                    _ => self.cond_jmp(insn),
+                }
+            }
+            _ => self.ld(insn).map(|()| Flow::Next),
+        }
+    }
+
+    /// `check_ld_imm` for plain 64-bit constants; `BPF_LD_[ABS|IND]` and
+    /// pseudo sources are not modelled.
+    fn ld(&mut self, insn: &RawInsn) -> Result<(), Stop> {
+        match op::mode(insn.code) {
+            op::ABS | op::IND => Err(self.unsupported("BPF_LD_[ABS|IND] packet access")),
+            _ => {
+                self.write_reg(insn.dst, RegArg::Dst)?;
+                if insn.src != 0 {
+                    return Err(self.unsupported("ld_imm64 pseudo sources (maps, BTF, functions)"));
+                }
+                let hi = self.insns.get(self.insn_idx + 1).map_or(0, |n| n.imm);
+                let v = (u64::from(hi as u32) << 32) | u64::from(insn.imm as u32);
+                *self.cur.cur_mut().reg_mut(insn.dst) = RegState::constant(v);
+                Ok(())
+            }
+        }
+    }
+
+    /// `exit` of the main program: R0 must be readable; a socket filter
+    /// may return anything.
+    fn exit(&mut self) -> Result<Flow, Stop> {
+        self.read_reg(0)?;
+        Ok(Flow::PathEnd)
+    }
+
+    /// `check_reg_arg(r, SRC_OP)`.
+    pub(crate) fn read_reg(&mut self, r: u8) -> Result<&RegState, Stop> {
+        check_reg(self.insn_idx, r, RegArg::Src).map_err(VerifierError::from)?;
+        self.scratch_reg(r);
+        if matches!(self.cur.cur().reg(r), RegState::NotInit) {
+            return Err(self.reject(
+                ErrorCode::UninitRegister,
+                Errno::EACCES,
+                format!("R{r} !read_ok"),
+            ));
+        }
+        Ok(self.cur.cur().reg(r))
+    }
+
+    /// `check_reg_arg(r, DST_OP)` / `DST_OP_NO_MARK`.
+    pub(crate) fn write_reg(&mut self, r: u8, arg: RegArg) -> Result<(), Stop> {
+        check_reg(self.insn_idx, r, arg).map_err(VerifierError::from)?;
+        self.scratch_reg(r);
+        if arg == RegArg::Dst {
+            *self.cur.cur_mut().reg_mut(r) = RegState::unknown();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn scratch_reg(&mut self, r: u8) {
+        self.scratched_regs |= 1 << (r & 15);
+    }
+
+    pub(crate) fn scratch_slot(&mut self, spi: usize) {
+        if spi < 64 {
+            self.scratched_slots |= 1 << spi;
+        }
+    }
+
+    fn scratch_all(&mut self) {
+        self.scratched_regs = u16::MAX;
+        self.scratched_slots = u64::MAX;
+    }
+
+    /// Queues `state` to be walked from `insn` (`push_stack`).
+    pub(crate) fn push_branch(
+        &mut self,
+        state: VerifierState,
+        insn: usize,
+        prev: usize,
+    ) -> Result<(), Stop> {
+        self.queue.push(Pending {
+            state,
+            insn,
+            prev,
+            log_pos: self.log.pos(),
+            history: self.history,
+        });
+        if self.queue.len() > JMP_SEQ_LIMIT {
+            return Err(self.reject(
+                ErrorCode::TooComplex,
+                Errno::E2BIG,
+                format!("The sequence of {} jumps is too complex.", self.queue.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `is_state_visited`, as far as it is modelled: a checkpoint is taken
+    /// when the kernel's heuristics take one; a second arrival at a
+    /// checkpointed instruction would need state comparison.
+    fn visit_prune_point(&mut self) -> Result<(), Stop> {
+        let idx = self.insn_idx;
+        if self.checkpoint[idx] {
+            return Err(self.unsupported("state pruning (states_equal)"));
+        }
+        if self.history > HISTORY_FORCE {
+            return Err(self.unsupported("checkpoints forced by long jump histories"));
+        }
+        let add = self.force_checkpoint[idx]
+            || self.jmps_processed - self.prev_jmps_processed >= 2
+                && self.insn_processed - self.prev_insn_processed >= 8;
+        if add {
+            self.checkpoint[idx] = true;
+            self.total_states += 1;
+            self.prev_jmps_processed = self.jmps_processed;
+            self.prev_insn_processed = self.insn_processed;
+            self.history = 0;
+        }
+        Ok(())
+    }
+
+    /// `print_insn_state`: the touched registers after the instruction
+    /// line, or on a line of their own when something was logged between.
+    pub(crate) fn print_insn_state(&mut self) {
+        if !self.log.level1() {
+            return;
+        }
+        let text = print::state(&self.cur, Some((self.scratched_regs, self.scratched_slots)));
+        if self.prev_log_pos != 0 && self.prev_log_pos == self.log.pos() {
+            self.log.truncate(self.prev_log_pos - 1);
+            let pad = crate::log::alignment(self.prev_insn_print_len);
+            self.log.push(&format!("{:>pad$};", ' '));
+        } else {
+            self.log.push(&format!("{}:", self.insn_idx));
+        }
+        self.log.push(&text);
+        self.scratched_regs = 0;
+        self.scratched_slots = 0;
+    }
+
+    pub(crate) fn new_id(&mut self) -> u32 {
+        self.id_gen += 1;
+        self.id_gen
+    }
+
+    pub(crate) fn reject(&self, code: ErrorCode, errno: Errno, msg: String) -> Stop {
+        Stop::Reject(VerifierError::new(code, errno, Some(self.insn_idx), msg))
+    }
+
+    pub(crate) fn unsupported(&self, feature: &str) -> Stop {
+        Stop::Unsupported(Unsupported::new(feature, Some(self.insn_idx)))
+    }
+}
+
+/// Prune and jump points as `check_cfg` marks them: every conditional
+/// jump and its branch target, `ja` targets, and the instruction after a
+/// call.
+fn prune_points(insns: &[RawInsn]) -> (Vec<bool>, Vec<bool>) {
+    let n = insns.len();
+    let mut prune = vec![false; n];
+    let mut jmp = vec![false; n];
+    let mark = |v: &mut Vec<bool>, t: i64| {
+        if let Ok(t) = usize::try_from(t)
+            && t < n
+        {
+            v[t] = true;
+        }
+    };
+    for (i, insn) in insns.iter().enumerate() {
+        let class = insn.class();
+        if class != op::JMP && class != op::JMP32 {
+            continue;
+        }
+        if i > 0 && is_ldimm64(&insns[i - 1]) {
+            continue;
+        }
+        let here = i64::try_from(i).unwrap_or(i64::MAX);
+        match op::alu_op(insn.code) {
+            op::EXIT => {}
+            op::CALL => {
+                mark(&mut prune, here + 1);
+                mark(&mut jmp, here + 1);
+            }
+            op::JA => {
+                let t = here + 1 + i64::from(jmp::ja_offset(insn));
+                mark(&mut prune, t);
+                mark(&mut jmp, t);
+            }
+            _ => {
+                prune[i] = true;
+                let t = here + 1 + i64::from(insn.off);
+                mark(&mut prune, t);
+                mark(&mut jmp, t);
+            }
+        }
+    }
+    (prune, jmp)
+}

@@ -1,0 +1,300 @@
+//! One register's abstract value (`struct bpf_reg_state`), as a Rust enum
+//! of the kernel's register types (`enum bpf_reg_type`).
+//!
+//! Every kind the kernel has is named so that the rest of the verifier can
+//! match exhaustively; the interpreter creates only the kinds it models
+//! (`NotInit`, `Scalar`, `PtrToCtx`, `PtrToStack`) and reports the others as
+//! unsupported where they would arise.
+
+use std::fmt::Write as _;
+
+use crate::domain::{Scalar, fmt_scalar_ranges};
+
+/// The `BPF_ADD_CONST` flag of a scalar id: the register is the linked
+/// register plus `off`.
+pub(crate) const ADD_CONST: u32 = 1 << 31;
+
+/// A scalar register: its numbers, its link id and its precision mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScalarReg {
+    /// Known bits and bounds.
+    pub value: Scalar,
+    /// Registers with the same non-zero id hold the same value (plus
+    /// `off` when [`ADD_CONST`] is set).
+    pub id: u32,
+    /// The constant added to the linked value (`BPF_ADD_CONST`).
+    pub off: i32,
+    /// Whether the exact value matters for safety (`precise`).
+    pub precise: bool,
+}
+
+impl ScalarReg {
+    /// An unlinked, imprecise scalar.
+    pub const fn new(value: Scalar) -> Self {
+        Self {
+            value,
+            id: 0,
+            off: 0,
+            precise: false,
+        }
+    }
+
+    /// `clear_scalar_id`.
+    pub fn clear_id(&mut self) {
+        self.id = 0;
+        self.off = 0;
+    }
+}
+
+/// Which map an instruction refers to: its index in the load request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MapIdx(pub u32);
+
+/// The fields shared by the pointer kinds this verifier does not model
+/// yet; they exist so that the state type is complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PtrFields {
+    /// Fixed offset from the object's start.
+    pub off: i32,
+    /// Variable part of the offset.
+    pub var: Scalar,
+    /// Nullness / packet-range id.
+    pub id: u32,
+    /// Id of the acquired reference, if any.
+    pub ref_obj_id: u32,
+    /// `PTR_MAYBE_NULL`.
+    pub maybe_null: bool,
+}
+
+/// A register's abstract value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RegState {
+    /// Never written on this path (`NOT_INIT`).
+    #[default]
+    NotInit,
+    /// A number (`SCALAR_VALUE`).
+    Scalar(ScalarReg),
+    /// The program's context (`PTR_TO_CTX`), at a fixed offset.
+    PtrToCtx {
+        /// Fixed offset into the context.
+        off: i32,
+    },
+    /// A pointer into a function frame's stack (`PTR_TO_STACK`), at a
+    /// constant offset from that frame's `r10`.
+    PtrToStack {
+        /// The frame whose stack it points into.
+        frameno: u8,
+        /// Offset from that frame's `r10` (non-positive when in bounds).
+        off: i32,
+    },
+    /// A map (`CONST_PTR_TO_MAP`).
+    ConstPtrToMap {
+        /// Which map.
+        map: MapIdx,
+    },
+    /// A pointer into a map value (`PTR_TO_MAP_VALUE`).
+    PtrToMapValue {
+        /// Which map.
+        map: MapIdx,
+        /// Fixed offset.
+        off: i32,
+        /// Variable offset.
+        var: Scalar,
+        /// `PTR_MAYBE_NULL` (a lookup result not checked yet).
+        maybe_null: bool,
+        /// Nullness id shared by copies of one lookup result.
+        id: u32,
+    },
+    /// A pointer to a map key (`PTR_TO_MAP_KEY`).
+    PtrToMapKey {
+        /// Which map.
+        map: MapIdx,
+        /// The pointer's offsets.
+        ptr: PtrFields,
+    },
+    /// Packet data (`PTR_TO_PACKET`).
+    PtrToPacket {
+        /// The pointer's offsets and id.
+        ptr: PtrFields,
+        /// Bytes known to be in bounds.
+        range: u32,
+    },
+    /// Packet metadata (`PTR_TO_PACKET_META`).
+    PtrToPacketMeta {
+        /// The pointer's offsets and id.
+        ptr: PtrFields,
+        /// Bytes known to be in bounds.
+        range: u32,
+    },
+    /// The end of packet data (`PTR_TO_PACKET_END`).
+    PtrToPacketEnd,
+    /// `struct bpf_flow_keys` (`PTR_TO_FLOW_KEYS`).
+    PtrToFlowKeys(PtrFields),
+    /// A socket (`PTR_TO_SOCKET`).
+    PtrToSocket(PtrFields),
+    /// `struct sock_common` (`PTR_TO_SOCK_COMMON`).
+    PtrToSockCommon(PtrFields),
+    /// A TCP socket (`PTR_TO_TCP_SOCK`).
+    PtrToTcpSock(PtrFields),
+    /// A raw tracepoint's writable buffer (`PTR_TO_TP_BUFFER`).
+    PtrToTpBuffer(PtrFields),
+    /// An XDP socket (`PTR_TO_XDP_SOCK`).
+    PtrToXdpSock(PtrFields),
+    /// A kernel object described by BTF (`PTR_TO_BTF_ID`).
+    PtrToBtfId {
+        /// The pointer's offsets, id and reference.
+        ptr: PtrFields,
+        /// Its BTF type id.
+        btf_id: u32,
+    },
+    /// Memory of a known size (`PTR_TO_MEM`).
+    PtrToMem {
+        /// The pointer's offsets, id and reference.
+        ptr: PtrFields,
+        /// Accessible bytes.
+        size: u32,
+    },
+    /// A read-only or read-write buffer (`PTR_TO_BUF`).
+    PtrToBuf(PtrFields),
+    /// A BPF function (`PTR_TO_FUNC`).
+    PtrToFunc {
+        /// The subprogram's first instruction.
+        subprog_start: u32,
+    },
+    /// A dynptr argument (`CONST_PTR_TO_DYNPTR`).
+    ConstPtrToDynptr(PtrFields),
+    /// Arena memory (`PTR_TO_ARENA`).
+    PtrToArena,
+    /// An instruction array slot (`PTR_TO_INSN`).
+    PtrToInsn(PtrFields),
+}
+
+impl RegState {
+    /// An unknown scalar (`mark_reg_unknown`).
+    pub const fn unknown() -> Self {
+        Self::Scalar(ScalarReg::new(Scalar::unknown()))
+    }
+
+    /// The scalar constant `v` (`__mark_reg_known`).
+    pub const fn constant(v: u64) -> Self {
+        Self::Scalar(ScalarReg::new(Scalar::constant(v)))
+    }
+
+    /// The scalar, when this is one.
+    pub fn scalar(&self) -> Option<&ScalarReg> {
+        match self {
+            Self::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The scalar, mutably.
+    pub fn scalar_mut(&mut self) -> Option<&mut ScalarReg> {
+        match self {
+            Self::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether the register holds a pointer of any kind.
+    pub fn is_pointer(&self) -> bool {
+        !matches!(self, Self::NotInit | Self::Scalar(_))
+    }
+
+    /// The kernel's name of the type (`reg_type_str`) for the kinds this
+    /// verifier creates; other kinds print their kernel base name.
+    pub fn type_str(&self) -> &'static str {
+        match self {
+            Self::NotInit => "?",
+            Self::Scalar(_) => "scalar",
+            Self::PtrToCtx { .. } => "ctx",
+            Self::PtrToStack { .. } => "fp",
+            Self::ConstPtrToMap { .. } => "map_ptr",
+            Self::PtrToMapValue {
+                maybe_null: false, ..
+            } => "map_value",
+            Self::PtrToMapValue {
+                maybe_null: true, ..
+            } => "map_value_or_null",
+            Self::PtrToMapKey { .. } => "map_key",
+            Self::PtrToPacket { .. } => "pkt",
+            Self::PtrToPacketMeta { .. } => "pkt_meta",
+            Self::PtrToPacketEnd => "pkt_end",
+            Self::PtrToFlowKeys(_) => "flow_keys",
+            Self::PtrToSocket(_) => "sock",
+            Self::PtrToSockCommon(_) => "sock_common",
+            Self::PtrToTcpSock(_) => "tcp_sock",
+            Self::PtrToTpBuffer(_) => "tp_buffer",
+            Self::PtrToXdpSock(_) => "xdp_sock",
+            Self::PtrToBtfId { .. } => "ptr_",
+            Self::PtrToMem { .. } => "mem",
+            Self::PtrToBuf(_) => "buf",
+            Self::PtrToFunc { .. } => "func",
+            Self::ConstPtrToDynptr(_) => "dynptr_ptr",
+            Self::PtrToArena => "arena",
+            Self::PtrToInsn(_) => "insn",
+        }
+    }
+}
+
+/// The kernel's `verbose_snum`: decimal inside `i16`, else 64-bit hex.
+pub(crate) fn snum(v: i64) -> String {
+    if (i64::from(i16::MIN)..=i64::from(i16::MAX)).contains(&v) {
+        v.to_string()
+    } else {
+        format!("{:#x}", v as u64)
+    }
+}
+
+/// `print_reg_state` for the kinds this verifier creates, as the 6.18 log
+/// prints them; `frameno` is the frame being printed.
+pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8) {
+    match reg {
+        RegState::NotInit => out.push('?'),
+        RegState::Scalar(s) => {
+            if s.precise {
+                out.push('P');
+            }
+            if s.value.is_const() {
+                out.push_str(&snum(s.value.var_off.value as i64));
+                return;
+            }
+            out.push_str("scalar(");
+            let mut sep = "";
+            if s.id != 0 {
+                let _ = write!(out, "id={}", s.id & !ADD_CONST);
+                sep = ",";
+            }
+            if s.id & ADD_CONST != 0 {
+                let _ = write!(out, "{:+}", s.off);
+            }
+            let ranges = fmt_scalar_ranges(&s.value);
+            if !ranges.is_empty() {
+                out.push_str(sep);
+                out.push_str(&ranges);
+            }
+            out.push(')');
+        }
+        RegState::PtrToStack { frameno: f, off } => {
+            out.push_str("fp");
+            if *f != frameno {
+                let _ = write!(out, "[{f}]");
+            }
+            out.push_str(&snum(i64::from(*off)));
+        }
+        RegState::PtrToCtx { off } => {
+            out.push_str("ctx(");
+            if *off != 0 {
+                out.push_str("off=");
+                out.push_str(&snum(i64::from(*off)));
+            }
+            out.push(')');
+        }
+        other => {
+            // Kinds the interpreter never creates; kept printable so that
+            // a state dump can never fail.
+            out.push_str(other.type_str());
+            out.push_str("()");
+        }
+    }
+}

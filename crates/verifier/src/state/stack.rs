@@ -1,0 +1,104 @@
+//! A frame's stack: 8-byte slots, each with a per-byte type and, for
+//! spills, the register that was written (`struct bpf_stack_state`).
+
+use super::reg::{RegState, fmt_reg};
+
+/// Bytes per slot (`BPF_REG_SIZE`).
+pub const SLOT_SIZE: usize = 8;
+
+/// What one stack byte holds (`enum bpf_stack_slot_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SlotType {
+    /// Never written (`STACK_INVALID`).
+    #[default]
+    Invalid,
+    /// Part of a spilled register (`STACK_SPILL`).
+    Spill,
+    /// Some data (`STACK_MISC`).
+    Misc,
+    /// Known zero (`STACK_ZERO`).
+    Zero,
+    /// Part of a dynptr (`STACK_DYNPTR`).
+    Dynptr,
+    /// Part of an iterator (`STACK_ITER`).
+    Iter,
+    /// An irq flag (`STACK_IRQ_FLAG`).
+    IrqFlag,
+}
+
+impl SlotType {
+    /// The character the log prints for this byte (`slot_type_char`).
+    pub fn log_char(self) -> char {
+        match self {
+            Self::Invalid => '?',
+            Self::Spill => 'r',
+            Self::Misc => 'm',
+            Self::Zero => '0',
+            Self::Dynptr => 'd',
+            Self::Iter => 'i',
+            Self::IrqFlag => 'f',
+        }
+    }
+}
+
+/// One 8-byte slot. `types[j]` is the byte at `-(8 * spi + j + 1)` from
+/// the frame pointer: index 7 is the slot's lowest address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct StackSlot {
+    /// Per-byte types.
+    pub types: [SlotType; SLOT_SIZE],
+    /// The spilled register when `types[7]` is [`SlotType::Spill`].
+    pub spilled: RegState,
+}
+
+impl StackSlot {
+    /// `is_spilled_reg`: the slot's last byte belongs to a spill.
+    pub fn is_spill(&self) -> bool {
+        self.types[SLOT_SIZE - 1] == SlotType::Spill
+    }
+
+    /// Bytes of the spill, counted from the slot's low end.
+    pub fn spill_size(&self) -> usize {
+        self.types
+            .iter()
+            .rev()
+            .take_while(|t| **t == SlotType::Spill)
+            .count()
+    }
+
+    /// Dynptr, iterator or irq-flag bytes (`is_stack_slot_special`).
+    pub fn is_special(&self) -> bool {
+        matches!(
+            self.types[SLOT_SIZE - 1],
+            SlotType::Spill | SlotType::Dynptr | SlotType::Iter | SlotType::IrqFlag
+        )
+    }
+
+    /// Whether any byte was written.
+    pub fn is_valid(&self) -> bool {
+        self.types.iter().any(|t| *t != SlotType::Invalid)
+    }
+}
+
+/// `fpN=…` for slot `spi` as `print_verifier_state` writes it, or nothing
+/// for a slot never written.
+pub(crate) fn fmt_slot(out: &mut String, spi: usize, slot: &StackSlot, frameno: u8) {
+    if !slot.is_valid() {
+        return;
+    }
+    let chars: String = slot.types.iter().map(|t| t.log_char()).collect();
+    let off = -(i64::try_from(spi).unwrap_or(0) + 1) * SLOT_SIZE as i64;
+    out.push_str(&format!(" fp{off}="));
+    if slot.is_spill() {
+        // The bytes above a narrow spill print before the register.
+        let first_spill = slot
+            .types
+            .iter()
+            .position(|t| *t == SlotType::Spill)
+            .unwrap_or(SLOT_SIZE);
+        out.push_str(&chars[..first_spill]);
+        fmt_reg(out, &slot.spilled, frameno);
+    } else {
+        out.push_str(&chars);
+    }
+}

@@ -1,0 +1,96 @@
+//! Golden level-1 and level-2 logs of `do_check` for the `dc_*` fixtures
+//! and the fixtures whose programs the interpreter models completely.
+//!
+//! Each log (with the statistics trailer) is compared with a committed
+//! golden file, so machines without `bpf()` still check it, and — where the
+//! live kernel is available — with the log the kernel writes for the same
+//! program, byte for byte. `BPFCHECK_BLESS=1` rewrites the golden files
+//! from bpfcheck's output (review the diff against the kernel's first).
+
+use std::path::{Path, PathBuf};
+
+use bpfcheck_asm::Fixture;
+use bpfcheck_profile::KernelProfile;
+use bpfcheck_sys::LoadOptions;
+use bpfcheck_sys::test_support::kernel_or_skip;
+use bpfcheck_verifier::{LOG_LEVEL1, LOG_LEVEL2, Verdict, VerifyOptions, stats_trailer, verify};
+
+const FIXTURES: &[&str] = &[
+    "dc_branches",
+    "dc_fork_and",
+    "dc_scalar_deref",
+    "dc_spill_fill",
+    "dc_stack_misaligned",
+    "dc_stack_oob",
+    "dc_uninit_on_one_path",
+    "alu32",
+    "alu64",
+    "endian",
+    "movsx",
+    "stack_mem",
+    "stack_read_uninit",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> Fixture {
+    let path = root().join(format!("fixtures/asm/{name}.s"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    Fixture::parse(&text).unwrap()
+}
+
+/// bpfcheck's complete log at `level`, trailer included.
+fn our_log(name: &str, level: u32) -> String {
+    let req = fixture(name).load_request(name);
+    let profile = KernelProfile::builtin("6.18").unwrap();
+    let v = verify(&req, &profile, &VerifyOptions { log_level: level });
+    assert_ne!(
+        v.verdict,
+        Verdict::Unsupported,
+        "{name}: {:?}",
+        v.unsupported
+    );
+    let log = v.log.expect("a log");
+    let stats = v.stats.expect("stats");
+    format!("{log}{}", stats_trailer(level, &stats, 0))
+}
+
+#[test]
+fn logs_match_the_golden_files() {
+    let bless = std::env::var_os("BPFCHECK_BLESS").is_some();
+    for name in FIXTURES {
+        for level in [LOG_LEVEL1, LOG_LEVEL2] {
+            let ours = our_log(name, level);
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("tests/golden/{name}.l{level}.log"));
+            if bless {
+                std::fs::write(&path, &ours).unwrap();
+                continue;
+            }
+            let golden = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(ours, golden, "{name} at level {level}");
+        }
+    }
+}
+
+#[test]
+fn logs_match_the_live_kernel() {
+    let Some(kernel) = kernel_or_skip("logs_match_the_live_kernel") else {
+        return;
+    };
+    for name in FIXTURES {
+        let req = fixture(name).load_request(name);
+        for level in [LOG_LEVEL1, LOG_LEVEL2] {
+            let opts = LoadOptions {
+                log_level: level,
+                log_size: 1 << 20,
+                fixed_log: false,
+            };
+            let out = kernel.load(&req, &opts).unwrap();
+            assert_eq!(our_log(name, level), out.log, "{name} at level {level}");
+        }
+    }
+}
