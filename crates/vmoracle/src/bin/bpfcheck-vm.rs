@@ -115,7 +115,7 @@ struct VmOpts {
     /// removes from the results what was not asked for.
     #[arg(long)]
     exact_log_level: bool,
-    /// First log buffer in bytes (0: bpfcheck-sys's default, 16 MiB).
+    /// First log buffer in bytes (0: bpfcheck-sys's default).
     /// Kernels before 6.4 answer ENOSPC when the log does not fit.
     #[arg(long, default_value_t = 0)]
     log_size: usize,

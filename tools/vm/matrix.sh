@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The kernel matrix: boots every Debian kernel bpfcheck has a profile for
+# under QEMU, asks its verifier about every assembler fixture, and checks
+# the answers against the recordings in fixtures/kernels/ (which
+# `cargo test` compares bpfcheck's profiles with). A recording that the same
+# kernel release no longer reproduces fails the run; a kernel that Debian
+# has replaced by a newer build is reported, and `--bless` re-records.
+#
+#   tools/vm/matrix.sh [--bless]
+#
+# Needs qemu-system-x86_64, python3 and network access to Debian's mirror;
+# without them it prints SKIPPED and succeeds.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bless=0
+[ "${1:-}" = --bless ] && bless=1
+
+skip() { echo "SKIPPED ($1): kernel matrix"; exit 0; }
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
+command -v python3 >/dev/null || skip "python3 missing"
+
+cargo build --release --locked -q -p bpfcheck-vmoracle --bin bpfcheck-vm
+init=$(tools/vm/build-init.sh 2>/dev/null | tail -1)
+vm=${CARGO_TARGET_DIR:-target}/release/bpfcheck-vm
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+status=0
+for pair in bullseye:5.10 bookworm:6.1 bookworm-backports:6.12 sid:7.2; do
+    release=${pair%%:*}
+    profile=${pair##*:}
+    if ! tools/vm/fetch-kernel.sh "$release" >"$work/fetch-$release.log" 2>&1; then
+        echo "SKIPPED (cannot fetch the $release kernel: $(tail -1 "$work/fetch-$release.log")): matrix $profile"
+        continue
+    fi
+    vmlinuz=$(sed -n 's/^vmlinuz //p' "$work/fetch-$release.log" | tail -1)
+    start=$SECONDS
+    "$vm" run-fixtures --kernel "$vmlinuz" --init "$init" --out "$work/$release.json" \
+        fixtures/asm fixtures/malformed >"$work/run-$release.log" 2>&1 || true
+    secs=$((SECONDS - start))
+    python3 tools/vm/record-answers.py "$work/$release.json" "$work/$profile.json" "$profile" >/dev/null
+    recorded=fixtures/kernels/$profile.json
+    old=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['release'])" "$recorded")
+    new=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['release'])" "$work/$profile.json")
+    if [ $bless = 1 ]; then
+        cp "$work/$profile.json" "$recorded"
+        echo "matrix $profile: $new recorded (${secs}s)"
+    elif [ "$old" != "$new" ]; then
+        echo "NOTICE matrix $profile: Debian's $release kernel is now $new (recorded: $old); run tools/vm/matrix.sh --bless"
+    elif cmp -s "$work/$profile.json" "$recorded"; then
+        echo "matrix $profile: $new answers as recorded (${secs}s)"
+    else
+        echo "FAILED matrix $profile: $new no longer answers as recorded in $recorded:"
+        diff <(python3 -m json.tool "$recorded") <(python3 -m json.tool "$work/$profile.json") | head -20 || true
+        status=1
+    fi
+done
+exit $status
