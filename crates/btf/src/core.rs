@@ -1,11 +1,40 @@
-//! CO-RE access specs: the first half of CO-RE relocation.
+//! CO-RE relocation, following libbpf's `relo_core.c` (the behaviour, not
+//! the code).
 //!
 //! A `bpf_core_relo` names a root type in the program's (local) BTF and an
 //! access string such as `"0:1:2"`. [`CoreSpec::parse`] turns the pair into
 //! a list of accessors against the local BTF, as libbpf's
 //! `bpf_core_parse_spec` does: the first index steps over the root pointer
 //! as an array, later ones pick struct/union members or array elements.
-//! Matching the spec against a target BTF is not implemented yet.
+//!
+//! [`resolve`] (or a [`CoreResolver`], which keeps libbpf's per-type
+//! candidate cache across relocations) then finds the target types with
+//! the same essential name (`___flavour` suffixes ignored, module
+//! [`names`]), matches the spec against each (members by name through
+//! anonymous members, array bounds, field compatibility; the type rules of
+//! module [`compat`]), computes the local and target values of every
+//! matching candidate, and refuses ambiguity. The returned
+//! [`CoreResolution`] says what was asked, which candidates were
+//! considered and why they did or did not match, and the values.
+//! [`patch_insn`] rewrites the instruction, or poisons it with
+//! `call 0xbad2310` ([`POISON_INSN`]).
+//!
+//! Knowingly not done: candidates from kernel module BTFs (libbpf looks
+//! there when vmlinux has none), and libbpf's log messages word for word.
+//! Bitfield shifts follow the local BTF's byte order (libbpf uses the byte
+//! order it was built for, which equals it whenever it can load the object).
+
+mod calc;
+pub mod compat;
+mod matching;
+pub mod names;
+mod patch;
+mod resolve;
+
+pub use compat::{types_are_compat, types_match};
+pub use names::{essential_name, find_candidates};
+pub use patch::{CorePatch, CorePatchError, POISON_HELPER, POISON_INSN, PoisonCause, patch_insn};
+pub use resolve::{CoreCandidate, CoreError, CoreResolution, CoreResolver, CoreValue, resolve};
 
 use crate::Btf;
 use crate::error::{BtfErrorKind as K, Result, err};
@@ -142,6 +171,12 @@ impl CoreSpec {
                     spec.bit_offset = add_bits(spec.bit_offset, u64::from(m.bit_offset))?;
                     if m.name_off != 0 {
                         let name = m.name()?;
+                        if name.is_empty() {
+                            return Err(bad(format!(
+                                "member {idx} of {} has an empty name",
+                                t.id()
+                            )));
+                        }
                         spec.accessors.push(CoreAccessor {
                             type_id: t.id(),
                             idx,
@@ -202,7 +237,49 @@ fn is_flex_member(btf: &Btf<'_>, prev: Option<&CoreAccessor>) -> bool {
         return false;
     };
     match btf.type_by_id(prev.type_id) {
-        Ok(Type::Struct(c)) => prev.idx as usize + 1 == c.len(),
+        Ok(Type::Struct(c) | Type::Union(c)) => prev.idx as usize + 1 == c.len(),
         _ => false,
     }
+}
+
+/// A spec in words: `task_struct::pid`, `task_struct::comm[3]`,
+/// `sk_buff::__sk_common.skc_daddr`, `struct task_struct` for type-based
+/// kinds, `enum pid_type::PIDTYPE_TGID` for enumerators.
+pub fn describe_spec(btf: &Btf<'_>, spec: &CoreSpec) -> String {
+    let root = btf.type_by_id(spec.root_type_id).ok();
+    let name = root
+        .as_ref()
+        .and_then(|t| t.name().ok())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("<anon>");
+    if spec.kind.is_type_based() {
+        let kw = match root.as_ref().map(|t| t.kind()) {
+            Some(crate::BtfKind::Struct) => "struct ",
+            Some(crate::BtfKind::Union) => "union ",
+            Some(crate::BtfKind::Enum | crate::BtfKind::Enum64) => "enum ",
+            Some(crate::BtfKind::Typedef) => "typedef ",
+            _ => "",
+        };
+        return format!("{kw}{name}");
+    }
+    let mut out = name.to_string();
+    if spec.kind.is_enumval_based() {
+        if let Some(n) = spec.accessors.first().and_then(|a| a.name.as_deref()) {
+            out = format!("enum {name}::{n}");
+        }
+        return out;
+    }
+    let mut first_name = true;
+    for (i, acc) in spec.accessors.iter().enumerate() {
+        match &acc.name {
+            Some(n) => {
+                out.push_str(if first_name { "::" } else { "." });
+                out.push_str(n);
+                first_name = false;
+            }
+            None if i > 0 || acc.idx > 0 => out.push_str(&format!("[{}]", acc.idx)),
+            None => {}
+        }
+    }
+    out
 }

@@ -17,7 +17,9 @@
 //! * `.BTF.ext` ([`ext::BtfExt`]): func_info, line_info, core_relo.
 //! * [`BtfBuilder`]: writes `.BTF` in either byte order.
 //! * A C-like type printer ([`Btf::type_to_string`]).
-//! * [`core`]: CO-RE access-string parsing into specs against a local BTF.
+//! * [`core`]: CO-RE relocation as libbpf does it: access specs, candidate
+//!   search by essential name, field/type/enumerator matching, values with
+//!   ambiguity checks, instruction patching and poisoning.
 //!
 //! ```
 //! use bpfcheck_btf::{Btf, BtfBuilder, BtfKind, ByteOrder};
@@ -36,8 +38,7 @@
 //! # Ok::<(), bpfcheck_btf::BtfError>(())
 //! ```
 //!
-//! Knowingly not implemented: CO-RE candidate matching and relocation
-//! (later), the kernel's verifier log texts, `btf_struct_walk`-style nested
+//! Knowingly not implemented: CO-RE candidates in module BTFs, the kernel's verifier log texts, `btf_struct_walk`-style nested
 //! access checks (the verifier's job), BTF dedup, and the kernel-only
 //! special fields (`bpf_spin_lock`, kptrs, graph roots) in map values.
 

@@ -93,6 +93,15 @@ pub enum ObjError {
         /// Section name.
         section: String,
     },
+    /// A CO-RE relocation libbpf could not apply (the whole load fails).
+    Core {
+        /// The function holding the relocated instruction, if known.
+        program: Option<String>,
+        /// Instruction index within that function.
+        insn: Option<u32>,
+        /// What went wrong.
+        what: String,
+    },
     /// Something libbpf refuses too.
     Unsupported {
         /// What it is.
@@ -147,6 +156,20 @@ impl fmt::Display for ObjError {
                 "prog '{program}': section '{section}' matches no known SEC() definition, \
                  so its program type is unknown"
             ),
+            Self::Core {
+                program,
+                insn,
+                what,
+            } => {
+                write!(f, "CO-RE")?;
+                if let Some(p) = program {
+                    write!(f, ": prog '{p}'")?;
+                }
+                if let Some(i) = insn {
+                    write!(f, ": insn #{i}")?;
+                }
+                write!(f, ": {what}")
+            }
             Self::Unsupported { what } => write!(f, "unsupported: {what}"),
         }
     }

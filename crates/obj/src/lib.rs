@@ -30,7 +30,12 @@
 //! (`extern` is a Rust keyword); a private `btf_min` module reads BTF
 //! because `bpfcheck-btf` was written concurrently.
 //!
-//! Knowingly not done (yet): CO-RE relocations (`.BTF.ext` core_relo), BTF
+//! - CO-RE relocations (`.BTF.ext` core_relo) against the target BTF of
+//!   [`LoadOptions::target_btf`], as libbpf applies them at load
+//!   ([`core_relo`]); each program's request lists its relocations with
+//!   their resolutions ([`ProgramRequest::core`]).
+//!
+//! Knowingly not done (yet): BTF
 //! sanitisation for kernels lacking BTF features (libbpf rewrites a copy
 //! per kernel; that belongs with the kernel profile), the `__arg_ctx`
 //! func_info rewrite for kernels before 6.8, struct_ops maps and their
@@ -41,6 +46,7 @@
 #![deny(missing_docs)]
 
 mod btf_min;
+pub mod core_relo;
 mod elf;
 pub mod error;
 pub mod externs;
@@ -51,6 +57,10 @@ pub mod sec;
 
 use bpfcheck_uapi::{ByteOrder, FuncInfo, LineInfo, RawInsn};
 
+/// The BTF crate whose types appear in this API ([`LoadOptions::target_btf`],
+/// [`CoreReloReport`]).
+pub use bpfcheck_btf;
+pub use core_relo::CoreReloReport;
 pub use error::ObjError;
 pub use externs::{Extern, ExternKind, ExternResolver, KsymValue};
 pub use maps::{MapOrigin, ObjMap};
@@ -114,6 +124,8 @@ pub struct Object {
     /// func_info / line_info by ELF section index; `None` without `.BTF.ext`.
     ext_info: Option<(SecInfo<FuncInfo>, SecInfo<LineInfo>)>,
     kconfig_map: Option<usize>,
+    /// `.BTF.ext` CO-RE relocation records by ELF section index.
+    core_relos: core_relo::CoreRecords,
 }
 
 /// libbpf's object name for a file path: the file name up to its first `.`.
@@ -150,6 +162,7 @@ impl Object {
             text_shndx: None,
             ext_info: None,
             kconfig_map: None,
+            core_relos: Vec::new(),
         };
         let mut legacy_shndx = None;
         let mut btf_maps_shndx = None;
@@ -305,6 +318,13 @@ impl Object {
                 .filter_map(|(n, v)| Some((by_index(&n)?, v)))
                 .collect();
             obj.ext_info = Some((func, line));
+        }
+        if let (Some(data), Some(btf_bytes)) = (btf_ext_data, obj.btf.as_deref()) {
+            let local = bpfcheck_btf::Btf::parse(btf_bytes).map_err(|e| ObjError::Btf {
+                offset: e.offset().unwrap_or(0),
+                what: e.to_string(),
+            })?;
+            obj.core_relos = core_relo::collect(data, &local, |n| elf.section_by_name(n))?;
         }
         Ok(obj)
     }

@@ -226,6 +226,8 @@ pub(crate) struct Linked {
     pub(crate) relocs: Vec<Reloc>,
     pub(crate) func_info: Option<Vec<FuncInfo>>,
     pub(crate) line_info: Option<Vec<LineInfo>>,
+    /// Where each function of the object landed in `insns`, if it did.
+    pub(crate) placed: Vec<Option<usize>>,
 }
 
 /// `.BTF.ext` records by ELF section index (offsets in bytes).
@@ -385,6 +387,7 @@ pub(crate) fn link(
             break;
         }
     }
+    out.placed = placed;
     Ok(out)
 }
 

@@ -1,6 +1,9 @@
 //! Building the fd-free [`LoadRequest`] of each program.
 
-use bpfcheck_uapi::{LoadRequest, MapSpec, RawInsn, op};
+use bpfcheck_btf::Btf;
+use bpfcheck_uapi::{InsnIdx, LoadRequest, MapSpec, RawInsn, op};
+
+use crate::core_relo::CoreReloReport;
 
 use crate::error::ObjError;
 use crate::externs::{ExternKind, ExternResolver, KsymValue};
@@ -23,6 +26,10 @@ pub struct LoadOptions<'a> {
     /// passes the running kernel's `LINUX_VERSION_CODE`; only kprobes on
     /// kernels before 5.0 check it). 0 when `None`.
     pub kernel_version: Option<u32>,
+    /// The BTF CO-RE relocations resolve against (the kernel's). Objects
+    /// with CO-RE relocations cannot be loaded without it, by libbpf as
+    /// here ([`ObjError::Core`]).
+    pub target_btf: Option<&'a Btf<'a>>,
 }
 
 impl std::fmt::Debug for LoadOptions<'_> {
@@ -30,6 +37,7 @@ impl std::fmt::Debug for LoadOptions<'_> {
         f.debug_struct("LoadOptions")
             .field("resolver", &self.resolver.is_some())
             .field("kernel_version", &self.kernel_version)
+            .field("target_btf", &self.target_btf.is_some())
             .finish()
     }
 }
@@ -45,6 +53,9 @@ pub struct ProgramRequest {
     pub autoload: bool,
     /// What `BPF_PROG_LOAD` receives.
     pub request: LoadRequest,
+    /// The CO-RE relocations of the program and its subprograms, at their
+    /// instruction indices in `request.insns`, in libbpf's order.
+    pub core: Vec<CoreReloReport>,
 }
 
 /// Kernel program names are 15 bytes.
@@ -54,10 +65,14 @@ impl Object {
     /// Load requests for all programs, in libbpf's program order, including
     /// those with autoload off (marked so), since checking them is useful.
     pub fn load_requests(&self, opts: &LoadOptions<'_>) -> Result<Vec<ProgramRequest>, ObjError> {
+        let (functions, core) = self.core_relocated(opts.target_btf)?;
         let mains: Vec<usize> = (0..self.functions.len())
             .filter(|&i| !self.is_subprogram(&self.functions[i]))
             .collect();
-        mains.into_iter().map(|i| self.build(i, opts)).collect()
+        mains
+            .into_iter()
+            .map(|i| self.build(&functions, &core, i, opts))
+            .collect()
     }
 
     /// The load request of one program, by name.
@@ -75,11 +90,34 @@ impl Object {
                 insn: None,
                 what: "no such program".into(),
             })?;
-        self.build(idx, opts)
+        let (functions, core) = self.core_relocated(opts.target_btf)?;
+        self.build(&functions, &core, idx, opts)
     }
 
-    fn build(&self, main: usize, opts: &LoadOptions<'_>) -> Result<ProgramRequest, ObjError> {
-        let f = &self.functions[main];
+    /// The CO-RE reports of the functions linked into one program, moved
+    /// to their final instruction indices.
+    fn program_core(core: &[CoreReloReport], placed: &[Option<usize>]) -> Vec<CoreReloReport> {
+        let mut out = Vec::new();
+        for r in core {
+            let Some(base) = placed.get(r.function_index()).copied().flatten() else {
+                continue;
+            };
+            let mut r = r.clone();
+            r.insn = InsnIdx(u32::try_from(base + r.insn.get()).unwrap_or(u32::MAX));
+            out.push(r);
+        }
+        out.sort_by_key(|r| r.insn);
+        out
+    }
+
+    fn build(
+        &self,
+        functions: &[crate::Function],
+        core: &[CoreReloReport],
+        main: usize,
+        opts: &LoadOptions<'_>,
+    ) -> Result<ProgramRequest, ObjError> {
+        let f = &functions[main];
         let def = f.sec_def.ok_or_else(|| ObjError::UnknownSection {
             program: f.name.clone(),
             section: f.section.clone(),
@@ -90,7 +128,8 @@ impl Object {
         });
         // func/line info mean nothing to the kernel without the BTF they index.
         let ext = ext.filter(|_| self.btf.is_some());
-        let linked = reloc::link(&self.functions, main, self.text_shndx, ext.as_ref())?;
+        let linked = reloc::link(functions, main, self.text_shndx, ext.as_ref())?;
+        let core = Self::program_core(core, &linked.placed);
         let mut insns = linked.insns;
         for r in &linked.relocs {
             self.apply(f, &mut insns, r.insn, r.kind, opts)?;
@@ -128,6 +167,7 @@ impl Object {
             section: f.section.clone(),
             autoload: f.autoload,
             request,
+            core,
         })
     }
 

@@ -360,6 +360,7 @@ fn externs_are_listed_and_resolved() {
     let opts = LoadOptions {
         resolver: Some(&Profile),
         kernel_version: Some(0x0006_1200),
+        target_btf: None,
     };
     let fentry = obj
         .load_request("BPF_PROG_fentry", &opts)
