@@ -13,12 +13,14 @@ use bpfcheck_report::{
     to_sarif,
 };
 use bpfcheck_uapi::{last_insn_of_log, strip_level4_lines};
-use bpfcheck_verifier::{LOG_LEVEL1, LOG_STATS, VerifyOptions, verify};
+use bpfcheck_verifier::{
+    LOG_LEVEL1, LOG_STATS, Unsupported, Verdict, Verification, VerifyOptions, verify,
+};
 use rayon::prelude::*;
 
 use crate::{
     Format,
-    input::{InputOpts, Program, load_all},
+    input::{Input, InputOpts, Program, programs_for, read_inputs},
     records::{from_verification, into_diff},
 };
 
@@ -132,28 +134,61 @@ fn emit(records: &[Record], format: Format, diff: bool) {
     }
 }
 
-fn programs(files: &[PathBuf], input: &InputOpts) -> Result<Vec<Program>> {
+/// The inputs, or the bundled example when none is given (parsed from
+/// memory: it never touches the file system).
+fn inputs(files: &[PathBuf], input: &InputOpts) -> Result<Vec<Input>> {
     if files.is_empty() {
-        let dir = std::env::temp_dir().join(format!("bpfcheck-example-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .context("cannot create a temporary directory for the bundled example")?;
-        let path = dir.join(EXAMPLE_NAME);
-        std::fs::write(&path, EXAMPLE_OBJECT).context("cannot write the bundled example")?;
-        let progs = load_all(std::slice::from_ref(&path), input);
-        let _ = std::fs::remove_dir_all(&dir);
-        return progs.map(|mut ps| {
-            for p in &mut ps {
-                p.object = PathBuf::from(EXAMPLE_NAME);
-            }
-            ps
-        });
+        // `include_bytes!` data has no alignment; the ELF reader wants the
+        // headers aligned, which a heap copy is.
+        let object = bpfcheck_obj::Object::parse_named(&EXAMPLE_OBJECT.to_vec(), "example")
+            .map_err(|e| anyhow!("the bundled example: {e}"))?;
+        return Ok(vec![Input::Object {
+            path: PathBuf::from(EXAMPLE_NAME),
+            object: Box::new(object),
+        }]);
     }
-    load_all(files, input)
+    read_inputs(files, input)
+}
+
+/// The kernel's BTF of a profile, for CO-RE. A BTF that cannot be read is
+/// an error here: the user named that kernel.
+fn target_btf(profile: &KernelProfile) -> Result<Option<&bpfcheck_btf::Btf<'static>>> {
+    profile
+        .btf
+        .as_ref()
+        .map(|b| b.btf().map_err(|e| anyhow!("kernel {}: {e}", profile.name)))
+        .transpose()
+}
+
+/// The programs of the inputs prepared for one kernel.
+fn programs(inputs: &[Input], input: &InputOpts, profile: &KernelProfile) -> Result<Vec<Program>> {
+    // Without CO-RE the kernel's BTF is not needed: do not read it.
+    let needs_btf = inputs
+        .iter()
+        .any(|i| matches!(i, Input::Object { object, .. } if object.has_core_relocations()));
+    let btf = if needs_btf {
+        target_btf(profile)?
+    } else {
+        None
+    };
+    programs_for(inputs, input, btf)
 }
 
 fn judge(p: &Program, profile: &KernelProfile, log_level: u32) -> Record {
     let start = Instant::now();
-    let v = verify(&p.request, profile, &VerifyOptions { log_level });
+    let v = match &p.unprepared {
+        Some(why) => Verification {
+            verdict: Verdict::Unsupported,
+            error: None,
+            unsupported: Some(Unsupported {
+                feature: why.clone(),
+                insn: None,
+            }),
+            log: None,
+            stats: None,
+        },
+        None => verify(&p.request, profile, &VerifyOptions { log_level }),
+    };
     let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
     from_verification(p, &profile.name, &v, log_level, us)
 }
@@ -166,12 +201,22 @@ pub(crate) fn check(
     format: Format,
 ) -> Result<u8> {
     let profiles = profiles(kernels)?;
-    let progs = programs(files, input)?;
+    let inputs = inputs(files, input)?;
+    // The same programs, prepared for each kernel (CO-RE differs).
+    let per_kernel: Vec<Vec<Program>> = profiles
+        .iter()
+        .map(|k| programs(&inputs, input, k))
+        .collect::<Result<_>>()?;
+    let count = per_kernel.first().map_or(0, Vec::len);
     // Every (program, kernel) pair is independent: judge them in parallel,
     // keeping the records in input order.
-    let pairs: Vec<(&Program, &KernelProfile)> = progs
-        .iter()
-        .flat_map(|p| profiles.iter().map(move |k| (p, k)))
+    let pairs: Vec<(&Program, &KernelProfile)> = (0..count)
+        .flat_map(|i| {
+            per_kernel
+                .iter()
+                .zip(&profiles)
+                .filter_map(move |(progs, k)| progs.get(i).map(|p| (p, k)))
+        })
         .collect();
     let records: Vec<Record> = pairs
         .par_iter()
@@ -187,7 +232,7 @@ pub(crate) fn check(
 
 pub(crate) fn disasm(files: &[PathBuf], input: &InputOpts, kernel: &str) -> Result<u8> {
     let profile = resolve_profile(kernel)?;
-    let progs = programs(files, input)?;
+    let progs = programs(&inputs(files, input)?, input, &profile)?;
     for (n, p) in progs.iter().enumerate() {
         if n > 0 {
             out!();
@@ -273,7 +318,9 @@ pub(crate) fn kernel(
     format: Format,
 ) -> Result<u8> {
     let k = live_kernel()?;
-    let progs = programs(files, input)?;
+    // The running kernel relocates CO-RE against its own BTF.
+    let host = resolve_profile("host")?;
+    let progs = programs(&inputs(files, input)?, input, &host)?;
     let release = live_release();
     let mut records = Vec::new();
     for p in &progs {
@@ -325,7 +372,7 @@ pub(crate) fn diff(
 ) -> Result<u8> {
     let profile = resolve_profile(kernel)?;
     let k = live_kernel()?;
-    let progs = programs(files, input)?;
+    let progs = programs(&inputs(files, input)?, input, &profile)?;
     let log_level = log_level.max(LOG_LEVEL1);
     // Both sides of every program, in parallel across programs; the order of
     // the records stays the order of the inputs.

@@ -45,6 +45,9 @@ pub(crate) struct Program {
     pub(crate) section: Option<String>,
     /// What to load.
     pub(crate) request: LoadRequest,
+    /// Set when the program cannot be prepared for this kernel (CO-RE
+    /// relocations with no kernel BTF): the verdict is `unsupported`.
+    pub(crate) unprepared: Option<String>,
 }
 
 fn is_elf(bytes: &[u8]) -> bool {
@@ -55,15 +58,47 @@ fn is_asm(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "s" || e == "bpfasm")
 }
 
-/// Reads every program of every input.
-pub(crate) fn load_all(files: &[PathBuf], opts: &InputOpts) -> Result<Vec<Program>> {
+/// One input file, read and parsed once.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// A raw instruction file or an assembler fixture: one program.
+    Single(Program),
+    /// An ELF object, whose programs are prepared per kernel (CO-RE).
+    Object {
+        path: PathBuf,
+        object: Box<bpfcheck_obj::Object>,
+    },
+}
+
+/// Reads and parses every input file.
+pub(crate) fn read_inputs(files: &[PathBuf], opts: &InputOpts) -> Result<Vec<Input>> {
+    files
+        .iter()
+        .map(|f| read_input(f, opts).with_context(|| f.display().to_string()))
+        .collect()
+}
+
+/// The programs of all inputs, prepared for one kernel: objects with CO-RE
+/// relocations are relocated against `target_btf` (that kernel's BTF).
+pub(crate) fn programs_for(
+    inputs: &[Input],
+    opts: &InputOpts,
+    target_btf: Option<&bpfcheck_btf::Btf<'_>>,
+) -> Result<Vec<Program>> {
     let mut out = Vec::new();
-    for f in files {
-        let mut progs = load_file(f, opts).with_context(|| f.display().to_string())?;
+    for input in inputs {
+        let (path, mut progs) = match input {
+            Input::Single(p) => (p.object.clone(), vec![p.clone()]),
+            Input::Object { path, object } => (
+                path.clone(),
+                object_programs(path, object, opts, target_btf)
+                    .with_context(|| path.display().to_string())?,
+            ),
+        };
         if let Some(want) = &opts.program {
             progs.retain(|p| &p.name == want);
             if progs.is_empty() {
-                bail!("{}: no program named `{want}`", f.display());
+                bail!("{}: no program named `{want}`", path.display());
             }
         }
         out.extend(progs);
@@ -71,7 +106,20 @@ pub(crate) fn load_all(files: &[PathBuf], opts: &InputOpts) -> Result<Vec<Progra
     Ok(out)
 }
 
-fn load_file(path: &Path, opts: &InputOpts) -> Result<Vec<Program>> {
+fn single(path: &Path, request: LoadRequest) -> Input {
+    let name = path
+        .file_stem()
+        .map_or_else(|| "prog".into(), |s| s.to_string_lossy().into_owned());
+    Input::Single(Program {
+        object: path.to_path_buf(),
+        name,
+        section: None,
+        request,
+        unprepared: None,
+    })
+}
+
+fn read_input(path: &Path, opts: &InputOpts) -> Result<Input> {
     let bytes = std::fs::read(path).context("cannot read file")?;
     if opts.raw {
         let order = if opts.big_endian {
@@ -83,19 +131,11 @@ fn load_file(path: &Path, opts: &InputOpts) -> Result<Vec<Program>> {
         let mut req = LoadRequest {
             insns,
             license: "GPL".into(),
+            prog_type: ProgType::SOCKET_FILTER,
             ..LoadRequest::default()
         };
-        req.prog_type = ProgType::SOCKET_FILTER;
         apply_overrides(&mut req, opts, true)?;
-        let name = path
-            .file_stem()
-            .map_or_else(|| "prog".into(), |s| s.to_string_lossy().into_owned());
-        return Ok(vec![Program {
-            object: path.to_path_buf(),
-            name,
-            section: None,
-            request: req,
-        }]);
+        return Ok(single(path, req));
     }
     if is_asm(path) {
         let text = String::from_utf8(bytes).context("assembler input is not UTF-8")?;
@@ -105,12 +145,7 @@ fn load_file(path: &Path, opts: &InputOpts) -> Result<Vec<Program>> {
             .map_or_else(|| "prog".into(), |s| s.to_string_lossy().into_owned());
         let mut req = fixture.load_request(&name);
         apply_overrides(&mut req, opts, !opts.maps.is_empty())?;
-        return Ok(vec![Program {
-            object: path.to_path_buf(),
-            name,
-            section: None,
-            request: req,
-        }]);
+        return Ok(single(path, req));
     }
     if !is_elf(&bytes) {
         bail!(
@@ -120,8 +155,40 @@ fn load_file(path: &Path, opts: &InputOpts) -> Result<Vec<Program>> {
     let obj_name = bpfcheck_obj::object_name_from_path(path);
     let object =
         bpfcheck_obj::Object::parse_named(&bytes, &obj_name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Input::Object {
+        path: path.to_path_buf(),
+        object: Box::new(object),
+    })
+}
+
+fn object_programs(
+    path: &Path,
+    object: &bpfcheck_obj::Object,
+    opts: &InputOpts,
+    target_btf: Option<&bpfcheck_btf::Btf<'_>>,
+) -> Result<Vec<Program>> {
+    if object.has_core_relocations() && target_btf.is_none() {
+        // libbpf cannot prepare such an object without the kernel's BTF,
+        // and neither can bpfcheck: say so per program, it is no bad input.
+        let why =
+            "CO-RE relocations (this kernel profile has no BTF: use --kernel host or btf:PATH)";
+        return Ok(object
+            .programs()
+            .map(|f| Program {
+                object: path.to_path_buf(),
+                name: f.name.clone(),
+                section: Some(f.section.clone()),
+                request: LoadRequest::default(),
+                unprepared: Some(why.to_owned()),
+            })
+            .collect());
+    }
+    let load_opts = bpfcheck_obj::LoadOptions {
+        target_btf,
+        ..bpfcheck_obj::LoadOptions::default()
+    };
     let requests = object
-        .load_requests(&bpfcheck_obj::LoadOptions::default())
+        .load_requests(&load_opts)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut out = Vec::new();
     for p in requests {
@@ -132,6 +199,7 @@ fn load_file(path: &Path, opts: &InputOpts) -> Result<Vec<Program>> {
             name: p.name,
             section: Some(p.section),
             request: req,
+            unprepared: None,
         });
     }
     Ok(out)

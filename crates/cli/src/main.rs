@@ -86,6 +86,11 @@ enum Command {
         /// Output format (text or json).
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Kernel whose BTF CO-RE relocations resolve against: a profile with BTF
+        /// (`host`, `btf:PATH[@VERSION]`). Default: `host` when the running kernel
+        /// exposes its BTF.
+        #[arg(long, value_name = "PROFILE")]
+        kernel: Option<String>,
     },
     /// Load programs into the running kernel and report its verdict in bpfcheck's shape.
     Kernel {
@@ -141,7 +146,14 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Dump { files, format } => dump::dump(&files, format),
+        Command::Dump {
+            files,
+            format,
+            kernel,
+        } => match kernel {
+            Some(k) => dump::dump_with_kernel(&files, format, Some(&k)),
+            None => dump::dump(&files, format),
+        },
         Command::Check {
             files,
             input,
