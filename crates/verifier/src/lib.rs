@@ -54,9 +54,24 @@
 //! - conditional jumps between scalars whose outcome is open: the queued
 //!   branch, refinement of both sides, `sync_linked_regs` over the live
 //!   linked registers (6.18.y `collect_linked_regs`);
-//! - checkpoints at prune points with the kernel's heuristics (so
-//!   `total_states`/`peak_states` match), `BPF_COMPLEXITY_LIMIT_INSNS`,
-//!   `The sequence of %d jumps is too complex.`;
+//! - socket-filter context access (`sk_filter_is_valid_access`): narrow
+//!   reads of `struct __sk_buff` fields, reads and writes of `cb[]`,
+//!   `invalid bpf_context access off=%d size=%d`;
+//! - precision tracking (`mark_chain_precision`) for branches the domain
+//!   decides, `ptr += reg` and misaligned stores of a zero register: the
+//!   instruction history (jumps, spills/fills, linked registers), the
+//!   backward walk over the current path and its checkpoint ancestors, `P`
+//!   marks in checkpoints, the fallback forcing all scalars precise, and
+//!   the level-2 `mark_precise:`/`force_precise:` lines;
+//! - checkpoints at prune points with the kernel's heuristics (including
+//!   the one forced by a long instruction history), `states_equal` against
+//!   finished checkpoints cleaned with 6.18's register and stack liveness
+//!   (`regsafe`, `stacksafe`, `check_scalar_ids`, `range_within`,
+//!   `tnum_in`), precision propagation on a hit (`frame 0: propagating
+//!   …`), `N: safe` / `from X to Y: safe`, eviction of useless states, and
+//!   `max_states_per_insn`/`total_states`/`peak_states`;
+//!   `BPF_COMPLEXITY_LIMIT_INSNS`, `The sequence of %d jumps is too
+//!   complex.`;
 //! - the log: level 1 (failing path only, truncated at each queued branch
 //!   like the kernel, empty when accepted), level 2 (the `Live regs before
 //!   insn:` table, `from X to Y:` states, the padded `; R0=…` annotations of
@@ -67,11 +82,13 @@
 //!
 //! Each gives `unsupported` naming the feature at the first instruction
 //! that needs it; nothing is guessed.
-//! - Precision tracking (`mark_chain_precision`): any conditional jump the
-//!   domain decides, a misaligned store of a zero register.
-//! - State comparison (`states_equal`): a path arriving at an instruction
-//!   that holds a checkpoint; loops (any cycle in the CFG); `may_goto`.
-//! - Context access, packet access (`BPF_LD_[ABS|IND]`), maps and every
+//! - Loops (any cycle in the CFG): checkpoints still being explored,
+//!   `infinite loop detected`, `may_goto`; precision across calls and
+//!   exits; state comparison of pointer kinds other than stack and context.
+//! - `__sk_buff.sk`, context access of other program types, strict
+//!   alignment, and logs of programs with line info (their `; source`
+//!   lines): the verdict is given, the log is `None`.
+//! - Packet access (`BPF_LD_[ABS|IND]`), maps and every
 //!   other pointer type, atomics, all other helpers, bpf-to-bpf calls,
 //!   variable-offset stack pointers, linked scalars with differing
 //!   constant offsets, comparisons involving pointers.
@@ -235,17 +252,20 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
     if log.level2() {
         log.push(&liveness::table(&req.insns, &live, profile.log_era));
     }
-    let mut checker = check::Checker::new(&req.insns, profile, &mut log, live);
+    let mut checker = check::Checker::new(req, profile, &mut log, live);
     let outcome = checker.run();
     let stats = checker.stats();
+    // With line info the kernel prints `; <source line>` before the
+    // instructions it logs, which is not modelled.
+    let exact = |log: Log| (req.line_info.is_empty()).then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {
             // A successful walk at level 1 leaves no log (do_check_common).
-            log: Some(if log.level2() {
-                log.into_text()
+            log: if log.level2() {
+                exact(log)
             } else {
-                String::new()
-            }),
+                Some(String::new())
+            },
             verdict: Verdict::Accepted,
             error: None,
             unsupported: None,
@@ -257,7 +277,11 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
                 verdict: Verdict::Rejected,
                 error: Some(err),
                 unsupported: None,
-                log: Some(log.into_text()),
+                log: if log.enabled() {
+                    exact(log)
+                } else {
+                    Some(String::new())
+                },
                 stats: Some(stats),
             }
         }

@@ -16,6 +16,10 @@ use bpfcheck_sys::test_support::kernel_or_skip;
 use bpfcheck_verifier::{LOG_LEVEL1, LOG_LEVEL2, Verdict, VerifyOptions, stats_trailer, verify};
 
 const FIXTURES: &[&str] = &[
+    "ctx_skb",
+    "ctx_skb_cb_overflow",
+    "ctx_skb_data",
+    "ctx_skb_write_len",
     "dc_branches",
     "dc_fork_and",
     "dc_scalar_deref",
@@ -26,7 +30,15 @@ const FIXTURES: &[&str] = &[
     "alu32",
     "alu64",
     "endian",
+    "jmp32_k",
+    "jmp32_x",
+    "jmp_k",
+    "jmp_x",
     "movsx",
+    "precision_chain",
+    "precision_reject",
+    "precision_spill",
+    "prune_propagate",
     "stack_mem",
     "stack_read_uninit",
 ];

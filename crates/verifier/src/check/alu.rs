@@ -174,6 +174,10 @@ impl Checker<'_> {
         let (d, s) = match (dst, src) {
             (RegState::Scalar(d), RegState::Scalar(s)) => (d, s),
             (RegState::PtrToStack { frameno, off }, RegState::Scalar(s)) => {
+                if reg_src {
+                    // The pointer's offset rests on the scalar's value.
+                    self.mark_chain_precision(insn.src)?;
+                }
                 return self.stack_ptr_arith(insn, width, opk, frameno, off, &s);
             }
             (_, _) if reg_src && dst.is_pointer() && src.is_pointer() && opk == AluOp::Sub => {
@@ -182,6 +186,9 @@ impl Checker<'_> {
             }
             _ => return Err(self.unsupported("pointer arithmetic")),
         };
+        if reg_src && d.precise {
+            self.mark_chain_precision(insn.src)?;
+        }
         let mut cur = d;
         if let Some((zero, ones)) =
             domain::split_minus_one_or_zero(self.era, opk, &d.value, &s.value)

@@ -6,6 +6,7 @@
 use bpfcheck_isa::check_jmp_operand_fields;
 use bpfcheck_uapi::{RawInsn, op};
 
+use super::precision::LinkedLoc;
 use super::{Checker, Flow};
 use crate::domain::{self, JmpOp, Scalar, Width};
 use crate::error::{Stop, VerifierError};
@@ -138,18 +139,28 @@ impl Checker<'_> {
         if reg_src && d.id != 0 && d.id & !ADD_CONST == s.id & !ADD_CONST {
             return Err(self.unsupported("comparing linked scalars"));
         }
+        let target =
+            usize::try_from(i64::try_from(idx).unwrap_or(0) + 1 + i64::from(insn.off)).unwrap_or(0);
         let taken = domain::branch_taken(self.era, opk, width, &d.value, &s.value)
             .map_err(|e| self.unsupported(&e.to_string()))?;
-        if taken.is_some() {
-            return Err(self.unsupported("precision tracking (mark_chain_precision)"));
+        if let Some(taken) = taken {
+            // The outcome rests on the operands' exact values.
+            self.mark_chain_precision(insn.dst)?;
+            if reg_src {
+                self.mark_chain_precision(insn.src)?;
+            }
+            self.print_insn_state();
+            return Ok(if taken {
+                Flow::Goto(target)
+            } else {
+                Flow::Next
+            });
         }
         let refined = domain::refine(self.era, opk, width, &d.value, &s.value)
             .map_err(|e| self.unsupported(&e.to_string()))?;
         if !refined.violations.is_empty() {
             return Err(self.unsupported("register bounds invariant violations"));
         }
-        let target =
-            usize::try_from(i64::try_from(idx).unwrap_or(0) + 1 + i64::from(insn.off)).unwrap_or(0);
         let live = self.live_regs.get(idx).copied().unwrap_or(0);
         let mut linked = Vec::new();
         if reg_src && s.id != 0 {
@@ -159,7 +170,15 @@ impl Checker<'_> {
             collect_linked(&mut self.cur, d.id, live, &mut linked);
         }
         if linked.len() > 1 {
-            self.history += 1;
+            let frameno = self.cur.cur().frameno;
+            let locs = linked
+                .iter()
+                .map(|l| match *l {
+                    Loc::Reg(regno) => LinkedLoc::Reg { frameno, regno },
+                    Loc::Spill(spi) => LinkedLoc::Slot { frameno, spi },
+                })
+                .collect();
+            self.push_hist(None, locs);
         }
         // Dropped ids of registers past the limit are part of both sides.
         let (d, s) = match (

@@ -38,9 +38,14 @@ impl Checker<'_> {
         self.write_reg(insn.dst, RegArg::DstNoMark)?;
         let size = size_bytes(insn.code);
         let base = *self.cur.cur().reg(insn.src);
-        self.mem_access(insn.src, &base, insn.off, size, Access::Read)?;
-        let off = self.stack_off(&base, insn.off);
-        self.stack_read(off, size, insn.dst)?;
+        if let RegState::PtrToCtx { off } = base {
+            self.ctx_access(off, insn.off, size, false)?;
+            *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
+        } else {
+            self.mem_access(insn.src, &base, insn.off, size, Access::Read)?;
+            let off = self.stack_off(&base, insn.off);
+            self.stack_read(off, size, insn.dst)?;
+        }
         let sx = op::mode(insn.code) == op::MEMSX;
         if size < 8
             && let Some(s) = self.cur.cur_mut().reg_mut(insn.dst).scalar_mut()
@@ -69,6 +74,11 @@ impl Checker<'_> {
     fn store(&mut self, insn: &RawInsn, value: Value) -> Result<(), Stop> {
         let size = size_bytes(insn.code);
         let base = *self.cur.cur().reg(insn.dst);
+        if let RegState::PtrToCtx { off } = base {
+            // The context's memory is not tracked; a privileged loader may
+            // store pointers there too.
+            return self.ctx_access(off, insn.off, size, true);
+        }
         self.mem_access(insn.dst, &base, insn.off, size, Access::Write)?;
         let off = self.stack_off(&base, insn.off);
         self.stack_write(off, size, value)
@@ -124,7 +134,6 @@ impl Checker<'_> {
                 Errno::EACCES,
                 format!("R{regno} invalid mem access 'scalar'"),
             )),
-            RegState::PtrToCtx { .. } => Err(self.unsupported("context access")),
             _ => Err(self.unsupported("memory access through this pointer type")),
         }
     }
@@ -158,12 +167,12 @@ impl Checker<'_> {
                     s.id = 0;
                 }
                 self.save_spill(spi, spilled, width);
-                self.history += 1;
+                self.push_hist_stack(spi);
             }
             (None, Value::Imm(imm)) if aligned => {
                 let v = RegState::constant(i64::from(imm) as u64);
                 self.save_spill(spi, v, width);
-                self.history += 1;
+                self.push_hist_stack(spi);
             }
             (Some(r), _) if r.is_pointer() => {
                 if size != 8 {
@@ -174,7 +183,7 @@ impl Checker<'_> {
                     ));
                 }
                 self.save_spill(spi, r, width);
-                self.history += 1;
+                self.push_hist_stack(spi);
             }
             _ => {
                 let zero = match (reg, value) {
@@ -182,8 +191,9 @@ impl Checker<'_> {
                     (None, Value::Imm(0)) => true,
                     _ => false,
                 };
-                if zero && matches!(value, Value::Reg(_)) {
-                    return Err(self.unsupported("precision tracking (mark_chain_precision)"));
+                if zero && let Value::Reg(r) = value {
+                    // No longer a spill: the zero must stay exact.
+                    self.mark_chain_precision(r)?;
                 }
                 let frame = self.cur.cur_mut();
                 let slot = &mut frame.stack[spi];
@@ -257,7 +267,7 @@ impl Checker<'_> {
         let new = if slot.is_spill() {
             let spill = slot.spill_size();
             if width == SLOT_SIZE && spill == SLOT_SIZE {
-                self.history += 1;
+                self.push_hist_stack(spi);
                 slot.spilled
             } else {
                 let RegState::Scalar(s) = slot.spilled else {
@@ -270,7 +280,7 @@ impl Checker<'_> {
                 // `bpf_stack_narrow_access_ok`: the low end of the spill.
                 let narrow_ok = width <= spill && off % 8 == 0;
                 if narrow_ok {
-                    self.history += 1;
+                    self.push_hist_stack(spi);
                     let mut s = s;
                     if 64 - s.value.umax.leading_zeros() > 8 * size.unsigned_abs() {
                         s.id = 0;
@@ -280,7 +290,7 @@ impl Checker<'_> {
                     let spills = bytes.iter().filter(|t| **t == SlotType::Spill).count();
                     let zeros = bytes.iter().filter(|t| **t == SlotType::Zero).count();
                     if spills == width && s.value.var_off.equals_const(0) {
-                        self.history += 1;
+                        self.push_hist_stack(spi);
                         RegState::constant(0)
                     } else if zeros == width {
                         RegState::constant(0)

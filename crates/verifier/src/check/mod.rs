@@ -6,29 +6,35 @@
 //! last instruction line starts). Instruction classes live in their own
 //! modules: [`alu`], [`mem`], [`jmp`], [`call`].
 //!
-//! State pruning is modelled as far as it is exact without precision
-//! tracking: states are checkpointed at prune points with the kernel's
-//! heuristics (so `total_states`/`peak_states` match), and a path that
-//! reaches an instruction holding a checkpoint stops with
-//! [`Unsupported`] — comparing states needs `states_equal`.
+//! States are checkpointed at prune points with the kernel's heuristics;
+//! a path reaching a checkpointed instruction is compared with the
+//! checkpoints there ([`equiv`]) and ends when one covers it, after the
+//! precision the checkpoint relied on is propagated ([`precision`]).
+//! Programs are loop-free here, so every checkpoint compared is finished.
 
 mod alu;
 mod call;
+mod ctx;
+mod equiv;
 pub(crate) use call::helper_args;
 mod jmp;
 mod mem;
+mod precision;
 mod print;
 mod stack_liveness;
 
 use bpfcheck_isa::{DefaultSymbolizer, RegArg, check_fields, check_reg, disasm};
 use bpfcheck_profile::KernelProfile;
-use bpfcheck_uapi::{Errno, RawInsn, VerifierStats, op};
+use bpfcheck_uapi::{
+    Errno, LoadRequest, ProgType, RawInsn, VerifierStats, load::BPF_F_STRICT_ALIGNMENT, op,
+};
 
 use crate::domain::Era;
 use crate::error::{ErrorCode, Stop, Unsupported, VerifierError};
 use crate::log::Log;
 use crate::prepare::subprogs::is_ldimm64;
 use crate::state::{RegState, VerifierState};
+use precision::{Checkpoint, HistEntry, PathMeta};
 
 /// A branch queued for later (`struct bpf_verifier_stack_elem`).
 struct Pending {
@@ -36,17 +42,22 @@ struct Pending {
     insn: usize,
     prev: usize,
     log_pos: usize,
-    history: usize,
+    path: PathMeta,
+    hist_end: usize,
 }
 
 /// `BPF_COMPLEXITY_LIMIT_JMP_SEQ`.
 const JMP_SEQ_LIMIT: usize = 8192;
 
-/// Entries of the jump history after which the kernel forces a checkpoint.
+/// Entries of the instruction history after which the kernel forces a
+/// checkpoint.
 const HISTORY_FORCE: usize = 40;
 
 pub(crate) struct Checker<'a> {
     insns: &'a [RawInsn],
+    prog_type: ProgType,
+    /// `BPF_F_STRICT_ALIGNMENT`.
+    strict_alignment: bool,
     profile: &'a KernelProfile,
     era: Era,
     log: &'a mut Log,
@@ -57,18 +68,29 @@ pub(crate) struct Checker<'a> {
     prune_point: Vec<bool>,
     jmp_point: Vec<bool>,
     force_checkpoint: Vec<bool>,
-    checkpoint: Vec<bool>,
+    /// Checkpoints taken at each instruction (indices into `checkpoints`).
+    checkpoint_at: Vec<Vec<usize>>,
+    checkpoints: Vec<Checkpoint>,
+    /// The current state's place in the checkpoint tree.
+    path: PathMeta,
     stack_live: stack_liveness::StackLiveness,
     /// Registers live before each instruction (`compute_live_registers`).
     live_regs: Vec<crate::liveness::RegSet>,
-    /// Jump-history entries of the current state since its checkpoint,
-    /// counted as an upper bound.
-    history: usize,
+    /// The instruction history of the current path (`env->insn_hist`);
+    /// entries past the current state's end belong to finished paths.
+    hist: Vec<HistEntry>,
+    /// The entry the current instruction pushed, if any.
+    cur_hist_ent: Option<usize>,
+    /// `env->prev_insn_idx` while the current instruction runs.
+    hist_prev: i64,
     insn_processed: u64,
     jmps_processed: u64,
     prev_jmps_processed: u64,
     prev_insn_processed: u64,
     total_states: u64,
+    max_states_per_insn: u64,
+    /// Checkpoints evicted and freed.
+    freed_states: u64,
     id_gen: u32,
     scratched_regs: u16,
     scratched_slots: u64,
@@ -88,11 +110,12 @@ pub(crate) enum Flow {
 
 impl<'a> Checker<'a> {
     pub(crate) fn new(
-        insns: &'a [RawInsn],
+        req: &'a LoadRequest,
         profile: &'a KernelProfile,
         log: &'a mut Log,
         live_regs: Vec<crate::liveness::RegSet>,
     ) -> Self {
+        let insns = &req.insns[..];
         let (prune_point, jmp_point) = prune_points(insns);
         // `may_goto` always checkpoints (`mark_force_checkpoint`).
         let force_checkpoint = insns
@@ -101,6 +124,8 @@ impl<'a> Checker<'a> {
             .collect();
         Self {
             insns,
+            prog_type: req.prog_type,
+            strict_alignment: req.prog_flags & BPF_F_STRICT_ALIGNMENT != 0,
             profile,
             era: Era::V6_18,
             log,
@@ -111,15 +136,21 @@ impl<'a> Checker<'a> {
             prune_point,
             jmp_point,
             force_checkpoint,
-            checkpoint: vec![false; insns.len()],
+            checkpoint_at: vec![Vec::new(); insns.len()],
+            checkpoints: Vec::new(),
+            path: PathMeta::default(),
             stack_live: stack_liveness::StackLiveness::new(insns),
             live_regs,
-            history: 0,
+            hist: Vec::new(),
+            cur_hist_ent: None,
+            hist_prev: -1,
             insn_processed: 0,
             jmps_processed: 0,
             prev_jmps_processed: 0,
             prev_insn_processed: 0,
             total_states: 0,
+            max_states_per_insn: 0,
+            freed_states: 0,
             id_gen: 0,
             scratched_regs: u16::MAX,
             scratched_slots: u64::MAX,
@@ -133,9 +164,9 @@ impl<'a> Checker<'a> {
         VerifierStats {
             insns_processed: self.insn_processed,
             insn_limit: u64::from(self.profile.limits.complexity_insns),
-            max_states_per_insn: 0,
+            max_states_per_insn: self.max_states_per_insn,
             total_states: self.total_states,
-            peak_states: self.total_states,
+            peak_states: self.total_states - self.freed_states,
             mark_read: 0,
             ..VerifierStats::default()
         }
@@ -153,6 +184,8 @@ impl<'a> Checker<'a> {
                     format!("invalid insn idx {idx} insn_cnt {}", self.insns.len()),
                 ));
             };
+            self.cur_hist_ent = None;
+            self.hist_prev = self.prev_insn_idx.map_or(-1, |p| p as i64);
             self.insn_processed += 1;
             if self.insn_processed > u64::from(self.profile.limits.complexity_insns) {
                 return Err(self.reject(
@@ -164,11 +197,25 @@ impl<'a> Checker<'a> {
                     ),
                 ));
             }
-            if self.prune_point[idx] {
-                self.visit_prune_point()?;
+            let pruned = self.prune_point[idx] && self.visit_prune_point()?;
+            if pruned {
+                if self.log.level1() {
+                    if do_print_state {
+                        let from = self.prev_insn_idx.map_or(-1, |p| p as i64);
+                        self.log.line(&format!("\nfrom {from} to {idx}: safe"));
+                    } else {
+                        self.log.line(&format!("{idx}: safe"));
+                    }
+                }
+                self.scratch_all();
+                if let Some(next) = self.end_path()? {
+                    do_print_state = next;
+                    continue;
+                }
+                return Ok(());
             }
             if self.jmp_point[idx] {
-                self.history += 1;
+                self.push_hist(None, Vec::new());
             }
             if self.log.level2() && do_print_state {
                 let from = self.prev_insn_idx.map_or(-1, |p| p as i64);
@@ -203,30 +250,36 @@ impl<'a> Checker<'a> {
                 Flow::Goto(t) => self.insn_idx = t,
                 Flow::PathEnd => {
                     self.scratch_all();
-                    let mut text = String::new();
-                    let level2 = self.log.level2();
-                    self.stack_live.update(
-                        self.insns,
-                        &self.prune_point,
-                        level2.then_some(&mut text),
-                    );
-                    self.log.push(&text);
-                    match self.queue.pop() {
+                    match self.end_path()? {
+                        Some(next) => do_print_state = next,
                         None => return Ok(()),
-                        Some(p) => {
-                            if !self.log.level2() {
-                                self.log.truncate(p.log_pos);
-                            }
-                            self.cur = p.state;
-                            self.insn_idx = p.insn;
-                            self.prev_insn_idx = Some(p.prev);
-                            self.history = p.history;
-                            do_print_state = true;
-                        }
                     }
                 }
             }
         }
+    }
+
+    /// The end of a path (`process_bpf_exit`): the stack liveness update,
+    /// then the next queued branch, if any (`Some(true)`: its state is to
+    /// be printed).
+    fn end_path(&mut self) -> Result<Option<bool>, Stop> {
+        let mut text = String::new();
+        let level2 = self.log.level2();
+        self.stack_live
+            .update(self.insns, &self.prune_point, level2.then_some(&mut text));
+        self.log.push(&text);
+        let Some(p) = self.queue.pop() else {
+            return Ok(None);
+        };
+        if !self.log.level2() {
+            self.log.truncate(p.log_pos);
+        }
+        self.cur = p.state;
+        self.insn_idx = p.insn;
+        self.prev_insn_idx = Some(p.prev);
+        self.path = p.path;
+        self.hist.truncate(p.hist_end);
+        Ok(Some(true))
     }
 
     /// One instruction, after its log line.
@@ -331,7 +384,8 @@ impl<'a> Checker<'a> {
             insn,
             prev,
             log_pos: self.log.pos(),
-            history: self.history,
+            path: self.path,
+            hist_end: self.hist.len(),
         });
         if self.queue.len() > JMP_SEQ_LIMIT {
             return Err(self.reject(
@@ -343,28 +397,78 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
-    /// `is_state_visited`, as far as it is modelled: a checkpoint is taken
-    /// when the kernel's heuristics take one; a second arrival at a
-    /// checkpointed instruction would need state comparison.
-    fn visit_prune_point(&mut self) -> Result<(), Stop> {
+    /// `is_state_visited`: `true` when a checkpoint covers the current
+    /// state, which then ends; otherwise a checkpoint is taken when the
+    /// kernel's heuristics take one.
+    fn visit_prune_point(&mut self) -> Result<bool, Stop> {
         let idx = self.insn_idx;
-        if self.checkpoint[idx] {
-            return Err(self.unsupported("state pruning (states_equal)"));
-        }
-        if self.history > HISTORY_FORCE {
-            return Err(self.unsupported("checkpoints forced by long jump histories"));
+        let live_regs = self.live_regs.get(idx).copied().unwrap_or(0);
+        // The explored states here are finished (no loops), so their dead
+        // registers and slots are forgotten once (`clean_live_states`).
+        let live_slots = self.stack_live.live_before(idx);
+        for &c in &self.checkpoint_at[idx] {
+            let cp = &mut self.checkpoints[c];
+            if !cp.cleaned {
+                equiv::clean(&mut cp.state, live_regs, live_slots);
+                cp.cleaned = true;
+            }
         }
         let add = self.force_checkpoint[idx]
+            || self.hist.len() - self.path.hist_start > HISTORY_FORCE
             || self.jmps_processed - self.prev_jmps_processed >= 2
                 && self.insn_processed - self.prev_insn_processed >= 8;
+        let mut states_cnt = 0u64;
+        // Newest first, as the kernel's list.
+        for k in (0..self.checkpoint_at[idx].len()).rev() {
+            let c = self.checkpoint_at[idx][k];
+            states_cnt += 1;
+            let mut ids = equiv::IdMap::new(self.id_gen);
+            let equal =
+                equiv::states_equal(&self.checkpoints[c].state, &self.cur, live_regs, &mut ids)
+                    .map_err(|_| self.unsupported("state comparison of these register kinds"))?;
+            if equal {
+                self.checkpoints[c].hit_cnt += 1;
+                if self.jmp_point[idx] {
+                    self.push_hist(None, Vec::new());
+                }
+                self.propagate_precision(c)?;
+                return Ok(true);
+            }
+            let cp = &mut self.checkpoints[c];
+            if add {
+                cp.miss_cnt += 1;
+            }
+            if cp.miss_cnt > cp.hit_cnt * 3 + 3 {
+                // Unlikely to be useful: dropped from the list. Being
+                // finished, it is freed at once (`peak_states` falls).
+                self.checkpoint_at[idx].remove(k);
+                self.freed_states += 1;
+            }
+        }
+        self.max_states_per_insn = self.max_states_per_insn.max(states_cnt);
         if add {
-            self.checkpoint[idx] = true;
             self.total_states += 1;
             self.prev_jmps_processed = self.jmps_processed;
             self.prev_insn_processed = self.insn_processed;
-            self.history = 0;
+            self.forget_precision();
+            let id = self.checkpoints.len();
+            self.checkpoints.push(Checkpoint {
+                state: self.cur.clone(),
+                cleaned: false,
+                hit_cnt: 0,
+                miss_cnt: 0,
+                meta: self.path,
+                last_idx: self.hist_prev,
+                hist_end: self.hist.len(),
+            });
+            self.checkpoint_at[idx].push(id);
+            self.path = PathMeta {
+                parent: Some(id),
+                first_idx: idx,
+                hist_start: self.hist.len(),
+            };
         }
-        Ok(())
+        Ok(false)
     }
 
     /// `print_insn_state`: the touched registers after the instruction

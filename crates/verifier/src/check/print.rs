@@ -1,14 +1,18 @@
 //! `print_verifier_state`: the ` R0=… fp-8=…` list of a frame.
 
-use crate::state::VerifierState;
 use crate::state::reg::fmt_reg;
 use crate::state::stack::fmt_slot;
+use crate::state::{FuncState, VerifierState};
 
 /// The registers and slots of the current frame, each preceded by a
 /// space, and a newline. With `only`, just the scratched registers and
 /// slots (bit masks); otherwise all.
 pub(super) fn state(st: &VerifierState, only: Option<(u16, u64)>) -> String {
-    let frame = st.cur();
+    frame(st.cur(), only)
+}
+
+/// The registers and slots of one frame, as [`state`] prints them.
+pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>) -> String {
     let mut out = String::new();
     if frame.frameno != 0 {
         out.push_str(&format!(" frame{}:", frame.frameno));

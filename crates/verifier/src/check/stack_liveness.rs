@@ -92,6 +92,12 @@ impl StackLiveness {
         }
     }
 
+    /// Slots live before instruction `idx` as far as the walk has
+    /// explored (`bpf_stack_slot_alive` for the main program).
+    pub(super) fn live_before(&self, idx: usize) -> u64 {
+        self.masks.get(idx).map_or(0, |m| m.live_before)
+    }
+
     /// `bpf_mark_stack_read`.
     pub(super) fn read(&mut self, idx: usize, spi: usize) {
         let Some(m) = self.masks.get_mut(idx) else {

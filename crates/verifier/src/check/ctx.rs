@@ -1,0 +1,166 @@
+//! Context access of socket filters: which bytes of `struct __sk_buff` a
+//! load or store may touch (`sk_filter_is_valid_access` on top of
+//! `bpf_skb_is_valid_access`, net/core/filter.c), as `check_ctx_access`
+//! applies them. Every readable field loads an unknown scalar; the loaded
+//! value is then narrowed to the access size like any load.
+
+use std::ops::Range;
+
+use bpfcheck_uapi::{Errno, ProgType};
+
+use super::Checker;
+use crate::error::{ErrorCode, Stop};
+
+/// `sizeof(struct __sk_buff)` (uapi, unchanged since `hwtstamp` was added).
+const SK_BUFF_SIZE: i32 = 192;
+
+/// Offsets of `struct __sk_buff` fields the rules name.
+mod skb {
+    use std::ops::Range;
+    pub(super) const CB: Range<i32> = 48..68;
+    pub(super) const TC_CLASSID: Range<i32> = 72..76;
+    pub(super) const DATA: Range<i32> = 76..80;
+    pub(super) const DATA_END: Range<i32> = 80..84;
+    /// `family` through `local_port` (addresses and ports).
+    pub(super) const FAMILY_TILL_LOCAL_PORT: Range<i32> = 88..140;
+    pub(super) const DATA_META: Range<i32> = 140..144;
+    pub(super) const FLOW_KEYS: Range<i32> = 144..152;
+    pub(super) const TSTAMP: Range<i32> = 152..160;
+    pub(super) const WIRE_LEN: Range<i32> = 160..164;
+    pub(super) const SK: Range<i32> = 168..176;
+    pub(super) const TSTAMP_TYPE: i32 = 180;
+    /// Padding after `tstamp_type`.
+    pub(super) const PADDING: Range<i32> = 181..184;
+    pub(super) const HWTSTAMP: Range<i32> = 184..192;
+}
+
+/// Whether a socket filter may access `size` bytes at `off`.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Allowed; a load gives a scalar.
+    Scalar,
+    /// Allowed, and a load gives a pointer (`__sk_buff.sk`).
+    SockPointer,
+    Invalid,
+}
+
+fn in_range(r: &Range<i32>, off: i32) -> bool {
+    r.contains(&off)
+}
+
+/// `sk_filter_is_valid_access`.
+fn socket_filter_access(off: i32, size: i32, write: bool) -> Verdict {
+    let hidden = [
+        &skb::TC_CLASSID,
+        &skb::DATA,
+        &skb::DATA_META,
+        &skb::DATA_END,
+        &skb::FAMILY_TILL_LOCAL_PORT,
+        &skb::TSTAMP,
+        &skb::WIRE_LEN,
+        &skb::HWTSTAMP,
+    ];
+    if hidden.iter().any(|r| in_range(r, off)) || write && !in_range(&skb::CB, off) {
+        return Verdict::Invalid;
+    }
+    skb_access(off, size, write)
+}
+
+/// `bpf_skb_is_valid_access` for the offsets a socket filter reaches.
+fn skb_access(off: i32, size: i32, write: bool) -> Verdict {
+    const SIZE_DEFAULT: i32 = 4;
+    if !(0..SK_BUFF_SIZE).contains(&off) || off % size != 0 {
+        return Verdict::Invalid;
+    }
+    if in_range(&skb::CB, off) {
+        return if off + size > skb::CB.end {
+            Verdict::Invalid
+        } else {
+            Verdict::Scalar
+        };
+    }
+    if in_range(&skb::FLOW_KEYS, off) || off == skb::TSTAMP_TYPE || in_range(&skb::PADDING, off) {
+        return Verdict::Invalid;
+    }
+    if in_range(&skb::SK, off) {
+        return if write || size != 8 {
+            Verdict::Invalid
+        } else {
+            Verdict::SockPointer
+        };
+    }
+    // Other fields: whole 4-byte writes, narrow (power of two) reads.
+    let ok = if write {
+        size == SIZE_DEFAULT
+    } else {
+        size <= SIZE_DEFAULT
+    };
+    if ok {
+        Verdict::Scalar
+    } else {
+        Verdict::Invalid
+    }
+}
+
+impl Checker<'_> {
+    /// `check_ctx_access` for a load (`write == false`) or store through
+    /// a context pointer (itself `reg_off` from the context's start) at
+    /// constant offset `off`.
+    pub(super) fn ctx_access(
+        &mut self,
+        reg_off: i32,
+        off: i16,
+        size: i32,
+        write: bool,
+    ) -> Result<(), Stop> {
+        if reg_off != 0 {
+            return Err(self.unsupported("modified context pointers"));
+        }
+        if self.strict_alignment {
+            return Err(self.unsupported("context access with BPF_F_STRICT_ALIGNMENT"));
+        }
+        if self.prog_type != ProgType::SOCKET_FILTER {
+            return Err(self.unsupported("context access of this program type"));
+        }
+        let off = i32::from(off);
+        match socket_filter_access(off, size, write) {
+            Verdict::Scalar => Ok(()),
+            Verdict::SockPointer => Err(self.unsupported("__sk_buff.sk (socket pointers)")),
+            Verdict::Invalid => Err(self.reject(
+                ErrorCode::InvalidMemAccess,
+                Errno::EACCES,
+                format!("invalid bpf_context access off={off} size={size}"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Verdict, socket_filter_access};
+
+    #[test]
+    fn socket_filter_rules() {
+        // len: narrow reads, no 8-byte read, no write.
+        assert_eq!(socket_filter_access(0, 4, false), Verdict::Scalar);
+        assert_eq!(socket_filter_access(2, 2, false), Verdict::Scalar);
+        assert_eq!(socket_filter_access(3, 1, false), Verdict::Scalar);
+        assert_eq!(socket_filter_access(0, 8, false), Verdict::Invalid);
+        assert_eq!(socket_filter_access(0, 4, true), Verdict::Invalid);
+        // cb[]: any aligned size inside, read and write.
+        assert_eq!(socket_filter_access(48, 8, true), Verdict::Scalar);
+        assert_eq!(socket_filter_access(64, 4, true), Verdict::Scalar);
+        assert_eq!(socket_filter_access(64, 8, false), Verdict::Invalid);
+        assert_eq!(socket_filter_access(52, 8, false), Verdict::Invalid);
+        // Hidden from socket filters.
+        assert_eq!(socket_filter_access(76, 4, false), Verdict::Invalid);
+        assert_eq!(socket_filter_access(92, 4, false), Verdict::Invalid);
+        assert_eq!(socket_filter_access(152, 8, false), Verdict::Invalid);
+        // Pointers and padding.
+        assert_eq!(socket_filter_access(168, 8, false), Verdict::SockPointer);
+        assert_eq!(socket_filter_access(172, 4, false), Verdict::Invalid);
+        assert_eq!(socket_filter_access(181, 1, false), Verdict::Invalid);
+        assert_eq!(socket_filter_access(192, 4, false), Verdict::Invalid);
+        assert_eq!(socket_filter_access(-4, 4, false), Verdict::Invalid);
+    }
+}

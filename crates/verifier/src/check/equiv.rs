@@ -1,0 +1,230 @@
+//! State equivalence (`states_equal` with `NOT_EXACT`): whether a path
+//! arriving at a checkpoint is covered by it, so that it can stop.
+//!
+//! 6.18 no longer keeps read marks on registers and slots. Before a
+//! finished checkpoint is compared for the first time it is *cleaned*:
+//! registers not live before its instruction (`compute_live_registers`) and
+//! stack slots not live there (the stack liveness of `liveness.c`) are
+//! forgotten, so that only what the rest of the program can read is
+//! compared. Scalars compare by range only when the checkpoint's copy is
+//! precise; scalar ids must map one-to-one between the two states
+//! (`check_scalar_ids`).
+
+use crate::domain::Scalar;
+use crate::state::reg::ADD_CONST;
+use crate::state::{FuncState, RegState, SLOT_SIZE, SlotType, StackSlot, VerifierState};
+
+/// `BPF_ID_MAP_SIZE`: pairs of ids one comparison may record.
+const ID_MAP_SIZE: usize = (11 + 512 / 8) * 8;
+
+/// The id correspondence built during one comparison (`struct
+/// bpf_idmap`).
+pub(super) struct IdMap {
+    pairs: Vec<(u32, u32)>,
+    /// Fresh ids for unlinked current scalars (`tmp_id_gen`), above every
+    /// id the walk handed out.
+    tmp_id_gen: u32,
+}
+
+impl IdMap {
+    pub(super) fn new(id_gen: u32) -> Self {
+        Self {
+            pairs: Vec::new(),
+            tmp_id_gen: id_gen,
+        }
+    }
+
+    /// `check_ids`: `old` and `cur` must correspond one-to-one.
+    fn check(&mut self, old: u32, cur: u32) -> bool {
+        if (old == 0) != (cur == 0) {
+            return false;
+        }
+        if old == 0 {
+            return true;
+        }
+        for &(o, c) in &self.pairs {
+            if o == old {
+                return c == cur;
+            }
+            if c == cur {
+                return false;
+            }
+        }
+        if self.pairs.len() >= ID_MAP_SIZE {
+            return false;
+        }
+        self.pairs.push((old, cur));
+        true
+    }
+
+    /// `check_scalar_ids`: an unlinked current scalar gets a fresh id, so
+    /// that two old registers sharing an id cannot both match unlinked
+    /// ones.
+    fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
+        if old == 0 {
+            return true;
+        }
+        let cur = if cur != 0 {
+            cur
+        } else {
+            self.tmp_id_gen += 1;
+            self.tmp_id_gen
+        };
+        if !self.check(old, cur) {
+            return false;
+        }
+        if old & ADD_CONST != 0 {
+            return self.check(old & !ADD_CONST, cur & !ADD_CONST);
+        }
+        true
+    }
+}
+
+/// `range_within`: every bound of `cur` inside `old`'s.
+fn range_within(old: &Scalar, cur: &Scalar) -> bool {
+    old.umin <= cur.umin
+        && old.umax >= cur.umax
+        && old.smin <= cur.smin
+        && old.smax >= cur.smax
+        && old.u32_min <= cur.u32_min
+        && old.u32_max >= cur.u32_max
+        && old.s32_min <= cur.s32_min
+        && old.s32_max >= cur.s32_max
+}
+
+/// Outcome of comparing a register kind this verifier does not create.
+pub(super) struct Unmodelled;
+
+/// `regsafe` with `NOT_EXACT`.
+fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Result<bool, Unmodelled> {
+    if matches!(old, RegState::NotInit) {
+        return Ok(true);
+    }
+    if std::mem::discriminant(old) != std::mem::discriminant(cur) {
+        return Ok(false);
+    }
+    Ok(match (old, cur) {
+        (RegState::Scalar(o), RegState::Scalar(c)) => {
+            if !o.precise {
+                return Ok(true);
+            }
+            let (oc, cc) = (o.id & ADD_CONST != 0, c.id & ADD_CONST != 0);
+            if oc && !cc || o.id != 0 && !oc && cc || oc && o.off != c.off {
+                return Ok(false);
+            }
+            ids.check_scalar(o.id, c.id)
+                && range_within(&o.value, &c.value)
+                && o.value.var_off.contains(c.value.var_off)
+        }
+        (
+            RegState::PtrToStack {
+                frameno: f1,
+                off: o1,
+            },
+            RegState::PtrToStack {
+                frameno: f2,
+                off: o2,
+            },
+        ) => f1 == f2 && o1 == o2,
+        (RegState::PtrToCtx { off: o1 }, RegState::PtrToCtx { off: o2 }) => o1 == o2,
+        _ => return Err(Unmodelled),
+    })
+}
+
+/// `is_stack_all_misc` for a privileged loader (never-written bytes count
+/// as data).
+fn all_misc(slot: &StackSlot) -> bool {
+    slot.types
+        .iter()
+        .all(|t| matches!(t, SlotType::Misc | SlotType::Invalid))
+}
+
+/// `scalar_reg_for_stack`: a 64-bit scalar spill, or an unknown scalar for
+/// a slot of plain data.
+fn scalar_for_slot(slot: &StackSlot) -> Option<RegState> {
+    if slot.types[0] == SlotType::Spill && matches!(slot.spilled, RegState::Scalar(_)) {
+        Some(slot.spilled)
+    } else if all_misc(slot) {
+        Some(RegState::unknown())
+    } else {
+        None
+    }
+}
+
+/// `stacksafe` with `NOT_EXACT`, for a privileged loader.
+fn stacksafe(old: &FuncState, cur: &FuncState, ids: &mut IdMap) -> Result<bool, Unmodelled> {
+    for (spi, os) in old.stack.iter().enumerate() {
+        let cs = cur.stack.get(spi);
+        let mut j = 0;
+        while j < SLOT_SIZE {
+            let ot = os.types[j];
+            if matches!(ot, SlotType::Invalid | SlotType::Misc) {
+                j += 1;
+                continue;
+            }
+            let Some(cs) = cs else { return Ok(false) };
+            if let (Some(o), Some(c)) = (scalar_for_slot(os), scalar_for_slot(cs)) {
+                if !regsafe(&o, &c, ids)? {
+                    return Ok(false);
+                }
+                break;
+            }
+            let ct = cs.types[j];
+            if ot != ct {
+                return Ok(false);
+            }
+            if j == SLOT_SIZE - 1 {
+                match os.types[SLOT_SIZE - 1] {
+                    SlotType::Spill => {
+                        if !regsafe(&os.spilled, &cs.spilled, ids)? {
+                            return Ok(false);
+                        }
+                    }
+                    SlotType::Misc | SlotType::Zero | SlotType::Invalid => {}
+                    SlotType::Dynptr | SlotType::Iter | SlotType::IrqFlag => {
+                        return Err(Unmodelled);
+                    }
+                }
+            }
+            j += 1;
+        }
+    }
+    Ok(true)
+}
+
+/// `states_equal(old, cur, NOT_EXACT)` for states of one frame;
+/// `live_regs` are the registers live before the instruction.
+pub(super) fn states_equal(
+    old: &VerifierState,
+    cur: &VerifierState,
+    live_regs: u16,
+    ids: &mut IdMap,
+) -> Result<bool, Unmodelled> {
+    if old.frames.len() != cur.frames.len() || old.frames.len() != 1 {
+        return Err(Unmodelled);
+    }
+    let (o, c) = (old.cur(), cur.cur());
+    for r in 0..o.regs.len() {
+        if live_regs & (1 << r) != 0 && !regsafe(&o.regs[r], &c.regs[r], ids)? {
+            return Ok(false);
+        }
+    }
+    stacksafe(o, c, ids)
+}
+
+/// `clean_func_state`: forgets the registers and slots that are dead at the
+/// checkpoint's instruction.
+pub(super) fn clean(state: &mut VerifierState, live_regs: u16, live_slots: u64) {
+    for frame in &mut state.frames {
+        for (r, reg) in frame.regs.iter_mut().enumerate().take(10) {
+            if live_regs & (1 << r) == 0 {
+                *reg = RegState::NotInit;
+            }
+        }
+        for (spi, slot) in frame.stack.iter_mut().enumerate() {
+            if spi >= 64 || live_slots & (1 << spi) == 0 {
+                *slot = StackSlot::default();
+            }
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! Precision tracking (`mark_chain_precision`): when the verifier relies
+//! on a scalar's exact value — a branch it decides, a pointer offset, a
+//! zero written to the stack — every register and spilled slot that value
+//! was computed from is marked precise in the checkpoints the current path
+//! descends from, so that state comparison later treats them exactly.
+//!
+//! The walk goes backwards over the instructions of the current path and
+//! then of each checkpoint up the parent chain, using the instruction
+//! history (`struct bpf_insn_hist_entry`) to know where a jump came from,
+//! which loads and stores were spills and fills, and which registers a
+//! conditional jump narrowed together. Precision is never set in the
+//! current state itself, only in its checkpointed ancestors, as the kernel
+//! does; the level-2 log shows each step (`mark_precise: …`).
+
+use bpfcheck_isa::{DefaultSymbolizer, disasm};
+use bpfcheck_uapi::{RawInsn, op};
+
+use super::{Checker, print};
+use crate::error::Stop;
+use crate::state::{FuncState, RegState, VerifierState};
+
+/// `MAX_CALL_FRAMES`.
+const MAX_FRAMES: usize = 8;
+
+/// A scalar narrowed by a conditional jump together with others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LinkedLoc {
+    /// Register `regno` of frame `frameno`.
+    Reg { frameno: u8, regno: u8 },
+    /// The spill in slot `spi` of frame `frameno`.
+    Slot { frameno: u8, spi: usize },
+}
+
+/// One entry of the instruction history.
+#[derive(Clone, Debug)]
+pub(crate) struct HistEntry {
+    idx: usize,
+    /// The instruction executed before, `-1` for none.
+    prev_idx: i64,
+    /// The spill or fill slot (`INSN_F_STACK_ACCESS`): frame and slot.
+    stack: Option<(u8, usize)>,
+    /// Registers narrowed together by this jump (`linked_regs`).
+    linked: Vec<LinkedLoc>,
+}
+
+/// Where the current path stands in the checkpoint tree: the kernel's
+/// `parent`, `first_insn_idx` and `insn_hist_start` of the current state.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PathMeta {
+    pub(crate) parent: Option<usize>,
+    pub(crate) first_idx: usize,
+    pub(crate) hist_start: usize,
+}
+
+/// A checkpoint (an explored state).
+#[derive(Clone, Debug)]
+pub(crate) struct Checkpoint {
+    pub(crate) state: VerifierState,
+    /// Dead registers and slots were forgotten (`cleaned`).
+    pub(crate) cleaned: bool,
+    pub(crate) hit_cnt: u32,
+    pub(crate) miss_cnt: u32,
+    pub(crate) meta: PathMeta,
+    /// The instruction before the checkpoint on its path, `-1` for none.
+    pub(crate) last_idx: i64,
+    pub(crate) hist_end: usize,
+}
+
+/// Registers and slots still to explain, per frame (`struct
+/// backtrack_state`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Backtrack {
+    frame: usize,
+    regs: [u32; MAX_FRAMES],
+    slots: [u64; MAX_FRAMES],
+}
+
+impl Backtrack {
+    fn empty(&self) -> bool {
+        self.regs[..=self.frame].iter().all(|m| *m == 0)
+            && self.slots[..=self.frame].iter().all(|m| *m == 0)
+    }
+    fn is_reg(&self, r: u8) -> bool {
+        self.regs[self.frame] & (1 << r) != 0
+    }
+    fn set_reg(&mut self, r: u8) {
+        self.regs[self.frame] |= 1 << r;
+    }
+    fn clear_reg(&mut self, r: u8) {
+        self.regs[self.frame] &= !(1 << r);
+    }
+    fn set_slot(&mut self, frame: usize, spi: usize) {
+        if frame < MAX_FRAMES && spi < 64 {
+            self.slots[frame] |= 1 << spi;
+        }
+    }
+    fn is_slot(&self, frame: usize, spi: usize) -> bool {
+        frame < MAX_FRAMES && spi < 64 && self.slots[frame] & (1 << spi) != 0
+    }
+    fn is_loc(&self, loc: LinkedLoc) -> bool {
+        match loc {
+            LinkedLoc::Reg { frameno, regno } => {
+                usize::from(frameno) < MAX_FRAMES
+                    && self.regs[usize::from(frameno)] & (1 << regno) != 0
+            }
+            LinkedLoc::Slot { frameno, spi } => self.is_slot(usize::from(frameno), spi),
+        }
+    }
+    fn set_loc(&mut self, loc: LinkedLoc) {
+        match loc {
+            LinkedLoc::Reg { frameno, regno } => {
+                if let Some(m) = self.regs.get_mut(usize::from(frameno)) {
+                    *m |= 1 << regno;
+                }
+            }
+            LinkedLoc::Slot { frameno, spi } => self.set_slot(usize::from(frameno), spi),
+        }
+    }
+}
+
+/// `r0,r2,r4`.
+fn fmt_regs(mask: u32) -> String {
+    (0..32)
+        .filter(|i| mask & (1 << i) != 0)
+        .map(|i| format!("r{i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `-8,-24`.
+fn fmt_slots(mask: u64) -> String {
+    (0..64i64)
+        .filter(|i| mask & (1 << i) != 0)
+        .map(|i| (-(i + 1) * 8).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `bt_sync_linked_regs`: if one of the registers a jump narrowed together
+/// is wanted, all are.
+fn sync_linked(bt: &mut Backtrack, hist: Option<&HistEntry>) {
+    let Some(h) = hist else { return };
+    if h.linked.iter().any(|l| bt.is_loc(*l)) {
+        for l in &h.linked {
+            bt.set_loc(*l);
+        }
+    }
+}
+
+/// Why a backtracking step stopped short.
+enum StepErr {
+    /// The kernel gives up and marks every scalar precise (`-ENOTSUPP`).
+    Fallback,
+    /// A case this verifier does not model.
+    Unsupported(&'static str),
+}
+
+/// `backtrack_insn`: what instruction `idx` needs precise before it, given
+/// what is needed after it.
+fn backtrack_insn(
+    insn: &RawInsn,
+    hist: Option<&HistEntry>,
+    bt: &mut Backtrack,
+) -> Result<(), StepErr> {
+    let class = insn.class();
+    let opc = op::alu_op(insn.code);
+    let (dreg, sreg) = (insn.dst, insn.src);
+    let reg_src = op::src(insn.code) == op::X;
+    sync_linked(bt, hist);
+    match class {
+        op::ALU | op::ALU64 => {
+            if !bt.is_reg(dreg) || opc == op::END || opc == op::NEG {
+                return Ok(());
+            }
+            if opc == op::MOV {
+                bt.clear_reg(dreg);
+            }
+            if reg_src && sreg != 10 {
+                bt.set_reg(sreg);
+            }
+        }
+        op::LDX => {
+            if !bt.is_reg(dreg) {
+                return Ok(());
+            }
+            bt.clear_reg(dreg);
+            let Some((fr, spi)) = hist.and_then(|h| h.stack) else {
+                return Ok(());
+            };
+            bt.set_slot(usize::from(fr), spi);
+        }
+        op::STX | op::ST => {
+            if class == op::STX && op::mode(insn.code) == op::ATOMIC {
+                return Err(StepErr::Unsupported("precision through atomic operations"));
+            }
+            if bt.is_reg(dreg) {
+                return Err(StepErr::Fallback);
+            }
+            let Some((fr, spi)) = hist.and_then(|h| h.stack) else {
+                return Ok(());
+            };
+            let fr = usize::from(fr);
+            if !bt.is_slot(fr, spi) {
+                return Ok(());
+            }
+            bt.slots[fr] &= !(1 << spi);
+            if class == op::STX {
+                bt.set_reg(sreg);
+            }
+        }
+        op::JMP | op::JMP32 => match opc {
+            op::CALL if insn.src == 0 => {
+                bt.clear_reg(0);
+                if bt.regs[bt.frame] & 0b11_1110 != 0 {
+                    return Err(StepErr::Unsupported("precision of helper arguments"));
+                }
+            }
+            op::CALL => return Err(StepErr::Unsupported("precision across calls")),
+            op::EXIT => return Err(StepErr::Unsupported("precision across subprogram exits")),
+            op::JA | op::JCOND => {}
+            _ if reg_src => {
+                if !bt.is_reg(dreg) && !bt.is_reg(sreg) {
+                    return Ok(());
+                }
+                bt.set_reg(sreg);
+                bt.set_reg(dreg);
+            }
+            _ => {}
+        },
+        _ => {
+            if op::mode(insn.code) == op::IMM {
+                bt.clear_reg(dreg);
+                return Ok(());
+            }
+            if bt.is_reg(dreg) {
+                return Err(StepErr::Fallback);
+            }
+            return Err(StepErr::Unsupported("precision through BPF_LD_[ABS|IND]"));
+        }
+    }
+    sync_linked(bt, hist);
+    Ok(())
+}
+
+impl Checker<'_> {
+    /// `push_insn_history`: one entry per instruction; a second push from
+    /// the same instruction adds to the first.
+    pub(super) fn push_hist(&mut self, stack: Option<usize>, linked: Vec<LinkedLoc>) {
+        let frameno = self.cur.cur().frameno;
+        if let Some(e) = self.cur_hist_ent.and_then(|i| self.hist.get_mut(i)) {
+            if stack.is_some() {
+                e.stack = stack.map(|spi| (frameno, spi));
+            }
+            e.linked = linked;
+            return;
+        }
+        self.hist.push(HistEntry {
+            idx: self.insn_idx,
+            prev_idx: self.hist_prev,
+            stack: stack.map(|spi| (frameno, spi)),
+            linked,
+        });
+        self.cur_hist_ent = Some(self.hist.len() - 1);
+    }
+
+    /// Records a spill or fill of slot `spi` of the current frame.
+    pub(super) fn push_hist_stack(&mut self, spi: usize) {
+        self.push_hist(Some(spi), Vec::new());
+    }
+
+    /// `mark_all_scalars_imprecise` on the current state, before it
+    /// becomes a checkpoint.
+    pub(super) fn forget_precision(&mut self) {
+        for frame in &mut self.cur.frames {
+            for r in &mut frame.regs[..10] {
+                if let Some(s) = r.scalar_mut() {
+                    s.precise = false;
+                }
+            }
+            for slot in &mut frame.stack {
+                if slot.is_spill()
+                    && let Some(s) = slot.spilled.scalar_mut()
+                {
+                    s.precise = false;
+                }
+            }
+        }
+    }
+
+    /// `mark_chain_precision(regno)` for a scalar register of the current
+    /// frame.
+    pub(crate) fn mark_chain_precision(&mut self, regno: u8) -> Result<(), Stop> {
+        if !matches!(self.cur.cur().reg(regno), RegState::Scalar(_)) {
+            return Err(self.unsupported("precision of a non-scalar register"));
+        }
+        let mut bt = Backtrack {
+            frame: self.cur.frames.len() - 1,
+            ..Backtrack::default()
+        };
+        bt.set_reg(regno);
+        self.backtrack_chain(bt)
+    }
+
+    /// `propagate_precision`: a path that checkpoint `old` covers needs
+    /// precise whatever `old` has precise.
+    pub(super) fn propagate_precision(&mut self, old: usize) -> Result<(), Stop> {
+        let mut bt = Backtrack {
+            frame: self.cur.frames.len() - 1,
+            ..Backtrack::default()
+        };
+        let mut text = String::new();
+        let mut newline = false;
+        for (fr, func) in self.checkpoints[old].state.frames.iter().enumerate().rev() {
+            let mut first = true;
+            let mut note = |text: &mut String, what: String| {
+                text.push_str(&if first {
+                    format!("frame {fr}: propagating {what}")
+                } else {
+                    format!(",{what}")
+                });
+                first = false;
+            };
+            for (r, reg) in func.regs.iter().enumerate().take(10) {
+                if reg.scalar().is_some_and(|s| s.precise) {
+                    note(&mut text, format!("r{r}"));
+                    bt.regs[fr] |= 1 << r;
+                }
+            }
+            for (spi, slot) in func.stack.iter().enumerate() {
+                if slot.is_spill() && slot.spilled.scalar().is_some_and(|s| s.precise) {
+                    let off = -(i64::try_from(spi).unwrap_or(0) + 1) * 8;
+                    note(&mut text, format!("fp{off}"));
+                    bt.set_slot(fr, spi);
+                }
+            }
+            if !first {
+                text.push('\n');
+                newline = true;
+            }
+        }
+        if self.log.level2() {
+            self.log.push(&text);
+        } else if newline {
+            // The line's end is written at every level.
+            self.log.push("\n");
+        }
+        if bt.empty() {
+            return Ok(());
+        }
+        self.backtrack_chain(bt)
+    }
+
+    /// The walk of `__mark_chain_precision` from the current instruction.
+    fn backtrack_chain(&mut self, mut bt: Backtrack) -> Result<(), Stop> {
+        // `None` is the current state, `Some(c)` checkpoint `c`.
+        let mut st: Option<usize> = None;
+        let mut first_idx = self.path.first_idx;
+        let mut last_idx = i64::try_from(self.insn_idx).unwrap_or(-1);
+        let mut subseq_idx: i64 = -1;
+        let mut skip_first = true;
+        loop {
+            let (meta, mut hist_end) = match st {
+                None => (self.path, self.hist.len()),
+                Some(c) => (self.checkpoints[c].meta, self.checkpoints[c].hist_end),
+            };
+            let hist_start = meta.hist_start;
+            self.log_l2(&format!(
+                "mark_precise: frame{}: last_idx {last_idx} first_idx {first_idx} subseq_idx {subseq_idx} \n",
+                bt.frame
+            ));
+            let Ok(mut i) = usize::try_from(last_idx) else {
+                return Err(self.unsupported("precision at a function entry"));
+            };
+            loop {
+                if skip_first {
+                    skip_first = false;
+                } else {
+                    let hist = (hist_end > hist_start && self.hist[hist_end - 1].idx == i)
+                        .then(|| self.hist[hist_end - 1].clone());
+                    let insn = self.insns[i];
+                    if insn.code != 0 {
+                        if self.log.level2() {
+                            let text = format!(
+                                "mark_precise: frame{}: regs={} stack={} before {i}: {}\n",
+                                bt.frame,
+                                fmt_regs(bt.regs[bt.frame]),
+                                fmt_slots(bt.slots[bt.frame]),
+                                disasm(self.insns, i, self.profile.log_era, &DefaultSymbolizer)
+                            );
+                            self.log.push(&text);
+                        }
+                        match backtrack_insn(&insn, hist.as_ref(), &mut bt) {
+                            Ok(()) => {}
+                            Err(StepErr::Fallback) => {
+                                self.mark_all_scalars_precise();
+                                return Ok(());
+                            }
+                            Err(StepErr::Unsupported(what)) => {
+                                return Err(self.unsupported(what));
+                            }
+                        }
+                    }
+                }
+                if bt.empty() {
+                    return Ok(());
+                }
+                // `get_prev_insn_idx`. (The kernel also tracks the
+                // subsequent instruction, which only calls and exits need.)
+                let cnt = hist_end - hist_start;
+                if i == first_idx && (cnt == 0 || cnt == 1 && self.hist[hist_start].idx == i) {
+                    break;
+                }
+                let prev = if cnt > 0 && self.hist[hist_end - 1].idx == i {
+                    hist_end -= 1;
+                    self.hist[hist_end].prev_idx
+                } else {
+                    i64::try_from(i).unwrap_or(0) - 1
+                };
+                match usize::try_from(prev) {
+                    Ok(p) if p < self.insns.len() => i = p,
+                    _ => return Err(self.unsupported("precision backtracking past insn 0")),
+                }
+            }
+            let Some(parent) = meta.parent else { break };
+            self.mark_in_parent(parent, &mut bt);
+            if bt.empty() {
+                return Ok(());
+            }
+            subseq_idx = i64::try_from(first_idx).unwrap_or(-1);
+            last_idx = self.checkpoints[parent].last_idx;
+            first_idx = self.checkpoints[parent].meta.first_idx;
+            st = Some(parent);
+        }
+        if !bt.empty() {
+            self.mark_all_scalars_precise();
+        }
+        Ok(())
+    }
+
+    /// Marks the wanted registers and slots precise in checkpoint
+    /// `parent`; those already precise there (or not scalars) need no
+    /// further walk.
+    fn mark_in_parent(&mut self, parent: usize, bt: &mut Backtrack) {
+        let level2 = self.log.level2();
+        let mut text = String::new();
+        let state = &mut self.checkpoints[parent].state;
+        for fr in (0..=bt.frame).rev() {
+            let Some(func) = state.frames.get_mut(fr) else {
+                continue;
+            };
+            for r in 0..32u8 {
+                if bt.regs[fr] & (1 << r) == 0 {
+                    continue;
+                }
+                match func
+                    .regs
+                    .get_mut(usize::from(r))
+                    .and_then(|x| x.scalar_mut())
+                {
+                    Some(s) if !s.precise => s.precise = true,
+                    _ => bt.regs[fr] &= !(1 << r),
+                }
+            }
+            for spi in 0..64usize {
+                if bt.slots[fr] & (1 << spi) == 0 {
+                    continue;
+                }
+                let slot = func.stack.get_mut(spi).filter(|s| s.is_spill());
+                match slot.and_then(|s| s.spilled.scalar_mut()) {
+                    Some(s) if !s.precise => s.precise = true,
+                    _ => bt.slots[fr] &= !(1 << spi),
+                }
+            }
+            if level2 {
+                text.push_str(&format!(
+                    "mark_precise: frame{fr}: parent state regs={} stack={}: ",
+                    fmt_regs(bt.regs[fr]),
+                    fmt_slots(bt.slots[fr])
+                ));
+                text.push_str(&print::frame(func, None));
+            }
+        }
+        self.log.push(&text);
+    }
+
+    /// `mark_all_scalars_precise`: the conservative fallback, over every
+    /// checkpoint the current path descends from.
+    fn mark_all_scalars_precise(&mut self) {
+        let mut text = String::new();
+        let level2 = self.log.level2();
+        if level2 {
+            text.push_str(&format!(
+                "mark_precise: frame{}: falling back to forcing all scalars precise\n",
+                self.cur.frames.len() - 1
+            ));
+        }
+        let mut st = self.path.parent;
+        while let Some(c) = st {
+            let cp = &mut self.checkpoints[c];
+            for (i, func) in cp.state.frames.iter_mut().enumerate() {
+                force_precise(func, i, level2.then_some(&mut text));
+            }
+            st = cp.meta.parent;
+        }
+        self.log.push(&text);
+    }
+
+    fn log_l2(&mut self, s: &str) {
+        if self.log.level2() {
+            self.log.push(s);
+        }
+    }
+}
+
+fn force_precise(func: &mut FuncState, frame: usize, mut text: Option<&mut String>) {
+    for (j, r) in func.regs[..10].iter_mut().enumerate() {
+        if let Some(s) = r.scalar_mut()
+            && !s.precise
+        {
+            s.precise = true;
+            if let Some(t) = text.as_deref_mut() {
+                t.push_str(&format!(
+                    "force_precise: frame{frame}: forcing r{j} to be precise\n"
+                ));
+            }
+        }
+    }
+    for (j, slot) in func.stack.iter_mut().enumerate() {
+        if !slot.is_spill() {
+            continue;
+        }
+        if let Some(s) = slot.spilled.scalar_mut()
+            && !s.precise
+        {
+            s.precise = true;
+            if let Some(t) = text.as_deref_mut() {
+                let off = -(i64::try_from(j).unwrap_or(0) + 1) * 8;
+                t.push_str(&format!(
+                    "force_precise: frame{frame}: forcing fp{off} to be precise\n"
+                ));
+            }
+        }
+    }
+}
