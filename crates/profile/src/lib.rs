@@ -11,10 +11,10 @@
 //! sources and, for 6.18, from the running kernel. A profile may carry the
 //! kernel's BTF ([`KernelProfile::with_btf`]; `bpfcheck --kernel host` reads
 //! `/sys/kernel/btf/vmlinux`), opened lazily: the bytes are indexed once,
-//! name lookups build their index on first use. Helper sets per program
-//! type and the generated, embedded profile data of the kernel-matrix issue
-//! are not here yet; a program that needs them is reported `unsupported` by
-//! the verifier.
+//! name lookups build their index on first use. Helper prototypes and the
+//! helpers each program type may call are generated from the kernels'
+//! sources and embedded ([`helpers`], [`KernelProfile::helper`]); 5.10 has
+//! no helper data.
 //!
 //! This crate reads no files: callers hand it bytes.
 
@@ -25,9 +25,12 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
+pub mod helpers;
+
 use bpfcheck_btf::{Btf, BtfError, BtfKind, BtfTypeId};
 pub use bpfcheck_isa::{IsaFeatures, LogEra};
-use bpfcheck_uapi::{MapType, ProgType};
+use bpfcheck_uapi::{AttachType, MapType, ProgType};
+use helpers::{HelperData, HelperProto, HelperUnavailable, ProgQuery};
 
 /// A kernel release, `major.minor.patch`.
 #[derive(
@@ -275,6 +278,9 @@ pub struct KernelProfile {
     /// Set when the rules of another kernel's profile stand in for this one
     /// (a kernel bpfcheck ships no profile for).
     pub note: Option<String>,
+    /// The embedded helper data of this kernel, if any.
+    #[serde(skip)]
+    pub helpers: Option<HelperData>,
 }
 
 /// A `--kernel` name that names no profile.
@@ -337,6 +343,7 @@ impl KernelProfile {
             caps: Capabilities::ROOT,
             btf: None,
             note: None,
+            helpers: None,
         }
     }
 
@@ -357,6 +364,7 @@ impl KernelProfile {
             caps: Capabilities::ROOT,
             btf: None,
             note: None,
+            helpers: Some(HelperData::V6_1),
         }
     }
 
@@ -377,6 +385,7 @@ impl KernelProfile {
             caps: Capabilities::ROOT,
             btf: None,
             note: None,
+            helpers: Some(HelperData::V6_12),
         }
     }
 
@@ -397,6 +406,7 @@ impl KernelProfile {
             caps: Capabilities::ROOT,
             btf: None,
             note: None,
+            helpers: Some(HelperData::V6_18),
         }
     }
 
@@ -426,6 +436,33 @@ impl KernelProfile {
         p.version = v;
         p.btf = btf;
         Ok(p)
+    }
+
+    /// The prototype helper `id` resolves to for a program of `prog_type`
+    /// expecting `expected_attach_type`, loaded with this profile's
+    /// capabilities (not sleepable, no attach target; see
+    /// [`Self::helper_for`]). The error displays as the kernel's message.
+    pub fn helper(
+        &self,
+        id: i32,
+        prog_type: ProgType,
+        expected_attach_type: AttachType,
+    ) -> Result<&'static HelperProto, HelperUnavailable> {
+        self.helper_for(
+            id,
+            &ProgQuery::new(prog_type, expected_attach_type, self.caps),
+        )
+    }
+
+    /// [`Self::helper`] with everything `get_func_proto` may look at.
+    pub fn helper_for(
+        &self,
+        id: i32,
+        q: &ProgQuery<'_>,
+    ) -> Result<&'static HelperProto, HelperUnavailable> {
+        let data = self.helpers.ok_or(HelperUnavailable::NoData)?;
+        let table = data.table().map_err(HelperUnavailable::Data)?;
+        table.resolve(id, q)
     }
 
     /// Whether the loader may use loops, subprograms and kfuncs (`env->bpf_capable`).
