@@ -63,6 +63,9 @@ pub enum ErrorCode {
     PointerArithmetic,
     /// Complexity limits: too many instructions or queued branches.
     TooComplex,
+    /// A helper call refused: unknown or unavailable helper, license,
+    /// argument types.
+    HelperCall,
 }
 
 impl ErrorCode {
@@ -70,6 +73,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidAttr => "invalid_attr",
+            Self::HelperCall => "helper_call",
             Self::ProgramSize => "program_size",
             Self::UnknownOpcode => "unknown_opcode",
             Self::ReservedFields => "reserved_fields",

@@ -48,9 +48,28 @@
 //!   `invalid read from/write to stack`, spills and fills (full, narrow,
 //!   misaligned), `STACK_MISC`/`STACK_ZERO`, reads of never-written slots,
 //!   `invalid size of register spill/fill`; `R%d invalid mem access 'scalar'`;
-//! - `ld_imm64` constants; `ja`/`gotol`; `exit` (R0 must be readable);
-//!   calls of `bpf_ktime_get_ns`, `bpf_get_prandom_u32`,
-//!   `bpf_get_smp_processor_id`;
+//! - `ld_imm64` constants and map references (`CONST_PTR_TO_MAP`, direct
+//!   `PTR_TO_MAP_VALUE`, printed as kernel-length addresses); `ja`/`gotol`;
+//!   `exit` (R0 must be readable);
+//! - helper calls through the profile's prototypes and per-program-type
+//!   availability (`invalid func`, `program of this type cannot use
+//!   helper`, GPL-only, `might_sleep`), arguments `ARG_ANYTHING`,
+//!   `ARG_CONST_MAP_PTR`, `ARG_PTR_TO_CTX`, `ARG_PTR_TO_MAP_KEY/VALUE` from
+//!   the stack or a map value (`R%d type=%s expected=%s`, `invalid map_ptr
+//!   to access map->key`, stack bounds), the constant array key that drops
+//!   `PTR_MAYBE_NULL` (`get_constant_map_key`, STACK_ZERO keys), returns
+//!   `RET_INTEGER`/`RET_VOID`/`RET_PTR_TO_MAP_VALUE[_OR_NULL]` with a fresh
+//!   id, `R1`–`R5` clobbered; the map helpers with hash and array maps;
+//!   liveness uses each prototype's argument count;
+//! - map values: null checks against 0 (`mark_ptr_or_null_regs` over all
+//!   copies), `R%d invalid mem access 'map_value_or_null'`, loads and
+//!   stores with `check_map_access_type`/`check_mem_region_access`
+//!   (`invalid access to map value …`, `R%d min/max value is outside of
+//!   the allowed memory range`, negative and unbounded indices), pointer
+//!   arithmetic by constants and bounded scalars (`R%d pointer arithmetic
+//!   on %s prohibited, null-check it first`), loads from frozen
+//!   `BPF_F_RDONLY_PROG` arrays as constants (`bpf_map_direct_read`), and
+//!   state comparison of map pointers;
 //! - conditional jumps between scalars whose outcome is open: the queued
 //!   branch, refinement of both sides, `sync_linked_regs` over the live
 //!   linked registers (6.18.y `collect_linked_regs`);
@@ -88,10 +107,16 @@
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment, and logs of programs with line info (their `; source`
 //!   lines): the verdict is given, the log is `None`.
-//! - Packet access (`BPF_LD_[ABS|IND]`), maps and every
-//!   other pointer type, atomics, all other helpers, bpf-to-bpf calls,
-//!   variable-offset stack pointers, linked scalars with differing
-//!   constant offsets, comparisons involving pointers.
+//! - Packet access (`BPF_LD_[ABS|IND]`), pointer types other than stack,
+//!   context and map, atomics, bpf-to-bpf calls, variable-offset stack
+//!   pointers, linked scalars with differing constant offsets, comparisons
+//!   involving pointers other than a map value against a constant.
+//! - Helper argument kinds other than those above (`ARG_PTR_TO_MEM` and
+//!   its size, uninitialised memory, BTF ids, dynptrs, callbacks…), other
+//!   return types, helpers with an `allowed` callback, map helpers on
+//!   other map types (`check_map_func_compatibility`), array lookups whose
+//!   key is a spilled constant (the kernel's precision marking of the
+//!   slot), map values with BTF special fields.
 //! - Program types other than socket filters, unprivileged loaders, and
 //!   kernels other than 6.18 (their log formats differ). For those the
 //!   per-instruction encoding checks are still applied in instruction
@@ -248,7 +273,15 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
 
 /// `compute_live_registers` and `do_check` for the main program.
 fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verification {
-    let live = liveness::live_before(&req.insns, &check::helper_args);
+    // `compute_call_live_regs`: a helper uses the registers of its
+    // prototype's arguments; an unavailable helper is taken to use all.
+    let helper_args = |id: i32| {
+        profile
+            .helper(id, req.prog_type, req.expected_attach_type)
+            .ok()
+            .and_then(|p| u8::try_from(p.used_args().len()).ok())
+    };
+    let live = liveness::live_before(&req.insns, &helper_args);
     if log.level2() {
         log.push(&liveness::table(&req.insns, &live, profile.log_era));
     }

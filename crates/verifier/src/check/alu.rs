@@ -180,6 +180,19 @@ impl Checker<'_> {
                 }
                 return self.stack_ptr_arith(insn, width, opk, frameno, off, &s);
             }
+            (RegState::PtrToMapValue { .. }, RegState::Scalar(s)) => {
+                if width != Width::W64 {
+                    return Err(self.reject(
+                        ErrorCode::PointerArithmetic,
+                        Errno::EACCES,
+                        format!("R{} 32-bit pointer arithmetic prohibited", insn.dst),
+                    ));
+                }
+                if reg_src {
+                    self.mark_chain_precision(insn.src)?;
+                }
+                return self.map_ptr_arith(insn, opk, &dst, &s.value);
+            }
             (_, _) if reg_src && dst.is_pointer() && src.is_pointer() && opk == AluOp::Sub => {
                 // Pointer difference, allowed to privileged loaders.
                 return self.set_scalar(insn.dst, ScalarReg::new(Scalar::unknown()));
@@ -255,6 +268,105 @@ impl Checker<'_> {
         }
         let off = i32::try_from(new).map_err(|_| self.unsupported("pointer arithmetic"))?;
         *self.cur.cur_mut().reg_mut(insn.dst) = RegState::PtrToStack { frameno, off };
+        Ok(())
+    }
+}
+
+/// `check_reg_sane_offset`: whether a pointer's or offset's numbers stay
+/// in the range the kernel lets pointer arithmetic work with.
+fn sane_offset(v: &Scalar, fixed_off: i64) -> bool {
+    let lim = MAX_VAR_OFF;
+    let known_ok = v
+        .const_value()
+        .is_none_or(|c| (c as i64) < lim && (c as i64) > -lim);
+    known_ok
+        && fixed_off < lim
+        && fixed_off > -lim
+        && v.smin != i64::MIN
+        && v.smin < lim
+        && v.smin > -lim
+}
+
+impl Checker<'_> {
+    /// `adjust_ptr_min_max_vals` for a map value pointer and a scalar:
+    /// constants move the fixed offset, other scalars the variable part.
+    fn map_ptr_arith(
+        &mut self,
+        insn: &RawInsn,
+        opk: AluOp,
+        ptr: &RegState,
+        off: &Scalar,
+    ) -> Result<(), Stop> {
+        let RegState::PtrToMapValue {
+            map,
+            off: poff,
+            var,
+            maybe_null,
+            id,
+        } = *ptr
+        else {
+            return Err(self.unsupported("pointer arithmetic"));
+        };
+        if maybe_null {
+            return Err(self.reject(
+                ErrorCode::PointerArithmetic,
+                Errno::EACCES,
+                format!(
+                    "R{} pointer arithmetic on {} prohibited, null-check it first",
+                    insn.dst,
+                    ptr.type_str()
+                ),
+            ));
+        }
+        if !sane_offset(off, 0) || !sane_offset(&var, i64::from(poff)) {
+            return Err(self.unsupported("pointer arithmetic out of the kernel's offset range"));
+        }
+        let known = off.const_value().map(|c| c as i64);
+        let (new_off, new_var) = match (opk, known) {
+            (AluOp::Add, Some(c))
+                if i64::from(poff) + c == i64::from((i64::from(poff) + c) as i32) =>
+            {
+                ((i64::from(poff) + c) as i32, var)
+            }
+            (AluOp::Sub, Some(c))
+                if c != i64::MIN
+                    && i64::from(poff) - c == i64::from((i64::from(poff) - c) as i32) =>
+            {
+                ((i64::from(poff) - c) as i32, var)
+            }
+            (AluOp::Add, _) => {
+                let mut v = Scalar::unknown();
+                match (
+                    var.smin.checked_add(off.smin),
+                    var.smax.checked_add(off.smax),
+                ) {
+                    (Some(a), Some(b)) => (v.smin, v.smax) = (a, b),
+                    _ => (v.smin, v.smax) = (i64::MIN, i64::MAX),
+                }
+                match (
+                    var.umin.checked_add(off.umin),
+                    var.umax.checked_add(off.umax),
+                ) {
+                    (Some(a), Some(b)) => (v.umin, v.umax) = (a, b),
+                    _ => (v.umin, v.umax) = (0, u64::MAX),
+                }
+                v.var_off = var.var_off.add(off.var_off);
+                v.mark_32_unbounded();
+                v.sync(self.era);
+                (poff, v)
+            }
+            _ => return Err(self.unsupported("pointer arithmetic of this kind on map values")),
+        };
+        if !sane_offset(&new_var, i64::from(new_off)) {
+            return Err(self.unsupported("pointer arithmetic out of the kernel's offset range"));
+        }
+        *self.cur.cur_mut().reg_mut(insn.dst) = RegState::PtrToMapValue {
+            map,
+            off: new_off,
+            var: new_var,
+            maybe_null,
+            id,
+        };
         Ok(())
     }
 }

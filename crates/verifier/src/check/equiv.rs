@@ -127,6 +127,31 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Result<bool, Unmo
             },
         ) => f1 == f2 && o1 == o2,
         (RegState::PtrToCtx { off: o1 }, RegState::PtrToCtx { off: o2 }) => o1 == o2,
+        // `regs_exact`: a map pointer has no id.
+        (RegState::ConstPtrToMap { map: m1 }, RegState::ConstPtrToMap { map: m2 }) => m1 == m2,
+        (
+            RegState::PtrToMapValue {
+                map: m1,
+                off: o1,
+                var: v1,
+                maybe_null: n1,
+                id: i1,
+            },
+            RegState::PtrToMapValue {
+                map: m2,
+                off: o2,
+                var: v2,
+                maybe_null: n2,
+                id: i2,
+            },
+        ) => {
+            m1 == m2
+                && o1 == o2
+                && n1 == n2
+                && range_within(v1, v2)
+                && v1.var_off.contains(v2.var_off)
+                && ids.check(*i1, *i2)
+        }
         _ => return Err(Unmodelled),
     })
 }

@@ -28,6 +28,40 @@ pub(crate) fn ja_target(idx: usize, insn: &RawInsn) -> usize {
     usize::try_from(t).unwrap_or(0)
 }
 
+/// A conditional jump's target; `check_cfg` proved it in range.
+fn target_of(idx: usize, insn: &RawInsn) -> usize {
+    usize::try_from(i64::try_from(idx).unwrap_or(0) + 1 + i64::from(insn.off)).unwrap_or(0)
+}
+
+/// `mark_ptr_or_null_regs`: every copy of the lookup result `id` in the
+/// state becomes the number 0 (`is_null`) or a plain map value pointer.
+fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
+    let fix = |r: &mut RegState| {
+        if let RegState::PtrToMapValue {
+            maybe_null: true,
+            id: rid,
+            ..
+        } = r
+            && *rid == id
+        {
+            if is_null {
+                *r = RegState::constant(0);
+            } else if let RegState::PtrToMapValue { maybe_null, id, .. } = r {
+                *maybe_null = false;
+                *id = 0;
+            }
+        }
+    };
+    for frame in &mut state.frames {
+        frame.regs.iter_mut().for_each(fix);
+        for slot in &mut frame.stack {
+            if slot.is_spill() {
+                fix(&mut slot.spilled);
+            }
+        }
+    }
+}
+
 fn jmp_op(code: u8) -> Option<JmpOp> {
     Some(match op::alu_op(code) {
         op::JEQ => JmpOp::Eq,
@@ -130,6 +164,9 @@ impl Checker<'_> {
         } else {
             RegState::Scalar(ScalarReg::new(Scalar::from_imm(insn.imm)))
         };
+        if !reg_src && matches!(dst, RegState::PtrToMapValue { .. }) {
+            return self.cond_jmp_map_ptr(insn, opk, width, &dst, target_of(idx, insn));
+        }
         let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
             return Err(self.unsupported("comparisons involving pointers"));
         };
@@ -139,8 +176,7 @@ impl Checker<'_> {
         if reg_src && d.id != 0 && d.id & !ADD_CONST == s.id & !ADD_CONST {
             return Err(self.unsupported("comparing linked scalars"));
         }
-        let target =
-            usize::try_from(i64::try_from(idx).unwrap_or(0) + 1 + i64::from(insn.off)).unwrap_or(0);
+        let target = target_of(idx, insn);
         let taken = domain::branch_taken(self.era, opk, width, &d.value, &s.value)
             .map_err(|e| self.unsupported(&e.to_string()))?;
         if let Some(taken) = taken {
@@ -214,6 +250,41 @@ impl Checker<'_> {
             return Err(self.unsupported("linked scalars with constant offsets (BPF_ADD_CONST)"));
         }
         self.push_branch(other, target, idx)?;
+        self.print_insn_state();
+        Ok(Flow::Next)
+    }
+}
+
+impl Checker<'_> {
+    /// A map value pointer compared with a constant (`is_branch_taken`
+    /// for pointers, then the null check of a lookup result).
+    fn cond_jmp_map_ptr(
+        &mut self,
+        insn: &RawInsn,
+        opk: JmpOp,
+        width: Width,
+        dst: &RegState,
+        target: usize,
+    ) -> Result<Flow, Stop> {
+        let RegState::PtrToMapValue { maybe_null, id, .. } = *dst else {
+            return Err(self.unsupported("comparisons involving pointers"));
+        };
+        let eq_ne = matches!(opk, JmpOp::Eq | JmpOp::Ne);
+        // A valid pointer is never 0; its low half may well be.
+        if width == Width::W64 && !maybe_null && insn.imm == 0 && eq_ne {
+            self.print_insn_state();
+            return Ok(if opk == JmpOp::Ne {
+                Flow::Goto(target)
+            } else {
+                Flow::Next
+            });
+        }
+        let mut other = self.cur.clone();
+        if width == Width::W64 && insn.imm == 0 && eq_ne && maybe_null {
+            mark_ptr_or_null(&mut self.cur, id, opk == JmpOp::Ne);
+            mark_ptr_or_null(&mut other, id, opk == JmpOp::Eq);
+        }
+        self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();
         Ok(Flow::Next)
     }

@@ -41,6 +41,16 @@ impl Checker<'_> {
         if let RegState::PtrToCtx { off } = base {
             self.ctx_access(off, insn.off, size, false)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
+        } else if let RegState::PtrToMapValue {
+            maybe_null: false, ..
+        } = base
+        {
+            self.map_value_access(insn.src, &base, i32::from(insn.off), size, false)?;
+            let v = match self.map_direct_read(&base, i32::from(insn.off), size) {
+                Some(v) => RegState::constant(v),
+                None => RegState::unknown(),
+            };
+            *self.cur.cur_mut().reg_mut(insn.dst) = v;
         } else {
             self.mem_access(insn.src, &base, insn.off, size, Access::Read)?;
             let off = self.stack_off(&base, insn.off);
@@ -78,6 +88,14 @@ impl Checker<'_> {
             // The context's memory is not tracked; a privileged loader may
             // store pointers there too.
             return self.ctx_access(off, insn.off, size, true);
+        }
+        if let RegState::PtrToMapValue {
+            maybe_null: false, ..
+        } = base
+        {
+            // Map memory is not tracked; a privileged loader may store
+            // pointers there too.
+            return self.map_value_access(insn.dst, &base, i32::from(insn.off), size, true);
         }
         self.mem_access(insn.dst, &base, insn.off, size, Access::Write)?;
         let off = self.stack_off(&base, insn.off);
@@ -133,6 +151,13 @@ impl Checker<'_> {
                 ErrorCode::InvalidMemAccess,
                 Errno::EACCES,
                 format!("R{regno} invalid mem access 'scalar'"),
+            )),
+            RegState::PtrToMapValue {
+                maybe_null: true, ..
+            } => Err(self.reject(
+                ErrorCode::InvalidMemAccess,
+                Errno::EACCES,
+                format!("R{regno} invalid mem access '{}'", base.type_str()),
             )),
             _ => Err(self.unsupported("memory access through this pointer type")),
         }

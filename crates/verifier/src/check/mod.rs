@@ -4,7 +4,7 @@
 //! still to walk, the counters of the statistics trailer and the log
 //! bookkeeping (which registers and slots an instruction touched, where the
 //! last instruction line starts). Instruction classes live in their own
-//! modules: [`alu`], [`mem`], [`jmp`], [`call`].
+//! modules: [`alu`], [`mem`], [`map`], [`jmp`], [`call`].
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the
@@ -16,17 +16,17 @@ mod alu;
 mod call;
 mod ctx;
 mod equiv;
-pub(crate) use call::helper_args;
 mod jmp;
+mod map;
 mod mem;
 mod precision;
 mod print;
 mod stack_liveness;
 
-use bpfcheck_isa::{DefaultSymbolizer, RegArg, check_fields, check_reg, disasm};
+use bpfcheck_isa::{RegArg, check_fields, check_reg, disasm};
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{
-    Errno, LoadRequest, ProgType, RawInsn, VerifierStats, load::BPF_F_STRICT_ALIGNMENT, op,
+    Errno, LoadRequest, MapSpec, ProgType, RawInsn, VerifierStats, load::BPF_F_STRICT_ALIGNMENT, op,
 };
 
 use crate::domain::Era;
@@ -55,6 +55,10 @@ const HISTORY_FORCE: usize = 40;
 
 pub(crate) struct Checker<'a> {
     insns: &'a [RawInsn],
+    /// The load request (maps, `fd_array`, license, attach type).
+    req: &'a LoadRequest,
+    /// The request's maps, indexed by [`crate::state::MapIdx`].
+    maps: &'a [MapSpec],
     prog_type: ProgType,
     /// `BPF_F_STRICT_ALIGNMENT`.
     strict_alignment: bool,
@@ -124,6 +128,8 @@ impl<'a> Checker<'a> {
             .collect();
         Self {
             insns,
+            req,
+            maps: &req.maps,
             prog_type: req.prog_type,
             strict_alignment: req.prog_flags & BPF_F_STRICT_ALIGNMENT != 0,
             profile,
@@ -220,7 +226,7 @@ impl<'a> Checker<'a> {
             if self.log.level2() && do_print_state {
                 let from = self.prev_insn_idx.map_or(-1, |p| p as i64);
                 self.log.push(&format!("\nfrom {from} to {idx}:"));
-                let text = print::state(&self.cur, None);
+                let text = print::state(&self.cur, None, self.maps);
                 self.log.push(&text);
                 do_print_state = false;
             }
@@ -232,7 +238,7 @@ impl<'a> Checker<'a> {
                 let era = self.profile.log_era;
                 self.log.line(&format!(
                     "{idx}: {}",
-                    disasm(self.insns, idx, era, &DefaultSymbolizer)
+                    disasm(self.insns, idx, era, &print::KernelAddrs)
                 ));
                 self.prev_insn_print_len = self.log.pos() - self.prev_log_pos;
                 self.prev_log_pos = self.log.pos();
@@ -315,10 +321,26 @@ impl<'a> Checker<'a> {
             op::ABS | op::IND => Err(self.unsupported("BPF_LD_[ABS|IND] packet access")),
             _ => {
                 self.write_reg(insn.dst, RegArg::Dst)?;
-                if insn.src != 0 {
-                    return Err(self.unsupported("ld_imm64 pseudo sources (maps, BTF, functions)"));
+                let second = self
+                    .insns
+                    .get(self.insn_idx + 1)
+                    .copied()
+                    .unwrap_or_default();
+                match insn.src {
+                    0 => {}
+                    op::PSEUDO_MAP_FD
+                    | op::PSEUDO_MAP_IDX
+                    | op::PSEUDO_MAP_VALUE
+                    | op::PSEUDO_MAP_IDX_VALUE => {
+                        let reg = self.ld_map(insn, &second)?;
+                        *self.cur.cur_mut().reg_mut(insn.dst) = reg;
+                        return Ok(());
+                    }
+                    _ => {
+                        return Err(self.unsupported("ld_imm64 pseudo sources (BTF, functions)"));
+                    }
                 }
-                let hi = self.insns.get(self.insn_idx + 1).map_or(0, |n| n.imm);
+                let hi = second.imm;
                 let v = (u64::from(hi as u32) << 32) | u64::from(insn.imm as u32);
                 *self.cur.cur_mut().reg_mut(insn.dst) = RegState::constant(v);
                 Ok(())
@@ -477,7 +499,11 @@ impl<'a> Checker<'a> {
         if !self.log.level1() {
             return;
         }
-        let text = print::state(&self.cur, Some((self.scratched_regs, self.scratched_slots)));
+        let text = print::state(
+            &self.cur,
+            Some((self.scratched_regs, self.scratched_slots)),
+            self.maps,
+        );
         if self.prev_log_pos != 0 && self.prev_log_pos == self.log.pos() {
             self.log.truncate(self.prev_log_pos - 1);
             let pad = crate::log::alignment(self.prev_insn_print_len);

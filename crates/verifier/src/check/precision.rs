@@ -477,7 +477,7 @@ impl Checker<'_> {
                     fmt_regs(bt.regs[fr]),
                     fmt_slots(bt.slots[fr])
                 ));
-                text.push_str(&print::frame(func, None));
+                text.push_str(&print::frame(func, None, self.maps));
             }
         }
         self.log.push(&text);

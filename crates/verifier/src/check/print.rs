@@ -1,5 +1,8 @@
 //! `print_verifier_state`: the ` R0=… fp-8=…` list of a frame.
 
+use bpfcheck_isa::{PseudoSrc, Symbolizer};
+use bpfcheck_uapi::MapSpec;
+
 use crate::state::reg::fmt_reg;
 use crate::state::stack::fmt_slot;
 use crate::state::{FuncState, VerifierState};
@@ -7,12 +10,12 @@ use crate::state::{FuncState, VerifierState};
 /// The registers and slots of the current frame, each preceded by a
 /// space, and a newline. With `only`, just the scratched registers and
 /// slots (bit masks); otherwise all.
-pub(super) fn state(st: &VerifierState, only: Option<(u16, u64)>) -> String {
-    frame(st.cur(), only)
+pub(super) fn state(st: &VerifierState, only: Option<(u16, u64)>, maps: &[MapSpec]) -> String {
+    frame(st.cur(), only, maps)
 }
 
 /// The registers and slots of one frame, as [`state`] prints them.
-pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>) -> String {
+pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>, maps: &[MapSpec]) -> String {
     let mut out = String::new();
     if frame.frameno != 0 {
         out.push_str(&format!(" frame{}:", frame.frameno));
@@ -27,7 +30,7 @@ pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>) -> String {
             continue;
         }
         out.push_str(&format!(" R{i}="));
-        fmt_reg(&mut out, reg, frame.frameno);
+        fmt_reg(&mut out, reg, frame.frameno, maps);
     }
     for (spi, slot) in frame.stack.iter().enumerate() {
         if let Some((_, slots)) = only
@@ -35,8 +38,32 @@ pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>) -> String {
         {
             continue;
         }
-        fmt_slot(&mut out, spi, slot, frame.frameno);
+        fmt_slot(&mut out, spi, slot, frame.frameno, maps);
     }
     out.push('\n');
     out
+}
+
+/// Disassembles `ld_imm64` map references as the kernel's log does after
+/// `resolve_pseudo_ldimm64`: as a kernel address (`0xffff` and twelve hex
+/// digits). The address itself is made up, but it has the length of a
+/// real one, so that the padding of the `; R1=…` annotation after it is
+/// the kernel's; log comparisons replace every such address by a token
+/// (`bpfcheck_isa::normalize_kernel_addresses`).
+pub(super) struct KernelAddrs;
+
+/// Where the made-up addresses start (the x86-64 direct map).
+const FAKE_KERNEL_BASE: u64 = 0xffff_8880_0000_0000;
+
+impl Symbolizer for KernelAddrs {
+    fn ld_imm64_text(&self, src: u8, value: u64) -> Option<String> {
+        PseudoSrc::from_bits(src)
+            .filter(|s| s.is_kernel_pointer())
+            .map(|_| {
+                // Map index in the low word, value offset in the high word.
+                let map = value & 0xffff;
+                let off = (value >> 32) & 0xfff_ffff;
+                format!("{:#x}", FAKE_KERNEL_BASE + (map << 32) + off)
+            })
+    }
 }

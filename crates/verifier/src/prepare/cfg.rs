@@ -1,6 +1,9 @@
 //! `check_cfg`: an iterative depth-first walk over the control-flow graph
 //! from the entry. It finds code no path reaches, jumps into the second
-//! half of an `ld_imm64`, and — for loaders without `CAP_BPF` — loops.
+//! half of an `ld_imm64` (5.13+, `Features::cfg_ldimm64_middle_check`),
+//! and loops: any for loaders without `CAP_BPF`, and up to 6.1 those closed
+//! along a fall-through or call edge even with it
+//! (`Features::cfg_loops_on_any_edge`).
 //!
 //! The walk visits edges in the kernel's order (fall-through before branch,
 //! call return before callee) so that when a program has several such
@@ -43,7 +46,11 @@ struct Walk<'a> {
     insns: &'a [RawInsn],
     marks: Vec<Mark>,
     stack: Vec<usize>,
-    allow_loops: bool,
+    /// `CAP_BPF`: loops are allowed along the edges `loops_on_any_edge` says.
+    bpf_capable: bool,
+    loops_on_any_edge: bool,
+    /// `ld_imm64` is one two-slot node; else each slot is walked.
+    ldimm64_pairs: bool,
 }
 
 impl Walk<'_> {
@@ -52,7 +59,9 @@ impl Walk<'_> {
     }
 
     /// Follows edge `e` from `t` to `w` unless it was followed before.
-    fn push(&mut self, t: usize, w: i64, e: Edge) -> Result<Step, Stop> {
+    /// `jump` says whether the edge is a jump's, which older kernels alone
+    /// let close a loop.
+    fn push(&mut self, t: usize, w: i64, e: Edge, jump: bool) -> Result<Step, Stop> {
         if let Mark::Discovered { pushed } = self.marks[t]
             && pushed >= e
         {
@@ -73,7 +82,7 @@ impl Walk<'_> {
                 Ok(Step::Descend)
             }
             Mark::Discovered { .. } => {
-                if self.allow_loops {
+                if self.bpf_capable && (jump || self.loops_on_any_edge) {
                     Ok(Step::Done)
                 } else {
                     Err(Self::err(
@@ -93,13 +102,17 @@ impl Walk<'_> {
     fn visit(&mut self, t: usize) -> Result<Step, Stop> {
         let insn = self.insns[t];
         let here = i64::try_from(t).unwrap_or(i64::MAX);
-        let width = if is_ldimm64(&insn) { 2 } else { 1 };
+        let width = if self.ldimm64_pairs && is_ldimm64(&insn) {
+            2
+        } else {
+            1
+        };
         if is_ldimm64(&insn) && insn.src == op::PSEUDO_FUNC {
             return self.call_like(t, here + i64::from(insn.imm) + 1, width, true);
         }
         let class = insn.class();
         if class != op::JMP && class != op::JMP32 {
-            return self.push(t, here + width, Edge::FallThrough);
+            return self.push(t, here + width, Edge::FallThrough, false);
         }
         match op::alu_op(insn.code) {
             op::EXIT => Ok(Step::Done),
@@ -116,11 +129,11 @@ impl Walk<'_> {
                 } else {
                     i64::from(insn.imm)
                 };
-                self.push(t, here + off + 1, Edge::FallThrough)
+                self.push(t, here + off + 1, Edge::FallThrough, true)
             }
-            _ => match self.push(t, here + 1, Edge::FallThrough)? {
+            _ => match self.push(t, here + 1, Edge::FallThrough, true)? {
                 Step::Descend => Ok(Step::Descend),
-                Step::Done => self.push(t, here + i64::from(insn.off) + 1, Edge::Branch),
+                Step::Done => self.push(t, here + i64::from(insn.off) + 1, Edge::Branch, true),
             },
         }
     }
@@ -133,9 +146,9 @@ impl Walk<'_> {
         visit_callee: bool,
     ) -> Result<Step, Stop> {
         let here = i64::try_from(t).unwrap_or(i64::MAX);
-        match self.push(t, here + width, Edge::FallThrough)? {
+        match self.push(t, here + width, Edge::FallThrough, false)? {
             Step::Descend => Ok(Step::Descend),
-            Step::Done if visit_callee => self.push(t, callee, Edge::Branch),
+            Step::Done if visit_callee => self.push(t, callee, Edge::Branch, false),
             Step::Done => Ok(Step::Done),
         }
     }
@@ -146,7 +159,9 @@ pub(crate) fn check(insns: &[RawInsn], profile: &KernelProfile) -> Result<(), St
         insns,
         marks: vec![Mark::Unseen; insns.len()],
         stack: vec![0],
-        allow_loops: profile.bpf_capable(),
+        bpf_capable: profile.bpf_capable(),
+        loops_on_any_edge: profile.features.cfg_loops_on_any_edge,
+        ldimm64_pairs: profile.features.cfg_ldimm64_middle_check,
     };
     walk.marks[0] = Mark::Discovered { pushed: Edge::None };
     while let Some(&t) = walk.stack.last() {
@@ -164,7 +179,7 @@ pub(crate) fn check(insns: &[RawInsn], profile: &KernelProfile) -> Result<(), St
                 format!("unreachable insn {i}"),
             ));
         }
-        if is_ldimm64(&insns[i]) {
+        if walk.ldimm64_pairs && is_ldimm64(&insns[i]) {
             if walk.marks.get(i + 1).is_some_and(|m| *m != Mark::Unseen) {
                 return Err(Walk::err(
                     ErrorCode::JumpIntoLdImm64,
@@ -177,4 +192,53 @@ pub(crate) fn check(insns: &[RawInsn], profile: &KernelProfile) -> Result<(), St
         i += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(insns: &[RawInsn], profile: &str) -> Result<(), String> {
+        let p = KernelProfile::builtin(profile).unwrap();
+        check(insns, &p).map_err(|e| match e {
+            Stop::Reject(e) => e.message,
+            Stop::Unsupported(u) => u.to_string(),
+        })
+    }
+
+    #[test]
+    fn loops_closed_by_a_fall_through_edge() {
+        // 0: goto 2; 1: r0 = 1; 2: if r0 == 0 goto 1; 3: exit. The walk
+        // reaches 1 from 2's branch, and 1 falls through to 2, still on
+        // the stack.
+        let prog = [
+            RawInsn::new(0x05, 0, 0, 1, 0),
+            RawInsn::new(0xb7, 0, 0, 0, 1),
+            RawInsn::new(0x15, 0, 0, -2, 0),
+            RawInsn::new(0x95, 0, 0, 0, 0),
+        ];
+        assert_eq!(run(&prog, "6.12"), Ok(()));
+        assert_eq!(run(&prog, "6.1").unwrap_err(), "back-edge from insn 1 to 2");
+        assert_eq!(
+            run(&prog, "5.10").unwrap_err(),
+            "back-edge from insn 1 to 2"
+        );
+    }
+
+    #[test]
+    fn jumps_into_ld_imm64() {
+        let prog = [
+            RawInsn::new(0xb7, 0, 0, 0, 0),
+            RawInsn::new(0x15, 0, 0, 1, 0),
+            RawInsn::new(0x18, 1, 0, 0, 0),
+            RawInsn::new(0, 0, 0, 0, 1),
+            RawInsn::new(0x95, 0, 0, 0, 0),
+        ];
+        assert_eq!(
+            run(&prog, "6.1").unwrap_err(),
+            "jump into the middle of ldimm64 insn 2"
+        );
+        // 5.10 walks the second slot as an instruction: nothing to report.
+        assert_eq!(run(&prog, "5.10"), Ok(()));
+    }
 }

@@ -23,7 +23,7 @@ use crate::{error::Stop, log::Log};
 pub(crate) fn run(req: &LoadRequest, profile: &KernelProfile, log: &mut Log) -> Result<(), Stop> {
     attr::check(req, profile)?;
     let subprog_starts = subprogs::discover(req, profile, log)?;
-    subprogs::check_ranges(&req.insns, &subprog_starts)?;
+    subprogs::check_ranges(&req.insns, &subprog_starts, &profile.isa)?;
     ldimm64::resolve(req, profile)?;
     cfg::check(&req.insns, profile)
 }

@@ -1,7 +1,7 @@
 //! Subprogram discovery (`add_subprog_and_kfunc`) and the per-subprogram
 //! jump and fall-through checks (`check_subprogs`).
 
-use bpfcheck_profile::KernelProfile;
+use bpfcheck_profile::{IsaFeatures, KernelProfile};
 use bpfcheck_uapi::{Errno, LoadRequest, RawInsn, op};
 
 use crate::{
@@ -30,21 +30,27 @@ pub(crate) fn discover(
     log: &mut Log,
 ) -> Result<Vec<usize>, Stop> {
     let insns = &req.insns;
+    let isa = &profile.isa;
     let mut starts = vec![0usize];
     for (i, insn) in insns.iter().enumerate() {
+        // A kernel without kfuncs or function references leaves those
+        // encodings to the later passes, which reject them.
         let pseudo_call = is_call(insn) && insn.src == op::PSEUDO_CALL;
-        let kfunc = is_call(insn) && insn.src == op::PSEUDO_KFUNC_CALL;
-        if !(is_pseudo_func(insn) || pseudo_call || kfunc) {
+        let kfunc = is_call(insn) && insn.src == op::PSEUDO_KFUNC_CALL && isa.kfunc_calls;
+        let func_ref = is_pseudo_func(insn) && isa.pseudo_func;
+        if !(func_ref || pseudo_call || kfunc) {
             continue;
         }
         if !profile.bpf_capable() {
-            return Err(VerifierError::new(
-                ErrorCode::NeedsCapBpf,
-                Errno::EPERM,
-                Some(i),
-                "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
-            )
-            .into());
+            // The message grew with kfuncs, which came with function refs.
+            let msg = if isa.kfunc_calls {
+                "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN"
+            } else {
+                "function calls to other bpf functions are allowed for CAP_BPF and CAP_SYS_ADMIN"
+            };
+            return Err(
+                VerifierError::new(ErrorCode::NeedsCapBpf, Errno::EPERM, Some(i), msg).into(),
+            );
         }
         if kfunc {
             // Checking a kfunc needs the kernel's BTF and kfunc sets.
@@ -86,8 +92,16 @@ pub(crate) fn discover(
 }
 
 /// Jumps must stay inside their subprogram, and a subprogram must not fall
-/// through into the next one.
-pub(crate) fn check_ranges(insns: &[RawInsn], starts: &[usize]) -> Result<(), Stop> {
+/// through into the next one. A kernel without `gotol` knows no
+/// `BPF_JMP32 | BPF_JA`: it range-checks that code by `off` like any other
+/// jump (the opcode table refuses it only later) and does not count it as
+/// a subprogram's last instruction.
+pub(crate) fn check_ranges(
+    insns: &[RawInsn],
+    starts: &[usize],
+    isa: &IsaFeatures,
+) -> Result<(), Stop> {
+    let gotol = |insn: &RawInsn| isa.gotol && insn.code == op::JMP32 | op::JA;
     let mut sub = 0;
     let mut start = starts[0];
     let mut end = starts.get(1).copied().unwrap_or(insns.len());
@@ -95,7 +109,7 @@ pub(crate) fn check_ranges(insns: &[RawInsn], starts: &[usize]) -> Result<(), St
         let class = insn.class();
         let opcode = op::alu_op(insn.code);
         if (class == op::JMP || class == op::JMP32) && opcode != op::EXIT && opcode != op::CALL {
-            let rel = if insn.code == op::JMP32 | op::JA {
+            let rel = if gotol(insn) {
                 i64::from(insn.imm)
             } else {
                 i64::from(insn.off)
@@ -113,9 +127,8 @@ pub(crate) fn check_ranges(insns: &[RawInsn], starts: &[usize]) -> Result<(), St
             }
         }
         if i + 1 == end {
-            let terminal = insn.code == op::JMP | op::EXIT
-                || insn.code == op::JMP32 | op::JA
-                || insn.code == op::JMP | op::JA;
+            let terminal =
+                insn.code == op::JMP | op::EXIT || gotol(insn) || insn.code == op::JMP | op::JA;
             if !terminal {
                 return Err(VerifierError::new(
                     ErrorCode::FallThroughSubprog,
@@ -131,4 +144,46 @@ pub(crate) fn check_ranges(insns: &[RawInsn], starts: &[usize]) -> Result<(), St
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranges(insns: &[RawInsn], isa: &IsaFeatures) -> Result<(), String> {
+        check_ranges(insns, &[0], isa).map_err(|e| match e {
+            Stop::Reject(e) => e.message,
+            Stop::Unsupported(u) => u.to_string(),
+        })
+    }
+
+    #[test]
+    fn jmp32_ja_without_gotol_is_ranged_by_off() {
+        let off_set = [
+            RawInsn::new(0xb7, 0, 0, 0, 0),
+            RawInsn::new(0x06, 0, 0, 1, 0),
+            RawInsn::new(0x95, 0, 0, 0, 0),
+        ];
+        assert_eq!(
+            ranges(&off_set, &IsaFeatures::V5_10).unwrap_err(),
+            "jump out of range from insn 1 to 3"
+        );
+        assert_eq!(ranges(&off_set, &IsaFeatures::V6_1), Ok(()));
+        let far = [
+            RawInsn::new(0xb7, 0, 0, 0, 0),
+            RawInsn::new(0x06, 0, 0, 0, 100_000),
+            RawInsn::new(0x95, 0, 0, 0, 0),
+        ];
+        assert_eq!(ranges(&far, &IsaFeatures::V5_10), Ok(()));
+        assert_eq!(
+            ranges(&far, &IsaFeatures::V6_1).unwrap_err(),
+            "jump out of range from insn 1 to 100002"
+        );
+        // Nor does it end a subprogram.
+        let last = [RawInsn::new(0x06, 0, 0, -1, 0)];
+        assert_eq!(
+            ranges(&last, &IsaFeatures::V5_10).unwrap_err(),
+            "last insn is not an exit or jmp"
+        );
+    }
 }

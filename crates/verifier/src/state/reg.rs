@@ -3,10 +3,13 @@
 //!
 //! Every kind the kernel has is named so that the rest of the verifier can
 //! match exhaustively; the interpreter creates only the kinds it models
-//! (`NotInit`, `Scalar`, `PtrToCtx`, `PtrToStack`) and reports the others as
-//! unsupported where they would arise.
+//! (`NotInit`, `Scalar`, `PtrToCtx`, `PtrToStack`, `ConstPtrToMap`,
+//! `PtrToMapValue`) and reports the others as unsupported where they would
+//! arise.
 
 use std::fmt::Write as _;
+
+use bpfcheck_uapi::MapSpec;
 
 use crate::domain::{Scalar, fmt_scalar_ranges};
 
@@ -237,6 +240,19 @@ impl RegState {
     }
 }
 
+/// `map=NAME,ks=K,vs=V` (the name only when the map has one).
+fn fmt_map(out: &mut String, maps: &[MapSpec], map: MapIdx) {
+    let Some(m) = maps.get(map.0 as usize) else {
+        out.push_str("map=?");
+        return;
+    };
+    if !m.name.is_empty() {
+        let name: String = m.name.chars().take(15).collect();
+        let _ = write!(out, "map={name},");
+    }
+    let _ = write!(out, "ks={},vs={}", m.key_size, m.value_size);
+}
+
 /// The kernel's `verbose_snum`: decimal inside `i16`, else 64-bit hex.
 pub(crate) fn snum(v: i64) -> String {
     if (i64::from(i16::MIN)..=i64::from(i16::MAX)).contains(&v) {
@@ -247,8 +263,9 @@ pub(crate) fn snum(v: i64) -> String {
 }
 
 /// `print_reg_state` for the kinds this verifier creates, as the 6.18 log
-/// prints them; `frameno` is the frame being printed.
-pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8) {
+/// prints them; `frameno` is the frame being printed, `maps` the load
+/// request's maps (named by [`MapIdx`]).
+pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[MapSpec]) {
     match reg {
         RegState::NotInit => out.push('?'),
         RegState::Scalar(s) => {
@@ -287,6 +304,36 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8) {
             if *off != 0 {
                 out.push_str("off=");
                 out.push_str(&snum(i64::from(*off)));
+            }
+            out.push(')');
+        }
+        RegState::ConstPtrToMap { map } => {
+            out.push_str("map_ptr(");
+            fmt_map(out, maps, *map);
+            out.push(')');
+        }
+        RegState::PtrToMapValue {
+            map, off, var, id, ..
+        } => {
+            out.push_str(reg.type_str());
+            out.push('(');
+            if *id != 0 {
+                let _ = write!(out, "id={id},");
+            }
+            fmt_map(out, maps, *map);
+            if *off != 0 {
+                let _ = write!(out, ",off={}", snum(i64::from(*off)));
+            }
+            if var.is_const() {
+                if var.var_off.value != 0 {
+                    let _ = write!(out, ",imm={}", snum(var.var_off.value as i64));
+                }
+            } else {
+                let ranges = fmt_scalar_ranges(var);
+                if !ranges.is_empty() {
+                    out.push(',');
+                    out.push_str(&ranges);
+                }
             }
             out.push(')');
         }

@@ -82,7 +82,13 @@ impl StackSlot {
 
 /// `fpN=…` for slot `spi` as `print_verifier_state` writes it, or nothing
 /// for a slot never written.
-pub(crate) fn fmt_slot(out: &mut String, spi: usize, slot: &StackSlot, frameno: u8) {
+pub(crate) fn fmt_slot(
+    out: &mut String,
+    spi: usize,
+    slot: &StackSlot,
+    frameno: u8,
+    maps: &[bpfcheck_uapi::MapSpec],
+) {
     if !slot.is_valid() {
         return;
     }
@@ -97,7 +103,7 @@ pub(crate) fn fmt_slot(out: &mut String, spi: usize, slot: &StackSlot, frameno: 
             .position(|t| *t == SlotType::Spill)
             .unwrap_or(SLOT_SIZE);
         out.push_str(&chars[..first_spill]);
-        fmt_reg(out, &slot.spilled, frameno);
+        fmt_reg(out, &slot.spilled, frameno, maps);
     } else {
         out.push_str(&chars);
     }
