@@ -11,6 +11,8 @@
 
 #![deny(missing_docs)]
 
+pub mod selftests;
+
 use std::path::{Path, PathBuf};
 
 use bpfcheck_asm::{Expectation, Fixture};
