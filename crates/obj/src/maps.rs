@@ -383,7 +383,50 @@ fn parse_btf_map_def(
     if def.spec.map_type == MapType::UNSPEC {
         return Err(map_err(map, "map type isn't specified"));
     }
+    if matches!(def.spec.map_type, MapType::RINGBUF | MapType::USER_RINGBUF) {
+        def.spec.max_entries = ringbuf_size(def.spec.max_entries);
+    }
     Ok(def)
+}
+
+/// The page size libbpf rounds ring buffers to. libbpf asks the loading
+/// host; bpfcheck models the x86-64 and arm64 (4 KiB) kernels it targets.
+pub const PAGE_SIZE: u32 = 4096;
+
+/// libbpf's `adjust_ringbuf_sz`: the kernel wants a ring buffer's size to be
+/// a power-of-two number of pages, so libbpf rounds a size that is not up
+/// to the next such size (0 stays 0, for the kernel to refuse).
+pub fn ringbuf_size(size: u32) -> u32 {
+    if size == 0 || (size.is_multiple_of(PAGE_SIZE) && (size / PAGE_SIZE).is_power_of_two()) {
+        return size;
+    }
+    let mut pages: u32 = 1;
+    while let Some(bytes) = pages.checked_mul(PAGE_SIZE) {
+        if bytes > size {
+            return bytes;
+        }
+        match pages.checked_mul(2) {
+            Some(p) => pages = p,
+            None => break,
+        }
+    }
+    size
+}
+
+#[cfg(test)]
+mod ringbuf_tests {
+    use super::ringbuf_size;
+
+    #[test]
+    fn sizes_round_up_to_power_of_two_pages() {
+        assert_eq!(ringbuf_size(0), 0);
+        assert_eq!(ringbuf_size(4096), 4096);
+        assert_eq!(ringbuf_size(8192), 8192);
+        assert_eq!(ringbuf_size(12288), 16384);
+        assert_eq!(ringbuf_size(1), 4096);
+        assert_eq!(ringbuf_size(256 * 1024 + 1), 512 * 1024);
+        assert_eq!(ringbuf_size(u32::MAX - 1), u32::MAX - 1);
+    }
 }
 
 /// Kind of a section that becomes a global data map.
