@@ -267,7 +267,7 @@ impl Harness {
             .programs()
             .map(|f| {
                 let relos = core.get(&f.section).copied().unwrap_or(0) + text_relos;
-                let mut r = self.run_program(&object, &obj, &btf, &f.name, &f.section);
+                let mut r = self.run_program(path, &object, &obj, &btf, &f.name, &f.section);
                 r.core_relos = relos;
                 r
             })
@@ -281,6 +281,7 @@ impl Harness {
 
     fn run_program(
         &self,
+        path: &Path,
         object: &str,
         obj: &Object,
         btf: &Btf<'_>,
@@ -309,10 +310,22 @@ impl Harness {
         if status.is_some() {
             return rep;
         }
+        // `__btf_path(FILE)`: CO-RE resolves against FILE's BTF (an object
+        // beside the test, as test_loader opens it) instead of vmlinux.
+        let custom = match &spec.btf_path {
+            Some(file) => match custom_btf(&path.with_file_name(file)) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    rep.status = Status::NoRequest;
+                    return rep.detail(format!("__btf_path {file}: {e}"));
+                }
+            },
+            None => None,
+        };
         let opts = LoadOptions {
             resolver: Some(&self.resolver),
             kernel_version: None,
-            target_btf: self.vmlinux.as_ref(),
+            target_btf: custom.as_ref().or(self.vmlinux.as_ref()),
         };
         let mut req: LoadRequest = match obj.load_request(name, &opts) {
             Ok(p) => p.request,
@@ -399,4 +412,12 @@ fn probe_testing_flags(k: &Kernel) -> u32 {
         }
     }
     flags
+}
+
+/// The BTF of the object at `path` (for `__btf_path`), owned.
+fn custom_btf(path: &Path) -> Result<Btf<'static>, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let obj = Object::parse(&bytes).map_err(|e| e.to_string())?;
+    let btf = obj.btf.ok_or_else(|| "no BTF".to_owned())?;
+    Btf::from_arc(btf.into()).map_err(|e| e.to_string())
 }
