@@ -15,50 +15,6 @@ use serde_json::Value;
 
 /// (profile, fixture): why bpfcheck differs from that real kernel.
 const KNOWN: &[(&str, &str, &str)] = &[
-    // 5.10's rules are written from memory of its source, not yet checked
-    // against it: its XADD-era STX checks, opcode table and CFG pass differ.
-    ("5.10", "asm/atomics", "5.10 STX/XADD field-check order"),
-    ("5.10", "asm/load_acquire", "5.10 opcode table has d3"),
-    (
-        "5.10",
-        "malformed/atomic_bad_op",
-        "5.10 STX/XADD field-check order",
-    ),
-    (
-        "5.10",
-        "malformed/atomic_fetch_u8",
-        "5.10 opcode table has d3",
-    ),
-    (
-        "5.10",
-        "malformed/store_release_bad_imm",
-        "5.10 STX/XADD field-check order",
-    ),
-    (
-        "5.10",
-        "malformed/unknown_stx_mode_imm",
-        "5.10 opcode table has 03",
-    ),
-    (
-        "5.10",
-        "malformed/gotol_off_set",
-        "5.10 range-checks JMP32|JA by off",
-    ),
-    (
-        "5.10",
-        "malformed/gotol_out_of_range",
-        "5.10 range-checks JMP32|JA by off",
-    ),
-    (
-        "5.10",
-        "malformed/jump_into_ld_imm64",
-        "5.10 check_cfg lacks the ldimm64-middle check",
-    ),
-    (
-        "5.10",
-        "asm/ld_imm64",
-        "5.10 has no fd_array: E2BIG before the verifier",
-    ),
     // bpfcheck has no 7.x profile yet; 6.18's rules stand in.
     (
         "7.2",

@@ -6,8 +6,9 @@
 //!
 //! 1. [`check_prepass`] — the load-time loop of `resolve_pseudo_ldimm64`
 //!    over all slots, before any path is walked: `BPF_LDX uses reserved
-//!    fields`, the `ld_imm64` pair ([`check_ld_imm64_pair`]) and
-//!    `unknown opcode %02x` ([`opcode_in_insntable`]).
+//!    fields` (and, before 5.12, `BPF_STX uses reserved fields`), the
+//!    `ld_imm64` pair ([`check_ld_imm64_pair`]) and `unknown opcode %02x`
+//!    ([`opcode_in_insntable`]).
 //! 2. [`check_fields`] — on each visit in `do_check`, before the first
 //!    `check_reg_arg`: reserved fields, invalid opcodes, atomic opcode and
 //!    size, `may_goto` operands, `ld_imm` size. For `BPF_LD_[ABS|IND]` the
@@ -19,7 +20,8 @@
 //!    (`R%d !read_ok`) is the verifier's. [`reg_args`] lists the calls an
 //!    instruction makes, in order.
 //! 4. [`check_jmp_operand_fields`] — conditional jumps check their reserved
-//!    fields only after reading `dst_reg`.
+//!    fields only after reading `dst_reg` (before 6.1: before reading any
+//!    register, see [`IsaFeatures::jmp_dst_first`]).
 //! 5. [`check_alu_imm`] — `div by zero` and `invalid shift %d`, after the
 //!    operand registers were read.
 //!
@@ -103,7 +105,8 @@ pub fn check_ld_imm64_pair(
 }
 
 /// One iteration of `resolve_pseudo_ldimm64`'s load-time loop at `idx`, in
-/// its order: `BPF_LDX uses reserved fields`, the `ld_imm64` pair, then
+/// its order: `BPF_LDX uses reserved fields`, on kernels before 5.12's
+/// atomics `BPF_STX uses reserved fields`, the `ld_imm64` pair, then
 /// `unknown opcode %02x`. Returns the number of slots the kernel steps
 /// over (2 for `ld_imm64`, whose second slot is never checked as an opcode).
 pub fn check_prepass(
@@ -117,6 +120,15 @@ pub fn check_prepass(
         let mode_ok = mode == op::MEM || (feats.cpu_v4 && mode == op::MEMSX);
         if !mode_ok || raw.imm != 0 {
             return Err(InsnError::reserved(idx, "BPF_LDX"));
+        }
+    }
+    // In the BPF_XADD era `imm` of every store was reserved, and the
+    // load-time loop checked it for all of them; since 5.12 `imm` selects
+    // the atomic operation and `do_check` checks stores one by one.
+    if raw.class() == op::STX && !feats.atomics {
+        let mode = op::mode(raw.code);
+        if (mode != op::MEM && mode != op::ATOMIC) || raw.imm != 0 {
+            return Err(InsnError::reserved(idx, "BPF_STX"));
         }
     }
     if raw.code == op::LD | op::IMM | op::DW {
@@ -214,6 +226,11 @@ fn alu_fields(raw: RawInsn, idx: usize, feats: &IsaFeatures) -> Result<(), InsnE
 
 fn stx_fields(raw: RawInsn, idx: usize, feats: &IsaFeatures) -> Result<(), InsnError> {
     if op::mode(raw.code) != op::ATOMIC {
+        // Before 5.12 `do_check` does not look at a plain store's fields:
+        // the pre-pass has checked them.
+        if !feats.atomics {
+            return Ok(());
+        }
         if op::mode(raw.code) != op::MEM || raw.imm != 0 {
             return Err(InsnError::reserved(idx, "BPF_STX"));
         }
@@ -222,6 +239,9 @@ fn stx_fields(raw: RawInsn, idx: usize, feats: &IsaFeatures) -> Result<(), InsnE
     let size = op::size(raw.code);
     if !feats.atomics {
         // Before 5.12 this mode was BPF_XADD: add only, W and DW only.
+        // (The pre-pass has already refused a non-zero `imm` and the
+        // opcode table the other sizes, so on a real load this never
+        // fires; it is `check_xadd`'s own check.)
         if (size != op::W && size != op::DW) || raw.imm != 0 {
             return Err(InsnError::reserved(idx, "BPF_XADD"));
         }
@@ -458,11 +478,18 @@ pub fn reg_args(raw: &RawInsn, feats: &IsaFeatures) -> Vec<CheckStep> {
         op::STX => vec![Reg(src, Src), Reg(dst, Src)],
         op::ST => vec![Reg(dst, Src)],
         op::JMP | op::JMP32 if is_cond_jmp(raw) => {
-            if reg_src {
-                vec![Reg(dst, Src), JmpOperandFields, Reg(src, Src)]
-            } else {
-                vec![Reg(dst, Src), JmpOperandFields]
+            let mut steps = Vec::with_capacity(3);
+            if feats.jmp_dst_first {
+                steps.push(Reg(dst, Src));
             }
+            steps.push(JmpOperandFields);
+            if reg_src {
+                steps.push(Reg(src, Src));
+            }
+            if !feats.jmp_dst_first {
+                steps.push(Reg(dst, Src));
+            }
+            steps
         }
         op::JMP | op::JMP32 => Vec::new(),
         _ => match op::mode(raw.code) {

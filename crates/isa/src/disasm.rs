@@ -20,8 +20,12 @@ use crate::table::{AluOp, AtomicOp, JmpOp, PseudoSrc, Size};
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
 )]
 pub enum LogEra {
-    /// ≤ 5.17: `BPF_XADD` is printed as `lock … += rN` whatever its `imm`;
-    /// no `nospec`.
+    /// ≤ 5.17 (checked against 5.10.251's disasm.c): `BPF_XADD` is printed
+    /// as `lock … += rN` whatever its `imm`; no cpu v4 text; `call` prints
+    /// a helper name for any source but `BPF_PSEUDO_CALL`, and otherwise
+    /// `unknown` (no kfunc names, no `kernel-function`). `nospec` is
+    /// printed, as in the 5.10.y stable series since its Spectre v4
+    /// backport.
     V5_10,
     /// 5.18–6.7: atomics printed by operation; no cpu v4 text.
     V6_1,
@@ -190,8 +194,9 @@ fn print(
                 i.off,
                 i.imm
             ),
-            // BPF_NOSPEC: kernel-internal, printed since 5.13.
-            op::ATOMIC if era >= LogEra::V6_1 => write!(s, "({code:02x}) nospec"),
+            // BPF_NOSPEC: kernel-internal, printed since 5.13 and by the
+            // 5.10.y stable series.
+            op::ATOMIC => write!(s, "({code:02x}) nospec"),
             _ => write!(s, "BUG_st_{code:02x}"),
         },
         op::LDX => {
@@ -225,7 +230,9 @@ fn print(
             ),
             op::IMM if op::size(code) == op::DW => {
                 let value = (u64::from(next_imm as u32) << 32) | u64::from(i.imm as u32);
-                let is_ptr = PseudoSrc::from_bits(i.src).is_some_and(PseudoSrc::is_kernel_pointer);
+                // Only the map fd sources are hidden from unprivileged
+                // logs; every other rewritten immediate prints as it is.
+                let is_ptr = i.src == op::PSEUDO_MAP_FD || i.src == op::PSEUDO_MAP_VALUE;
                 let text = if is_ptr && !sym.allow_ptr_leaks() {
                     "0x0".to_owned()
                 } else {
@@ -376,6 +383,14 @@ fn print_jmp(s: &mut String, i: RawInsn, era: LogEra, sym: &dyn Symbolizer) -> s
     let opb = op::alu_op(code);
     let v4 = era >= LogEra::V6_12;
     if opb == op::CALL {
+        if era == LogEra::V5_10 && i.src != op::PSEUDO_CALL {
+            // Before kfuncs the helper table was consulted whatever the
+            // source register, and nothing else named a call.
+            let name = sym
+                .helper_name(i.imm)
+                .unwrap_or_else(|| "unknown".to_owned());
+            return write!(s, "({code:02x}) call {name}#{}", i.imm);
+        }
         let helper = if i.src == 0 {
             sym.helper_name(i.imm)
         } else {

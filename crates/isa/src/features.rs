@@ -8,8 +8,15 @@
 pub struct IsaFeatures {
     /// `BPF_JMP32` conditional jumps (5.1).
     pub jmp32: bool,
+    /// Conditional jumps read `dst_reg` before checking their reserved
+    /// fields and reading `src_reg` (6.1 has it). Off, as in 5.10's
+    /// `check_cond_jmp_op`: the reserved fields first, then `src_reg`, then
+    /// `dst_reg`.
+    pub jmp_dst_first: bool,
     /// `BPF_ATOMIC` operations beyond `BPF_XADD`: fetch forms, and/or/xor,
-    /// xchg, cmpxchg (5.12).
+    /// xchg, cmpxchg (5.12). Off is the `BPF_XADD` era: `imm` of every
+    /// `BPF_STX` is reserved and checked, with its mode, in the load-time
+    /// pre-pass (`BPF_STX uses reserved fields` before the opcode table).
     pub atomics: bool,
     /// `ld_imm64` with `BPF_PSEUDO_BTF_ID` (5.10).
     pub pseudo_btf_id: bool,
@@ -42,6 +49,7 @@ impl IsaFeatures {
     /// Linux 6.18.
     pub const V6_18: Self = Self {
         jmp32: true,
+        jmp_dst_first: true,
         atomics: true,
         pseudo_btf_id: true,
         kfunc_calls: true,
@@ -72,8 +80,11 @@ impl IsaFeatures {
         ..Self::V6_12
     };
 
-    /// Linux 5.10.
+    /// Linux 5.10 (checked against Debian's 5.10.251 source and kernel):
+    /// the `BPF_XADD` era, no kfuncs, no `BPF_PSEUDO_FUNC`, no `fd_array`
+    /// sources, no `gotol` (`BPF_JMP32 | BPF_JA` is not in its opcode table).
     pub const V5_10: Self = Self {
+        jmp_dst_first: false,
         atomics: false,
         kfunc_calls: false,
         kfunc_module_btf: false,

@@ -52,9 +52,34 @@ fn may_goto_and_atomics_by_version() {
     assert_eq!(msg(&acq, &IsaFeatures::V6_18), "ok");
     let acq8 = [RawInsn::new(0xd3, 0, 1, 0, 0x100)];
     assert_eq!(msg(&acq8, &IsaFeatures::V6_12), "unknown opcode d3");
+    // 5.10 (the BPF_XADD era): a store's imm is reserved, checked by the
+    // load-time pre-pass before the opcode table.
     let fetch = [RawInsn::new(0xdb, 10, 1, -8, 0x01)];
     assert_eq!(
         msg(&fetch, &IsaFeatures::V5_10),
+        "BPF_STX uses reserved fields"
+    );
+    let fetch8 = [RawInsn::new(0xd3, 10, 1, -8, 0x01)];
+    assert_eq!(
+        msg(&fetch8, &IsaFeatures::V5_10),
+        "BPF_STX uses reserved fields"
+    );
+    assert_eq!(msg(&fetch8, &IsaFeatures::V6_1), "unknown opcode d3");
+    let xadd8 = [RawInsn::new(0xd3, 10, 1, -8, 0)];
+    assert_eq!(msg(&xadd8, &IsaFeatures::V5_10), "unknown opcode d3");
+    let stx_imm_mode = [RawInsn::new(0x03, 10, 1, -8, 0)];
+    assert_eq!(
+        msg(&stx_imm_mode, &IsaFeatures::V5_10),
+        "BPF_STX uses reserved fields"
+    );
+    assert_eq!(msg(&stx_imm_mode, &IsaFeatures::V6_1), "unknown opcode 03");
+    let xadd = [RawInsn::new(0xdb, 10, 1, -8, 0)];
+    assert_eq!(msg(&xadd, &IsaFeatures::V5_10), "ok");
+    // The XADD check itself, which the pre-pass makes unreachable.
+    assert_eq!(
+        check_all_fields(&fetch, 0, &IsaFeatures::V5_10)
+            .unwrap_err()
+            .message,
         "BPF_XADD uses reserved fields"
     );
     let kfunc = [RawInsn::new(0x85, 0, 2, 0, 100)];
@@ -122,6 +147,57 @@ fn older_eras_print_older_text() {
     assert_eq!(disasm(&memsx, 0, LogEra::V6_1, &s), "BUG_ldx_91");
 }
 
+#[test]
+fn conditional_jump_check_order() {
+    // `if r11 == 0x0` with a non-zero src_reg: 5.10 checks the reserved
+    // fields before any register, 6.1 reads dst_reg first.
+    let k = [RawInsn::new(0x15, 11, 1, 0, 0)];
+    assert_eq!(
+        msg(&k, &IsaFeatures::V5_10),
+        "BPF_JMP/JMP32 uses reserved fields"
+    );
+    assert_eq!(msg(&k, &IsaFeatures::V6_1), "R11 is invalid");
+    // `if r12 == r11`: 5.10 reads src_reg before dst_reg.
+    let x = [RawInsn::new(0x1d, 12, 11, 0, 0)];
+    assert_eq!(msg(&x, &IsaFeatures::V5_10), "R11 is invalid");
+    assert_eq!(msg(&x, &IsaFeatures::V6_1), "R12 is invalid");
+}
+
+#[test]
+fn era_5_10_text() {
+    let s = DefaultSymbolizer;
+    // Any source but BPF_PSEUDO_CALL looks the helper table up.
+    let kf = [RawInsn::new(0x85, 0, 2, 0, 1)];
+    assert_eq!(
+        disasm(&kf, 0, LogEra::V5_10, &s),
+        "(85) call bpf_map_lookup_elem#1"
+    );
+    assert_eq!(
+        disasm(&kf, 0, LogEra::V6_1, &s),
+        "(85) call kernel-function#1"
+    );
+    let kf_unknown = [RawInsn::new(0x85, 0, 2, 0, 100_000)];
+    assert_eq!(
+        disasm(&kf_unknown, 0, LogEra::V5_10, &s),
+        "(85) call unknown#100000"
+    );
+    let pc = [RawInsn::new(0x85, 0, 1, 0, 3)];
+    assert_eq!(disasm(&pc, 0, LogEra::V5_10, &s), "(85) call pc+3");
+    let gotol = [RawInsn::new(0x06, 0, 0, 1, 2)];
+    assert_eq!(
+        disasm(&gotol, 0, LogEra::V5_10, &s),
+        "(06) if w0 jmp 0x2 goto pc+1"
+    );
+    // 5.10.y carries the Spectre v4 `nospec` backport.
+    let nospec = [RawInsn::new(0xc2, 0, 0, 0, 0)];
+    assert_eq!(disasm(&nospec, 0, LogEra::V5_10, &s), "(c2) nospec");
+    let xadd = [RawInsn::new(0xc3, 1, 2, 0, 0)];
+    assert_eq!(
+        disasm(&xadd, 0, LogEra::V5_10, &s),
+        "(c3) lock *(u32 *)(r1 +0) += r2"
+    );
+}
+
 struct Btf;
 impl Symbolizer for Btf {
     fn kfunc_name(&self, btf_id: i32, _fd_idx: i16) -> Option<String> {
@@ -149,6 +225,12 @@ fn symbolizer_hooks() {
         format!("(18) r1 = {KERNEL_ADDR_TOKEN}")
     );
     assert_eq!(disasm(&map, 0, LogEra::V6_18, &Btf), "(18) r1 = 0x0");
+    // Only the map fd sources are hidden from unprivileged logs.
+    let idx = [RawInsn::new(0x18, 1, 5, 0, 0), RawInsn::new(0, 0, 0, 0, 0)];
+    assert_eq!(
+        disasm(&idx, 0, LogEra::V6_18, &Btf),
+        format!("(18) r1 = {KERNEL_ADDR_TOKEN}")
+    );
     assert_eq!(
         normalize_kernel_addresses("9: (18) r1 = 0xffff8881046c3400 x 0xffff12"),
         format!("9: (18) r1 = {KERNEL_ADDR_TOKEN} x 0xffff12")

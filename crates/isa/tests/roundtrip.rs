@@ -152,7 +152,12 @@ proptest! {
 #[test]
 fn fields_the_kernel_ignores_survive_a_round_trip() {
     let exit = RawInsn::new(0x95, 0, 0, 512, 0);
-    for feats in [IsaFeatures::V5_10, IsaFeatures::V6_1, IsaFeatures::V6_12, IsaFeatures::V6_18] {
+    for feats in [
+        IsaFeatures::V5_10,
+        IsaFeatures::V6_1,
+        IsaFeatures::V6_12,
+        IsaFeatures::V6_18,
+    ] {
         assert!(bpfcheck_isa::check_all_fields(&[exit], 0, &feats).is_ok());
     }
     let d = decode(&[exit], 0).unwrap();

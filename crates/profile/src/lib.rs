@@ -8,7 +8,9 @@
 //!
 //! This crate currently ships built-in profiles for the kernels bpfcheck
 //! targets (5.10, 6.1, 6.12, 6.18), with facts taken from those kernels'
-//! sources and, for 6.18, from the running kernel. A profile may carry the
+//! sources (5.10: Debian bullseye's 5.10.251; 6.1.192; 6.12.117) and, for
+//! 6.18, from the running kernel; each is compared with its real kernel's
+//! answers in the conformance crate's kernel matrix. A profile may carry the
 //! kernel's BTF ([`KernelProfile::with_btf`]; `bpfcheck --kernel host` reads
 //! `/sys/kernel/btf/vmlinux`), opened lazily: the bytes are indexed once,
 //! name lookups build their index on first use. Helper prototypes and the
@@ -29,7 +31,7 @@ pub mod helpers;
 
 use bpfcheck_btf::{Btf, BtfError, BtfKind, BtfTypeId};
 pub use bpfcheck_isa::{IsaFeatures, LogEra};
-use bpfcheck_uapi::{AttachType, MapType, ProgType};
+use bpfcheck_uapi::{AttachType, MapType, ProgType, load};
 use helpers::{HelperData, HelperProto, HelperUnavailable, ProgQuery};
 
 /// A kernel release, `major.minor.patch`.
@@ -151,8 +153,40 @@ impl Limits {
 /// Behaviour switches that are not instruction encodings.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Features {
+    /// `sizeof(union bpf_attr)`: a `BPF_PROG_LOAD` field at or past this
+    /// offset is tail the kernel does not know, and a non-zero tail fails
+    /// the syscall with `E2BIG` before anything else is looked at
+    /// (`bpf_check_uarg_tail_zero`). A field the kernel lacks below this
+    /// offset fails `CHECK_ATTR` instead (`EINVAL`).
+    pub bpf_attr_size: u32,
+    /// `BPF_PROG_LOAD` has `fd_array` (5.14+).
+    pub fd_array: bool,
     /// `BPF_PROG_LOAD` has `fd_array_cnt` (6.14+).
     pub fd_array_cnt: bool,
+    /// The `prog_flags` bits `bpf_prog_load` accepts; any other is `EINVAL`.
+    pub prog_flags: u32,
+    /// One past the highest attach type the kernel knows: the attach types
+    /// `bpf_prog_load_check_attach` lists for a program type are those of
+    /// the newest kernel, cut here.
+    pub attach_type_end: u32,
+    /// `BPF_PROG_TYPE_SK_REUSEPORT` programs must name their attach type
+    /// (5.14+); before, any `expected_attach_type` was accepted.
+    pub sk_reuseport_attach_check: bool,
+    /// `__BPF_FUNC_MAX_ID`: helper ids at or past it have no name in the
+    /// kernel's disassembler (`call unknown#%d`).
+    pub helper_id_end: u32,
+    /// `check_cfg` steps over an `ld_imm64` as one two-slot instruction and
+    /// rejects a jump to its second slot (`jump into the middle of ldimm64
+    /// insn %d`, 5.13+). Without it the second slot is walked as an
+    /// instruction of its own, and a jump there is only caught when
+    /// `do_check` reaches it (`invalid BPF_LD_IMM insn`).
+    pub cfg_ldimm64_middle_check: bool,
+    /// For a `CAP_BPF` loader, `check_cfg` accepts a loop closed along any
+    /// edge. Without it (up to 6.1.y, the `loop_ok` argument of
+    /// `push_insn`) only jump edges may close one: a fall-through or call
+    /// edge back to an instruction still on the walk's stack is a
+    /// `back-edge` even with `CAP_BPF`.
+    pub cfg_loops_on_any_edge: bool,
     /// One past the highest program type the kernel knows.
     pub prog_type_end: u32,
     /// One past the highest map type the kernel knows.
@@ -160,6 +194,23 @@ pub struct Features {
     /// Level-2 logs print `func#N @M` for every subprogram before checking.
     pub log_subprog_table: bool,
 }
+
+/// `prog_flags` of 5.10's `bpf_prog_load`.
+const PROG_FLAGS_5_10: u32 = load::BPF_F_STRICT_ALIGNMENT
+    | load::BPF_F_ANY_ALIGNMENT
+    | load::BPF_F_TEST_STATE_FREQ
+    | load::BPF_F_SLEEPABLE
+    | load::BPF_F_TEST_RND_HI32;
+
+/// `BPF_F_TOKEN_FD` (6.9), which the uapi crate does not name.
+const BPF_F_TOKEN_FD: u32 = 1 << 16;
+
+/// `prog_flags` of 6.12's (and 6.18's) `bpf_prog_load`.
+const PROG_FLAGS_6_12: u32 = PROG_FLAGS_5_10
+    | load::BPF_F_XDP_HAS_FRAGS
+    | load::BPF_F_XDP_DEV_BOUND_ONLY
+    | load::BPF_F_TEST_REG_INVARIANTS
+    | BPF_F_TOKEN_FD;
 
 /// Where a kernel's BTF comes from, and the BTF once it has been opened.
 struct BtfSource {
@@ -335,7 +386,15 @@ impl KernelProfile {
             log_era: LogEra::V5_10,
             limits: Limits::MODERN,
             features: Features {
+                bpf_attr_size: 120,
+                helper_id_end: 156,
+                fd_array: false,
                 fd_array_cnt: false,
+                prog_flags: PROG_FLAGS_5_10,
+                attach_type_end: AttachType::XDP.0 + 1,
+                sk_reuseport_attach_check: false,
+                cfg_ldimm64_middle_check: false,
+                cfg_loops_on_any_edge: false,
                 prog_type_end: ProgType::SK_LOOKUP.0 + 1,
                 map_type_end: MapType::INODE_STORAGE.0 + 1,
                 log_subprog_table: true,
@@ -356,7 +415,15 @@ impl KernelProfile {
             log_era: LogEra::V6_1,
             limits: Limits::MODERN,
             features: Features {
+                bpf_attr_size: 144,
+                helper_id_end: 210,
+                fd_array: true,
                 fd_array_cnt: false,
+                prog_flags: PROG_FLAGS_5_10 | load::BPF_F_XDP_HAS_FRAGS,
+                attach_type_end: AttachType::LSM_CGROUP.0 + 1,
+                sk_reuseport_attach_check: true,
+                cfg_ldimm64_middle_check: true,
+                cfg_loops_on_any_edge: false,
                 prog_type_end: ProgType::SYSCALL.0 + 1,
                 map_type_end: MapType::USER_RINGBUF.0 + 1,
                 log_subprog_table: true,
@@ -377,7 +444,15 @@ impl KernelProfile {
             log_era: LogEra::V6_12,
             limits: Limits::MODERN,
             features: Features {
+                bpf_attr_size: 152,
+                helper_id_end: 212,
+                fd_array: true,
                 fd_array_cnt: false,
+                prog_flags: PROG_FLAGS_6_12,
+                attach_type_end: AttachType::TRACE_KPROBE_SESSION.0 + 1,
+                sk_reuseport_attach_check: true,
+                cfg_ldimm64_middle_check: true,
+                cfg_loops_on_any_edge: true,
                 prog_type_end: ProgType::NETFILTER.0 + 1,
                 map_type_end: MapType::ARENA.0 + 1,
                 log_subprog_table: true,
@@ -398,7 +473,17 @@ impl KernelProfile {
             log_era: LogEra::V6_18,
             limits: Limits::MODERN,
             features: Features {
+                // The 6.18 `BPF_PROG_LOAD` member ends at 168 bytes; every
+                // field a `LoadRequest` can set lies before that.
+                bpf_attr_size: 168,
+                helper_id_end: bpfcheck_uapi::HELPER_ID_END.unsigned_abs(),
+                fd_array: true,
                 fd_array_cnt: true,
+                prog_flags: PROG_FLAGS_6_12,
+                attach_type_end: AttachType::TRACE_UPROBE_SESSION.0 + 1,
+                sk_reuseport_attach_check: true,
+                cfg_ldimm64_middle_check: true,
+                cfg_loops_on_any_edge: true,
                 prog_type_end: ProgType::NETFILTER.0 + 1,
                 map_type_end: MapType::ARENA.0 + 1,
                 log_subprog_table: true,
@@ -483,6 +568,13 @@ impl KernelProfile {
 /// Instruction text as this kernel's verifier prints it: kfunc calls are
 /// named from the kernel's BTF when the profile has it.
 impl bpfcheck_isa::Symbolizer for KernelProfile {
+    fn helper_name(&self, id: i32) -> Option<String> {
+        if u32::try_from(id).ok()? >= self.features.helper_id_end {
+            return None;
+        }
+        bpfcheck_uapi::helper_name(id).map(str::to_owned)
+    }
+
     fn kfunc_name(&self, btf_id: i32, fd_idx: i16) -> Option<String> {
         // A non-zero fd_idx names a module's BTF, which the profile lacks.
         if fd_idx != 0 {
@@ -549,6 +641,26 @@ mod tests {
         );
         assert_eq!(p.kfunc_name(f.0 as i32, 1), None);
         assert_eq!(p.kfunc_name(int.0 as i32, 0), None);
+    }
+
+    #[test]
+    fn helper_names_stop_at_the_kernels_table() {
+        use bpfcheck_isa::Symbolizer;
+        let p61 = KernelProfile::builtin("6.1").unwrap();
+        let p612 = KernelProfile::builtin("6.12").unwrap();
+        let p510 = KernelProfile::builtin("5.10").unwrap();
+        assert_eq!(
+            p61.helper_name(209).as_deref(),
+            Some("bpf_user_ringbuf_drain")
+        );
+        assert_eq!(p61.helper_name(210), None);
+        assert_eq!(
+            p612.helper_name(211).as_deref(),
+            Some("bpf_cgrp_storage_delete")
+        );
+        assert_eq!(p510.helper_name(155).as_deref(), Some("bpf_redirect_peer"));
+        assert_eq!(p510.helper_name(156), None);
+        assert_eq!(p510.helper_name(-1), None);
     }
 
     #[test]
