@@ -61,6 +61,26 @@
 //!   `RET_INTEGER`/`RET_VOID`/`RET_PTR_TO_MAP_VALUE[_OR_NULL]` with a fresh
 //!   id, `R1`–`R5` clobbered; the map helpers with hash and array maps;
 //!   liveness uses each prototype's argument count;
+//! - helper memory arguments (`ARG_PTR_TO_MEM` with `MEM_RDONLY`,
+//!   `MEM_UNINIT`, `MEM_WRITE`, `MEM_FIXED_SIZE`, `MEM_ALIGNED`,
+//!   `PTR_MAYBE_NULL`, sized by `ARG_CONST_SIZE[_OR_ZERO]`) on the stack
+//!   and map values: `check_mem_size_reg` (`R%d min value is negative,
+//!   either use unsigned or 'var &= const'`, `R%d invalid zero-sized read:
+//!   u64=[%lld,%lld]`, `R%d unbounded memory access, use 'var &= const' or
+//!   'if (var < const)'`, precision of the size), `check_helper_mem_access`
+//!   (`invalid read from/write to stack R%d off=%d size=%d` with 6.18's
+//!   errnos, `write into map forbidden`, empty accesses through NULL),
+//!   6.14+'s access types (read-only arguments keep spills, written ones
+//!   turn bytes into `STACK_MISC`), the byte-wise stores after an
+//!   uninitialised-memory argument, `do_refine_retval_range` of the
+//!   `*_str` and stack helpers, and `bpf_ringbuf_output` on ring buffers;
+//! - atomics (`add`/`or`/`and`/`xor` with and without fetch, `xchg`,
+//!   `cmpxchg`, `load_acquire`, `store_release`) on the stack and map
+//!   values: the check-only read, the fetch, the unknown store, strict
+//!   alignment of map values, `BPF_ATOMIC stores into/loads from R%d %s is
+//!   not allowed`, their registers in the liveness table and precision
+//!   backtracking (atomic fetches only where the 6.18.y stable releases
+//!   agree);
 //! - map values: null checks against 0 (`mark_ptr_or_null_regs` over all
 //!   copies), `R%d invalid mem access 'map_value_or_null'`, loads and
 //!   stores with `check_map_access_type`/`check_mem_region_access`
@@ -108,15 +128,18 @@
 //!   alignment, and logs of programs with line info (their `; source`
 //!   lines): the verdict is given, the log is `None`.
 //! - Packet access (`BPF_LD_[ABS|IND]`), pointer types other than stack,
-//!   context and map, atomics, bpf-to-bpf calls, variable-offset stack
+//!   context and map, bpf-to-bpf calls, variable-offset stack
 //!   pointers, linked scalars with differing constant offsets, comparisons
 //!   involving pointers other than a map value against a constant.
-//! - Helper argument kinds other than those above (`ARG_PTR_TO_MEM` and
-//!   its size, uninitialised memory, BTF ids, dynptrs, callbacks…), other
-//!   return types, helpers with an `allowed` callback, map helpers on
-//!   other map types (`check_map_func_compatibility`), array lookups whose
-//!   key is a spilled constant (the kernel's precision marking of the
-//!   slot), map values with BTF special fields.
+//! - Helper argument kinds other than those above (constant strings, BTF
+//!   ids, dynptrs, callbacks, `MEM_UNINIT` map values…), memory arguments
+//!   in packets, map keys and other memory kinds, other return types,
+//!   `bpf_get_smp_processor_id` (its range is the machine's CPU count),
+//!   helpers with an `allowed` callback, map helpers on other map types
+//!   (`check_map_func_compatibility`), array lookups whose key is a
+//!   spilled constant (the kernel's precision marking of the slot), map
+//!   values with BTF special fields; precision through atomic fetches
+//!   where a tracked register or slot meets them.
 //! - Program types other than socket filters, unprivileged loaders, and
 //!   kernels other than 6.18 (their log formats differ). For those the
 //!   per-instruction encoding checks are still applied in instruction

@@ -36,6 +36,10 @@ fn use_def(insn: &RawInsn, helper_args: &dyn Fn(i32) -> Option<u8>) -> (RegSet, 
         op::STX if op::mode(insn.code) == op::ATOMIC => {
             let mut used = d | s;
             let mut def = 0;
+            // `load_acquire` (BPF_LOAD_ACQ) loads through `src` into `dst`.
+            if insn.imm == 0x100 {
+                return (s, d);
+            }
             if insn.imm == 0xf1 {
                 used |= 1;
                 def |= 1;

@@ -258,12 +258,12 @@ fn logs_match_the_kernel_byte_for_byte() {
 
 #[test]
 fn structurally_sound_programs_are_not_guessed() {
-    // `do_check` models `r0 = 0; exit`, but not the memory argument of
-    // `bpf_trace_printk`: the program passes every check before
-    // interpretation and must then be reported as unsupported at the
-    // call, not judged.
+    // `do_check` models `r0 = 0; r1 = 0; exit`, but not the ring buffer
+    // record argument of `bpf_ringbuf_submit`: the program passes every
+    // check before interpretation and must then be reported as
+    // unsupported at the call, not judged.
     let v = verify(
-        &req(vec![MOV0, i(0x85, 0, 0, 0, 6), EXIT]),
+        &req(vec![MOV0, i(0xb7, 1, 0, 0, 0), i(0x85, 0, 0, 0, 132), EXIT]),
         &profile(),
         &VerifyOptions::default(),
     );
@@ -272,8 +272,8 @@ fn structurally_sound_programs_are_not_guessed() {
     assert_eq!(
         (u.feature.as_str(), u.insn),
         (
-            "helper argument type ARG_PTR_TO_MEM | MEM_RDONLY",
-            Some(1.into())
+            "helper argument type ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE",
+            Some(2.into())
         )
     );
     let v = verify(

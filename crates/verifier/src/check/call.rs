@@ -5,26 +5,54 @@
 //!
 //! Modelled argument kinds: `ARG_ANYTHING`, `ARG_CONST_MAP_PTR`,
 //! `ARG_PTR_TO_MAP_KEY`, `ARG_PTR_TO_MAP_VALUE` (read), `ARG_PTR_TO_CTX`,
+//! `ARG_PTR_TO_MEM` and its `ARG_CONST_SIZE[_OR_ZERO]` ([`super::helper_mem`]),
 //! with stack and map-value pointers as memory. Modelled returns:
-//! `RET_INTEGER`, `RET_VOID`, `RET_PTR_TO_MAP_VALUE_OR_NULL`. Helpers that
-//! take a map are modelled with the plain hash and array maps, for
-//! `bpf_map_lookup_elem`, `bpf_map_update_elem` and `bpf_map_delete_elem`.
-//! Everything else is reported as unsupported, naming the feature.
+//! `RET_INTEGER` (refined for the `*_str` and stack helpers), `RET_VOID`,
+//! `RET_PTR_TO_MAP_VALUE_OR_NULL`. Helpers that take a map are modelled
+//! with the plain hash and array maps, for `bpf_map_lookup_elem`,
+//! `bpf_map_update_elem` and `bpf_map_delete_elem`, and with ring buffers
+//! for `bpf_ringbuf_output`. Everything else is reported as unsupported,
+//! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
+    ArgBase, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
 use super::Checker;
-use crate::domain::Scalar;
+use super::helper_mem::{self, MemMeta};
+use super::mem::Access;
+use crate::domain::{Era, Scalar};
 use crate::error::{ErrorCode, Stop};
-use crate::state::{MapIdx, RegState, SLOT_SIZE, SlotType};
+use crate::state::{MapIdx, RegState, SLOT_SIZE, ScalarReg, SlotType};
 
 /// `BPF_FUNC_map_lookup_elem`, `_update_elem`, `_delete_elem`.
 const MAP_LOOKUP: u32 = 1;
 const MAP_UPDATE: u32 = 2;
 const MAP_DELETE: u32 = 3;
+/// `BPF_FUNC_get_smp_processor_id`.
+const GET_SMP_PROCESSOR_ID: u32 = 8;
+/// `BPF_FUNC_ringbuf_output`.
+const RINGBUF_OUTPUT: u32 = 130;
+/// Helpers whose integer return is at most their size argument
+/// (`do_refine_retval_range`): `get_stack`, `probe_read_str`,
+/// `get_task_stack`, `probe_read_user_str`, `probe_read_kernel_str`.
+const STR_RETURNS: [u32; 5] = [67, 45, 141, 114, 115];
+
+/// `MAX_ERRNO`.
+const MAX_ERRNO: i32 = 4095;
+
+/// `do_refine_retval_range` for [`STR_RETURNS`]: a negative errno or at
+/// most `msize_max` bytes.
+fn refined_str_return(msize_max: u64) -> RegState {
+    let mut v = Scalar::unknown();
+    v.smax = msize_max as i64;
+    v.s32_max = msize_max as i32;
+    v.smin = -i64::from(MAX_ERRNO);
+    v.s32_min = -MAX_ERRNO;
+    v.sync(Era::V6_18);
+    RegState::Scalar(ScalarReg::new(v))
+}
 
 /// The register types `ARG_PTR_TO_MAP_KEY`/`_VALUE` and `ARG_PTR_TO_MEM`
 /// accept (`map_key_value_types`, `mem_types`), as the kernel lists them
@@ -51,6 +79,8 @@ struct Meta {
     map: Option<MapIdx>,
     /// An array lookup's constant key (`const_map_key`).
     const_key: Option<u64>,
+    /// Memory arguments.
+    mem: MemMeta,
 }
 
 impl Checker<'_> {
@@ -78,12 +108,18 @@ impl Checker<'_> {
                 "helper call might sleep in a non-sleepable prog".to_owned(),
             ));
         }
+        if proto.id == GET_SMP_PROCESSOR_ID {
+            return Err(self
+                .unsupported("bpf_get_smp_processor_id's return range (the machine's CPU count)"));
+        }
         let mut meta = Meta::default();
-        for (i, arg) in proto.args.iter().enumerate() {
-            let regno = u8::try_from(i + 1).unwrap_or(1);
-            self.check_func_arg(regno, *arg, &mut meta)?;
+        for i in 0..proto.args.len() {
+            self.check_func_arg(proto, i, &mut meta)?;
         }
         self.check_map_func_compat(proto, &meta)?;
+        if let Some((regno, size)) = meta.mem.raw_access {
+            self.helper_raw_writes(regno, size)?;
+        }
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;
@@ -93,7 +129,13 @@ impl Checker<'_> {
         }
         let ret = proto.ret;
         let r0 = match ret.base {
-            RetBase::Integer if ret.flags.is_empty() => RegState::unknown(),
+            RetBase::Integer if ret.flags.is_empty() => {
+                if STR_RETURNS.contains(&proto.id) {
+                    refined_str_return(meta.mem.msize_max)
+                } else {
+                    RegState::unknown()
+                }
+            }
             RetBase::Void => RegState::NotInit,
             RetBase::PtrToMapValue
                 if ret.flags == Default::default() || ret.flags.has(TypeFlag::PtrMaybeNull) =>
@@ -150,14 +192,39 @@ impl Checker<'_> {
         )
     }
 
-    /// `check_func_arg` for one argument.
-    fn check_func_arg(&mut self, regno: u8, arg: ArgType, meta: &mut Meta) -> Result<(), Stop> {
+    /// `check_func_arg` for argument `i` (register `R{i+1}`).
+    fn check_func_arg(
+        &mut self,
+        proto: &HelperProto,
+        i: usize,
+        meta: &mut Meta,
+    ) -> Result<(), Stop> {
+        let arg = proto.args[i];
+        let regno = u8::try_from(i + 1).unwrap_or(1);
         if arg.base == ArgBase::DontCare {
             return Ok(());
         }
         self.read_reg(regno)?;
         let reg = *self.cur.cur().reg(regno);
+        // NULL where NULL is allowed skips the type check.
+        let null_ok = arg.maybe_null() && helper_mem::is_null(&reg);
         match arg.base {
+            ArgBase::PtrToMem => {
+                self.mem_ptr_flags_known(arg)?;
+                if !null_ok {
+                    self.check_mem_arg_type(regno, &reg)?;
+                }
+                self.mem_ptr_arg(regno, arg, proto.arg_size[i], &mut meta.mem)
+            }
+            ArgBase::ConstSize | ArgBase::ConstSizeOrZero if arg.flags.is_empty() => {
+                let ptr_arg = i
+                    .checked_sub(1)
+                    .map(|p| proto.args[p])
+                    .filter(|p| p.base == ArgBase::PtrToMem)
+                    .ok_or_else(|| self.unsupported("size arguments without a memory argument"))?;
+                let zero_ok = arg.base == ArgBase::ConstSizeOrZero;
+                self.mem_size_arg(regno, ptr_arg, zero_ok, &mut meta.mem)
+            }
             // A privileged loader may pass pointers as numbers.
             ArgBase::Anything => Ok(()),
             ArgBase::ConstMapPtr if arg.flags.is_empty() => {
@@ -197,7 +264,7 @@ impl Checker<'_> {
                 let key_of_array_lookup = arg.base == ArgBase::PtrToMapKey
                     && matches!(spec.map_type, MapType::ARRAY | MapType::PERCPU_ARRAY);
                 let size = i32::try_from(size).map_err(|_| self.unsupported("huge map keys"))?;
-                self.helper_mem_read(regno, &reg, size)?;
+                self.helper_mem_access(regno, size, Access::Read, false, None)?;
                 if key_of_array_lookup {
                     meta.const_key = self.constant_map_key(&reg, size)?;
                 }
@@ -221,51 +288,6 @@ impl Checker<'_> {
             | RegState::PtrToBuf(_)
             | RegState::PtrToBtfId { .. } => {
                 Err(self.unsupported("helper memory arguments of this pointer type"))
-            }
-            _ => Err(self.type_mismatch(regno, MEM_TYPES)),
-        }
-    }
-
-    /// `check_helper_mem_access` for a read of `size` bytes.
-    fn helper_mem_read(&mut self, regno: u8, reg: &RegState, size: i32) -> Result<(), Stop> {
-        match *reg {
-            RegState::PtrToStack { frameno, off } => {
-                if usize::from(frameno) + 1 != self.cur.frames.len() {
-                    return Err(self.unsupported("pointers to a caller's stack"));
-                }
-                if off < -crate::state::MAX_STACK || off + size > 0 || size <= 0 {
-                    // 6.18 answers EINVAL here (measured on the live
-                    // kernel), unlike direct stack accesses.
-                    return Err(self.reject(
-                        ErrorCode::InvalidMemAccess,
-                        Errno::EINVAL,
-                        format!("invalid read from stack R{regno} off={off} size={size}"),
-                    ));
-                }
-                let need = usize::try_from(-off).unwrap_or(0);
-                self.cur.cur_mut().grow_stack(need);
-                // Privileged: never-written bytes may be read; dynptr,
-                // iterator and irq-flag slots are not modelled.
-                let mut spis = Vec::new();
-                for o in off..off + size {
-                    let slot = usize::try_from(-o - 1).unwrap_or(0);
-                    let (spi, b) = (slot / SLOT_SIZE, slot % SLOT_SIZE);
-                    let t = self.cur.cur().stack[spi].types[b];
-                    if matches!(t, SlotType::Dynptr | SlotType::Iter | SlotType::IrqFlag) {
-                        return Err(self.unsupported("helper reads of special stack slots"));
-                    }
-                    if !spis.contains(&spi) {
-                        spis.push(spi);
-                    }
-                }
-                for spi in spis {
-                    self.stack_live.read(self.insn_idx, spi);
-                }
-                Ok(())
-            }
-            RegState::PtrToMapValue { .. } => {
-                self.map_value_access(regno, reg, 0, size, false)?;
-                Ok(())
             }
             _ => Err(self.type_mismatch(regno, MEM_TYPES)),
         }
@@ -320,7 +342,10 @@ impl Checker<'_> {
                 | MapType::LRU_HASH
                 | MapType::LRU_PERCPU_HASH
         );
-        if plain && matches!(proto.id, MAP_LOOKUP | MAP_UPDATE | MAP_DELETE) {
+        let map_type = self.maps[map.0 as usize].map_type;
+        if plain && matches!(proto.id, MAP_LOOKUP | MAP_UPDATE | MAP_DELETE)
+            || map_type == MapType::RINGBUF && proto.id == RINGBUF_OUTPUT
+        {
             Ok(())
         } else {
             Err(self.unsupported("helper/map type compatibility"))

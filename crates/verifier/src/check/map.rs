@@ -66,6 +66,20 @@ impl Checker<'_> {
         size: i32,
         write: bool,
     ) -> Result<(), Stop> {
+        self.map_value_access_sized(regno, reg, off, size, write, false)
+    }
+
+    /// [`Self::map_value_access`] where a helper's size argument may allow
+    /// an empty access (`zero_size_allowed`).
+    pub(super) fn map_value_access_sized(
+        &mut self,
+        regno: u8,
+        reg: &RegState,
+        off: i32,
+        size: i32,
+        write: bool,
+        zero_ok: bool,
+    ) -> Result<(), Stop> {
         let RegState::PtrToMapValue {
             map,
             off: roff,
@@ -104,7 +118,8 @@ impl Checker<'_> {
                 ),
             ));
         }
-        self.mem_in_bounds(regno, var.smin.saturating_add(off), size, value_size, "min")?;
+        let bounds = (size, value_size, zero_ok);
+        self.mem_in_bounds(regno, var.smin.saturating_add(off), bounds, "min")?;
         if var.umax >= MAX_VAR_OFF {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,
@@ -117,7 +132,7 @@ impl Checker<'_> {
         let max = i64::try_from(var.umax)
             .unwrap_or(i64::MAX)
             .saturating_add(off);
-        self.mem_in_bounds(regno, max, size, value_size, "max")
+        self.mem_in_bounds(regno, max, bounds, "max")
     }
 
     /// `__check_mem_access` for a map value, with the line
@@ -126,11 +141,11 @@ impl Checker<'_> {
         &mut self,
         regno: u8,
         off: i64,
-        size: i32,
-        value_size: u32,
+        (size, value_size, zero_ok): (i32, u32, bool),
         which: &str,
     ) -> Result<(), Stop> {
-        if off >= 0 && size > 0 && off + i64::from(size) <= i64::from(value_size) {
+        let size_ok = size > 0 || (size == 0 && zero_ok);
+        if off >= 0 && size_ok && off + i64::from(size) <= i64::from(value_size) {
             return Ok(());
         }
         // The kernel prints the offset as an `int`.

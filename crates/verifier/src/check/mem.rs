@@ -10,8 +10,9 @@ use super::Checker;
 use crate::error::{ErrorCode, Stop};
 use crate::state::{MAX_STACK, RegState, SLOT_SIZE, SlotType, StackSlot};
 
+/// The direction of an access (`enum bpf_access_type`).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Access {
+pub(super) enum Access {
     Read,
     Write,
 }
@@ -21,6 +22,8 @@ enum Access {
 enum Value {
     Reg(u8),
     Imm(i32),
+    /// Bytes a helper writes (`value_regno` -1): nothing known.
+    Unknown,
 }
 
 fn size_bytes(code: u8) -> i32 {
@@ -54,11 +57,17 @@ impl Checker<'_> {
         } else {
             self.mem_access(insn.src, &base, insn.off, size, Access::Read)?;
             let off = self.stack_off(&base, insn.off);
-            self.stack_read(off, size, insn.dst)?;
+            self.stack_read(off, size, Some(insn.dst))?;
         }
-        let sx = op::mode(insn.code) == op::MEMSX;
+        self.coerce_loaded(insn.dst, size, op::mode(insn.code) == op::MEMSX);
+        Ok(())
+    }
+
+    /// A load narrower than 8 bytes keeps the loaded width's value
+    /// (`coerce_reg_to_size`, or its sign-extending form for `MEMSX`).
+    pub(super) fn coerce_loaded(&mut self, dst: u8, size: i32, sx: bool) {
         if size < 8
-            && let Some(s) = self.cur.cur_mut().reg_mut(insn.dst).scalar_mut()
+            && let Some(s) = self.cur.cur_mut().reg_mut(dst).scalar_mut()
         {
             let bytes = u8::try_from(size).unwrap_or(8);
             if sx {
@@ -67,7 +76,29 @@ impl Checker<'_> {
                 s.value.coerce_to_size(self.era, bytes);
             }
         }
-        Ok(())
+    }
+
+    /// The read-modify-write of an atomic instruction on the stack at
+    /// `off` from the pointer in `regno`: a check-only read, the fetch
+    /// into `load` if any, then a store of an unknown value.
+    pub(super) fn stack_rmw(
+        &mut self,
+        regno: u8,
+        off: i16,
+        size: i32,
+        load: Option<u8>,
+    ) -> Result<(), Stop> {
+        let base = *self.cur.cur().reg(regno);
+        self.mem_access(regno, &base, off, size, Access::Read)?;
+        let at = self.stack_off(&base, off);
+        self.stack_read(at, size, None)?;
+        if let Some(load) = load {
+            self.stack_read(at, size, Some(load))?;
+            self.coerce_loaded(load, size, false);
+        }
+        let base = *self.cur.cur().reg(regno);
+        self.mem_access(regno, &base, off, size, Access::Write)?;
+        self.stack_write(at, size, Value::Unknown)
     }
 
     pub(super) fn stx(&mut self, insn: &RawInsn) -> Result<(), Stop> {
@@ -100,6 +131,21 @@ impl Checker<'_> {
         self.mem_access(insn.dst, &base, insn.off, size, Access::Write)?;
         let off = self.stack_off(&base, insn.off);
         self.stack_write(off, size, value)
+    }
+
+    /// The byte stores `check_helper_call` makes through register `regno`
+    /// for an uninitialised-memory argument of `size` bytes on the stack
+    /// (`meta.access_size`): each is a one-byte `BPF_WRITE` of an unknown
+    /// value, checked as a store instruction would be.
+    pub(super) fn helper_raw_writes(&mut self, regno: u8, size: i32) -> Result<(), Stop> {
+        for i in 0..size {
+            let base = *self.cur.cur().reg(regno);
+            let off = i16::try_from(i).map_err(|_| self.unsupported("huge helper writes"))?;
+            self.mem_access(regno, &base, off, 1, Access::Write)?;
+            let at = self.stack_off(&base, off);
+            self.stack_write(at, 1, Value::Unknown)?;
+        }
+        Ok(())
     }
 
     fn stack_off(&self, base: &RegState, off: i16) -> i32 {
@@ -179,7 +225,7 @@ impl Checker<'_> {
         let aligned = off % 8 == 0;
         let reg = match value {
             Value::Reg(r) => Some(*self.cur.cur().reg(r)),
-            Value::Imm(_) => None,
+            Value::Imm(_) | Value::Unknown => None,
         };
         match (reg, value) {
             (Some(RegState::Scalar(s)), Value::Reg(r)) if aligned => {
@@ -273,7 +319,9 @@ impl Checker<'_> {
         }
     }
 
-    fn stack_read(&mut self, off: i32, size: i32, dst: u8) -> Result<(), Stop> {
+    /// `check_stack_read_fixed_off` into `dst`, or only the checks (and
+    /// the history entry of a full fill) when there is none.
+    fn stack_read(&mut self, off: i32, size: i32, dst: Option<u8>) -> Result<(), Stop> {
         let (spi, _) = Self::slot_of(off);
         self.scratch_slot(spi);
         self.stack_live.read(self.insn_idx, spi);
@@ -301,6 +349,9 @@ impl Checker<'_> {
                         Errno::EACCES,
                         "invalid size of register fill".to_owned(),
                     ));
+                };
+                let Some(_) = dst else {
+                    return Ok(());
                 };
                 // `bpf_stack_narrow_access_ok`: the low end of the spill.
                 let narrow_ok = width <= spill && off % 8 == 0;
@@ -334,7 +385,9 @@ impl Checker<'_> {
         } else {
             return Err(self.unsupported("stack reads of dynptr, iterator or irq-flag slots"));
         };
-        *self.cur.cur_mut().reg_mut(dst) = new;
+        if let Some(dst) = dst {
+            *self.cur.cur_mut().reg_mut(dst) = new;
+        }
         Ok(())
     }
 }

@@ -4,7 +4,8 @@
 //! still to walk, the counters of the statistics trailer and the log
 //! bookkeeping (which registers and slots an instruction touched, where the
 //! last instruction line starts). Instruction classes live in their own
-//! modules: [`alu`], [`mem`], [`map`], [`jmp`], [`call`].
+//! modules: [`alu`], [`mem`], [`atomic`], [`map`], [`jmp`], [`call`] (with
+//! [`helper_mem`] for helper memory arguments).
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the
@@ -13,9 +14,11 @@
 //! Programs are loop-free here, so every checkpoint compared is finished.
 
 mod alu;
+mod atomic;
 mod call;
 mod ctx;
 mod equiv;
+mod helper_mem;
 mod jmp;
 mod map;
 mod mem;
@@ -295,9 +298,7 @@ impl<'a> Checker<'a> {
         match insn.class() {
             op::ALU | op::ALU64 => self.alu(insn).map(|()| Flow::Next),
             op::LDX => self.ldx(insn).map(|()| Flow::Next),
-            op::STX if op::mode(insn.code) == op::ATOMIC => {
-                Err(self.unsupported("atomic memory operations"))
-            }
+            op::STX if op::mode(insn.code) == op::ATOMIC => self.atomic(insn).map(|()| Flow::Next),
             op::STX => self.stx(insn).map(|()| Flow::Next),
             op::ST => self.st(insn).map(|()| Flow::Next),
             op::JMP | op::JMP32 => {

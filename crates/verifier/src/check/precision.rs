@@ -22,6 +22,25 @@ use crate::state::{FuncState, RegState, VerifierState};
 /// `MAX_CALL_FRAMES`.
 const MAX_FRAMES: usize = 8;
 
+/// `BPF_FETCH`, `BPF_CMPXCHG`, `BPF_LOAD_ACQ`.
+const FETCH: i32 = 0x01;
+const CMPXCHG: i32 = 0xf1;
+const LOAD_ACQ: i32 = 0x100;
+
+fn is_atomic(insn: &RawInsn) -> bool {
+    insn.class() == op::STX && op::mode(insn.code) == op::ATOMIC
+}
+
+/// `is_atomic_load_insn`.
+fn is_load_acquire(insn: &RawInsn) -> bool {
+    is_atomic(insn) && insn.imm == LOAD_ACQ
+}
+
+/// A read-modify-write that loads the old value (`BPF_FETCH`).
+fn is_atomic_fetch(insn: &RawInsn) -> bool {
+    is_atomic(insn) && insn.imm & FETCH != 0 && insn.imm < LOAD_ACQ
+}
+
 /// A scalar narrowed by a conditional jump together with others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LinkedLoc {
@@ -179,7 +198,8 @@ fn backtrack_insn(
                 bt.set_reg(sreg);
             }
         }
-        op::LDX => {
+        // `load_acquire` is a load into `dst` (`is_atomic_load_insn`).
+        _ if class == op::LDX || is_load_acquire(insn) => {
             if !bt.is_reg(dreg) {
                 return Ok(());
             }
@@ -190,8 +210,17 @@ fn backtrack_insn(
             bt.set_slot(usize::from(fr), spi);
         }
         op::STX | op::ST => {
-            if class == op::STX && op::mode(insn.code) == op::ATOMIC {
-                return Err(StepErr::Unsupported("precision through atomic operations"));
+            if is_atomic_fetch(insn) {
+                // 6.18.y stable releases differ here (the fetch is treated
+                // as a load since a late fix): only the cases where both
+                // agree — nothing tracked at this instruction — are walked.
+                let load = if insn.imm == CMPXCHG { 0 } else { sreg };
+                let slot = hist.and_then(|h| h.stack);
+                let slot_tracked = slot.is_some_and(|(fr, spi)| bt.is_slot(usize::from(fr), spi));
+                if bt.is_reg(load) || bt.is_reg(dreg) || slot_tracked {
+                    return Err(StepErr::Unsupported("precision through atomic fetches"));
+                }
+                return Ok(());
             }
             if bt.is_reg(dreg) {
                 return Err(StepErr::Fallback);
