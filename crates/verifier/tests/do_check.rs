@@ -24,6 +24,7 @@ const FIXTURES: &[&str] = &[
     "dc_branches",
     "dc_fork_and",
     "dc_scalar_deref",
+    "fp_sub",
     "dc_spill_fill",
     "dc_stack_misaligned",
     "dc_stack_oob",

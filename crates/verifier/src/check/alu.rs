@@ -266,6 +266,14 @@ impl Checker<'_> {
         if val.abs() >= MAX_VAR_OFF || new.abs() >= MAX_VAR_OFF {
             return Err(self.unsupported("pointer arithmetic out of the kernel's offset range"));
         }
+        if opk == AluOp::Sub {
+            // `fp -= K` is refused (JITs may not cope); `fp += -K` is fine.
+            return Err(self.reject(
+                ErrorCode::PointerArithmetic,
+                Errno::EACCES,
+                format!("R{} subtraction from stack pointer prohibited", insn.dst),
+            ));
+        }
         let off = i32::try_from(new).map_err(|_| self.unsupported("pointer arithmetic"))?;
         *self.cur.cur_mut().reg_mut(insn.dst) = RegState::PtrToStack { frameno, off };
         Ok(())
