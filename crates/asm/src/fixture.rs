@@ -109,10 +109,12 @@ impl Fixture {
         Ok(())
     }
 
-    /// The load request this fixture describes, named `name`.
+    /// The load request this fixture describes, named after `name` (a
+    /// file name, say) as the kernel accepts program names
+    /// ([`bpfcheck_uapi::prog_name_from`]).
     pub fn load_request(&self, name: &str) -> LoadRequest {
         LoadRequest {
-            name: name.to_owned(),
+            name: bpfcheck_uapi::prog_name_from(name),
             prog_type: self.prog_type,
             expected_attach_type: self.expected_attach_type,
             insns: self.insns.clone(),

@@ -20,8 +20,9 @@ use rayon::prelude::*;
 
 use crate::{
     Format,
+    explain::{ColorChoice, render},
     input::{Input, InputOpts, Program, programs_for, read_inputs},
-    records::{from_verification, into_diff},
+    records::{diagnose, from_verification, into_diff},
 };
 
 /// Every program accepted.
@@ -37,7 +38,7 @@ pub(crate) const EXIT_UNSUPPORTED: u8 = 3;
 const EXAMPLE_OBJECT: &[u8] = include_bytes!("../example/example.bpf.o");
 const EXAMPLE_NAME: &str = "example.bpf.o (bundled)";
 
-fn exit_status(records: &[Record]) -> u8 {
+pub(crate) fn exit_status(records: &[Record]) -> u8 {
     if records.iter().any(|r| r.verdict == "rejected") {
         EXIT_REJECTED
     } else if records.iter().any(|r| r.verdict == "unsupported") {
@@ -89,7 +90,7 @@ fn lazy_btf_file(path: String) -> KernelBtf {
     })
 }
 
-fn profiles(names: &[String]) -> Result<Vec<KernelProfile>> {
+pub(crate) fn profiles(names: &[String]) -> Result<Vec<KernelProfile>> {
     let mut out: Vec<KernelProfile> = Vec::new();
     for name in names
         .iter()
@@ -115,6 +116,24 @@ fn profiles(names: &[String]) -> Result<Vec<KernelProfile>> {
     Ok(out)
 }
 
+/// Text output with diagnostics: each record with the program and profile
+/// it was judged with.
+fn emit_explained(
+    records: &[Record],
+    judged: &[(&Program, &KernelProfile)],
+    format: Format,
+    color: ColorChoice,
+    show_log: bool,
+) {
+    if format != Format::Text {
+        return emit(records, format, false);
+    }
+    let color = color.enabled();
+    for (r, (p, k)) in records.iter().zip(judged) {
+        out_nonl!("{}", render(r, Some(p), k, color, show_log));
+    }
+}
+
 fn emit(records: &[Record], format: Format, diff: bool) {
     match format {
         Format::Text => {
@@ -136,10 +155,14 @@ fn emit(records: &[Record], format: Format, diff: bool) {
 
 /// The inputs, or the bundled example when none is given (parsed from
 /// memory: it never touches the file system).
-fn inputs(files: &[PathBuf], input: &InputOpts) -> Result<Vec<Input>> {
+pub(crate) fn inputs(files: &[PathBuf], input: &InputOpts) -> Result<Vec<Input>> {
     if files.is_empty() {
         // `include_bytes!` data has no alignment; the ELF reader wants the
         // headers aligned, which a heap copy is.
+        #[allow(
+            clippy::unnecessary_to_owned,
+            reason = "the copy is what aligns the data"
+        )]
         let object = bpfcheck_obj::Object::parse_named(&EXAMPLE_OBJECT.to_vec(), "example")
             .map_err(|e| anyhow!("the bundled example: {e}"))?;
         return Ok(vec![Input::Object {
@@ -161,7 +184,11 @@ fn target_btf(profile: &KernelProfile) -> Result<Option<&bpfcheck_btf::Btf<'stat
 }
 
 /// The programs of the inputs prepared for one kernel.
-fn programs(inputs: &[Input], input: &InputOpts, profile: &KernelProfile) -> Result<Vec<Program>> {
+pub(crate) fn programs(
+    inputs: &[Input],
+    input: &InputOpts,
+    profile: &KernelProfile,
+) -> Result<Vec<Program>> {
     // Without CO-RE the kernel's BTF is not needed: do not read it.
     let needs_btf = inputs
         .iter()
@@ -174,7 +201,7 @@ fn programs(inputs: &[Input], input: &InputOpts, profile: &KernelProfile) -> Res
     programs_for(inputs, input, btf)
 }
 
-fn judge(p: &Program, profile: &KernelProfile, log_level: u32) -> Record {
+pub(crate) fn judge(p: &Program, profile: &KernelProfile, log_level: u32) -> Record {
     let start = Instant::now();
     let v = match &p.unprepared {
         Some(why) => Verification {
@@ -193,39 +220,70 @@ fn judge(p: &Program, profile: &KernelProfile, log_level: u32) -> Record {
     from_verification(p, &profile.name, &v, log_level, us)
 }
 
+/// Every (program, kernel) pair of the inputs, the programs prepared for
+/// each kernel (CO-RE differs), in input order.
+pub(crate) fn prepare_all(
+    inputs: &[Input],
+    input: &InputOpts,
+    profiles: &[KernelProfile],
+) -> Result<Vec<Vec<Program>>> {
+    profiles
+        .iter()
+        .map(|k| programs(inputs, input, k))
+        .collect()
+}
+
+/// The pairs of [`prepare_all`]'s result, program-major.
+pub(crate) fn pairs<'a>(
+    per_kernel: &'a [Vec<Program>],
+    profiles: &'a [KernelProfile],
+) -> Vec<(&'a Program, &'a KernelProfile)> {
+    let count = per_kernel.first().map_or(0, Vec::len);
+    (0..count)
+        .flat_map(|i| {
+            per_kernel
+                .iter()
+                .zip(profiles)
+                .filter_map(move |(progs, k)| progs.get(i).map(|p| (p, k)))
+        })
+        .collect()
+}
+
+/// Judges every pair in parallel, keeping their order, with a progress bar
+/// on stderr when it is a terminal and there is more than one pair.
+pub(crate) fn judge_all(pairs: &[(&Program, &KernelProfile)], log_level: u32) -> Vec<Record> {
+    let bar = crate::progress::bar(pairs.len(), "judging");
+    let records = pairs
+        .par_iter()
+        .map(|(p, k)| {
+            let r = judge(p, k, log_level);
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+    records
+}
+
 pub(crate) fn check(
     files: &[PathBuf],
     input: &InputOpts,
     kernels: &[String],
     log_level: u32,
     format: Format,
+    color: ColorChoice,
 ) -> Result<u8> {
     let profiles = profiles(kernels)?;
     let inputs = inputs(files, input)?;
-    // The same programs, prepared for each kernel (CO-RE differs).
-    let per_kernel: Vec<Vec<Program>> = profiles
-        .iter()
-        .map(|k| programs(&inputs, input, k))
-        .collect::<Result<_>>()?;
-    let count = per_kernel.first().map_or(0, Vec::len);
+    let per_kernel = prepare_all(&inputs, input, &profiles)?;
     // Every (program, kernel) pair is independent: judge them in parallel,
     // keeping the records in input order.
-    let pairs: Vec<(&Program, &KernelProfile)> = (0..count)
-        .flat_map(|i| {
-            per_kernel
-                .iter()
-                .zip(&profiles)
-                .filter_map(move |(progs, k)| progs.get(i).map(|p| (p, k)))
-        })
-        .collect();
-    let records: Vec<Record> = pairs
-        .par_iter()
-        .map(|(p, k)| judge(p, k, log_level))
-        .collect();
+    let pairs = pairs(&per_kernel, &profiles);
+    let records = judge_all(&pairs, log_level);
     if format == Format::Text && profiles.len() > 1 && log_level == 0 {
         out_nonl!("{}", render_matrix(&records));
     } else {
-        emit(&records, format, false);
+        emit_explained(&records, &pairs, format, color, log_level > 0);
     }
     Ok(exit_status(&records))
 }
@@ -258,17 +316,26 @@ pub(crate) fn disasm(files: &[PathBuf], input: &InputOpts, kernel: &str) -> Resu
     Ok(EXIT_ACCEPTED)
 }
 
-fn live_kernel() -> Result<bpfcheck_sys::Kernel> {
+pub(crate) fn live_kernel() -> Result<bpfcheck_sys::Kernel> {
     bpfcheck_sys::Kernel::probe().map_err(|e| anyhow!("the running kernel cannot be asked: {e}"))
 }
 
-fn live_release() -> String {
+pub(crate) fn live_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map_or_else(|_| "live".into(), |s| format!("live {}", s.trim()))
 }
 
 /// Loads one program into the running kernel and describes the answer.
 fn ask_kernel(k: &bpfcheck_sys::Kernel, p: &Program, log_level: u32) -> Result<KernelSide> {
+    ask_kernel_with_stats(k, p, log_level).map(|(side, _)| side)
+}
+
+/// [`ask_kernel`], with the statistics the kernel printed.
+pub(crate) fn ask_kernel_with_stats(
+    k: &bpfcheck_sys::Kernel,
+    p: &Program,
+    log_level: u32,
+) -> Result<(KernelSide, Option<bpfcheck_uapi::VerifierStats>)> {
     // Always ask for the statistics lines so the kernel's own verification
     // time can be reported; they are removed again unless asked for.
     let opts = bpfcheck_sys::LoadOptions {
@@ -288,7 +355,7 @@ fn ask_kernel(k: &bpfcheck_sys::Kernel, p: &Program, log_level: u32) -> Result<K
     } else {
         Some(strip_level4_lines(&out.log))
     };
-    Ok(KernelSide {
+    let side = KernelSide {
         verdict: if out.accepted { "accepted" } else { "rejected" }.to_owned(),
         errno: out.errno,
         error: out.error_line.clone(),
@@ -308,7 +375,8 @@ fn ask_kernel(k: &bpfcheck_sys::Kernel, p: &Program, log_level: u32) -> Result<K
                 .unwrap_or(wall),
         ),
         log,
-    })
+    };
+    Ok((side, stats))
 }
 
 pub(crate) fn kernel(
@@ -316,6 +384,7 @@ pub(crate) fn kernel(
     input: &InputOpts,
     log_level: u32,
     format: Format,
+    color: ColorChoice,
 ) -> Result<u8> {
     let k = live_kernel()?;
     // The running kernel relocates CO-RE against its own BTF.
@@ -324,14 +393,31 @@ pub(crate) fn kernel(
     let release = live_release();
     let mut records = Vec::new();
     for p in &progs {
-        let side = ask_kernel(&k, p, log_level)?;
-        records.push(Record {
+        let (side, stats) = ask_kernel_with_stats(&k, p, log_level)?;
+        records.push(live_record(p, &release, side, stats));
+    }
+    let judged: Vec<(&Program, &KernelProfile)> = progs.iter().map(|p| (p, &host)).collect();
+    // Level 1 is the default, asked for the error line: the log is shown
+    // from level 2 on.
+    emit_explained(&records, &judged, format, color, log_level > 1);
+    Ok(exit_status(&records))
+}
+
+/// The running kernel's answer as a record of its own (`kernel`, `stats --live`).
+pub(crate) fn live_record(
+    p: &Program,
+    release: &str,
+    side: KernelSide,
+    stats: Option<bpfcheck_uapi::VerifierStats>,
+) -> Record {
+    diagnose(
+        Record {
             schema: bpfcheck_report::SCHEMA_VERSION,
             object: p.object.display().to_string(),
             program: p.name.clone(),
             section: p.section.clone(),
             prog_type: p.request.prog_type.to_string(),
-            kernel: KernelField::Profile(release.clone()),
+            kernel: KernelField::Profile(release.to_owned()),
             profile: None,
             verdict: side.verdict,
             errno: side.errno,
@@ -344,12 +430,14 @@ pub(crate) fn kernel(
             total_states: side.total_states,
             peak_states: side.peak_states,
             duration_us: side.duration_us,
+            stack_depth: stats.and_then(|s| s.stack_depth),
             log: side.log,
             agree: None,
-        });
-    }
-    emit(&records, format, false);
-    Ok(exit_status(&records))
+            source: None,
+            hint: None,
+        },
+        &p.request,
+    )
 }
 
 /// The corpus report `diff --report` writes.

@@ -62,7 +62,7 @@ fn is_asm(path: &Path) -> bool {
 #[derive(Debug)]
 pub(crate) enum Input {
     /// A raw instruction file or an assembler fixture: one program.
-    Single(Program),
+    Single(Box<Program>),
     /// An ELF object, whose programs are prepared per kernel (CO-RE).
     Object {
         path: PathBuf,
@@ -88,7 +88,7 @@ pub(crate) fn programs_for(
     let mut out = Vec::new();
     for input in inputs {
         let (path, mut progs) = match input {
-            Input::Single(p) => (p.object.clone(), vec![p.clone()]),
+            Input::Single(p) => (p.object.clone(), vec![(**p).clone()]),
             Input::Object { path, object } => (
                 path.clone(),
                 object_programs(path, object, opts, target_btf)
@@ -110,13 +110,13 @@ fn single(path: &Path, request: LoadRequest) -> Input {
     let name = path
         .file_stem()
         .map_or_else(|| "prog".into(), |s| s.to_string_lossy().into_owned());
-    Input::Single(Program {
+    Input::Single(Box::new(Program {
         object: path.to_path_buf(),
         name,
         section: None,
         request,
         unprepared: None,
-    })
+    }))
 }
 
 fn read_input(path: &Path, opts: &InputOpts) -> Result<Input> {

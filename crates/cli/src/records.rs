@@ -2,7 +2,7 @@
 
 use bpfcheck_isa::normalize_kernel_addresses;
 use bpfcheck_report::{
-    Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, UnsupportedInfo,
+    Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, UnsupportedInfo, classify,
 };
 use bpfcheck_verifier::{Verdict, Verification, stats_trailer};
 
@@ -33,7 +33,7 @@ pub(crate) fn from_verification(
             None => l.clone(),
         })
     };
-    Record {
+    let r = Record {
         schema: SCHEMA_VERSION,
         object: p.object.display().to_string(),
         program: p.name.clone(),
@@ -62,9 +62,24 @@ pub(crate) fn from_verification(
         total_states: stats.map(|s| s.total_states),
         peak_states: stats.map(|s| s.peak_states),
         duration_us: Some(duration_us),
+        stack_depth: stats.and_then(|s| s.stack_depth.clone()),
         log,
         agree: None,
+        source: None,
+        hint: None,
+    };
+    diagnose(r, &p.request)
+}
+
+/// Adds what explains a rejection to a record: the source line of the
+/// failing instruction and the catalogue's hint.
+pub(crate) fn diagnose(mut r: Record, req: &bpfcheck_uapi::LoadRequest) -> Record {
+    if r.verdict != "rejected" {
+        return r;
     }
+    r.source = r.error_insn.and_then(|i| crate::source::locate(req, i));
+    r.hint = classify(r.error.as_deref(), r.error_code.as_deref()).map(|c| c.help.to_owned());
+    r
 }
 
 /// Compares two kernel-format logs after kernel addresses and the measured

@@ -6,6 +6,10 @@
 
 #![deny(missing_docs)]
 
+pub mod btf;
+
+pub mod smith;
+
 use bpfcheck_isa::{
     DefaultSymbolizer, IsaFeatures, LogEra, check_all_fields, check_prepass, decode, disasm, encode,
 };
@@ -114,6 +118,17 @@ mod tests {
 
         #[test]
         fn verifier_smoke(data in proptest::collection::vec(any::<u8>(), 0..257)) { verifier(&data); }
+
+        #[test]
+        fn btf_smoke(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut d = vec![0x9f, 0xeb, 1, 0, 24, 0, 0, 0];
+            d.extend(data);
+            crate::btf::btf(&d);
+            crate::btf::btf_ext(&d);
+        }
+
+        #[test]
+        fn core_smoke(data in proptest::collection::vec(any::<u8>(), 0..600)) { crate::btf::core(&data); }
 
         #[test]
         fn asm_smoke(data in proptest::collection::vec(any::<u8>(), 0..200)) { asm(&data); }

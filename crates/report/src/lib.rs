@@ -4,19 +4,50 @@
 //! The JSON record is a stable, versioned schema ([`SCHEMA_VERSION`];
 //! documented in the README): fields are added, never renamed or removed
 //! within a major version. This crate holds data and formatting only; it
-//! knows nothing of how verdicts are reached.
+//! knows nothing of how verdicts are reached, and reads no files.
+//!
+//! Implemented:
+//! - [`render_diagnostic`]: a rejection as a rustc-style diagnostic
+//!   (`annotate-snippets`): the kernel's error line, the source line with
+//!   context when the caller has the file (else the line BTF carries), the
+//!   instruction, the path from a [`Trace`], and the catalogue's hint;
+//! - the catalogue of rejection classes ([`CATALOGUE`], [`classify`]),
+//!   keyed by the kernel's message patterns and bpfcheck's error codes;
+//! - [`Trace`]: the failing path as data, read from a kernel-format log
+//!   ([`Trace::from_kernel_log`]), and [`processed_insns`] for per-line cost;
+//! - SARIF 2.1.0 ([`to_sarif`]) with a rule per class and source locations;
+//! - veristat-style tables ([`render_stats`], [`Filter`], [`sort_records`])
+//!   and comparisons of two runs ([`compare`], [`render_compare`]).
+//!
+//! Not implemented: a trace taken from the verifier's own per-instruction
+//! states (it does not expose them yet; the log stands in), and
+//! classification of messages outside the catalogue (such rejections get
+//! no hint and their error code as SARIF rule).
 
 #![deny(missing_docs)]
 
+mod catalogue;
+mod diagnostic;
 mod record;
 mod sarif;
+mod stats;
 mod summary;
 mod text;
+mod trace;
 
-pub use record::{Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, UnsupportedInfo};
+pub use catalogue::{CATALOGUE, RejectionClass, class_by_id, classify};
+pub use diagnostic::{DiagnosticContext, render_diagnostic};
+pub use record::{
+    Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, SourceLocation, UnsupportedInfo,
+};
 pub use sarif::to_sarif;
+pub use stats::{
+    Filter, INSN_LIMIT, NEAR_LIMIT_PERCENT, ProgramChange, SourceLineCost, StatsField, StatsFormat,
+    compare, render_compare, render_stats, render_top_lines, sort_records,
+};
 pub use summary::{Disagreement, Slow, Summary, Tally, message_class};
 pub use text::{render_diff, render_matrix, render_record};
+pub use trace::{RegChange, Trace, TraceStep, processed_insns};
 
 /// Renders records as pretty JSON, one array, with a trailing newline.
 pub fn to_json(records: &[Record]) -> String {

@@ -14,6 +14,21 @@ pub struct UnsupportedInfo {
     pub insn: Option<u32>,
 }
 
+/// Where in the source an instruction came from, from the program's BTF
+/// line info.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLocation {
+    /// The file name as the compiler recorded it.
+    pub file: String,
+    /// 1-based line number.
+    pub line: u32,
+    /// 1-based column; 0 when the compiler recorded none.
+    pub column: u32,
+    /// The line's text as BTF carries it, when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
 /// One verdict on one program for one kernel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -59,12 +74,23 @@ pub struct Record {
     pub peak_states: Option<u64>,
     /// Wall time of the verification, microseconds.
     pub duration_us: Option<u64>,
+    /// Stack depth of each subprogram in bytes (`stack depth A+B`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_depth: Option<Vec<u32>>,
     /// The kernel-format log, when a log level was asked for and it is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
     /// Which parts agree (`bpfcheck diff` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agree: Option<Agreement>,
+    /// The source line of [`Record::error_insn`], when the program has line
+    /// info (added in schema 1; absent in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceLocation>,
+    /// What usually fixes this kind of rejection (the catalogue's help),
+    /// when the error belongs to a known class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// The `kernel` field: a profile name, or the live kernel's answer.
@@ -176,6 +202,9 @@ mod tests {
                 verdict: true,
                 ..Agreement::default()
             }),
+            source: None,
+            hint: None,
+            stack_depth: None,
         };
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["profile"], "6.18");

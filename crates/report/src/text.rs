@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::record::Record;
 
-fn errno_name(errno: i32) -> String {
+pub(crate) fn errno_name(errno: i32) -> String {
     let name = match errno {
         1 => "EPERM",
         2 => "ENOENT",

@@ -19,7 +19,9 @@ pub mod types;
 pub use errno::Errno;
 pub use helper::{HELPER_ID_END, helper_id, helper_name};
 pub use insn::{ByteOrder, INSN_SIZE, InsnIdx, RawInsn, RegNo, TrailingBytes, op};
-pub use load::{FdRef, FuncInfo, LineInfo, LoadRequest, MapSpec, MapSpecError, parse_prog_flags};
+pub use load::{
+    FdRef, FuncInfo, LineInfo, LoadRequest, MapSpec, MapSpecError, parse_prog_flags, prog_name_from,
+};
 pub use stats::{
     VerifierStats, is_level4_line, is_stats_line, last_insn_of_log, strip_level4_lines,
 };

@@ -66,6 +66,22 @@ pub fn parse_prog_flags(s: &str) -> Result<u32, String> {
     Ok(flags)
 }
 
+/// A program name the kernel accepts, made from any text (a file name):
+/// characters other than ASCII letters, digits, `_` and `.` become `_`,
+/// and it keeps the 15 bytes the kernel keeps.
+pub fn prog_name_from(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(15)
+        .collect()
+}
+
 /// A map the program refers to, described well enough to create it.
 #[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MapSpec {
@@ -277,6 +293,15 @@ mod tests {
                 .0
                 .contains("key size")
         );
+    }
+
+    #[test]
+    fn names_from_file_names() {
+        assert_eq!(
+            prog_name_from("smith-verdict-kernel-accepts"),
+            "smith_verdict_k"
+        );
+        assert_eq!(prog_name_from("alu64"), "alu64");
     }
 
     #[test]

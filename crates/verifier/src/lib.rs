@@ -28,6 +28,10 @@
 //!   `fd_idx without fd_array is invalid`, bad map references, direct
 //!   map-value addressing (`direct value offset …`, `no direct value access
 //!   support for this map type`, `invalid access to map value pointer …`),
+//!   maps whose value type has BTF (the program's BTF, parsed once): the
+//!   special fields of 6.18's `map_check_btf` mask are looked for as
+//!   `btf_parse_fields` does (module `prepare::map_btf`) and a value
+//!   without any is plain memory,
 //!   the map/program compatibility rules that need no BTF (struct_ops maps,
 //!   sleepable programs' map types), the per-program map limit, one cgroup
 //!   storage per type, and `unknown opcode %02x`;
@@ -115,7 +119,9 @@
 //!   like the kernel, empty when accepted), level 2 (the `Live regs before
 //!   insn:` table, `from X to Y:` states, the padded `; R0=…` annotations of
 //!   scratched registers and slots, and 6.18's stack-liveness lines
-//!   `(0) frame 0 insn N +live …`), and the statistics.
+//!   `(0) frame 0 insn N +live …`), the `; <source> @ <file>:<line>` lines
+//!   of programs with line info (`verbose_linfo`, module `linfo`, after
+//!   the `check_btf_line` ordering and string checks), and the statistics.
 //!
 //! # Knowingly not implemented (yet)
 //!
@@ -125,8 +131,8 @@
 //!   `infinite loop detected`, `may_goto`; precision across calls and
 //!   exits; state comparison of pointer kinds other than stack and context.
 //! - `__sk_buff.sk`, context access of other program types, strict
-//!   alignment, and logs of programs with line info (their `; source`
-//!   lines): the verdict is given, the log is `None`.
+//!   alignment; the source line the kernel prints after an invalid
+//!   context access in a stats-only log (the log is then `None`).
 //! - Packet access (`BPF_LD_[ABS|IND]`), pointer types other than stack,
 //!   context and map, bpf-to-bpf calls, variable-offset stack
 //!   pointers, linked scalars with differing constant offsets, comparisons
@@ -138,7 +144,9 @@
 //!   helpers with an `allowed` callback, map helpers on other map types
 //!   (`check_map_func_compatibility`), array lookups whose key is a
 //!   spilled constant (the kernel's precision marking of the slot), map
-//!   values with BTF special fields; precision through atomic fetches
+//!   values with BTF special fields (spin locks, timers, workqueues, task
+//!   works, refcounts, kptrs and uptrs, list and rbtree roots) or whose
+//!   BTF the kernel's field parser would refuse; precision through atomic fetches
 //!   where a tracked register or slot meets them.
 //! - Program types other than socket filters, unprivileged loaders, and
 //!   kernels other than 6.18 (their log formats differ). For those the
@@ -146,8 +154,9 @@
 //!   order after the passes above (the kernel applies them only where a
 //!   path reaches, after earlier state errors); such rejections carry no log.
 //! - Anything that needs the kernel's or the program's BTF: kfunc calls,
-//!   `ld_imm64` of BTF ids, maps with BTF-described values, BTF attach
-//!   targets, `func_info`/`line_info` validation, exception callbacks.
+//!   `ld_imm64` of BTF ids, BTF attach targets, `func_info` validation
+//!   (`line_info` tables the kernel would refuse are unsupported),
+//!   exception callbacks.
 
 #![deny(missing_docs)]
 
@@ -156,13 +165,14 @@ mod check;
 /// functions, and their log text.
 pub mod domain;
 mod error;
+mod linfo;
 mod liveness;
 mod log;
 mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
 
-use bpfcheck_isa::{LogEra, check_all_fields};
+use bpfcheck_isa::LogEra;
 pub use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{Errno, InsnIdx, LoadRequest, ProgType, VerifierStats};
 pub use error::{ErrorCode, Unsupported, VerifierError};
@@ -296,6 +306,10 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
 
 /// `compute_live_registers` and `do_check` for the main program.
 fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verification {
+    match linfo::SourceLines::new(req) {
+        Ok(lines) => log.set_source_lines(lines),
+        Err(u) => return unsupported(u),
+    }
     // `compute_call_live_regs`: a helper uses the registers of its
     // prototype's arguments; an unavailable helper is taken to use all.
     let helper_args = |id: i32| {
@@ -311,9 +325,7 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
     let mut checker = check::Checker::new(req, profile, &mut log, live);
     let outcome = checker.run();
     let stats = checker.stats();
-    // With line info the kernel prints `; <source line>` before the
-    // instructions it logs, which is not modelled.
-    let exact = |log: Log| (req.line_info.is_empty()).then(|| log.into_text());
+    let exact = |log: Log| log.is_exact().then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {
             // A successful walk at level 1 leaves no log (do_check_common).
@@ -355,18 +367,91 @@ fn unsupported(u: Unsupported) -> Verification {
     }
 }
 
-/// The first instruction whose encoding `do_check` would refuse.
+/// The first instruction whose encoding `do_check` refuses, when the kernel
+/// is certain to reach it before anything else can fail — used for the
+/// loads the interpreter does not model yet. The kernel checks encodings
+/// only on instructions a path reaches, after the state checks of the
+/// instructions before them; so the answer is definite only on the entry's
+/// straight-line prefix of instructions that cannot fail (constants, moves,
+/// arithmetic on scalars the prefix made), and only if the refused
+/// instruction reads initialised registers. Anywhere else: `None`, and the
+/// caller says `unsupported`.
 fn first_encoding_error(req: &LoadRequest, profile: &KernelProfile) -> Option<VerifierError> {
+    use bpfcheck_isa::{
+        CheckStep, check_alu_imm, check_fields, check_jmp_operand_fields, check_reg, reg_args,
+    };
+    use bpfcheck_uapi::op;
+
+    let insns = &req.insns;
+    let isa = &profile.isa;
+    // Registers holding a value at entry (R1 = ctx, R10 = fp), and which of
+    // the initialised ones are scalars.
+    let mut init: u16 = (1 << 1) | (1 << 10);
+    let mut scalar: u16 = 0;
+    let bit = |r: u8| 1u16.checked_shl(u32::from(r)).unwrap_or(0);
     let mut i = 0;
-    while i < req.insns.len() {
-        if let Err(e) = check_all_fields(&req.insns, i, &profile.isa) {
+    while i < insns.len() {
+        let raw = insns[i];
+        if let Err(e) = check_fields(insns, i, isa) {
             return Some(e.into());
         }
-        i += if prepare::subprogs::is_ldimm64(&req.insns[i]) {
-            2
-        } else {
-            1
+        for step in reg_args(&raw, isa) {
+            let r = match step {
+                CheckStep::Reg(r, arg) => {
+                    if let Err(e) = check_reg(i, r, arg) {
+                        return Some(e.into());
+                    }
+                    if arg == bpfcheck_isa::RegArg::Src && init & bit(r) == 0 {
+                        // `R%d !read_ok` comes first: a state error.
+                        return None;
+                    }
+                    Ok(())
+                }
+                CheckStep::JmpOperandFields => check_jmp_operand_fields(&raw, i),
+                CheckStep::AluImm => check_alu_imm(&raw, i),
+            };
+            if let Err(e) = r {
+                return Some(e.into());
+            }
+        }
+        // Only instructions that cannot fail on state extend the prefix.
+        let class = raw.class();
+        let is_scalar = |r: u8| scalar & bit(r) != 0;
+        let alu = class == op::ALU || class == op::ALU64;
+        if raw.code == op::LD | op::IMM | op::DW && raw.src == 0 {
+            init |= bit(raw.dst);
+            scalar |= bit(raw.dst);
+            i += 2;
+            continue;
+        }
+        if !alu {
+            return None;
+        }
+        let opc = op::alu_op(raw.code);
+        let from_reg = op::src(raw.code) == op::X && opc != op::END;
+        let ok = match opc {
+            // A plain 64-bit register copy moves pointers too.
+            op::MOV if from_reg && class == op::ALU64 && raw.off == 0 => {
+                if is_scalar(raw.src) {
+                    scalar |= bit(raw.dst);
+                } else {
+                    scalar &= !bit(raw.dst);
+                }
+                true
+            }
+            op::MOV if from_reg => is_scalar(raw.src),
+            op::MOV => true,
+            op::NEG | op::END => is_scalar(raw.dst),
+            _ => is_scalar(raw.dst) && (!from_reg || is_scalar(raw.src)),
         };
+        if !ok {
+            return None;
+        }
+        init |= bit(raw.dst);
+        if !(opc == op::MOV && from_reg && class == op::ALU64 && raw.off == 0) {
+            scalar |= bit(raw.dst);
+        }
+        i += 1;
     }
     None
 }

@@ -9,6 +9,8 @@
 
 use bpfcheck_uapi::VerifierStats;
 
+use crate::linfo::SourceLines;
+
 /// `BPF_LOG_LEVEL1`: the failing path.
 pub const LOG_LEVEL1: u32 = 1;
 /// `BPF_LOG_LEVEL2`: every path.
@@ -25,6 +27,11 @@ const ALIGNMENT: usize = 40;
 pub(crate) struct Log {
     level: u32,
     text: String,
+    /// The program's line info, for `verbose_linfo`.
+    sources: SourceLines,
+    /// Set when something the kernel would have written here is not
+    /// modelled, so the text must not be offered as the kernel's.
+    inexact: bool,
 }
 
 impl Log {
@@ -32,7 +39,42 @@ impl Log {
         Self {
             level,
             text: String::new(),
+            sources: SourceLines::default(),
+            inexact: false,
         }
+    }
+
+    /// Gives the log the program's line table.
+    pub(crate) fn set_source_lines(&mut self, sources: SourceLines) {
+        self.sources = sources;
+    }
+
+    /// Whether the program has line info.
+    pub(crate) fn has_source_lines(&self) -> bool {
+        !self.sources.is_empty()
+    }
+
+    /// `verbose_linfo`: `prefix` and the source line of instruction `insn`
+    /// when it is new since the last one printed.
+    pub(crate) fn source_line(&mut self, insn: usize, prefix: &str) {
+        if !self.enabled() {
+            return;
+        }
+        if let Some(line) = self.sources.next_for(insn) {
+            self.text.push_str(prefix);
+            self.text.push_str(line);
+            self.text.push('\n');
+        }
+    }
+
+    /// Marks the text as not the kernel's (see [`Log::is_exact`]).
+    pub(crate) fn mark_inexact(&mut self) {
+        self.inexact = true;
+    }
+
+    /// Whether the text is exactly what the kernel would have written.
+    pub(crate) fn is_exact(&self) -> bool {
+        !self.inexact
     }
 
     /// Whether anything is written at all (`bpf_verifier_log_needed`).

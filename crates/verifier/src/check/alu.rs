@@ -171,6 +171,23 @@ impl Checker<'_> {
         } else {
             RegState::Scalar(ScalarReg::new(Scalar::from_imm(insn.imm)))
         };
+        if dst.is_pointer() && matches!(src, RegState::Scalar(_)) && width != Width::W64 {
+            // `adjust_ptr_min_max_vals`: 32-bit arithmetic on a pointer gives
+            // a meaningless scalar — allowed for a subtraction by a loader
+            // that may leak pointers, refused otherwise — whatever the
+            // pointer's kind or null-ness.
+            if reg_src {
+                self.mark_chain_precision(insn.src)?;
+            }
+            if opk == AluOp::Sub && self.profile.caps.perfmon {
+                return self.set_scalar(insn.dst, ScalarReg::new(Scalar::unknown()));
+            }
+            return Err(self.reject(
+                ErrorCode::PointerArithmetic,
+                Errno::EACCES,
+                format!("R{} 32-bit pointer arithmetic prohibited", insn.dst),
+            ));
+        }
         let (d, s) = match (dst, src) {
             (RegState::Scalar(d), RegState::Scalar(s)) => (d, s),
             (RegState::PtrToStack { frameno, off }, RegState::Scalar(s)) => {

@@ -126,11 +126,18 @@ impl Checker<'_> {
         match socket_filter_access(off, size, write) {
             Verdict::Scalar => Ok(()),
             Verdict::SockPointer => Err(self.unsupported("__sk_buff.sk (socket pointers)")),
-            Verdict::Invalid => Err(self.reject(
-                ErrorCode::InvalidMemAccess,
-                Errno::EACCES,
-                format!("invalid bpf_context access off={off} size={size}"),
-            )),
+            Verdict::Invalid => {
+                // The kernel prints the source line after this message;
+                // only a log without instruction lines can show it there.
+                if !self.log.level1() && self.log.has_source_lines() {
+                    self.log.mark_inexact();
+                }
+                Err(self.reject(
+                    ErrorCode::InvalidMemAccess,
+                    Errno::EACCES,
+                    format!("invalid bpf_context access off={off} size={size}"),
+                ))
+            }
         }
     }
 }

@@ -247,6 +247,7 @@ impl Checker<'_> {
             }
             (Some(r), _) if r.is_pointer() => {
                 if size != 8 {
+                    self.log.source_line(self.insn_idx, "; ");
                     return Err(self.reject(
                         ErrorCode::InvalidMemAccess,
                         Errno::EACCES,
@@ -344,6 +345,7 @@ impl Checker<'_> {
                 slot.spilled
             } else {
                 let RegState::Scalar(s) = slot.spilled else {
+                    self.log.source_line(self.insn_idx, "; ");
                     return Err(self.reject(
                         ErrorCode::InvalidMemAccess,
                         Errno::EACCES,

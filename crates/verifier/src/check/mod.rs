@@ -237,6 +237,7 @@ impl<'a> Checker<'a> {
                 if self.scratched_regs != 0 || self.scratched_slots != 0 {
                     self.print_insn_state();
                 }
+                self.log.source_line(idx, "; ");
                 self.prev_log_pos = self.log.pos();
                 let era = self.profile.log_era;
                 self.log.line(&format!(

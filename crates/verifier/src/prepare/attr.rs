@@ -34,7 +34,20 @@ pub(crate) fn check(req: &LoadRequest, profile: &KernelProfile) -> Result<(), St
     if !attach_type_allowed(req.prog_type, req.expected_attach_type, profile) {
         return Err(refuse(ErrorCode::InvalidAttr, Errno::EINVAL));
     }
+    if !name_is_valid(&req.name) {
+        return Err(refuse(ErrorCode::InvalidAttr, Errno::EINVAL));
+    }
     Ok(())
+}
+
+/// `bpf_obj_name_cpy`: the kernel keeps the first 15 bytes of `prog_name`
+/// (the loader truncates longer names) and refuses any but ASCII letters,
+/// digits, `_` and `.` among them.
+pub(crate) fn name_is_valid(name: &str) -> bool {
+    name.bytes()
+        .take(15)
+        .take_while(|&b| b != 0)
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
 }
 
 /// Fields of the request the kernel has no room for. Past the kernel's
@@ -114,6 +127,15 @@ fn attach_type_allowed(prog: ProgType, attach: AttachType, profile: &KernelProfi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn program_names_follow_bpf_obj_name_cpy() {
+        assert!(name_is_valid("xdp_prog.v2"));
+        assert!(name_is_valid(""));
+        assert!(!name_is_valid("flag-test"));
+        // Only the 15 bytes the kernel keeps are looked at.
+        assert!(name_is_valid("abcdefghijklmno-too-long"));
+    }
 
     fn profile(name: &str) -> KernelProfile {
         KernelProfile::builtin(name).unwrap()

@@ -2,10 +2,12 @@
 //! to maps and, on the way, rejects unknown opcodes and `LDX` encodings with
 //! reserved bits.
 
+use bpfcheck_btf::{Btf, BtfTypeId};
 use bpfcheck_isa::check_prepass;
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{Errno, FdRef, LoadRequest, MapSpec, MapType, load, op};
 
+use super::map_btf::{ValueFields, value_fields};
 use crate::error::{ErrorCode, Stop, Unsupported, VerifierError};
 
 fn reject(code: ErrorCode, errno: Errno, insn: usize, msg: impl Into<String>) -> Stop {
@@ -14,6 +16,9 @@ fn reject(code: ErrorCode, errno: Errno, insn: usize, msg: impl Into<String>) ->
 
 pub(crate) fn resolve(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Stop> {
     let insns = &req.insns;
+    // The program's BTF, which libbpf also gives its maps; read on the
+    // first map with a BTF value type.
+    let mut btf: Option<Btf<'_>> = None;
     // Map indices bound so far, in first-use order (`env->used_maps`).
     let mut used: Vec<u32> = Vec::new();
     let mut i = 0;
@@ -34,6 +39,9 @@ pub(crate) fn resolve(req: &LoadRequest, profile: &KernelProfile) -> Result<(), 
                 | op::PSEUDO_MAP_VALUE
                 | op::PSEUDO_MAP_IDX_VALUE => {
                     let (idx, map) = lookup_map(req, i)?;
+                    if map.btf_value_type_id != 0 {
+                        check_value_fields(req, &mut btf, map, i)?;
+                    }
                     check_map_prog_compatibility(req, map, i)?;
                     if matches!(insn.src, op::PSEUDO_MAP_VALUE | op::PSEUDO_MAP_IDX_VALUE) {
                         check_direct_value(map, second.imm as u32, profile, i)?;
@@ -143,11 +151,6 @@ fn bad_fd(i: usize, fd: i64) -> Stop {
 }
 
 fn check_map_prog_compatibility(req: &LoadRequest, map: &MapSpec, i: usize) -> Result<(), Stop> {
-    if map.btf_value_type_id != 0 {
-        // Spin locks, timers, kptrs, list and rbtree heads in the value are
-        // found through the map's BTF, which this pass does not read yet.
-        return Err(Unsupported::new("maps with BTF-described values", Some(i)).into());
-    }
     if map.map_type == MapType::STRUCT_OPS {
         return Err(reject(
             ErrorCode::InvalidAttr,
@@ -187,6 +190,42 @@ fn check_map_prog_compatibility(req: &LoadRequest, map: &MapSpec, i: usize) -> R
         }
     }
     Ok(())
+}
+
+/// A map whose value type has BTF: plain memory unless the value holds
+/// fields the verifier tracks (spin locks, timers, kptrs, graph roots …),
+/// which are not modelled.
+fn check_value_fields<'a>(
+    req: &'a LoadRequest,
+    btf: &mut Option<Btf<'a>>,
+    map: &MapSpec,
+    i: usize,
+) -> Result<(), Stop> {
+    let unsupported = |what: String| Stop::from(Unsupported::new(what, Some(i)));
+    if btf.is_none() {
+        // libbpf creates a program's maps with the program's BTF; a map
+        // value type without it names types this request does not carry.
+        let bytes = req
+            .prog_btf
+            .as_deref()
+            .ok_or_else(|| unsupported("maps with BTF value types but no program BTF".into()))?;
+        let parsed = Btf::parse(bytes)
+            .map_err(|e| unsupported(format!("maps with unreadable BTF ({e})")))?;
+        *btf = Some(parsed);
+    }
+    let Some(btf) = btf.as_ref() else {
+        return Ok(());
+    };
+    match value_fields(btf, BtfTypeId(map.btf_value_type_id)) {
+        ValueFields::None => Ok(()),
+        ValueFields::Special(field) => Err(unsupported(format!(
+            "map values with BTF special fields ({})",
+            field.name()
+        ))),
+        ValueFields::Unparsable(why) => Err(unsupported(format!(
+            "map value BTF the kernel's field parser refuses ({why})"
+        ))),
+    }
 }
 
 /// `BPF_PSEUDO_MAP_VALUE`: only single-entry arrays hand out a direct

@@ -12,6 +12,7 @@
 pub(crate) mod attr;
 pub(crate) mod cfg;
 pub(crate) mod ldimm64;
+pub(crate) mod map_btf;
 pub(crate) mod subprogs;
 
 use bpfcheck_profile::KernelProfile;

@@ -1,0 +1,119 @@
+//! Text output of verdicts: rejections as diagnostics with their source
+//! line, instruction and path, coloured on terminals.
+
+use std::io::IsTerminal;
+
+use bpfcheck_isa::disasm;
+use bpfcheck_profile::KernelProfile;
+use bpfcheck_report::{DiagnosticContext, Record, Trace, render_diagnostic};
+
+use crate::input::Program;
+
+/// When to colour text output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    /// When stdout is a terminal.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour stdout.
+    pub(crate) fn enabled(self) -> bool {
+        match self {
+            Self::Auto => std::io::stdout().is_terminal(),
+            Self::Always => true,
+            Self::Never => false,
+        }
+    }
+}
+
+/// One record as text: a diagnostic when rejected. The instruction is
+/// printed in the syntax of `profile`'s log; the path comes from the log
+/// the record carries (the kernel's, or bpfcheck's when it made one). The
+/// log itself is printed only with `show_log`.
+pub(crate) fn render(
+    r: &Record,
+    p: Option<&Program>,
+    profile: &KernelProfile,
+    color: bool,
+    show_log: bool,
+) -> String {
+    let insn_text = r.error_insn.zip(p).and_then(|(i, p)| {
+        let idx = usize::try_from(i).ok()?;
+        p.request
+            .insns
+            .get(idx)
+            .map(|_| disasm(&p.request.insns, idx, profile.log_era, profile))
+    });
+    let object = p.map_or_else(|| std::path::PathBuf::from(&r.object), |p| p.object.clone());
+    let source_file = r
+        .source
+        .as_ref()
+        .and_then(|s| crate::source::read_source(&object, &s.file));
+    let log = r
+        .log
+        .as_deref()
+        .or_else(|| r.live().and_then(|k| k.log.as_deref()));
+    let trace = log.map(Trace::from_kernel_log);
+    let cx = DiagnosticContext {
+        insn_text: insn_text.as_deref(),
+        source_file: source_file.as_deref(),
+        trace: trace.as_ref().filter(|t| !t.steps.is_empty()),
+    };
+    if show_log || r.log.is_none() {
+        render_diagnostic(r, &cx, color)
+    } else {
+        let quiet = Record {
+            log: None,
+            ..r.clone()
+        };
+        render_diagnostic(&quiet, &cx, color)
+    }
+}
+
+/// `bpfcheck explain`: records of an earlier `--format json` run, shown as
+/// `check` shows them, with the objects they name read again (when they
+/// still exist) for the instruction and the source.
+pub(crate) fn explain(
+    files: &[std::path::PathBuf],
+    color: ColorChoice,
+    show_log: bool,
+) -> anyhow::Result<u8> {
+    use anyhow::Context;
+    let color = color.enabled();
+    let mut all = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let records: Vec<Record> = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a JSON array of bpfcheck records", f.display()))?;
+        all.extend(records);
+    }
+    let default = crate::commands::resolve_profile(KernelProfile::DEFAULT)?;
+    for r in &all {
+        let profile = crate::commands::resolve_profile(r.profile_name()).ok();
+        let profile = profile.as_ref().unwrap_or(&default);
+        let program = program_of(r);
+        out_nonl!("{}", render(r, program.as_ref(), profile, color, show_log));
+    }
+    Ok(crate::commands::exit_status(&all))
+}
+
+/// The program a record names, read again from its object (without CO-RE
+/// relocation: only the instructions and line info are needed).
+fn program_of(r: &Record) -> Option<Program> {
+    let opts = crate::input::InputOpts {
+        program: Some(r.program.clone()),
+        ..Default::default()
+    };
+    let inputs = crate::input::read_inputs(&[std::path::PathBuf::from(&r.object)], &opts).ok()?;
+    crate::input::programs_for(&inputs, &opts, None)
+        .ok()?
+        .into_iter()
+        .find(|p| p.unprepared.is_none())
+}

@@ -1,0 +1,216 @@
+//! Rejections rendered as diagnostics, one snapshot per class of the
+//! catalogue, on committed fixtures: `tests/diagnostics/rejections.c`
+//! (built with `clang-19 -g`, so that line info exists) with the running
+//! kernel's recorded answers in `recorded.json`, and assembler fixtures
+//! whose kernel answers are recorded in their `;! expect:` lines.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use serde_json::Value;
+
+fn bpfcheck(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_bpfcheck"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run bpfcheck");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn diagnostics_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics")
+}
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn recorded() -> Vec<Value> {
+    let text = std::fs::read_to_string(diagnostics_dir().join("recorded.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `bpfcheck explain` of the one recorded record of `program`.
+fn explain(program: &str) -> String {
+    let rec = recorded()
+        .into_iter()
+        .find(|r| r["program"] == program)
+        .unwrap_or_else(|| panic!("no recorded program {program}"));
+    let tmp = std::env::temp_dir().join(format!(
+        "bpfcheck-diag-{}-{program}.json",
+        std::process::id()
+    ));
+    std::fs::write(&tmp, serde_json::to_string(&vec![rec]).unwrap()).unwrap();
+    let (code, out, err) = bpfcheck(
+        &diagnostics_dir(),
+        &["explain", tmp.to_str().unwrap(), "--color", "never"],
+    );
+    let _ = std::fs::remove_file(&tmp);
+    assert_eq!(code, Some(1), "{err}");
+    out
+}
+
+macro_rules! class_snapshot {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let out = explain(stringify!($name));
+            assert!(out.starts_with(concat!("error[", stringify!($name), "]")), "{out}");
+            assert!(out.contains("= help: "), "{out}");
+            insta::assert_snapshot!(out);
+        }
+    )*};
+}
+
+class_snapshot!(
+    missing_null_check,
+    helper_arg_type,
+    packet_range,
+    reordered_bound_check,
+    unbounded_index,
+    stack_bounds,
+    uninit_register,
+    reference_leak,
+    lock_across_call,
+    infinite_loop,
+    too_complex,
+    helper_not_allowed,
+);
+
+#[test]
+fn every_recorded_rejection_has_a_source_line_and_a_hint() {
+    let all = recorded();
+    let rejected: Vec<&Value> = all.iter().filter(|r| r["verdict"] == "rejected").collect();
+    assert_eq!(rejected.len(), 12);
+    for r in rejected {
+        assert!(r["source"]["line"].as_u64().is_some(), "{r}");
+        assert!(r["hint"].as_str().is_some(), "{r}");
+    }
+}
+
+/// bpfcheck's own rejection of a program without line info: the object
+/// and instruction stand in for the source.
+#[test]
+fn unknown_opcode_without_line_info() {
+    let (code, out, err) = bpfcheck(
+        &fixtures_dir(),
+        &["check", "malformed/unknown_alu_op.s", "--color", "never"],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(out.starts_with("error[unknown_opcode]"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+/// bpfcheck's own verdict, with the path from its own log.
+#[test]
+fn stack_out_of_bounds_from_bpfchecks_own_log() {
+    let (code, out, err) = bpfcheck(
+        &fixtures_dir(),
+        &["check", "asm/dc_stack_oob.s", "--color", "never"],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(out.starts_with("error[stack_bounds]"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn colour_follows_the_flag() {
+    let dir = fixtures_dir();
+    let (_, always, _) = bpfcheck(
+        &dir,
+        &["check", "malformed/unknown_alu_op.s", "--color", "always"],
+    );
+    assert!(always.contains('\u{1b}'), "{always}");
+    // Piped (as here), `auto` means none.
+    let (_, auto, _) = bpfcheck(&dir, &["check", "malformed/unknown_alu_op.s"]);
+    assert!(!auto.contains('\u{1b}'), "{auto}");
+}
+
+#[test]
+fn sarif_of_the_kernels_answers_points_at_source_lines() {
+    let (_, out, err) = bpfcheck(
+        &diagnostics_dir(),
+        &[
+            "check",
+            "../../../../fixtures/malformed/unknown_alu_op.s",
+            "--format",
+            "sarif",
+        ],
+    );
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    assert_eq!(v["runs"][0]["results"][0]["ruleId"], "unknown_opcode");
+}
+
+#[test]
+fn stats_and_compare() {
+    let dir = fixtures_dir();
+    let (code, table, err) = bpfcheck(
+        &dir,
+        &[
+            "stats",
+            "malformed/unknown_alu_op.s",
+            "asm/alu64.s",
+            "--sort",
+            "insns",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(code.is_some_and(|c| c <= 3), "{err}");
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next(),
+        Some("program,type,kernel,verdict,insns,states,peak,max/insn,stack,time_us")
+    );
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with("asm/alu64.s:alu64,")),
+        "{table}"
+    );
+    let (_, filtered, _) = bpfcheck(
+        &dir,
+        &[
+            "stats",
+            "malformed/unknown_alu_op.s",
+            "asm/alu64.s",
+            "--filter",
+            "verdict=rejected",
+        ],
+    );
+    assert_eq!(filtered.lines().count(), 2, "{filtered}");
+    assert!(filtered.contains("unknown_alu_op"), "{filtered}");
+
+    let tmp = std::env::temp_dir().join(format!("bpfcheck-cmp-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for k in ["6.1", "6.18"] {
+        let (_, json, _) = bpfcheck(
+            &dir,
+            &[
+                "check",
+                "malformed/unknown_alu_op.s",
+                "asm/alu64.s",
+                "--kernel",
+                k,
+                "--format",
+                "json",
+            ],
+        );
+        std::fs::write(tmp.join(format!("{k}.json")), json).unwrap();
+    }
+    let a = tmp.join("6.1.json");
+    let b = tmp.join("6.18.json");
+    let (code, out, err) = bpfcheck(&dir, &["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("unknown_alu_op.s:unknown_alu_op"), "{out}");
+    assert!(out.contains("6.1->6.18"), "{out}");
+    assert!(out.contains("programs changed"), "{out}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

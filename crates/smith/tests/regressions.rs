@@ -1,0 +1,63 @@
+//! The reduced disagreements `bpfcheck-smith diff` wrote to
+//! `fixtures/regressions/`: each parses, round-trips through the fixture
+//! writer's syntax, and (where `bpf()` works) still gets the recorded
+//! answer from the running kernel.
+
+use std::path::PathBuf;
+
+use bpfcheck_asm::{Expectation, Fixture};
+use bpfcheck_sys::{LoadOptions, test_support::kernel_or_skip};
+
+fn fixtures() -> Vec<(PathBuf, Fixture)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/regressions");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("fixtures/regressions") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().is_some_and(|e| e == "s") {
+            let text = std::fs::read_to_string(&path).expect("read fixture");
+            let f = Fixture::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            out.push((path, f));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn regressions_parse_and_have_expectations() {
+    let all = fixtures();
+    assert!(!all.is_empty());
+    for (path, f) in &all {
+        assert!(f.expect.is_some(), "{}: no expectation", path.display());
+        assert!(!f.insns.is_empty(), "{}", path.display());
+    }
+}
+
+#[test]
+fn regressions_match_live_kernel() {
+    let Some(k) = kernel_or_skip("regressions_match_live_kernel") else {
+        return;
+    };
+    for (path, f) in fixtures() {
+        let req = f.load_request("regression");
+        let out = k
+            .load(&req, &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        match f.expect {
+            Some(Expectation::Accepted) => {
+                assert!(out.accepted, "{}: {:?}", path.display(), out.error_line);
+            }
+            Some(Expectation::Rejected { errno, message }) => {
+                assert!(!out.accepted, "{}: accepted", path.display());
+                assert_eq!(out.errno, Some(errno.0), "{}", path.display());
+                assert_eq!(
+                    out.error_line.as_deref().unwrap_or("").trim_end(),
+                    message.trim_end(),
+                    "{}",
+                    path.display()
+                );
+            }
+            None => {}
+        }
+    }
+}

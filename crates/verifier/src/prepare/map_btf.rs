@@ -1,0 +1,376 @@
+//! The special fields of a map value described by BTF, found the way
+//! 6.18's `map_check_btf` asks `btf_parse_fields` to find them.
+//!
+//! The kernel walks the value type's members (or a data section's
+//! variables), flattening arrays and descending into nested structs, and
+//! recognises fields by their type: structs named `bpf_spin_lock`,
+//! `bpf_res_spin_lock`, `bpf_timer`, `bpf_wq`, `bpf_task_work`,
+//! `bpf_refcount`, `bpf_list_head` and `bpf_rb_root` of the kernel's size
+//! at an aligned offset, and pointers to a type tag (`kptr`,
+//! `kptr_untrusted`, `percpu_kptr`, `uptr`). Graph nodes (`bpf_list_node`,
+//! `bpf_rb_node`) are not in the mask a map asks for: in a map value they
+//! are plain memory.
+//!
+//! Only whether a value holds any such field matters here: with none the
+//! map is plain memory to the verifier. A walk that would make the kernel's
+//! parse fail (duplicate singletons, unknown or stacked type tags, offsets
+//! inside a byte, nesting too deep) is reported as such rather than
+//! second-guessed.
+
+use bpfcheck_btf::{Btf, BtfKind, BtfTypeId, Type};
+
+/// `MAX_RESOLVE_DEPTH`: array flattening and struct nesting limit.
+const MAX_DEPTH: u32 = 32;
+
+/// A kind of special field the verifier would have to model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpecialField {
+    SpinLock,
+    ResSpinLock,
+    Timer,
+    Workqueue,
+    TaskWork,
+    Refcount,
+    ListHead,
+    RbRoot,
+    /// A pointer tagged with the named type tag.
+    Kptr(&'static str),
+}
+
+impl SpecialField {
+    /// How the field is spelled in C, for messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::SpinLock => "struct bpf_spin_lock",
+            Self::ResSpinLock => "struct bpf_res_spin_lock",
+            Self::Timer => "struct bpf_timer",
+            Self::Workqueue => "struct bpf_wq",
+            Self::TaskWork => "struct bpf_task_work",
+            Self::Refcount => "struct bpf_refcount",
+            Self::ListHead => "struct bpf_list_head",
+            Self::RbRoot => "struct bpf_rb_root",
+            Self::Kptr(tag) => match tag {
+                "kptr" => "__kptr",
+                "kptr_untrusted" => "__kptr_untrusted",
+                "percpu_kptr" => "__percpu_kptr",
+                _ => "__uptr",
+            },
+        }
+    }
+
+    /// Size and alignment the kernel requires (`btf_field_type_size`,
+    /// `btf_field_type_align`).
+    fn size_align(self) -> (u32, u32) {
+        match self {
+            Self::SpinLock | Self::ResSpinLock | Self::Refcount => (4, 4),
+            Self::Timer | Self::Workqueue | Self::ListHead | Self::RbRoot => (16, 8),
+            Self::TaskWork | Self::Kptr(_) => (8, 8),
+        }
+    }
+
+    fn by_struct_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "bpf_spin_lock" => Self::SpinLock,
+            "bpf_res_spin_lock" => Self::ResSpinLock,
+            "bpf_timer" => Self::Timer,
+            "bpf_wq" => Self::Workqueue,
+            "bpf_task_work" => Self::TaskWork,
+            "bpf_refcount" => Self::Refcount,
+            "bpf_list_head" => Self::ListHead,
+            "bpf_rb_root" => Self::RbRoot,
+            _ => return None,
+        })
+    }
+}
+
+/// What the walk found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ValueFields {
+    /// Plain memory.
+    None,
+    /// At least one special field; the first one in layout order.
+    Special(SpecialField),
+    /// The kernel's parse would fail or the BTF is unreadable here.
+    Unparsable(String),
+}
+
+/// The special fields of value type `value` (`btf_value_type_id`).
+pub(crate) fn value_fields(btf: &Btf<'_>, value: BtfTypeId) -> ValueFields {
+    // `btf_type_id_size` resolves the value type through typedefs and
+    // modifiers before the fields are looked for.
+    let walk = match btf.resolve(value) {
+        Ok(Type::Struct(_)) => walk_struct(btf, value, 0),
+        Ok(Type::Datasec(sec)) => walk_datasec(btf, sec.entries()),
+        // Neither a struct nor a section: the kernel's record is an error
+        // pointer, which every user treats as "no fields".
+        Ok(_) => Ok(None),
+        Err(e) => Err(format!("map value type {}: {e}", value.0)),
+    };
+    match walk {
+        Ok(None) => ValueFields::None,
+        Ok(Some(f)) => ValueFields::Special(f),
+        Err(why) => ValueFields::Unparsable(why),
+    }
+}
+
+type Found = Result<Option<SpecialField>, String>;
+
+fn walk_struct(btf: &Btf<'_>, id: BtfTypeId, level: u32) -> Found {
+    let st = btf
+        .composite(btf.resolve(id).map_err(|e| e.to_string())?.id())
+        .map_err(|e| e.to_string())?;
+    for m in st.members() {
+        if !m.bit_offset.is_multiple_of(8) {
+            return Err(format!(
+                "member at bit offset {} in a map value",
+                m.bit_offset
+            ));
+        }
+        if let Some(f) = field_one(btf, m.ty, m.bit_offset / 8, None, level)? {
+            return Ok(Some(f));
+        }
+    }
+    Ok(None)
+}
+
+fn walk_datasec(
+    btf: &Btf<'_>,
+    vars: impl Iterator<Item = bpfcheck_btf::types::VarSecInfo>,
+) -> Found {
+    for v in vars {
+        let var_type = match btf.type_by_id(v.ty).map_err(|e| e.to_string())? {
+            Type::Var(var) => var.ty(),
+            // `.ksyms`-style FUNC entries: the kernel reads their `type`
+            // (the prototype), which holds no field.
+            other => BtfTypeId(other.raw().size_or_type()),
+        };
+        if let Some(f) = field_one(btf, var_type, v.offset, Some(v.size), 0)? {
+            return Ok(Some(f));
+        }
+    }
+    Ok(None)
+}
+
+/// One member or variable of type `ty` at byte offset `off`; `expected`
+/// is the section entry's size for data-section variables.
+fn field_one(
+    btf: &Btf<'_>,
+    mut ty: BtfTypeId,
+    off: u32,
+    expected: Option<u32>,
+    level: u32,
+) -> Found {
+    let err = |e: bpfcheck_btf::BtfError| e.to_string();
+    // Arrays are flattened (no modifiers are skipped on the way, as in the
+    // kernel: a typedef'd array is not looked into).
+    let mut nelems: u64 = 1;
+    let mut depth = 0;
+    let mut t = btf.type_by_id(ty).map_err(err)?;
+    while let Type::Array(a) = t {
+        depth += 1;
+        if depth >= MAX_DEPTH {
+            return Err("array nesting too deep in a map value".into());
+        }
+        nelems = nelems.saturating_mul(u64::from(a.nelems()));
+        ty = a.elem_type();
+        t = btf.type_by_id(ty).map_err(err)?;
+    }
+    if nelems == 0 {
+        return Ok(None);
+    }
+    let name = t.raw().name().map_err(|e| e.to_string())?;
+    let is_struct = t.kind() == BtfKind::Struct;
+    let size_matches =
+        |sz: u32| expected.is_none_or(|e| u64::from(e) == u64::from(sz).saturating_mul(nelems));
+    let candidate = match SpecialField::by_struct_name(name) {
+        Some(f) => f,
+        None if is_struct => {
+            if !size_matches(t.raw().size_or_type()) {
+                return Ok(None);
+            }
+            if level + 1 >= MAX_DEPTH {
+                return Err("struct nesting too deep in a map value".into());
+            }
+            return walk_struct(btf, ty, level + 1);
+        }
+        // Everything else is a kptr candidate, decided by its tag below.
+        None => SpecialField::Kptr("kptr"),
+    };
+    let (sz, align) = candidate.size_align();
+    if !size_matches(sz) || !off.is_multiple_of(align) {
+        return Ok(None);
+    }
+    match candidate {
+        SpecialField::Kptr(_) => kptr_tag(btf, t),
+        // Named like a special struct but not one of the kernel's shape.
+        f if is_struct && t.raw().size_or_type() == sz => Ok(Some(f)),
+        _ => Ok(None),
+    }
+}
+
+/// `btf_find_kptr`: a (possibly volatile) pointer to exactly one type tag
+/// naming the kind of kptr, over a struct.
+fn kptr_tag(btf: &Btf<'_>, t: Type<'_>) -> Found {
+    let err = |e: bpfcheck_btf::BtfError| e.to_string();
+    let t = match t {
+        Type::Volatile(r) => btf.type_by_id(r.target()).map_err(err)?,
+        t => t,
+    };
+    let Type::Ptr(p) = t else {
+        return Ok(None);
+    };
+    let Type::TypeTag(tag) = btf.type_by_id(p.target()).map_err(err)? else {
+        return Ok(None);
+    };
+    if btf.type_by_id(tag.target()).map_err(err)?.kind() == BtfKind::TypeTag {
+        return Err("pointer with more than one type tag in a map value".into());
+    }
+    let kind = match tag.name().map_err(err)? {
+        "kptr" => "kptr",
+        "kptr_untrusted" => "kptr_untrusted",
+        "percpu_kptr" => "percpu_kptr",
+        "uptr" => "uptr",
+        other => return Err(format!("pointer tagged \"{other}\" in a map value")),
+    };
+    if btf.resolve(tag.target()).map_err(err)?.kind() != BtfKind::Struct {
+        return Err(format!("__{kind} pointer to a non-struct in a map value"));
+    }
+    Ok(Some(SpecialField::Kptr(kind)))
+}
+
+#[cfg(test)]
+mod tests {
+    use bpfcheck_btf::{Btf, BtfBuilder, BtfTypeId, ByteOrder, builder::TypeSpec};
+
+    use super::{SpecialField, ValueFields, value_fields};
+
+    fn fields(build: impl FnOnce(&mut BtfBuilder) -> BtfTypeId) -> ValueFields {
+        let mut b = BtfBuilder::new();
+        let value = build(&mut b);
+        let bytes = b.to_bytes(ByteOrder::Little);
+        let btf = Btf::parse(&bytes).expect("builder output parses");
+        value_fields(&btf, value)
+    }
+
+    fn array(b: &mut BtfBuilder, elem: BtfTypeId, nelems: u32) -> BtfTypeId {
+        let index = b.int("unsigned int", 4, false);
+        b.add(&TypeSpec::Array {
+            elem,
+            index,
+            nelems,
+        })
+        .expect("array")
+    }
+
+    fn kptr(b: &mut BtfBuilder, tag: &str) -> BtfTypeId {
+        let int = b.int("int", 4, true);
+        let task = b
+            .struct_("task_struct", 4, &[("pid", int, 0)])
+            .expect("struct");
+        let tagged = b
+            .add(&TypeSpec::TypeTag {
+                value: tag.into(),
+                target: task,
+                attr: false,
+            })
+            .expect("tag");
+        b.ptr(tagged)
+    }
+
+    #[test]
+    fn scalars_and_plain_structs_are_plain_memory() {
+        assert_eq!(fields(|b| b.int("long", 8, true)), ValueFields::None);
+        let got = fields(|b| {
+            let int = b.int("int", 4, true);
+            let arr = array(b, int, 4);
+            let inner = b.struct_("inner", 4, &[("x", int, 0)]).expect("struct");
+            b.struct_(
+                "val",
+                24,
+                &[("a", int, 0), ("arr", arr, 4), ("in", inner, 20)],
+            )
+            .expect("struct")
+        });
+        assert_eq!(got, ValueFields::None);
+    }
+
+    #[test]
+    fn spin_lock_found_directly_nested_and_by_size_only() {
+        let lock = |b: &mut BtfBuilder, size| {
+            let int = b.int("unsigned int", 4, false);
+            b.struct_("bpf_spin_lock", size, &[("val", int, 0)])
+                .expect("struct")
+        };
+        let direct = fields(|b| {
+            let l = lock(b, 4);
+            let int = b.int("int", 4, true);
+            b.struct_("val", 8, &[("cnt", int, 0), ("lock", l, 4)])
+                .expect("struct")
+        });
+        assert_eq!(direct, ValueFields::Special(SpecialField::SpinLock));
+        let nested = fields(|b| {
+            let l = lock(b, 4);
+            let inner = b.struct_("inner", 4, &[("lock", l, 0)]).expect("struct");
+            b.struct_("val", 4, &[("in", inner, 0)]).expect("struct")
+        });
+        assert_eq!(nested, ValueFields::Special(SpecialField::SpinLock));
+        // A struct of that name but not the kernel's size is plain memory.
+        let wrong_size = fields(|b| {
+            let l = lock(b, 8);
+            b.struct_("val", 8, &[("lock", l, 0)]).expect("struct")
+        });
+        assert_eq!(wrong_size, ValueFields::None);
+    }
+
+    #[test]
+    fn graph_nodes_are_not_map_fields_but_roots_are() {
+        let u64_ = |b: &mut BtfBuilder| b.int("unsigned long long", 8, false);
+        let node = fields(|b| {
+            let u = u64_(b);
+            let arr = array(b, u, 3);
+            let n = b
+                .struct_("bpf_list_node", 24, &[("__opaque", arr, 0)])
+                .expect("struct");
+            b.struct_("val", 24, &[("node", n, 0)]).expect("struct")
+        });
+        assert_eq!(node, ValueFields::None);
+        let root = fields(|b| {
+            let u = u64_(b);
+            let arr = array(b, u, 2);
+            let r = b
+                .struct_("bpf_rb_root", 16, &[("__opaque", arr, 0)])
+                .expect("struct");
+            b.struct_("val", 16, &[("root", r, 0)]).expect("struct")
+        });
+        assert_eq!(root, ValueFields::Special(SpecialField::RbRoot));
+    }
+
+    #[test]
+    fn kptrs_by_type_tag() {
+        let got = fields(|b| {
+            let p = kptr(b, "kptr");
+            b.struct_("val", 8, &[("task", p, 0)]).expect("struct")
+        });
+        assert_eq!(got, ValueFields::Special(SpecialField::Kptr("kptr")));
+        // Arrays of kptrs are flattened.
+        let arr = fields(|b| {
+            let p = kptr(b, "percpu_kptr");
+            let a = array(b, p, 2);
+            b.struct_("val", 16, &[("tasks", a, 0)]).expect("struct")
+        });
+        assert_eq!(arr, ValueFields::Special(SpecialField::Kptr("percpu_kptr")));
+        // A tag the kernel does not know makes its parse fail.
+        let unknown = fields(|b| {
+            let p = kptr(b, "user");
+            b.struct_("val", 8, &[("task", p, 0)]).expect("struct")
+        });
+        assert!(matches!(unknown, ValueFields::Unparsable(_)));
+        // An untagged pointer is plain memory.
+        let plain = fields(|b| {
+            let int = b.int("int", 4, true);
+            let p = b.ptr(int);
+            b.struct_("val", 8, &[("p", p, 0)]).expect("struct")
+        });
+        assert_eq!(plain, ValueFields::None);
+    }
+}
