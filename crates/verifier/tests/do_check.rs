@@ -16,63 +16,23 @@ use bpfcheck_sys::LoadOptions;
 use bpfcheck_sys::test_support::kernel_or_skip;
 use bpfcheck_verifier::{LOG_LEVEL1, LOG_LEVEL2, Verdict, VerifyOptions, stats_trailer, verify};
 
-const FIXTURES: &[&str] = &[
-    "ctx_skb",
-    "ctx_skb_cb_overflow",
-    "ctx_skb_data",
-    "ctx_skb_write_len",
-    "dc_branches",
-    "dc_fork_and",
-    "dc_scalar_deref",
-    "fp_sub",
-    "dc_spill_fill",
-    "dc_stack_misaligned",
-    "dc_stack_oob",
-    "dc_uninit_on_one_path",
-    "alu32",
-    "alu64",
-    "atomics",
-    "atomic_ctx",
-    "atomic_fetch_stack",
-    "atomic_map_misaligned",
-    "atomic_map_rdonly",
-    "atomic_scalar",
-    "load_acquire",
-    "load_acquire_ctx",
-    "store_release_map",
-    "endian",
-    "helper_mem_calls",
-    "helper_mem_map_rdonly",
-    "helper_mem_map_value",
-    "helper_mem_neg_size",
-    "helper_mem_null",
-    "helper_mem_ringbuf",
-    "helper_mem_size_type",
-    "helper_mem_spill_ro",
-    "helper_mem_stack_below",
-    "helper_mem_stack_oob",
-    "helper_mem_unbounded_size",
-    "helper_mem_zero_size",
-    "jmp32_k",
-    "jmp32_x",
-    "jmp_k",
-    "jmp_x",
-    "map_arg_ctx",
-    "map_array_const_key",
-    "map_key_oob",
-    "map_key_scalar",
-    "map_lookup",
-    "map_value_oob",
-    "map_value_or_null_deref",
-    "map_value_var_off",
-    "movsx",
-    "precision_chain",
-    "precision_reject",
-    "precision_spill",
-    "prune_propagate",
-    "stack_mem",
-    "stack_read_uninit",
-];
+/// Every fixture of `fixtures/asm` with a golden level-2 log: adding a
+/// fixture to this test is adding its golden files (create an empty
+/// `NAME.l2.log`, bless, then review against the kernel's log).
+fn fixtures() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".l2.log").map(str::to_owned)
+        })
+        .filter(|name| root().join(format!("fixtures/asm/{name}.s")).exists())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 40, "golden logs missing from {}", dir.display());
+    names
+}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -103,7 +63,7 @@ fn our_log(name: &str, level: u32) -> String {
 #[test]
 fn logs_match_the_golden_files() {
     let bless = std::env::var_os("BPFCHECK_BLESS").is_some();
-    for name in FIXTURES {
+    for name in &fixtures() {
         for level in [LOG_LEVEL1, LOG_LEVEL2] {
             let ours = our_log(name, level);
             let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -124,7 +84,7 @@ fn logs_match_the_live_kernel() {
     let Some(kernel) = kernel_or_skip("logs_match_the_live_kernel") else {
         return;
     };
-    for name in FIXTURES {
+    for name in &fixtures() {
         let req = fixture(name).load_request(name);
         for level in [LOG_LEVEL1, LOG_LEVEL2] {
             let opts = LoadOptions {
