@@ -193,6 +193,11 @@ pub struct Features {
     pub map_type_end: u32,
     /// Level-2 logs print `func#N @M` for every subprogram before checking.
     pub log_subprog_table: bool,
+    /// A sleepable program's map-in-maps must hold inner maps of the types
+    /// a sleepable program may use, and the refusal says `…, also as inner
+    /// maps`. The 6.18.44 build of the development host has this; neither
+    /// Debian's 6.12 nor 7.2 source does.
+    pub sleepable_inner_maps: bool,
 }
 
 /// `prog_flags` of 5.10's `bpf_prog_load`.
@@ -398,6 +403,7 @@ impl KernelProfile {
                 prog_type_end: ProgType::SK_LOOKUP.0 + 1,
                 map_type_end: MapType::INODE_STORAGE.0 + 1,
                 log_subprog_table: true,
+                sleepable_inner_maps: false,
             },
             caps: Capabilities::ROOT,
             btf: None,
@@ -427,6 +433,7 @@ impl KernelProfile {
                 prog_type_end: ProgType::SYSCALL.0 + 1,
                 map_type_end: MapType::USER_RINGBUF.0 + 1,
                 log_subprog_table: true,
+                sleepable_inner_maps: false,
             },
             caps: Capabilities::ROOT,
             btf: None,
@@ -456,6 +463,7 @@ impl KernelProfile {
                 prog_type_end: ProgType::NETFILTER.0 + 1,
                 map_type_end: MapType::ARENA.0 + 1,
                 log_subprog_table: true,
+                sleepable_inner_maps: false,
             },
             caps: Capabilities::ROOT,
             btf: None,
@@ -487,6 +495,7 @@ impl KernelProfile {
                 prog_type_end: ProgType::NETFILTER.0 + 1,
                 map_type_end: MapType::ARENA.0 + 1,
                 log_subprog_table: true,
+                sleepable_inner_maps: true,
             },
             caps: Capabilities::ROOT,
             btf: None,

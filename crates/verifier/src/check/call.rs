@@ -208,6 +208,11 @@ impl Checker<'_> {
         let reg = *self.cur.cur().reg(regno);
         // NULL where NULL is allowed skips the type check.
         let null_ok = arg.maybe_null() && helper_mem::is_null(&reg);
+        if null_ok {
+            // Whether the argument is NULL decides what the helper may
+            // touch, so the zero is a precise value.
+            self.mark_chain_precision(regno)?;
+        }
         match arg.base {
             ArgBase::PtrToMem => {
                 self.mem_ptr_flags_known(arg)?;

@@ -42,7 +42,7 @@ pub(crate) fn resolve(req: &LoadRequest, profile: &KernelProfile) -> Result<(), 
                     if map.btf_value_type_id != 0 {
                         check_value_fields(req, &mut btf, map, i)?;
                     }
-                    check_map_prog_compatibility(req, map, i)?;
+                    check_map_prog_compatibility(req, profile, map, i)?;
                     if matches!(insn.src, op::PSEUDO_MAP_VALUE | op::PSEUDO_MAP_IDX_VALUE) {
                         check_direct_value(map, second.imm as u32, profile, i)?;
                     }
@@ -150,7 +150,12 @@ fn bad_fd(i: usize, fd: i64) -> Stop {
     )
 }
 
-fn check_map_prog_compatibility(req: &LoadRequest, map: &MapSpec, i: usize) -> Result<(), Stop> {
+fn check_map_prog_compatibility(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+    map: &MapSpec,
+    i: usize,
+) -> Result<(), Stop> {
     if map.map_type == MapType::STRUCT_OPS {
         return Err(reject(
             ErrorCode::InvalidAttr,
@@ -180,13 +185,19 @@ fn check_map_prog_compatibility(req: &LoadRequest, map: &MapSpec, i: usize) -> R
             M::STACK,
             M::ARENA,
         ];
-        if !ok.contains(&map.map_type) {
-            return Err(reject(
-                ErrorCode::InvalidAttr,
-                Errno::EINVAL,
-                i,
-                "Sleepable programs can only use array, hash, ringbuf and local storage maps",
-            ));
+        let inner_checked = profile.features.sleepable_inner_maps;
+        let inner_ok = !inner_checked
+            || map
+                .inner
+                .as_deref()
+                .is_none_or(|inner| ok.contains(&inner.map_type));
+        if !ok.contains(&map.map_type) || !inner_ok {
+            let msg = if inner_checked {
+                "Sleepable programs can only use array, hash, ringbuf and local storage maps, also as inner maps"
+            } else {
+                "Sleepable programs can only use array, hash, ringbuf and local storage maps"
+            };
+            return Err(reject(ErrorCode::InvalidAttr, Errno::EINVAL, i, msg));
         }
     }
     Ok(())
