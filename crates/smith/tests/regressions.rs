@@ -61,3 +61,50 @@ fn regressions_match_live_kernel() {
         }
     }
 }
+
+/// What made each case a disagreement must not come back: bpfcheck gives
+/// the recorded kernel answer (verdict, and for a rejection its errno and
+/// error line) or, where it cannot judge a feature yet, `unsupported` —
+/// never another answer.
+#[test]
+fn regressions_get_the_kernel_answer_or_unsupported() {
+    use bpfcheck_verifier::{Verdict, VerifyOptions, verify};
+    let profile = bpfcheck_profile::KernelProfile::builtin("6.18").expect("6.18 profile");
+    let (mut agree, mut unsupported, mut wrong) = (0, 0, Vec::new());
+    for (path, f) in fixtures() {
+        let req = f.load_request("regression");
+        let v = verify(&req, &profile, &VerifyOptions { log_level: 0 });
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let ok = match (&f.expect, v.verdict) {
+            (_, Verdict::Unsupported) => {
+                unsupported += 1;
+                continue;
+            }
+            (Some(Expectation::Accepted), Verdict::Accepted) => true,
+            (Some(Expectation::Rejected { errno, message }), Verdict::Rejected) => {
+                let ours = v.error.as_ref();
+                ours.is_some_and(|e| {
+                    e.errno == *errno && e.message.trim_end() == message.trim_end()
+                })
+            }
+            _ => false,
+        };
+        if ok {
+            agree += 1;
+        } else {
+            wrong.push(format!(
+                "{name}: expected {:?}, bpfcheck {:?} {:?}",
+                f.expect, v.verdict, v.error
+            ));
+        }
+    }
+    println!(
+        "regressions: {agree} agree, {unsupported} unsupported, {} wrong",
+        wrong.len()
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
