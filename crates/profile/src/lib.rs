@@ -27,7 +27,10 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
+mod embedded_btf;
 pub mod helpers;
+
+pub use embedded_btf::embedded_btf_bytes;
 
 use bpfcheck_btf::{Btf, BtfError, BtfKind, BtfTypeId};
 pub use bpfcheck_isa::{IsaFeatures, LogEra};
@@ -406,7 +409,7 @@ impl KernelProfile {
                 sleepable_inner_maps: false,
             },
             caps: Capabilities::ROOT,
-            btf: None,
+            btf: embedded_btf::btf_of("5.10"),
             note: None,
             helpers: None,
         }
@@ -436,7 +439,7 @@ impl KernelProfile {
                 sleepable_inner_maps: false,
             },
             caps: Capabilities::ROOT,
-            btf: None,
+            btf: embedded_btf::btf_of("6.1"),
             note: None,
             helpers: Some(HelperData::V6_1),
         }
@@ -466,7 +469,7 @@ impl KernelProfile {
                 sleepable_inner_maps: false,
             },
             caps: Capabilities::ROOT,
-            btf: None,
+            btf: embedded_btf::btf_of("6.12"),
             note: None,
             helpers: Some(HelperData::V6_12),
         }
@@ -498,7 +501,7 @@ impl KernelProfile {
                 sleepable_inner_maps: true,
             },
             caps: Capabilities::ROOT,
-            btf: None,
+            btf: embedded_btf::btf_of("6.18"),
             note: None,
             helpers: Some(HelperData::V6_18),
         }
