@@ -17,3 +17,11 @@ gen() {
 }
 gen 6.1 "bookworm" bookworm-generic
 gen 6.12 "bookworm-security" bookworm-6.12-generic
+# 7.2: Debian sid's source (apt-get download linux-source-7.2 with a
+# private sources list, as tools/vm/fetch-kernel.sh does for images) and
+# its cloud image's config (BPFCHECK_KERNEL_SERIES=7.2 tools/vm/fetch-kernel.sh sid).
+python3 "$here/gen_helpers.py" --ksrc "$ksrc/linux-source-7.2" --name 7.2 \
+    --source "Debian linux-source-7.2 (sid, 7.2.13-1)" \
+    --config "$cache/sid-7.2/config" \
+    --config-label "linux-binary-unsigned-7.2.13+deb14-cloud-amd64 7.2.13-1" \
+    --out "$out/helpers-7.2.txt"

@@ -14,19 +14,7 @@ use bpfcheck_verifier::{LOG_LEVEL1, Verdict, VerifyOptions, verify};
 use serde_json::Value;
 
 /// (profile, fixture): why bpfcheck differs from that real kernel.
-const KNOWN: &[(&str, &str, &str)] = &[
-    // bpfcheck has no 7.x profile yet; 6.18's rules stand in.
-    (
-        "7.2",
-        "malformed/ja_x_form",
-        "7.x has gotox (indirect jumps)",
-    ),
-    (
-        "7.2",
-        "malformed/unknown_ldx_mode_imm",
-        "7.x checks the opcode table first",
-    ),
-];
+const KNOWN: &[(&str, &str, &str)] = &[];
 
 fn profile_for(name: &str) -> KernelProfile {
     KernelProfile::builtin(name).unwrap_or_else(|_| KernelProfile::for_release(name, None).unwrap())

@@ -44,7 +44,13 @@ pub fn isa(data: &[u8]) {
             let _ = check_all_fields(&insns, idx, &feats);
         }
     }
-    for era in [LogEra::V5_10, LogEra::V6_1, LogEra::V6_12, LogEra::V6_18] {
+    for era in [
+        LogEra::V5_10,
+        LogEra::V6_1,
+        LogEra::V6_12,
+        LogEra::V6_18,
+        LogEra::V7_2,
+    ] {
         for idx in 0..insns.len() {
             let _ = disasm(&insns, idx, era, &DefaultSymbolizer);
         }

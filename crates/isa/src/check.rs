@@ -115,6 +115,9 @@ pub fn check_prepass(
     feats: &IsaFeatures,
 ) -> Result<usize, InsnError> {
     let raw = slot(insns, idx)?;
+    if feats.fields_at_load {
+        return check_at_load(insns, idx, raw, feats);
+    }
     if raw.class() == op::LDX {
         let mode = op::mode(raw.code);
         let mode_ok = mode == op::MEM || (feats.cpu_v4 && mode == op::MEMSX);
@@ -142,6 +145,53 @@ pub fn check_prepass(
             format!("unknown opcode {:02x}", raw.code),
         ));
     }
+    Ok(1)
+}
+
+/// 7.x's load-time loop: register numbers (but the stack-argument forms
+/// that name `BPF_REG_PARAMS`), the `ld_imm64` pair and its reserved `off`,
+/// the opcode table, then the class's reserved fields.
+fn check_at_load(
+    insns: &[RawInsn],
+    idx: usize,
+    raw: RawInsn,
+    feats: &IsaFeatures,
+) -> Result<usize, InsnError> {
+    const PARAMS: u8 = RegNo::COUNT as u8;
+    let dw_mem = |class: u8| raw.code == class | op::MEM | op::DW && raw.off % 8 == 0;
+    let stack_arg_store = raw.dst == PARAMS && raw.off < 0 && (dw_mem(op::ST) || dw_mem(op::STX));
+    let stack_arg_load = raw.src == PARAMS && raw.off > 0 && dw_mem(op::LDX);
+    for (reg, exempt) in [(raw.dst, stack_arg_store), (raw.src, stack_arg_load)] {
+        if !RegNo(reg).is_valid() && !exempt {
+            return Err(InsnError::new(
+                InsnErrorKind::InvalidRegister,
+                idx,
+                format!("R{reg} is invalid"),
+            ));
+        }
+    }
+    if raw.code == op::LD | op::IMM | op::DW {
+        check_ld_imm64_pair(insns, idx, feats)?;
+        if raw.off != 0 {
+            return Err(InsnError::reserved(idx, "BPF_LD_IMM64"));
+        }
+        return Ok(2);
+    }
+    if !opcode_in_insntable(raw.code, feats) {
+        return Err(InsnError::new(
+            InsnErrorKind::UnknownOpcode,
+            idx,
+            format!("unknown opcode {:02x}", raw.code),
+        ));
+    }
+    if raw.class() == op::LDX {
+        let mode = op::mode(raw.code);
+        if (mode != op::MEM && mode != op::MEMSX) || raw.imm != 0 {
+            return Err(InsnError::reserved(idx, "BPF_LDX"));
+        }
+    }
+    check_fields(insns, idx, feats)?;
+    check_jmp_operand_fields(&raw, idx)?;
     Ok(1)
 }
 
@@ -277,6 +327,11 @@ fn jmp_fields(raw: RawInsn, idx: usize, feats: &IsaFeatures) -> Result<(), InsnE
                 raw.off == 0 || (raw.src == op::PSEUDO_KFUNC_CALL && feats.kfunc_module_btf);
             if reg_src || !off_ok || !src_ok || raw.dst != 0 || jmp32 {
                 return Err(InsnError::reserved(idx, "BPF_CALL"));
+            }
+        }
+        op::JA if reg_src && feats.gotox => {
+            if raw.src != 0 || raw.imm != 0 || raw.off != 0 {
+                return Err(InsnError::reserved(idx, "BPF_JA|BPF_X"));
             }
         }
         op::JA => {

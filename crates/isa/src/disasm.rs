@@ -34,6 +34,8 @@ pub enum LogEra {
     V6_12,
     /// 6.18: adds `load_acquire`/`store_release`.
     V6_18,
+    /// 6.19–7.x: adds `gotox`.
+    V7_2,
 }
 
 /// What the printer cannot know from the instruction alone.
@@ -412,6 +414,9 @@ fn print_jmp(s: &mut String, i: RawInsn, era: LogEra, sym: &dyn Symbolizer) -> s
     }
     if code == op::JMP | op::JA {
         return write!(s, "({code:02x}) goto pc{:+}", i.off);
+    }
+    if era >= LogEra::V7_2 && code == op::JMP | op::JA | op::X {
+        return write!(s, "({code:02x}) gotox r{}", i.dst);
     }
     if v4 && code == op::JMP | op::JCOND && i.src == op::MAY_GOTO {
         return write!(s, "({code:02x}) may_goto pc{:+}", i.off);

@@ -43,9 +43,26 @@ pub struct IsaFeatures {
     pub addr_space_cast: bool,
     /// `load_acquire`/`store_release` atomics, also in B and H sizes (6.15).
     pub load_acquire_store_release: bool,
+    /// `gotox rN` (`BPF_JMP | BPF_JA | BPF_X`), indirect jumps through the
+    /// jump tables of `BPF_MAP_TYPE_INSN_ARRAY` maps (6.19).
+    pub gotox: bool,
+    /// Every instruction's encoding is checked at load time, in program
+    /// order, by the pass that resolves `ld_imm64` (7.x's
+    /// `check_and_resolve_insns`): register numbers, the opcode table, then
+    /// each class's reserved fields. Before, `do_check` checked the fields
+    /// of the instructions a path reached, and the load-time loop only
+    /// `BPF_LDX` (before the opcode table) and `ld_imm64`.
+    pub fields_at_load: bool,
 }
 
 impl IsaFeatures {
+    /// Linux 7.2 (Debian's 7.2.13 source and kernel).
+    pub const V7_2: Self = Self {
+        gotox: true,
+        fields_at_load: true,
+        ..Self::V6_18
+    };
+
     /// Linux 6.18.
     pub const V6_18: Self = Self {
         jmp32: true,
@@ -62,6 +79,8 @@ impl IsaFeatures {
         may_goto_off_zero: true,
         addr_space_cast: true,
         load_acquire_store_release: true,
+        gotox: false,
+        fields_at_load: false,
     };
 
     /// Linux 6.12.

@@ -21,7 +21,8 @@
 //! Knowingly not here: checks that need register or program state (the
 //! verifier's), kernel-internal encodings a loader cannot submit
 //! (`BPF_PROBE_*`, percpu `mov`, `nospec` are only printed), and `gotox`
-//! (6.19).
+//! as a decoded instruction (7.x's opcode table, field checks and printer
+//! know it; its targets live in jump-table maps, not in the encoding).
 
 #![deny(missing_docs)]
 

@@ -568,7 +568,10 @@ pub fn opcode(code: u8) -> Option<&'static Opcode> {
 /// pre-pass in `resolve_pseudo_ldimm64` rejects any other opcode with
 /// `unknown opcode %02x`.
 pub fn opcode_in_insntable(code: u8, feats: &IsaFeatures) -> bool {
+    // `gotox` has no row: no kernel whose verifier bpfcheck interprets has
+    // it, and its operand is a jump table, not an instruction field.
     opcode(code).is_some_and(|o| o.gate.allows(feats))
+        || (feats.gotox && code == op::JMP | op::JA | op::X)
 }
 
 #[cfg(test)]

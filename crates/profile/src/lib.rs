@@ -361,9 +361,10 @@ impl std::error::Error for UnknownKernel {}
 
 impl KernelProfile {
     /// Names of the built-in profiles, oldest first.
-    pub const BUILTIN: &'static [&'static str] = &["5.10", "6.1", "6.12", "6.18"];
+    pub const BUILTIN: &'static [&'static str] = &["5.10", "6.1", "6.12", "6.18", "7.2"];
 
-    /// The profile bpfcheck uses when none is named: the newest built-in.
+    /// The profile bpfcheck uses when none is named: the kernel of the
+    /// development host, the one whose verifier bpfcheck interprets.
     pub const DEFAULT: &'static str = "6.18";
 
     /// A built-in profile by name (`6.1`, `v6.1`, `6.1.192` all name 6.1).
@@ -375,6 +376,7 @@ impl KernelProfile {
             (6, 1) => Self::v6_1(),
             (6, 12) => Self::v6_12(),
             (6, 18) => Self::v6_18(),
+            (7, 2) => Self::v7_2(),
             _ => return Err(UnknownKernel(name.to_owned())),
         };
         Ok(p)
@@ -382,7 +384,13 @@ impl KernelProfile {
 
     /// Every built-in profile, oldest first.
     pub fn all_builtin() -> Vec<Self> {
-        vec![Self::v5_10(), Self::v6_1(), Self::v6_12(), Self::v6_18()]
+        vec![
+            Self::v5_10(),
+            Self::v6_1(),
+            Self::v6_12(),
+            Self::v6_18(),
+            Self::v7_2(),
+        ]
     }
 
     fn v5_10() -> Self {
@@ -507,6 +515,30 @@ impl KernelProfile {
         }
     }
 
+    fn v7_2() -> Self {
+        Self {
+            name: "7.2".into(),
+            version: KernelVersion::new(7, 2, 0),
+            build: "Linux 7.2 (Debian sid, linux-source-7.2 7.2.13)".into(),
+            isa: IsaFeatures::V7_2,
+            log_era: LogEra::V7_2,
+            limits: Limits::MODERN,
+            features: Features {
+                fd_array_cnt: true,
+                // BPF_TRACE_FSESSION, BPF_TRACE_FENTRY_MULTI,
+                // BPF_TRACE_FEXIT_MULTI, BPF_TRACE_FSESSION_MULTI.
+                attach_type_end: AttachType::TRACE_UPROBE_SESSION.0 + 5,
+                map_type_end: MapType::INSN_ARRAY.0 + 1,
+                sleepable_inner_maps: false,
+                ..Self::v6_18().features
+            },
+            caps: Capabilities::ROOT,
+            btf: embedded_btf::btf_of("7.2"),
+            note: None,
+            helpers: Some(HelperData::V7_2),
+        }
+    }
+
     /// This profile with the kernel's BTF.
     pub fn with_btf(mut self, btf: KernelBtf) -> Self {
         self.btf = Some(btf);
@@ -621,7 +653,7 @@ mod tests {
         }
         assert_eq!(KernelProfile::builtin("v6.1.192").unwrap().name, "6.1");
         let e = KernelProfile::builtin("4.19").unwrap_err();
-        assert!(e.to_string().contains("known: 5.10, 6.1, 6.12, 6.18"));
+        assert!(e.to_string().contains("known: 5.10, 6.1, 6.12, 6.18, 7.2"));
         assert!(KernelProfile::builtin(KernelProfile::DEFAULT).is_ok());
     }
 

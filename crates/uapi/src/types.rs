@@ -203,6 +203,7 @@ uapi_enum! {
         USER_RINGBUF / "user_ringbuf" = 31,
         CGRP_STORAGE / "cgrp_storage" = 32,
         ARENA / "arena" = 33,
+        INSN_ARRAY / "insn_array" = 34,
     }
 }
 

@@ -175,7 +175,21 @@ fn sleepable_programs_use_few_map_types() {
     r.prog_flags = load::BPF_F_SLEEPABLE;
     assert_eq!(
         reject(&r).1,
-        "Sleepable programs can only use array, hash, ringbuf and local storage maps"
+        "Sleepable programs can only use array, hash, ringbuf and local storage maps, also as inner maps"
+    );
+    // The inner map of a map-in-map counts on the host's 6.18 build.
+    let mut inner = MapSpec::new(MapType::ARRAY_OF_MAPS, 4, 4, 1);
+    inner.inner = Some(Box::new(MapSpec::new(MapType::LPM_TRIE, 8, 4, 4)));
+    r.maps = vec![inner.clone()];
+    assert_eq!(
+        reject(&r).1,
+        "Sleepable programs can only use array, hash, ringbuf and local storage maps, also as inner maps"
+    );
+    inner.inner = Some(Box::new(MapSpec::new(MapType::HASH, 4, 4, 4)));
+    r.maps = vec![inner];
+    assert_eq!(
+        verify(&r, &profile(), &VerifyOptions::default()).verdict,
+        Verdict::Accepted
     );
 }
 

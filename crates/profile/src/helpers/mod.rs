@@ -515,16 +515,20 @@ pub enum HelperData {
     V6_12,
     /// Linux 6.18: 6.12's data plus differences proven on a live 6.18.
     V6_18,
+    /// Linux 7.2 (Debian sid's source and cloud kernel config).
+    V7_2,
 }
 
 static TEXT_6_1: &str = include_str!("../../data/helpers-6.1.txt");
 static TEXT_6_12: &str = include_str!("../../data/helpers-6.12.txt");
 static TEXT_6_18: &str = include_str!("../../data/helpers-6.18.txt");
+static TEXT_7_2: &str = include_str!("../../data/helpers-7.2.txt");
 
 type Loaded = OnceLock<Result<HelperTable, DataError>>;
 static TABLE_6_1: Loaded = OnceLock::new();
 static TABLE_6_12: Loaded = OnceLock::new();
 static TABLE_6_18: Loaded = OnceLock::new();
+static TABLE_7_2: Loaded = OnceLock::new();
 
 impl HelperData {
     /// The embedded text (for size accounting and tests).
@@ -533,6 +537,7 @@ impl HelperData {
             Self::V6_1 => TEXT_6_1,
             Self::V6_12 => TEXT_6_12,
             Self::V6_18 => TEXT_6_18,
+            Self::V7_2 => TEXT_7_2,
         }
     }
 
@@ -542,6 +547,7 @@ impl HelperData {
             Self::V6_1 => &TABLE_6_1,
             Self::V6_12 => &TABLE_6_12,
             Self::V6_18 => &TABLE_6_18,
+            Self::V7_2 => &TABLE_7_2,
         };
         cell.get_or_init(|| {
             let base = |name: &str| -> Result<data::Table, DataError> {

@@ -10,10 +10,10 @@
 //! faults, the one reported is the one the kernel reports.
 
 use bpfcheck_profile::KernelProfile;
-use bpfcheck_uapi::{Errno, RawInsn, op};
+use bpfcheck_uapi::{Errno, LoadRequest, MapType, RawInsn, op};
 
 use super::subprogs::is_ldimm64;
-use crate::error::{ErrorCode, Stop, VerifierError};
+use crate::error::{ErrorCode, Stop, Unsupported, VerifierError};
 
 /// Per-instruction walk state; an instruction on the DFS stack remembers
 /// which of its edges it has already pushed.
@@ -44,6 +44,10 @@ enum Step {
 
 struct Walk<'a> {
     insns: &'a [RawInsn],
+    /// First instruction of each subprogram, ascending.
+    subprog_starts: &'a [usize],
+    /// The program uses a `BPF_MAP_TYPE_INSN_ARRAY` map (jump tables).
+    insn_array_maps: bool,
     marks: Vec<Mark>,
     stack: Vec<usize>,
     /// `CAP_BPF`: loops are allowed along the edges `loops_on_any_edge` says.
@@ -122,8 +126,8 @@ impl Walk<'_> {
                 1,
                 insn.src == op::PSEUDO_CALL,
             ),
+            op::JA if op::src(insn.code) == op::X => self.gotox(t),
             op::JA => {
-                // `JA|X` never gets here: it is not in the opcode table.
                 let off = if class == op::JMP {
                     i64::from(insn.off)
                 } else {
@@ -136,6 +140,28 @@ impl Walk<'_> {
                 Step::Done => self.push(t, here + i64::from(insn.off) + 1, Edge::Branch, true),
             },
         }
+    }
+
+    /// `gotox`: its targets are the entries of the `BPF_MAP_TYPE_INSN_ARRAY`
+    /// jump tables that point into its subprogram.
+    fn gotox(&self, t: usize) -> Result<Step, Stop> {
+        if self.insn_array_maps {
+            return Err(
+                Unsupported::new("indirect jumps (gotox) through jump tables", Some(t)).into(),
+            );
+        }
+        let start = self
+            .subprog_starts
+            .iter()
+            .copied()
+            .take_while(|&s| s <= t)
+            .last()
+            .unwrap_or(0);
+        Err(Walk::err(
+            ErrorCode::InvalidInsn,
+            t,
+            format!("no jump tables found for subprog starting at {start}"),
+        ))
     }
 
     fn call_like(
@@ -154,9 +180,16 @@ impl Walk<'_> {
     }
 }
 
-pub(crate) fn check(insns: &[RawInsn], profile: &KernelProfile) -> Result<(), Stop> {
+pub(crate) fn check(
+    req: &LoadRequest,
+    subprog_starts: &[usize],
+    profile: &KernelProfile,
+) -> Result<(), Stop> {
+    let insns = &req.insns[..];
     let mut walk = Walk {
         insns,
+        subprog_starts,
+        insn_array_maps: req.maps.iter().any(|m| m.map_type == MapType::INSN_ARRAY),
         marks: vec![Mark::Unseen; insns.len()],
         stack: vec![0],
         bpf_capable: profile.bpf_capable(),
@@ -200,10 +233,28 @@ mod tests {
 
     fn run(insns: &[RawInsn], profile: &str) -> Result<(), String> {
         let p = KernelProfile::builtin(profile).unwrap();
-        check(insns, &p).map_err(|e| match e {
+        let req = LoadRequest {
+            insns: insns.to_vec(),
+            ..LoadRequest::default()
+        };
+        check(&req, &[0], &p).map_err(|e| match e {
             Stop::Reject(e) => e.message,
             Stop::Unsupported(u) => u.to_string(),
         })
+    }
+
+    #[test]
+    fn gotox_needs_a_jump_table() {
+        // 0: r1 = 0; 1: gotox r1; 2: exit (7.x only).
+        let prog = [
+            RawInsn::new(0xb7, 1, 0, 0, 0),
+            RawInsn::new(0x0d, 1, 0, 0, 0),
+            RawInsn::new(0x95, 0, 0, 0, 0),
+        ];
+        assert_eq!(
+            run(&prog, "7.2").unwrap_err(),
+            "no jump tables found for subprog starting at 0"
+        );
     }
 
     #[test]

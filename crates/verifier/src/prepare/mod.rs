@@ -26,5 +26,5 @@ pub(crate) fn run(req: &LoadRequest, profile: &KernelProfile, log: &mut Log) -> 
     let subprog_starts = subprogs::discover(req, profile, log)?;
     subprogs::check_ranges(&req.insns, &subprog_starts, &profile.isa)?;
     ldimm64::resolve(req, profile)?;
-    cfg::check(&req.insns, profile)
+    cfg::check(req, &subprog_starts, profile)
 }

@@ -102,13 +102,20 @@ pub(crate) fn check_ranges(
     isa: &IsaFeatures,
 ) -> Result<(), Stop> {
     let gotol = |insn: &RawInsn| isa.gotol && insn.code == op::JMP32 | op::JA;
+    // An indirect jump's targets are checked against its jump tables by
+    // `check_cfg`; here it only ends a subprogram.
+    let gotox = |insn: &RawInsn| isa.gotox && insn.code == op::JMP | op::JA | op::X;
     let mut sub = 0;
     let mut start = starts[0];
     let mut end = starts.get(1).copied().unwrap_or(insns.len());
     for (i, insn) in insns.iter().enumerate() {
         let class = insn.class();
         let opcode = op::alu_op(insn.code);
-        if (class == op::JMP || class == op::JMP32) && opcode != op::EXIT && opcode != op::CALL {
+        if (class == op::JMP || class == op::JMP32)
+            && opcode != op::EXIT
+            && opcode != op::CALL
+            && !gotox(insn)
+        {
             let rel = if gotol(insn) {
                 i64::from(insn.imm)
             } else {
@@ -127,8 +134,10 @@ pub(crate) fn check_ranges(
             }
         }
         if i + 1 == end {
-            let terminal =
-                insn.code == op::JMP | op::EXIT || gotol(insn) || insn.code == op::JMP | op::JA;
+            let terminal = insn.code == op::JMP | op::EXIT
+                || gotol(insn)
+                || gotox(insn)
+                || insn.code == op::JMP | op::JA;
             if !terminal {
                 return Err(VerifierError::new(
                     ErrorCode::FallThroughSubprog,
