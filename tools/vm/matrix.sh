@@ -36,7 +36,7 @@ for pair in bullseye:5.10 bookworm:6.1 bookworm-backports:6.12 sid:7.2; do
     vmlinuz=$(sed -n 's/^vmlinuz //p' "$work/fetch-$release.log" | tail -1)
     start=$SECONDS
     "$vm" run-fixtures --kernel "$vmlinuz" --init "$init" --out "$work/$release.json" \
-        fixtures/asm fixtures/malformed >"$work/run-$release.log" 2>&1 || true
+        fixtures/asm fixtures/btf_ids fixtures/malformed >"$work/run-$release.log" 2>&1 || true
     secs=$((SECONDS - start))
     python3 tools/vm/record-answers.py "$work/$release.json" "$work/$profile.json" "$profile" >/dev/null
     recorded=fixtures/kernels/$profile.json

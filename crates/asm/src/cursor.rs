@@ -82,6 +82,11 @@ impl<'a> Cursor<'a> {
         self.text.get(..pos).map_or(pos, |p| p.chars().count()) + 1
     }
 
+    /// 1-based line and character column of byte offset `pos`.
+    pub(crate) fn position(&self, pos: usize) -> (usize, usize) {
+        (self.line, self.column_of(pos))
+    }
+
     /// An error at byte offset `pos` of this line.
     pub(crate) fn error_at(&self, pos: usize, message: impl Into<String>) -> AsmError {
         AsmError::new(self.line, self.column_of(pos), message)

@@ -12,8 +12,9 @@
 
 use bpfcheck_uapi::{AttachType, Errno, FdRef, LoadRequest, MapSpec, ProgType, RawInsn};
 
-use crate::AsmError;
-use crate::program::assemble;
+use crate::program::assemble_with_symbols;
+use crate::symbols::resolve_into;
+use crate::{AsmError, KernelSymbol, SymbolLookup};
 
 /// What the kernel did with a fixture when it was recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,12 +48,17 @@ pub struct Fixture {
     pub fd_array: Option<Vec<FdRef>>,
     /// `;! expect:`, if present.
     pub expect: Option<Expectation>,
-    /// The assembled program.
+    /// The assembled program. Until [`Fixture::resolve_kernel_symbols`]
+    /// has run, the slots of [`Fixture::kernel_symbols`] have `imm` 0.
     pub insns: Vec<RawInsn>,
+    /// Kernel symbols named by the program whose BTF ids are not filled in.
+    kernel_symbols: Vec<KernelSymbol>,
 }
 
 impl Fixture {
-    /// Parses the directives and assembles the program.
+    /// Parses the directives and assembles the program. Kernel symbols it
+    /// names (`call kfunc(NAME)`, `btf_id(NAME)`) are kept open: see
+    /// [`Fixture::kernel_symbols`].
     pub fn parse(text: &str) -> Result<Self, AsmError> {
         let mut f = Fixture {
             prog_type: ProgType::SOCKET_FILTER,
@@ -63,6 +69,7 @@ impl Fixture {
             fd_array: None,
             expect: None,
             insns: Vec::new(),
+            kernel_symbols: Vec::new(),
         };
         for (i, line) in text.lines().enumerate() {
             let trimmed = line.trim_start();
@@ -76,8 +83,28 @@ impl Fixture {
             };
             f.apply(key.trim(), value.trim()).map_err(err)?;
         }
-        f.insns = assemble(text)?;
+        let assembled = assemble_with_symbols(text)?;
+        f.insns = assembled.insns;
+        f.kernel_symbols = assembled.kernel_symbols;
         Ok(f)
+    }
+
+    /// The kernel symbols the program names whose BTF ids are still to be
+    /// filled in (empty for a program without names, and after
+    /// [`Fixture::resolve_kernel_symbols`]).
+    pub fn kernel_symbols(&self) -> &[KernelSymbol] {
+        &self.kernel_symbols
+    }
+
+    /// Fills in the BTF id of every kernel symbol, as `lookup` finds it in
+    /// a kernel's BTF. Fails, naming the symbol and its line, when `lookup`
+    /// finds nothing; the fixture is then unchanged.
+    pub fn resolve_kernel_symbols(&mut self, lookup: SymbolLookup<'_>) -> Result<(), AsmError> {
+        let mut insns = self.insns.clone();
+        resolve_into(&mut insns, &self.kernel_symbols, lookup)?;
+        self.insns = insns;
+        self.kernel_symbols.clear();
+        Ok(())
     }
 
     fn apply(&mut self, key: &str, value: &str) -> Result<(), String> {
@@ -112,7 +139,21 @@ impl Fixture {
     /// The load request this fixture describes, named after `name` (a
     /// file name, say) as the kernel accepts program names
     /// ([`bpfcheck_uapi::prog_name_from`]).
+    ///
+    /// # Panics
+    ///
+    /// If kernel symbols are still unresolved: their instructions have no
+    /// BTF id yet, and a request with id 0 in their place would be
+    /// silently wrong. Call [`Fixture::resolve_kernel_symbols`] first.
     pub fn load_request(&self, name: &str) -> LoadRequest {
+        if let Some(sym) = self.kernel_symbols.first() {
+            panic!(
+                "line {}: {} is not resolved: call Fixture::resolve_kernel_symbols \
+                 with a kernel's BTF before Fixture::load_request",
+                sym.line,
+                sym.describe()
+            );
+        }
         LoadRequest {
             name: bpfcheck_uapi::prog_name_from(name),
             prog_type: self.prog_type,

@@ -35,6 +35,7 @@
 //! | `call bpf_map_lookup_elem#1`, `call 1`, `call bpf_ktime_get_ns` | helper call |
 //! | `call pc+3`, `call sub` | bpf-to-bpf call (a label wins over a helper name) |
 //! | `call kfunc(ID)`, `call kfunc(ID, OFF)`, `call some_kfunc#ID` | kfunc call |
+//! | `call kfunc(NAME)`, `r1 = btf_id(NAME)` | kfunc call, `ld_imm64` src 3, by kernel symbol name (see below) |
 //! | `r1 = addr_space_cast(r2, 0, 1)`, `r1 = &(void __percpu *)(r2)`, `nospec`, `gotox r1` | arena cast; kernel-internal forms; indirect jump |
 //! | `.insn CODE DST SRC OFF IMM` | one raw slot with any field values |
 //!
@@ -43,6 +44,37 @@
 //! spelling, LLVM's is accepted where it is unambiguous: blanks inside
 //! `(r10 - 8)`, `wN` operands of narrow loads, stores and atomics, and
 //! `atomic_` without `64` on a `u64` access.
+//!
+//! # Kernel symbols by name
+//!
+//! BTF ids are those of one kernel build: the same release built twice
+//! numbers its types differently. So a program can name the kernel symbol
+//! instead: `call kfunc(bpf_rcu_read_lock)` calls the vmlinux `FUNC` of that
+//! name ([`SymKind::Func`]), `r1 = btf_id(bpf_prog_active)` loads the
+//! vmlinux `VAR` (or, failing that, `FUNC`) of that name
+//! ([`SymKind::VarOrFunc`]). Such a program has no final bytes until a
+//! kernel's BTF is known: [`assemble`] refuses it with an error at the
+//! first name; [`assemble_with_symbols`] returns the instructions (`imm` 0
+//! in those slots) and the [`KernelSymbol`]s, which
+//! [`Assembled::resolve`] or [`Fixture::resolve_kernel_symbols`] fill in
+//! through a caller's lookup (`&dyn Fn(&str, SymKind) -> Option<u32>`,
+//! typically a search of `/sys/kernel/btf/vmlinux` by name and kind). A
+//! name the lookup does not find is an error naming the symbol and its
+//! line. Module kfuncs (`kfunc(ID, OFF)` with an `fd_array` index) have no
+//! named form.
+//!
+//! ```
+//! use bpfcheck_asm::{SymKind, assemble, assemble_with_symbols};
+//!
+//! let text = "call kfunc(bpf_rcu_read_lock)\nr0 = 0\nexit";
+//! assert!(assemble(text).is_err());
+//! let out = assemble_with_symbols(text).unwrap();
+//! assert_eq!(out.kernel_symbols[0].name, "bpf_rcu_read_lock");
+//! let insns = out
+//!     .resolve(&|name, kind| (name == "bpf_rcu_read_lock" && kind == SymKind::Func).then_some(42))
+//!     .unwrap();
+//! assert_eq!(insns[0].imm, 42);
+//! ```
 //!
 //! # Not implemented
 //!
@@ -60,10 +92,12 @@ mod fixture;
 mod program;
 mod rhs;
 mod stmt;
+mod symbols;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::AsmError;
 pub use fixture::{Expectation, Fixture};
-pub use program::assemble;
+pub use program::{assemble, assemble_with_symbols};
+pub use symbols::{Assembled, KernelSymbol, SymKind, SymbolLookup};

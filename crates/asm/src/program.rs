@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use bpfcheck_uapi::{RawInsn, op};
 
-use crate::AsmError;
 use crate::cursor::{Cursor, parse_reg};
 use crate::stmt::{self, Fixup, Stmt, Target};
+use crate::symbols::unresolved_error;
+use crate::{AsmError, Assembled, KernelSymbol};
 
 /// A statement with where it came from and where it lands.
 struct Placed<'a> {
@@ -31,8 +32,25 @@ pub(crate) fn strip_comment(line: &str) -> &str {
     line.get(..end).unwrap_or(line)
 }
 
-/// Assembles a whole program. See the crate documentation for the syntax.
+/// Assembles a whole program to its final bytes. See the crate
+/// documentation for the syntax.
+///
+/// A program that names kernel symbols (`call kfunc(NAME)`,
+/// `btf_id(NAME)`) has no final bytes without a kernel's BTF: it fails with
+/// an error at the first such name. [`assemble_with_symbols`] assembles it.
 pub fn assemble(text: &str) -> Result<Vec<RawInsn>, AsmError> {
+    let out = assemble_with_symbols(text)?;
+    match out.kernel_symbols.first() {
+        Some(sym) => Err(unresolved_error(sym)),
+        None => Ok(out.insns),
+    }
+}
+
+/// Assembles a whole program whose kernel symbols may still be unknown:
+/// the instructions, with `imm` 0 where a named kernel symbol's BTF id
+/// goes, and the list of those symbols ([`Assembled::resolve`] fills them
+/// in from a kernel's BTF).
+pub fn assemble_with_symbols(text: &str) -> Result<Assembled, AsmError> {
     let mut placed: Vec<Placed<'_>> = Vec::new();
     let mut labels: HashMap<&str, usize> = HashMap::new();
     let mut slot = 0usize;
@@ -77,6 +95,7 @@ pub fn assemble(text: &str) -> Result<Vec<RawInsn>, AsmError> {
     }
 
     let mut out = Vec::with_capacity(slot);
+    let mut kernel_symbols = Vec::new();
     for p in placed {
         let Placed {
             mut stmt,
@@ -121,6 +140,16 @@ pub fn assemble(text: &str) -> Result<Vec<RawInsn>, AsmError> {
                         )
                     })?;
                 }
+                Fixup::Kernel(name, at, kind) => {
+                    let (line, column) = cur.position(*at);
+                    kernel_symbols.push(KernelSymbol {
+                        slot,
+                        name: name.clone(),
+                        kind: *kind,
+                        line,
+                        column,
+                    });
+                }
                 Fixup::CallName(name, at) => {
                     if let Some(&dest) = labels.get(name.as_str()) {
                         first.src = op::PSEUDO_CALL;
@@ -141,7 +170,10 @@ pub fn assemble(text: &str) -> Result<Vec<RawInsn>, AsmError> {
         }
         out.extend(stmt.slots);
     }
-    Ok(out)
+    Ok(Assembled {
+        insns: out,
+        kernel_symbols,
+    })
 }
 
 /// Skips the printer's `N:` instruction index.

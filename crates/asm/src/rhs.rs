@@ -3,12 +3,12 @@
 
 use bpfcheck_uapi::{RawInsn, op};
 
-use crate::AsmError;
 use crate::cursor::{Cursor, Reg, Width};
 use crate::stmt::{
     Fixup, Stmt, address, class_of, same_reg, same_width, size_cast, split64, target,
     unsigned_size_cast,
 };
+use crate::{AsmError, SymKind};
 
 /// `BPF_ADDR_SPACE_CAST`, the `off` of an arena address-space cast.
 const ADDR_SPACE_CAST_OFF: i16 = 1;
@@ -239,7 +239,21 @@ fn named(cur: &mut Cursor<'_>, dst: Reg, word: &str, at: usize) -> Result<Stmt, 
                 _ => op::PSEUDO_BTF_ID,
             };
             cur.expect("(")?;
-            let n = cur.imm32("an index or id")?;
+            let name_at = cur.here();
+            if word == "btf_id"
+                && let Some(name) = cur.ident()
+            {
+                cur.expect(")")?;
+                let first = RawInsn::new(op::LD | op::IMM | op::DW, dst, src, 0, 0);
+                let fixup = Fixup::Kernel(name.to_owned(), name_at, SymKind::VarOrFunc);
+                return Ok(Stmt::ld_imm64(first, 0, fixup));
+            }
+            let what = if word == "btf_id" {
+                "a BTF id or kernel symbol name"
+            } else {
+                "an index or id"
+            };
+            let n = cur.imm32(what)?;
             cur.expect(")")?;
             let first = RawInsn::new(op::LD | op::IMM | op::DW, dst, src, 0, n);
             Ok(Stmt::ld_imm64(first, 0, Fixup::None))

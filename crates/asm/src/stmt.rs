@@ -4,8 +4,8 @@
 
 use bpfcheck_uapi::{RawInsn, op};
 
-use crate::AsmError;
 use crate::cursor::{Cursor, Reg, Width, wrap_i32};
+use crate::{AsmError, SymKind};
 
 /// Where a jump, call or `func(...)` points, as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +28,9 @@ pub(crate) enum Fixup {
     /// `call NAME`: a bpf-to-bpf call if NAME is a label, else a helper
     /// call by name.
     CallName(String, usize),
+    /// `call kfunc(NAME)`, `btf_id(NAME)`: the `imm` of the first slot is
+    /// the BTF id of a kernel symbol, left for a kernel's BTF to supply.
+    Kernel(String, usize, SymKind),
 }
 
 /// A parsed statement: its slots and what is still to resolve.
@@ -345,8 +348,8 @@ fn raw_insn(cur: &mut Cursor<'_>) -> Result<Stmt, AsmError> {
     )))
 }
 
-/// `call bpf_name#ID`, `call pc+N`, `call kfunc(ID[, OFF])`, `call ID`,
-/// `call label` / `call helper_name`.
+/// `call bpf_name#ID`, `call pc+N`, `call kfunc(ID[, OFF])`,
+/// `call kfunc(NAME)`, `call ID`, `call label` / `call helper_name`.
 fn call(cur: &mut Cursor<'_>) -> Result<Stmt, AsmError> {
     let code = op::JMP | op::CALL;
     if cur.eat("pc") {
@@ -359,7 +362,22 @@ fn call(cur: &mut Cursor<'_>) -> Result<Stmt, AsmError> {
     }
     if cur.eat("kfunc") {
         cur.expect("(")?;
-        let id = cur.imm32("kfunc BTF id")?;
+        let name_at = cur.here();
+        if let Some(name) = cur.ident() {
+            if cur.eat(",") {
+                return Err(cur.error_at(
+                    name_at,
+                    "a kfunc named by NAME is one of vmlinux: write a module kfunc \
+                     as kfunc(ID, OFF)",
+                ));
+            }
+            cur.expect(")")?;
+            return Ok(Stmt::with(
+                RawInsn::new(code, 0, op::PSEUDO_KFUNC_CALL, 0, 0),
+                Fixup::Kernel(name.to_owned(), name_at, SymKind::Func),
+            ));
+        }
+        let id = cur.imm32("kfunc BTF id or kernel function name")?;
         let off = if cur.eat(",") {
             cur.off16("BTF fd_array index")?
         } else {

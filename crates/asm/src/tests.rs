@@ -4,7 +4,9 @@
 use bpfcheck_uapi::{Errno, FdRef, MapType, ProgType, RawInsn};
 use proptest::prelude::*;
 
-use crate::{AsmError, Expectation, Fixture, assemble};
+use crate::{
+    AsmError, Expectation, Fixture, KernelSymbol, SymKind, assemble, assemble_with_symbols,
+};
 
 fn i(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> RawInsn {
     RawInsn::new(code, dst, src, off, imm)
@@ -365,6 +367,154 @@ fn fixture_header() {
     assert!(e.message.contains("unknown directive"));
     assert!(Fixture::parse(";! expect: maybe").is_err());
     assert!(Fixture::parse(";! map: hash:4").is_err());
+}
+
+/// A stand-in for a kernel's BTF: two functions and a variable.
+fn lookup(name: &str, kind: SymKind) -> Option<u32> {
+    match (name, kind) {
+        ("bpf_rcu_read_lock", SymKind::Func | SymKind::VarOrFunc) => Some(65_472),
+        ("bpf_rcu_read_unlock", SymKind::Func | SymKind::VarOrFunc) => Some(65_474),
+        ("bpf_prog_active", SymKind::VarOrFunc) => Some(13_780),
+        _ => None,
+    }
+}
+
+#[test]
+fn kernel_symbols_by_name() {
+    let text = "start:\n\
+                call kfunc(bpf_rcu_read_lock)\n\
+                r1 = btf_id(bpf_prog_active)\n\
+                7: (85) call kfunc( bpf_rcu_read_unlock )\n\
+                r2 = btf_id(bpf_rcu_read_lock)\n\
+                r0 = 0\n\
+                exit\n";
+    let out = assemble_with_symbols(text).unwrap();
+    let sym = |slot, name: &str, kind, line, column| KernelSymbol {
+        slot,
+        name: name.to_owned(),
+        kind,
+        line,
+        column,
+    };
+    assert_eq!(
+        out.kernel_symbols,
+        vec![
+            sym(0, "bpf_rcu_read_lock", SymKind::Func, 2, 12),
+            sym(1, "bpf_prog_active", SymKind::VarOrFunc, 3, 13),
+            sym(3, "bpf_rcu_read_unlock", SymKind::Func, 4, 21),
+            sym(4, "bpf_rcu_read_lock", SymKind::VarOrFunc, 5, 13),
+        ]
+    );
+    // Until resolved, the slots carry no id.
+    assert_eq!(out.insns[0], i(0x85, 0, 2, 0, 0));
+    assert_eq!(out.insns[1], i(0x18, 1, 3, 0, 0));
+    let insns = out.resolve(&lookup).unwrap();
+    assert_eq!(
+        insns,
+        vec![
+            i(0x85, 0, 2, 0, 65_472),
+            i(0x18, 1, 3, 0, 13_780),
+            i(0, 0, 0, 0, 0),
+            i(0x85, 0, 2, 0, 65_474),
+            i(0x18, 2, 3, 0, 65_472),
+            i(0, 0, 0, 0, 0),
+            i(0xb7, 0, 0, 0, 0),
+            i(0x95, 0, 0, 0, 0),
+        ]
+    );
+    // The same program with the numeric ids assembles to the same bytes.
+    let numeric = asm("call kfunc(65472)\nr1 = btf_id(13780)\ncall kfunc(65474)\n\
+                       r2 = btf_id(65472)\nr0 = 0\nexit");
+    assert_eq!(insns, numeric);
+}
+
+#[test]
+fn kernel_symbols_need_a_kernel() {
+    // `assemble` has no kernel: it names the line and the symbol.
+    let e = err("r0 = 0\ncall kfunc(bpf_rcu_read_lock)\nexit");
+    assert_eq!((e.line, e.column), (2, 12));
+    assert!(e.message.contains("kfunc `bpf_rcu_read_lock`"), "{e}");
+    assert!(e.message.contains("kernel's BTF"), "{e}");
+    let e = err("r1 = btf_id(bpf_prog_active)\nexit");
+    assert_eq!((e.line, e.column), (1, 13));
+    assert!(e.message.contains("`bpf_prog_active`"), "{e}");
+
+    // A lookup that finds nothing names the symbol and the kind wanted.
+    let out = assemble_with_symbols("call kfunc(bpf_prog_active)\nexit").unwrap();
+    let e = out.resolve(&lookup).unwrap_err();
+    assert_eq!((e.line, e.column), (1, 12));
+    assert!(e.message.contains("kfunc `bpf_prog_active`"), "{e}");
+    assert!(e.message.contains("no FUNC"), "{e}");
+    let out = assemble_with_symbols("exit\nr3 = btf_id(no_such_var)").unwrap();
+    let e = out.resolve(&lookup).unwrap_err();
+    assert_eq!(e.line, 2);
+    assert!(
+        e.message.contains("`no_such_var`") && e.message.contains("VAR or FUNC"),
+        "{e}"
+    );
+    let e = assemble_with_symbols("exit\nr3 = btf_id(x)").unwrap();
+    let big = |_: &str, _: SymKind| Some(u32::MAX);
+    assert!(e.resolve(&big).unwrap_err().message.contains("32 bits"));
+
+    // Forms that do not take names.
+    assert!(
+        err("call kfunc(bpf_rcu_read_lock, 1)")
+            .message
+            .contains("kfunc(ID, OFF)")
+    );
+    assert!(
+        err("r1 = map_fd(my_map)")
+            .message
+            .contains("expected an index or id")
+    );
+    assert!(
+        err("w1 = btf_id(bpf_prog_active)")
+            .message
+            .contains("64-bit register")
+    );
+    assert!(err("call kfunc()").message.contains("kernel function name"));
+}
+
+#[test]
+fn fixtures_keep_kernel_symbols() {
+    let text = ";! prog_type: syscall\n\
+                ;! expect: accepted\n\
+                call kfunc(bpf_rcu_read_lock)\n\
+                call kfunc(bpf_rcu_read_unlock)\n\
+                r0 = 0\n\
+                exit\n";
+    let mut f = Fixture::parse(text).unwrap();
+    assert_eq!(f.prog_type, ProgType::SYSCALL);
+    let names: Vec<_> = f.kernel_symbols().iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["bpf_rcu_read_lock", "bpf_rcu_read_unlock"]);
+    assert_eq!(f.kernel_symbols()[1].slot, 1);
+
+    // A failed lookup names the symbol and leaves the fixture as it was.
+    let only_lock = |name: &str, kind| lookup(name, kind).filter(|_| name == "bpf_rcu_read_lock");
+    let before = f.clone();
+    let e = f.resolve_kernel_symbols(&only_lock).unwrap_err();
+    assert_eq!(e.line, 4);
+    assert!(e.message.contains("`bpf_rcu_read_unlock`"), "{e}");
+    assert_eq!(f, before);
+
+    f.resolve_kernel_symbols(&lookup).unwrap();
+    assert!(f.kernel_symbols().is_empty());
+    let req = f.load_request("kfunc");
+    assert_eq!(req.insns[0], i(0x85, 0, 2, 0, 65_472));
+    assert_eq!(req.insns[1], i(0x85, 0, 2, 0, 65_474));
+
+    // Without names there is nothing to resolve.
+    let mut plain = Fixture::parse("call kfunc(1)\nexit").unwrap();
+    assert!(plain.kernel_symbols().is_empty());
+    plain.resolve_kernel_symbols(&|_, _| None).unwrap();
+    assert_eq!(plain.insns[0].imm, 1);
+}
+
+#[test]
+#[should_panic(expected = "kfunc `bpf_rcu_read_lock` is not resolved")]
+fn unresolved_fixtures_have_no_load_request() {
+    let f = Fixture::parse("call kfunc(bpf_rcu_read_lock)\nexit").unwrap();
+    let _ = f.load_request("x");
 }
 
 proptest! {

@@ -189,16 +189,31 @@ pub(crate) fn programs(
     input: &InputOpts,
     profile: &KernelProfile,
 ) -> Result<Vec<Program>> {
-    // Without CO-RE the kernel's BTF is not needed: do not read it.
-    let needs_btf = inputs
+    programs_loaded_into(inputs, input, profile, profile)
+}
+
+/// [`programs`], with the kernel symbols fixtures name taken from the BTF
+/// of `loaded_into`, the kernel that will load them (`diff` judges with
+/// one profile and loads into the running kernel).
+pub(crate) fn programs_loaded_into(
+    inputs: &[Input],
+    input: &InputOpts,
+    profile: &KernelProfile,
+    loaded_into: &KernelProfile,
+) -> Result<Vec<Program>> {
+    // Without CO-RE or kernel symbols the kernel's BTF is not needed: do
+    // not read it.
+    let core = inputs
         .iter()
         .any(|i| matches!(i, Input::Object { object, .. } if object.has_core_relocations()));
-    let btf = if needs_btf {
-        target_btf(profile)?
+    let symbols = inputs.iter().any(|i| matches!(i, Input::Fixture { .. }));
+    let btf = if core { target_btf(profile)? } else { None };
+    let symbol_btf = if symbols {
+        target_btf(loaded_into)?
     } else {
         None
     };
-    programs_for(inputs, input, btf)
+    programs_for(inputs, input, btf, symbol_btf)
 }
 
 pub(crate) fn judge(p: &Program, profile: &KernelProfile, log_level: u32) -> Record {
@@ -460,7 +475,9 @@ pub(crate) fn diff(
 ) -> Result<u8> {
     let profile = resolve_profile(kernel)?;
     let k = live_kernel()?;
-    let progs = programs(&inputs(files, input)?, input, &profile)?;
+    // Kernel symbols are the running kernel's: it loads the programs.
+    let host = resolve_profile("host")?;
+    let progs = programs_loaded_into(&inputs(files, input)?, input, &profile, &host)?;
     let log_level = log_level.max(LOG_LEVEL1);
     // Both sides of every program, in parallel across programs; the order of
     // the records stays the order of the inputs.

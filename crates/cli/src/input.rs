@@ -63,6 +63,13 @@ fn is_asm(path: &Path) -> bool {
 pub(crate) enum Input {
     /// A raw instruction file or an assembler fixture: one program.
     Single(Box<Program>),
+    /// An assembler fixture that names kernel symbols (`call kfunc(NAME)`,
+    /// `btf_id(NAME)`): its BTF ids are those of the kernel it is
+    /// prepared for.
+    Fixture {
+        path: PathBuf,
+        fixture: Box<bpfcheck_asm::Fixture>,
+    },
     /// An ELF object, whose programs are prepared per kernel (CO-RE).
     Object {
         path: PathBuf,
@@ -79,16 +86,27 @@ pub(crate) fn read_inputs(files: &[PathBuf], opts: &InputOpts) -> Result<Vec<Inp
 }
 
 /// The programs of all inputs, prepared for one kernel: objects with CO-RE
-/// relocations are relocated against `target_btf` (that kernel's BTF).
+/// relocations are relocated against `target_btf` (that kernel's BTF), and
+/// the kernel symbols fixtures name are looked up in `symbol_btf` (the BTF
+/// of the kernel the program is loaded into; without one, such a fixture is
+/// an error).
 pub(crate) fn programs_for(
     inputs: &[Input],
     opts: &InputOpts,
     target_btf: Option<&bpfcheck_btf::Btf<'_>>,
+    symbol_btf: Option<&bpfcheck_btf::Btf<'_>>,
 ) -> Result<Vec<Program>> {
     let mut out = Vec::new();
     for input in inputs {
         let (path, mut progs) = match input {
             Input::Single(p) => (p.object.clone(), vec![(**p).clone()]),
+            Input::Fixture { path, fixture } => (
+                path.clone(),
+                vec![
+                    fixture_program(path, fixture, opts, symbol_btf)
+                        .with_context(|| path.display().to_string())?,
+                ],
+            ),
             Input::Object { path, object } => (
                 path.clone(),
                 object_programs(path, object, opts, target_btf)
@@ -107,16 +125,68 @@ pub(crate) fn programs_for(
 }
 
 fn single(path: &Path, request: LoadRequest) -> Input {
-    let name = path
-        .file_stem()
-        .map_or_else(|| "prog".into(), |s| s.to_string_lossy().into_owned());
     Input::Single(Box::new(Program {
         object: path.to_path_buf(),
-        name,
+        name: stem_name(path),
         section: None,
         request,
         unprepared: None,
     }))
+}
+
+fn stem_name(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "prog".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The BTF id of a kernel symbol: the FUNC named `name` for a kfunc call,
+/// the VAR (else FUNC) for `btf_id(NAME)`.
+pub(crate) fn find_kernel_symbol(
+    btf: &bpfcheck_btf::Btf<'_>,
+    name: &str,
+    kind: bpfcheck_asm::SymKind,
+) -> Option<u32> {
+    use bpfcheck_btf::BtfKind;
+    let find = |k| btf.find_by_name_kind(name, k).map(|t| t.id().0);
+    match kind {
+        bpfcheck_asm::SymKind::Func => find(BtfKind::Func),
+        bpfcheck_asm::SymKind::VarOrFunc => find(BtfKind::Var).or_else(|| find(BtfKind::Func)),
+    }
+}
+
+/// A fixture that names kernel symbols, with their ids from `btf`.
+fn fixture_program(
+    path: &Path,
+    fixture: &bpfcheck_asm::Fixture,
+    opts: &InputOpts,
+    btf: Option<&bpfcheck_btf::Btf<'_>>,
+) -> Result<Program> {
+    let Some(btf) = btf else {
+        let sym = fixture
+            .kernel_symbols()
+            .first()
+            .map_or_else(String::new, |s| {
+                format!(" ({}, line {})", s.describe(), s.line)
+            });
+        bail!(
+            "the fixture names kernel symbols{sym}, whose BTF ids differ from one kernel \
+             build to the next: it needs a kernel profile with BTF (--kernel host or btf:PATH)"
+        );
+    };
+    let mut fixture = fixture.clone();
+    fixture
+        .resolve_kernel_symbols(&|name, kind| find_kernel_symbol(btf, name, kind))
+        .map_err(|e| anyhow::anyhow!("{e} (in the kernel profile's BTF)"))?;
+    let name = stem_name(path);
+    let mut req = fixture.load_request(&name);
+    apply_overrides(&mut req, opts, !opts.maps.is_empty())?;
+    Ok(Program {
+        object: path.to_path_buf(),
+        name,
+        section: None,
+        request: req,
+        unprepared: None,
+    })
 }
 
 fn read_input(path: &Path, opts: &InputOpts) -> Result<Input> {
@@ -140,10 +210,15 @@ fn read_input(path: &Path, opts: &InputOpts) -> Result<Input> {
     if is_asm(path) {
         let text = String::from_utf8(bytes).context("assembler input is not UTF-8")?;
         let fixture = bpfcheck_asm::Fixture::parse(&text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let name = path
-            .file_stem()
-            .map_or_else(|| "prog".into(), |s| s.to_string_lossy().into_owned());
-        let mut req = fixture.load_request(&name);
+        if !fixture.kernel_symbols().is_empty() {
+            // Checked now, so that bad overrides are reported early.
+            apply_overrides(&mut LoadRequest::default(), opts, !opts.maps.is_empty())?;
+            return Ok(Input::Fixture {
+                path: path.to_path_buf(),
+                fixture: Box::new(fixture),
+            });
+        }
+        let mut req = fixture.load_request(&stem_name(path));
         apply_overrides(&mut req, opts, !opts.maps.is_empty())?;
         return Ok(single(path, req));
     }

@@ -325,3 +325,52 @@ fn dump_lists_programs_maps_and_internal_maps_as_libbpf_names_them() {
         "{text}"
     );
 }
+
+#[test]
+fn fixtures_naming_kernel_symbols_take_their_ids_from_the_profiles_btf() {
+    let kfunc = fixture("asm/kfunc.s");
+    // A built-in profile has no BTF: the ids cannot be known.
+    for cmd in ["check", "disasm"] {
+        let o = bpfcheck(&[cmd, &kfunc, "--kernel", "6.18"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("kfunc.s")
+                && err.contains("names kernel symbols")
+                && err.contains("kfunc `bpf_rcu_read_lock`")
+                && err.contains("--kernel host or btf:PATH"),
+            "{cmd}: {err}"
+        );
+    }
+
+    // A kernel BTF with the two kfuncs, at ids of its own.
+    let mut b = bpfcheck_btf::BtfBuilder::new();
+    let int = b.int("int", 4, true);
+    b.func("unrelated", int, &[]).unwrap();
+    let lock = b
+        .func("bpf_rcu_read_lock", bpfcheck_btf::BtfTypeId(0), &[])
+        .unwrap();
+    let unlock = b
+        .func("bpf_rcu_read_unlock", bpfcheck_btf::BtfTypeId(0), &[])
+        .unwrap();
+    let btf = tmp("kfuncs.btf", &b.to_bytes(bpfcheck_btf::ByteOrder::Little));
+    let kernel = format!("btf:{}@6.18", btf.display());
+    let o = bpfcheck(&["disasm", &kfunc, "--kernel", &kernel]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!("#{}", lock.0)) && text.contains(&format!("#{}", unlock.0)),
+        "{text}"
+    );
+    let o = bpfcheck(&["check", &kfunc, "--kernel", &kernel, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+
+    // A symbol the kernel's BTF lacks is named, with its line.
+    let o = bpfcheck(&["check", &fixture("asm/ld_btf_id.s"), "--kernel", &kernel]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ld_btf_id.s") && err.contains("`bpf_prog_active`") && err.contains("line 6"),
+        "{err}"
+    );
+}

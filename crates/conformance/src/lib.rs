@@ -14,8 +14,10 @@
 pub mod selftests;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use bpfcheck_asm::{Expectation, Fixture};
+use bpfcheck_asm::{Expectation, Fixture, SymKind};
+use bpfcheck_btf::{Btf, BtfKind};
 use bpfcheck_uapi::LoadRequest;
 
 /// One program of the corpus.
@@ -52,25 +54,72 @@ fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     files
 }
 
-/// Every assembler fixture of `fixtures/<sub>/`, in name order.
+/// The running kernel's BTF, which the kernel symbols named by fixtures
+/// (`call kfunc(NAME)`, `btf_id(NAME)`) are resolved against.
+pub const HOST_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// The running kernel's BTF, read once; an error when it exposes none.
+pub fn host_btf() -> Result<&'static Btf<'static>, String> {
+    static HOST: OnceLock<Result<Btf<'static>, String>> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let bytes = std::fs::read(HOST_BTF).map_err(|e| format!("{HOST_BTF}: {e}"))?;
+        Btf::from_arc(bytes.into()).map_err(|e| format!("{HOST_BTF}: {e}"))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// The BTF id of a kernel symbol in `btf`: the FUNC named `name` for a
+/// kfunc call, the VAR (else FUNC) for `btf_id(NAME)`.
+pub fn find_kernel_symbol(btf: &Btf<'_>, name: &str, kind: SymKind) -> Option<u32> {
+    let find = |k| btf.find_by_name_kind(name, k).map(|t| t.id().0);
+    match kind {
+        SymKind::Func => find(BtfKind::Func),
+        SymKind::VarOrFunc => find(BtfKind::Var).or_else(|| find(BtfKind::Func)),
+    }
+}
+
+/// Fills in the BTF ids of the kernel symbols `fx` names from `btf`.
+pub fn resolve_kernel_symbols(fx: &mut Fixture, btf: &Btf<'_>) -> Result<(), String> {
+    fx.resolve_kernel_symbols(&|name, kind| find_kernel_symbol(btf, name, kind))
+        .map_err(|e| e.to_string())
+}
+
+/// Every assembler fixture of `fixtures/<sub>/`, in name order. Kernel
+/// symbols a fixture names are resolved against the running kernel's BTF
+/// ([`HOST_BTF`]); without it such a fixture is left out, with a printed
+/// `SKIPPED` line saying why. A symbol the kernel's BTF lacks is an error.
 pub fn asm_fixtures(sub: &str) -> Result<Vec<CorpusProgram>, String> {
-    sorted_files(&fixtures_dir().join(sub), "s")
-        .into_iter()
-        .map(|path| {
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let fx = Fixture::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            let name = path
-                .file_stem()
-                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-            Ok(CorpusProgram {
-                request: fx.load_request(&name),
-                expect: fx.expect,
-                name,
-                path,
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for path in sorted_files(&fixtures_dir().join(sub), "s") {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut fx = Fixture::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(sym) = fx.kernel_symbols().first() {
+            match host_btf() {
+                Ok(btf) => resolve_kernel_symbols(&mut fx, btf)
+                    .map_err(|e| format!("{} (against {HOST_BTF}): {e}", path.display()))?,
+                Err(why) => {
+                    report(&format!(
+                        "SKIPPED {}: it names {} and the running kernel's BTF is unavailable ({why})",
+                        path.display(),
+                        sym.describe()
+                    ));
+                    continue;
+                }
+            }
+        }
+        let name = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        out.push(CorpusProgram {
+            request: fx.load_request(&name),
+            expect: fx.expect,
+            name,
+            path,
+        });
+    }
+    Ok(out)
 }
 
 /// Every program of every compiled C fixture (`fixtures/c/*.o`).
@@ -100,7 +149,7 @@ pub fn object_fixtures() -> Result<Vec<CorpusProgram>, String> {
 /// `None` off Linux or without `/proc`.
 pub fn host_profile() -> Option<bpfcheck_profile::KernelProfile> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-    let btf = std::fs::read("/sys/kernel/btf/vmlinux").ok();
+    let btf = std::fs::read(HOST_BTF).ok();
     let btf = btf.and_then(|b| bpfcheck_profile::KernelBtf::open(b).ok());
     bpfcheck_profile::KernelProfile::for_release(release.trim(), btf).ok()
 }
@@ -136,6 +185,64 @@ pub fn parse_insn_line(line: &str) -> Option<(usize, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_symbols_are_found_by_name_and_kind() {
+        use bpfcheck_btf::builder::TypeSpec;
+        use bpfcheck_btf::types::Linkage;
+        let mut b = bpfcheck_btf::BtfBuilder::new();
+        let int = b.int("int", 4, true);
+        let f = b.func("both", int, &[]).unwrap();
+        let v = b
+            .add(&TypeSpec::Var {
+                name: "both".into(),
+                ty: int,
+                linkage: Linkage::Global,
+            })
+            .unwrap();
+        let only_f = b.func("only_func", int, &[]).unwrap();
+        let bytes = b.to_bytes(bpfcheck_btf::ByteOrder::Little);
+        let btf = Btf::parse(&bytes).unwrap();
+        // A kfunc must be a FUNC; `btf_id(NAME)` prefers the VAR.
+        assert_eq!(find_kernel_symbol(&btf, "both", SymKind::Func), Some(f.0));
+        assert_eq!(
+            find_kernel_symbol(&btf, "both", SymKind::VarOrFunc),
+            Some(v.0)
+        );
+        assert_eq!(
+            find_kernel_symbol(&btf, "only_func", SymKind::VarOrFunc),
+            Some(only_f.0)
+        );
+        assert_eq!(find_kernel_symbol(&btf, "int", SymKind::VarOrFunc), None);
+        assert_eq!(find_kernel_symbol(&btf, "nothing", SymKind::Func), None);
+
+        let mut fx = Fixture::parse("call kfunc(only_func)\nr1 = btf_id(both)\nexit").unwrap();
+        resolve_kernel_symbols(&mut fx, &btf).unwrap();
+        assert_eq!(
+            (fx.insns[0].imm, fx.insns[1].imm),
+            (only_f.0 as i32, v.0 as i32)
+        );
+        let mut fx = Fixture::parse("exit\ncall kfunc(nothing)").unwrap();
+        let e = resolve_kernel_symbols(&mut fx, &btf).unwrap_err();
+        assert!(e.contains("line 2") && e.contains("kfunc `nothing`"), "{e}");
+    }
+
+    #[test]
+    fn fixtures_naming_kernel_symbols_get_the_running_kernels_ids() {
+        let Ok(btf) = host_btf() else {
+            report(
+                "SKIPPED fixtures_naming_kernel_symbols_get_the_running_kernels_ids: no /sys/kernel/btf/vmlinux",
+            );
+            return;
+        };
+        let asm = asm_fixtures("asm").unwrap();
+        let kfunc = asm.iter().find(|p| p.name == "kfunc").unwrap();
+        let lock = find_kernel_symbol(btf, "bpf_rcu_read_lock", SymKind::Func).unwrap();
+        assert_eq!(kfunc.request.insns[0].imm as u32, lock);
+        let ld = asm.iter().find(|p| p.name == "ld_btf_id").unwrap();
+        let var = find_kernel_symbol(btf, "bpf_prog_active", SymKind::VarOrFunc).unwrap();
+        assert_eq!(ld.request.insns[0].imm as u32, var);
+    }
 
     #[test]
     fn insn_lines_are_recognised() {

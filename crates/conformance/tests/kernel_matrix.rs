@@ -34,14 +34,24 @@ fn profiles_agree_with_the_real_kernels_they_describe() {
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         let prof_name = doc["profile"].as_str().unwrap();
         let profile = profile_for(prof_name);
-        let (mut judged, mut agree, mut unsupported) = (0, 0, 0);
+        let (mut judged, mut agree, mut unsupported, mut skipped) = (0, 0, 0, 0);
         for p in doc["programs"].as_array().unwrap() {
             let name = p["name"].as_str().unwrap();
             let path = fixtures_dir().join(format!("{name}.s"));
             let text = std::fs::read_to_string(&path).unwrap();
-            let req = bpfcheck_asm::Fixture::parse(&text)
-                .unwrap()
-                .load_request(name);
+            let fx = bpfcheck_asm::Fixture::parse(&text).unwrap();
+            // Kernel symbols by name need that kernel's BTF, which only the
+            // booted kernel has (the recordings of `btf_ids/` are of the
+            // numeric forms).
+            if let Some(sym) = fx.kernel_symbols().first() {
+                report(&format!(
+                    "SKIPPED kernel matrix {prof_name} {name}: it names {} and that kernel's BTF is not here",
+                    sym.describe()
+                ));
+                skipped += 1;
+                continue;
+            }
+            let req = fx.load_request(name);
             let v = verify(
                 &req,
                 &profile,
@@ -72,7 +82,7 @@ fn profiles_agree_with_the_real_kernels_they_describe() {
             }
         }
         report(&format!(
-            "kernel matrix: profile {prof_name} vs {} (real kernel): {judged} judged, {agree} agree, {} differ, {unsupported} unsupported",
+            "kernel matrix: profile {prof_name} vs {} (real kernel): {judged} judged, {agree} agree, {} differ, {unsupported} unsupported, {skipped} skipped",
             doc["release"].as_str().unwrap_or("?"),
             judged - agree
         ));

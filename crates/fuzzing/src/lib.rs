@@ -93,8 +93,16 @@ pub fn verifier(data: &[u8]) {
 pub fn asm(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let _ = bpfcheck_asm::assemble(&text);
-    if let Ok(f) = bpfcheck_asm::Fixture::parse(&text) {
-        let _ = f.load_request("fuzz");
+    if let Ok(mut f) = bpfcheck_asm::Fixture::parse(&text) {
+        // Named kernel symbols need a kernel's BTF: exercise a lookup that
+        // finds nothing, then one that finds everything.
+        if !f.kernel_symbols().is_empty() {
+            let _ = f.resolve_kernel_symbols(&|_, _| None);
+            let _ = f.resolve_kernel_symbols(&|name, _| u32::try_from(name.len()).ok());
+        }
+        if f.kernel_symbols().is_empty() {
+            let _ = f.load_request("fuzz");
+        }
     }
 }
 
