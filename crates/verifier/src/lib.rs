@@ -36,7 +36,9 @@
 //!   sleepable programs' map types), the per-program map limit, one cgroup
 //!   storage per type, and `unknown opcode %02x`;
 //! - `check_cfg`: `unreachable insn %d`, `jump into the middle of ldimm64
-//!   insn %d`, `back-edge from insn %d to %d` when loops are not allowed.
+//!   insn %d`, `back-edge from insn %d to %d` when loops are not allowed;
+//! - `compute_scc`: the strongly connected components of the CFG (the SCC
+//!   column of the level-2 `Live regs before insn:` table).
 //!
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
@@ -113,8 +115,20 @@
 //!   `tnum_in`), precision propagation on a hit (`frame 0: propagating
 //!   …`), `N: safe` / `from X to Y: safe`, eviction of useless states, and
 //!   `max_states_per_insn`/`total_states`/`peak_states`;
-//!   `BPF_COMPLEXITY_LIMIT_INSNS`, `The sequence of %d jumps is too
-//!   complex.`;
+//!   `BPF_COMPLEXITY_LIMIT_INSNS` (`BPF program is too large. Processed
+//!   %d insn`), `The sequence of %d jumps is too complex.`;
+//! - bounded loops (module `check::loops`, 6.17+'s SCC-based version):
+//!   checkpoints count the paths still walked from them (`branches`) and
+//!   are cleaned, compared for pruning and freed only once finished; an
+//!   unfinished checkpoint is compared exactly after `states_maybe_looping`
+//!   (`infinite loop detected at insn %d` with the `cur state:` / `old
+//!   state:` dumps), and in a loop new checkpoints wait for 20 jumps or
+//!   100 instructions; eviction keeps unfinished states on the free list,
+//!   and `peak_states` counts explored, free-listed and backedge states;
+//!   the level-2 `SCC enter`/`SCC exit`/`SCC backedge` lines; the
+//!   `RANGE_WITHIN` comparison, backedges and `propagate_backedges` are
+//!   modelled for checkpoints of loops with pending backedges (which only
+//!   `may_goto`, iterators and callbacks create, all still unsupported);
 //! - the log: level 1 (failing path only, truncated at each queued branch
 //!   like the kernel, empty when accepted), level 2 (the `Live regs before
 //!   insn:` table, `from X to Y:` states, the padded `; R0=…` annotations of
@@ -127,9 +141,10 @@
 //!
 //! Each gives `unsupported` naming the feature at the first instruction
 //! that needs it; nothing is guessed.
-//! - Loops (any cycle in the CFG): checkpoints still being explored,
-//!   `infinite loop detected`, `may_goto`; precision across calls and
-//!   exits; state comparison of pointer kinds other than stack and context.
+//! - `may_goto` (`BPF_JCOND`, `cond_break`): its depth, the widening of
+//!   imprecise scalars and its hidden stack slot; precision across calls
+//!   and exits; state comparison of pointer kinds other than stack and
+//!   context.
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment; the source line the kernel prints after an invalid
 //!   context access in a stats-only log (the log is then `None`).
@@ -277,7 +292,7 @@ pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) 
 }
 
 /// Whether [`check`]'s interpreter models this load: the 6.18 log format
-/// and arithmetic, a privileged loader, a socket filter, no loops.
+/// and arithmetic, a privileged loader, a socket filter.
 fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsupported> {
     if profile.log_era != LogEra::V6_18 {
         return Err(Unsupported::new(
@@ -298,9 +313,6 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
             Some(0),
         ));
     }
-    if let Some(i) = liveness::has_loop(&req.insns) {
-        return Err(Unsupported::new("loops", Some(i)));
-    }
     Ok(())
 }
 
@@ -319,12 +331,14 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
             .and_then(|p| u8::try_from(p.used_args().len()).ok())
     };
     let live = liveness::live_before(&req.insns, &helper_args);
+    let scc = check::compute_scc(&req.insns);
     if log.level2() {
-        log.push(&liveness::table(&req.insns, &live, profile.log_era));
+        log.push(&liveness::table(&req.insns, &live, &scc, profile.log_era));
     }
-    let mut checker = check::Checker::new(req, profile, &mut log, live);
+    let mut checker = check::Checker::new(req, profile, &mut log, live, scc);
     let outcome = checker.run();
     let stats = checker.stats();
+    let logged = checker.error_logged();
     let exact = |log: Log| log.is_exact().then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {
@@ -340,7 +354,9 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
             stats: Some(stats),
         },
         Err(Stop::Reject(err)) => {
-            log.line(&err.message);
+            if !logged {
+                log.line(&err.message);
+            }
             Verification {
                 verdict: Verdict::Rejected,
                 error: Some(err),

@@ -1,0 +1,256 @@
+//! Loops (6.17+): the strongly connected components of the control-flow
+//! graph, the checkpoints still being explored, and the backedges whose
+//! precision marks are settled once a loop is left.
+//!
+//! A checkpoint counts the paths still walked from it (`branches`); while
+//! any is, the checkpoint is not known to be safe and is compared only to
+//! detect an infinite loop (the same registers and stack come back). A
+//! checkpoint inside a loop whose exploration is unfinished (its SCC visit
+//! holds backedges) is compared with all scalar ranges, its precision
+//! marks being incomplete; a path it covers is remembered as a backedge,
+//! and when the state that entered the loop finishes, precision is
+//! propagated along all backedges to a fixed point.
+
+use bpfcheck_uapi::RawInsn;
+
+use super::Checker;
+use super::equiv;
+use super::precision::{ChainStart, PathMeta};
+use crate::error::Stop;
+use crate::liveness::successors;
+use crate::state::VerifierState;
+
+/// `MAX_BACKEDGE_ITERS`.
+const MAX_BACKEDGE_ITERS: u32 = 64;
+
+/// `bpf_compute_scc`: the SCC id of each instruction, 0 for instructions
+/// in no loop. Ids are handed out in the order Tarjan's algorithm closes
+/// components, walking successors in `check_cfg`'s order.
+pub(crate) fn compute_scc(insns: &[RawInsn]) -> Vec<u32> {
+    const NOT_ON_STACK: u32 = u32::MAX;
+    let n = insns.len();
+    let mut scc = vec![0u32; n];
+    let mut pre = vec![0u32; n];
+    let mut low = vec![0u32; n];
+    let mut stack: Vec<usize> = Vec::with_capacity(n);
+    let succ: Vec<Vec<usize>> = (0..n)
+        .map(|i| {
+            let mut s = successors(insns, i);
+            s.retain(|&t| t < n);
+            s
+        })
+        .collect();
+    let mut next_pre = 1u32;
+    let mut next_scc = 1u32;
+    // Each frame: the vertex and how many of its successors were looked at.
+    let mut dfs: Vec<(usize, usize)> = Vec::new();
+    for root in 0..n {
+        if pre[root] != 0 {
+            continue;
+        }
+        dfs.push((root, 0));
+        while let Some(&mut (w, ref mut j)) = dfs.last_mut() {
+            if pre[w] == 0 {
+                pre[w] = next_pre;
+                low[w] = next_pre;
+                next_pre += 1;
+                stack.push(w);
+            }
+            if let Some(&s) = succ[w].get(*j) {
+                *j += 1;
+                if pre[s] == 0 {
+                    dfs.push((s, 0));
+                } else {
+                    low[w] = low[w].min(low[s]);
+                }
+                continue;
+            }
+            dfs.pop();
+            // The child's low is taken by the parent once it resumes.
+            if let Some(&(parent, _)) = dfs.last() {
+                low[parent] = low[parent].min(low[w]);
+            }
+            if low[w] < pre[w] {
+                continue;
+            }
+            let assign = stack.last() != Some(&w) || succ[w].contains(&w);
+            loop {
+                let t = stack.pop().unwrap_or(w);
+                low[t] = NOT_ON_STACK;
+                if assign {
+                    scc[t] = next_scc;
+                }
+                if t == w {
+                    break;
+                }
+            }
+            if assign {
+                next_scc += 1;
+            }
+        }
+    }
+    scc
+}
+
+/// A path pruned by a checkpoint of an unfinished loop
+/// (`struct bpf_scc_backedge`).
+pub(super) struct Backedge {
+    state: VerifierState,
+    start: ChainStart,
+    /// The checkpoint that covered it (`equal_state`).
+    equal: usize,
+}
+
+/// The exploration of one SCC (`struct bpf_scc_visit`): for the main
+/// program alone, one per SCC.
+#[derive(Default)]
+pub(super) struct SccVisit {
+    allocated: bool,
+    entry: Option<usize>,
+    /// Newest first.
+    backedges: Vec<Backedge>,
+}
+
+impl Checker<'_> {
+    fn scc_of(&self, insn: usize) -> u32 {
+        self.scc.get(insn).copied().unwrap_or(0)
+    }
+
+    /// `incomplete_read_marks`: the loop of checkpoint `c` still has
+    /// pending backedges.
+    pub(super) fn incomplete_marks(&self, c: usize) -> bool {
+        let scc = self.scc_of(self.checkpoints[c].insn_idx);
+        scc != 0
+            && self
+                .visits
+                .get(scc as usize)
+                .is_some_and(|v| !v.backedges.is_empty())
+    }
+
+    /// `update_peak_states`.
+    pub(super) fn update_peak(&mut self) {
+        let cur = self.explored_size + self.free_list_size + self.num_backedges;
+        self.peak_states = self.peak_states.max(cur);
+    }
+
+    /// `maybe_enter_scc` for the new checkpoint `c`.
+    pub(super) fn maybe_enter_scc(&mut self, c: usize) {
+        let scc = self.scc_of(self.checkpoints[c].insn_idx);
+        if scc == 0 {
+            return;
+        }
+        let v = &mut self.visits[scc as usize];
+        v.allocated = true;
+        if v.entry.is_none() {
+            v.entry = Some(c);
+            if self.log.level2() {
+                self.log.push(&format!("SCC enter ({scc})\n"));
+            }
+        }
+    }
+
+    /// `maybe_exit_scc` for checkpoint `c`, all of whose paths ended.
+    fn maybe_exit_scc(&mut self, c: usize) -> Result<(), Stop> {
+        let scc = self.scc_of(self.checkpoints[c].insn_idx);
+        if scc == 0 || self.visits[scc as usize].entry != Some(c) {
+            return Ok(());
+        }
+        if self.log.level2() {
+            self.log.push(&format!("SCC exit ({scc})\n"));
+        }
+        let visit = &mut self.visits[scc as usize];
+        visit.entry = None;
+        self.num_backedges -= visit.backedges.len() as u64;
+        self.update_peak();
+        self.propagate_backedges(scc as usize)
+    }
+
+    /// `propagate_backedges`: precision from each backedge's covering
+    /// checkpoint into the backedge's ancestors, until nothing changes.
+    fn propagate_backedges(&mut self, scc: usize) -> Result<(), Stop> {
+        let backedges = std::mem::take(&mut self.visits[scc].backedges);
+        let mut iters = 0;
+        loop {
+            iters += 1;
+            if iters > MAX_BACKEDGE_ITERS + 1 {
+                if self.log.level2() {
+                    self.log.push("propagate_backedges: too many iterations\n");
+                }
+                for b in &backedges {
+                    self.mark_all_scalars_precise(b.start.meta.parent);
+                }
+                break;
+            }
+            let mut changed = false;
+            for b in &backedges {
+                changed |= self.propagate_precision(b.equal, b.start, b.state.frames.len())?;
+            }
+            if !changed {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remembers the current path, pruned at `idx` by checkpoint `equal`
+    /// of an unfinished loop (`add_scc_backedge`).
+    pub(super) fn add_backedge(&mut self, equal: usize, idx: usize) {
+        let scc = self.scc_of(self.checkpoints[equal].insn_idx) as usize;
+        let start = ChainStart {
+            insn_idx: idx,
+            ..self.chain_start()
+        };
+        if self.log.level2() {
+            self.log.push(&format!("SCC backedge ({scc})\n"));
+        }
+        let b = Backedge {
+            state: self.cur.clone(),
+            start,
+            equal,
+        };
+        self.visits[scc].backedges.insert(0, b);
+        self.num_backedges += 1;
+        self.update_peak();
+    }
+
+    /// `update_branch_counts` when the current path ends: every
+    /// checkpoint whose last path this was is finished, leaves its loop,
+    /// and is freed if it had been evicted.
+    pub(super) fn finish_path(&mut self, path: PathMeta) -> Result<(), Stop> {
+        let mut st = path.parent;
+        while let Some(c) = st {
+            let cp = &mut self.checkpoints[c];
+            cp.branches = cp.branches.saturating_sub(1);
+            if cp.branches > 0 {
+                break;
+            }
+            self.maybe_exit_scc(c)?;
+            self.maybe_free(c);
+            st = self.checkpoints[c].meta.parent;
+        }
+        Ok(())
+    }
+
+    /// `maybe_free_verifier_state`.
+    pub(super) fn maybe_free(&mut self, c: usize) {
+        let cp = &self.checkpoints[c];
+        if !cp.in_free_list || cp.branches != 0 || self.incomplete_marks(c) {
+            return;
+        }
+        self.checkpoints[c].in_free_list = false;
+        self.free_list_size -= 1;
+    }
+
+    /// `states_maybe_looping`: the current frame's registers are those of
+    /// checkpoint `c`, precision aside.
+    pub(super) fn maybe_looping(&self, c: usize) -> bool {
+        let old = &self.checkpoints[c].state;
+        old.frames.len() == self.cur.frames.len()
+            && old
+                .cur()
+                .regs
+                .iter()
+                .zip(self.cur.cur().regs.iter())
+                .all(|(o, c)| equiv::same_reg(o, c))
+    }
+}

@@ -1,0 +1,98 @@
+//! Loops that stop at a complexity limit: a million processed
+//! instructions, or 8192 queued branches. Their logs are too big for
+//! golden files, so the statistics are checked against the recorded
+//! kernel's numbers, and the whole level-1 log against the live kernel's
+//! where `bpf()` is available.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bpfcheck_asm::Fixture;
+use bpfcheck_profile::KernelProfile;
+use bpfcheck_sys::LoadOptions;
+use bpfcheck_sys::test_support::kernel_or_skip;
+use bpfcheck_verifier::{LOG_LEVEL1, LOG_STATS, Verdict, VerifyOptions, stats_trailer, verify};
+
+/// Fixture, processed instructions, `max_states_per_insn`,
+/// `total_states`, `peak_states`, as the 6.18 kernel reported them.
+const CASES: &[(&str, u64, u64, u64, u64)] = &[
+    ("loop_1m", 1_000_001, 4, 25_000, 25_000),
+    ("loop_while_true", 1_000_001, 4, 11_112, 11_112),
+    ("loop_short", 1_000_001, 4, 20_453, 20_453),
+    ("loop_jmp_seq", 24_579, 4, 820, 820),
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> Fixture {
+    let path = root().join(format!("fixtures/asm/{name}.s"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    Fixture::parse(&text).unwrap()
+}
+
+#[test]
+fn complexity_limits_match_the_kernels_statistics() {
+    let profile = KernelProfile::builtin("6.18").unwrap();
+    for &(name, insns, max, total, peak) in CASES {
+        let req = fixture(name).load_request(name);
+        let start = Instant::now();
+        let v = verify(
+            &req,
+            &profile,
+            &VerifyOptions {
+                log_level: LOG_STATS,
+            },
+        );
+        let took = start.elapsed();
+        assert_eq!(v.verdict, Verdict::Rejected, "{name}: {:?}", v.unsupported);
+        let s = v.stats.expect("stats");
+        assert_eq!(
+            (
+                s.insns_processed,
+                s.max_states_per_insn,
+                s.total_states,
+                s.peak_states
+            ),
+            (insns, max, total, peak),
+            "{name}"
+        );
+        // The walk allocates only at checkpoints and branches: about
+        // 0.1-0.25 s of CPU each in release builds; the bound leaves room
+        // for a loaded machine.
+        if !cfg!(debug_assertions) {
+            assert!(took < Duration::from_millis(1500), "{name}: {took:?}");
+        }
+    }
+}
+
+#[test]
+fn complexity_limit_logs_match_the_live_kernel() {
+    let Some(kernel) = kernel_or_skip("complexity_limit_logs_match_the_live_kernel") else {
+        return;
+    };
+    let profile = KernelProfile::builtin("6.18").unwrap();
+    for &(name, ..) in CASES {
+        let req = fixture(name).load_request(name);
+        let v = verify(
+            &req,
+            &profile,
+            &VerifyOptions {
+                log_level: LOG_LEVEL1,
+            },
+        );
+        let ours = format!(
+            "{}{}",
+            v.log.expect("a log"),
+            stats_trailer(LOG_LEVEL1, &v.stats.expect("stats"), 0)
+        );
+        let opts = LoadOptions {
+            log_level: LOG_LEVEL1,
+            log_size: 1 << 20,
+            fixed_log: false,
+        };
+        let out = kernel.load(&req, &opts).unwrap();
+        assert!(ours == out.log, "{name}: level-1 logs differ");
+    }
+}
