@@ -125,10 +125,17 @@
 //!   state:` dumps), and in a loop new checkpoints wait for 20 jumps or
 //!   100 instructions; eviction keeps unfinished states on the free list,
 //!   and `peak_states` counts explored, free-listed and backedge states;
-//!   the level-2 `SCC enter`/`SCC exit`/`SCC backedge` lines; the
-//!   `RANGE_WITHIN` comparison, backedges and `propagate_backedges` are
-//!   modelled for checkpoints of loops with pending backedges (which only
-//!   `may_goto`, iterators and callbacks create, all still unsupported);
+//!   the level-2 `SCC enter`/`SCC exit`/`SCC backedge` lines;
+//! - `may_goto` (`BPF_JCOND`, what `cond_break`/`can_loop` compile to):
+//!   the taken branch first, the fall-through queued one `may_goto_depth`
+//!   deeper with imprecise scalars widened against the previous iteration
+//!   (`find_prev_entry`, `widen_imprecise_scalars` with 6.18's
+//!   `regs_exact`), its forced checkpoints (evicted after 64 misses while
+//!   explored), convergence when a checkpoint at another depth covers the
+//!   state (`RANGE_WITHIN`), which records a backedge; precision is
+//!   propagated along an SCC's backedges to a fixed point when the state
+//!   that entered it finishes (`propagate_backedges`, each backedge walking
+//!   its own instruction history, as 6.18's states own theirs);
 //! - the log: level 1 (failing path only, truncated at each queued branch
 //!   like the kernel, empty when accepted), level 2 (the `Live regs before
 //!   insn:` table, `from X to Y:` states, the padded `; R0=…` annotations of
@@ -141,10 +148,11 @@
 //!
 //! Each gives `unsupported` naming the feature at the first instruction
 //! that needs it; nothing is guessed.
-//! - `may_goto` (`BPF_JCOND`, `cond_break`): its depth, the widening of
-//!   imprecise scalars and its hidden stack slot; precision across calls
-//!   and exits; state comparison of pointer kinds other than stack and
-//!   context.
+//! - Precision across calls and exits; state comparison of pointer kinds
+//!   other than stack, context and map values; open-coded iterators and
+//!   callbacks (their loop rules in `is_state_visited` come with them); the
+//!   `stack depth` statistics line (which would include `may_goto`'s
+//!   hidden counter slot).
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment; the source line the kernel prints after an invalid
 //!   context access in a stats-only log (the log is then `None`).

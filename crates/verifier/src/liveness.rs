@@ -56,7 +56,7 @@ fn use_def(insn: &RawInsn, helper_args: &dyn Fn(i32) -> Option<u8>) -> (RegSet, 
             _ => (0, 0),
         },
         op::JMP | op::JMP32 => match opb {
-            op::JA => (0, 0),
+            op::JA | op::JCOND => (0, 0),
             op::EXIT => (1, 0),
             op::CALL => {
                 let used = if insn.src == 0 {

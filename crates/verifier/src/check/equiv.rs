@@ -124,7 +124,11 @@ fn without_ids(r: &RegState) -> (RegState, u32) {
 }
 
 /// `regs_exact`.
-fn regs_exact(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Result<bool, Unmodelled> {
+pub(super) fn regs_exact(
+    old: &RegState,
+    cur: &RegState,
+    ids: &mut IdMap,
+) -> Result<bool, Unmodelled> {
     if !matches!(
         old,
         RegState::NotInit

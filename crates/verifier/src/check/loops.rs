@@ -13,12 +13,12 @@
 
 use bpfcheck_uapi::RawInsn;
 
-use super::Checker;
 use super::equiv;
 use super::precision::{ChainStart, PathMeta};
+use super::{Checker, Flow};
 use crate::error::Stop;
 use crate::liveness::successors;
-use crate::state::VerifierState;
+use crate::state::{RegState, VerifierState};
 
 /// `MAX_BACKEDGE_ITERS`.
 const MAX_BACKEDGE_ITERS: u32 = 64;
@@ -183,7 +183,7 @@ impl Checker<'_> {
             }
             let mut changed = false;
             for b in &backedges {
-                changed |= self.propagate_precision(b.equal, b.start, b.state.frames.len())?;
+                changed |= self.propagate_precision(b.equal, &b.start, b.state.frames.len())?;
             }
             if !changed {
                 break;
@@ -197,8 +197,9 @@ impl Checker<'_> {
     pub(super) fn add_backedge(&mut self, equal: usize, idx: usize) {
         let scc = self.scc_of(self.checkpoints[equal].insn_idx) as usize;
         let start = ChainStart {
+            meta: self.path,
             insn_idx: idx,
-            ..self.chain_start()
+            hist: Some(self.path_hist().to_vec()),
         };
         if self.log.level2() {
             self.log.push(&format!("SCC backedge ({scc})\n"));
@@ -252,5 +253,62 @@ impl Checker<'_> {
                 .iter()
                 .zip(self.cur.cur().regs.iter())
                 .all(|(o, c)| equiv::same_reg(o, c))
+    }
+}
+
+/// `maybe_widen_reg`: an imprecise scalar that changed since the previous
+/// iteration forgets its value, so that `may_goto` loops converge. 6.18
+/// compares with `regs_exact`, ids included.
+fn widen_reg(old: &RegState, cur: &mut RegState, ids: &mut equiv::IdMap) {
+    if let (RegState::Scalar(o), RegState::Scalar(c)) = (old, &*cur)
+        && !o.precise
+        && !c.precise
+        && !equiv::regs_exact(old, cur, ids).unwrap_or(false)
+    {
+        *cur = RegState::unknown();
+    }
+}
+
+/// `widen_imprecise_scalars` of `cur` against the previous iteration's
+/// `old`, registers and spilled scalars, with one id map for all.
+fn widen_imprecise_scalars(old: &VerifierState, cur: &mut VerifierState, id_gen: u32) {
+    let mut ids = equiv::IdMap::new(id_gen);
+    for (fo, fc) in old.frames.iter().zip(cur.frames.iter_mut()).rev() {
+        for (ro, rc) in fo.regs.iter().zip(fc.regs.iter_mut()) {
+            widen_reg(ro, rc, &mut ids);
+        }
+        for (so, sc) in fo.stack.iter().zip(fc.stack.iter_mut()) {
+            if so.is_spill() && sc.is_spill() {
+                widen_reg(&so.spilled, &mut sc.spilled, &mut ids);
+            }
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// `find_prev_entry`: the newest checkpoint at `idx` still being
+    /// explored and above `below` in the current path's tree.
+    fn find_prev_entry(&self, below: usize, idx: usize) -> Option<usize> {
+        let depth = self.checkpoints[below].dfs_depth;
+        self.checkpoint_at[idx].iter().rev().copied().find(|&c| {
+            let cp = &self.checkpoints[c];
+            cp.branches > 0 && cp.dfs_depth < depth
+        })
+    }
+
+    /// `may_goto`: the jump is taken first; the fall-through, one
+    /// iteration deeper and widened against the previous iteration, is
+    /// queued.
+    pub(super) fn may_goto(&mut self, insn: &RawInsn) -> Result<Flow, Stop> {
+        let idx = self.insn_idx;
+        let prev = self.path.parent.and_then(|p| self.find_prev_entry(p, idx));
+        let mut queued = self.cur.clone();
+        queued.may_goto_depth += 1;
+        if let Some(p) = prev {
+            widen_imprecise_scalars(&self.checkpoints[p].state, &mut queued, self.id_gen);
+        }
+        self.push_branch(queued, idx + 1, idx)?;
+        let target = i64::try_from(idx).unwrap_or(0) + 1 + i64::from(insn.off);
+        Ok(Flow::Goto(usize::try_from(target).unwrap_or(0)))
     }
 }

@@ -339,7 +339,7 @@ impl<'a> Checker<'a> {
                     op::CALL => self.call(insn).map(|()| Flow::Next),
                     op::JA => Ok(Flow::Goto(jmp::ja_target(idx, insn))),
                     op::EXIT => self.exit(),
-                    op::JCOND => Err(self.unsupported("may_goto")),
+                    op::JCOND => self.may_goto(insn),
                     _ => self.cond_jmp(insn),
                 }
             }

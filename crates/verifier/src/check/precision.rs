@@ -82,7 +82,9 @@ pub(crate) struct Checkpoint {
     pub(crate) meta: PathMeta,
     /// The instruction before the checkpoint on its path, `-1` for none.
     pub(crate) last_idx: i64,
-    pub(crate) hist_end: usize,
+    /// Its own instruction history, from its parent to it (each state
+    /// owns its `jmp_history` in 6.18).
+    pub(crate) hist: Vec<HistEntry>,
     /// The instruction it was taken at.
     pub(crate) insn_idx: usize,
     /// Paths from it still being walked (`branches`): while non-zero,
@@ -90,15 +92,18 @@ pub(crate) struct Checkpoint {
     pub(crate) branches: u32,
     /// Evicted from its instruction's list, not freed yet (`in_free_list`).
     pub(crate) in_free_list: bool,
+    /// Checkpoints above it (`dfs_depth`).
+    pub(crate) dfs_depth: u32,
 }
 
 /// Where a precision walk starts: the current path, or a state copied
 /// when a loop iteration was pruned (a backedge).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct ChainStart {
     pub(crate) meta: PathMeta,
-    pub(crate) hist_end: usize,
     pub(crate) insn_idx: usize,
+    /// The starting state's own history; `None` for the current path's.
+    pub(crate) hist: Option<Vec<HistEntry>>,
 }
 
 /// Registers and slots still to explain, per frame (`struct
@@ -353,15 +358,15 @@ impl Checker<'_> {
         };
         bt.set_reg(regno);
         let start = self.chain_start();
-        self.backtrack_chain(bt, start).map(|_| ())
+        self.backtrack_chain(bt, &start).map(|_| ())
     }
 
     /// The current path as the start of a precision walk.
     pub(super) fn chain_start(&self) -> ChainStart {
         ChainStart {
             meta: self.path,
-            hist_end: self.hist_len,
             insn_idx: self.insn_idx,
+            hist: None,
         }
     }
 
@@ -372,7 +377,7 @@ impl Checker<'_> {
     pub(super) fn propagate_precision(
         &mut self,
         old: usize,
-        start: ChainStart,
+        start: &ChainStart,
         frames: usize,
     ) -> Result<bool, Stop> {
         let mut bt = Backtrack {
@@ -421,8 +426,22 @@ impl Checker<'_> {
         self.backtrack_chain(bt, start)
     }
 
-    /// The walk of `__mark_chain_precision` from the current instruction.
-    fn backtrack_chain(&mut self, mut bt: Backtrack, start: ChainStart) -> Result<bool, Stop> {
+    /// The current path's history since its last checkpoint.
+    pub(super) fn path_hist(&self) -> &[HistEntry] {
+        &self.hist[self.path.hist_start..self.hist_len]
+    }
+
+    /// The history of checkpoint `st`, or of the walk's starting state.
+    fn seg<'s>(&'s self, st: Option<usize>, start: &'s ChainStart) -> &'s [HistEntry] {
+        match (st, &start.hist) {
+            (Some(c), _) => &self.checkpoints[c].hist,
+            (None, Some(h)) => h,
+            (None, None) => &self.hist[start.meta.hist_start..self.hist_len],
+        }
+    }
+
+    /// The walk of `__mark_chain_precision` from `start`.
+    fn backtrack_chain(&mut self, mut bt: Backtrack, start: &ChainStart) -> Result<bool, Stop> {
         // `None` is the starting state, `Some(c)` checkpoint `c`.
         let mut st: Option<usize> = None;
         let mut changed = false;
@@ -431,11 +450,11 @@ impl Checker<'_> {
         let mut subseq_idx: i64 = -1;
         let mut skip_first = true;
         loop {
-            let (meta, mut hist_end) = match st {
-                None => (start.meta, start.hist_end),
-                Some(c) => (self.checkpoints[c].meta, self.checkpoints[c].hist_end),
+            let meta = match st {
+                None => start.meta,
+                Some(c) => self.checkpoints[c].meta,
             };
-            let hist_start = meta.hist_start;
+            let mut hist_end = self.seg(st, start).len();
             if self.log.level2() {
                 self.log.push(&format!(
                     "mark_precise: frame{}: last_idx {last_idx} first_idx {first_idx} subseq_idx {subseq_idx} \n",
@@ -449,8 +468,9 @@ impl Checker<'_> {
                 if skip_first {
                     skip_first = false;
                 } else {
-                    let hist = (hist_end > hist_start && self.hist[hist_end - 1].idx == i)
-                        .then(|| self.hist[hist_end - 1].clone());
+                    let seg = self.seg(st, start);
+                    let hist = (hist_end > 0 && seg[hist_end - 1].idx == i)
+                        .then(|| seg[hist_end - 1].clone());
                     let insn = self.insns[i];
                     if insn.code != 0 {
                         if self.log.level2() {
@@ -480,13 +500,14 @@ impl Checker<'_> {
                 }
                 // `get_prev_insn_idx`. (The kernel also tracks the
                 // subsequent instruction, which only calls and exits need.)
-                let cnt = hist_end - hist_start;
-                if i == first_idx && (cnt == 0 || cnt == 1 && self.hist[hist_start].idx == i) {
+                let seg = self.seg(st, start);
+                let cnt = hist_end;
+                if i == first_idx && (cnt == 0 || cnt == 1 && seg[0].idx == i) {
                     break;
                 }
-                let prev = if cnt > 0 && self.hist[hist_end - 1].idx == i {
+                let prev = if cnt > 0 && seg[hist_end - 1].idx == i {
                     hist_end -= 1;
-                    self.hist[hist_end].prev_idx
+                    seg[hist_end].prev_idx
                 } else {
                     i64::try_from(i).unwrap_or(0) - 1
                 };

@@ -36,27 +36,38 @@ impl Checker<'_> {
             let c = self.checkpoint_at[idx][k];
             states_cnt += 1;
             let exploring = self.checkpoints[c].branches > 0;
-            if exploring {
-                if self.maybe_looping(c) && self.compare(c, live_regs, Strictness::Exact)? {
+            let old_depth = self.checkpoints[c].state.may_goto_depth;
+            let same_depth = old_depth == self.cur.may_goto_depth;
+            // Another `may_goto` iteration in a state the checkpoint
+            // covers: the loop converged.
+            let may_goto_hit = exploring
+                && self.force_checkpoint[idx]
+                && !same_depth
+                && self.compare(c, live_regs, Strictness::RangeWithin)?;
+            if exploring && !may_goto_hit {
+                if self.maybe_looping(c)
+                    && self.compare(c, live_regs, Strictness::Exact)?
+                    && same_depth
+                {
                     return Err(self.infinite_loop(c));
                 }
                 if !force_new && jmps < LOOP_JMPS_GAP && insns < LOOP_INSNS_GAP {
                     add = false;
                 }
             } else {
-                let in_loop = self.incomplete_marks(c);
+                let in_loop = may_goto_hit || self.incomplete_marks(c);
                 let exact = if in_loop {
                     Strictness::RangeWithin
                 } else {
                     Strictness::Loose
                 };
-                if self.compare(c, live_regs, exact)? {
+                if may_goto_hit || self.compare(c, live_regs, exact)? {
                     self.checkpoints[c].hit_cnt += 1;
                     if self.jmp_point[idx] {
                         self.push_hist(None, Vec::new());
                     }
                     let start = self.chain_start();
-                    self.propagate_precision(c, start, self.cur.frames.len())?;
+                    self.propagate_precision(c, &start, self.cur.frames.len())?;
                     if in_loop {
                         self.add_backedge(c, idx);
                     }
@@ -100,10 +111,14 @@ impl Checker<'_> {
             miss_cnt: 0,
             meta: self.path,
             last_idx: self.hist_prev,
-            hist_end: self.hist_len,
+            hist: self.path_hist().to_vec(),
             insn_idx: idx,
             branches: 1,
             in_free_list: false,
+            dfs_depth: self
+                .path
+                .parent
+                .map_or(0, |p| self.checkpoints[p].dfs_depth + 1),
         });
         self.checkpoint_at[idx].push(id);
         self.maybe_enter_scc(id);
