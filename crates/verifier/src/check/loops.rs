@@ -105,7 +105,8 @@ pub(super) struct Backedge {
 /// program alone, one per SCC.
 #[derive(Default)]
 pub(super) struct SccVisit {
-    allocated: bool,
+    /// The checkpoint that entered the loop, while paths from it are
+    /// walked (`entry_state`).
     entry: Option<usize>,
     /// Newest first.
     backedges: Vec<Backedge>,
@@ -140,7 +141,6 @@ impl Checker<'_> {
             return;
         }
         let v = &mut self.visits[scc as usize];
-        v.allocated = true;
         if v.entry.is_none() {
             v.entry = Some(c);
             if self.log.level2() {
