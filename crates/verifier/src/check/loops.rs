@@ -312,3 +312,31 @@ impl Checker<'_> {
         Ok(Flow::Goto(usize::try_from(target).unwrap_or(0)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::compute_scc;
+
+    fn scc_of(text: &str) -> Vec<u32> {
+        let f = bpfcheck_asm::Fixture::parse(text).unwrap();
+        compute_scc(&f.load_request("t").insns)
+    }
+
+    /// Ids as the 6.18 kernel's `Live regs before insn:` table shows them:
+    /// components are numbered as Tarjan's walk closes them, so the last
+    /// loop of a chain gets the first id.
+    #[test]
+    fn sccs_are_numbered_in_closing_order() {
+        let text = "r1 = 0\nl1:\nr1 += 1\nif r1 < 2 goto l1\nr2 = 0\nl2:\nr2 += 1\n\
+                    if r2 < 2 goto l2\nl3:\ngoto l4\nl4:\nr0 = 0\nif r0 != 0 goto l3\nexit\n";
+        assert_eq!(scc_of(text), [0, 3, 3, 0, 2, 2, 1, 1, 1, 0]);
+    }
+
+    #[test]
+    fn a_self_loop_is_a_component_and_a_nest_is_one() {
+        assert_eq!(scc_of("l:\nif r1 > 0 goto l\nr0 = 0\nexit\n"), [1, 0, 0]);
+        let nest = "r1 = 0\nouter:\nr2 = 0\ninner:\nr2 += 1\nif r2 < 3 goto inner\n\
+                    r1 += 1\nif r1 < 3 goto outer\nr0 = 0\nexit\n";
+        assert_eq!(scc_of(nest), [0, 1, 1, 1, 1, 1, 0, 0]);
+    }
+}
