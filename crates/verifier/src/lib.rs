@@ -109,7 +109,8 @@
 //!   marks in checkpoints, the fallback forcing all scalars precise, and
 //!   the level-2 `mark_precise:`/`force_precise:` lines;
 //! - checkpoints at prune points with the kernel's heuristics (including
-//!   the one forced by a long instruction history), `states_equal` against
+//!   the one forced by a long instruction history, and
+//!   `BPF_F_TEST_STATE_FREQ`), `states_equal` against
 //!   finished checkpoints cleaned with 6.18's register and stack liveness
 //!   (`regsafe`, `stacksafe`, `check_scalar_ids`, `range_within`,
 //!   `tnum_in`), precision propagation on a hit (`frame 0: propagating

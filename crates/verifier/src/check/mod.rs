@@ -32,7 +32,9 @@ mod visited;
 use bpfcheck_isa::{RegArg, check_fields, check_reg, disasm};
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{
-    Errno, LoadRequest, MapSpec, ProgType, RawInsn, VerifierStats, load::BPF_F_STRICT_ALIGNMENT, op,
+    Errno, LoadRequest, MapSpec, ProgType, RawInsn, VerifierStats,
+    load::{BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_STATE_FREQ},
+    op,
 };
 
 use crate::domain::Era;
@@ -70,6 +72,8 @@ pub(crate) struct Checker<'a> {
     prog_type: ProgType,
     /// `BPF_F_STRICT_ALIGNMENT`.
     strict_alignment: bool,
+    /// `BPF_F_TEST_STATE_FREQ`: a checkpoint at every prune point.
+    test_state_freq: bool,
     profile: &'a KernelProfile,
     era: Era,
     log: &'a mut Log,
@@ -150,6 +154,7 @@ impl<'a> Checker<'a> {
             maps: &req.maps,
             prog_type: req.prog_type,
             strict_alignment: req.prog_flags & BPF_F_STRICT_ALIGNMENT != 0,
+            test_state_freq: req.prog_flags & BPF_F_TEST_STATE_FREQ != 0,
             profile,
             era: Era::V6_18,
             log,

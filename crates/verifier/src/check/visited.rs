@@ -22,8 +22,9 @@ impl Checker<'_> {
     pub(super) fn is_state_visited(&mut self) -> Result<bool, Stop> {
         let idx = self.insn_idx;
         let live_regs = self.live_regs.get(idx).copied().unwrap_or(0);
-        let force_new =
-            self.force_checkpoint[idx] || self.hist_len - self.path.hist_start > HISTORY_FORCE;
+        let force_new = self.test_state_freq
+            || self.force_checkpoint[idx]
+            || self.hist_len - self.path.hist_start > HISTORY_FORCE;
         let jmps = self.jmps_processed - self.prev_jmps_processed;
         let insns = self.insn_processed - self.prev_insn_processed;
         let mut add = force_new || jmps >= 2 && insns >= 8;
