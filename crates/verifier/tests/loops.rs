@@ -44,6 +44,18 @@ const CASES: &[(&str, Verdict, u64, u64, u64, u64)] = &[
     ),
 ];
 
+/// CPU time of this thread (`utime` + `stime` of `/proc/thread-self/stat`,
+/// in ticks of 10 ms), so that a loaded machine does not fail the speed
+/// check; `None` where it cannot be read.
+fn cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the parenthesised command name, which may hold spaces.
+    let rest = &text[text.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -59,7 +71,7 @@ fn complexity_limits_match_the_kernels_statistics() {
     let profile = KernelProfile::builtin("6.18").unwrap();
     for &(name, verdict, insns, max, total, peak) in CASES {
         let req = fixture(name).load_request(name);
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_time());
         let v = verify(
             &req,
             &profile,
@@ -67,7 +79,10 @@ fn complexity_limits_match_the_kernels_statistics() {
                 log_level: LOG_STATS,
             },
         );
-        let took = start.elapsed();
+        let took = match (cpu_start, cpu_time()) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => start.elapsed(),
+        };
         assert_eq!(v.verdict, verdict, "{name}: {:?}", v.unsupported);
         let s = v.stats.expect("stats");
         assert_eq!(
@@ -81,10 +96,9 @@ fn complexity_limits_match_the_kernels_statistics() {
             "{name}"
         );
         // The walk allocates only at checkpoints and branches: about
-        // 0.1-0.25 s of CPU each in release builds; the bound leaves room
-        // for a loaded machine.
+        // 0.1-0.3 s of CPU each in release builds.
         if !cfg!(debug_assertions) {
-            assert!(took < Duration::from_millis(1500), "{name}: {took:?}");
+            assert!(took < Duration::from_secs(1), "{name}: {took:?}");
         }
     }
 }
