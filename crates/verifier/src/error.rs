@@ -66,6 +66,8 @@ pub enum ErrorCode {
     /// A helper call refused: unknown or unavailable helper, license,
     /// argument types.
     HelperCall,
+    /// `infinite loop detected at insn %d`.
+    InfiniteLoop,
 }
 
 impl ErrorCode {
@@ -97,6 +99,7 @@ impl ErrorCode {
             Self::InvalidMemAccess => "invalid_mem_access",
             Self::PointerArithmetic => "pointer_arithmetic",
             Self::TooComplex => "too_complex",
+            Self::InfiniteLoop => "infinite_loop",
         }
     }
 }

@@ -36,7 +36,9 @@
 //!   sleepable programs' map types), the per-program map limit, one cgroup
 //!   storage per type, and `unknown opcode %02x`;
 //! - `check_cfg`: `unreachable insn %d`, `jump into the middle of ldimm64
-//!   insn %d`, `back-edge from insn %d to %d` when loops are not allowed.
+//!   insn %d`, `back-edge from insn %d to %d` when loops are not allowed;
+//! - `compute_scc`: the strongly connected components of the CFG (the SCC
+//!   column of the level-2 `Live regs before insn:` table).
 //!
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
@@ -107,14 +109,34 @@
 //!   marks in checkpoints, the fallback forcing all scalars precise, and
 //!   the level-2 `mark_precise:`/`force_precise:` lines;
 //! - checkpoints at prune points with the kernel's heuristics (including
-//!   the one forced by a long instruction history), `states_equal` against
+//!   the one forced by a long instruction history, and
+//!   `BPF_F_TEST_STATE_FREQ`), `states_equal` against
 //!   finished checkpoints cleaned with 6.18's register and stack liveness
 //!   (`regsafe`, `stacksafe`, `check_scalar_ids`, `range_within`,
 //!   `tnum_in`), precision propagation on a hit (`frame 0: propagating
 //!   …`), `N: safe` / `from X to Y: safe`, eviction of useless states, and
 //!   `max_states_per_insn`/`total_states`/`peak_states`;
-//!   `BPF_COMPLEXITY_LIMIT_INSNS`, `The sequence of %d jumps is too
-//!   complex.`;
+//!   `BPF_COMPLEXITY_LIMIT_INSNS` (`BPF program is too large. Processed
+//!   %d insn`), `The sequence of %d jumps is too complex.`;
+//! - bounded loops (module `check::loops`, 6.17+'s SCC-based version):
+//!   checkpoints count the paths still walked from them (`branches`) and
+//!   are cleaned, compared for pruning and freed only once finished; an
+//!   unfinished checkpoint is compared exactly after `states_maybe_looping`
+//!   (`infinite loop detected at insn %d` with the `cur state:` / `old
+//!   state:` dumps), and in a loop new checkpoints wait for 20 jumps or
+//!   100 instructions; eviction keeps unfinished states on the free list,
+//!   and `peak_states` counts explored, free-listed and backedge states;
+//!   the level-2 `SCC enter`/`SCC exit`/`SCC backedge` lines;
+//! - `may_goto` (`BPF_JCOND`, what `cond_break`/`can_loop` compile to):
+//!   the taken branch first, the fall-through queued one `may_goto_depth`
+//!   deeper with imprecise scalars widened against the previous iteration
+//!   (`find_prev_entry`, `widen_imprecise_scalars` with 6.18's
+//!   `regs_exact`), its forced checkpoints (evicted after 64 misses while
+//!   explored), convergence when a checkpoint at another depth covers the
+//!   state (`RANGE_WITHIN`), which records a backedge; precision is
+//!   propagated along an SCC's backedges to a fixed point when the state
+//!   that entered it finishes (`propagate_backedges`, each backedge walking
+//!   its own instruction history, as 6.18's states own theirs);
 //! - the log: level 1 (failing path only, truncated at each queued branch
 //!   like the kernel, empty when accepted), level 2 (the `Live regs before
 //!   insn:` table, `from X to Y:` states, the padded `; R0=…` annotations of
@@ -127,9 +149,11 @@
 //!
 //! Each gives `unsupported` naming the feature at the first instruction
 //! that needs it; nothing is guessed.
-//! - Loops (any cycle in the CFG): checkpoints still being explored,
-//!   `infinite loop detected`, `may_goto`; precision across calls and
-//!   exits; state comparison of pointer kinds other than stack and context.
+//! - Precision across calls and exits; state comparison of pointer kinds
+//!   other than stack, context and map values; open-coded iterators and
+//!   callbacks (their loop rules in `is_state_visited` come with them); the
+//!   `stack depth` statistics line (which would include `may_goto`'s
+//!   hidden counter slot).
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment; the source line the kernel prints after an invalid
 //!   context access in a stats-only log (the log is then `None`).
@@ -277,7 +301,7 @@ pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) 
 }
 
 /// Whether [`check`]'s interpreter models this load: the 6.18 log format
-/// and arithmetic, a privileged loader, a socket filter, no loops.
+/// and arithmetic, a privileged loader, a socket filter.
 fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsupported> {
     if profile.log_era != LogEra::V6_18 {
         return Err(Unsupported::new(
@@ -298,9 +322,6 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
             Some(0),
         ));
     }
-    if let Some(i) = liveness::has_loop(&req.insns) {
-        return Err(Unsupported::new("loops", Some(i)));
-    }
     Ok(())
 }
 
@@ -319,12 +340,14 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
             .and_then(|p| u8::try_from(p.used_args().len()).ok())
     };
     let live = liveness::live_before(&req.insns, &helper_args);
+    let scc = check::compute_scc(&req.insns);
     if log.level2() {
-        log.push(&liveness::table(&req.insns, &live, profile.log_era));
+        log.push(&liveness::table(&req.insns, &live, &scc, profile.log_era));
     }
-    let mut checker = check::Checker::new(req, profile, &mut log, live);
+    let mut checker = check::Checker::new(req, profile, &mut log, live, scc);
     let outcome = checker.run();
     let stats = checker.stats();
+    let logged = checker.error_logged();
     let exact = |log: Log| log.is_exact().then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {
@@ -340,7 +363,9 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
             stats: Some(stats),
         },
         Err(Stop::Reject(err)) => {
-            log.line(&err.message);
+            if !logged {
+                log.line(&err.message);
+            }
             Verification {
                 verdict: Verdict::Rejected,
                 error: Some(err),

@@ -56,7 +56,7 @@ fn use_def(insn: &RawInsn, helper_args: &dyn Fn(i32) -> Option<u8>) -> (RegSet, 
             _ => (0, 0),
         },
         op::JMP | op::JMP32 => match opb {
-            op::JA => (0, 0),
+            op::JA | op::JCOND => (0, 0),
             op::EXIT => (1, 0),
             op::CALL => {
                 let used = if insn.src == 0 {
@@ -132,14 +132,17 @@ pub(crate) fn live_before(
     live
 }
 
-/// The `Live regs before insn:` table. Loops are refused before this is
-/// printed, so no instruction belongs to a strongly connected component
-/// and the SCC column is blank.
-pub(crate) fn table(insns: &[RawInsn], live: &[RegSet], era: LogEra) -> String {
+/// The `Live regs before insn:` table, with each instruction's SCC (blank
+/// outside loops).
+pub(crate) fn table(insns: &[RawInsn], live: &[RegSet], scc: &[u32], era: LogEra) -> String {
     let mut out = String::from("Live regs before insn:\n");
     let mut i = 0;
     while i < insns.len() {
-        out.push_str(&format!("    {i:3}: "));
+        match scc.get(i).copied().unwrap_or(0) {
+            0 => out.push_str("    "),
+            n => out.push_str(&format!("{n:3} ")),
+        }
+        out.push_str(&format!("{i:3}: "));
         for r in 0..10 {
             if live[i] & (1 << r) != 0 {
                 out.push_str(&r.to_string());
@@ -153,39 +156,4 @@ pub(crate) fn table(insns: &[RawInsn], live: &[RegSet], era: LogEra) -> String {
         i += if is_ldimm64(&insns[i]) { 2 } else { 1 };
     }
     out
-}
-
-/// Whether the control-flow graph from the entry has a cycle.
-pub(crate) fn has_loop(insns: &[RawInsn]) -> Option<usize> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Open,
-        Done,
-    }
-    let n = insns.len();
-    let mut mark = vec![Mark::New; n];
-    let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
-    mark[0] = Mark::Open;
-    while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-        let succ = successors(insns, node);
-        if let Some(&s) = succ.get(*next) {
-            *next += 1;
-            if s >= n {
-                continue;
-            }
-            match mark[s] {
-                Mark::Open => return Some(node),
-                Mark::New => {
-                    mark[s] = Mark::Open;
-                    stack.push((s, 0));
-                }
-                Mark::Done => {}
-            }
-        } else {
-            mark[node] = Mark::Done;
-            stack.pop();
-        }
-    }
-    None
 }

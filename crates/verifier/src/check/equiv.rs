@@ -95,8 +95,76 @@ fn range_within(old: &Scalar, cur: &Scalar) -> bool {
 /// Outcome of comparing a register kind this verifier does not create.
 pub(super) struct Unmodelled;
 
-/// `regsafe` with `NOT_EXACT`.
-fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Result<bool, Unmodelled> {
+/// How strictly states are compared (`enum exact_level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Strictness {
+    /// Pruning against a finished checkpoint: imprecise scalars match
+    /// anything.
+    Loose,
+    /// Infinite-loop detection: registers and slots must be the same.
+    Exact,
+    /// Pruning against a checkpoint whose loop is still being explored:
+    /// precision marks are not final, so every scalar's range counts.
+    RangeWithin,
+}
+
+/// The register without the fields `regs_exact` leaves to `check_ids`
+/// (ids) or does not compare (precision).
+fn without_ids(r: &RegState) -> (RegState, u32) {
+    let mut r = *r;
+    let id = match &mut r {
+        RegState::Scalar(s) => {
+            s.precise = false;
+            std::mem::take(&mut s.id)
+        }
+        RegState::PtrToMapValue { id, .. } => std::mem::take(id),
+        _ => 0,
+    };
+    (r, id)
+}
+
+/// `regs_exact`.
+pub(super) fn regs_exact(
+    old: &RegState,
+    cur: &RegState,
+    ids: &mut IdMap,
+) -> Result<bool, Unmodelled> {
+    if !matches!(
+        old,
+        RegState::NotInit
+            | RegState::Scalar(_)
+            | RegState::PtrToCtx { .. }
+            | RegState::PtrToStack { .. }
+            | RegState::ConstPtrToMap { .. }
+            | RegState::PtrToMapValue { .. }
+    ) {
+        return Err(Unmodelled);
+    }
+    let ((o, oid), (c, cid)) = (without_ids(old), without_ids(cur));
+    Ok(o == c && ids.check(oid, cid))
+}
+
+/// `states_maybe_looping`'s comparison of two registers: every field but
+/// the precision mark.
+pub(super) fn same_reg(old: &RegState, cur: &RegState) -> bool {
+    match (old, cur) {
+        (RegState::Scalar(o), RegState::Scalar(c)) => {
+            o.value == c.value && o.id == c.id && o.off == c.off
+        }
+        _ => old == cur,
+    }
+}
+
+/// `regsafe`.
+fn regsafe(
+    old: &RegState,
+    cur: &RegState,
+    ids: &mut IdMap,
+    exact: Strictness,
+) -> Result<bool, Unmodelled> {
+    if exact == Strictness::Exact {
+        return regs_exact(old, cur, ids);
+    }
     if matches!(old, RegState::NotInit) {
         return Ok(true);
     }
@@ -105,7 +173,7 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Result<bool, Unmo
     }
     Ok(match (old, cur) {
         (RegState::Scalar(o), RegState::Scalar(c)) => {
-            if !o.precise {
+            if !o.precise && exact == Strictness::Loose {
                 return Ok(true);
             }
             let (oc, cc) = (o.id & ADD_CONST != 0, c.id & ADD_CONST != 0);
@@ -176,20 +244,28 @@ fn scalar_for_slot(slot: &StackSlot) -> Option<RegState> {
     }
 }
 
-/// `stacksafe` with `NOT_EXACT`, for a privileged loader.
-fn stacksafe(old: &FuncState, cur: &FuncState, ids: &mut IdMap) -> Result<bool, Unmodelled> {
+/// `stacksafe`, for a privileged loader.
+fn stacksafe(
+    old: &FuncState,
+    cur: &FuncState,
+    ids: &mut IdMap,
+    exact: Strictness,
+) -> Result<bool, Unmodelled> {
     for (spi, os) in old.stack.iter().enumerate() {
         let cs = cur.stack.get(spi);
         let mut j = 0;
         while j < SLOT_SIZE {
             let ot = os.types[j];
+            if exact == Strictness::Exact && cs.is_none_or(|cs| cs.types[j] != ot) {
+                return Ok(false);
+            }
             if matches!(ot, SlotType::Invalid | SlotType::Misc) {
                 j += 1;
                 continue;
             }
             let Some(cs) = cs else { return Ok(false) };
             if let (Some(o), Some(c)) = (scalar_for_slot(os), scalar_for_slot(cs)) {
-                if !regsafe(&o, &c, ids)? {
+                if !regsafe(&o, &c, ids, exact)? {
                     return Ok(false);
                 }
                 break;
@@ -201,7 +277,7 @@ fn stacksafe(old: &FuncState, cur: &FuncState, ids: &mut IdMap) -> Result<bool, 
             if j == SLOT_SIZE - 1 {
                 match os.types[SLOT_SIZE - 1] {
                     SlotType::Spill => {
-                        if !regsafe(&os.spilled, &cs.spilled, ids)? {
+                        if !regsafe(&os.spilled, &cs.spilled, ids, exact)? {
                             return Ok(false);
                         }
                     }
@@ -217,24 +293,25 @@ fn stacksafe(old: &FuncState, cur: &FuncState, ids: &mut IdMap) -> Result<bool, 
     Ok(true)
 }
 
-/// `states_equal(old, cur, NOT_EXACT)` for states of one frame;
+/// `states_equal(old, cur, exact)` for states of one frame;
 /// `live_regs` are the registers live before the instruction.
 pub(super) fn states_equal(
     old: &VerifierState,
     cur: &VerifierState,
     live_regs: u16,
     ids: &mut IdMap,
+    exact: Strictness,
 ) -> Result<bool, Unmodelled> {
     if old.frames.len() != cur.frames.len() || old.frames.len() != 1 {
         return Err(Unmodelled);
     }
     let (o, c) = (old.cur(), cur.cur());
     for r in 0..o.regs.len() {
-        if live_regs & (1 << r) != 0 && !regsafe(&o.regs[r], &c.regs[r], ids)? {
+        if live_regs & (1 << r) != 0 && !regsafe(&o.regs[r], &c.regs[r], ids, exact)? {
             return Ok(false);
         }
     }
-    stacksafe(o, c, ids)
+    stacksafe(o, c, ids, exact)
 }
 
 /// `clean_func_state`: forgets the registers and slots that are dead at the

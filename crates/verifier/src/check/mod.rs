@@ -11,7 +11,8 @@
 //! a path reaching a checkpointed instruction is compared with the
 //! checkpoints there ([`equiv`]) and ends when one covers it, after the
 //! precision the checkpoint relied on is propagated ([`precision`]).
-//! Programs are loop-free here, so every checkpoint compared is finished.
+//! Checkpoints still being explored (loops) are handled by [`visited`] and
+//! [`loops`].
 
 mod alu;
 mod atomic;
@@ -20,16 +21,20 @@ mod ctx;
 mod equiv;
 mod helper_mem;
 mod jmp;
+mod loops;
 mod map;
 mod mem;
 mod precision;
 mod print;
 mod stack_liveness;
+mod visited;
 
 use bpfcheck_isa::{RegArg, check_fields, check_reg, disasm};
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{
-    Errno, LoadRequest, MapSpec, ProgType, RawInsn, VerifierStats, load::BPF_F_STRICT_ALIGNMENT, op,
+    Errno, LoadRequest, MapSpec, ProgType, RawInsn, VerifierStats,
+    load::{BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_STATE_FREQ},
+    op,
 };
 
 use crate::domain::Era;
@@ -38,6 +43,8 @@ use crate::log::Log;
 use crate::prepare::subprogs::is_ldimm64;
 use crate::state::{RegState, VerifierState};
 use precision::{Checkpoint, HistEntry, PathMeta};
+
+pub(crate) use loops::compute_scc;
 
 /// A branch queued for later (`struct bpf_verifier_stack_elem`).
 struct Pending {
@@ -54,7 +61,7 @@ const JMP_SEQ_LIMIT: usize = 8192;
 
 /// Entries of the instruction history after which the kernel forces a
 /// checkpoint.
-const HISTORY_FORCE: usize = 40;
+pub(super) const HISTORY_FORCE: usize = 40;
 
 pub(crate) struct Checker<'a> {
     insns: &'a [RawInsn],
@@ -65,6 +72,8 @@ pub(crate) struct Checker<'a> {
     prog_type: ProgType,
     /// `BPF_F_STRICT_ALIGNMENT`.
     strict_alignment: bool,
+    /// `BPF_F_TEST_STATE_FREQ`: a checkpoint at every prune point.
+    test_state_freq: bool,
     profile: &'a KernelProfile,
     era: Era,
     log: &'a mut Log,
@@ -83,9 +92,20 @@ pub(crate) struct Checker<'a> {
     stack_live: stack_liveness::StackLiveness,
     /// Registers live before each instruction (`compute_live_registers`).
     live_regs: Vec<crate::liveness::RegSet>,
-    /// The instruction history of the current path (`env->insn_hist`);
-    /// entries past the current state's end belong to finished paths.
+    /// The instruction history (`env->insn_hist`); entries past
+    /// `hist_len`, the current path's end, belong to other paths.
     hist: Vec<HistEntry>,
+    hist_len: usize,
+    /// SCC of each instruction, 0 outside loops.
+    scc: Vec<u32>,
+    /// Per SCC id.
+    visits: Vec<loops::SccVisit>,
+    num_backedges: u64,
+    explored_size: u64,
+    free_list_size: u64,
+    peak_states: u64,
+    /// The error's message is in the log already, with what follows it.
+    error_logged: bool,
     /// The entry the current instruction pushed, if any.
     cur_hist_ent: Option<usize>,
     /// `env->prev_insn_idx` while the current instruction runs.
@@ -96,8 +116,6 @@ pub(crate) struct Checker<'a> {
     prev_insn_processed: u64,
     total_states: u64,
     max_states_per_insn: u64,
-    /// Checkpoints evicted and freed.
-    freed_states: u64,
     id_gen: u32,
     scratched_regs: u16,
     scratched_slots: u64,
@@ -121,6 +139,7 @@ impl<'a> Checker<'a> {
         profile: &'a KernelProfile,
         log: &'a mut Log,
         live_regs: Vec<crate::liveness::RegSet>,
+        scc: Vec<u32>,
     ) -> Self {
         let insns = &req.insns[..];
         let (prune_point, jmp_point) = prune_points(insns);
@@ -135,6 +154,7 @@ impl<'a> Checker<'a> {
             maps: &req.maps,
             prog_type: req.prog_type,
             strict_alignment: req.prog_flags & BPF_F_STRICT_ALIGNMENT != 0,
+            test_state_freq: req.prog_flags & BPF_F_TEST_STATE_FREQ != 0,
             profile,
             era: Era::V6_18,
             log,
@@ -151,6 +171,16 @@ impl<'a> Checker<'a> {
             stack_live: stack_liveness::StackLiveness::new(insns),
             live_regs,
             hist: Vec::new(),
+            hist_len: 0,
+            visits: (0..=scc.iter().copied().max().unwrap_or(0))
+                .map(|_| loops::SccVisit::default())
+                .collect(),
+            scc,
+            num_backedges: 0,
+            explored_size: 0,
+            free_list_size: 0,
+            peak_states: 0,
+            error_logged: false,
             cur_hist_ent: None,
             hist_prev: -1,
             insn_processed: 0,
@@ -159,7 +189,6 @@ impl<'a> Checker<'a> {
             prev_insn_processed: 0,
             total_states: 0,
             max_states_per_insn: 0,
-            freed_states: 0,
             id_gen: 0,
             scratched_regs: u16::MAX,
             scratched_slots: u64::MAX,
@@ -175,10 +204,16 @@ impl<'a> Checker<'a> {
             insn_limit: u64::from(self.profile.limits.complexity_insns),
             max_states_per_insn: self.max_states_per_insn,
             total_states: self.total_states,
-            peak_states: self.total_states - self.freed_states,
+            peak_states: self.peak_states,
             mark_read: 0,
             ..VerifierStats::default()
         }
+    }
+
+    /// Whether the error returned by [`Checker::run`] was logged with what
+    /// the kernel prints after it.
+    pub(crate) fn error_logged(&self) -> bool {
+        self.error_logged
     }
 
     /// Walks every path; `Ok` when all end in a valid exit.
@@ -206,7 +241,7 @@ impl<'a> Checker<'a> {
                     ),
                 ));
             }
-            let pruned = self.prune_point[idx] && self.visit_prune_point()?;
+            let pruned = self.prune_point[idx] && self.is_state_visited()?;
             if pruned {
                 if self.log.level1() {
                     if do_print_state {
@@ -273,6 +308,7 @@ impl<'a> Checker<'a> {
     /// then the next queued branch, if any (`Some(true)`: its state is to
     /// be printed).
     fn end_path(&mut self) -> Result<Option<bool>, Stop> {
+        self.finish_path(self.path)?;
         let mut text = String::new();
         let level2 = self.log.level2();
         self.stack_live
@@ -288,7 +324,7 @@ impl<'a> Checker<'a> {
         self.insn_idx = p.insn;
         self.prev_insn_idx = Some(p.prev);
         self.path = p.path;
-        self.hist.truncate(p.hist_end);
+        self.hist_len = p.hist_end;
         Ok(Some(true))
     }
 
@@ -308,7 +344,7 @@ impl<'a> Checker<'a> {
                     op::CALL => self.call(insn).map(|()| Flow::Next),
                     op::JA => Ok(Flow::Goto(jmp::ja_target(idx, insn))),
                     op::EXIT => self.exit(),
-                    op::JCOND => Err(self.unsupported("may_goto")),
+                    op::JCOND => self.may_goto(insn),
                     _ => self.cond_jmp(insn),
                 }
             }
@@ -403,13 +439,16 @@ impl<'a> Checker<'a> {
         insn: usize,
         prev: usize,
     ) -> Result<(), Stop> {
+        if let Some(parent) = self.path.parent {
+            self.checkpoints[parent].branches += 1;
+        }
         self.queue.push(Pending {
             state,
             insn,
             prev,
             log_pos: self.log.pos(),
             path: self.path,
-            hist_end: self.hist.len(),
+            hist_end: self.hist_len,
         });
         if self.queue.len() > JMP_SEQ_LIMIT {
             return Err(self.reject(
@@ -419,80 +458,6 @@ impl<'a> Checker<'a> {
             ));
         }
         Ok(())
-    }
-
-    /// `is_state_visited`: `true` when a checkpoint covers the current
-    /// state, which then ends; otherwise a checkpoint is taken when the
-    /// kernel's heuristics take one.
-    fn visit_prune_point(&mut self) -> Result<bool, Stop> {
-        let idx = self.insn_idx;
-        let live_regs = self.live_regs.get(idx).copied().unwrap_or(0);
-        // The explored states here are finished (no loops), so their dead
-        // registers and slots are forgotten once (`clean_live_states`).
-        let live_slots = self.stack_live.live_before(idx);
-        for &c in &self.checkpoint_at[idx] {
-            let cp = &mut self.checkpoints[c];
-            if !cp.cleaned {
-                equiv::clean(&mut cp.state, live_regs, live_slots);
-                cp.cleaned = true;
-            }
-        }
-        let add = self.force_checkpoint[idx]
-            || self.hist.len() - self.path.hist_start > HISTORY_FORCE
-            || self.jmps_processed - self.prev_jmps_processed >= 2
-                && self.insn_processed - self.prev_insn_processed >= 8;
-        let mut states_cnt = 0u64;
-        // Newest first, as the kernel's list.
-        for k in (0..self.checkpoint_at[idx].len()).rev() {
-            let c = self.checkpoint_at[idx][k];
-            states_cnt += 1;
-            let mut ids = equiv::IdMap::new(self.id_gen);
-            let equal =
-                equiv::states_equal(&self.checkpoints[c].state, &self.cur, live_regs, &mut ids)
-                    .map_err(|_| self.unsupported("state comparison of these register kinds"))?;
-            if equal {
-                self.checkpoints[c].hit_cnt += 1;
-                if self.jmp_point[idx] {
-                    self.push_hist(None, Vec::new());
-                }
-                self.propagate_precision(c)?;
-                return Ok(true);
-            }
-            let cp = &mut self.checkpoints[c];
-            if add {
-                cp.miss_cnt += 1;
-            }
-            if cp.miss_cnt > cp.hit_cnt * 3 + 3 {
-                // Unlikely to be useful: dropped from the list. Being
-                // finished, it is freed at once (`peak_states` falls).
-                self.checkpoint_at[idx].remove(k);
-                self.freed_states += 1;
-            }
-        }
-        self.max_states_per_insn = self.max_states_per_insn.max(states_cnt);
-        if add {
-            self.total_states += 1;
-            self.prev_jmps_processed = self.jmps_processed;
-            self.prev_insn_processed = self.insn_processed;
-            self.forget_precision();
-            let id = self.checkpoints.len();
-            self.checkpoints.push(Checkpoint {
-                state: self.cur.clone(),
-                cleaned: false,
-                hit_cnt: 0,
-                miss_cnt: 0,
-                meta: self.path,
-                last_idx: self.hist_prev,
-                hist_end: self.hist.len(),
-            });
-            self.checkpoint_at[idx].push(id);
-            self.path = PathMeta {
-                parent: Some(id),
-                first_idx: idx,
-                hist_start: self.hist.len(),
-            };
-        }
-        Ok(false)
     }
 
     /// `print_insn_state`: the touched registers after the instruction

@@ -82,7 +82,28 @@ pub(crate) struct Checkpoint {
     pub(crate) meta: PathMeta,
     /// The instruction before the checkpoint on its path, `-1` for none.
     pub(crate) last_idx: i64,
-    pub(crate) hist_end: usize,
+    /// Its own instruction history, from its parent to it (each state
+    /// owns its `jmp_history` in 6.18).
+    pub(crate) hist: Vec<HistEntry>,
+    /// The instruction it was taken at.
+    pub(crate) insn_idx: usize,
+    /// Paths from it still being walked (`branches`): while non-zero,
+    /// the checkpoint is not known to be safe.
+    pub(crate) branches: u32,
+    /// Evicted from its instruction's list, not freed yet (`in_free_list`).
+    pub(crate) in_free_list: bool,
+    /// Checkpoints above it (`dfs_depth`).
+    pub(crate) dfs_depth: u32,
+}
+
+/// Where a precision walk starts: the current path, or a state copied
+/// when a loop iteration was pruned (a backedge).
+#[derive(Clone, Debug)]
+pub(crate) struct ChainStart {
+    pub(crate) meta: PathMeta,
+    pub(crate) insn_idx: usize,
+    /// The starting state's own history; `None` for the current path's.
+    pub(crate) hist: Option<Vec<HistEntry>>,
 }
 
 /// Registers and slots still to explain, per frame (`struct
@@ -283,13 +304,22 @@ impl Checker<'_> {
             e.linked = linked;
             return;
         }
-        self.hist.push(HistEntry {
+        let entry = HistEntry {
             idx: self.insn_idx,
             prev_idx: self.hist_prev,
             stack: stack.map(|spi| (frameno, spi)),
             linked,
-        });
-        self.cur_hist_ent = Some(self.hist.len() - 1);
+        };
+        // Entries past the current path's end are overwritten, not
+        // dropped: a backedge state may still read them, as in the
+        // kernel's shared `insn_hist` array.
+        if self.hist_len < self.hist.len() {
+            self.hist[self.hist_len] = entry;
+        } else {
+            self.hist.push(entry);
+        }
+        self.cur_hist_ent = Some(self.hist_len);
+        self.hist_len += 1;
     }
 
     /// Records a spill or fill of slot `spi` of the current frame.
@@ -327,14 +357,31 @@ impl Checker<'_> {
             ..Backtrack::default()
         };
         bt.set_reg(regno);
-        self.backtrack_chain(bt)
+        let start = self.chain_start();
+        self.backtrack_chain(bt, &start).map(|_| ())
+    }
+
+    /// The current path as the start of a precision walk.
+    pub(super) fn chain_start(&self) -> ChainStart {
+        ChainStart {
+            meta: self.path,
+            insn_idx: self.insn_idx,
+            hist: None,
+        }
     }
 
     /// `propagate_precision`: a path that checkpoint `old` covers needs
     /// precise whatever `old` has precise.
-    pub(super) fn propagate_precision(&mut self, old: usize) -> Result<(), Stop> {
+    /// Starting from `start` (the current path unless a backedge); `true`
+    /// when a checkpoint gained a mark.
+    pub(super) fn propagate_precision(
+        &mut self,
+        old: usize,
+        start: &ChainStart,
+        frames: usize,
+    ) -> Result<bool, Stop> {
         let mut bt = Backtrack {
-            frame: self.cur.frames.len() - 1,
+            frame: frames - 1,
             ..Backtrack::default()
         };
         let mut text = String::new();
@@ -374,29 +421,46 @@ impl Checker<'_> {
             self.log.push("\n");
         }
         if bt.empty() {
-            return Ok(());
+            return Ok(false);
         }
-        self.backtrack_chain(bt)
+        self.backtrack_chain(bt, start)
     }
 
-    /// The walk of `__mark_chain_precision` from the current instruction.
-    fn backtrack_chain(&mut self, mut bt: Backtrack) -> Result<(), Stop> {
-        // `None` is the current state, `Some(c)` checkpoint `c`.
+    /// The current path's history since its last checkpoint.
+    pub(super) fn path_hist(&self) -> &[HistEntry] {
+        &self.hist[self.path.hist_start..self.hist_len]
+    }
+
+    /// The history of checkpoint `st`, or of the walk's starting state.
+    fn seg<'s>(&'s self, st: Option<usize>, start: &'s ChainStart) -> &'s [HistEntry] {
+        match (st, &start.hist) {
+            (Some(c), _) => &self.checkpoints[c].hist,
+            (None, Some(h)) => h,
+            (None, None) => &self.hist[start.meta.hist_start..self.hist_len],
+        }
+    }
+
+    /// The walk of `__mark_chain_precision` from `start`.
+    fn backtrack_chain(&mut self, mut bt: Backtrack, start: &ChainStart) -> Result<bool, Stop> {
+        // `None` is the starting state, `Some(c)` checkpoint `c`.
         let mut st: Option<usize> = None;
-        let mut first_idx = self.path.first_idx;
-        let mut last_idx = i64::try_from(self.insn_idx).unwrap_or(-1);
+        let mut changed = false;
+        let mut first_idx = start.meta.first_idx;
+        let mut last_idx = i64::try_from(start.insn_idx).unwrap_or(-1);
         let mut subseq_idx: i64 = -1;
         let mut skip_first = true;
         loop {
-            let (meta, mut hist_end) = match st {
-                None => (self.path, self.hist.len()),
-                Some(c) => (self.checkpoints[c].meta, self.checkpoints[c].hist_end),
+            let meta = match st {
+                None => start.meta,
+                Some(c) => self.checkpoints[c].meta,
             };
-            let hist_start = meta.hist_start;
-            self.log_l2(&format!(
-                "mark_precise: frame{}: last_idx {last_idx} first_idx {first_idx} subseq_idx {subseq_idx} \n",
-                bt.frame
-            ));
+            let mut hist_end = self.seg(st, start).len();
+            if self.log.level2() {
+                self.log.push(&format!(
+                    "mark_precise: frame{}: last_idx {last_idx} first_idx {first_idx} subseq_idx {subseq_idx} \n",
+                    bt.frame
+                ));
+            }
             let Ok(mut i) = usize::try_from(last_idx) else {
                 return Err(self.unsupported("precision at a function entry"));
             };
@@ -404,8 +468,9 @@ impl Checker<'_> {
                 if skip_first {
                     skip_first = false;
                 } else {
-                    let hist = (hist_end > hist_start && self.hist[hist_end - 1].idx == i)
-                        .then(|| self.hist[hist_end - 1].clone());
+                    let seg = self.seg(st, start);
+                    let hist = (hist_end > 0 && seg[hist_end - 1].idx == i)
+                        .then(|| seg[hist_end - 1].clone());
                     let insn = self.insns[i];
                     if insn.code != 0 {
                         if self.log.level2() {
@@ -421,8 +486,8 @@ impl Checker<'_> {
                         match backtrack_insn(&insn, hist.as_ref(), &mut bt) {
                             Ok(()) => {}
                             Err(StepErr::Fallback) => {
-                                self.mark_all_scalars_precise();
-                                return Ok(());
+                                self.mark_all_scalars_precise(start.meta.parent);
+                                return Ok(changed);
                             }
                             Err(StepErr::Unsupported(what)) => {
                                 return Err(self.unsupported(what));
@@ -431,17 +496,18 @@ impl Checker<'_> {
                     }
                 }
                 if bt.empty() {
-                    return Ok(());
+                    return Ok(changed);
                 }
                 // `get_prev_insn_idx`. (The kernel also tracks the
                 // subsequent instruction, which only calls and exits need.)
-                let cnt = hist_end - hist_start;
-                if i == first_idx && (cnt == 0 || cnt == 1 && self.hist[hist_start].idx == i) {
+                let seg = self.seg(st, start);
+                let cnt = hist_end;
+                if i == first_idx && (cnt == 0 || cnt == 1 && seg[0].idx == i) {
                     break;
                 }
-                let prev = if cnt > 0 && self.hist[hist_end - 1].idx == i {
+                let prev = if cnt > 0 && seg[hist_end - 1].idx == i {
                     hist_end -= 1;
-                    self.hist[hist_end].prev_idx
+                    seg[hist_end].prev_idx
                 } else {
                     i64::try_from(i).unwrap_or(0) - 1
                 };
@@ -451,9 +517,9 @@ impl Checker<'_> {
                 }
             }
             let Some(parent) = meta.parent else { break };
-            self.mark_in_parent(parent, &mut bt);
+            changed |= self.mark_in_parent(parent, &mut bt);
             if bt.empty() {
-                return Ok(());
+                return Ok(changed);
             }
             subseq_idx = i64::try_from(first_idx).unwrap_or(-1);
             last_idx = self.checkpoints[parent].last_idx;
@@ -461,16 +527,17 @@ impl Checker<'_> {
             st = Some(parent);
         }
         if !bt.empty() {
-            self.mark_all_scalars_precise();
+            self.mark_all_scalars_precise(start.meta.parent);
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// Marks the wanted registers and slots precise in checkpoint
     /// `parent`; those already precise there (or not scalars) need no
     /// further walk.
-    fn mark_in_parent(&mut self, parent: usize, bt: &mut Backtrack) {
+    fn mark_in_parent(&mut self, parent: usize, bt: &mut Backtrack) -> bool {
         let level2 = self.log.level2();
+        let mut changed = false;
         let mut text = String::new();
         let state = &mut self.checkpoints[parent].state;
         for fr in (0..=bt.frame).rev() {
@@ -486,7 +553,10 @@ impl Checker<'_> {
                     .get_mut(usize::from(r))
                     .and_then(|x| x.scalar_mut())
                 {
-                    Some(s) if !s.precise => s.precise = true,
+                    Some(s) if !s.precise => {
+                        s.precise = true;
+                        changed = true;
+                    }
                     _ => bt.regs[fr] &= !(1 << r),
                 }
             }
@@ -496,7 +566,10 @@ impl Checker<'_> {
                 }
                 let slot = func.stack.get_mut(spi).filter(|s| s.is_spill());
                 match slot.and_then(|s| s.spilled.scalar_mut()) {
-                    Some(s) if !s.precise => s.precise = true,
+                    Some(s) if !s.precise => {
+                        s.precise = true;
+                        changed = true;
+                    }
                     _ => bt.slots[fr] &= !(1 << spi),
                 }
             }
@@ -510,11 +583,12 @@ impl Checker<'_> {
             }
         }
         self.log.push(&text);
+        changed
     }
 
     /// `mark_all_scalars_precise`: the conservative fallback, over every
-    /// checkpoint the current path descends from.
-    fn mark_all_scalars_precise(&mut self) {
+    /// checkpoint from `parent` up.
+    pub(super) fn mark_all_scalars_precise(&mut self, parent: Option<usize>) {
         let mut text = String::new();
         let level2 = self.log.level2();
         if level2 {
@@ -523,7 +597,7 @@ impl Checker<'_> {
                 self.cur.frames.len() - 1
             ));
         }
-        let mut st = self.path.parent;
+        let mut st = parent;
         while let Some(c) = st {
             let cp = &mut self.checkpoints[c];
             for (i, func) in cp.state.frames.iter_mut().enumerate() {
@@ -532,12 +606,6 @@ impl Checker<'_> {
             st = cp.meta.parent;
         }
         self.log.push(&text);
-    }
-
-    fn log_l2(&mut self, s: &str) {
-        if self.log.level2() {
-            self.log.push(s);
-        }
     }
 }
 

@@ -66,6 +66,8 @@ impl FuncState {
 pub struct VerifierState {
     /// Call frames, innermost last.
     pub frames: Vec<FuncState>,
+    /// `may_goto` iterations taken on this path (`may_goto_depth`).
+    pub may_goto_depth: u32,
 }
 
 impl VerifierState {
@@ -73,6 +75,7 @@ impl VerifierState {
     pub fn entry() -> Self {
         Self {
             frames: vec![FuncState::entry()],
+            may_goto_depth: 0,
         }
     }
 

@@ -1,0 +1,342 @@
+//! Loops (6.17+): the strongly connected components of the control-flow
+//! graph, the checkpoints still being explored, and the backedges whose
+//! precision marks are settled once a loop is left.
+//!
+//! A checkpoint counts the paths still walked from it (`branches`); while
+//! any is, the checkpoint is not known to be safe and is compared only to
+//! detect an infinite loop (the same registers and stack come back). A
+//! checkpoint inside a loop whose exploration is unfinished (its SCC visit
+//! holds backedges) is compared with all scalar ranges, its precision
+//! marks being incomplete; a path it covers is remembered as a backedge,
+//! and when the state that entered the loop finishes, precision is
+//! propagated along all backedges to a fixed point.
+
+use bpfcheck_uapi::RawInsn;
+
+use super::equiv;
+use super::precision::{ChainStart, PathMeta};
+use super::{Checker, Flow};
+use crate::error::Stop;
+use crate::liveness::successors;
+use crate::state::{RegState, VerifierState};
+
+/// `MAX_BACKEDGE_ITERS`.
+const MAX_BACKEDGE_ITERS: u32 = 64;
+
+/// `bpf_compute_scc`: the SCC id of each instruction, 0 for instructions
+/// in no loop. Ids are handed out in the order Tarjan's algorithm closes
+/// components, walking successors in `check_cfg`'s order.
+pub(crate) fn compute_scc(insns: &[RawInsn]) -> Vec<u32> {
+    const NOT_ON_STACK: u32 = u32::MAX;
+    let n = insns.len();
+    let mut scc = vec![0u32; n];
+    let mut pre = vec![0u32; n];
+    let mut low = vec![0u32; n];
+    let mut stack: Vec<usize> = Vec::with_capacity(n);
+    let succ: Vec<Vec<usize>> = (0..n)
+        .map(|i| {
+            let mut s = successors(insns, i);
+            s.retain(|&t| t < n);
+            s
+        })
+        .collect();
+    let mut next_pre = 1u32;
+    let mut next_scc = 1u32;
+    // Each frame: the vertex and how many of its successors were looked at.
+    let mut dfs: Vec<(usize, usize)> = Vec::new();
+    for root in 0..n {
+        if pre[root] != 0 {
+            continue;
+        }
+        dfs.push((root, 0));
+        while let Some(&mut (w, ref mut j)) = dfs.last_mut() {
+            if pre[w] == 0 {
+                pre[w] = next_pre;
+                low[w] = next_pre;
+                next_pre += 1;
+                stack.push(w);
+            }
+            if let Some(&s) = succ[w].get(*j) {
+                *j += 1;
+                if pre[s] == 0 {
+                    dfs.push((s, 0));
+                } else {
+                    low[w] = low[w].min(low[s]);
+                }
+                continue;
+            }
+            dfs.pop();
+            // The child's low is taken by the parent once it resumes.
+            if let Some(&(parent, _)) = dfs.last() {
+                low[parent] = low[parent].min(low[w]);
+            }
+            if low[w] < pre[w] {
+                continue;
+            }
+            let assign = stack.last() != Some(&w) || succ[w].contains(&w);
+            loop {
+                let t = stack.pop().unwrap_or(w);
+                low[t] = NOT_ON_STACK;
+                if assign {
+                    scc[t] = next_scc;
+                }
+                if t == w {
+                    break;
+                }
+            }
+            if assign {
+                next_scc += 1;
+            }
+        }
+    }
+    scc
+}
+
+/// A path pruned by a checkpoint of an unfinished loop
+/// (`struct bpf_scc_backedge`).
+pub(super) struct Backedge {
+    state: VerifierState,
+    start: ChainStart,
+    /// The checkpoint that covered it (`equal_state`).
+    equal: usize,
+}
+
+/// The exploration of one SCC (`struct bpf_scc_visit`): for the main
+/// program alone, one per SCC.
+#[derive(Default)]
+pub(super) struct SccVisit {
+    /// The checkpoint that entered the loop, while paths from it are
+    /// walked (`entry_state`).
+    entry: Option<usize>,
+    /// Newest first.
+    backedges: Vec<Backedge>,
+}
+
+impl Checker<'_> {
+    fn scc_of(&self, insn: usize) -> u32 {
+        self.scc.get(insn).copied().unwrap_or(0)
+    }
+
+    /// `incomplete_read_marks`: the loop of checkpoint `c` still has
+    /// pending backedges.
+    pub(super) fn incomplete_marks(&self, c: usize) -> bool {
+        let scc = self.scc_of(self.checkpoints[c].insn_idx);
+        scc != 0
+            && self
+                .visits
+                .get(scc as usize)
+                .is_some_and(|v| !v.backedges.is_empty())
+    }
+
+    /// `update_peak_states`.
+    pub(super) fn update_peak(&mut self) {
+        let cur = self.explored_size + self.free_list_size + self.num_backedges;
+        self.peak_states = self.peak_states.max(cur);
+    }
+
+    /// `maybe_enter_scc` for the new checkpoint `c`.
+    pub(super) fn maybe_enter_scc(&mut self, c: usize) {
+        let scc = self.scc_of(self.checkpoints[c].insn_idx);
+        if scc == 0 {
+            return;
+        }
+        let v = &mut self.visits[scc as usize];
+        if v.entry.is_none() {
+            v.entry = Some(c);
+            if self.log.level2() {
+                self.log.push(&format!("SCC enter ({scc})\n"));
+            }
+        }
+    }
+
+    /// `maybe_exit_scc` for checkpoint `c`, all of whose paths ended.
+    fn maybe_exit_scc(&mut self, c: usize) -> Result<(), Stop> {
+        let scc = self.scc_of(self.checkpoints[c].insn_idx);
+        if scc == 0 || self.visits[scc as usize].entry != Some(c) {
+            return Ok(());
+        }
+        if self.log.level2() {
+            self.log.push(&format!("SCC exit ({scc})\n"));
+        }
+        let visit = &mut self.visits[scc as usize];
+        visit.entry = None;
+        self.num_backedges -= visit.backedges.len() as u64;
+        self.update_peak();
+        self.propagate_backedges(scc as usize)
+    }
+
+    /// `propagate_backedges`: precision from each backedge's covering
+    /// checkpoint into the backedge's ancestors, until nothing changes.
+    fn propagate_backedges(&mut self, scc: usize) -> Result<(), Stop> {
+        let backedges = std::mem::take(&mut self.visits[scc].backedges);
+        let mut iters = 0;
+        loop {
+            iters += 1;
+            if iters > MAX_BACKEDGE_ITERS + 1 {
+                if self.log.level2() {
+                    self.log.push("propagate_backedges: too many iterations\n");
+                }
+                for b in &backedges {
+                    self.mark_all_scalars_precise(b.start.meta.parent);
+                }
+                break;
+            }
+            let mut changed = false;
+            for b in &backedges {
+                changed |= self.propagate_precision(b.equal, &b.start, b.state.frames.len())?;
+            }
+            if !changed {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remembers the current path, pruned at `idx` by checkpoint `equal`
+    /// of an unfinished loop (`add_scc_backedge`).
+    pub(super) fn add_backedge(&mut self, equal: usize, idx: usize) {
+        let scc = self.scc_of(self.checkpoints[equal].insn_idx) as usize;
+        let start = ChainStart {
+            meta: self.path,
+            insn_idx: idx,
+            hist: Some(self.path_hist().to_vec()),
+        };
+        if self.log.level2() {
+            self.log.push(&format!("SCC backedge ({scc})\n"));
+        }
+        let b = Backedge {
+            state: self.cur.clone(),
+            start,
+            equal,
+        };
+        self.visits[scc].backedges.insert(0, b);
+        self.num_backedges += 1;
+        self.update_peak();
+    }
+
+    /// `update_branch_counts` when the current path ends: every
+    /// checkpoint whose last path this was is finished, leaves its loop,
+    /// and is freed if it had been evicted.
+    pub(super) fn finish_path(&mut self, path: PathMeta) -> Result<(), Stop> {
+        let mut st = path.parent;
+        while let Some(c) = st {
+            let cp = &mut self.checkpoints[c];
+            cp.branches = cp.branches.saturating_sub(1);
+            if cp.branches > 0 {
+                break;
+            }
+            self.maybe_exit_scc(c)?;
+            self.maybe_free(c);
+            st = self.checkpoints[c].meta.parent;
+        }
+        Ok(())
+    }
+
+    /// `maybe_free_verifier_state`.
+    pub(super) fn maybe_free(&mut self, c: usize) {
+        let cp = &self.checkpoints[c];
+        if !cp.in_free_list || cp.branches != 0 || self.incomplete_marks(c) {
+            return;
+        }
+        self.checkpoints[c].in_free_list = false;
+        self.free_list_size -= 1;
+    }
+
+    /// `states_maybe_looping`: the current frame's registers are those of
+    /// checkpoint `c`, precision aside.
+    pub(super) fn maybe_looping(&self, c: usize) -> bool {
+        let old = &self.checkpoints[c].state;
+        old.frames.len() == self.cur.frames.len()
+            && old
+                .cur()
+                .regs
+                .iter()
+                .zip(self.cur.cur().regs.iter())
+                .all(|(o, c)| equiv::same_reg(o, c))
+    }
+}
+
+/// `maybe_widen_reg`: an imprecise scalar that changed since the previous
+/// iteration forgets its value, so that `may_goto` loops converge. 6.18
+/// compares with `regs_exact`, ids included.
+fn widen_reg(old: &RegState, cur: &mut RegState, ids: &mut equiv::IdMap) {
+    if let (RegState::Scalar(o), RegState::Scalar(c)) = (old, &*cur)
+        && !o.precise
+        && !c.precise
+        && !equiv::regs_exact(old, cur, ids).unwrap_or(false)
+    {
+        *cur = RegState::unknown();
+    }
+}
+
+/// `widen_imprecise_scalars` of `cur` against the previous iteration's
+/// `old`, registers and spilled scalars, with one id map for all.
+fn widen_imprecise_scalars(old: &VerifierState, cur: &mut VerifierState, id_gen: u32) {
+    let mut ids = equiv::IdMap::new(id_gen);
+    for (fo, fc) in old.frames.iter().zip(cur.frames.iter_mut()).rev() {
+        for (ro, rc) in fo.regs.iter().zip(fc.regs.iter_mut()) {
+            widen_reg(ro, rc, &mut ids);
+        }
+        for (so, sc) in fo.stack.iter().zip(fc.stack.iter_mut()) {
+            if so.is_spill() && sc.is_spill() {
+                widen_reg(&so.spilled, &mut sc.spilled, &mut ids);
+            }
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// `find_prev_entry`: the newest checkpoint at `idx` still being
+    /// explored and above `below` in the current path's tree.
+    fn find_prev_entry(&self, below: usize, idx: usize) -> Option<usize> {
+        let depth = self.checkpoints[below].dfs_depth;
+        self.checkpoint_at[idx].iter().rev().copied().find(|&c| {
+            let cp = &self.checkpoints[c];
+            cp.branches > 0 && cp.dfs_depth < depth
+        })
+    }
+
+    /// `may_goto`: the jump is taken first; the fall-through, one
+    /// iteration deeper and widened against the previous iteration, is
+    /// queued.
+    pub(super) fn may_goto(&mut self, insn: &RawInsn) -> Result<Flow, Stop> {
+        let idx = self.insn_idx;
+        let prev = self.path.parent.and_then(|p| self.find_prev_entry(p, idx));
+        let mut queued = self.cur.clone();
+        queued.may_goto_depth += 1;
+        if let Some(p) = prev {
+            widen_imprecise_scalars(&self.checkpoints[p].state, &mut queued, self.id_gen);
+        }
+        self.push_branch(queued, idx + 1, idx)?;
+        let target = i64::try_from(idx).unwrap_or(0) + 1 + i64::from(insn.off);
+        Ok(Flow::Goto(usize::try_from(target).unwrap_or(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compute_scc;
+
+    fn scc_of(text: &str) -> Vec<u32> {
+        let f = bpfcheck_asm::Fixture::parse(text).unwrap();
+        compute_scc(&f.load_request("t").insns)
+    }
+
+    /// Ids as the 6.18 kernel's `Live regs before insn:` table shows them:
+    /// components are numbered as Tarjan's walk closes them, so the last
+    /// loop of a chain gets the first id.
+    #[test]
+    fn sccs_are_numbered_in_closing_order() {
+        let text = "r1 = 0\nl1:\nr1 += 1\nif r1 < 2 goto l1\nr2 = 0\nl2:\nr2 += 1\n\
+                    if r2 < 2 goto l2\nl3:\ngoto l4\nl4:\nr0 = 0\nif r0 != 0 goto l3\nexit\n";
+        assert_eq!(scc_of(text), [0, 3, 3, 0, 2, 2, 1, 1, 1, 0]);
+    }
+
+    #[test]
+    fn a_self_loop_is_a_component_and_a_nest_is_one() {
+        assert_eq!(scc_of("l:\nif r1 > 0 goto l\nr0 = 0\nexit\n"), [1, 0, 0]);
+        let nest = "r1 = 0\nouter:\nr2 = 0\ninner:\nr2 += 1\nif r2 < 3 goto inner\n\
+                    r1 += 1\nif r1 < 3 goto outer\nr0 = 0\nexit\n";
+        assert_eq!(scc_of(nest), [0, 1, 1, 1, 1, 1, 0, 0]);
+    }
+}

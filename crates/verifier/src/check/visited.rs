@@ -1,0 +1,178 @@
+//! `is_state_visited`: at a prune point, the current state is compared
+//! with the checkpoints taken there. A finished checkpoint that covers it
+//! ends the path; one still being explored (a loop) only serves to detect
+//! an infinite loop; otherwise a new checkpoint may be taken, following
+//! the kernel's heuristics.
+
+use bpfcheck_uapi::Errno;
+
+use super::equiv::{self, Strictness};
+use super::precision::{Checkpoint, PathMeta};
+use super::{Checker, HISTORY_FORCE, print};
+use crate::error::{ErrorCode, Stop};
+
+/// Inside a loop a new checkpoint waits for this many jumps or
+/// instructions since the last one.
+const LOOP_JMPS_GAP: u64 = 20;
+const LOOP_INSNS_GAP: u64 = 100;
+
+impl Checker<'_> {
+    /// `true` when a checkpoint covers the current state, which then
+    /// ends.
+    pub(super) fn is_state_visited(&mut self) -> Result<bool, Stop> {
+        let idx = self.insn_idx;
+        let live_regs = self.live_regs.get(idx).copied().unwrap_or(0);
+        let force_new = self.test_state_freq
+            || self.force_checkpoint[idx]
+            || self.hist_len - self.path.hist_start > HISTORY_FORCE;
+        let jmps = self.jmps_processed - self.prev_jmps_processed;
+        let insns = self.insn_processed - self.prev_insn_processed;
+        let mut add = force_new || jmps >= 2 && insns >= 8;
+        self.clean_live_states(idx);
+        let mut states_cnt = 0u64;
+        // Newest first, as the kernel's list.
+        let mut k = self.checkpoint_at[idx].len();
+        while k > 0 {
+            k -= 1;
+            let c = self.checkpoint_at[idx][k];
+            states_cnt += 1;
+            let exploring = self.checkpoints[c].branches > 0;
+            let old_depth = self.checkpoints[c].state.may_goto_depth;
+            let same_depth = old_depth == self.cur.may_goto_depth;
+            // Another `may_goto` iteration in a state the checkpoint
+            // covers: the loop converged.
+            let may_goto_hit = exploring
+                && self.force_checkpoint[idx]
+                && !same_depth
+                && self.compare(c, live_regs, Strictness::RangeWithin)?;
+            if exploring && !may_goto_hit {
+                if self.maybe_looping(c)
+                    && self.compare(c, live_regs, Strictness::Exact)?
+                    && same_depth
+                {
+                    return Err(self.infinite_loop(c));
+                }
+                if !force_new && jmps < LOOP_JMPS_GAP && insns < LOOP_INSNS_GAP {
+                    add = false;
+                }
+            } else {
+                let in_loop = may_goto_hit || self.incomplete_marks(c);
+                let exact = if in_loop {
+                    Strictness::RangeWithin
+                } else {
+                    Strictness::Loose
+                };
+                if may_goto_hit || self.compare(c, live_regs, exact)? {
+                    self.checkpoints[c].hit_cnt += 1;
+                    if self.jmp_point[idx] {
+                        self.push_hist(None, Vec::new());
+                    }
+                    let start = self.chain_start();
+                    self.propagate_precision(c, &start, self.cur.frames.len())?;
+                    if in_loop {
+                        self.add_backedge(c, idx);
+                    }
+                    return Ok(true);
+                }
+            }
+            let cp = &mut self.checkpoints[c];
+            if add {
+                cp.miss_cnt += 1;
+            }
+            let n = if self.force_checkpoint[idx] && cp.branches > 0 {
+                64
+            } else {
+                3
+            };
+            if cp.miss_cnt > cp.hit_cnt * n + n {
+                // Unlikely to be useful: off the list, freed once no path
+                // from it is walked any more.
+                cp.in_free_list = true;
+                self.checkpoint_at[idx].remove(k);
+                self.free_list_size += 1;
+                self.explored_size -= 1;
+                self.maybe_free(c);
+            }
+        }
+        self.max_states_per_insn = self.max_states_per_insn.max(states_cnt);
+        if !add {
+            return Ok(false);
+        }
+        self.total_states += 1;
+        self.explored_size += 1;
+        self.update_peak();
+        self.prev_jmps_processed = self.jmps_processed;
+        self.prev_insn_processed = self.insn_processed;
+        self.forget_precision();
+        let id = self.checkpoints.len();
+        self.checkpoints.push(Checkpoint {
+            state: self.cur.clone(),
+            cleaned: false,
+            hit_cnt: 0,
+            miss_cnt: 0,
+            meta: self.path,
+            last_idx: self.hist_prev,
+            hist: self.path_hist().to_vec(),
+            insn_idx: idx,
+            branches: 1,
+            in_free_list: false,
+            dfs_depth: self
+                .path
+                .parent
+                .map_or(0, |p| self.checkpoints[p].dfs_depth + 1),
+        });
+        self.checkpoint_at[idx].push(id);
+        self.maybe_enter_scc(id);
+        self.path = PathMeta {
+            parent: Some(id),
+            first_idx: idx,
+            hist_start: self.hist_len,
+        };
+        Ok(false)
+    }
+
+    /// `clean_live_states`: finished checkpoints whose loop (if any) is
+    /// settled forget their dead registers and slots, once.
+    fn clean_live_states(&mut self, idx: usize) {
+        let live_regs = self.live_regs.get(idx).copied().unwrap_or(0);
+        let live_slots = self.stack_live.live_before(idx);
+        for k in 0..self.checkpoint_at[idx].len() {
+            let c = self.checkpoint_at[idx][k];
+            let cp = &self.checkpoints[c];
+            if cp.branches != 0 || cp.cleaned || self.incomplete_marks(c) {
+                continue;
+            }
+            let cp = &mut self.checkpoints[c];
+            equiv::clean(&mut cp.state, live_regs, live_slots);
+            cp.cleaned = true;
+        }
+    }
+
+    /// `states_equal` of checkpoint `c` and the current state.
+    fn compare(&self, c: usize, live_regs: u16, exact: Strictness) -> Result<bool, Stop> {
+        let mut ids = equiv::IdMap::new(self.id_gen);
+        equiv::states_equal(
+            &self.checkpoints[c].state,
+            &self.cur,
+            live_regs,
+            &mut ids,
+            exact,
+        )
+        .map_err(|_| self.unsupported("state comparison of these register kinds"))
+    }
+
+    /// `infinite loop detected at insn %d`, with both states in the log.
+    fn infinite_loop(&mut self, c: usize) -> Stop {
+        let idx = self.insn_idx;
+        let message = format!("infinite loop detected at insn {idx}");
+        if self.log.enabled() {
+            self.log.source_line(idx, "; ");
+            let cur = print::state(&self.cur, None, self.maps);
+            let old = print::state(&self.checkpoints[c].state, None, self.maps);
+            self.log
+                .push(&format!("{message}\ncur state:{cur}old state:{old}"));
+        }
+        self.error_logged = true;
+        self.reject(ErrorCode::InfiniteLoop, Errno::EINVAL, message)
+    }
+}
