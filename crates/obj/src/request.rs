@@ -28,7 +28,10 @@ pub struct LoadOptions<'a> {
     pub kernel_version: Option<u32>,
     /// The BTF CO-RE relocations resolve against (the kernel's). Objects
     /// with CO-RE relocations cannot be loaded without it, by libbpf as
-    /// here ([`ObjError::Core`]).
+    /// here ([`ObjError::Core`]). BTF-attached programs (`fentry/`,
+    /// `tp_btf/`, `lsm/`, `iter/`, …) also get their `attach_btf_id`
+    /// from it, as libbpf finds it at load; without it that stays 0 and
+    /// only `LoadRequest::attach_target` names the target.
     pub target_btf: Option<&'a Btf<'a>>,
 }
 
@@ -134,7 +137,15 @@ impl Object {
         for r in &linked.relocs {
             self.apply(f, &mut insns, r.insn, r.kind, opts)?;
         }
-        let mut maps: Vec<MapSpec> = self.maps.iter().map(|m| m.spec.clone()).collect();
+        // The maps as libbpf creates them, which is not quite as defined:
+        // a PERF_EVENT_ARRAY without max_entries gets the running
+        // machine's possible CPUs, as libbpf gives it.
+        let cpus = crate::maps::host_possible_cpus();
+        let mut maps: Vec<MapSpec> = self
+            .maps
+            .iter()
+            .map(|m| crate::maps::creation_spec(&m.spec, cpus))
+            .collect();
         if let Some(k) = self.kconfig_map {
             maps[k].initial_value = Some(self.kconfig_value(opts)?);
         }
@@ -144,6 +155,7 @@ impl Object {
             end -= 1;
         }
         name.truncate(end);
+        let attach_target = def.attach_btf_name(&f.section);
         let request = LoadRequest {
             name,
             prog_type: def.prog_type,
@@ -152,8 +164,8 @@ impl Object {
             license: self.license.clone(),
             kern_version: self.kern_version.or(opts.kernel_version).unwrap_or(0),
             prog_flags: def.prog_flags(),
-            attach_btf_id: 0,
-            attach_target: def.attach_btf_name(&f.section),
+            attach_btf_id: attach_btf_id(attach_target.as_deref(), def, opts.target_btf),
+            attach_target,
             prog_btf: self.btf.clone(),
             func_info: linked.func_info.unwrap_or_default(),
             line_info: linked.line_info.unwrap_or_default(),
@@ -300,6 +312,23 @@ impl Object {
         }
         Ok(())
     }
+}
+
+/// libbpf's `find_kernel_btf_id` in the target BTF: the attach target of
+/// a BTF-attached program (`btf_trace_*` typedef for `tp_btf`, a function
+/// otherwise). 0 without a target BTF, or when the target is not in it
+/// (module functions, `mod:func` names): the kernel then refuses the load,
+/// as it refuses libbpf's, which fails earlier.
+fn attach_btf_id(target: Option<&str>, def: &crate::SecDef, btf: Option<&Btf<'_>>) -> u32 {
+    let (Some(target), Some(btf)) = (target, btf) else {
+        return 0;
+    };
+    let kind = if def.attach_type == bpfcheck_uapi::AttachType::TRACE_RAW_TP {
+        bpfcheck_btf::BtfKind::Typedef
+    } else {
+        bpfcheck_btf::BtfKind::Func
+    };
+    btf.find_by_name_kind(target, kind).map_or(0, |t| t.id().0)
 }
 
 fn unresolved(f: &Function, e: &crate::externs::Extern) -> ObjError {
