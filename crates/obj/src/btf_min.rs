@@ -420,6 +420,34 @@ impl Btf {
         Ok(())
     }
 
+    /// Why every kernel refuses this BTF at `BPF_BTF_LOAD`, for the one
+    /// refusal that clang's output can trigger: a FUNC whose prototype has
+    /// a typed argument without a name (`btf_func_check`: "Invalid arg#N";
+    /// clang emits such prototypes for `__naked` functions).
+    pub(crate) fn kernel_refusal(&self) -> Option<String> {
+        for id in 1..self.types.len() as u32 {
+            let t = self.get(id)?;
+            if t.kind != kind::FUNC {
+                continue;
+            }
+            let Some(proto) = self.get(t.size_type).filter(|p| p.kind == kind::FUNC_PROTO) else {
+                continue;
+            };
+            for i in 0..proto.vlen as usize {
+                let (name_off, ty) = (self.extra_u32(&proto, 2 * i), self.extra_u32(&proto, 2 * i + 1));
+                if name_off == 0 && ty != 0 {
+                    return Some(format!(
+                        "[{id}] FUNC {} type_id={} Invalid arg#{}",
+                        self.name(id),
+                        t.size_type,
+                        i + 1
+                    ));
+                }
+            }
+        }
+        None
+    }
+
     /// A type by id.
     pub(crate) fn get(&self, id: u32) -> Option<TypeRec> {
         self.types.get(id as usize).copied()

@@ -120,6 +120,15 @@ pub struct Object {
     pub externs: Vec<Extern>,
     /// The raw `.BTF` section.
     pub btf: Option<Vec<u8>>,
+    /// Why the kernel refuses [`Object::btf`] (every kernel: the BTF
+    /// itself is invalid to it). libbpf then loads the object without BTF
+    /// ("BTF is optional, ignoring") unless it has struct_ops maps, and so
+    /// do the load requests: no `prog_btf`, func_info, line_info or map BTF
+    /// types.
+    pub btf_refused: Option<String>,
+    /// Whether the object has `.struct_ops` / `.struct_ops.link` sections
+    /// (libbpf's `kernel_needs_btf`).
+    has_struct_ops: bool,
     text_shndx: Option<usize>,
     /// func_info / line_info by ELF section index; `None` without `.BTF.ext`.
     ext_info: Option<(SecInfo<FuncInfo>, SecInfo<LineInfo>)>,
@@ -159,6 +168,11 @@ impl Object {
             maps: Vec::new(),
             externs: Vec::new(),
             btf: None,
+            btf_refused: None,
+            has_struct_ops: elf
+                .sections
+                .iter()
+                .any(|s| s.name == ".struct_ops" || s.name == ".struct_ops.link"),
             text_shndx: None,
             ext_info: None,
             kconfig_map: None,
@@ -258,6 +272,7 @@ impl Object {
                 }
             }
             obj.btf = Some(btf.raw().to_vec());
+            obj.btf_refused = btf.kernel_refusal();
         }
         if let Some(shndx) = legacy_shndx {
             obj.maps.extend(maps::legacy_maps(&elf, shndx)?);

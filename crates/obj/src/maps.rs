@@ -516,6 +516,48 @@ pub(crate) fn internal_map(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn cpu_lists_count_like_libbpf() {
+        assert_eq!(parse_cpu_list("0-7"), Some(8));
+        assert_eq!(parse_cpu_list("0"), Some(1));
+        assert_eq!(parse_cpu_list("0,2-3,8"), Some(4));
+        assert_eq!(parse_cpu_list(""), None);
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("x"), None);
+    }
+
+    #[test]
+    fn creation_drops_btf_where_libbpf_does() {
+        let mut perf = MapSpec::new(MapType::PERF_EVENT_ARRAY, 4, 4, 0);
+        perf.btf_key_type_id = 3;
+        perf.btf_value_type_id = 3;
+        let c = creation_spec(&perf, Some(6));
+        assert_eq!((c.btf_key_type_id, c.btf_value_type_id, c.max_entries), (0, 0, 6));
+        // An explicit size is kept; an unknown CPU count leaves 0.
+        perf.max_entries = 2;
+        assert_eq!(creation_spec(&perf, Some(6)).max_entries, 2);
+        perf.max_entries = 0;
+        assert_eq!(creation_spec(&perf, None).max_entries, 0);
+
+        let mut inner = MapSpec::new(MapType::QUEUE, 0, 8, 4);
+        inner.btf_value_type_id = 5;
+        let mut outer = MapSpec::new(MapType::ARRAY_OF_MAPS, 4, 4, 2);
+        outer.btf_key_type_id = 2;
+        outer.inner = Some(Box::new(inner));
+        let c = creation_spec(&outer, None);
+        assert_eq!(c.btf_key_type_id, 0);
+        assert_eq!(c.inner.as_ref().map(|i| i.btf_value_type_id), Some(0));
+
+        let mut hash = MapSpec::new(MapType::HASH, 4, 8, 1);
+        hash.btf_key_type_id = 7;
+        hash.btf_value_type_id = 8;
+        assert_eq!(creation_spec(&hash, None), hash);
+
+        let mut ops = MapSpec::new(MapType::STRUCT_OPS, 4, 64, 1);
+        ops.btf_value_type_id = 9;
+        assert_eq!(creation_spec(&ops, None).btf_value_type_id, 0);
+    }
     use super::*;
 
     #[test]

@@ -156,6 +156,14 @@ impl Object {
         }
         name.truncate(end);
         let attach_target = def.attach_btf_name(&f.section);
+        // libbpf goes on without BTF when the kernel refuses it (and the
+        // object has no struct_ops): programs and maps are loaded without.
+        let without_btf = self.btf_refused.is_some() && !self.has_struct_ops;
+        if without_btf {
+            for m in &mut maps {
+                drop_map_btf(m);
+            }
+        }
         let request = LoadRequest {
             name,
             prog_type: def.prog_type,
@@ -166,9 +174,15 @@ impl Object {
             prog_flags: def.prog_flags(),
             attach_btf_id: attach_btf_id(attach_target.as_deref(), def, opts.target_btf),
             attach_target,
-            prog_btf: self.btf.clone(),
-            func_info: linked.func_info.unwrap_or_default(),
-            line_info: linked.line_info.unwrap_or_default(),
+            prog_btf: self.btf.clone().filter(|_| !without_btf),
+            func_info: linked
+                .func_info
+                .filter(|_| !without_btf)
+                .unwrap_or_default(),
+            line_info: linked
+                .line_info
+                .filter(|_| !without_btf)
+                .unwrap_or_default(),
             maps,
             btf_objects: Vec::new(),
             fd_array: None,
@@ -311,6 +325,15 @@ impl Object {
             }
         }
         Ok(())
+    }
+}
+
+/// A map created without the program's BTF.
+fn drop_map_btf(m: &mut MapSpec) {
+    m.btf_key_type_id = 0;
+    m.btf_value_type_id = 0;
+    if let Some(inner) = &mut m.inner {
+        drop_map_btf(inner);
     }
 }
 

@@ -461,3 +461,87 @@ fn non_elf_input_is_an_error() {
     let bytes = fixture("progs.o");
     assert!(Object::parse(&bytes[..64]).is_err());
 }
+
+fn loader_fixture(name: &str) -> Object {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/c/loader")
+        .join(name);
+    let bytes = std::fs::read(&p).expect("loader fixture present");
+    Object::parse_named(&bytes, &bpfcheck_obj::object_name_from_path(&p)).expect("parses")
+}
+
+/// Found by the libbpf oracle's kernel comparison: the kernel refused to
+/// create these maps from bpfcheck's requests (EINVAL / ENOTSUPP) because
+/// they carried the BTF key and value types libbpf drops, and a perf event
+/// array without max_entries, which libbpf sizes to the possible CPUs.
+#[test]
+fn maps_are_requested_as_libbpf_creates_them() {
+    for (file, map) in [
+        ("maps_events.v3.o", "events"),
+        ("maps_special.v3.o", "queue"),
+        ("maps_special.v3.o", "traces"),
+        ("maps_in_maps.v3.o", "outer_arr"),
+        ("maps_sock.v3.o", "sock_map"),
+        ("maps_redirect.v3.o", "xsks"),
+        ("maps_redirect.v3.o", "devmap"),
+    ] {
+        let obj = loader_fixture(file);
+        let idx = obj.maps.iter().position(|m| m.name == map).expect("map");
+        let reqs = obj
+            .load_requests(&LoadOptions::default())
+            .expect("requests");
+        let spec = &reqs[0].request.maps[idx];
+        assert_eq!(
+            (spec.btf_key_type_id, spec.btf_value_type_id),
+            (0, 0),
+            "{file}: {map}"
+        );
+        if map == "events" {
+            assert_eq!(obj.maps[idx].spec.max_entries, 0, "as defined");
+            let cpus = bpfcheck_obj::maps::host_possible_cpus().unwrap_or(0);
+            assert_eq!(spec.max_entries, cpus, "as created");
+        }
+    }
+    // Other maps keep their BTF types.
+    let obj = loader_fixture("maps_array_hash.v3.o");
+    let reqs = obj
+        .load_requests(&LoadOptions::default())
+        .expect("requests");
+    assert!(reqs[0].request.maps.iter().all(|m| m.btf_value_type_id != 0));
+}
+
+/// Found by the same comparison: BTF-attached programs were requested with
+/// attach_btf_id 0, which the kernel refuses ("must provide btf_id");
+/// libbpf looks the target up in the kernel's BTF.
+#[test]
+fn attach_btf_id_comes_from_the_target_btf() {
+    let Ok(raw) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        eprintln!("*** SKIPPED: no /sys/kernel/btf/vmlinux ***");
+        return;
+    };
+    let vmlinux = bpfcheck_obj::bpfcheck_btf::Btf::parse(&raw).expect("vmlinux BTF");
+    let obj = loader_fixture("tracing.v3.o");
+    let with = LoadOptions {
+        target_btf: Some(&vmlinux),
+        ..LoadOptions::default()
+    };
+    let id = |name: &str, kind| {
+        vmlinux
+            .find_by_name_kind(name, kind)
+            .map(|t| t.id().0)
+            .expect("in vmlinux")
+    };
+    use bpfcheck_obj::bpfcheck_btf::BtfKind;
+    for (prog, target, kind) in [
+        ("fentry_test1", "bpf_fentry_test1", BtfKind::Func),
+        ("fmod_ret_test", "bpf_modify_return_test", BtfKind::Func),
+        ("tp_btf_exit", "btf_trace_sched_process_exit", BtfKind::Typedef),
+        ("iter_tasks", "bpf_iter_task", BtfKind::Func),
+    ] {
+        let r = obj.load_request(prog, &with).expect("request").request;
+        assert_eq!(r.attach_btf_id, id(target, kind), "{prog}");
+        assert_eq!(r.attach_target.as_deref(), Some(target));
+    }
+    let kprobe = obj.load_request("kprobe_entry", &with).expect("request");
+    assert_eq!(kprobe.request.attach_btf_id, 0);
+}
