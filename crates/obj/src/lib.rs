@@ -54,6 +54,7 @@ pub mod maps;
 pub(crate) mod reloc;
 pub mod request;
 pub mod sec;
+pub mod struct_ops;
 
 use bpfcheck_uapi::{ByteOrder, FuncInfo, LineInfo, RawInsn};
 
@@ -135,6 +136,8 @@ pub struct Object {
     kconfig_map: Option<usize>,
     /// `.BTF.ext` CO-RE relocation records by ELF section index.
     core_relos: core_relo::CoreRecords,
+    /// The struct_ops maps and the programs they name.
+    struct_ops: Vec<struct_ops::StructOps>,
 }
 
 /// libbpf's object name for a file path: the file name up to its first `.`.
@@ -177,6 +180,7 @@ impl Object {
             ext_info: None,
             kconfig_map: None,
             core_relos: Vec::new(),
+            struct_ops: Vec::new(),
         };
         let mut legacy_shndx = None;
         let mut btf_maps_shndx = None;
@@ -308,6 +312,8 @@ impl Object {
                 None,
             ));
         }
+
+        obj.struct_ops = struct_ops::collect(&elf, btf.as_ref(), &mut obj.maps, &obj.functions)?;
 
         let map_sections: Vec<usize> = legacy_shndx.into_iter().chain(btf_maps_shndx).collect();
         let ctx = reloc::RelocCtx {

@@ -156,6 +156,21 @@ impl Object {
         }
         name.truncate(end);
         let attach_target = def.attach_btf_name(&f.section);
+        let mut expected_attach_type = def.expected_attach_type();
+        let mut struct_ops_attach = None;
+        if let Some(target) = opts.target_btf {
+            for st in &self.struct_ops {
+                st.kern_spec(&mut maps[st.map], target);
+                if struct_ops_attach.is_none() && def.prog_type == bpfcheck_uapi::ProgType::STRUCT_OPS {
+                    struct_ops_attach = st.attach(&f.name, target);
+                }
+            }
+        }
+        let mut attach_btf_id = attach_btf_id(attach_target.as_deref(), def, opts.target_btf);
+        if let Some((id, member)) = struct_ops_attach {
+            attach_btf_id = id;
+            expected_attach_type = bpfcheck_uapi::AttachType(member);
+        }
         // libbpf goes on without BTF when the kernel refuses it (and the
         // object has no struct_ops): programs and maps are loaded without.
         let without_btf = self.btf_refused.is_some() && !self.has_struct_ops;
@@ -167,12 +182,12 @@ impl Object {
         let request = LoadRequest {
             name,
             prog_type: def.prog_type,
-            expected_attach_type: def.expected_attach_type(),
+            expected_attach_type,
             insns,
             license: self.license.clone(),
             kern_version: self.kern_version.or(opts.kernel_version).unwrap_or(0),
             prog_flags: def.prog_flags(),
-            attach_btf_id: attach_btf_id(attach_target.as_deref(), def, opts.target_btf),
+            attach_btf_id,
             attach_target,
             prog_btf: self.btf.clone().filter(|_| !without_btf),
             func_info: linked
