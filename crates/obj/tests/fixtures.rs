@@ -507,7 +507,9 @@ fn maps_are_requested_as_libbpf_creates_them() {
     let reqs = obj
         .load_requests(&LoadOptions::default())
         .expect("requests");
-    assert!(reqs[0].request.maps.iter().all(|m| m.btf_value_type_id != 0));
+    let arr = &reqs[0].request.maps[0];
+    assert_eq!(arr.name, "arr");
+    assert!(arr.btf_key_type_id != 0 && arr.btf_value_type_id != 0);
 }
 
 /// Found by the same comparison: BTF-attached programs were requested with
@@ -544,4 +546,109 @@ fn attach_btf_id_comes_from_the_target_btf() {
     }
     let kprobe = obj.load_request("kprobe_entry", &with).expect("request");
     assert_eq!(kprobe.request.attach_btf_id, 0);
+}
+
+/// Found by the libbpf oracle over the selftests (naked functions): the
+/// kernel refuses BTF whose FUNC prototype has an unnamed argument; libbpf
+/// then loads without BTF, which bpfcheck's requests must mirror or the
+/// load fails at BPF_BTF_LOAD.
+#[test]
+fn kernel_refused_btf_is_left_out_as_libbpf_does() {
+    let obj = loader_fixture("naked_btf.v3.o");
+    let why = obj.btf_refused.as_deref().expect("refused");
+    assert!(why.contains("FUNC naked_filter") && why.ends_with("Invalid arg#1"), "{why}");
+    for r in obj
+        .load_requests(&LoadOptions::default())
+        .expect("requests")
+    {
+        let q = &r.request;
+        assert!(q.prog_btf.is_none(), "{}", r.name);
+        assert!(q.func_info.is_empty() && q.line_info.is_empty(), "{}", r.name);
+        assert!(
+            q.maps
+                .iter()
+                .all(|m| m.btf_key_type_id == 0 && m.btf_value_type_id == 0)
+        );
+    }
+    // An object with valid BTF keeps it.
+    let obj = loader_fixture("subprogs.v3.o");
+    assert!(obj.btf_refused.is_none());
+    let reqs = obj
+        .load_requests(&LoadOptions::default())
+        .expect("requests");
+    assert!(reqs.iter().all(|r| r.request.prog_btf.is_some()));
+}
+
+/// Found by the same comparison (tcp congestion controls): struct_ops
+/// programs need their map's kernel type as attach_btf_id and their
+/// member's index as expected_attach_type; the maps are STRUCT_OPS maps
+/// of the kernel's value type.
+#[test]
+fn struct_ops_maps_and_programs() {
+    let obj = loader_fixture("struct_ops.v3.o");
+    let maps: Vec<_> = obj
+        .maps
+        .iter()
+        .map(|m| (m.name.as_str(), m.spec.map_type, m.spec.value_size, m.spec.flags))
+        .collect();
+    assert_eq!(
+        maps,
+        [
+            ("fx_cc", MapType::STRUCT_OPS, 48, 0),
+            (
+                "fx_cc_link",
+                MapType::STRUCT_OPS,
+                48,
+                bpfcheck_obj::struct_ops::BPF_F_LINK
+            ),
+        ]
+    );
+    // Without the kernel's BTF nothing is known of the kernel's struct.
+    let r = obj
+        .load_request("fx_undo_cwnd", &LoadOptions::default())
+        .expect("request")
+        .request;
+    assert_eq!((r.attach_btf_id, r.expected_attach_type.0), (0, 0));
+    let Ok(raw) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        eprintln!("*** SKIPPED: no /sys/kernel/btf/vmlinux ***");
+        return;
+    };
+    use bpfcheck_obj::bpfcheck_btf::{Btf, BtfKind};
+    let vmlinux = Btf::parse(&raw).expect("vmlinux BTF");
+    let with = LoadOptions {
+        target_btf: Some(&vmlinux),
+        ..LoadOptions::default()
+    };
+    let ops = vmlinux
+        .find_by_name_kind("tcp_congestion_ops", BtfKind::Struct)
+        .expect("tcp_congestion_ops");
+    let index = |member: &str| {
+        ops.as_composite()
+            .expect("struct")
+            .members()
+            .position(|m| m.name().ok() == Some(member))
+            .expect("member") as u32
+    };
+    for (prog, member) in [
+        ("fx_ssthresh", "ssthresh"),
+        ("fx_cong_avoid", "cong_avoid"),
+        ("fx_undo_cwnd", "undo_cwnd"),
+        ("fx_init", "init"),
+    ] {
+        let r = obj.load_request(prog, &with).expect("request").request;
+        assert_eq!(r.prog_type, ProgType::STRUCT_OPS);
+        assert_eq!(
+            (r.attach_btf_id, r.expected_attach_type.0),
+            (ops.id().0, index(member)),
+            "{prog}"
+        );
+        let value = vmlinux
+            .find_by_name_kind("bpf_struct_ops_tcp_congestion_ops", BtfKind::Struct)
+            .expect("value type");
+        for m in &r.maps {
+            assert_eq!(m.btf_vmlinux_value_type_id, value.id().0);
+            assert_eq!(m.value_size, value.as_composite().expect("struct").size());
+            assert_eq!(m.btf_value_type_id, 0);
+        }
+    }
 }

@@ -70,24 +70,39 @@ const KNOWN: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-/// Objects libbpf cannot open, with why bpfcheck reads them all the same.
-const UNOPENED: &[(&str, &str)] = &[
-    ("progs_eb.o", "big-endian: libbpf opens only host-endian objects"),
+/// Objects libbpf cannot open (with any libbpf, or only with the one
+/// named), with why bpfcheck reads them all the same.
+const UNOPENED: &[(&str, Option<&str>, &str)] = &[
+    ("progs_eb.o", None, "big-endian: libbpf opens only host-endian objects"),
     (
         "legacy.o",
+        None,
         "legacy `maps` section: refused by libbpf >= 1.0, read as 0.x did",
     ),
     (
         "maps_legacy.v3.o",
+        None,
         "legacy `maps` section: refused by libbpf >= 1.0, read as 0.x did",
     ),
     (
         "maps_legacy.v4.o",
+        None,
         "legacy `maps` section: refused by libbpf >= 1.0, read as 0.x did",
     ),
     (
         "bad_static.o",
+        None,
         "a static program outside .text: refused by both",
+    ),
+    (
+        "struct_ops.v3.o",
+        Some("libbpf 1.1"),
+        "SEC(\"struct_ops.s/…\") is newer than libbpf 1.1",
+    ),
+    (
+        "struct_ops.v4.o",
+        Some("libbpf 1.1"),
+        "SEC(\"struct_ops.s/…\") is newer than libbpf 1.1",
     ),
 ];
 
@@ -110,7 +125,10 @@ fn relocated_instructions_and_verdicts_match_libbpf() {
         let file = path.file_name().unwrap_or_default().to_string_lossy();
         let o = harness::run_oracle(&oracle, path).expect("oracle runs");
         if let Some(why) = &o.open_failed {
-            if !UNOPENED.iter().any(|(f, _)| *f == file) {
+            let known = UNOPENED
+                .iter()
+                .any(|(f, v, _)| *f == file && v.is_none_or(|v| v == oracle.libbpf));
+            if !known {
                 unexplained.push(format!("{file}: libbpf did not open it: {why}"));
             }
         }
@@ -134,10 +152,14 @@ fn relocated_instructions_and_verdicts_match_libbpf() {
         summary.add_object(&o, &outcomes);
     }
     summary.print(&oracle.libbpf);
-    assert!(
-        summary.identical * 100 >= summary.prepared * 99,
-        "fewer than 99% of programs identical"
-    );
+    // Against the libbpf bpfcheck follows (1.5, see harness.rs) every
+    // program is identical; an older one differs only as KNOWN says.
+    if oracle.libbpf != "libbpf 1.1" {
+        assert!(
+            summary.identical * 100 >= summary.prepared * 99,
+            "fewer than 99% of programs identical"
+        );
+    }
     assert_eq!(summary.kernel_same, summary.kernel_asked, "kernel verdicts");
     assert!(unexplained.is_empty(), "unexplained: {unexplained:#?}");
 }

@@ -39,7 +39,13 @@ impl Drop for Oracle {
 /// of the Linux 6.12 sources that bpfcheck-obj follows.
 pub fn build_oracle() -> Result<Oracle, String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/dump_insns.c");
-    let out = std::env::temp_dir().join(format!("bpfcheck-obj-oracle-{}", std::process::id()));
+    // One binary per call: tests of one process build theirs concurrently.
+    static BUILT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!(
+        "bpfcheck-obj-oracle-{}-{n}",
+        std::process::id()
+    ));
     let mut cc = Command::new("cc");
     cc.arg("-O2").arg("-o").arg(&out);
     let root = std::env::var_os("BPFCHECK_LIBBPF_ROOT").map(PathBuf::from);
