@@ -244,6 +244,52 @@ impl Object {
         Ok(value)
     }
 
+    /// A ksym as libbpf resolves it: kfuncs by their essential name, and,
+    /// when the kernel's BTF is at hand, a typed symbol whose kernel type
+    /// is incompatible with its declaration (`bpf_core_types_are_compat`)
+    /// is unresolved for a weak kfunc and an error otherwise.
+    fn ksym_value(
+        &self,
+        e: &crate::externs::Extern,
+        opts: &LoadOptions<'_>,
+    ) -> Result<Option<KsymValue>, ObjError> {
+        let Some(resolver) = opts.resolver else {
+            return Ok(None);
+        };
+        let value = crate::externs::resolve_ksym(resolver, e);
+        let (Some(KsymValue::BtfId(id)), Some(target), ExternKind::Ksym { func, type_id }) =
+            (value, opts.target_btf, e.kind)
+        else {
+            return Ok(value);
+        };
+        let Some(local) = self.btf.as_deref().and_then(|b| Btf::parse(b).ok()) else {
+            return Ok(value);
+        };
+        if type_id == 0 {
+            return Ok(value);
+        }
+        use bpfcheck_btf::BtfTypeId;
+        let compat = target
+            .type_by_id(BtfTypeId(id))
+            .ok()
+            .and_then(|t| t.ref_type())
+            .and_then(|targ| {
+                bpfcheck_btf::core::types_are_compat(&local, BtfTypeId(type_id), target, targ)
+                .ok()
+            })
+            .unwrap_or(false);
+        match (compat, func && e.weak) {
+            (true, _) => Ok(value),
+            (false, true) => Ok(None),
+            (false, false) => Err(ObjError::Extern {
+                name: e.name.clone(),
+                what: format!(
+                    "its declared type is incompatible with the kernel's [{id}] (libbpf refuses it)"
+                ),
+            }),
+        }
+    }
+
     /// libbpf's `bpf_object__relocate_data` for one relocation.
     fn apply(
         &self,
@@ -297,7 +343,7 @@ impl Object {
                         insns[at + 1].imm = offset as i32;
                     }
                     ExternKind::Ksym { .. } => {
-                        match opts.resolver.and_then(|r| r.ksym(e)) {
+                        match self.ksym_value(e, opts)? {
                             Some(KsymValue::BtfId(id)) => {
                                 insns[at].src = op::PSEUDO_BTF_ID;
                                 insns[at].imm = id as i32;
@@ -323,7 +369,7 @@ impl Object {
                     .get_mut(at)
                     .filter(|i| i.code == CALL)
                     .ok_or_else(|| err("kfunc relocation on a non-call".into()))?;
-                match opts.resolver.and_then(|r| r.ksym(e)) {
+                match self.ksym_value(e, opts)? {
                     Some(KsymValue::BtfId(id)) => {
                         call.src = op::PSEUDO_KFUNC_CALL;
                         call.imm = id as i32;

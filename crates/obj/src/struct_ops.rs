@@ -21,6 +21,7 @@ use crate::elf::ElfObject;
 use crate::error::{ObjError, sec_err};
 use crate::maps::{MapOrigin, ObjMap, truncate_name};
 use crate::Function;
+use crate::externs::essential_name;
 
 /// `BPF_F_LINK`: the map is attached through a link.
 pub const BPF_F_LINK: u32 = 1 << 13;
@@ -157,20 +158,6 @@ pub(crate) fn collect(
     Ok(out)
 }
 
-/// libbpf's `bpf_core_essential_name_len`: the name without a `___flavour`.
-fn essential_name(name: &str) -> &str {
-    let b = name.as_bytes();
-    let n = b.len();
-    if n >= 5 {
-        for i in (0..=n - 5).rev() {
-            if b[i] != b'_' && &b[i + 1..i + 4] == b"___" && b[i + 4] != b'_' {
-                return &name[..=i];
-            }
-        }
-    }
-    name
-}
-
 impl StructOps {
     /// The kernel's `struct <type>` in the target BTF.
     fn kern_type<'t>(&self, target: &'t TargetBtf<'t>) -> Option<bpfcheck_btf::Type<'t>> {
@@ -209,7 +196,7 @@ impl StructOps {
 
 #[cfg(test)]
 mod tests {
-    use super::essential_name;
+    use crate::externs::essential_name;
 
     #[test]
     fn flavours_are_dropped_like_libbpf() {

@@ -652,3 +652,74 @@ fn struct_ops_maps_and_programs() {
         }
     }
 }
+
+/// Found by the libbpf oracle over the selftests (task_kfunc_success):
+/// kfuncs are looked up by their essential name, and a flavour whose
+/// prototype is incompatible with the kernel's stays unresolved.
+#[test]
+fn kfunc_flavours_resolve_like_libbpf() {
+    let Ok(raw) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        eprintln!("*** SKIPPED: no /sys/kernel/btf/vmlinux ***");
+        return;
+    };
+    use bpfcheck_obj::bpfcheck_btf::{Btf, BtfKind};
+    let vmlinux = Btf::parse(&raw).expect("vmlinux BTF");
+    struct Vmlinux<'a>(&'a Btf<'a>);
+    impl ExternResolver for Vmlinux<'_> {
+        fn kconfig(&self, _: &Extern) -> Option<Vec<u8>> {
+            None
+        }
+        fn ksym(&self, ext: &Extern) -> Option<KsymValue> {
+            let ExternKind::Ksym { func, .. } = ext.kind else {
+                return None;
+            };
+            let kind = if func { BtfKind::Func } else { BtfKind::Var };
+            self.0
+                .find_by_name_kind(&ext.name, kind)
+                .map(|t| KsymValue::BtfId(t.id().0))
+        }
+    }
+    let resolver = Vmlinux(&vmlinux);
+    let opts = LoadOptions {
+        resolver: Some(&resolver),
+        target_btf: Some(&vmlinux),
+        ..LoadOptions::default()
+    };
+    let obj = loader_fixture("ksyms.v3.o");
+    let r = obj
+        .load_request("flavored_kfunc", &opts)
+        .expect("request")
+        .request;
+    let acquire = vmlinux
+        .find_by_name_kind("bpf_task_acquire", BtfKind::Func)
+        .expect("bpf_task_acquire")
+        .id()
+        .0 as i32;
+    let ld: Vec<_> = r
+        .insns
+        .iter()
+        .filter(|i| i.code == op::LD | op::IMM | op::DW)
+        .map(|i| (i.src, i.imm))
+        .collect();
+    // `&bpf_task_acquire___one` is the kfunc, `&bpf_task_acquire___two`
+    // (two arguments) is not.
+    assert_eq!(ld, [(op::PSEUDO_BTF_ID, acquire), (0, 0)]);
+    let calls: Vec<_> = r
+        .insns
+        .iter()
+        .filter(|i| is_kfunc_or_poison(i))
+        .map(|i| (i.src, i.imm))
+        .collect();
+    assert_eq!(calls.first(), Some(&(op::PSEUDO_KFUNC_CALL, acquire)));
+    assert!(
+        calls
+            .iter()
+            .any(|&(src, imm)| src == 0 && imm >= POISON_CALL_KFUNC_BASE),
+        "{calls:?}"
+    );
+}
+
+fn is_kfunc_or_poison(i: &RawInsn) -> bool {
+    i.code == op::JMP | op::CALL
+        && (i.src == op::PSEUDO_KFUNC_CALL || (i.src == 0 && i.imm >= POISON_CALL_KFUNC_BASE))
+}

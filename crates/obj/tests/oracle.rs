@@ -68,6 +68,13 @@ const KNOWN: &[(&str, &str, &str, &str)] = &[
         "instructions: helper call",
         "the same unresolved weak kfunc rewrite",
     ),
+    (
+        "libbpf 1.1",
+        "flavored_kfunc",
+        "instructions: ld_imm64 src 3",
+        "libbpf 1.1 looks kfuncs up by their full name: `bpf_task_acquire___one` \
+         stays unresolved; libbpf >= 1.2 (followed by bpfcheck) drops the ___flavour",
+    ),
 ];
 
 /// Objects libbpf cannot open (with any libbpf, or only with the one
