@@ -448,6 +448,35 @@ impl Btf {
         None
     }
 
+    /// `(program, callback)` for every `exception_callback:<callback>` decl
+    /// tag on a global FUNC (libbpf's `bpf_prog_assign_exc_cb`).
+    pub(crate) fn exception_callbacks(&self) -> Vec<(String, String)> {
+        const PREFIX: &str = "exception_callback:";
+        let mut out = Vec::new();
+        for id in 1..self.types.len() as u32 {
+            let Some(t) = self.get(id).filter(|t| t.kind == kind::DECL_TAG) else {
+                continue;
+            };
+            if self.extra_u32(&t, 0) != u32::MAX {
+                continue;
+            }
+            let Some(cb) = self.str_at(t.name_off).and_then(|n| n.strip_prefix(PREFIX)) else {
+                continue;
+            };
+            // A FUNC's vlen is its linkage; 1 is global.
+            let Some(func) = self
+                .get(t.size_type)
+                .filter(|f| f.kind == kind::FUNC && f.vlen == 1)
+            else {
+                continue;
+            };
+            if !cb.is_empty() {
+                out.push((self.str_at(func.name_off).unwrap_or("").to_owned(), cb.to_owned()));
+            }
+        }
+        out
+    }
+
     /// A type by id.
     pub(crate) fn get(&self, id: u32) -> Option<TypeRec> {
         self.types.get(id as usize).copied()

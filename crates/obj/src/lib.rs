@@ -138,6 +138,8 @@ pub struct Object {
     core_relos: core_relo::CoreRecords,
     /// The struct_ops maps and the programs they name.
     struct_ops: Vec<struct_ops::StructOps>,
+    /// `(program, exception callback)` from `exception_callback:` decl tags.
+    exception_cbs: Vec<(String, String)>,
 }
 
 /// libbpf's object name for a file path: the file name up to its first `.`.
@@ -181,6 +183,7 @@ impl Object {
             kconfig_map: None,
             core_relos: Vec::new(),
             struct_ops: Vec::new(),
+            exception_cbs: Vec::new(),
         };
         let mut legacy_shndx = None;
         let mut btf_maps_shndx = None;
@@ -277,6 +280,7 @@ impl Object {
             }
             obj.btf = Some(btf.raw().to_vec());
             obj.btf_refused = btf.kernel_refusal();
+            obj.exception_cbs = btf.exception_callbacks();
         }
         if let Some(shndx) = legacy_shndx {
             obj.maps.extend(maps::legacy_maps(&elf, shndx)?);

@@ -131,7 +131,8 @@ impl Object {
         });
         // func/line info mean nothing to the kernel without the BTF they index.
         let ext = ext.filter(|_| self.btf.is_some());
-        let linked = reloc::link(functions, main, self.text_shndx, ext.as_ref())?;
+        let exception_cb = self.exception_callback(functions, main)?;
+        let linked = reloc::link(functions, main, self.text_shndx, ext.as_ref(), exception_cb)?;
         let core = Self::program_core(core, &linked.placed);
         let mut insns = linked.insns;
         for r in &linked.relocs {
@@ -242,6 +243,41 @@ impl Object {
             }
         }
         Ok(value)
+    }
+
+    /// The exception callback of a main program (an
+    /// `exception_callback:NAME` decl tag on it): a global, non-hidden
+    /// `.text` function, as libbpf requires. Several tags: none (the
+    /// verifier refuses the program).
+    fn exception_callback(
+        &self,
+        functions: &[crate::Function],
+        main: usize,
+    ) -> Result<Option<usize>, ObjError> {
+        let prog = &functions[main].name;
+        let mut tags = self.exception_cbs.iter().filter(|(p, _)| p == prog);
+        let Some((_, cb)) = tags.next() else {
+            return Ok(None);
+        };
+        if tags.next().is_some() {
+            return Ok(None);
+        }
+        let idx = functions
+            .iter()
+            .position(|f| self.is_subprogram(f) && &f.name == cb)
+            .ok_or_else(|| ObjError::Program {
+                program: prog.clone(),
+                insn: None,
+                what: format!("cannot find exception callback '{cb}'"),
+            })?;
+        if !functions[idx].global || functions[idx].hidden {
+            return Err(ObjError::Program {
+                program: prog.clone(),
+                insn: None,
+                what: format!("exception callback {cb} must be a global non-hidden function"),
+            });
+        }
+        Ok(Some(idx))
     }
 
     /// A ksym as libbpf resolves it: kfuncs by their essential name, and,

@@ -723,3 +723,45 @@ fn is_kfunc_or_poison(i: &RawInsn) -> bool {
     i.code == op::JMP | op::CALL
         && (i.src == op::PSEUDO_KFUNC_CALL || (i.src == 0 && i.imm >= POISON_CALL_KFUNC_BASE))
 }
+
+/// Found by the libbpf oracle over the selftests (exceptions): the
+/// exception callback named by a decl tag is appended to its program,
+/// after the subprograms the program calls.
+#[test]
+fn exception_callbacks_are_appended() {
+    let obj = loader_fixture("exceptions.v3.o");
+    let cb = obj
+        .functions
+        .iter()
+        .find(|f| f.name == "fx_exception_cb")
+        .expect("callback");
+    let check = obj
+        .functions
+        .iter()
+        .find(|f| f.name == "check_len")
+        .expect("subprogram");
+    let main = obj.program("throwing").expect("program");
+    // No kernel BTF needed: bpf_throw stays unresolved here.
+    struct Throw;
+    impl ExternResolver for Throw {
+        fn kconfig(&self, _: &Extern) -> Option<Vec<u8>> {
+            None
+        }
+        fn ksym(&self, _: &Extern) -> Option<KsymValue> {
+            Some(KsymValue::BtfId(4242))
+        }
+    }
+    let opts = LoadOptions {
+        resolver: Some(&Throw),
+        ..LoadOptions::default()
+    };
+    let r = obj.load_request("throwing", &opts).expect("request").request;
+    let n = main.insns.len() + check.insns.len();
+    assert_eq!(r.insns.len(), n + cb.insns.len());
+    assert_eq!(&r.insns[n..], &cb.insns[..]);
+    let starts: Vec<u32> = r.func_info.iter().map(|f| f.insn_off).collect();
+    assert_eq!(starts, [0, main.insns.len() as u32, n as u32]);
+    // A program without the tag gets no callback.
+    let other = obj.load_request("not_throwing", &opts).expect("request").request;
+    assert_eq!(other.insns.len(), obj.program("not_throwing").expect("p").insns.len());
+}

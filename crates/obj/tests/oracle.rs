@@ -70,6 +70,14 @@ const KNOWN: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "libbpf 1.1",
+        "throwing",
+        "instruction count",
+        "libbpf 1.1 does not append the exception callback named by an \
+         `exception_callback:` decl tag (libbpf >= 1.3 does, and bpfcheck): \
+         the kernel then refuses bpf_throw() without the callback",
+    ),
+    (
+        "libbpf 1.1",
         "flavored_kfunc",
         "instructions: ld_imm64 src 3",
         "libbpf 1.1 looks kfuncs up by their full name: `bpf_task_acquire___one` \
@@ -149,7 +157,12 @@ fn relocated_instructions_and_verdicts_match_libbpf() {
                     unexplained.push(format!("{file}/{}: {class}: {detail}", p.program));
                 }
             }
-            if p.kernel_agrees() == Some(false) {
+            // A program whose instructions differ as KNOWN says may get
+            // another verdict (`throwing`).
+            let known_program = KNOWN
+                .iter()
+                .any(|(v, prog, _, _)| *v == oracle.libbpf && *prog == p.program);
+            if p.kernel_agrees() == Some(false) && !known_program {
                 unexplained.push(format!(
                     "{file}/{}: kernel verdict: libbpf {:?}, bpfcheck {:?}",
                     p.program, p.libbpf, p.ours_kernel
@@ -167,7 +180,6 @@ fn relocated_instructions_and_verdicts_match_libbpf() {
             "fewer than 99% of programs identical"
         );
     }
-    assert_eq!(summary.kernel_same, summary.kernel_asked, "kernel verdicts");
     assert!(unexplained.is_empty(), "unexplained: {unexplained:#?}");
 }
 
