@@ -47,7 +47,9 @@ fn main() {
         }
     }
     if paths.is_empty() {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default();
         let cache = std::env::var_os("XDG_CACHE_HOME")
             .map_or_else(|| home.join(".cache"), PathBuf::from)
             .join("bpfcheck/selftests-6.12/objs");
@@ -95,7 +97,10 @@ fn main() {
         let outcomes = harness::compare_object(f, &o, &host, k.as_ref());
         if !quiet {
             for p in &outcomes {
-                let diff = p.diff.as_ref().map_or("identical".to_owned(), |(c, _)| c.clone());
+                let diff = p
+                    .diff
+                    .as_ref()
+                    .map_or("identical".to_owned(), |(c, _)| c.clone());
                 eprintln!(
                     "[{}/{}] {}/{}: libbpf {:?}; {}; kernel same: {:?}",
                     i + 1,
@@ -103,7 +108,11 @@ fn main() {
                     p.object,
                     p.program,
                     p.libbpf,
-                    if p.libbpf.prepared() { diff.as_str() } else { "-" },
+                    if p.libbpf.prepared() {
+                        diff.as_str()
+                    } else {
+                        "-"
+                    },
                     p.kernel_agrees()
                 );
             }

@@ -434,7 +434,10 @@ impl Btf {
                 continue;
             };
             for i in 0..proto.vlen as usize {
-                let (name_off, ty) = (self.extra_u32(&proto, 2 * i), self.extra_u32(&proto, 2 * i + 1));
+                let (name_off, ty) = (
+                    self.extra_u32(&proto, 2 * i),
+                    self.extra_u32(&proto, 2 * i + 1),
+                );
                 if name_off == 0 && ty != 0 {
                     return Some(format!(
                         "[{id}] FUNC {} type_id={} Invalid arg#{}",
@@ -471,7 +474,10 @@ impl Btf {
                 continue;
             };
             if !cb.is_empty() {
-                out.push((self.str_at(func.name_off).unwrap_or("").to_owned(), cb.to_owned()));
+                out.push((
+                    self.str_at(func.name_off).unwrap_or("").to_owned(),
+                    cb.to_owned(),
+                ));
             }
         }
         out

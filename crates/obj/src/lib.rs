@@ -33,15 +33,30 @@
 //! - CO-RE relocations (`.BTF.ext` core_relo) against the target BTF of
 //!   [`LoadOptions::target_btf`], as libbpf applies them at load
 //!   ([`core_relo`]); each program's request lists its relocations with
-//!   their resolutions ([`ProgramRequest::core`]).
+//!   their resolutions ([`ProgramRequest::core`]);
+//! - with the target BTF, `attach_btf_id` of BTF-attached programs
+//!   (`fentry/`, `tp_btf/`, `lsm/`, `iter/`, …) and of struct_ops
+//!   programs, whose maps (`.struct_ops`, `.struct_ops.link`) are read
+//!   too ([`struct_ops`]); kfuncs resolve by their essential name and a
+//!   typed ksym must be compatible with the kernel's type;
+//! - exception callbacks (`exception_callback:` decl tags) appended to
+//!   their programs;
+//! - maps requested as libbpf creates them ([`maps::creation_spec`]), and
+//!   an object whose BTF every kernel refuses loaded without it
+//!   ([`Object::btf_refused`]), as libbpf falls back.
+//!
+//! The relocated instructions are checked against libbpf itself, program
+//! by program, over the fixture corpus (`tests/oracle.rs`) and over any
+//! objects such as the BPF selftests (`examples/libbpf_corpus.rs`), and so
+//! is the kernel's verdict on the requests.
 //!
 //! Knowingly not done (yet): BTF
 //! sanitisation for kernels lacking BTF features (libbpf rewrites a copy
 //! per kernel; that belongs with the kernel profile), the `__arg_ctx`
-//! func_info rewrite for kernels before 6.8, struct_ops maps and their
-//! programs' attach ids, arena globals, exception callbacks
-//! (`exception_callback:` decl tags), map-in-map slot contents from
-//! `.rel.maps`, and kfuncs / ksyms in module BTF.
+//! func_info rewrite for kernels before 6.8, arena globals, map-in-map
+//! and prog-array slot contents from `.rel.maps` (filled after loading),
+//! `?.struct_ops` maps, and kfuncs, ksyms, attach targets and struct_ops
+//! types in module BTF.
 
 #![deny(missing_docs)]
 

@@ -533,7 +533,10 @@ mod tests {
         perf.btf_key_type_id = 3;
         perf.btf_value_type_id = 3;
         let c = creation_spec(&perf, Some(6));
-        assert_eq!((c.btf_key_type_id, c.btf_value_type_id, c.max_entries), (0, 0, 6));
+        assert_eq!(
+            (c.btf_key_type_id, c.btf_value_type_id, c.max_entries),
+            (0, 0, 6)
+        );
         // An explicit size is kept; an unknown CPU count leaves 0.
         perf.max_entries = 2;
         assert_eq!(creation_spec(&perf, Some(6)).max_entries, 2);

@@ -342,10 +342,11 @@ pub(crate) fn link(
                     let off = out.insns.len();
                     placed[cb] = Some(off);
                     out.insns.extend_from_slice(&functions[cb].insns);
-                    out.relocs.extend(functions[cb].relocs.iter().map(|r| Reloc {
-                        insn: r.insn + off,
-                        kind: r.kind,
-                    }));
+                    out.relocs
+                        .extend(functions[cb].relocs.iter().map(|r| Reloc {
+                            insn: r.insn + off,
+                            kind: r.kind,
+                        }));
                     add_info(functions, cb, off, ext, &mut out)?;
                     stack.push((cb, 0));
                     continue;

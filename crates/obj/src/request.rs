@@ -162,7 +162,9 @@ impl Object {
         if let Some(target) = opts.target_btf {
             for st in &self.struct_ops {
                 st.kern_spec(&mut maps[st.map], target);
-                if struct_ops_attach.is_none() && def.prog_type == bpfcheck_uapi::ProgType::STRUCT_OPS {
+                if struct_ops_attach.is_none()
+                    && def.prog_type == bpfcheck_uapi::ProgType::STRUCT_OPS
+                {
                     struct_ops_attach = st.attach(&f.name, target);
                 }
             }
@@ -310,8 +312,7 @@ impl Object {
             .ok()
             .and_then(|t| t.ref_type())
             .and_then(|targ| {
-                bpfcheck_btf::core::types_are_compat(&local, BtfTypeId(type_id), target, targ)
-                .ok()
+                bpfcheck_btf::core::types_are_compat(&local, BtfTypeId(type_id), target, targ).ok()
             })
             .unwrap_or(false);
         match (compat, func && e.weak) {

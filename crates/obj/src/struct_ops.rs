@@ -16,12 +16,12 @@
 use bpfcheck_btf::{Btf as TargetBtf, BtfKind};
 use bpfcheck_uapi::{MapSpec, MapType};
 
+use crate::Function;
 use crate::btf_min::{Btf, kind};
 use crate::elf::ElfObject;
 use crate::error::{ObjError, sec_err};
-use crate::maps::{MapOrigin, ObjMap, truncate_name};
-use crate::Function;
 use crate::externs::essential_name;
+use crate::maps::{MapOrigin, ObjMap, truncate_name};
 
 /// `BPF_F_LINK`: the map is attached through a link.
 pub const BPF_F_LINK: u32 = 1 << 13;
@@ -76,7 +76,12 @@ pub(crate) fn collect(
             let (type_id, t) = btf
                 .get(var_id)
                 .and_then(|v| btf.skip_mods(v.size_type))
-                .ok_or_else(|| sec_err(&sec.name, format!("cannot resolve the type of '{var_name}'")))?;
+                .ok_or_else(|| {
+                    sec_err(
+                        &sec.name,
+                        format!("cannot resolve the type of '{var_name}'"),
+                    )
+                })?;
             let type_name = btf.name(type_id).to_owned();
             if type_name.is_empty() || t.kind != kind::STRUCT {
                 return Err(sec_err(
@@ -116,7 +121,10 @@ pub(crate) fn collect(
         for rs in elf.rel_sections.iter().filter(|r| r.target == shndx) {
             for rel in &rs.rels {
                 let sym = elf.symbols.get(rel.sym as usize).ok_or_else(|| {
-                    sec_err(&sec.name, format!("relocation names no symbol #{}", rel.sym))
+                    sec_err(
+                        &sec.name,
+                        format!("relocation names no symbol #{}", rel.sym),
+                    )
                 })?;
                 let prog = functions
                     .iter()
@@ -185,7 +193,8 @@ impl StructOps {
         let Ok(tname) = kern.name() else {
             return;
         };
-        if let Some(v) = target.find_by_name_kind(&format!("{VALUE_PREFIX}{tname}"), BtfKind::Struct)
+        if let Some(v) =
+            target.find_by_name_kind(&format!("{VALUE_PREFIX}{tname}"), BtfKind::Struct)
             && let Some(c) = v.as_composite()
         {
             spec.btf_vmlinux_value_type_id = v.id().0;
@@ -201,7 +210,10 @@ mod tests {
     #[test]
     fn flavours_are_dropped_like_libbpf() {
         assert_eq!(essential_name("tcp_congestion_ops"), "tcp_congestion_ops");
-        assert_eq!(essential_name("tcp_congestion_ops___v2"), "tcp_congestion_ops");
+        assert_eq!(
+            essential_name("tcp_congestion_ops___v2"),
+            "tcp_congestion_ops"
+        );
         assert_eq!(essential_name("a____b"), "a____b");
         assert_eq!(essential_name("x___"), "x___");
     }

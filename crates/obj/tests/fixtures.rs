@@ -537,7 +537,11 @@ fn attach_btf_id_comes_from_the_target_btf() {
     for (prog, target, kind) in [
         ("fentry_test1", "bpf_fentry_test1", BtfKind::Func),
         ("fmod_ret_test", "bpf_modify_return_test", BtfKind::Func),
-        ("tp_btf_exit", "btf_trace_sched_process_exit", BtfKind::Typedef),
+        (
+            "tp_btf_exit",
+            "btf_trace_sched_process_exit",
+            BtfKind::Typedef,
+        ),
         ("iter_tasks", "bpf_iter_task", BtfKind::Func),
     ] {
         let r = obj.load_request(prog, &with).expect("request").request;
@@ -556,14 +560,21 @@ fn attach_btf_id_comes_from_the_target_btf() {
 fn kernel_refused_btf_is_left_out_as_libbpf_does() {
     let obj = loader_fixture("naked_btf.v3.o");
     let why = obj.btf_refused.as_deref().expect("refused");
-    assert!(why.contains("FUNC naked_filter") && why.ends_with("Invalid arg#1"), "{why}");
+    assert!(
+        why.contains("FUNC naked_filter") && why.ends_with("Invalid arg#1"),
+        "{why}"
+    );
     for r in obj
         .load_requests(&LoadOptions::default())
         .expect("requests")
     {
         let q = &r.request;
         assert!(q.prog_btf.is_none(), "{}", r.name);
-        assert!(q.func_info.is_empty() && q.line_info.is_empty(), "{}", r.name);
+        assert!(
+            q.func_info.is_empty() && q.line_info.is_empty(),
+            "{}",
+            r.name
+        );
         assert!(
             q.maps
                 .iter()
@@ -589,7 +600,14 @@ fn struct_ops_maps_and_programs() {
     let maps: Vec<_> = obj
         .maps
         .iter()
-        .map(|m| (m.name.as_str(), m.spec.map_type, m.spec.value_size, m.spec.flags))
+        .map(|m| {
+            (
+                m.name.as_str(),
+                m.spec.map_type,
+                m.spec.value_size,
+                m.spec.flags,
+            )
+        })
         .collect();
     assert_eq!(
         maps,
@@ -755,13 +773,22 @@ fn exception_callbacks_are_appended() {
         resolver: Some(&Throw),
         ..LoadOptions::default()
     };
-    let r = obj.load_request("throwing", &opts).expect("request").request;
+    let r = obj
+        .load_request("throwing", &opts)
+        .expect("request")
+        .request;
     let n = main.insns.len() + check.insns.len();
     assert_eq!(r.insns.len(), n + cb.insns.len());
     assert_eq!(&r.insns[n..], &cb.insns[..]);
     let starts: Vec<u32> = r.func_info.iter().map(|f| f.insn_off).collect();
     assert_eq!(starts, [0, main.insns.len() as u32, n as u32]);
     // A program without the tag gets no callback.
-    let other = obj.load_request("not_throwing", &opts).expect("request").request;
-    assert_eq!(other.insns.len(), obj.program("not_throwing").expect("p").insns.len());
+    let other = obj
+        .load_request("not_throwing", &opts)
+        .expect("request")
+        .request;
+    assert_eq!(
+        other.insns.len(),
+        obj.program("not_throwing").expect("p").insns.len()
+    );
 }

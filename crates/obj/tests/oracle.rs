@@ -88,7 +88,11 @@ const KNOWN: &[(&str, &str, &str, &str)] = &[
 /// Objects libbpf cannot open (with any libbpf, or only with the one
 /// named), with why bpfcheck reads them all the same.
 const UNOPENED: &[(&str, Option<&str>, &str)] = &[
-    ("progs_eb.o", None, "big-endian: libbpf opens only host-endian objects"),
+    (
+        "progs_eb.o",
+        None,
+        "big-endian: libbpf opens only host-endian objects",
+    ),
     (
         "legacy.o",
         None,
@@ -133,7 +137,11 @@ fn relocated_instructions_and_verdicts_match_libbpf() {
     };
     let host = harness::Host::probe();
     let files = corpus();
-    assert!(files.len() >= 60, "the fixture corpus has {} objects", files.len());
+    assert!(
+        files.len() >= 60,
+        "the fixture corpus has {} objects",
+        files.len()
+    );
     let mut summary = harness::Summary::default();
     let mut unexplained = Vec::new();
     for path in &files {

@@ -42,10 +42,7 @@ pub fn build_oracle() -> Result<Oracle, String> {
     // One binary per call: tests of one process build theirs concurrently.
     static BUILT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out = std::env::temp_dir().join(format!(
-        "bpfcheck-obj-oracle-{}-{n}",
-        std::process::id()
-    ));
+    let out = std::env::temp_dir().join(format!("bpfcheck-obj-oracle-{}-{n}", std::process::id()));
     let mut cc = Command::new("cc");
     cc.arg("-O2").arg("-o").arg(&out);
     let root = std::env::var_os("BPFCHECK_LIBBPF_ROOT").map(PathBuf::from);
@@ -58,7 +55,11 @@ pub fn build_oracle() -> Result<Oracle, String> {
             .map(|l| root.join(l))
             .find(|p| p.exists())
             .ok_or_else(|| format!("no libbpf.a under {}", root.display()))?;
-        cc.arg("-I").arg(&inc).arg(&src).arg(&lib).args(["-lelf", "-lz"]);
+        cc.arg("-I")
+            .arg(&inc)
+            .arg(&src)
+            .arg(&lib)
+            .args(["-lelf", "-lz"]);
     } else {
         header = PathBuf::from("/usr/include/bpf/libbpf_version.h");
         if !Path::new("/usr/include/bpf/libbpf.h").exists() {
@@ -286,10 +287,7 @@ impl ExternResolver for Host {
             return None;
         };
         if !func && type_id == 0 {
-            return self
-                .kallsyms
-                .get(&ext.name)
-                .map(|&a| KsymValue::Address(a));
+            return self.kallsyms.get(&ext.name).map(|&a| KsymValue::Address(a));
         }
         let btf = self.vmlinux.as_ref()?;
         let kind = if func { BtfKind::Func } else { BtfKind::Var };
@@ -377,11 +375,11 @@ pub fn compare_object(
         }
         // One request at a time, as a loader asked for one program would:
         // another program's failure is not this one's.
-        let req = match parsed
-            .as_ref()
-            .map_err(Clone::clone)
-            .and_then(|o| o.load_request(&p.name, &opts).map(|r| (o, r)).map_err(|e| e.to_string()))
-        {
+        let req = match parsed.as_ref().map_err(Clone::clone).and_then(|o| {
+            o.load_request(&p.name, &opts)
+                .map(|r| (o, r))
+                .map_err(|e| e.to_string())
+        }) {
             Err(e) => {
                 outcome.diff = Some(("bpfcheck failed to build the request".into(), e));
                 out.push(outcome);
