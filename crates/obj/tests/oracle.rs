@@ -1,8 +1,8 @@
 //! Differential test against libbpf itself, over the whole fixture corpus
 //! (`fixtures/c`, `fixtures/c/loader`, `tests/fixtures`, `tests/fixtures/core`):
 //! `oracle/dump_insns.c` loads every program of every object with the
-//! system libbpf (or the one under `$BPFCHECK_LIBBPF_ROOT`, see
-//! `oracle/harness.rs`) and prints the relocated instructions (map fds
+//! system libbpf (or the one under `$BPFCHECK_LIBBPF_ROOT`, e.g. libbpf 1.5
+//! built by `tools/libbpf/build.sh`; see `oracle/harness.rs`) and prints the relocated instructions (map fds
 //! normalised to map indices) and the kernel's verdict. bpfcheck's load
 //! request of every program libbpf prepared must hold the same
 //! instructions, and loaded into the running kernel must get the same

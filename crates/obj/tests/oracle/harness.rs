@@ -36,7 +36,8 @@ impl Drop for Oracle {
 /// Builds the oracle against the system libbpf, or against a libbpf
 /// installed under `$BPFCHECK_LIBBPF_ROOT` (a `make install DESTDIR=` tree
 /// holding `usr/include/bpf` and a static `libbpf.a`), e.g. the libbpf 1.5
-/// of the Linux 6.12 sources that bpfcheck-obj follows.
+/// of the Linux 6.12 sources that bpfcheck-obj follows, which
+/// `tools/libbpf/build.sh` builds into `~/.cache/bpfcheck/libbpf-1.5`.
 pub fn build_oracle() -> Result<Oracle, String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/dump_insns.c");
     // One binary per call: tests of one process build theirs concurrently.
