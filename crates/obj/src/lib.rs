@@ -19,7 +19,8 @@
 //!   did), `.data*` / `.rodata*` / `.bss*` as one-element ARRAY maps with
 //!   libbpf's names, flags and contents, and the `.kconfig` map ([`maps`]);
 //! - `__kconfig` / `__ksym` externs, resolved by an [`ExternResolver`]
-//!   ([`externs`]);
+//!   ([`externs`]), e.g. the running kernel's [`HostResolver`], whose
+//!   [`HostResolver::load_options`] prepare requests as libbpf would on it;
 //! - `license`, `version`, `.BTF.ext` func_info / line_info rebased onto
 //!   the linked program, and `.BTF` passed as `prog_btf` after libbpf's
 //!   open-time fix-ups (DATASEC sizes and offsets, hidden variables and
@@ -65,6 +66,7 @@ pub mod core_relo;
 mod elf;
 pub mod error;
 pub mod externs;
+pub mod host;
 pub mod maps;
 pub(crate) mod reloc;
 pub mod request;
@@ -79,6 +81,7 @@ pub use bpfcheck_btf;
 pub use core_relo::CoreReloReport;
 pub use error::ObjError;
 pub use externs::{Extern, ExternKind, ExternResolver, KsymValue};
+pub use host::HostResolver;
 pub use maps::{MapOrigin, ObjMap};
 pub use request::{LoadOptions, ProgramRequest};
 pub use sec::{SecDef, find_sec_def};

@@ -10,14 +10,11 @@
 //! `bpfcheck-sys`: the kernel must give it the same verdict.
 #![allow(dead_code, unreachable_pub, clippy::print_stderr, clippy::print_stdout)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bpfcheck_btf::{Btf, BtfKind};
-use bpfcheck_obj::{
-    Extern, ExternKind, ExternResolver, KsymValue, LoadOptions, Object, object_name_from_path,
-};
+use bpfcheck_obj::{LoadOptions, Object, object_name_from_path};
 use bpfcheck_uapi::{AttachType, LoadRequest, RawInsn, op};
 
 /// The oracle binary, built from `dump_insns.c`.
@@ -178,124 +175,8 @@ pub fn run_oracle(oracle: &Oracle, path: &Path) -> Result<OracleObject, String> 
     Ok(obj)
 }
 
-/// The running kernel's externs, resolved as libbpf does at load time:
-/// `__ksym` from vmlinux BTF (typeless ones from `/proc/kallsyms`),
-/// `__kconfig` from `/proc/config.gz`.
-pub struct Host {
-    pub vmlinux: Option<Btf<'static>>,
-    kconfig: HashMap<String, String>,
-    kallsyms: HashMap<String, u64>,
-    version_code: u32,
-}
-
-impl Host {
-    pub fn probe() -> Self {
-        let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux")
-            .ok()
-            .and_then(|b| Btf::from_arc(b.into()).ok());
-        let kconfig = Command::new("gzip")
-            .args(["-dc", "/proc/config.gz"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .filter_map(|l| l.split_once('='))
-                    .filter(|(k, _)| k.starts_with("CONFIG_"))
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let kallsyms = std::fs::read_to_string("/proc/kallsyms")
-            .map(|t| {
-                t.lines()
-                    .filter_map(|l| {
-                        let mut f = l.split_whitespace();
-                        let addr = u64::from_str_radix(f.next()?, 16).ok()?;
-                        let _kind = f.next()?;
-                        Some((f.next()?.to_owned(), addr))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-        let mut parts = release
-            .trim()
-            .split(|c: char| !c.is_ascii_digit())
-            .map(|p| p.parse::<u32>().unwrap_or(0));
-        let (a, b, c) = (
-            parts.next().unwrap_or(0),
-            parts.next().unwrap_or(0),
-            parts.next().unwrap_or(0).min(255),
-        );
-        Self {
-            vmlinux,
-            kconfig,
-            kallsyms,
-            version_code: (a << 16) | (b << 8) | c,
-        }
-    }
-
-    /// libbpf's `kern_version` default: the running kernel's version code.
-    pub fn version_code(&self) -> u32 {
-        self.version_code
-    }
-}
-
-fn le_bytes(v: u64, size: usize) -> Vec<u8> {
-    let mut b = v.to_le_bytes().to_vec();
-    b.resize(size, 0);
-    b
-}
-
-impl ExternResolver for Host {
-    fn kconfig(&self, ext: &Extern) -> Option<Vec<u8>> {
-        let ExternKind::Kconfig { size, .. } = ext.kind else {
-            return None;
-        };
-        let size = size as usize;
-        match ext.name.as_str() {
-            "LINUX_KERNEL_VERSION" => return Some(le_bytes(u64::from(self.version_code), size)),
-            "LINUX_HAS_SYSCALL_WRAPPER" | "LINUX_HAS_BPF_COOKIE" => {
-                return Some(le_bytes(1, size));
-            }
-            _ => {}
-        }
-        let v = self.kconfig.get(&ext.name)?;
-        match v.as_str() {
-            "y" => Some(le_bytes(1, size)),
-            "m" => Some(le_bytes(2, size)),
-            "n" => Some(le_bytes(0, size)),
-            _ if v.starts_with('"') => {
-                let s = v.trim_matches('"').as_bytes();
-                let mut b = s[..s.len().min(size.saturating_sub(1))].to_vec();
-                b.resize(size, 0);
-                Some(b)
-            }
-            _ => {
-                let n = match v.strip_prefix("0x") {
-                    Some(h) => u64::from_str_radix(h, 16).ok()?,
-                    None => v.parse::<i64>().ok()? as u64,
-                };
-                Some(le_bytes(n, size))
-            }
-        }
-    }
-
-    fn ksym(&self, ext: &Extern) -> Option<KsymValue> {
-        let ExternKind::Ksym { func, type_id } = ext.kind else {
-            return None;
-        };
-        if !func && type_id == 0 {
-            return self.kallsyms.get(&ext.name).map(|&a| KsymValue::Address(a));
-        }
-        let btf = self.vmlinux.as_ref()?;
-        let kind = if func { BtfKind::Func } else { BtfKind::Var };
-        btf.find_by_name_kind(&ext.name, kind)
-            .map(|t| KsymValue::BtfId(t.id().0))
-    }
-}
+/// The running kernel as libbpf sees it (BTF, kconfig, kallsyms, version).
+pub type Host = bpfcheck_obj::HostResolver;
 
 /// The outcome for one program of the comparison.
 #[derive(Clone, Debug)]
@@ -356,11 +237,7 @@ pub fn compare_object(
         .and_then(|b| {
             Object::parse_named(&b, &object_name_from_path(path)).map_err(|e| e.to_string())
         });
-    let opts = LoadOptions {
-        resolver: Some(host),
-        kernel_version: Some(host.version_code()),
-        target_btf: host.vmlinux.as_ref(),
-    };
+    let opts: LoadOptions<'_> = host.load_options();
     let mut out = Vec::new();
     for p in &oracle.progs {
         let mut outcome = ProgOutcome {
