@@ -78,6 +78,27 @@ impl Object {
             .collect()
     }
 
+    /// Load requests for all programs, each on its own: a program that
+    /// cannot be prepared (an unknown `SEC()`, an unresolved extern) does
+    /// not take the others with it, as with libbpf, which loads the
+    /// programs it can. In libbpf's program order, with the program names.
+    pub fn load_requests_each(
+        &self,
+        opts: &LoadOptions<'_>,
+    ) -> Vec<(String, Result<ProgramRequest, ObjError>)> {
+        let names = self.programs().map(|f| f.name.clone());
+        match self.core_relocated(opts.target_btf) {
+            Ok((functions, core)) => (0..self.functions.len())
+                .filter(|&i| !self.is_subprogram(&self.functions[i]))
+                .map(|i| {
+                    let name = self.functions[i].name.clone();
+                    (name, self.build(&functions, &core, i, opts))
+                })
+                .collect(),
+            Err(e) => names.map(|n| (n, Err(e.clone()))).collect(),
+        }
+    }
+
     /// The load request of one program, by name.
     pub fn load_request(
         &self,

@@ -792,3 +792,23 @@ fn exception_callbacks_are_appended() {
         obj.program("not_throwing").expect("p").insns.len()
     );
 }
+
+/// Found by the libbpf oracle over the selftests (test_custom_sec_handlers):
+/// a program of an unknown section fails alone; libbpf loads the others.
+#[test]
+fn one_unpreparable_program_does_not_take_the_others() {
+    let obj = loader_fixture("custom_sec.v3.o");
+    assert!(matches!(
+        obj.load_requests(&LoadOptions::default()),
+        Err(ObjError::UnknownSection { .. })
+    ));
+    let each = obj.load_requests_each(&LoadOptions::default());
+    let summary: Vec<_> = each
+        .iter()
+        .map(|(name, r)| (name.as_str(), r.is_ok()))
+        .collect();
+    assert_eq!(summary, [("custom_handler", false), ("known_filter", true)]);
+    assert!(
+        matches!(&each[0].1, Err(ObjError::UnknownSection { section, .. }) if section == "bpfcheck_custom/handler")
+    );
+}
