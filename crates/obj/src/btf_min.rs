@@ -420,6 +420,69 @@ impl Btf {
         Ok(())
     }
 
+    /// Why every kernel refuses this BTF at `BPF_BTF_LOAD`, for the one
+    /// refusal that clang's output can trigger: a FUNC whose prototype has
+    /// a typed argument without a name (`btf_func_check`: "Invalid arg#N";
+    /// clang emits such prototypes for `__naked` functions).
+    pub(crate) fn kernel_refusal(&self) -> Option<String> {
+        for id in 1..self.types.len() as u32 {
+            let t = self.get(id)?;
+            if t.kind != kind::FUNC {
+                continue;
+            }
+            let Some(proto) = self.get(t.size_type).filter(|p| p.kind == kind::FUNC_PROTO) else {
+                continue;
+            };
+            for i in 0..proto.vlen as usize {
+                let (name_off, ty) = (
+                    self.extra_u32(&proto, 2 * i),
+                    self.extra_u32(&proto, 2 * i + 1),
+                );
+                if name_off == 0 && ty != 0 {
+                    return Some(format!(
+                        "[{id}] FUNC {} type_id={} Invalid arg#{}",
+                        self.name(id),
+                        t.size_type,
+                        i + 1
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    /// `(program, callback)` for every `exception_callback:<callback>` decl
+    /// tag on a global FUNC (libbpf's `bpf_prog_assign_exc_cb`).
+    pub(crate) fn exception_callbacks(&self) -> Vec<(String, String)> {
+        const PREFIX: &str = "exception_callback:";
+        let mut out = Vec::new();
+        for id in 1..self.types.len() as u32 {
+            let Some(t) = self.get(id).filter(|t| t.kind == kind::DECL_TAG) else {
+                continue;
+            };
+            if self.extra_u32(&t, 0) != u32::MAX {
+                continue;
+            }
+            let Some(cb) = self.str_at(t.name_off).and_then(|n| n.strip_prefix(PREFIX)) else {
+                continue;
+            };
+            // A FUNC's vlen is its linkage; 1 is global.
+            let Some(func) = self
+                .get(t.size_type)
+                .filter(|f| f.kind == kind::FUNC && f.vlen == 1)
+            else {
+                continue;
+            };
+            if !cb.is_empty() {
+                out.push((
+                    self.str_at(func.name_off).unwrap_or("").to_owned(),
+                    cb.to_owned(),
+                ));
+            }
+        }
+        out
+    }
+
     /// A type by id.
     pub(crate) fn get(&self, id: u32) -> Option<TypeRec> {
         self.types.get(id as usize).copied()

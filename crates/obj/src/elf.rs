@@ -198,9 +198,15 @@ impl<'a> ElfObject<'a> {
                     format!("applies to section #{target}, which does not exist"),
                 ));
             };
-            // libbpf keeps relocations of code and of `.maps` (map-in-map
-            // slots); everything else (DWARF, `.BTF`) needs none.
-            if !target_sec.is_exec() && target_sec.name != ".maps" {
+            // libbpf keeps relocations of code, of `.maps` (map-in-map
+            // slots) and of struct_ops variables (their programs);
+            // everything else (DWARF, `.BTF`) needs none.
+            if !target_sec.is_exec()
+                && !matches!(
+                    target_sec.name.as_str(),
+                    ".maps" | ".struct_ops" | ".struct_ops.link"
+                )
+            {
                 continue;
             }
             let rels: &[elf::Rel64<Endianness>] = sh

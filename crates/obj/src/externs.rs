@@ -82,7 +82,39 @@ pub trait ExternResolver {
     /// object's byte order; `None` when the kernel has no such option.
     fn kconfig(&self, ext: &Extern) -> Option<Vec<u8>>;
     /// A `.ksyms` extern; `None` when the kernel has no such symbol.
+    /// kfuncs are asked by their essential name (without a `___flavour`
+    /// suffix: `bpf_task_acquire___one` is `bpf_task_acquire`), as libbpf
+    /// looks them up in the kernel's BTF.
     fn ksym(&self, ext: &Extern) -> Option<KsymValue>;
+}
+
+/// libbpf's `bpf_core_essential_name_len`: a name without its
+/// `___flavour` suffix.
+pub fn essential_name(name: &str) -> &str {
+    let b = name.as_bytes();
+    let n = b.len();
+    if n >= 5 {
+        for i in (0..=n - 5).rev() {
+            if b[i] != b'_' && &b[i + 1..i + 4] == b"___" && b[i + 4] != b'_' {
+                return &name[..=i];
+            }
+        }
+    }
+    name
+}
+
+/// Asks `resolver` for a ksym as libbpf looks it up: kfuncs by their
+/// essential name, variables by their full name.
+pub(crate) fn resolve_ksym(resolver: &dyn ExternResolver, e: &Extern) -> Option<KsymValue> {
+    let func = matches!(e.kind, ExternKind::Ksym { func: true, .. });
+    let essential = essential_name(&e.name);
+    if func && essential.len() != e.name.len() {
+        let mut asked = e.clone();
+        asked.name = essential.to_owned();
+        resolver.ksym(&asked)
+    } else {
+        resolver.ksym(e)
+    }
 }
 
 fn ext_err(name: &str, what: impl Into<String>) -> ObjError {

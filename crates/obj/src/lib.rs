@@ -19,7 +19,8 @@
 //!   did), `.data*` / `.rodata*` / `.bss*` as one-element ARRAY maps with
 //!   libbpf's names, flags and contents, and the `.kconfig` map ([`maps`]);
 //! - `__kconfig` / `__ksym` externs, resolved by an [`ExternResolver`]
-//!   ([`externs`]);
+//!   ([`externs`]), e.g. the running kernel's [`HostResolver`], whose
+//!   [`HostResolver::load_options`] prepare requests as libbpf would on it;
 //! - `license`, `version`, `.BTF.ext` func_info / line_info rebased onto
 //!   the linked program, and `.BTF` passed as `prog_btf` after libbpf's
 //!   open-time fix-ups (DATASEC sizes and offsets, hidden variables and
@@ -33,15 +34,30 @@
 //! - CO-RE relocations (`.BTF.ext` core_relo) against the target BTF of
 //!   [`LoadOptions::target_btf`], as libbpf applies them at load
 //!   ([`core_relo`]); each program's request lists its relocations with
-//!   their resolutions ([`ProgramRequest::core`]).
+//!   their resolutions ([`ProgramRequest::core`]);
+//! - with the target BTF, `attach_btf_id` of BTF-attached programs
+//!   (`fentry/`, `tp_btf/`, `lsm/`, `iter/`, …) and of struct_ops
+//!   programs, whose maps (`.struct_ops`, `.struct_ops.link`) are read
+//!   too ([`struct_ops`]); kfuncs resolve by their essential name and a
+//!   typed ksym must be compatible with the kernel's type;
+//! - exception callbacks (`exception_callback:` decl tags) appended to
+//!   their programs;
+//! - maps requested as libbpf creates them ([`maps::creation_spec`]), and
+//!   an object whose BTF every kernel refuses loaded without it
+//!   ([`Object::btf_refused`]), as libbpf falls back.
+//!
+//! The relocated instructions are checked against libbpf itself, program
+//! by program, over the fixture corpus (`tests/oracle.rs`) and over any
+//! objects such as the BPF selftests (`examples/libbpf_corpus.rs`), and so
+//! is the kernel's verdict on the requests.
 //!
 //! Knowingly not done (yet): BTF
 //! sanitisation for kernels lacking BTF features (libbpf rewrites a copy
 //! per kernel; that belongs with the kernel profile), the `__arg_ctx`
-//! func_info rewrite for kernels before 6.8, struct_ops maps and their
-//! programs' attach ids, arena globals, exception callbacks
-//! (`exception_callback:` decl tags), map-in-map slot contents from
-//! `.rel.maps`, and kfuncs / ksyms in module BTF.
+//! func_info rewrite for kernels before 6.8, arena globals, map-in-map
+//! and prog-array slot contents from `.rel.maps` (filled after loading),
+//! `?.struct_ops` maps, and kfuncs, ksyms, attach targets and struct_ops
+//! types in module BTF.
 
 #![deny(missing_docs)]
 
@@ -50,10 +66,12 @@ pub mod core_relo;
 mod elf;
 pub mod error;
 pub mod externs;
+pub mod host;
 pub mod maps;
 pub(crate) mod reloc;
 pub mod request;
 pub mod sec;
+pub mod struct_ops;
 
 use bpfcheck_uapi::{ByteOrder, FuncInfo, LineInfo, RawInsn};
 
@@ -63,6 +81,7 @@ pub use bpfcheck_btf;
 pub use core_relo::CoreReloReport;
 pub use error::ObjError;
 pub use externs::{Extern, ExternKind, ExternResolver, KsymValue};
+pub use host::HostResolver;
 pub use maps::{MapOrigin, ObjMap};
 pub use request::{LoadOptions, ProgramRequest};
 pub use sec::{SecDef, find_sec_def};
@@ -120,12 +139,25 @@ pub struct Object {
     pub externs: Vec<Extern>,
     /// The raw `.BTF` section.
     pub btf: Option<Vec<u8>>,
+    /// Why the kernel refuses [`Object::btf`] (every kernel: the BTF
+    /// itself is invalid to it). libbpf then loads the object without BTF
+    /// ("BTF is optional, ignoring") unless it has struct_ops maps, and so
+    /// do the load requests: no `prog_btf`, func_info, line_info or map BTF
+    /// types.
+    pub btf_refused: Option<String>,
+    /// Whether the object has `.struct_ops` / `.struct_ops.link` sections
+    /// (libbpf's `kernel_needs_btf`).
+    has_struct_ops: bool,
     text_shndx: Option<usize>,
     /// func_info / line_info by ELF section index; `None` without `.BTF.ext`.
     ext_info: Option<(SecInfo<FuncInfo>, SecInfo<LineInfo>)>,
     kconfig_map: Option<usize>,
     /// `.BTF.ext` CO-RE relocation records by ELF section index.
     core_relos: core_relo::CoreRecords,
+    /// The struct_ops maps and the programs they name.
+    struct_ops: Vec<struct_ops::StructOps>,
+    /// `(program, exception callback)` from `exception_callback:` decl tags.
+    exception_cbs: Vec<(String, String)>,
 }
 
 /// libbpf's object name for a file path: the file name up to its first `.`.
@@ -159,10 +191,17 @@ impl Object {
             maps: Vec::new(),
             externs: Vec::new(),
             btf: None,
+            btf_refused: None,
+            has_struct_ops: elf
+                .sections
+                .iter()
+                .any(|s| s.name == ".struct_ops" || s.name == ".struct_ops.link"),
             text_shndx: None,
             ext_info: None,
             kconfig_map: None,
             core_relos: Vec::new(),
+            struct_ops: Vec::new(),
+            exception_cbs: Vec::new(),
         };
         let mut legacy_shndx = None;
         let mut btf_maps_shndx = None;
@@ -258,6 +297,8 @@ impl Object {
                 }
             }
             obj.btf = Some(btf.raw().to_vec());
+            obj.btf_refused = btf.kernel_refusal();
+            obj.exception_cbs = btf.exception_callbacks();
         }
         if let Some(shndx) = legacy_shndx {
             obj.maps.extend(maps::legacy_maps(&elf, shndx)?);
@@ -293,6 +334,8 @@ impl Object {
                 None,
             ));
         }
+
+        obj.struct_ops = struct_ops::collect(&elf, btf.as_ref(), &mut obj.maps, &obj.functions)?;
 
         let map_sections: Vec<usize> = legacy_shndx.into_iter().chain(btf_maps_shndx).collect();
         let ctx = reloc::RelocCtx {

@@ -516,6 +516,51 @@ pub(crate) fn internal_map(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn cpu_lists_count_like_libbpf() {
+        assert_eq!(parse_cpu_list("0-7"), Some(8));
+        assert_eq!(parse_cpu_list("0"), Some(1));
+        assert_eq!(parse_cpu_list("0,2-3,8"), Some(4));
+        assert_eq!(parse_cpu_list(""), None);
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("x"), None);
+    }
+
+    #[test]
+    fn creation_drops_btf_where_libbpf_does() {
+        let mut perf = MapSpec::new(MapType::PERF_EVENT_ARRAY, 4, 4, 0);
+        perf.btf_key_type_id = 3;
+        perf.btf_value_type_id = 3;
+        let c = creation_spec(&perf, Some(6));
+        assert_eq!(
+            (c.btf_key_type_id, c.btf_value_type_id, c.max_entries),
+            (0, 0, 6)
+        );
+        // An explicit size is kept; an unknown CPU count leaves 0.
+        perf.max_entries = 2;
+        assert_eq!(creation_spec(&perf, Some(6)).max_entries, 2);
+        perf.max_entries = 0;
+        assert_eq!(creation_spec(&perf, None).max_entries, 0);
+
+        let mut inner = MapSpec::new(MapType::QUEUE, 0, 8, 4);
+        inner.btf_value_type_id = 5;
+        let mut outer = MapSpec::new(MapType::ARRAY_OF_MAPS, 4, 4, 2);
+        outer.btf_key_type_id = 2;
+        outer.inner = Some(Box::new(inner));
+        let c = creation_spec(&outer, None);
+        assert_eq!(c.btf_key_type_id, 0);
+        assert_eq!(c.inner.as_ref().map(|i| i.btf_value_type_id), Some(0));
+
+        let mut hash = MapSpec::new(MapType::HASH, 4, 8, 1);
+        hash.btf_key_type_id = 7;
+        hash.btf_value_type_id = 8;
+        assert_eq!(creation_spec(&hash, None), hash);
+
+        let mut ops = MapSpec::new(MapType::STRUCT_OPS, 4, 64, 1);
+        ops.btf_value_type_id = 9;
+        assert_eq!(creation_spec(&ops, None).btf_value_type_id, 0);
+    }
     use super::*;
 
     #[test]
@@ -537,4 +582,69 @@ mod tests {
         assert_eq!(internal_map_name("x", ".data.custom"), ".data.custom");
         assert_eq!(internal_map_name("a-b", ".bss"), "a_b.bss");
     }
+}
+
+/// The map types libbpf creates without BTF key and value types (its
+/// `bpf_object__create_map`: the kernel refuses or ignores them for these).
+const CREATED_WITHOUT_BTF: [MapType; 14] = [
+    MapType::PERF_EVENT_ARRAY,
+    MapType::CGROUP_ARRAY,
+    MapType::STACK_TRACE,
+    MapType::ARRAY_OF_MAPS,
+    MapType::HASH_OF_MAPS,
+    MapType::DEVMAP,
+    MapType::DEVMAP_HASH,
+    MapType::CPUMAP,
+    MapType::XSKMAP,
+    MapType::SOCKMAP,
+    MapType::SOCKHASH,
+    MapType::QUEUE,
+    MapType::STACK,
+    MapType::ARENA,
+];
+
+/// What libbpf changes in a map definition when it creates the map (and
+/// its inner template): no BTF key / value types for the map types of
+/// [`CREATED_WITHOUT_BTF`], no BTF value type for struct_ops maps, and a
+/// `PERF_EVENT_ARRAY` without `max_entries` sized to the possible CPUs
+/// (`map_set_def_max_entries`; left 0 when `possible_cpus` is unknown).
+pub fn creation_spec(spec: &MapSpec, possible_cpus: Option<u32>) -> MapSpec {
+    let mut s = spec.clone();
+    if CREATED_WITHOUT_BTF.contains(&s.map_type) {
+        s.btf_key_type_id = 0;
+        s.btf_value_type_id = 0;
+    } else if s.map_type == MapType::STRUCT_OPS {
+        s.btf_value_type_id = 0;
+    }
+    if s.map_type == MapType::PERF_EVENT_ARRAY && s.max_entries == 0 {
+        s.max_entries = possible_cpus.unwrap_or(0);
+    }
+    if let Some(inner) = &s.inner {
+        s.inner = Some(Box::new(creation_spec(inner, possible_cpus)));
+    }
+    s
+}
+
+/// libbpf's `libbpf_num_possible_cpus`: the CPUs listed in
+/// `/sys/devices/system/cpu/possible` (`0-7`, `0,2-3`, …); `None` when it
+/// cannot be read.
+pub fn host_possible_cpus() -> Option<u32> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").ok()?;
+    parse_cpu_list(text.trim())
+}
+
+/// The number of CPUs in a kernel CPU list such as `0-3,8`.
+pub fn parse_cpu_list(list: &str) -> Option<u32> {
+    let mut n = 0u32;
+    for part in list.split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
+            None => {
+                let a = part.trim().parse::<u32>().ok()?;
+                (a, a)
+            }
+        };
+        n = n.checked_add(b.checked_sub(a)?.checked_add(1)?)?;
+    }
+    (n > 0).then_some(n)
 }

@@ -313,11 +313,16 @@ fn merge_info<T: Copy>(
 }
 
 /// Links main program `main` of `functions`.
+///
+/// `exception_cb`, the program's exception callback, is appended after
+/// the subprograms it calls unless one of them already called it (libbpf
+/// appends it so, then relocates it like any subprogram).
 pub(crate) fn link(
     functions: &[Function],
     main: usize,
     text_shndx: Option<usize>,
     ext: Option<&ExtInfo<'_>>,
+    exception_cb: Option<usize>,
 ) -> Result<Linked, ObjError> {
     let mut out = Linked::default();
     // Where each function landed in this main program, if appended.
@@ -329,7 +334,26 @@ pub(crate) fn link(
     // Depth-first, like libbpf's recursion: a newly appended subprogram is
     // scanned before the rest of its caller.
     let mut stack = vec![(main, 0usize)];
-    while let Some((fidx, start)) = stack.pop() {
+    let mut pending_cb = exception_cb;
+    loop {
+        let Some((fidx, start)) = stack.pop() else {
+            match pending_cb.take() {
+                Some(cb) if placed[cb].is_none() => {
+                    let off = out.insns.len();
+                    placed[cb] = Some(off);
+                    out.insns.extend_from_slice(&functions[cb].insns);
+                    out.relocs
+                        .extend(functions[cb].relocs.iter().map(|r| Reloc {
+                            insn: r.insn + off,
+                            kind: r.kind,
+                        }));
+                    add_info(functions, cb, off, ext, &mut out)?;
+                    stack.push((cb, 0));
+                    continue;
+                }
+                _ => break,
+            }
+        };
         let f = &functions[fidx];
         let base = placed[fidx].unwrap_or(0);
         for i in start..f.insns.len() {

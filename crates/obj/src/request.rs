@@ -28,7 +28,10 @@ pub struct LoadOptions<'a> {
     pub kernel_version: Option<u32>,
     /// The BTF CO-RE relocations resolve against (the kernel's). Objects
     /// with CO-RE relocations cannot be loaded without it, by libbpf as
-    /// here ([`ObjError::Core`]).
+    /// here ([`ObjError::Core`]). BTF-attached programs (`fentry/`,
+    /// `tp_btf/`, `lsm/`, `iter/`, …) also get their `attach_btf_id`
+    /// from it, as libbpf finds it at load; without it that stays 0 and
+    /// only `LoadRequest::attach_target` names the target.
     pub target_btf: Option<&'a Btf<'a>>,
 }
 
@@ -73,6 +76,27 @@ impl Object {
             .into_iter()
             .map(|i| self.build(&functions, &core, i, opts))
             .collect()
+    }
+
+    /// Load requests for all programs, each on its own: a program that
+    /// cannot be prepared (an unknown `SEC()`, an unresolved extern) does
+    /// not take the others with it, as with libbpf, which loads the
+    /// programs it can. In libbpf's program order, with the program names.
+    pub fn load_requests_each(
+        &self,
+        opts: &LoadOptions<'_>,
+    ) -> Vec<(String, Result<ProgramRequest, ObjError>)> {
+        let names = self.programs().map(|f| f.name.clone());
+        match self.core_relocated(opts.target_btf) {
+            Ok((functions, core)) => (0..self.functions.len())
+                .filter(|&i| !self.is_subprogram(&self.functions[i]))
+                .map(|i| {
+                    let name = self.functions[i].name.clone();
+                    (name, self.build(&functions, &core, i, opts))
+                })
+                .collect(),
+            Err(e) => names.map(|n| (n, Err(e.clone()))).collect(),
+        }
     }
 
     /// The load request of one program, by name.
@@ -128,13 +152,22 @@ impl Object {
         });
         // func/line info mean nothing to the kernel without the BTF they index.
         let ext = ext.filter(|_| self.btf.is_some());
-        let linked = reloc::link(functions, main, self.text_shndx, ext.as_ref())?;
+        let exception_cb = self.exception_callback(functions, main)?;
+        let linked = reloc::link(functions, main, self.text_shndx, ext.as_ref(), exception_cb)?;
         let core = Self::program_core(core, &linked.placed);
         let mut insns = linked.insns;
         for r in &linked.relocs {
             self.apply(f, &mut insns, r.insn, r.kind, opts)?;
         }
-        let mut maps: Vec<MapSpec> = self.maps.iter().map(|m| m.spec.clone()).collect();
+        // The maps as libbpf creates them, which is not quite as defined:
+        // a PERF_EVENT_ARRAY without max_entries gets the running
+        // machine's possible CPUs, as libbpf gives it.
+        let cpus = crate::maps::host_possible_cpus();
+        let mut maps: Vec<MapSpec> = self
+            .maps
+            .iter()
+            .map(|m| crate::maps::creation_spec(&m.spec, cpus))
+            .collect();
         if let Some(k) = self.kconfig_map {
             maps[k].initial_value = Some(self.kconfig_value(opts)?);
         }
@@ -144,19 +177,51 @@ impl Object {
             end -= 1;
         }
         name.truncate(end);
+        let attach_target = def.attach_btf_name(&f.section);
+        let mut expected_attach_type = def.expected_attach_type();
+        let mut struct_ops_attach = None;
+        if let Some(target) = opts.target_btf {
+            for st in &self.struct_ops {
+                st.kern_spec(&mut maps[st.map], target);
+                if struct_ops_attach.is_none()
+                    && def.prog_type == bpfcheck_uapi::ProgType::STRUCT_OPS
+                {
+                    struct_ops_attach = st.attach(&f.name, target);
+                }
+            }
+        }
+        let mut attach_btf_id = attach_btf_id(attach_target.as_deref(), def, opts.target_btf);
+        if let Some((id, member)) = struct_ops_attach {
+            attach_btf_id = id;
+            expected_attach_type = bpfcheck_uapi::AttachType(member);
+        }
+        // libbpf goes on without BTF when the kernel refuses it (and the
+        // object has no struct_ops): programs and maps are loaded without.
+        let without_btf = self.btf_refused.is_some() && !self.has_struct_ops;
+        if without_btf {
+            for m in &mut maps {
+                drop_map_btf(m);
+            }
+        }
         let request = LoadRequest {
             name,
             prog_type: def.prog_type,
-            expected_attach_type: def.expected_attach_type(),
+            expected_attach_type,
             insns,
             license: self.license.clone(),
             kern_version: self.kern_version.or(opts.kernel_version).unwrap_or(0),
             prog_flags: def.prog_flags(),
-            attach_btf_id: 0,
-            attach_target: def.attach_btf_name(&f.section),
-            prog_btf: self.btf.clone(),
-            func_info: linked.func_info.unwrap_or_default(),
-            line_info: linked.line_info.unwrap_or_default(),
+            attach_btf_id,
+            attach_target,
+            prog_btf: self.btf.clone().filter(|_| !without_btf),
+            func_info: linked
+                .func_info
+                .filter(|_| !without_btf)
+                .unwrap_or_default(),
+            line_info: linked
+                .line_info
+                .filter(|_| !without_btf)
+                .unwrap_or_default(),
             maps,
             btf_objects: Vec::new(),
             fd_array: None,
@@ -201,6 +266,86 @@ impl Object {
             }
         }
         Ok(value)
+    }
+
+    /// The exception callback of a main program (an
+    /// `exception_callback:NAME` decl tag on it): a global, non-hidden
+    /// `.text` function, as libbpf requires. Several tags: none (the
+    /// verifier refuses the program).
+    fn exception_callback(
+        &self,
+        functions: &[crate::Function],
+        main: usize,
+    ) -> Result<Option<usize>, ObjError> {
+        let prog = &functions[main].name;
+        let mut tags = self.exception_cbs.iter().filter(|(p, _)| p == prog);
+        let Some((_, cb)) = tags.next() else {
+            return Ok(None);
+        };
+        if tags.next().is_some() {
+            return Ok(None);
+        }
+        let idx = functions
+            .iter()
+            .position(|f| self.is_subprogram(f) && &f.name == cb)
+            .ok_or_else(|| ObjError::Program {
+                program: prog.clone(),
+                insn: None,
+                what: format!("cannot find exception callback '{cb}'"),
+            })?;
+        if !functions[idx].global || functions[idx].hidden {
+            return Err(ObjError::Program {
+                program: prog.clone(),
+                insn: None,
+                what: format!("exception callback {cb} must be a global non-hidden function"),
+            });
+        }
+        Ok(Some(idx))
+    }
+
+    /// A ksym as libbpf resolves it: kfuncs by their essential name, and,
+    /// when the kernel's BTF is at hand, a typed symbol whose kernel type
+    /// is incompatible with its declaration (`bpf_core_types_are_compat`)
+    /// is unresolved for a weak kfunc and an error otherwise.
+    fn ksym_value(
+        &self,
+        e: &crate::externs::Extern,
+        opts: &LoadOptions<'_>,
+    ) -> Result<Option<KsymValue>, ObjError> {
+        let Some(resolver) = opts.resolver else {
+            return Ok(None);
+        };
+        let value = crate::externs::resolve_ksym(resolver, e);
+        let (Some(KsymValue::BtfId(id)), Some(target), ExternKind::Ksym { func, type_id }) =
+            (value, opts.target_btf, e.kind)
+        else {
+            return Ok(value);
+        };
+        let Some(local) = self.btf.as_deref().and_then(|b| Btf::parse(b).ok()) else {
+            return Ok(value);
+        };
+        if type_id == 0 {
+            return Ok(value);
+        }
+        use bpfcheck_btf::BtfTypeId;
+        let compat = target
+            .type_by_id(BtfTypeId(id))
+            .ok()
+            .and_then(|t| t.ref_type())
+            .and_then(|targ| {
+                bpfcheck_btf::core::types_are_compat(&local, BtfTypeId(type_id), target, targ).ok()
+            })
+            .unwrap_or(false);
+        match (compat, func && e.weak) {
+            (true, _) => Ok(value),
+            (false, true) => Ok(None),
+            (false, false) => Err(ObjError::Extern {
+                name: e.name.clone(),
+                what: format!(
+                    "its declared type is incompatible with the kernel's [{id}] (libbpf refuses it)"
+                ),
+            }),
+        }
     }
 
     /// libbpf's `bpf_object__relocate_data` for one relocation.
@@ -256,7 +401,7 @@ impl Object {
                         insns[at + 1].imm = offset as i32;
                     }
                     ExternKind::Ksym { .. } => {
-                        match opts.resolver.and_then(|r| r.ksym(e)) {
+                        match self.ksym_value(e, opts)? {
                             Some(KsymValue::BtfId(id)) => {
                                 insns[at].src = op::PSEUDO_BTF_ID;
                                 insns[at].imm = id as i32;
@@ -282,7 +427,7 @@ impl Object {
                     .get_mut(at)
                     .filter(|i| i.code == CALL)
                     .ok_or_else(|| err("kfunc relocation on a non-call".into()))?;
-                match opts.resolver.and_then(|r| r.ksym(e)) {
+                match self.ksym_value(e, opts)? {
                     Some(KsymValue::BtfId(id)) => {
                         call.src = op::PSEUDO_KFUNC_CALL;
                         call.imm = id as i32;
@@ -300,6 +445,32 @@ impl Object {
         }
         Ok(())
     }
+}
+
+/// A map created without the program's BTF.
+fn drop_map_btf(m: &mut MapSpec) {
+    m.btf_key_type_id = 0;
+    m.btf_value_type_id = 0;
+    if let Some(inner) = &mut m.inner {
+        drop_map_btf(inner);
+    }
+}
+
+/// libbpf's `find_kernel_btf_id` in the target BTF: the attach target of
+/// a BTF-attached program (`btf_trace_*` typedef for `tp_btf`, a function
+/// otherwise). 0 without a target BTF, or when the target is not in it
+/// (module functions, `mod:func` names): the kernel then refuses the load,
+/// as it refuses libbpf's, which fails earlier.
+fn attach_btf_id(target: Option<&str>, def: &crate::SecDef, btf: Option<&Btf<'_>>) -> u32 {
+    let (Some(target), Some(btf)) = (target, btf) else {
+        return 0;
+    };
+    let kind = if def.attach_type == bpfcheck_uapi::AttachType::TRACE_RAW_TP {
+        bpfcheck_btf::BtfKind::Typedef
+    } else {
+        bpfcheck_btf::BtfKind::Func
+    };
+    btf.find_by_name_kind(target, kind).map_or(0, |t| t.id().0)
 }
 
 fn unresolved(f: &Function, e: &crate::externs::Extern) -> ObjError {

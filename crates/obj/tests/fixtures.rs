@@ -461,3 +461,354 @@ fn non_elf_input_is_an_error() {
     let bytes = fixture("progs.o");
     assert!(Object::parse(&bytes[..64]).is_err());
 }
+
+fn loader_fixture(name: &str) -> Object {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/c/loader")
+        .join(name);
+    let bytes = std::fs::read(&p).expect("loader fixture present");
+    Object::parse_named(&bytes, &bpfcheck_obj::object_name_from_path(&p)).expect("parses")
+}
+
+/// Found by the libbpf oracle's kernel comparison: the kernel refused to
+/// create these maps from bpfcheck's requests (EINVAL / ENOTSUPP) because
+/// they carried the BTF key and value types libbpf drops, and a perf event
+/// array without max_entries, which libbpf sizes to the possible CPUs.
+#[test]
+fn maps_are_requested_as_libbpf_creates_them() {
+    for (file, map) in [
+        ("maps_events.v3.o", "events"),
+        ("maps_special.v3.o", "queue"),
+        ("maps_special.v3.o", "traces"),
+        ("maps_in_maps.v3.o", "outer_arr"),
+        ("maps_sock.v3.o", "sock_map"),
+        ("maps_redirect.v3.o", "xsks"),
+        ("maps_redirect.v3.o", "devmap"),
+    ] {
+        let obj = loader_fixture(file);
+        let idx = obj.maps.iter().position(|m| m.name == map).expect("map");
+        let reqs = obj
+            .load_requests(&LoadOptions::default())
+            .expect("requests");
+        let spec = &reqs[0].request.maps[idx];
+        assert_eq!(
+            (spec.btf_key_type_id, spec.btf_value_type_id),
+            (0, 0),
+            "{file}: {map}"
+        );
+        if map == "events" {
+            assert_eq!(obj.maps[idx].spec.max_entries, 0, "as defined");
+            let cpus = bpfcheck_obj::maps::host_possible_cpus().unwrap_or(0);
+            assert_eq!(spec.max_entries, cpus, "as created");
+        }
+    }
+    // Other maps keep their BTF types.
+    let obj = loader_fixture("maps_array_hash.v3.o");
+    let reqs = obj
+        .load_requests(&LoadOptions::default())
+        .expect("requests");
+    let arr = &reqs[0].request.maps[0];
+    assert_eq!(arr.name, "arr");
+    assert!(arr.btf_key_type_id != 0 && arr.btf_value_type_id != 0);
+}
+
+/// Found by the same comparison: BTF-attached programs were requested with
+/// attach_btf_id 0, which the kernel refuses ("must provide btf_id");
+/// libbpf looks the target up in the kernel's BTF.
+#[test]
+fn attach_btf_id_comes_from_the_target_btf() {
+    let Ok(raw) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        eprintln!("*** SKIPPED: no /sys/kernel/btf/vmlinux ***");
+        return;
+    };
+    let vmlinux = bpfcheck_obj::bpfcheck_btf::Btf::parse(&raw).expect("vmlinux BTF");
+    let obj = loader_fixture("tracing.v3.o");
+    let with = LoadOptions {
+        target_btf: Some(&vmlinux),
+        ..LoadOptions::default()
+    };
+    let id = |name: &str, kind| {
+        vmlinux
+            .find_by_name_kind(name, kind)
+            .map(|t| t.id().0)
+            .expect("in vmlinux")
+    };
+    use bpfcheck_obj::bpfcheck_btf::BtfKind;
+    for (prog, target, kind) in [
+        ("fentry_test1", "bpf_fentry_test1", BtfKind::Func),
+        ("fmod_ret_test", "bpf_modify_return_test", BtfKind::Func),
+        (
+            "tp_btf_exit",
+            "btf_trace_sched_process_exit",
+            BtfKind::Typedef,
+        ),
+        ("iter_tasks", "bpf_iter_task", BtfKind::Func),
+    ] {
+        let r = obj.load_request(prog, &with).expect("request").request;
+        assert_eq!(r.attach_btf_id, id(target, kind), "{prog}");
+        assert_eq!(r.attach_target.as_deref(), Some(target));
+    }
+    let kprobe = obj.load_request("kprobe_entry", &with).expect("request");
+    assert_eq!(kprobe.request.attach_btf_id, 0);
+}
+
+/// Found by the libbpf oracle over the selftests (naked functions): the
+/// kernel refuses BTF whose FUNC prototype has an unnamed argument; libbpf
+/// then loads without BTF, which bpfcheck's requests must mirror or the
+/// load fails at BPF_BTF_LOAD.
+#[test]
+fn kernel_refused_btf_is_left_out_as_libbpf_does() {
+    let obj = loader_fixture("naked_btf.v3.o");
+    let why = obj.btf_refused.as_deref().expect("refused");
+    assert!(
+        why.contains("FUNC naked_filter") && why.ends_with("Invalid arg#1"),
+        "{why}"
+    );
+    for r in obj
+        .load_requests(&LoadOptions::default())
+        .expect("requests")
+    {
+        let q = &r.request;
+        assert!(q.prog_btf.is_none(), "{}", r.name);
+        assert!(
+            q.func_info.is_empty() && q.line_info.is_empty(),
+            "{}",
+            r.name
+        );
+        assert!(
+            q.maps
+                .iter()
+                .all(|m| m.btf_key_type_id == 0 && m.btf_value_type_id == 0)
+        );
+    }
+    // An object with valid BTF keeps it.
+    let obj = loader_fixture("subprogs.v3.o");
+    assert!(obj.btf_refused.is_none());
+    let reqs = obj
+        .load_requests(&LoadOptions::default())
+        .expect("requests");
+    assert!(reqs.iter().all(|r| r.request.prog_btf.is_some()));
+}
+
+/// Found by the same comparison (tcp congestion controls): struct_ops
+/// programs need their map's kernel type as attach_btf_id and their
+/// member's index as expected_attach_type; the maps are STRUCT_OPS maps
+/// of the kernel's value type.
+#[test]
+fn struct_ops_maps_and_programs() {
+    let obj = loader_fixture("struct_ops.v3.o");
+    let maps: Vec<_> = obj
+        .maps
+        .iter()
+        .map(|m| {
+            (
+                m.name.as_str(),
+                m.spec.map_type,
+                m.spec.value_size,
+                m.spec.flags,
+            )
+        })
+        .collect();
+    assert_eq!(
+        maps,
+        [
+            ("fx_cc", MapType::STRUCT_OPS, 48, 0),
+            (
+                "fx_cc_link",
+                MapType::STRUCT_OPS,
+                48,
+                bpfcheck_obj::struct_ops::BPF_F_LINK
+            ),
+        ]
+    );
+    // Without the kernel's BTF nothing is known of the kernel's struct.
+    let r = obj
+        .load_request("fx_undo_cwnd", &LoadOptions::default())
+        .expect("request")
+        .request;
+    assert_eq!((r.attach_btf_id, r.expected_attach_type.0), (0, 0));
+    let Ok(raw) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        eprintln!("*** SKIPPED: no /sys/kernel/btf/vmlinux ***");
+        return;
+    };
+    use bpfcheck_obj::bpfcheck_btf::{Btf, BtfKind};
+    let vmlinux = Btf::parse(&raw).expect("vmlinux BTF");
+    let with = LoadOptions {
+        target_btf: Some(&vmlinux),
+        ..LoadOptions::default()
+    };
+    let ops = vmlinux
+        .find_by_name_kind("tcp_congestion_ops", BtfKind::Struct)
+        .expect("tcp_congestion_ops");
+    let index = |member: &str| {
+        ops.as_composite()
+            .expect("struct")
+            .members()
+            .position(|m| m.name().ok() == Some(member))
+            .expect("member") as u32
+    };
+    for (prog, member) in [
+        ("fx_ssthresh", "ssthresh"),
+        ("fx_cong_avoid", "cong_avoid"),
+        ("fx_undo_cwnd", "undo_cwnd"),
+        ("fx_init", "init"),
+    ] {
+        let r = obj.load_request(prog, &with).expect("request").request;
+        assert_eq!(r.prog_type, ProgType::STRUCT_OPS);
+        assert_eq!(
+            (r.attach_btf_id, r.expected_attach_type.0),
+            (ops.id().0, index(member)),
+            "{prog}"
+        );
+        let value = vmlinux
+            .find_by_name_kind("bpf_struct_ops_tcp_congestion_ops", BtfKind::Struct)
+            .expect("value type");
+        for m in &r.maps {
+            assert_eq!(m.btf_vmlinux_value_type_id, value.id().0);
+            assert_eq!(m.value_size, value.as_composite().expect("struct").size());
+            assert_eq!(m.btf_value_type_id, 0);
+        }
+    }
+}
+
+/// Found by the libbpf oracle over the selftests (task_kfunc_success):
+/// kfuncs are looked up by their essential name, and a flavour whose
+/// prototype is incompatible with the kernel's stays unresolved.
+#[test]
+fn kfunc_flavours_resolve_like_libbpf() {
+    let Ok(raw) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        eprintln!("*** SKIPPED: no /sys/kernel/btf/vmlinux ***");
+        return;
+    };
+    use bpfcheck_obj::bpfcheck_btf::{Btf, BtfKind};
+    let vmlinux = Btf::parse(&raw).expect("vmlinux BTF");
+    struct Vmlinux<'a>(&'a Btf<'a>);
+    impl ExternResolver for Vmlinux<'_> {
+        fn kconfig(&self, _: &Extern) -> Option<Vec<u8>> {
+            None
+        }
+        fn ksym(&self, ext: &Extern) -> Option<KsymValue> {
+            let ExternKind::Ksym { func, .. } = ext.kind else {
+                return None;
+            };
+            let kind = if func { BtfKind::Func } else { BtfKind::Var };
+            self.0
+                .find_by_name_kind(&ext.name, kind)
+                .map(|t| KsymValue::BtfId(t.id().0))
+        }
+    }
+    let resolver = Vmlinux(&vmlinux);
+    let opts = LoadOptions {
+        resolver: Some(&resolver),
+        target_btf: Some(&vmlinux),
+        ..LoadOptions::default()
+    };
+    let obj = loader_fixture("ksyms.v3.o");
+    let r = obj
+        .load_request("flavored_kfunc", &opts)
+        .expect("request")
+        .request;
+    let acquire = vmlinux
+        .find_by_name_kind("bpf_task_acquire", BtfKind::Func)
+        .expect("bpf_task_acquire")
+        .id()
+        .0 as i32;
+    let ld: Vec<_> = r
+        .insns
+        .iter()
+        .filter(|i| i.code == op::LD | op::IMM | op::DW)
+        .map(|i| (i.src, i.imm))
+        .collect();
+    // `&bpf_task_acquire___one` is the kfunc, `&bpf_task_acquire___two`
+    // (two arguments) is not.
+    assert_eq!(ld, [(op::PSEUDO_BTF_ID, acquire), (0, 0)]);
+    let calls: Vec<_> = r
+        .insns
+        .iter()
+        .filter(|i| is_kfunc_or_poison(i))
+        .map(|i| (i.src, i.imm))
+        .collect();
+    assert_eq!(calls.first(), Some(&(op::PSEUDO_KFUNC_CALL, acquire)));
+    assert!(
+        calls
+            .iter()
+            .any(|&(src, imm)| src == 0 && imm >= POISON_CALL_KFUNC_BASE),
+        "{calls:?}"
+    );
+}
+
+fn is_kfunc_or_poison(i: &RawInsn) -> bool {
+    i.code == op::JMP | op::CALL
+        && (i.src == op::PSEUDO_KFUNC_CALL || (i.src == 0 && i.imm >= POISON_CALL_KFUNC_BASE))
+}
+
+/// Found by the libbpf oracle over the selftests (exceptions): the
+/// exception callback named by a decl tag is appended to its program,
+/// after the subprograms the program calls.
+#[test]
+fn exception_callbacks_are_appended() {
+    let obj = loader_fixture("exceptions.v3.o");
+    let cb = obj
+        .functions
+        .iter()
+        .find(|f| f.name == "fx_exception_cb")
+        .expect("callback");
+    let check = obj
+        .functions
+        .iter()
+        .find(|f| f.name == "check_len")
+        .expect("subprogram");
+    let main = obj.program("throwing").expect("program");
+    // No kernel BTF needed: bpf_throw stays unresolved here.
+    struct Throw;
+    impl ExternResolver for Throw {
+        fn kconfig(&self, _: &Extern) -> Option<Vec<u8>> {
+            None
+        }
+        fn ksym(&self, _: &Extern) -> Option<KsymValue> {
+            Some(KsymValue::BtfId(4242))
+        }
+    }
+    let opts = LoadOptions {
+        resolver: Some(&Throw),
+        ..LoadOptions::default()
+    };
+    let r = obj
+        .load_request("throwing", &opts)
+        .expect("request")
+        .request;
+    let n = main.insns.len() + check.insns.len();
+    assert_eq!(r.insns.len(), n + cb.insns.len());
+    assert_eq!(&r.insns[n..], &cb.insns[..]);
+    let starts: Vec<u32> = r.func_info.iter().map(|f| f.insn_off).collect();
+    assert_eq!(starts, [0, main.insns.len() as u32, n as u32]);
+    // A program without the tag gets no callback.
+    let other = obj
+        .load_request("not_throwing", &opts)
+        .expect("request")
+        .request;
+    assert_eq!(
+        other.insns.len(),
+        obj.program("not_throwing").expect("p").insns.len()
+    );
+}
+
+/// Found by the libbpf oracle over the selftests (test_custom_sec_handlers):
+/// a program of an unknown section fails alone; libbpf loads the others.
+#[test]
+fn one_unpreparable_program_does_not_take_the_others() {
+    let obj = loader_fixture("custom_sec.v3.o");
+    assert!(matches!(
+        obj.load_requests(&LoadOptions::default()),
+        Err(ObjError::UnknownSection { .. })
+    ));
+    let each = obj.load_requests_each(&LoadOptions::default());
+    let summary: Vec<_> = each
+        .iter()
+        .map(|(name, r)| (name.as_str(), r.is_ok()))
+        .collect();
+    assert_eq!(summary, [("custom_handler", false), ("known_filter", true)]);
+    assert!(
+        matches!(&each[0].1, Err(ObjError::UnknownSection { section, .. }) if section == "bpfcheck_custom/handler")
+    );
+}

@@ -116,8 +116,13 @@ impl Kernel {
             map_extra: spec.map_extra,
             ..MapCreateAttr::default()
         };
+        // A struct_ops map's value is a kernel type, but the kernel still
+        // wants the program's BTF (`map_create`: "the bpf_prog.o must have
+        // BTF to begin with"), as libbpf passes it.
         if let Some(btf) = btf
-            && (spec.btf_key_type_id != 0 || spec.btf_value_type_id != 0)
+            && (spec.btf_key_type_id != 0
+                || spec.btf_value_type_id != 0
+                || spec.btf_vmlinux_value_type_id != 0)
         {
             attr.btf_fd = fd_u32(btf);
             attr.btf_key_type_id = spec.btf_key_type_id;
