@@ -201,11 +201,36 @@ pub(crate) fn programs_loaded_into(
     profile: &KernelProfile,
     loaded_into: &KernelProfile,
 ) -> Result<Vec<Program>> {
-    // Without CO-RE or kernel symbols the kernel's BTF is not needed: do
-    // not read it.
+    programs_with(inputs, input, profile, loaded_into, None)
+}
+
+/// [`programs_loaded_into`] the running kernel: its externs (`__kconfig`,
+/// `__ksym`) and version are what libbpf would find there.
+pub(crate) fn programs_for_host(
+    inputs: &[Input],
+    input: &InputOpts,
+    profile: &KernelProfile,
+    host: &KernelProfile,
+) -> Result<Vec<Program>> {
+    let resolver = inputs
+        .iter()
+        .any(|i| matches!(i, Input::Object { .. }))
+        .then(bpfcheck_obj::HostResolver::probe);
+    programs_with(inputs, input, profile, host, resolver.as_ref())
+}
+
+fn programs_with(
+    inputs: &[Input],
+    input: &InputOpts,
+    profile: &KernelProfile,
+    loaded_into: &KernelProfile,
+    host: Option<&bpfcheck_obj::HostResolver>,
+) -> Result<Vec<Program>> {
+    // Objects that need no kernel types and fixtures without kernel
+    // symbols do not read the kernel's BTF.
     let core = inputs
         .iter()
-        .any(|i| matches!(i, Input::Object { object, .. } if object.has_core_relocations()));
+        .any(|i| matches!(i, Input::Object { object, .. } if object.needs_kernel_btf()));
     let symbols = inputs.iter().any(|i| matches!(i, Input::Fixture { .. }));
     let btf = if core { target_btf(profile)? } else { None };
     let symbol_btf = if symbols {
@@ -213,7 +238,7 @@ pub(crate) fn programs_loaded_into(
     } else {
         None
     };
-    programs_for(inputs, input, btf, symbol_btf)
+    programs_for(inputs, input, btf, symbol_btf, host)
 }
 
 pub(crate) fn judge(p: &Program, profile: &KernelProfile, log_level: u32) -> Record {
@@ -404,7 +429,7 @@ pub(crate) fn kernel(
     let k = live_kernel()?;
     // The running kernel relocates CO-RE against its own BTF.
     let host = resolve_profile("host")?;
-    let progs = programs(&inputs(files, input)?, input, &host)?;
+    let progs = programs_for_host(&inputs(files, input)?, input, &host, &host)?;
     let release = live_release();
     let mut records = Vec::new();
     for p in &progs {
@@ -477,7 +502,7 @@ pub(crate) fn diff(
     let k = live_kernel()?;
     // Kernel symbols are the running kernel's: it loads the programs.
     let host = resolve_profile("host")?;
-    let progs = programs_loaded_into(&inputs(files, input)?, input, &profile, &host)?;
+    let progs = programs_for_host(&inputs(files, input)?, input, &profile, &host)?;
     let log_level = log_level.max(LOG_LEVEL1);
     // Both sides of every program, in parallel across programs; the order of
     // the records stays the order of the inputs.

@@ -112,7 +112,7 @@ fn program_of(r: &Record) -> Option<Program> {
         ..Default::default()
     };
     let inputs = crate::input::read_inputs(&[std::path::PathBuf::from(&r.object)], &opts).ok()?;
-    crate::input::programs_for(&inputs, &opts, None, None)
+    crate::input::programs_for(&inputs, &opts, None, None, None)
         .ok()?
         .into_iter()
         .find(|p| p.unprepared.is_none())

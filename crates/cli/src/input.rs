@@ -90,11 +90,15 @@ pub(crate) fn read_inputs(files: &[PathBuf], opts: &InputOpts) -> Result<Vec<Inp
 /// the kernel symbols fixtures name are looked up in `symbol_btf` (the BTF
 /// of the kernel the program is loaded into; without one, such a fixture is
 /// an error).
+///
+/// `host`, for programs the running kernel loads, resolves `__kconfig` and
+/// `__ksym` externs and supplies `kern_version` as libbpf would on it.
 pub(crate) fn programs_for(
     inputs: &[Input],
     opts: &InputOpts,
     target_btf: Option<&bpfcheck_btf::Btf<'_>>,
     symbol_btf: Option<&bpfcheck_btf::Btf<'_>>,
+    host: Option<&bpfcheck_obj::HostResolver>,
 ) -> Result<Vec<Program>> {
     let mut out = Vec::new();
     for input in inputs {
@@ -109,7 +113,7 @@ pub(crate) fn programs_for(
             ),
             Input::Object { path, object } => (
                 path.clone(),
-                object_programs(path, object, opts, target_btf)
+                object_programs(path, object, opts, target_btf, host)
                     .with_context(|| path.display().to_string())?,
             ),
         };
@@ -241,41 +245,56 @@ fn object_programs(
     object: &bpfcheck_obj::Object,
     opts: &InputOpts,
     target_btf: Option<&bpfcheck_btf::Btf<'_>>,
+    host: Option<&bpfcheck_obj::HostResolver>,
 ) -> Result<Vec<Program>> {
-    if object.has_core_relocations() && target_btf.is_none() {
+    let unprepared = |name: &str, section: Option<String>, why: String| Program {
+        object: path.to_path_buf(),
+        name: name.to_owned(),
+        section,
+        request: LoadRequest::default(),
+        unprepared: Some(why),
+    };
+    if object.needs_kernel_btf() && target_btf.is_none() {
         // libbpf cannot prepare such an object without the kernel's BTF,
         // and neither can bpfcheck: say so per program, it is no bad input.
-        let why =
-            "CO-RE relocations (this kernel profile has no BTF: use --kernel host or btf:PATH)";
+        let why = "the kernel's BTF (CO-RE, BTF attach targets or kernel symbols), which this \
+                   kernel profile lacks: use --kernel host or btf:PATH";
         return Ok(object
             .programs()
-            .map(|f| Program {
-                object: path.to_path_buf(),
-                name: f.name.clone(),
-                section: Some(f.section.clone()),
-                request: LoadRequest::default(),
-                unprepared: Some(why.to_owned()),
-            })
+            .map(|f| unprepared(&f.name, Some(f.section.clone()), why.to_owned()))
             .collect());
     }
     let load_opts = bpfcheck_obj::LoadOptions {
         target_btf,
-        ..bpfcheck_obj::LoadOptions::default()
+        resolver: host.map(|h| h as &dyn bpfcheck_obj::externs::ExternResolver),
+        kernel_version: host.map(bpfcheck_obj::HostResolver::version_code),
     };
-    let requests = object
-        .load_requests(&load_opts)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut out = Vec::new();
-    for p in requests {
-        let mut req = p.request;
-        apply_overrides(&mut req, opts, false)?;
-        out.push(Program {
-            object: path.to_path_buf(),
-            name: p.name,
-            section: Some(p.section),
-            request: req,
-            unprepared: None,
-        });
+    // Each program on its own, as libbpf loads the programs it can prepare:
+    // one that cannot be (an unknown SEC(), an extern this kernel lacks)
+    // is reported as such and does not take the others with it.
+    for (name, prepared) in object.load_requests_each(&load_opts) {
+        match prepared {
+            Ok(p) => {
+                let mut req = p.request;
+                apply_overrides(&mut req, opts, false)?;
+                out.push(Program {
+                    object: path.to_path_buf(),
+                    name: p.name,
+                    section: Some(p.section),
+                    request: req,
+                    unprepared: None,
+                });
+            }
+            Err(e) => {
+                let section = object.program(&name).map(|f| f.section.clone());
+                out.push(unprepared(
+                    &name,
+                    section,
+                    format!("preparing the program as libbpf would: {e}"),
+                ));
+            }
+        }
     }
     Ok(out)
 }

@@ -92,9 +92,7 @@ pub(crate) fn stats(files: &[PathBuf], input: &InputOpts, o: &StatsOpts) -> Resu
     let (mut records, judged): (Vec<Record>, Vec<Program>) = if o.live {
         let k = live_kernel()?;
         let host = resolve_profile("host")?;
-        let progs = prepare_all(&inputs, input, std::slice::from_ref(&host))?
-            .pop()
-            .unwrap_or_default();
+        let progs = crate::commands::programs_for_host(&inputs, input, &host, &host)?;
         let release = live_release();
         let bar = crate::progress::bar(progs.len(), "loading");
         let mut records = Vec::new();

@@ -435,6 +435,22 @@ impl Object {
         Some(f.section_index) == self.text_shndx
     }
 
+    /// Whether preparing the object needs the target kernel's BTF, as libbpf
+    /// asks for it: CO-RE relocations, struct_ops, `__ksym` externs, or
+    /// programs attached through kernel BTF (`fentry/`, `tp_btf/`, `lsm/`…).
+    pub fn needs_kernel_btf(&self) -> bool {
+        self.has_core_relocations()
+            || self.has_struct_ops
+            || self
+                .externs
+                .iter()
+                .any(|e| matches!(e.kind, externs::ExternKind::Ksym { .. }))
+            || self.programs().any(|f| {
+                f.sec_def
+                    .is_some_and(|d| d.attach_btf_name(&f.section).is_some())
+            })
+    }
+
     /// The main programs, in libbpf's order.
     pub fn programs(&self) -> impl Iterator<Item = &Function> {
         self.functions.iter().filter(|f| !self.is_subprogram(f))
