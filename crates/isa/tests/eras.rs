@@ -271,3 +271,46 @@ fn constructors_encode_as_expected() {
         &[RawInsn::new(0x18, 1, 0, 0, 2), RawInsn::new(0, 0, 0, 0, 1)]
     );
 }
+
+#[test]
+fn the_7_x_load_time_pass() {
+    let f = IsaFeatures::V7_2;
+    let pre = |prog: &[RawInsn], f: &IsaFeatures| match check_prepass(prog, 0, f) {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.message,
+    };
+    // LDX | IMM: 6.18's pre-pass checks LDX fields before the opcode
+    // table; 7.x checks the table first.
+    let ldx_imm = [RawInsn::new(0x01, 0, 1, 0, 0)];
+    assert_eq!(
+        pre(&ldx_imm, &IsaFeatures::V6_18),
+        "BPF_LDX uses reserved fields"
+    );
+    assert_eq!(pre(&ldx_imm, &f), "unknown opcode 01");
+    // Every class's fields, and registers, are checked at load time.
+    let alu = [RawInsn::new(0x07, 1, 2, 0, 1)];
+    assert_eq!(pre(&alu, &IsaFeatures::V6_18), "ok");
+    assert_eq!(pre(&alu, &f), "BPF_ALU uses reserved fields");
+    let bad_reg = [RawInsn::new(0xb7, 11, 0, 0, 0)];
+    assert_eq!(pre(&bad_reg, &f), "R11 is invalid");
+    // …but for the stack-argument forms, which name BPF_REG_PARAMS (11).
+    let stack_arg_st = [RawInsn::new(0x7a, 11, 0, -8, 0)];
+    assert_eq!(pre(&stack_arg_st, &f), "ok");
+    let stack_arg_ldx = [RawInsn::new(0x79, 1, 11, 8, 0)];
+    assert_eq!(pre(&stack_arg_ldx, &f), "ok");
+    let misaligned = [RawInsn::new(0x79, 1, 11, 4, 0)];
+    assert_eq!(pre(&misaligned, &f), "R11 is invalid");
+    // gotox: known to 7.x, with its own reserved fields; the off of an
+    // ld_imm64 is reserved.
+    let gotox = [RawInsn::new(0x0d, 1, 0, 0, 0)];
+    assert_eq!(pre(&gotox, &IsaFeatures::V6_18), "unknown opcode 0d");
+    assert_eq!(pre(&gotox, &f), "ok");
+    let gotox_off = [RawInsn::new(0x0d, 1, 0, 1, 0)];
+    assert_eq!(pre(&gotox_off, &f), "BPF_JA|BPF_X uses reserved fields");
+    let ld64 = [RawInsn::new(0x18, 1, 0, 1, 0), RawInsn::new(0, 0, 0, 0, 0)];
+    assert_eq!(pre(&ld64, &f), "BPF_LD_IMM64 uses reserved fields");
+    assert_eq!(
+        disasm(&gotox, 0, LogEra::V7_2, &DefaultSymbolizer),
+        "(0d) gotox r1"
+    );
+}
