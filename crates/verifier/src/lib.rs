@@ -301,6 +301,20 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
     if let Some(i) = liveness::has_loop(&req.insns) {
         return Err(Unsupported::new("loops", Some(i)));
     }
+    let starts = check::subprog_starts(&req.insns);
+    for &s in &starts[1..] {
+        if let Some(i) = liveness::has_loop_from(&req.insns, s) {
+            return Err(Unsupported::new("loops", Some(i)));
+        }
+    }
+    if starts.len() > 1 && !req.func_info.is_empty() {
+        // With BTF, subprograms of global linkage are verified on their
+        // own with arguments typed by BTF.
+        return Err(Unsupported::new(
+            "subprograms with BTF func_info (global functions)",
+            Some(starts[1]),
+        ));
+    }
     Ok(())
 }
 

@@ -157,6 +157,12 @@ pub(crate) fn table(insns: &[RawInsn], live: &[RegSet], era: LogEra) -> String {
 
 /// Whether the control-flow graph from the entry has a cycle.
 pub(crate) fn has_loop(insns: &[RawInsn]) -> Option<usize> {
+    has_loop_from(insns, 0)
+}
+
+/// Whether the control-flow graph from `start` (calls not entered) has a
+/// cycle.
+pub(crate) fn has_loop_from(insns: &[RawInsn], start: usize) -> Option<usize> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -165,8 +171,11 @@ pub(crate) fn has_loop(insns: &[RawInsn]) -> Option<usize> {
     }
     let n = insns.len();
     let mut mark = vec![Mark::New; n];
-    let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
-    mark[0] = Mark::Open;
+    if start >= n {
+        return None;
+    }
+    let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+    mark[start] = Mark::Open;
     while let Some(&mut (node, ref mut next)) = stack.last_mut() {
         let succ = successors(insns, node);
         if let Some(&s) = succ.get(*next) {

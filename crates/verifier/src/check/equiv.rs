@@ -217,39 +217,51 @@ fn stacksafe(old: &FuncState, cur: &FuncState, ids: &mut IdMap) -> Result<bool, 
     Ok(true)
 }
 
-/// `states_equal(old, cur, NOT_EXACT)` for states of one frame;
-/// `live_regs` are the registers live before the instruction.
+/// `same_callsites`: the same frames, called from the same instructions.
+pub(super) fn same_callsites(a: &VerifierState, b: &VerifierState) -> bool {
+    a.frames.len() == b.frames.len()
+        && a.frames
+            .iter()
+            .zip(&b.frames)
+            .all(|(x, y)| x.callsite == y.callsite)
+}
+
+/// `states_equal(old, cur, NOT_EXACT)`: the same call sites and every
+/// frame covered; `live_regs` are each frame's live registers.
 pub(super) fn states_equal(
     old: &VerifierState,
     cur: &VerifierState,
-    live_regs: u16,
+    live_regs: &[u16],
     ids: &mut IdMap,
 ) -> Result<bool, Unmodelled> {
-    if old.frames.len() != cur.frames.len() || old.frames.len() != 1 {
-        return Err(Unmodelled);
+    if !same_callsites(old, cur) {
+        return Ok(false);
     }
-    let (o, c) = (old.cur(), cur.cur());
-    for r in 0..o.regs.len() {
-        if live_regs & (1 << r) != 0 && !regsafe(&o.regs[r], &c.regs[r], ids)? {
+    for (i, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
+        let live = live_regs.get(i).copied().unwrap_or(0);
+        for r in 0..o.regs.len() {
+            if live & (1 << r) != 0 && !regsafe(&o.regs[r], &c.regs[r], ids)? {
+                return Ok(false);
+            }
+        }
+        if !stacksafe(o, c, ids)? {
             return Ok(false);
         }
     }
-    stacksafe(o, c, ids)
+    Ok(true)
 }
 
-/// `clean_func_state`: forgets the registers and slots that are dead at the
-/// checkpoint's instruction.
-pub(super) fn clean(state: &mut VerifierState, live_regs: u16, live_slots: u64) {
-    for frame in &mut state.frames {
-        for (r, reg) in frame.regs.iter_mut().enumerate().take(10) {
-            if live_regs & (1 << r) == 0 {
-                *reg = RegState::NotInit;
-            }
+/// `clean_func_state`: forgets the registers and slots of a frame that
+/// are dead at the checkpoint.
+pub(super) fn clean_frame(frame: &mut FuncState, live_regs: u16, live_slots: u64) {
+    for (r, reg) in frame.regs.iter_mut().enumerate().take(10) {
+        if live_regs & (1 << r) == 0 {
+            *reg = RegState::NotInit;
         }
-        for (spi, slot) in frame.stack.iter_mut().enumerate() {
-            if spi >= 64 || live_slots & (1 << spi) == 0 {
-                *slot = StackSlot::default();
-            }
+    }
+    for (spi, slot) in frame.stack.iter_mut().enumerate() {
+        if spi >= 64 || live_slots & (1 << spi) == 0 {
+            *slot = StackSlot::default();
         }
     }
 }

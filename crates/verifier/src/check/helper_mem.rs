@@ -236,9 +236,8 @@ impl Checker<'_> {
                 format!("invalid {what} stack R{regno} off={off} size={size}"),
             ));
         }
-        self.cur
-            .cur_mut()
-            .grow_stack(usize::try_from(-off).unwrap_or(0));
+        let frameno = self.cur.cur().frameno;
+        self.grow_stack(frameno, usize::try_from(-off).unwrap_or(0));
         let bytes = off..off + size;
         let slot_of = |o: i32| {
             let slot = usize::try_from(-o - 1).unwrap_or(0);
@@ -286,8 +285,9 @@ impl Checker<'_> {
                 read.push(spi);
             }
         }
+        let frame = self.cur.frames.len() - 1;
         for spi in read {
-            self.stack_live.read(self.insn_idx, spi);
+            self.stack_live.read(&self.cur, frame, self.insn_idx, spi);
         }
         Ok(())
     }

@@ -25,6 +25,9 @@ mod mem;
 mod precision;
 mod print;
 mod stack_liveness;
+mod subprog_call;
+
+pub(crate) use subprog_call::subprog_starts;
 
 use bpfcheck_isa::{RegArg, check_fields, check_reg, disasm};
 use bpfcheck_profile::KernelProfile;
@@ -81,6 +84,9 @@ pub(crate) struct Checker<'a> {
     /// The current state's place in the checkpoint tree.
     path: PathMeta,
     stack_live: stack_liveness::StackLiveness,
+    subprogs: subprog_call::Subprogs,
+    /// The frame of the stack slot the current instruction accesses.
+    access_frame: usize,
     /// Registers live before each instruction (`compute_live_registers`).
     live_regs: Vec<crate::liveness::RegSet>,
     /// The instruction history of the current path (`env->insn_hist`);
@@ -111,6 +117,9 @@ pub(crate) enum Flow {
     Next,
     /// Continue at this instruction.
     Goto(usize),
+    /// Continue at this instruction after a callee's exit, printing the
+    /// state first.
+    Return(usize),
     /// The path ended; take the next queued branch.
     PathEnd,
 }
@@ -124,6 +133,7 @@ impl<'a> Checker<'a> {
     ) -> Self {
         let insns = &req.insns[..];
         let (prune_point, jmp_point) = prune_points(insns);
+        let subprogs = subprog_call::Subprogs::new(insns);
         // `may_goto` always checkpoints (`mark_force_checkpoint`).
         let force_checkpoint = insns
             .iter()
@@ -148,7 +158,9 @@ impl<'a> Checker<'a> {
             checkpoint_at: vec![Vec::new(); insns.len()],
             checkpoints: Vec::new(),
             path: PathMeta::default(),
-            stack_live: stack_liveness::StackLiveness::new(insns),
+            stack_live: stack_liveness::StackLiveness::new(insns, &subprogs.starts),
+            subprogs,
+            access_frame: 0,
             live_regs,
             hist: Vec::new(),
             cur_hist_ent: None,
@@ -177,6 +189,7 @@ impl<'a> Checker<'a> {
             total_states: self.total_states,
             peak_states: self.total_states - self.freed_states,
             mark_read: 0,
+            stack_depth: Some(self.subprogs.depths()),
             ..VerifierStats::default()
         }
     }
@@ -221,7 +234,7 @@ impl<'a> Checker<'a> {
                     do_print_state = next;
                     continue;
                 }
-                return Ok(());
+                return self.check_max_stack_depth();
             }
             if self.jmp_point[idx] {
                 self.push_hist(None, Vec::new());
@@ -248,7 +261,7 @@ impl<'a> Checker<'a> {
                 self.prev_log_pos = self.log.pos();
             }
             self.prev_insn_idx = Some(idx);
-            self.stack_live.reset_writes(idx);
+            self.stack_live.reset_writes(&self.cur, idx);
             let flow = self.step(&insn)?;
             if !matches!(flow, Flow::PathEnd) {
                 self.stack_live.commit_writes();
@@ -258,11 +271,15 @@ impl<'a> Checker<'a> {
                     self.insn_idx = idx + if is_ldimm64(&insn) { 2 } else { 1 };
                 }
                 Flow::Goto(t) => self.insn_idx = t,
+                Flow::Return(t) => {
+                    self.insn_idx = t;
+                    do_print_state = true;
+                }
                 Flow::PathEnd => {
                     self.scratch_all();
                     match self.end_path()? {
                         Some(next) => do_print_state = next,
-                        None => return Ok(()),
+                        None => return self.check_max_stack_depth(),
                     }
                 }
             }
@@ -273,11 +290,7 @@ impl<'a> Checker<'a> {
     /// then the next queued branch, if any (`Some(true)`: its state is to
     /// be printed).
     fn end_path(&mut self) -> Result<Option<bool>, Stop> {
-        let mut text = String::new();
-        let level2 = self.log.level2();
-        self.stack_live
-            .update(self.insns, &self.prune_point, level2.then_some(&mut text));
-        self.log.push(&text);
+        self.update_stack_liveness();
         let Some(p) = self.queue.pop() else {
             return Ok(None);
         };
@@ -290,6 +303,19 @@ impl<'a> Checker<'a> {
         self.path = p.path;
         self.hist.truncate(p.hist_end);
         Ok(Some(true))
+    }
+
+    /// `bpf_update_live_stack` for the current state's call chain.
+    fn update_stack_liveness(&mut self) {
+        let mut text = String::new();
+        let level2 = self.log.level2();
+        self.stack_live.update(
+            &self.cur,
+            self.insns,
+            &self.prune_point,
+            level2.then_some(&mut text),
+        );
+        self.log.push(&text);
     }
 
     /// One instruction, after its log line.
@@ -305,6 +331,7 @@ impl<'a> Checker<'a> {
             op::JMP | op::JMP32 => {
                 self.jmps_processed += 1;
                 match op::alu_op(insn.code) {
+                    op::CALL if insn.src == op::PSEUDO_CALL => self.pseudo_call(insn),
                     op::CALL => self.call(insn).map(|()| Flow::Next),
                     op::JA => Ok(Flow::Goto(jmp::ja_target(idx, insn))),
                     op::EXIT => self.exit(),
@@ -353,6 +380,9 @@ impl<'a> Checker<'a> {
     /// `exit` of the main program: R0 must be readable; a socket filter
     /// may return anything.
     fn exit(&mut self) -> Result<Flow, Stop> {
+        if self.cur.frames.len() > 1 {
+            return self.subprog_exit();
+        }
         self.read_reg(0)?;
         Ok(Flow::PathEnd)
     }
@@ -423,33 +453,67 @@ impl<'a> Checker<'a> {
 
     /// `is_state_visited`: `true` when a checkpoint covers the current
     /// state, which then ends; otherwise a checkpoint is taken when the
-    /// kernel's heuristics take one.
+    /// kernel's heuristics take one. Checkpoints live in the kernel's hash
+    /// buckets (instruction and innermost call site), which decide what
+    /// `max_states_per_insn` counts.
     fn visit_prune_point(&mut self) -> Result<bool, Stop> {
         let idx = self.insn_idx;
-        let live_regs = self.live_regs.get(idx).copied().unwrap_or(0);
-        // The explored states here are finished (no loops), so their dead
-        // registers and slots are forgotten once (`clean_live_states`).
-        let live_slots = self.stack_live.live_before(idx);
-        for &c in &self.checkpoint_at[idx] {
-            let cp = &mut self.checkpoints[c];
-            if !cp.cleaned {
-                equiv::clean(&mut cp.state, live_regs, live_slots);
-                cp.cleaned = true;
-            }
+        let bucket = self.bucket(idx);
+        // Checkpoints the current path descends from are still being
+        // explored (`branches > 0`): only reachable again through a
+        // second call of the same subprogram.
+        let mut open = Vec::new();
+        let mut p = self.path.parent;
+        while let Some(c) = p {
+            open.push(c);
+            p = self.checkpoints[c].meta.parent;
         }
-        let add = self.force_checkpoint[idx]
-            || self.hist.len() - self.path.hist_start > HISTORY_FORCE
+        // Finished checkpoints of the same call chain forget their dead
+        // registers and slots once (`clean_live_states`).
+        for k in 0..self.checkpoint_at[bucket].len() {
+            let c = self.checkpoint_at[bucket][k];
+            let cp = &self.checkpoints[c];
+            if open.contains(&c)
+                || cp.insn != idx
+                || cp.cleaned
+                || !equiv::same_callsites(&cp.state, &self.cur)
+            {
+                continue;
+            }
+            self.clean_checkpoint(c);
+        }
+        let force =
+            self.force_checkpoint[idx] || self.hist.len() - self.path.hist_start > HISTORY_FORCE;
+        let mut add = force
             || self.jmps_processed - self.prev_jmps_processed >= 2
                 && self.insn_processed - self.prev_insn_processed >= 8;
         let mut states_cnt = 0u64;
         // Newest first, as the kernel's list.
-        for k in (0..self.checkpoint_at[idx].len()).rev() {
-            let c = self.checkpoint_at[idx][k];
+        for k in (0..self.checkpoint_at[bucket].len()).rev() {
+            let c = self.checkpoint_at[bucket][k];
             states_cnt += 1;
+            if self.checkpoints[c].insn != idx {
+                continue;
+            }
+            if open.contains(&c) {
+                // The kernel's infinite-loop check cannot succeed without
+                // loops (a call site repeats only in a loop).
+                if !force
+                    && self.jmps_processed - self.prev_jmps_processed < 20
+                    && self.insn_processed - self.prev_insn_processed < 100
+                {
+                    add = false;
+                }
+                let cp = &self.checkpoints[c];
+                if add && cp.miss_cnt > cp.hit_cnt * 3 + 3 {
+                    return Err(self.unsupported("eviction of a checkpoint still being explored"));
+                }
+                continue;
+            }
             let mut ids = equiv::IdMap::new(self.id_gen);
-            let equal =
-                equiv::states_equal(&self.checkpoints[c].state, &self.cur, live_regs, &mut ids)
-                    .map_err(|_| self.unsupported("state comparison of these register kinds"))?;
+            let live = self.frame_live_regs(&self.cur, idx);
+            let equal = equiv::states_equal(&self.checkpoints[c].state, &self.cur, &live, &mut ids)
+                .map_err(|_| self.unsupported("state comparison of these register kinds"))?;
             if equal {
                 self.checkpoints[c].hit_cnt += 1;
                 if self.jmp_point[idx] {
@@ -462,10 +526,10 @@ impl<'a> Checker<'a> {
             if add {
                 cp.miss_cnt += 1;
             }
-            if cp.miss_cnt > cp.hit_cnt * 3 + 3 {
+            if add && cp.miss_cnt > cp.hit_cnt * 3 + 3 {
                 // Unlikely to be useful: dropped from the list. Being
                 // finished, it is freed at once (`peak_states` falls).
-                self.checkpoint_at[idx].remove(k);
+                self.checkpoint_at[bucket].remove(k);
                 self.freed_states += 1;
             }
         }
@@ -478,6 +542,7 @@ impl<'a> Checker<'a> {
             let id = self.checkpoints.len();
             self.checkpoints.push(Checkpoint {
                 state: self.cur.clone(),
+                insn: idx,
                 cleaned: false,
                 hit_cnt: 0,
                 miss_cnt: 0,
@@ -485,7 +550,7 @@ impl<'a> Checker<'a> {
                 last_idx: self.hist_prev,
                 hist_end: self.hist.len(),
             });
-            self.checkpoint_at[idx].push(id);
+            self.checkpoint_at[bucket].push(id);
             self.path = PathMeta {
                 parent: Some(id),
                 first_idx: idx,
@@ -493,6 +558,53 @@ impl<'a> Checker<'a> {
             };
         }
         Ok(false)
+    }
+
+    /// `explored_state`: the hash bucket of instruction `idx` in the
+    /// current frame, `(idx ^ callsite) % len` with the entry frame's call
+    /// site `-1`.
+    fn bucket(&self, idx: usize) -> usize {
+        let callsite = self.cur.cur().callsite.map_or(u32::MAX, |c| c as u32);
+        ((idx as u32 ^ callsite) % self.insns.len().max(1) as u32) as usize
+    }
+
+    /// Registers live in each frame of `st` at `idx`: before the
+    /// instruction in the innermost frame, before the call in the others
+    /// (`frame_insn_idx`).
+    pub(super) fn frame_live_regs(&self, st: &VerifierState, idx: usize) -> Vec<u16> {
+        let n = st.frames.len();
+        (0..n)
+            .map(|i| {
+                let ip = if i + 1 == n {
+                    idx
+                } else {
+                    st.frames[i + 1].callsite.unwrap_or(idx)
+                };
+                self.live_regs.get(ip).copied().unwrap_or(0)
+            })
+            .collect()
+    }
+
+    /// `clean_verifier_state` of a finished checkpoint.
+    fn clean_checkpoint(&mut self, c: usize) {
+        let idx = self.checkpoints[c].insn;
+        let st = self.checkpoints[c].state.clone();
+        let live = self.frame_live_regs(&st, idx);
+        let mut slots = Vec::with_capacity(st.frames.len());
+        for (fr, frame) in st.frames.iter().enumerate() {
+            let mut mask = 0u64;
+            for spi in 0..frame.stack.len().min(64) {
+                if self.stack_live.alive(&st, idx, fr, spi) {
+                    mask |= 1 << spi;
+                }
+            }
+            slots.push(mask);
+        }
+        let cp = &mut self.checkpoints[c];
+        for (fr, frame) in cp.state.frames.iter_mut().enumerate() {
+            equiv::clean_frame(frame, live[fr], slots[fr]);
+        }
+        cp.cleaned = true;
     }
 
     /// `print_insn_state`: the touched registers after the instruction
@@ -560,6 +672,13 @@ fn prune_points(insns: &[RawInsn]) -> (Vec<bool>, Vec<bool>) {
             op::CALL => {
                 mark(&mut prune, here + 1);
                 mark(&mut jmp, here + 1);
+                // `visit_func_call_insn` with the callee as a branch.
+                if insn.src == op::PSEUDO_CALL {
+                    prune[i] = true;
+                    let t = here + 1 + i64::from(insn.imm);
+                    mark(&mut prune, t);
+                    mark(&mut jmp, t);
+                }
             }
             op::JA => {
                 let t = here + 1 + i64::from(jmp::ja_offset(insn));

@@ -75,6 +75,8 @@ pub(crate) struct PathMeta {
 #[derive(Clone, Debug)]
 pub(crate) struct Checkpoint {
     pub(crate) state: VerifierState,
+    /// The instruction it was taken at.
+    pub(crate) insn: usize,
     /// Dead registers and slots were forgotten (`cleaned`).
     pub(crate) cleaned: bool,
     pub(crate) hit_cnt: u32,
@@ -174,13 +176,56 @@ enum StepErr {
     Unsupported(&'static str),
 }
 
+/// `R1`–`R5`.
+const ARGS: u32 = 0b11_1110;
+
+/// Backwards over a static call instruction: the callee's arguments are
+/// the caller's `R1`–`R5`; nothing else may still be wanted in the callee.
+fn leave_callee(bt: &mut Backtrack) -> Result<(), StepErr> {
+    let fr = bt.frame;
+    if bt.regs[fr] & !ARGS != 0 || bt.slots[fr] != 0 || fr == 0 {
+        return Err(StepErr::Unsupported(
+            "a precision backtracking bug at a call",
+        ));
+    }
+    let args = bt.regs[fr] & ARGS;
+    bt.regs[fr] &= !ARGS;
+    bt.regs[fr - 1] |= args;
+    bt.frame -= 1;
+    Ok(())
+}
+
+/// Backwards over a callee's exit: into the callee's frame, with `R0`
+/// wanted there if the caller wanted it after the call.
+fn enter_callee(insns: &[RawInsn], subseq_idx: i64, bt: &mut Backtrack) -> Result<(), StepErr> {
+    if bt.regs[bt.frame] & ARGS != 0 || bt.frame + 1 >= MAX_FRAMES {
+        return Err(StepErr::Unsupported(
+            "a precision backtracking bug at an exit",
+        ));
+    }
+    let after_call = usize::try_from(subseq_idx - 1)
+        .ok()
+        .and_then(|p| insns.get(p))
+        .is_some_and(|c| c.code == op::JMP | op::CALL && c.src == op::PSEUDO_CALL);
+    let r0 = after_call && bt.is_reg(0);
+    bt.clear_reg(0);
+    bt.frame += 1;
+    if r0 {
+        bt.set_reg(0);
+    }
+    Ok(())
+}
+
 /// `backtrack_insn`: what instruction `idx` needs precise before it, given
 /// what is needed after it.
 fn backtrack_insn(
-    insn: &RawInsn,
+    insns: &[RawInsn],
+    i: usize,
+    subseq_idx: i64,
     hist: Option<&HistEntry>,
     bt: &mut Backtrack,
 ) -> Result<(), StepErr> {
+    let insn = &insns[i];
     let class = insn.class();
     let opc = op::alu_op(insn.code);
     let (dreg, sreg) = (insn.dst, insn.src);
@@ -244,8 +289,9 @@ fn backtrack_insn(
                     return Err(StepErr::Unsupported("precision of helper arguments"));
                 }
             }
-            op::CALL => return Err(StepErr::Unsupported("precision across calls")),
-            op::EXIT => return Err(StepErr::Unsupported("precision across subprogram exits")),
+            op::CALL if insn.src == op::PSEUDO_CALL => return leave_callee(bt),
+            op::CALL => return Err(StepErr::Unsupported("precision across kfunc calls")),
+            op::EXIT => return enter_callee(insns, subseq_idx, bt),
             op::JA | op::JCOND => {}
             _ if reg_src => {
                 if !bt.is_reg(dreg) && !bt.is_reg(sreg) {
@@ -275,7 +321,8 @@ impl Checker<'_> {
     /// `push_insn_history`: one entry per instruction; a second push from
     /// the same instruction adds to the first.
     pub(super) fn push_hist(&mut self, stack: Option<usize>, linked: Vec<LinkedLoc>) {
-        let frameno = self.cur.cur().frameno;
+        // A stack access names the frame it went to.
+        let frameno = u8::try_from(self.access_frame).unwrap_or(0);
         if let Some(e) = self.cur_hist_ent.and_then(|i| self.hist.get_mut(i)) {
             if stack.is_some() {
                 e.stack = stack.map(|spi| (frameno, spi));
@@ -418,7 +465,7 @@ impl Checker<'_> {
                             );
                             self.log.push(&text);
                         }
-                        match backtrack_insn(&insn, hist.as_ref(), &mut bt) {
+                        match backtrack_insn(self.insns, i, subseq_idx, hist.as_ref(), &mut bt) {
                             Ok(()) => {}
                             Err(StepErr::Fallback) => {
                                 self.mark_all_scalars_precise();
@@ -433,6 +480,7 @@ impl Checker<'_> {
                 if bt.empty() {
                     return Ok(());
                 }
+                subseq_idx = i64::try_from(i).unwrap_or(-1);
                 // `get_prev_insn_idx`. (The kernel also tracks the
                 // subsequent instruction, which only calls and exits need.)
                 let cnt = hist_end - hist_start;
