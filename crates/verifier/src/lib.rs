@@ -41,6 +41,19 @@
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
 //! the kernel's order with the kernel's log:
+//! - static bpf-to-bpf calls (module `check::subprog_call`, programs
+//!   without `func_info`): `check_func_call` (a new frame with the
+//!   caller's `R1`–`R5`, the caller's `R0`–`R5` cleared, `the call stack
+//!   of %d frames is too deep`, the level-1 `caller:`/`callee:` blocks),
+//!   `prepare_func_exit` (`R0` returned, `cannot return stack pointer to
+//!   the caller`, `returning from callee:`/`to caller at N:` and the
+//!   `from X to Y:` state after the return), frame-qualified state
+//!   print-outs, pointers into a caller's stack (`fp[N]-off`, loads,
+//!   stores and spills through them), each subprogram's stack depth
+//!   (`grow_stack_state`, the `stack depth A+B` statistics line) and
+//!   `check_max_stack_depth` after the walk (`combined stack size of %d
+//!   calls is %d. Too large`, `the call stack of %d frames is too deep !`,
+//!   JIT rounding);
 //! - per instruction, the encoding checks in kernel order interleaved with
 //!   `check_reg_arg` (`R%d !read_ok`, `R%d is invalid`, `frame pointer is
 //!   read only`), only on instructions a path reaches;
@@ -103,15 +116,22 @@
 //! - precision tracking (`mark_chain_precision`) for branches the domain
 //!   decides, `ptr += reg` and misaligned stores of a zero register: the
 //!   instruction history (jumps, spills/fills, linked registers), the
-//!   backward walk over the current path and its checkpoint ancestors, `P`
-//!   marks in checkpoints, the fallback forcing all scalars precise, and
-//!   the level-2 `mark_precise:`/`force_precise:` lines;
+//!   backward walk over the current path and its checkpoint ancestors
+//!   across calls and exits (arguments move to the caller at a call, `R0`
+//!   into the callee at its exit, `subseq_idx`), `P` marks in every frame
+//!   of the checkpoints, the fallback forcing all scalars precise, and
+//!   the level-2 `mark_precise:`/`force_precise:` lines; linked scalars
+//!   are collected over all frames;
 //! - checkpoints at prune points with the kernel's heuristics (including
-//!   the one forced by a long instruction history), `states_equal` against
-//!   finished checkpoints cleaned with 6.18's register and stack liveness
-//!   (`regsafe`, `stacksafe`, `check_scalar_ids`, `range_within`,
-//!   `tnum_in`), precision propagation on a hit (`frame 0: propagating
-//!   …`), `N: safe` / `from X to Y: safe`, eviction of useless states, and
+//!   the one forced by a long instruction history), kept in the kernel's
+//!   hash buckets (instruction xor call site), `states_equal` over every
+//!   frame with equal call sites against finished checkpoints cleaned with
+//!   6.18's register and stack liveness (each outer frame at its call
+//!   site; `regsafe`, `stacksafe`, `check_scalar_ids`, `range_within`,
+//!   `tnum_in`), checkpoints still being explored (a second call of a
+//!   subprogram) skipped with the kernel's rule for adding states,
+//!   precision propagation on a hit (`frame N: propagating …`), `N: safe`
+//!   / `from X to Y: safe`, eviction of useless states, and
 //!   `max_states_per_insn`/`total_states`/`peak_states`;
 //!   `BPF_COMPLEXITY_LIMIT_INSNS`, `The sequence of %d jumps is too
 //!   complex.`;
@@ -119,7 +139,9 @@
 //!   like the kernel, empty when accepted), level 2 (the `Live regs before
 //!   insn:` table, `from X to Y:` states, the padded `; R0=…` annotations of
 //!   scratched registers and slots, and 6.18's stack-liveness lines
-//!   `(0) frame 0 insn N +live …`), the `; <source> @ <file>:<line>` lines
+//!   `(3,6) frame 1 insn N +live …`, per call chain, with what callees
+//!   read and surely write of their callers' stacks moved to the call),
+//!   the `; <source> @ <file>:<line>` lines
 //!   of programs with line info (`verbose_linfo`, module `linfo`, after
 //!   the `check_btf_line` ordering and string checks), and the statistics.
 //!
@@ -128,13 +150,19 @@
 //! Each gives `unsupported` naming the feature at the first instruction
 //! that needs it; nothing is guessed.
 //! - Loops (any cycle in the CFG): checkpoints still being explored,
-//!   `infinite loop detected`, `may_goto`; precision across calls and
-//!   exits; state comparison of pointer kinds other than stack and context.
+//!   `infinite loop detected`, `may_goto`; state comparison of pointer
+//!   kinds other than stack and context.
+//! - Subprograms of a load with `func_info` (BTF): the kernel verifies
+//!   global functions on their own (`Func#%d ('%s') is global and assumed
+//!   valid.`, arguments typed by BTF) and checks static ones' arguments
+//!   against BTF; callbacks (`ld_imm64` of functions, `bpf_loop`…),
+//!   helper memory arguments pointing into a caller's stack, kfunc calls,
+//!   the eviction of a checkpoint still being explored.
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment; the source line the kernel prints after an invalid
 //!   context access in a stats-only log (the log is then `None`).
 //! - Packet access (`BPF_LD_[ABS|IND]`), pointer types other than stack,
-//!   context and map, bpf-to-bpf calls, variable-offset stack
+//!   context and map, variable-offset stack
 //!   pointers, linked scalars with differing constant offsets, comparisons
 //!   involving pointers other than a map value against a constant.
 //! - Helper argument kinds other than those above (constant strings, BTF

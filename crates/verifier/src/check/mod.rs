@@ -5,13 +5,17 @@
 //! bookkeeping (which registers and slots an instruction touched, where the
 //! last instruction line starts). Instruction classes live in their own
 //! modules: [`alu`], [`mem`], [`atomic`], [`map`], [`jmp`], [`call`] (with
-//! [`helper_mem`] for helper memory arguments).
+//! [`helper_mem`] for helper memory arguments), [`subprog_call`] for
+//! bpf-to-bpf calls and exits.
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the
 //! checkpoints there ([`equiv`]) and ends when one covers it, after the
 //! precision the checkpoint relied on is propagated ([`precision`]).
-//! Programs are loop-free here, so every checkpoint compared is finished.
+//! Programs are loop-free here, so every checkpoint compared is finished,
+//! except the ancestors of the current path a second call of the same
+//! subprogram meets; those are skipped, as the kernel skips states with
+//! `branches > 0`.
 
 mod alu;
 mod atomic;
