@@ -49,7 +49,8 @@
 //!   the caller`, `returning from callee:`/`to caller at N:` and the
 //!   `from X to Y:` state after the return), frame-qualified state
 //!   print-outs, pointers into a caller's stack (`fp[N]-off`, loads,
-//!   stores and spills through them), each subprogram's stack depth
+//!   stores, spills and helper memory arguments through them), each
+//!   subprogram's stack depth
 //!   (`grow_stack_state`, the `stack depth A+B` statistics line) and
 //!   `check_max_stack_depth` after the walk (`combined stack size of %d
 //!   calls is %d. Too large`, `the call stack of %d frames is too deep !`,
@@ -155,9 +156,9 @@
 //! - Subprograms of a load with `func_info` (BTF): the kernel verifies
 //!   global functions on their own (`Func#%d ('%s') is global and assumed
 //!   valid.`, arguments typed by BTF) and checks static ones' arguments
-//!   against BTF; callbacks (`ld_imm64` of functions, `bpf_loop`…),
-//!   helper memory arguments pointing into a caller's stack, kfunc calls,
-//!   the eviction of a checkpoint still being explored.
+//!   against BTF; callbacks (`ld_imm64` of functions, `bpf_loop`…, which
+//!   6.18 allows only with `func_info`), kfunc calls, the eviction of a
+//!   checkpoint still being explored.
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment; the source line the kernel prints after an invalid
 //!   context access in a stats-only log (the log is then `None`).

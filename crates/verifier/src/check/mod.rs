@@ -22,6 +22,7 @@ mod atomic;
 mod call;
 mod ctx;
 mod equiv;
+mod frames;
 mod helper_mem;
 mod jmp;
 mod map;
@@ -562,53 +563,6 @@ impl<'a> Checker<'a> {
             };
         }
         Ok(false)
-    }
-
-    /// `explored_state`: the hash bucket of instruction `idx` in the
-    /// current frame, `(idx ^ callsite) % len` with the entry frame's call
-    /// site `-1`.
-    fn bucket(&self, idx: usize) -> usize {
-        let callsite = self.cur.cur().callsite.map_or(u32::MAX, |c| c as u32);
-        ((idx as u32 ^ callsite) % self.insns.len().max(1) as u32) as usize
-    }
-
-    /// Registers live in each frame of `st` at `idx`: before the
-    /// instruction in the innermost frame, before the call in the others
-    /// (`frame_insn_idx`).
-    pub(super) fn frame_live_regs(&self, st: &VerifierState, idx: usize) -> Vec<u16> {
-        let n = st.frames.len();
-        (0..n)
-            .map(|i| {
-                let ip = if i + 1 == n {
-                    idx
-                } else {
-                    st.frames[i + 1].callsite.unwrap_or(idx)
-                };
-                self.live_regs.get(ip).copied().unwrap_or(0)
-            })
-            .collect()
-    }
-
-    /// `clean_verifier_state` of a finished checkpoint.
-    fn clean_checkpoint(&mut self, c: usize) {
-        let idx = self.checkpoints[c].insn;
-        let st = self.checkpoints[c].state.clone();
-        let live = self.frame_live_regs(&st, idx);
-        let mut slots = Vec::with_capacity(st.frames.len());
-        for (fr, frame) in st.frames.iter().enumerate() {
-            let mut mask = 0u64;
-            for spi in 0..frame.stack.len().min(64) {
-                if self.stack_live.alive(&st, idx, fr, spi) {
-                    mask |= 1 << spi;
-                }
-            }
-            slots.push(mask);
-        }
-        let cp = &mut self.checkpoints[c];
-        for (fr, frame) in cp.state.frames.iter_mut().enumerate() {
-            equiv::clean_frame(frame, live[fr], slots[fr]);
-        }
-        cp.cleaned = true;
     }
 
     /// `print_insn_state`: the touched registers after the instruction
