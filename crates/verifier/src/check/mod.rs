@@ -487,8 +487,9 @@ impl<'a> Checker<'a> {
             }
             self.clean_checkpoint(c);
         }
-        let force =
-            self.force_checkpoint[idx] || self.hist.len() - self.path.hist_start > HISTORY_FORCE;
+        let force = self.force_checkpoint[idx]
+            || self.req.prog_flags & bpfcheck_uapi::load::BPF_F_TEST_STATE_FREQ != 0
+            || self.hist.len() - self.path.hist_start > HISTORY_FORCE;
         let mut add = force
             || self.jmps_processed - self.prev_jmps_processed >= 2
                 && self.insn_processed - self.prev_insn_processed >= 8;
