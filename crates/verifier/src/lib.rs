@@ -336,13 +336,8 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
             return Err(Unsupported::new("loops", Some(i)));
         }
     }
-    if starts.len() > 1 && !req.func_info.is_empty() {
-        // With BTF, subprograms of global linkage are verified on their
-        // own with arguments typed by BTF.
-        return Err(Unsupported::new(
-            "subprograms with BTF func_info (global functions)",
-            Some(starts[1]),
-        ));
+    if starts.len() > 1 {
+        check::check_func_info(req)?;
     }
     Ok(())
 }
@@ -371,8 +366,9 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
     let exact = |log: Log| log.is_exact().then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {
-            // A successful walk at level 1 leaves no log (do_check_common).
-            log: if log.level2() {
+            // A successful walk at level 1 leaves no log (do_check_common),
+            // but for what verifying global functions adds after it.
+            log: if log.enabled() {
                 exact(log)
             } else {
                 Some(String::new())

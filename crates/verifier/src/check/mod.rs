@@ -19,6 +19,7 @@
 
 mod alu;
 mod atomic;
+mod btf_func;
 mod call;
 mod ctx;
 mod equiv;
@@ -33,6 +34,11 @@ mod stack_liveness;
 mod subprog_call;
 
 pub(crate) use subprog_call::subprog_starts;
+
+/// Whether the subprograms' `func_info` is modelled.
+pub(crate) fn check_func_info(req: &LoadRequest) -> Result<(), Unsupported> {
+    btf_func::BtfFuncs::from_request(req, &subprog_starts(&req.insns)).map(|_| ())
+}
 
 use bpfcheck_isa::{RegArg, check_fields, check_reg, disasm};
 use bpfcheck_profile::KernelProfile;
@@ -92,6 +98,13 @@ pub(crate) struct Checker<'a> {
     subprogs: subprog_call::Subprogs,
     /// The frame of the stack slot the current instruction accesses.
     access_frame: usize,
+    /// The subprograms' BTF, with `func_info`.
+    btf_funcs: Option<btf_func::BtfFuncs>,
+    /// The global function being verified on its own, and where the
+    /// search for the next one goes on (`do_check_subprogs`).
+    verifying: Option<usize>,
+    globals_cursor: usize,
+    globals_new: u32,
     /// Registers live before each instruction (`compute_live_registers`).
     live_regs: Vec<crate::liveness::RegSet>,
     /// The instruction history of the current path (`env->insn_hist`);
@@ -166,6 +179,12 @@ impl<'a> Checker<'a> {
             stack_live: stack_liveness::StackLiveness::new(insns, &subprogs.starts),
             subprogs,
             access_frame: 0,
+            btf_funcs: btf_func::BtfFuncs::from_request(req, &subprog_starts(insns))
+                .ok()
+                .flatten(),
+            verifying: None,
+            globals_cursor: 1,
+            globals_new: 0,
             live_regs,
             hist: Vec::new(),
             cur_hist_ent: None,
@@ -239,7 +258,7 @@ impl<'a> Checker<'a> {
                     do_print_state = next;
                     continue;
                 }
-                return self.check_max_stack_depth();
+                return self.walk_done();
             }
             if self.jmp_point[idx] {
                 self.push_hist(None, Vec::new());
@@ -284,7 +303,7 @@ impl<'a> Checker<'a> {
                     self.scratch_all();
                     match self.end_path()? {
                         Some(next) => do_print_state = next,
-                        None => return self.check_max_stack_depth(),
+                        None => return self.walk_done(),
                     }
                 }
             }

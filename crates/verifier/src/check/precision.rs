@@ -220,6 +220,7 @@ fn enter_callee(insns: &[RawInsn], subseq_idx: i64, bt: &mut Backtrack) -> Resul
 /// what is needed after it.
 fn backtrack_insn(
     insns: &[RawInsn],
+    globals: &[usize],
     i: usize,
     subseq_idx: i64,
     hist: Option<&HistEntry>,
@@ -289,7 +290,20 @@ fn backtrack_insn(
                     return Err(StepErr::Unsupported("precision of helper arguments"));
                 }
             }
-            op::CALL if insn.src == op::PSEUDO_CALL => return leave_callee(bt),
+            op::CALL if insn.src == op::PSEUDO_CALL => {
+                let target = i64::try_from(i).unwrap_or(0) + i64::from(insn.imm) + 1;
+                if usize::try_from(target).is_ok_and(|t| globals.contains(&t)) {
+                    // A global function sets `R0` and keeps nothing else.
+                    bt.clear_reg(0);
+                    if bt.regs[bt.frame] & ARGS != 0 {
+                        return Err(StepErr::Unsupported(
+                            "a precision backtracking bug at a global call",
+                        ));
+                    }
+                    return Ok(());
+                }
+                return leave_callee(bt);
+            }
             op::CALL => return Err(StepErr::Unsupported("precision across kfunc calls")),
             op::EXIT => return enter_callee(insns, subseq_idx, bt),
             op::JA | op::JCOND => {}
@@ -428,6 +442,11 @@ impl Checker<'_> {
 
     /// The walk of `__mark_chain_precision` from the current instruction.
     fn backtrack_chain(&mut self, mut bt: Backtrack) -> Result<(), Stop> {
+        let globals = self
+            .btf_funcs
+            .as_ref()
+            .map(|b| b.global_starts(&self.subprogs.starts))
+            .unwrap_or_default();
         // `None` is the current state, `Some(c)` checkpoint `c`.
         let mut st: Option<usize> = None;
         let mut first_idx = self.path.first_idx;
@@ -465,7 +484,14 @@ impl Checker<'_> {
                             );
                             self.log.push(&text);
                         }
-                        match backtrack_insn(self.insns, i, subseq_idx, hist.as_ref(), &mut bt) {
+                        match backtrack_insn(
+                            self.insns,
+                            &globals,
+                            i,
+                            subseq_idx,
+                            hist.as_ref(),
+                            &mut bt,
+                        ) {
                             Ok(()) => {}
                             Err(StepErr::Fallback) => {
                                 self.mark_all_scalars_precise();

@@ -9,6 +9,7 @@
 
 use bpfcheck_uapi::{Errno, RawInsn, op};
 
+use super::btf_func::ArgsMatch;
 use super::{Checker, Flow, print};
 use crate::error::{ErrorCode, Stop};
 use crate::state::{FuncState, MAX_STACK, RegState, SLOT_SIZE};
@@ -73,6 +74,39 @@ impl Checker<'_> {
     /// `check_func_call` for a static subprogram.
     pub(super) fn pseudo_call(&mut self, insn: &RawInsn) -> Result<Flow, Stop> {
         let idx = self.insn_idx;
+        let target =
+            call_target(self.insns, idx).and_then(|t| self.subprogs.index_of(t).map(|k| (t, k)));
+        let Some((target, subprog)) = target else {
+            return Err(self.unsupported("calls to an unknown subprogram"));
+        };
+        let _ = insn;
+        // `btf_check_subprog_call`, with `func_info` only.
+        let regs = self.cur.cur().regs;
+        let checked = self
+            .btf_funcs
+            .as_mut()
+            .map(|b| b.check_call(subprog, &regs));
+        let matched = match checked {
+            None | Some(Ok(ArgsMatch::Match)) => true,
+            Some(Ok(ArgsMatch::Mismatch(line))) => {
+                if let Some(line) = line {
+                    self.log.line(&line);
+                }
+                false
+            }
+            Some(Err(mut u)) => {
+                u.insn = Some(bpfcheck_uapi::InsnIdx::from(idx));
+                return Err(Stop::Unsupported(u));
+            }
+        };
+        if self
+            .btf_funcs
+            .as_ref()
+            .is_some_and(|b| b.is_global(subprog))
+        {
+            self.global_call(subprog, matched)?;
+            return Ok(Flow::Next);
+        }
         let depth = self.cur.frames.len();
         if depth >= MAX_CALL_FRAMES {
             return Err(self.reject(
@@ -81,12 +115,6 @@ impl Checker<'_> {
                 format!("the call stack of {} frames is too deep", depth + 1),
             ));
         }
-        let target =
-            call_target(self.insns, idx).and_then(|t| self.subprogs.index_of(t).map(|k| (t, k)));
-        let Some((target, subprog)) = target else {
-            return Err(self.unsupported("calls to an unknown subprogram"));
-        };
-        let _ = insn;
         let frameno = u8::try_from(depth).unwrap_or(u8::MAX);
         let mut callee = FuncState::callee(frameno, idx, subprog);
         let caller = self.cur.cur_mut();
@@ -159,10 +187,6 @@ impl Checker<'_> {
     /// `check_max_stack_depth` after the walk: the stacks of every static
     /// call chain together stay within `MAX_BPF_STACK`.
     pub(super) fn check_max_stack_depth(&mut self) -> Result<(), Stop> {
-        // A successful walk leaves no level-1 log (`do_check_common`).
-        if !self.log.level2() {
-            self.log.truncate(0);
-        }
         self.stack_depth_from(0, 0, 0)
     }
 
