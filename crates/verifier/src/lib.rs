@@ -41,8 +41,8 @@
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
 //! the kernel's order with the kernel's log:
-//! - static bpf-to-bpf calls (module `check::subprog_call`, programs
-//!   without `func_info`): `check_func_call` (a new frame with the
+//! - static bpf-to-bpf calls (module `check::subprog_call`):
+//!   `check_func_call` (a new frame with the
 //!   caller's `R1`–`R5`, the caller's `R0`–`R5` cleared, `the call stack
 //!   of %d frames is too deep`, the level-1 `caller:`/`callee:` blocks),
 //!   `prepare_func_exit` (`R0` returned, `cannot return stack pointer to
@@ -55,6 +55,16 @@
 //!   `check_max_stack_depth` after the walk (`combined stack size of %d
 //!   calls is %d. Too large`, `the call stack of %d frames is too deep !`,
 //!   JIT rounding);
+//! - subprograms with BTF `func_info` (module `check::btf_func`):
+//!   `btf_prepare_func_args` for scalar and context (`struct __sk_buff *`)
+//!   arguments and scalar returns, `btf_check_subprog_call` at each call
+//!   (`R%d is not a scalar`, `arg#%d expects pointer to ctx`, static
+//!   functions marked unreliable, silently where the kernel is silent),
+//!   global functions (`Func#%d ('%s') is global and assumed valid.`, an
+//!   unknown `R0`, `Caller passes invalid args into func#%d ('%s')`) and
+//!   `do_check_subprogs` (`Validating %s() func#%d...`, a walk from the
+//!   prototype's arguments, `Func#%d ('%s') is safe for any args that
+//!   match its prototype`, level-1 logs reset after each successful walk);
 //! - per instruction, the encoding checks in kernel order interleaved with
 //!   `check_reg_arg` (`R%d !read_ok`, `R%d is invalid`, `frame pointer is
 //!   read only`), only on instructions a path reaches;
@@ -153,12 +163,14 @@
 //! - Loops (any cycle in the CFG): checkpoints still being explored,
 //!   `infinite loop detected`, `may_goto`; state comparison of pointer
 //!   kinds other than stack and context.
-//! - Subprograms of a load with `func_info` (BTF): the kernel verifies
-//!   global functions on their own (`Func#%d ('%s') is global and assumed
-//!   valid.`, arguments typed by BTF) and checks static ones' arguments
-//!   against BTF; callbacks (`ld_imm64` of functions, `bpf_loop`…, which
-//!   6.18 allows only with `func_info`), kfunc calls, the eviction of a
-//!   checkpoint still being explored.
+//! - Subprograms whose `func_info` the kernel would refuse or which
+//!   `check_btf_func` would need to judge (counts or offsets that do not
+//!   match the subprograms, extern linkage); global functions with
+//!   pointer arguments other than the context (`PTR_TO_MEM` sized by BTF,
+//!   dynptrs, `arg:` declaration tags, arena, trusted BTF ids) or whose
+//!   prototypes the kernel complains about; callbacks (`ld_imm64` of
+//!   functions, `bpf_loop`…), kfunc calls, the eviction of a checkpoint
+//!   still being explored, precision reaching a function's entry.
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment; the source line the kernel prints after an invalid
 //!   context access in a stats-only log (the log is then `None`).
