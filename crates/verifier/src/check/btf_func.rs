@@ -30,6 +30,9 @@ enum ArgKind {
     Scalar,
     /// `ARG_PTR_TO_CTX`.
     Ctx,
+    /// `ARG_PTR_TO_MEM | PTR_MAYBE_NULL` of a global function: not
+    /// modelled beyond the prototype.
+    Mem,
 }
 
 /// What `btf_prepare_func_args` makes of a prototype.
@@ -38,6 +41,8 @@ enum Prep {
     Args(Vec<ArgKind>),
     /// A static function the kernel gives up on without a word.
     Silent,
+    /// A global function the kernel refuses, with its log line.
+    Refused(String),
     /// A case not modelled.
     Unsupported(String),
 }
@@ -75,9 +80,11 @@ fn unsupported(why: impl Into<String>) -> Unsupported {
 
 /// `btf_prepare_func_args` for one function.
 fn prepare(btf: &Btf<'_>, proto_id: BtfTypeId, global: bool, name: &str) -> Prep {
-    let fail = |why: &str| {
+    // A static function is given up on silently; a global one is refused
+    // with the kernel's line.
+    let fail = |line: String| {
         if global {
-            Prep::Unsupported(format!("global function {name}(): {why}"))
+            Prep::Refused(line)
         } else {
             Prep::Silent
         }
@@ -85,28 +92,53 @@ fn prepare(btf: &Btf<'_>, proto_id: BtfTypeId, global: bool, name: &str) -> Prep
     let Ok(Type::FuncProto(proto)) = btf.type_by_id(proto_id) else {
         return Prep::Unsupported(format!("function {name}() without a prototype"));
     };
-    if proto.len() > 5 {
-        return fail("more than five arguments");
+    let nargs = proto.len();
+    if nargs > 5 {
+        return fail(format!(
+            "Global function {name}() with {nargs} > 5 args. Buggy compiler."
+        ));
     }
     match btf.resolve(proto.return_type()) {
         Ok(Type::Int(_) | Type::Enum(_) | Type::Enum64(_)) => {}
-        _ => return fail("a return type other than a scalar"),
+        Ok(_) => {
+            return fail(format!(
+                "Global function {name}() doesn't return scalar. Only those are supported."
+            ));
+        }
+        Err(_) => return Prep::Unsupported(format!("the return type of {name}()")),
     }
-    let mut args = Vec::with_capacity(proto.len());
-    for p in proto.params() {
-        match btf.resolve(p.ty) {
-            Ok(Type::Int(_) | Type::Enum(_) | Type::Enum64(_)) => args.push(ArgKind::Scalar),
-            Ok(Type::Ptr(r)) => match btf.resolve(BtfTypeId(r.size_or_type())) {
+    let mut args = Vec::with_capacity(nargs);
+    for (i, p) in proto.params().enumerate() {
+        let Ok(t) = btf.resolve(p.ty) else {
+            return Prep::Unsupported(format!("the argument types of {name}()"));
+        };
+        match t {
+            Type::Int(_) | Type::Enum(_) | Type::Enum64(_) => args.push(ArgKind::Scalar),
+            Type::Ptr(r) => match btf.resolve(BtfTypeId(r.size_or_type())) {
                 Ok(Type::Struct(c) | Type::Union(c)) => match c.name() {
                     Ok("") | Err(_) => {
                         return Prep::Unsupported("a pointer to an anonymous struct".into());
                     }
                     Ok(n) if n == CTX_TYPE => args.push(ArgKind::Ctx),
-                    Ok(_) => return fail("a pointer argument"),
+                    Ok(_) if global => args.push(ArgKind::Mem),
+                    Ok(_) => return Prep::Silent,
                 },
-                _ => return fail("a pointer argument"),
+                // `btf_resolve_size` of `void`.
+                Ok(Type::Void(_)) => {
+                    return fail(format!(
+                        "arg#{i} reference type('UNKN ') size cannot be determined: -22"
+                    ));
+                }
+                Ok(_) if global => args.push(ArgKind::Mem),
+                Ok(_) => return Prep::Silent,
+                Err(_) => return Prep::Unsupported(format!("the argument types of {name}()")),
             },
-            _ => return fail("an argument of this type"),
+            other => {
+                let kind = other.raw().kind().name();
+                return fail(format!(
+                    "Arg#{i} type {kind} in {name}() is not supported yet."
+                ));
+            }
         }
     }
     Prep::Args(args)
@@ -192,6 +224,10 @@ impl BtfFuncs {
                 self.unreliable[k] = true;
                 return Ok(ArgsMatch::Mismatch(None));
             }
+            Prep::Refused(line) => {
+                self.unreliable[k] = true;
+                return Ok(ArgsMatch::Mismatch(Some(line.clone())));
+            }
             Prep::Unsupported(why) => return Err(unsupported(why.clone())),
         };
         for (i, arg) in args.iter().enumerate() {
@@ -205,6 +241,9 @@ impl BtfFuncs {
                     return Err(unsupported("a modified context pointer as an argument"));
                 }
                 (ArgKind::Ctx, _) => Some(format!("arg#{i} expects pointer to ctx")),
+                (ArgKind::Mem, _) => {
+                    return Err(unsupported("memory arguments of global functions"));
+                }
             };
             if let Some(line) = bad {
                 self.unreliable[k] = true;
@@ -216,6 +255,27 @@ impl BtfFuncs {
 }
 
 impl Checker<'_> {
+    /// The main program's prototype is checked when its walk starts
+    /// (`do_check_common`); a global one the kernel refuses is only
+    /// logged, the program's BTF then being unreliable.
+    pub(super) fn check_main_prototype(&mut self) -> Result<(), Stop> {
+        let Some(b) = self.btf_funcs.as_ref() else {
+            return Ok(());
+        };
+        match &b.sigs[0].prep {
+            Prep::Refused(line) => {
+                let line = line.clone();
+                self.log.line(&line);
+                Ok(())
+            }
+            Prep::Unsupported(why) => {
+                let u = unsupported(why.clone());
+                Err(Stop::Unsupported(Unsupported::new(u.feature, Some(0))))
+            }
+            Prep::Args(_) | Prep::Silent => Ok(()),
+        }
+    }
+
     /// A call of global function `k` (`check_func_call`): valid whatever
     /// it does, verified later; the caller sees an unknown `R0`.
     pub(super) fn global_call(&mut self, k: usize, matched: bool) -> Result<(), Stop> {
@@ -289,6 +349,9 @@ impl Checker<'_> {
             frame.regs[i + 1] = match a {
                 ArgKind::Scalar => RegState::unknown(),
                 ArgKind::Ctx => RegState::PtrToCtx { off: 0 },
+                ArgKind::Mem => {
+                    return Err(self.unsupported("memory arguments of global functions"));
+                }
             };
         }
         self.verifying = Some(k);

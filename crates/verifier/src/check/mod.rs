@@ -220,6 +220,9 @@ impl<'a> Checker<'a> {
 
     /// Walks every path; `Ok` when all end in a valid exit.
     pub(crate) fn run(&mut self) -> Result<(), Stop> {
+        if self.verifying.is_none() {
+            self.check_main_prototype()?;
+        }
         let mut do_print_state = false;
         loop {
             let idx = self.insn_idx;
@@ -355,7 +358,7 @@ impl<'a> Checker<'a> {
             op::JMP | op::JMP32 => {
                 self.jmps_processed += 1;
                 match op::alu_op(insn.code) {
-                    op::CALL if insn.src == op::PSEUDO_CALL => self.pseudo_call(insn),
+                    op::CALL if insn.src == op::PSEUDO_CALL => self.pseudo_call(),
                     op::CALL => self.call(insn).map(|()| Flow::Next),
                     op::JA => Ok(Flow::Goto(jmp::ja_target(idx, insn))),
                     op::EXIT => self.exit(),

@@ -110,28 +110,33 @@ fn log_change(
     out.push('\n');
 }
 
-/// The post-order of a depth-first walk from `start` (fall-through edge
-/// before the branch edge); calls are not entered.
-fn postorder(insns: &[RawInsn], start: usize, seen: &mut [bool]) -> Vec<usize> {
+/// The post-order of `start`'s subprogram as `bpf_compute_postorder`
+/// walks it: every undiscovered successor is pushed at once (the branch
+/// target last, so explored first), a node is emitted when it comes back
+/// to the top; calls are not entered.
+fn postorder(insns: &[RawInsn], start: usize, state: &mut [u8]) -> Vec<usize> {
+    const DISCOVERED: u8 = 1;
+    const EXPLORED: u8 = 2;
     let n = insns.len();
     let mut order = Vec::new();
-    if start >= n || seen[start] {
+    if start >= n {
         return order;
     }
-    let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-    seen[start] = true;
-    while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-        let succ = successors(insns, node);
-        if let Some(&s) = succ.get(*next) {
-            *next += 1;
-            if s < n && !seen[s] {
-                seen[s] = true;
-                stack.push((s, 0));
-            }
-        } else {
-            order.push(node);
+    let mut stack = vec![start];
+    while let Some(&top) = stack.last() {
+        state[top] |= DISCOVERED;
+        if state[top] & EXPLORED != 0 {
+            order.push(top);
             stack.pop();
+            continue;
         }
+        for s in successors(insns, top) {
+            if s < n && state[s] == 0 {
+                stack.push(s);
+                state[s] |= DISCOVERED;
+            }
+        }
+        state[top] |= EXPLORED;
     }
     order
 }
@@ -148,10 +153,10 @@ fn chain_of(st: &VerifierState, frame: usize, bounds: &[usize]) -> Chain {
 impl StackLiveness {
     /// `starts`: the subprograms' first instructions, in order.
     pub(super) fn new(insns: &[RawInsn], starts: &[usize]) -> Self {
-        let mut seen = vec![false; insns.len()];
+        let mut state = vec![0u8; insns.len()];
         let postorder = starts
             .iter()
-            .map(|&s| postorder(insns, s, &mut seen))
+            .map(|&s| postorder(insns, s, &mut state))
             .collect();
         let mut bounds = starts.to_vec();
         bounds.push(insns.len());

@@ -71,15 +71,15 @@ impl Subprogs {
 }
 
 impl Checker<'_> {
-    /// `check_func_call` for a static subprogram.
-    pub(super) fn pseudo_call(&mut self, insn: &RawInsn) -> Result<Flow, Stop> {
+    /// `check_func_call`: the arguments against the callee's BTF, if any;
+    /// a global callee is assumed valid, a static one gets a new frame.
+    pub(super) fn pseudo_call(&mut self) -> Result<Flow, Stop> {
         let idx = self.insn_idx;
         let target =
             call_target(self.insns, idx).and_then(|t| self.subprogs.index_of(t).map(|k| (t, k)));
         let Some((target, subprog)) = target else {
             return Err(self.unsupported("calls to an unknown subprogram"));
         };
-        let _ = insn;
         // `btf_check_subprog_call`, with `func_info` only.
         let regs = self.cur.cur().regs;
         let checked = self
