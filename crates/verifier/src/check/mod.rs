@@ -532,35 +532,36 @@ impl<'a> Checker<'a> {
                 {
                     add = false;
                 }
-                let cp = &self.checkpoints[c];
-                if add && cp.miss_cnt > cp.hit_cnt * 3 + 3 {
-                    return Err(self.unsupported("eviction of a checkpoint still being explored"));
+            } else {
+                let mut ids = equiv::IdMap::new(self.id_gen);
+                let live = self.frame_live_regs(&self.cur, idx);
+                let equal =
+                    equiv::states_equal(&self.checkpoints[c].state, &self.cur, &live, &mut ids)
+                        .map_err(|_| {
+                            self.unsupported("state comparison of these register kinds")
+                        })?;
+                if equal {
+                    self.checkpoints[c].hit_cnt += 1;
+                    if self.jmp_point[idx] {
+                        self.push_hist(None, Vec::new());
+                    }
+                    self.propagate_precision(c)?;
+                    return Ok(true);
                 }
-                continue;
-            }
-            let mut ids = equiv::IdMap::new(self.id_gen);
-            let live = self.frame_live_regs(&self.cur, idx);
-            let equal = equiv::states_equal(&self.checkpoints[c].state, &self.cur, &live, &mut ids)
-                .map_err(|_| self.unsupported("state comparison of these register kinds"))?;
-            if equal {
-                self.checkpoints[c].hit_cnt += 1;
-                if self.jmp_point[idx] {
-                    self.push_hist(None, Vec::new());
-                }
-                self.propagate_precision(c)?;
-                return Ok(true);
             }
             let cp = &mut self.checkpoints[c];
             if add {
                 cp.miss_cnt += 1;
             }
-            if add && cp.miss_cnt > cp.hit_cnt * 3 + 3 {
-                // Unlikely to be useful: dropped from the list. Being
-                // finished, it is freed at once (`peak_states` falls).
+            if cp.miss_cnt > cp.hit_cnt * 3 + 3 {
+                // Unlikely to be useful: dropped from the list. A finished
+                // one is freed at once, one still being explored when its
+                // paths end; either way before the statistics are taken.
                 self.checkpoint_at[bucket].remove(k);
                 self.freed_states += 1;
             }
         }
+
         self.max_states_per_insn = self.max_states_per_insn.max(states_cnt);
         if add {
             self.total_states += 1;
