@@ -64,6 +64,16 @@ pub(super) struct BtfFuncs {
     verified: Vec<bool>,
 }
 
+/// `do_check_subprogs`' progress: the global function being verified on
+/// its own, where the search for the next one goes on, and how many were
+/// verified in this pass over the subprograms.
+#[derive(Default)]
+pub(super) struct GlobalsQueue {
+    pub(super) verifying: Option<usize>,
+    cursor: usize,
+    new_in_pass: u32,
+}
+
 /// How a call's registers matched the callee's prototype.
 pub(super) enum ArgsMatch {
     Match,
@@ -315,10 +325,11 @@ impl Checker<'_> {
         let Some(b) = self.btf_funcs.as_mut() else {
             return self.check_max_stack_depth();
         };
-        if let Some(k) = self.verifying.take() {
+        let q = &mut self.globals;
+        if let Some(k) = q.verifying.take() {
             b.verified[k] = true;
-            self.globals_new += 1;
-            self.globals_cursor = k + 1;
+            q.new_in_pass += 1;
+            q.cursor = k + 1;
             let name = &b.sigs[k].name;
             let line = format!("Func#{k} ('{name}') is safe for any args that match its prototype");
             if self.log.level1() {
@@ -328,9 +339,9 @@ impl Checker<'_> {
         let pending = |b: &BtfFuncs, from: usize| {
             (from.max(1)..b.sigs.len()).find(|&i| b.sigs[i].global && b.called[i] && !b.verified[i])
         };
-        let mut next = pending(b, self.globals_cursor);
-        if next.is_none() && self.globals_new > 0 {
-            self.globals_new = 0;
+        let mut next = pending(b, q.cursor);
+        if next.is_none() && q.new_in_pass > 0 {
+            q.new_in_pass = 0;
             next = pending(b, 1);
         }
         let Some(k) = next else {
@@ -354,7 +365,7 @@ impl Checker<'_> {
                 }
             };
         }
-        self.verifying = Some(k);
+        self.globals.verifying = Some(k);
         self.start_walk(
             VerifierState {
                 frames: vec![frame],

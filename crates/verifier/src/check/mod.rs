@@ -100,11 +100,8 @@ pub(crate) struct Checker<'a> {
     access_frame: usize,
     /// The subprograms' BTF, with `func_info`.
     btf_funcs: Option<btf_func::BtfFuncs>,
-    /// The global function being verified on its own, and where the
-    /// search for the next one goes on (`do_check_subprogs`).
-    verifying: Option<usize>,
-    globals_cursor: usize,
-    globals_new: u32,
+    /// Where `do_check_subprogs` stands.
+    globals: btf_func::GlobalsQueue,
     /// Registers live before each instruction (`compute_live_registers`).
     live_regs: Vec<crate::liveness::RegSet>,
     /// The instruction history of the current path (`env->insn_hist`);
@@ -182,9 +179,7 @@ impl<'a> Checker<'a> {
             btf_funcs: btf_func::BtfFuncs::from_request(req, &subprog_starts(insns))
                 .ok()
                 .flatten(),
-            verifying: None,
-            globals_cursor: 1,
-            globals_new: 0,
+            globals: btf_func::GlobalsQueue::default(),
             live_regs,
             hist: Vec::new(),
             cur_hist_ent: None,
@@ -220,7 +215,7 @@ impl<'a> Checker<'a> {
 
     /// Walks every path; `Ok` when all end in a valid exit.
     pub(crate) fn run(&mut self) -> Result<(), Stop> {
-        if self.verifying.is_none() {
+        if self.globals.verifying.is_none() {
             self.check_main_prototype()?;
         }
         let mut do_print_state = false;
