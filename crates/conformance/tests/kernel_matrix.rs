@@ -26,6 +26,11 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "malformed/unknown_ldx_mode_imm",
         "7.x checks the opcode table first",
     ),
+    (
+        "7.2",
+        "malformed/call_self",
+        "7.x refuses recursion before the walk (`recursive call from () to ()`)",
+    ),
 ];
 
 fn profile_for(name: &str) -> KernelProfile {
