@@ -23,6 +23,9 @@
 //!   `func#N @M` table;
 //! - `check_subprogs`: `jump out of range from insn %d to %d`,
 //!   `last insn is not an exit or jmp`;
+//! - `check_btf_info`'s `check_abnormal_return` without `func_info`:
+//!   `LD_ABS is not allowed in subprogs without BTF`, `tail_call is not
+//!   allowed in subprogs without BTF`;
 //! - `resolve_pseudo_ldimm64`: `BPF_LDX uses reserved fields`,
 //!   `invalid bpf_ld_imm64 insn`, `unrecognized bpf_ld_imm64 insn`,
 //!   `fd_idx without fd_array is invalid`, bad map references, direct
