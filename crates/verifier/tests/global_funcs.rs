@@ -15,6 +15,7 @@ use bpfcheck_asm::Fixture;
 use bpfcheck_btf::builder::TypeSpec;
 use bpfcheck_btf::types::Linkage;
 use bpfcheck_btf::{BtfBuilder, ByteOrder};
+use bpfcheck_isa::normalize_kernel_addresses;
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_sys::LoadOptions;
 use bpfcheck_sys::test_support::kernel_or_skip;
@@ -163,6 +164,40 @@ exit
             },
         ],
     },
+    Case {
+        // A checkpoint at every prune point: precision wanted for a
+        // global function's argument reaches the checkpoint at its entry.
+        name: "global_arg_precise_at_entry",
+        asm: "
+;! prog_flags: BPF_F_TEST_STATE_FREQ
+;! map: array:4:16:1
+r1 = *(u32 *)(r1 +0)
+call pick
+exit
+pick:
+r6 = r1
+r6 &= 7
+r1 = 0
+*(u32 *)(r10 -4) = r1
+r2 = r10
+r2 += -4
+r1 = map_fd(0)
+call bpf_map_lookup_elem#1
+if r0 == 0 goto +2
+r0 += r6
+r0 = *(u8 *)(r0 +0)
+r0 = 0
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "pick",
+                global: true,
+                params: &[Ty::Int],
+            },
+        ],
+    },
 ];
 
 /// The load request of `case`: its program with BTF and `func_info`.
@@ -275,9 +310,16 @@ fn logs_match_the_live_kernel() {
                 fixed_log: false,
             };
             let out = kernel.load(&req, &opts).unwrap();
+            // Map references print as kernel addresses, which differ.
+            let norm = |s: &str| {
+                s.lines()
+                    .map(normalize_kernel_addresses)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
             assert_eq!(
-                our_log(&req, level),
-                out.log,
+                norm(&our_log(&req, level)),
+                norm(&out.log),
                 "{} at level {level}",
                 case.name
             );
