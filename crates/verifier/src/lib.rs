@@ -67,7 +67,10 @@
 //!   unknown `R0`, `Caller passes invalid args into func#%d ('%s')`) and
 //!   `do_check_subprogs` (`Validating %s() func#%d...`, a walk from the
 //!   prototype's arguments, `Func#%d ('%s') is safe for any args that
-//!   match its prototype`, level-1 logs reset after each successful walk);
+//!   match its prototype`, level-1 logs reset after each successful walk,
+//!   precision stopping at a global function's arguments), and the main
+//!   program's prototype (`Global function %s() doesn't return scalar.
+//!   Only those are supported.` and the other refusals it logs);
 //! - per instruction, the encoding checks in kernel order interleaved with
 //!   `check_reg_arg` (`R%d !read_ok`, `R%d is invalid`, `frame pointer is
 //!   read only`), only on instructions a path reaches;
@@ -173,7 +176,7 @@
 //!   dynptrs, `arg:` declaration tags, arena, trusted BTF ids) or whose
 //!   prototypes the kernel complains about; callbacks (`ld_imm64` of
 //!   functions, `bpf_loop`…), kfunc calls, the eviction of a checkpoint
-//!   still being explored, precision reaching a function's entry.
+//!   still being explored.
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment; the source line the kernel prints after an invalid
 //!   context access in a stats-only log (the log is then `None`).
