@@ -173,10 +173,9 @@
 //!   `check_btf_func` would need to judge (counts or offsets that do not
 //!   match the subprograms, extern linkage); global functions with
 //!   pointer arguments other than the context (`PTR_TO_MEM` sized by BTF,
-//!   dynptrs, `arg:` declaration tags, arena, trusted BTF ids) or whose
-//!   prototypes the kernel complains about; callbacks (`ld_imm64` of
-//!   functions, `bpf_loop`…), kfunc calls, the eviction of a checkpoint
-//!   still being explored.
+//!   dynptrs, `arg:` declaration tags, arena, trusted BTF ids) when they
+//!   are called or verified; callbacks (`ld_imm64` of functions,
+//!   `bpf_loop`…), kfunc calls.
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment; the source line the kernel prints after an invalid
 //!   context access in a stats-only log (the log is then `None`).
