@@ -59,8 +59,13 @@
 //!   calls is %d. Too large`, `the call stack of %d frames is too deep !`,
 //!   JIT rounding);
 //! - subprograms with BTF `func_info` (module `check::btf_func`):
-//!   `btf_prepare_func_args` for scalar and context (`struct __sk_buff *`)
-//!   arguments and scalar returns, `btf_check_subprog_call` at each call
+//!   `btf_prepare_func_args` for scalar, context (`struct __sk_buff *`)
+//!   and, for global functions, memory arguments (`PTR_TO_MEM` maybe NULL,
+//!   sized by BTF; module `check::mem_arg`: `check_mem_reg` on the
+//!   caller's stack or map value, the callee's null check, loads and
+//!   stores, `invalid access to memory, mem_size=%u off=%d size=%d`,
+//!   `R%d invalid mem access 'mem_or_null'`) and scalar returns,
+//!   `btf_check_subprog_call` at each call
 //!   (`R%d is not a scalar`, `arg#%d expects pointer to ctx`, static
 //!   functions marked unreliable, silently where the kernel is silent),
 //!   global functions (`Func#%d ('%s') is global and assumed valid.`, an
@@ -172,10 +177,10 @@
 //! - Subprograms whose `func_info` the kernel would refuse or which
 //!   `check_btf_func` would need to judge (counts or offsets that do not
 //!   match the subprograms, extern linkage); global functions with
-//!   pointer arguments other than the context (`PTR_TO_MEM` sized by BTF,
-//!   dynptrs, `arg:` declaration tags, arena, trusted BTF ids) when they
-//!   are called or verified; callbacks (`ld_imm64` of functions,
-//!   `bpf_loop`…), kfunc calls.
+//!   `arg:` declaration tags (dynptrs, arena, trusted BTF ids, nonnull),
+//!   pointers to types without a size, arithmetic on their memory
+//!   arguments; callbacks (`ld_imm64` of functions, `bpf_loop`…), kfunc
+//!   calls.
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment; the source line the kernel prints after an invalid
 //!   context access in a stats-only log (the log is then `None`).

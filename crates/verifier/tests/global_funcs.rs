@@ -28,6 +28,8 @@ use bpfcheck_verifier::{LOG_LEVEL1, LOG_LEVEL2, Verdict, VerifyOptions, stats_tr
 enum Ty {
     Int,
     Ctx,
+    /// `int *`: memory of four bytes for a global function.
+    IntPtr,
 }
 
 /// A function: name, global or static, parameters; all return `int`.
@@ -198,6 +200,129 @@ exit
             },
         ],
     },
+    Case {
+        // Pointer arguments of a global function: the stack, NULL, a map
+        // value the caller did not check; the callee checks for NULL,
+        // then reads and writes its four bytes.
+        name: "global_mem_args",
+        asm: "
+;! map: hash:4:16:1
+r6 = *(u32 *)(r1 +0)
+*(u32 *)(r10 -4) = r6
+r1 = r10
+r1 += -4
+call sum
+r1 = 0
+call sum
+r1 = 0
+*(u32 *)(r10 -8) = r1
+r2 = r10
+r2 += -8
+r1 = map_fd(0)
+call bpf_map_lookup_elem#1
+r1 = r0
+call sum
+r0 = *(u32 *)(r10 -4)
+exit
+sum:
+r0 = 0
+if r1 == 0 goto +3
+r0 = *(u32 *)(r1 +0)
+r0 &= 255
+*(u32 *)(r1 +0) = r0
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "sum",
+                global: true,
+                params: &[Ty::IntPtr],
+            },
+        ],
+    },
+    Case {
+        // Too small a buffer on the caller's stack.
+        name: "global_mem_arg_too_small",
+        asm: "
+r1 = r10
+r1 += -2
+call sum
+exit
+sum:
+r0 = 0
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "sum",
+                global: true,
+                params: &[Ty::IntPtr],
+            },
+        ],
+    },
+    Case {
+        // The context where the prototype wants memory.
+        name: "global_mem_arg_ctx",
+        asm: "
+call sum
+exit
+sum:
+r0 = 0
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "sum",
+                global: true,
+                params: &[Ty::IntPtr],
+            },
+        ],
+    },
+    Case {
+        // The callee dereferences its argument without a NULL check.
+        name: "global_mem_arg_unchecked",
+        asm: "
+r1 = 0
+call sum
+exit
+sum:
+r0 = *(u32 *)(r1 +0)
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "sum",
+                global: true,
+                params: &[Ty::IntPtr],
+            },
+        ],
+    },
+    Case {
+        // The callee reads past its argument's four bytes.
+        name: "global_mem_arg_oob",
+        asm: "
+r1 = 0
+call sum
+exit
+sum:
+r0 = 0
+if r1 == 0 goto +1
+r0 = *(u32 *)(r1 +2)
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "sum",
+                global: true,
+                params: &[Ty::IntPtr],
+            },
+        ],
+    },
 ];
 
 /// The load request of `case`: its program with BTF and `func_info`.
@@ -208,6 +333,7 @@ fn request(case: &Case) -> LoadRequest {
     let int = b.int("int", 4, true);
     let skb = b.struct_("__sk_buff", 4, &[("len", int, 0)]).unwrap();
     let ctx = b.ptr(skb);
+    let int_ptr = b.ptr(int);
     let starts = subprog_starts(&req);
     assert_eq!(starts.len(), case.funcs.len(), "{}", case.name);
     for (f, start) in case.funcs.iter().zip(starts) {
@@ -219,6 +345,7 @@ fn request(case: &Case) -> LoadRequest {
                 let ty = match t {
                     Ty::Int => int,
                     Ty::Ctx => ctx,
+                    Ty::IntPtr => int_ptr,
                 };
                 (format!("a{i}"), ty)
             })

@@ -30,9 +30,9 @@ enum ArgKind {
     Scalar,
     /// `ARG_PTR_TO_CTX`.
     Ctx,
-    /// `ARG_PTR_TO_MEM | PTR_MAYBE_NULL` of a global function: not
-    /// modelled beyond the prototype.
-    Mem,
+    /// `ARG_PTR_TO_MEM | PTR_MAYBE_NULL` of a global function, of this
+    /// many bytes.
+    Mem(u32),
 }
 
 /// What `btf_prepare_func_args` makes of a prototype.
@@ -130,7 +130,12 @@ fn prepare(btf: &Btf<'_>, proto_id: BtfTypeId, global: bool, name: &str) -> Prep
                         return Prep::Unsupported("a pointer to an anonymous struct".into());
                     }
                     Ok(n) if n == CTX_TYPE => args.push(ArgKind::Ctx),
-                    Ok(_) if global => args.push(ArgKind::Mem),
+                    Ok(_) if global => match btf.size_of(BtfTypeId(r.size_or_type())) {
+                        Ok(size) => args.push(ArgKind::Mem(size)),
+                        Err(_) => {
+                            return Prep::Unsupported(format!("the argument sizes of {name}()"));
+                        }
+                    },
                     Ok(_) => return Prep::Silent,
                 },
                 // `btf_resolve_size` of `void`.
@@ -139,7 +144,12 @@ fn prepare(btf: &Btf<'_>, proto_id: BtfTypeId, global: bool, name: &str) -> Prep
                         "arg#{i} reference type('UNKN ') size cannot be determined: -22"
                     ));
                 }
-                Ok(_) if global => args.push(ArgKind::Mem),
+                Ok(_) if global => match btf.size_of(BtfTypeId(r.size_or_type())) {
+                    Ok(size) => args.push(ArgKind::Mem(size)),
+                    Err(_) => {
+                        return Prep::Unsupported(format!("the argument sizes of {name}()"));
+                    }
+                },
                 Ok(_) => return Prep::Silent,
                 Err(_) => return Prep::Unsupported(format!("the argument types of {name}()")),
             },
@@ -218,53 +228,69 @@ impl BtfFuncs {
             .collect()
     }
 
-    /// `btf_check_subprog_call`: the caller's `R1`–`R5` against subprogram
-    /// `k`'s prototype.
-    pub(super) fn check_call(
-        &mut self,
-        k: usize,
-        regs: &[RegState],
-    ) -> Result<ArgsMatch, Unsupported> {
+    /// The arguments of subprogram `k` to check a call against, or why
+    /// the call is not checked (`btf_check_subprog_call` before the
+    /// registers are looked at).
+    fn call_args(&mut self, k: usize) -> Result<Result<Vec<ArgKind>, ArgsMatch>, Unsupported> {
         if self.unreliable[k] {
-            return Ok(ArgsMatch::Mismatch(None));
+            return Ok(Err(ArgsMatch::Mismatch(None)));
         }
-        let args = match &self.sigs[k].prep {
-            Prep::Args(a) => a.clone(),
+        match &self.sigs[k].prep {
+            Prep::Args(a) => Ok(Ok(a.clone())),
             Prep::Silent => {
                 self.unreliable[k] = true;
-                return Ok(ArgsMatch::Mismatch(None));
+                Ok(Err(ArgsMatch::Mismatch(None)))
             }
             Prep::Refused(line) => {
                 self.unreliable[k] = true;
-                return Ok(ArgsMatch::Mismatch(Some(line.clone())));
+                Ok(Err(ArgsMatch::Mismatch(Some(line.clone()))))
             }
-            Prep::Unsupported(why) => return Err(unsupported(why.clone())),
+            Prep::Unsupported(why) => Err(unsupported(why.clone())),
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// `btf_check_subprog_call`: the caller's `R1`–`R5` against subprogram
+    /// `k`'s prototype (`btf_check_func_arg_match`); a mismatch makes the
+    /// subprogram's BTF unreliable.
+    pub(super) fn btf_check_call(&mut self, k: usize) -> Result<ArgsMatch, Stop> {
+        let Some(b) = self.btf_funcs.as_mut() else {
+            return Ok(ArgsMatch::Match);
+        };
+        let args = match b.call_args(k) {
+            Ok(Ok(args)) => args,
+            Ok(Err(m)) => return Ok(m),
+            Err(u) => {
+                return Err(Stop::Unsupported(Unsupported::new(
+                    u.feature,
+                    Some(self.insn_idx),
+                )));
+            }
         };
         for (i, arg) in args.iter().enumerate() {
-            let regno = i + 1;
-            let reg = &regs[regno];
+            let regno = u8::try_from(i + 1).unwrap_or(5);
+            let reg = *self.cur.cur().reg(regno);
             let bad = match (arg, reg) {
                 (ArgKind::Scalar, RegState::Scalar(_)) => None,
                 (ArgKind::Scalar, _) => Some(format!("R{regno} is not a scalar")),
                 (ArgKind::Ctx, RegState::PtrToCtx { off: 0 }) => None,
                 (ArgKind::Ctx, RegState::PtrToCtx { .. }) => {
-                    return Err(unsupported("a modified context pointer as an argument"));
+                    return Err(self.unsupported("a modified context pointer as an argument"));
                 }
                 (ArgKind::Ctx, _) => Some(format!("arg#{i} expects pointer to ctx")),
-                (ArgKind::Mem, _) => {
-                    return Err(unsupported("memory arguments of global functions"));
-                }
+                (ArgKind::Mem(size), _) => self.check_mem_reg(regno, *size)?,
             };
             if let Some(line) = bad {
-                self.unreliable[k] = true;
+                if let Some(b) = self.btf_funcs.as_mut() {
+                    b.unreliable[k] = true;
+                }
                 return Ok(ArgsMatch::Mismatch(Some(line)));
             }
         }
         Ok(ArgsMatch::Match)
     }
-}
 
-impl Checker<'_> {
     /// The main program's prototype is checked when its walk starts
     /// (`do_check_common`); a global one the kernel refuses is only
     /// logged, the program's BTF then being unreliable.
@@ -360,8 +386,9 @@ impl Checker<'_> {
             frame.regs[i + 1] = match a {
                 ArgKind::Scalar => RegState::unknown(),
                 ArgKind::Ctx => RegState::PtrToCtx { off: 0 },
-                ArgKind::Mem => {
-                    return Err(self.unsupported("memory arguments of global functions"));
+                ArgKind::Mem(size) => {
+                    let id = self.new_id();
+                    super::mem_arg::mem_arg(id, *size)
                 }
             };
         }

@@ -152,6 +152,14 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Result<bool, Unmo
                 && v1.var_off.contains(v2.var_off)
                 && ids.check(*i1, *i2)
         }
+        // `regs_exact` for memory of a known size.
+        (RegState::PtrToMem { ptr: p1, size: s1 }, RegState::PtrToMem { ptr: p2, size: s2 }) => {
+            s1 == s2
+                && p1.off == p2.off
+                && p1.var == p2.var
+                && p1.maybe_null == p2.maybe_null
+                && ids.check(p1.id, p2.id)
+        }
         _ => return Err(Unmodelled),
     })
 }

@@ -37,6 +37,19 @@ fn target_of(idx: usize, insn: &RawInsn) -> usize {
 /// state becomes the number 0 (`is_null`) or a plain map value pointer.
 fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
     let fix = |r: &mut RegState| {
+        // Memory of a known size (a global function's argument) too.
+        if let RegState::PtrToMem { ptr, .. } = r
+            && ptr.maybe_null
+            && ptr.id == id
+        {
+            if is_null {
+                *r = RegState::constant(0);
+            } else {
+                ptr.maybe_null = false;
+                ptr.id = 0;
+            }
+            return;
+        }
         if let RegState::PtrToMapValue {
             maybe_null: true,
             id: rid,
@@ -184,7 +197,12 @@ impl Checker<'_> {
         } else {
             RegState::Scalar(ScalarReg::new(Scalar::from_imm(insn.imm)))
         };
-        if !reg_src && matches!(dst, RegState::PtrToMapValue { .. }) {
+        if !reg_src
+            && matches!(
+                dst,
+                RegState::PtrToMapValue { .. } | RegState::PtrToMem { .. }
+            )
+        {
             return self.cond_jmp_map_ptr(insn, opk, width, &dst, target_of(idx, insn));
         }
         let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
@@ -286,8 +304,10 @@ impl Checker<'_> {
         dst: &RegState,
         target: usize,
     ) -> Result<Flow, Stop> {
-        let RegState::PtrToMapValue { maybe_null, id, .. } = *dst else {
-            return Err(self.unsupported("comparisons involving pointers"));
+        let (maybe_null, id) = match *dst {
+            RegState::PtrToMapValue { maybe_null, id, .. } => (maybe_null, id),
+            RegState::PtrToMem { ptr, .. } => (ptr.maybe_null, ptr.id),
+            _ => return Err(self.unsupported("comparisons involving pointers")),
         };
         let eq_ne = matches!(opk, JmpOp::Eq | JmpOp::Ne);
         // A valid pointer is never 0; its low half may well be.

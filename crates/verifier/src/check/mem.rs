@@ -54,6 +54,9 @@ impl Checker<'_> {
                 None => RegState::unknown(),
             };
             *self.cur.cur_mut().reg_mut(insn.dst) = v;
+        } else if let RegState::PtrToMem { .. } = base {
+            self.mem_region_access(insn.src, &base, insn.off, size)?;
+            *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
         } else {
             self.mem_access(insn.src, &base, insn.off, size, Access::Read)?;
             let off = self.stack_off(&base, insn.off);
@@ -127,6 +130,10 @@ impl Checker<'_> {
             // Map memory is not tracked; a privileged loader may store
             // pointers there too.
             return self.map_value_access(insn.dst, &base, i32::from(insn.off), size, true);
+        }
+        if let RegState::PtrToMem { .. } = base {
+            // Memory of a known size is not tracked either.
+            return self.mem_region_access(insn.dst, &base, insn.off, size);
         }
         self.mem_access(insn.dst, &base, insn.off, size, Access::Write)?;
         let off = self.stack_off(&base, insn.off);

@@ -28,6 +28,7 @@ mod helper_mem;
 mod jmp;
 mod map;
 mod mem;
+mod mem_arg;
 mod precision;
 mod print;
 mod stack_liveness;

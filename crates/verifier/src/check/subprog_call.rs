@@ -81,22 +81,13 @@ impl Checker<'_> {
             return Err(self.unsupported("calls to an unknown subprogram"));
         };
         // `btf_check_subprog_call`, with `func_info` only.
-        let regs = self.cur.cur().regs;
-        let checked = self
-            .btf_funcs
-            .as_mut()
-            .map(|b| b.check_call(subprog, &regs));
-        let matched = match checked {
-            None | Some(Ok(ArgsMatch::Match)) => true,
-            Some(Ok(ArgsMatch::Mismatch(line))) => {
+        let matched = match self.btf_check_call(subprog)? {
+            ArgsMatch::Match => true,
+            ArgsMatch::Mismatch(line) => {
                 if let Some(line) = line {
                     self.log.line(&line);
                 }
                 false
-            }
-            Some(Err(mut u)) => {
-                u.insn = Some(bpfcheck_uapi::InsnIdx::from(idx));
-                return Err(Stop::Unsupported(u));
             }
         };
         if self
