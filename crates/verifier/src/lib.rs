@@ -23,6 +23,9 @@
 //!   `func#N @M` table;
 //! - `check_subprogs`: `jump out of range from insn %d to %d`,
 //!   `last insn is not an exit or jmp`;
+//! - `check_btf_info`'s `check_abnormal_return` without `func_info`:
+//!   `LD_ABS is not allowed in subprogs without BTF`, `tail_call is not
+//!   allowed in subprogs without BTF`;
 //! - `resolve_pseudo_ldimm64`: `BPF_LDX uses reserved fields`,
 //!   `invalid bpf_ld_imm64 insn`, `unrecognized bpf_ld_imm64 insn`,
 //!   `fd_idx without fd_array is invalid`, bad map references, direct
@@ -43,6 +46,38 @@
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
 //! the kernel's order with the kernel's log:
+//! - static bpf-to-bpf calls (module `check::subprog_call`):
+//!   `check_func_call` (a new frame with the
+//!   caller's `R1`–`R5`, the caller's `R0`–`R5` cleared, `the call stack
+//!   of %d frames is too deep`, the level-1 `caller:`/`callee:` blocks),
+//!   `prepare_func_exit` (`R0` returned, `cannot return stack pointer to
+//!   the caller`, `returning from callee:`/`to caller at N:` and the
+//!   `from X to Y:` state after the return), frame-qualified state
+//!   print-outs, pointers into a caller's stack (`fp[N]-off`, loads,
+//!   stores, spills and helper memory arguments through them), each
+//!   subprogram's stack depth
+//!   (`grow_stack_state`, the `stack depth A+B` statistics line) and
+//!   `check_max_stack_depth` after the walk (`combined stack size of %d
+//!   calls is %d. Too large`, `the call stack of %d frames is too deep !`,
+//!   JIT rounding);
+//! - subprograms with BTF `func_info` (module `check::btf_func`):
+//!   `btf_prepare_func_args` for scalar, context (`struct __sk_buff *`)
+//!   and, for global functions, memory arguments (`PTR_TO_MEM` maybe NULL,
+//!   sized by BTF; module `check::mem_arg`: `check_mem_reg` on the
+//!   caller's stack or map value, the callee's null check, loads and
+//!   stores, `invalid access to memory, mem_size=%u off=%d size=%d`,
+//!   `R%d invalid mem access 'mem_or_null'`) and scalar returns,
+//!   `btf_check_subprog_call` at each call
+//!   (`R%d is not a scalar`, `arg#%d expects pointer to ctx`, static
+//!   functions marked unreliable, silently where the kernel is silent),
+//!   global functions (`Func#%d ('%s') is global and assumed valid.`, an
+//!   unknown `R0`, `Caller passes invalid args into func#%d ('%s')`) and
+//!   `do_check_subprogs` (`Validating %s() func#%d...`, a walk from the
+//!   prototype's arguments, `Func#%d ('%s') is safe for any args that
+//!   match its prototype`, level-1 logs reset after each successful walk,
+//!   precision stopping at a global function's arguments), and the main
+//!   program's prototype (`Global function %s() doesn't return scalar.
+//!   Only those are supported.` and the other refusals it logs);
 //! - per instruction, the encoding checks in kernel order interleaved with
 //!   `check_reg_arg` (`R%d !read_ok`, `R%d is invalid`, `frame pointer is
 //!   read only`), only on instructions a path reaches;
@@ -105,16 +140,23 @@
 //! - precision tracking (`mark_chain_precision`) for branches the domain
 //!   decides, `ptr += reg` and misaligned stores of a zero register: the
 //!   instruction history (jumps, spills/fills, linked registers), the
-//!   backward walk over the current path and its checkpoint ancestors, `P`
-//!   marks in checkpoints, the fallback forcing all scalars precise, and
-//!   the level-2 `mark_precise:`/`force_precise:` lines;
+//!   backward walk over the current path and its checkpoint ancestors
+//!   across calls and exits (arguments move to the caller at a call, `R0`
+//!   into the callee at its exit, `subseq_idx`), `P` marks in every frame
+//!   of the checkpoints, the fallback forcing all scalars precise, and
+//!   the level-2 `mark_precise:`/`force_precise:` lines; linked scalars
+//!   are collected over all frames;
 //! - checkpoints at prune points with the kernel's heuristics (including
 //!   the one forced by a long instruction history, and
-//!   `BPF_F_TEST_STATE_FREQ`), `states_equal` against
-//!   finished checkpoints cleaned with 6.18's register and stack liveness
-//!   (`regsafe`, `stacksafe`, `check_scalar_ids`, `range_within`,
-//!   `tnum_in`), precision propagation on a hit (`frame 0: propagating
-//!   …`), `N: safe` / `from X to Y: safe`, eviction of useless states, and
+//!   `BPF_F_TEST_STATE_FREQ`), kept in the kernel's hash buckets
+//!   (instruction xor call site), `states_equal` over every frame with
+//!   equal call sites against finished checkpoints cleaned with 6.18's
+//!   register and stack liveness (each outer frame at its call site;
+//!   `regsafe`, `stacksafe`, `check_scalar_ids`, `range_within`,
+//!   `tnum_in`), checkpoints still being explored (a second call of a
+//!   subprogram) skipped with the kernel's rule for adding states,
+//!   precision propagation on a hit (`frame N: propagating …`), `N: safe`
+//!   / `from X to Y: safe`, eviction of useless states, and
 //!   `max_states_per_insn`/`total_states`/`peak_states`;
 //!   `BPF_COMPLEXITY_LIMIT_INSNS` (`BPF program is too large. Processed
 //!   %d insn`), `The sequence of %d jumps is too complex.`;
@@ -141,7 +183,9 @@
 //!   like the kernel, empty when accepted), level 2 (the `Live regs before
 //!   insn:` table, `from X to Y:` states, the padded `; R0=…` annotations of
 //!   scratched registers and slots, and 6.18's stack-liveness lines
-//!   `(0) frame 0 insn N +live …`), the `; <source> @ <file>:<line>` lines
+//!   `(3,6) frame 1 insn N +live …`, per call chain, with what callees
+//!   read and surely write of their callers' stacks moved to the call),
+//!   the `; <source> @ <file>:<line>` lines
 //!   of programs with line info (`verbose_linfo`, module `linfo`, after
 //!   the `check_btf_line` ordering and string checks), and the statistics.
 //!
@@ -149,16 +193,22 @@
 //!
 //! Each gives `unsupported` naming the feature at the first instruction
 //! that needs it; nothing is guessed.
-//! - Precision across calls and exits; state comparison of pointer kinds
-//!   other than stack, context and map values; open-coded iterators and
-//!   callbacks (their loop rules in `is_state_visited` come with them); the
-//!   `stack depth` statistics line (which would include `may_goto`'s
-//!   hidden counter slot).
+//! - State comparison of pointer kinds other than stack, context and map
+//!   values; open-coded iterators and callbacks (`ld_imm64` of functions,
+//!   `bpf_loop`…; their loop rules in `is_state_visited` come with them);
+//!   the `stack depth` statistics line of programs with `may_goto` (which
+//!   would include its hidden counter slot); kfunc calls.
+//! - Subprograms whose `func_info` the kernel would refuse or which
+//!   `check_btf_func` would need to judge (counts or offsets that do not
+//!   match the subprograms, extern linkage); global functions with
+//!   `arg:` declaration tags (dynptrs, arena, trusted BTF ids, nonnull),
+//!   pointers to types without a size, arithmetic on their memory
+//!   arguments.
 //! - `__sk_buff.sk`, context access of other program types, strict
 //!   alignment; the source line the kernel prints after an invalid
 //!   context access in a stats-only log (the log is then `None`).
 //! - Packet access (`BPF_LD_[ABS|IND]`), pointer types other than stack,
-//!   context and map, bpf-to-bpf calls, variable-offset stack
+//!   context and map, variable-offset stack
 //!   pointers, linked scalars with differing constant offsets, comparisons
 //!   involving pointers other than a map value against a constant.
 //! - Helper argument kinds other than those above (constant strings, BTF
@@ -322,6 +372,10 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
             Some(0),
         ));
     }
+    let starts = check::subprog_starts(&req.insns);
+    if starts.len() > 1 {
+        check::check_func_info(req)?;
+    }
     Ok(())
 }
 
@@ -351,8 +405,9 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
     let exact = |log: Log| log.is_exact().then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {
-            // A successful walk at level 1 leaves no log (do_check_common).
-            log: if log.level2() {
+            // A successful walk at level 1 leaves no log (do_check_common),
+            // but for what verifying global functions adds after it.
+            log: if log.enabled() {
                 exact(log)
             } else {
                 Some(String::new())

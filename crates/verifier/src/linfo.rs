@@ -82,6 +82,11 @@ impl SourceLines {
     /// The line to print before something about instruction `insn`, if the
     /// record covering it was not the last one printed and names another
     /// file or line number than that one (columns are not printed).
+    /// Forgets the last printed record.
+    pub(crate) fn reset(&mut self) {
+        self.prev = None;
+    }
+
     pub(crate) fn next_for(&mut self, insn: usize) -> Option<&str> {
         // The rightmost record starting at or before `insn`; the first
         // record starts at 0.

@@ -67,6 +67,11 @@ impl Log {
         }
     }
 
+    /// Forgets the last source line printed (`env->prev_linfo = NULL`).
+    pub(crate) fn reset_source_lines(&mut self) {
+        self.sources.reset();
+    }
+
     /// Marks the text as not the kernel's (see [`Log::is_exact`]).
     pub(crate) fn mark_inexact(&mut self) {
         self.inexact = true;

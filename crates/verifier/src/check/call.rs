@@ -301,11 +301,12 @@ impl Checker<'_> {
     /// `get_constant_map_key` for an array lookup: `Ok(Some(k))` when the
     /// key is the constant `k`, `Ok(None)` when it is not known.
     fn constant_map_key(&self, reg: &RegState, key_size: i32) -> Result<Option<u64>, Stop> {
-        let RegState::PtrToStack { off, .. } = *reg else {
+        let RegState::PtrToStack { frameno, off } = *reg else {
             return Ok(None);
         };
         let slot = usize::try_from(-off - 1).unwrap_or(0);
-        let Some(st) = self.cur.cur().stack.get(slot / SLOT_SIZE) else {
+        let frame = &self.cur.frames[usize::from(frameno)];
+        let Some(st) = frame.stack.get(slot / SLOT_SIZE) else {
             return Ok(None);
         };
         let run = |t: SlotType| {

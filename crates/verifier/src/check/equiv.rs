@@ -220,6 +220,14 @@ fn regsafe(
                 && v1.var_off.contains(v2.var_off)
                 && ids.check(*i1, *i2)
         }
+        // `regs_exact` for memory of a known size.
+        (RegState::PtrToMem { ptr: p1, size: s1 }, RegState::PtrToMem { ptr: p2, size: s2 }) => {
+            s1 == s2
+                && p1.off == p2.off
+                && p1.var == p2.var
+                && p1.maybe_null == p2.maybe_null
+                && ids.check(p1.id, p2.id)
+        }
         _ => return Err(Unmodelled),
     })
 }
@@ -293,40 +301,52 @@ fn stacksafe(
     Ok(true)
 }
 
-/// `states_equal(old, cur, exact)` for states of one frame;
-/// `live_regs` are the registers live before the instruction.
+/// `same_callsites`: the same frames, called from the same instructions.
+pub(super) fn same_callsites(a: &VerifierState, b: &VerifierState) -> bool {
+    a.frames.len() == b.frames.len()
+        && a.frames
+            .iter()
+            .zip(&b.frames)
+            .all(|(x, y)| x.callsite == y.callsite)
+}
+
+/// `states_equal(old, cur, exact)`: the same call sites and every frame
+/// covered; `live_regs` are each frame's live registers.
 pub(super) fn states_equal(
     old: &VerifierState,
     cur: &VerifierState,
-    live_regs: u16,
+    live_regs: &[u16],
     ids: &mut IdMap,
     exact: Strictness,
 ) -> Result<bool, Unmodelled> {
-    if old.frames.len() != cur.frames.len() || old.frames.len() != 1 {
-        return Err(Unmodelled);
+    if !same_callsites(old, cur) {
+        return Ok(false);
     }
-    let (o, c) = (old.cur(), cur.cur());
-    for r in 0..o.regs.len() {
-        if live_regs & (1 << r) != 0 && !regsafe(&o.regs[r], &c.regs[r], ids, exact)? {
+    for (i, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
+        let live = live_regs.get(i).copied().unwrap_or(0);
+        for r in 0..o.regs.len() {
+            if live & (1 << r) != 0 && !regsafe(&o.regs[r], &c.regs[r], ids, exact)? {
+                return Ok(false);
+            }
+        }
+        if !stacksafe(o, c, ids, exact)? {
             return Ok(false);
         }
     }
-    stacksafe(o, c, ids, exact)
+    Ok(true)
 }
 
-/// `clean_func_state`: forgets the registers and slots that are dead at the
-/// checkpoint's instruction.
-pub(super) fn clean(state: &mut VerifierState, live_regs: u16, live_slots: u64) {
-    for frame in &mut state.frames {
-        for (r, reg) in frame.regs.iter_mut().enumerate().take(10) {
-            if live_regs & (1 << r) == 0 {
-                *reg = RegState::NotInit;
-            }
+/// `clean_func_state`: forgets the registers and slots of a frame that
+/// are dead at the checkpoint.
+pub(super) fn clean_frame(frame: &mut FuncState, live_regs: u16, live_slots: u64) {
+    for (r, reg) in frame.regs.iter_mut().enumerate().take(10) {
+        if live_regs & (1 << r) == 0 {
+            *reg = RegState::NotInit;
         }
-        for (spi, slot) in frame.stack.iter_mut().enumerate() {
-            if spi >= 64 || live_slots & (1 << spi) == 0 {
-                *slot = StackSlot::default();
-            }
+    }
+    for (spi, slot) in frame.stack.iter_mut().enumerate() {
+        if spi >= 64 || live_slots & (1 << spi) == 0 {
+            *slot = StackSlot::default();
         }
     }
 }

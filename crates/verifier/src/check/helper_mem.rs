@@ -176,10 +176,7 @@ impl Checker<'_> {
         let reg = *self.cur.cur().reg(regno);
         match reg {
             RegState::PtrToStack { frameno, off } => {
-                if usize::from(frameno) + 1 != self.cur.frames.len() {
-                    return Err(self.unsupported("pointers to a caller's stack"));
-                }
-                self.helper_stack_range(regno, off, size, zero_ok, access, meta)
+                self.helper_stack_range(regno, frameno, off, size, zero_ok, access, meta)
             }
             RegState::PtrToMapValue {
                 maybe_null: false, ..
@@ -203,10 +200,12 @@ impl Checker<'_> {
     }
 
     /// `check_stack_range_initialized` for a helper's access at the
-    /// constant offset `off` from the frame pointer.
+    /// constant offset `off` from frame `frameno`'s frame pointer.
+    #[allow(clippy::too_many_arguments)]
     fn helper_stack_range(
         &mut self,
         regno: u8,
+        frameno: u8,
         off: i32,
         size: i32,
         zero_ok: bool,
@@ -236,9 +235,8 @@ impl Checker<'_> {
                 format!("invalid {what} stack R{regno} off={off} size={size}"),
             ));
         }
-        self.cur
-            .cur_mut()
-            .grow_stack(usize::try_from(-off).unwrap_or(0));
+        self.grow_stack(frameno, usize::try_from(-off).unwrap_or(0));
+        let fr = usize::from(frameno);
         let bytes = off..off + size;
         let slot_of = |o: i32| {
             let slot = usize::try_from(-o - 1).unwrap_or(0);
@@ -248,7 +246,7 @@ impl Checker<'_> {
             // Only bounds now; the writes follow the last argument.
             for o in bytes {
                 let (spi, b) = slot_of(o);
-                if self.cur.cur().stack[spi].types[b] == SlotType::Dynptr {
+                if self.cur.frames[fr].stack[spi].types[b] == SlotType::Dynptr {
                     return Err(self.unsupported("helper writes over dynptr stack slots"));
                 }
             }
@@ -259,7 +257,7 @@ impl Checker<'_> {
         let mut read = Vec::new();
         for o in bytes {
             let (spi, b) = slot_of(o);
-            let slot = &mut self.cur.cur_mut().stack[spi];
+            let slot = &mut self.cur.frames[fr].stack[spi];
             match slot.types[b] {
                 SlotType::Misc => {}
                 // Privileged: never-written bytes may be passed too.
@@ -287,7 +285,7 @@ impl Checker<'_> {
             }
         }
         for spi in read {
-            self.stack_live.read(self.insn_idx, spi);
+            self.stack_live.read(&self.cur, fr, self.insn_idx, spi);
         }
         Ok(())
     }

@@ -37,6 +37,19 @@ fn target_of(idx: usize, insn: &RawInsn) -> usize {
 /// state becomes the number 0 (`is_null`) or a plain map value pointer.
 fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
     let fix = |r: &mut RegState| {
+        // Memory of a known size (a global function's argument) too.
+        if let RegState::PtrToMem { ptr, .. } = r
+            && ptr.maybe_null
+            && ptr.id == id
+        {
+            if is_null {
+                *r = RegState::constant(0);
+            } else {
+                ptr.maybe_null = false;
+                ptr.id = 0;
+            }
+            return;
+        }
         if let RegState::PtrToMapValue {
             maybe_null: true,
             id: rid,
@@ -82,31 +95,51 @@ fn jmp_op(code: u8) -> Option<JmpOp> {
 /// `LINKED_REGS_MAX`: registers one jump may narrow together.
 const LINKED_REGS_MAX: usize = 6;
 
-/// Where a linked scalar lives.
+/// Where a linked scalar lives: a frame's register or spill slot.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Loc {
-    Reg(u8),
-    Spill(usize),
+    Reg(u8, u8),
+    Spill(u8, usize),
 }
 
 fn at(state: &mut VerifierState, loc: Loc) -> Option<&mut ScalarReg> {
-    let frame = state.cur_mut();
     match loc {
-        Loc::Reg(r) => frame.reg_mut(r).scalar_mut(),
-        Loc::Spill(spi) => frame.stack.get_mut(spi)?.spilled.scalar_mut(),
+        Loc::Reg(f, r) => state
+            .frames
+            .get_mut(usize::from(f))?
+            .reg_mut(r)
+            .scalar_mut(),
+        Loc::Spill(f, spi) => state
+            .frames
+            .get_mut(usize::from(f))?
+            .stack
+            .get_mut(spi)?
+            .spilled
+            .scalar_mut(),
     }
 }
 
-/// `collect_linked_regs`: live registers, then spilled scalars, sharing
-/// the base of `id`; past the limit the id is dropped.
-fn collect_linked(state: &mut VerifierState, id: u32, live: u16, out: &mut Vec<Loc>) {
+/// `collect_linked_regs`: per frame from the innermost, live registers
+/// (`live[frame]`), then spilled scalars, sharing the base of `id`; past
+/// the limit the id is dropped.
+fn collect_linked(state: &mut VerifierState, id: u32, live: &[u16], out: &mut Vec<Loc>) {
     let base = id & !ADD_CONST;
-    let regs = (0..10u8).filter(|r| live & (1 << r) != 0).map(Loc::Reg);
-    let spills: Vec<Loc> = (0..state.cur().stack.len())
-        .filter(|spi| state.cur().stack[*spi].is_spill())
-        .map(Loc::Spill)
-        .collect();
-    for loc in regs.chain(spills) {
+    let mut locs = Vec::new();
+    for (f, frame) in state.frames.iter().enumerate().rev() {
+        let fr = u8::try_from(f).unwrap_or(u8::MAX);
+        let lv = live.get(f).copied().unwrap_or(0);
+        locs.extend(
+            (0..10u8)
+                .filter(|r| lv & (1 << r) != 0)
+                .map(|r| Loc::Reg(fr, r)),
+        );
+        locs.extend(
+            (0..frame.stack.len())
+                .filter(|spi| frame.stack[*spi].is_spill())
+                .map(|spi| Loc::Spill(fr, spi)),
+        );
+    }
+    for loc in locs {
         let Some(s) = at(state, loc) else { continue };
         if s.id & !ADD_CONST != base || out.contains(&loc) {
             continue;
@@ -164,7 +197,12 @@ impl Checker<'_> {
         } else {
             RegState::Scalar(ScalarReg::new(Scalar::from_imm(insn.imm)))
         };
-        if !reg_src && matches!(dst, RegState::PtrToMapValue { .. }) {
+        if !reg_src
+            && matches!(
+                dst,
+                RegState::PtrToMapValue { .. } | RegState::PtrToMem { .. }
+            )
+        {
             return self.cond_jmp_map_ptr(insn, opk, width, &dst, target_of(idx, insn));
         }
         let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
@@ -197,21 +235,21 @@ impl Checker<'_> {
         if !refined.violations.is_empty() {
             return Err(self.unsupported("register bounds invariant violations"));
         }
-        let live = self.live_regs.get(idx).copied().unwrap_or(0);
+        let live = self.frame_live_regs(&self.cur, idx);
         let mut linked = Vec::new();
         if reg_src && s.id != 0 {
-            collect_linked(&mut self.cur, s.id, live, &mut linked);
+            collect_linked(&mut self.cur, s.id, &live, &mut linked);
         }
         if d.id != 0 {
-            collect_linked(&mut self.cur, d.id, live, &mut linked);
+            collect_linked(&mut self.cur, d.id, &live, &mut linked);
         }
+        let curframe = self.cur.cur().frameno;
         if linked.len() > 1 {
-            let frameno = self.cur.cur().frameno;
             let locs = linked
                 .iter()
                 .map(|l| match *l {
-                    Loc::Reg(regno) => LinkedLoc::Reg { frameno, regno },
-                    Loc::Spill(spi) => LinkedLoc::Slot { frameno, spi },
+                    Loc::Reg(frameno, regno) => LinkedLoc::Reg { frameno, regno },
+                    Loc::Spill(frameno, spi) => LinkedLoc::Slot { frameno, spi },
                 })
                 .collect();
             self.push_hist(None, locs);
@@ -237,10 +275,10 @@ impl Checker<'_> {
                 *state.cur_mut().reg_mut(insn.src) = RegState::Scalar(news);
             }
             if reg_src && s.id != 0 {
-                ok &= sync_linked(state, &news, Loc::Reg(insn.src), &linked);
+                ok &= sync_linked(state, &news, Loc::Reg(curframe, insn.src), &linked);
             }
             if d.id != 0 {
-                ok &= sync_linked(state, &newd, Loc::Reg(insn.dst), &linked);
+                ok &= sync_linked(state, &newd, Loc::Reg(curframe, insn.dst), &linked);
             }
             ok
         };
@@ -266,8 +304,10 @@ impl Checker<'_> {
         dst: &RegState,
         target: usize,
     ) -> Result<Flow, Stop> {
-        let RegState::PtrToMapValue { maybe_null, id, .. } = *dst else {
-            return Err(self.unsupported("comparisons involving pointers"));
+        let (maybe_null, id) = match *dst {
+            RegState::PtrToMapValue { maybe_null, id, .. } => (maybe_null, id),
+            RegState::PtrToMem { ptr, .. } => (ptr.maybe_null, ptr.id),
+            _ => return Err(self.unsupported("comparisons involving pointers")),
         };
         let eq_ne = matches!(opk, JmpOp::Eq | JmpOp::Ne);
         // A valid pointer is never 0; its low half may well be.

@@ -290,10 +290,17 @@ impl Checker<'_> {
     /// explored and above `below` in the current path's tree.
     fn find_prev_entry(&self, below: usize, idx: usize) -> Option<usize> {
         let depth = self.checkpoints[below].dfs_depth;
-        self.checkpoint_at[idx].iter().rev().copied().find(|&c| {
-            let cp = &self.checkpoints[c];
-            cp.branches > 0 && cp.dfs_depth < depth
-        })
+        self.checkpoint_at[self.bucket(idx)]
+            .iter()
+            .rev()
+            .copied()
+            .find(|&c| {
+                let cp = &self.checkpoints[c];
+                cp.insn_idx == idx
+                    && cp.branches > 0
+                    && super::equiv::same_callsites(&cp.state, &self.cur)
+                    && cp.dfs_depth < depth
+            })
     }
 
     /// `may_goto`: the jump is taken first; the fall-through, one

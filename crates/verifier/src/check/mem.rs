@@ -54,6 +54,9 @@ impl Checker<'_> {
                 None => RegState::unknown(),
             };
             *self.cur.cur_mut().reg_mut(insn.dst) = v;
+        } else if let RegState::PtrToMem { .. } = base {
+            self.mem_region_access(insn.src, &base, insn.off, size)?;
+            *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
         } else {
             self.mem_access(insn.src, &base, insn.off, size, Access::Read)?;
             let off = self.stack_off(&base, insn.off);
@@ -128,6 +131,10 @@ impl Checker<'_> {
             // pointers there too.
             return self.map_value_access(insn.dst, &base, i32::from(insn.off), size, true);
         }
+        if let RegState::PtrToMem { .. } = base {
+            // Memory of a known size is not tracked either.
+            return self.mem_region_access(insn.dst, &base, insn.off, size);
+        }
         self.mem_access(insn.dst, &base, insn.off, size, Access::Write)?;
         let off = self.stack_off(&base, insn.off);
         self.stack_write(off, size, value)
@@ -167,9 +174,9 @@ impl Checker<'_> {
     ) -> Result<(), Stop> {
         match base {
             RegState::PtrToStack { frameno, off: roff } => {
-                if usize::from(*frameno) + 1 != self.cur.frames.len() {
-                    return Err(self.unsupported("pointers to a caller's stack"));
-                }
+                // The frame whose stack the access goes to (a callee may
+                // hold a pointer into its callers' stacks).
+                self.access_frame = usize::from(*frameno);
                 let full = roff + i32::from(off);
                 if full.rem_euclid(size) != 0 {
                     return Err(self.reject(
@@ -190,7 +197,7 @@ impl Checker<'_> {
                     ));
                 }
                 let need = usize::try_from(-full).unwrap_or(0);
-                self.cur.cur_mut().grow_stack(need);
+                self.grow_stack(*frameno, need);
                 Ok(())
             }
             RegState::Scalar(_) => Err(self.reject(
@@ -219,7 +226,7 @@ impl Checker<'_> {
         let (spi, _) = Self::slot_of(off);
         self.scratch_slot(spi);
         if size == 8 {
-            self.stack_live.write(spi);
+            self.stack_live.write(self.access_frame, spi);
         }
         let width = usize::try_from(size).unwrap_or(8);
         let aligned = off % 8 == 0;
@@ -267,7 +274,7 @@ impl Checker<'_> {
                     // No longer a spill: the zero must stay exact.
                     self.mark_chain_precision(r)?;
                 }
-                let frame = self.cur.cur_mut();
+                let frame = &mut self.cur.frames[self.access_frame];
                 let slot = &mut frame.stack[spi];
                 slot.spilled = RegState::NotInit;
                 if slot.is_special() {
@@ -309,7 +316,7 @@ impl Checker<'_> {
     /// `save_register_state`: the top `size` bytes become the spill; the
     /// bytes above keep zeros and (privileged) never-written marks.
     fn save_spill(&mut self, spi: usize, reg: RegState, size: usize) {
-        let slot = &mut self.cur.cur_mut().stack[spi];
+        let slot = &mut self.cur.frames[self.access_frame].stack[spi];
         slot.spilled = reg;
         for (j, t) in slot.types.iter_mut().enumerate() {
             if j >= SLOT_SIZE - size {
@@ -325,14 +332,14 @@ impl Checker<'_> {
     fn stack_read(&mut self, off: i32, size: i32, dst: Option<u8>) -> Result<(), Stop> {
         let (spi, _) = Self::slot_of(off);
         self.scratch_slot(spi);
-        self.stack_live.read(self.insn_idx, spi);
+        self.stack_live
+            .read(&self.cur, self.access_frame, self.insn_idx, spi);
         let width = usize::try_from(size).unwrap_or(8);
-        let slot: StackSlot = self.cur.cur().stack[spi];
+        let slot: StackSlot = self.cur.frames[self.access_frame].stack[spi];
         let bytes: Vec<SlotType> = (0..width)
             .map(|i| {
                 let (s2, b) = Self::slot_of(off + i32::try_from(i).unwrap_or(0));
-                self.cur
-                    .cur()
+                self.cur.frames[self.access_frame]
                     .stack
                     .get(s2)
                     .map_or(SlotType::Invalid, |s| s.types[b])

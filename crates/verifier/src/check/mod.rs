@@ -5,29 +5,42 @@
 //! bookkeeping (which registers and slots an instruction touched, where the
 //! last instruction line starts). Instruction classes live in their own
 //! modules: [`alu`], [`mem`], [`atomic`], [`map`], [`jmp`], [`call`] (with
-//! [`helper_mem`] for helper memory arguments).
+//! [`helper_mem`] for helper memory arguments), [`subprog_call`] for
+//! bpf-to-bpf calls and exits.
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the
 //! checkpoints there ([`equiv`]) and ends when one covers it, after the
 //! precision the checkpoint relied on is propagated ([`precision`]).
-//! Checkpoints still being explored (loops) are handled by [`visited`] and
-//! [`loops`].
+//! Checkpoints still being explored — loops, and the ancestors of the
+//! current path that a second call of the same subprogram meets — are
+//! handled by [`visited`] and [`loops`].
 
 mod alu;
 mod atomic;
+mod btf_func;
 mod call;
 mod ctx;
 mod equiv;
+mod frames;
 mod helper_mem;
 mod jmp;
 mod loops;
 mod map;
 mod mem;
+mod mem_arg;
 mod precision;
 mod print;
 mod stack_liveness;
+mod subprog_call;
 mod visited;
+
+pub(crate) use subprog_call::subprog_starts;
+
+/// Whether the subprograms' `func_info` is modelled.
+pub(crate) fn check_func_info(req: &LoadRequest) -> Result<(), Unsupported> {
+    btf_func::BtfFuncs::from_request(req, &subprog_starts(&req.insns)).map(|_| ())
+}
 
 use bpfcheck_isa::{RegArg, check_fields, check_reg, disasm};
 use bpfcheck_profile::KernelProfile;
@@ -90,6 +103,13 @@ pub(crate) struct Checker<'a> {
     /// The current state's place in the checkpoint tree.
     path: PathMeta,
     stack_live: stack_liveness::StackLiveness,
+    subprogs: subprog_call::Subprogs,
+    /// The frame of the stack slot the current instruction accesses.
+    access_frame: usize,
+    /// The subprograms' BTF, with `func_info`.
+    btf_funcs: Option<btf_func::BtfFuncs>,
+    /// Where `do_check_subprogs` stands.
+    globals: btf_func::GlobalsQueue,
     /// Registers live before each instruction (`compute_live_registers`).
     live_regs: Vec<crate::liveness::RegSet>,
     /// The instruction history (`env->insn_hist`); entries past
@@ -129,6 +149,9 @@ pub(crate) enum Flow {
     Next,
     /// Continue at this instruction.
     Goto(usize),
+    /// Continue at this instruction after a callee's exit, printing the
+    /// state first.
+    Return(usize),
     /// The path ended; take the next queued branch.
     PathEnd,
 }
@@ -143,6 +166,7 @@ impl<'a> Checker<'a> {
     ) -> Self {
         let insns = &req.insns[..];
         let (prune_point, jmp_point) = prune_points(insns);
+        let subprogs = subprog_call::Subprogs::new(insns);
         // `may_goto` always checkpoints (`mark_force_checkpoint`).
         let force_checkpoint = insns
             .iter()
@@ -168,7 +192,13 @@ impl<'a> Checker<'a> {
             checkpoint_at: vec![Vec::new(); insns.len()],
             checkpoints: Vec::new(),
             path: PathMeta::default(),
-            stack_live: stack_liveness::StackLiveness::new(insns),
+            stack_live: stack_liveness::StackLiveness::new(insns, &subprogs.starts),
+            subprogs,
+            access_frame: 0,
+            btf_funcs: btf_func::BtfFuncs::from_request(req, &subprog_starts(insns))
+                .ok()
+                .flatten(),
+            globals: btf_func::GlobalsQueue::default(),
             live_regs,
             hist: Vec::new(),
             hist_len: 0,
@@ -206,6 +236,7 @@ impl<'a> Checker<'a> {
             total_states: self.total_states,
             peak_states: self.peak_states,
             mark_read: 0,
+            stack_depth: Some(self.subprogs.depths()),
             ..VerifierStats::default()
         }
     }
@@ -218,6 +249,9 @@ impl<'a> Checker<'a> {
 
     /// Walks every path; `Ok` when all end in a valid exit.
     pub(crate) fn run(&mut self) -> Result<(), Stop> {
+        if self.globals.verifying.is_none() {
+            self.check_main_prototype()?;
+        }
         let mut do_print_state = false;
         loop {
             let idx = self.insn_idx;
@@ -256,7 +290,7 @@ impl<'a> Checker<'a> {
                     do_print_state = next;
                     continue;
                 }
-                return Ok(());
+                return self.walk_done();
             }
             if self.jmp_point[idx] {
                 self.push_hist(None, Vec::new());
@@ -283,7 +317,7 @@ impl<'a> Checker<'a> {
                 self.prev_log_pos = self.log.pos();
             }
             self.prev_insn_idx = Some(idx);
-            self.stack_live.reset_writes(idx);
+            self.stack_live.reset_writes(&self.cur, idx);
             let flow = self.step(&insn)?;
             if !matches!(flow, Flow::PathEnd) {
                 self.stack_live.commit_writes();
@@ -293,11 +327,15 @@ impl<'a> Checker<'a> {
                     self.insn_idx = idx + if is_ldimm64(&insn) { 2 } else { 1 };
                 }
                 Flow::Goto(t) => self.insn_idx = t,
+                Flow::Return(t) => {
+                    self.insn_idx = t;
+                    do_print_state = true;
+                }
                 Flow::PathEnd => {
                     self.scratch_all();
                     match self.end_path()? {
                         Some(next) => do_print_state = next,
-                        None => return Ok(()),
+                        None => return self.walk_done(),
                     }
                 }
             }
@@ -309,11 +347,7 @@ impl<'a> Checker<'a> {
     /// be printed).
     fn end_path(&mut self) -> Result<Option<bool>, Stop> {
         self.finish_path(self.path)?;
-        let mut text = String::new();
-        let level2 = self.log.level2();
-        self.stack_live
-            .update(self.insns, &self.prune_point, level2.then_some(&mut text));
-        self.log.push(&text);
+        self.update_stack_liveness();
         let Some(p) = self.queue.pop() else {
             return Ok(None);
         };
@@ -326,6 +360,19 @@ impl<'a> Checker<'a> {
         self.path = p.path;
         self.hist_len = p.hist_end;
         Ok(Some(true))
+    }
+
+    /// `bpf_update_live_stack` for the current state's call chain.
+    fn update_stack_liveness(&mut self) {
+        let mut text = String::new();
+        let level2 = self.log.level2();
+        self.stack_live.update(
+            &self.cur,
+            self.insns,
+            &self.prune_point,
+            level2.then_some(&mut text),
+        );
+        self.log.push(&text);
     }
 
     /// One instruction, after its log line.
@@ -341,6 +388,7 @@ impl<'a> Checker<'a> {
             op::JMP | op::JMP32 => {
                 self.jmps_processed += 1;
                 match op::alu_op(insn.code) {
+                    op::CALL if insn.src == op::PSEUDO_CALL => self.pseudo_call(),
                     op::CALL => self.call(insn).map(|()| Flow::Next),
                     op::JA => Ok(Flow::Goto(jmp::ja_target(idx, insn))),
                     op::EXIT => self.exit(),
@@ -389,6 +437,9 @@ impl<'a> Checker<'a> {
     /// `exit` of the main program: R0 must be readable; a socket filter
     /// may return anything.
     fn exit(&mut self) -> Result<Flow, Stop> {
+        if self.cur.frames.len() > 1 {
+            return self.subprog_exit();
+        }
         self.read_reg(0)?;
         Ok(Flow::PathEnd)
     }
@@ -525,6 +576,13 @@ fn prune_points(insns: &[RawInsn]) -> (Vec<bool>, Vec<bool>) {
             op::CALL => {
                 mark(&mut prune, here + 1);
                 mark(&mut jmp, here + 1);
+                // `visit_func_call_insn` with the callee as a branch.
+                if insn.src == op::PSEUDO_CALL {
+                    prune[i] = true;
+                    let t = here + 1 + i64::from(insn.imm);
+                    mark(&mut prune, t);
+                    mark(&mut jmp, t);
+                }
             }
             op::JA => {
                 let t = here + 1 + i64::from(jmp::ja_offset(insn));

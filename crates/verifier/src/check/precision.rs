@@ -195,13 +195,57 @@ enum StepErr {
     Unsupported(&'static str),
 }
 
+/// `R1`–`R5`.
+const ARGS: u32 = 0b11_1110;
+
+/// Backwards over a static call instruction: the callee's arguments are
+/// the caller's `R1`–`R5`; nothing else may still be wanted in the callee.
+fn leave_callee(bt: &mut Backtrack) -> Result<(), StepErr> {
+    let fr = bt.frame;
+    if bt.regs[fr] & !ARGS != 0 || bt.slots[fr] != 0 || fr == 0 {
+        return Err(StepErr::Unsupported(
+            "a precision backtracking bug at a call",
+        ));
+    }
+    let args = bt.regs[fr] & ARGS;
+    bt.regs[fr] &= !ARGS;
+    bt.regs[fr - 1] |= args;
+    bt.frame -= 1;
+    Ok(())
+}
+
+/// Backwards over a callee's exit: into the callee's frame, with `R0`
+/// wanted there if the caller wanted it after the call.
+fn enter_callee(insns: &[RawInsn], subseq_idx: i64, bt: &mut Backtrack) -> Result<(), StepErr> {
+    if bt.regs[bt.frame] & ARGS != 0 || bt.frame + 1 >= MAX_FRAMES {
+        return Err(StepErr::Unsupported(
+            "a precision backtracking bug at an exit",
+        ));
+    }
+    let after_call = usize::try_from(subseq_idx - 1)
+        .ok()
+        .and_then(|p| insns.get(p))
+        .is_some_and(|c| c.code == op::JMP | op::CALL && c.src == op::PSEUDO_CALL);
+    let r0 = after_call && bt.is_reg(0);
+    bt.clear_reg(0);
+    bt.frame += 1;
+    if r0 {
+        bt.set_reg(0);
+    }
+    Ok(())
+}
+
 /// `backtrack_insn`: what instruction `idx` needs precise before it, given
 /// what is needed after it.
 fn backtrack_insn(
-    insn: &RawInsn,
+    insns: &[RawInsn],
+    globals: &[usize],
+    i: usize,
+    subseq_idx: i64,
     hist: Option<&HistEntry>,
     bt: &mut Backtrack,
 ) -> Result<(), StepErr> {
+    let insn = &insns[i];
     let class = insn.class();
     let opc = op::alu_op(insn.code);
     let (dreg, sreg) = (insn.dst, insn.src);
@@ -265,8 +309,22 @@ fn backtrack_insn(
                     return Err(StepErr::Unsupported("precision of helper arguments"));
                 }
             }
-            op::CALL => return Err(StepErr::Unsupported("precision across calls")),
-            op::EXIT => return Err(StepErr::Unsupported("precision across subprogram exits")),
+            op::CALL if insn.src == op::PSEUDO_CALL => {
+                let target = i64::try_from(i).unwrap_or(0) + i64::from(insn.imm) + 1;
+                if usize::try_from(target).is_ok_and(|t| globals.contains(&t)) {
+                    // A global function sets `R0` and keeps nothing else.
+                    bt.clear_reg(0);
+                    if bt.regs[bt.frame] & ARGS != 0 {
+                        return Err(StepErr::Unsupported(
+                            "a precision backtracking bug at a global call",
+                        ));
+                    }
+                    return Ok(());
+                }
+                return leave_callee(bt);
+            }
+            op::CALL => return Err(StepErr::Unsupported("precision across kfunc calls")),
+            op::EXIT => return enter_callee(insns, subseq_idx, bt),
             op::JA | op::JCOND => {}
             _ if reg_src => {
                 if !bt.is_reg(dreg) && !bt.is_reg(sreg) {
@@ -296,7 +354,8 @@ impl Checker<'_> {
     /// `push_insn_history`: one entry per instruction; a second push from
     /// the same instruction adds to the first.
     pub(super) fn push_hist(&mut self, stack: Option<usize>, linked: Vec<LinkedLoc>) {
-        let frameno = self.cur.cur().frameno;
+        // A stack access names the frame it went to.
+        let frameno = u8::try_from(self.access_frame).unwrap_or(0);
         if let Some(e) = self.cur_hist_ent.and_then(|i| self.hist.get_mut(i)) {
             if stack.is_some() {
                 e.stack = stack.map(|spi| (frameno, spi));
@@ -442,6 +501,11 @@ impl Checker<'_> {
 
     /// The walk of `__mark_chain_precision` from `start`.
     fn backtrack_chain(&mut self, mut bt: Backtrack, start: &ChainStart) -> Result<bool, Stop> {
+        let globals = self
+            .btf_funcs
+            .as_ref()
+            .map(|b| b.global_starts(&self.subprogs.starts))
+            .unwrap_or_default();
         // `None` is the starting state, `Some(c)` checkpoint `c`.
         let mut st: Option<usize> = None;
         let mut changed = false;
@@ -462,6 +526,16 @@ impl Checker<'_> {
                 ));
             }
             let Ok(mut i) = usize::try_from(last_idx) else {
+                // The entry of a global function verified on its own: its
+                // arguments (already marked in that checkpoint) are all
+                // the caller can have wanted.
+                let global_entry = st.is_some_and(|c| {
+                    let f = &self.checkpoints[c].state.frames;
+                    f.len() == 1 && f[0].subprog > 0 && f[0].callsite.is_none()
+                });
+                if global_entry && bt.frame == 0 && bt.slots[0] == 0 && bt.regs[0] & !ARGS == 0 {
+                    return Ok(changed);
+                }
                 return Err(self.unsupported("precision at a function entry"));
             };
             loop {
@@ -483,7 +557,14 @@ impl Checker<'_> {
                             );
                             self.log.push(&text);
                         }
-                        match backtrack_insn(&insn, hist.as_ref(), &mut bt) {
+                        match backtrack_insn(
+                            self.insns,
+                            &globals,
+                            i,
+                            subseq_idx,
+                            hist.as_ref(),
+                            &mut bt,
+                        ) {
                             Ok(()) => {}
                             Err(StepErr::Fallback) => {
                                 self.mark_all_scalars_precise(start.meta.parent);
@@ -498,8 +579,8 @@ impl Checker<'_> {
                 if bt.empty() {
                     return Ok(changed);
                 }
-                // `get_prev_insn_idx`. (The kernel also tracks the
-                // subsequent instruction, which only calls and exits need.)
+                subseq_idx = i64::try_from(i).unwrap_or(-1);
+                // `get_prev_insn_idx`.
                 let seg = self.seg(st, start);
                 let cnt = hist_end;
                 if i == first_idx && (cnt == 0 || cnt == 1 && seg[0].idx == i) {

@@ -21,21 +21,28 @@ impl Checker<'_> {
     /// ends.
     pub(super) fn is_state_visited(&mut self) -> Result<bool, Stop> {
         let idx = self.insn_idx;
-        let live_regs = self.live_regs.get(idx).copied().unwrap_or(0);
+        // Checkpoints live in the kernel's hash buckets (instruction and
+        // innermost call site), which decide what `max_states_per_insn`
+        // counts.
+        let bucket = self.bucket(idx);
+        let live_regs = self.frame_live_regs(&self.cur, idx);
         let force_new = self.test_state_freq
             || self.force_checkpoint[idx]
             || self.hist_len - self.path.hist_start > HISTORY_FORCE;
         let jmps = self.jmps_processed - self.prev_jmps_processed;
         let insns = self.insn_processed - self.prev_insn_processed;
         let mut add = force_new || jmps >= 2 && insns >= 8;
-        self.clean_live_states(idx);
+        self.clean_live_states(idx, bucket);
         let mut states_cnt = 0u64;
         // Newest first, as the kernel's list.
-        let mut k = self.checkpoint_at[idx].len();
+        let mut k = self.checkpoint_at[bucket].len();
         while k > 0 {
             k -= 1;
-            let c = self.checkpoint_at[idx][k];
+            let c = self.checkpoint_at[bucket][k];
             states_cnt += 1;
+            if self.checkpoints[c].insn_idx != idx {
+                continue;
+            }
             let exploring = self.checkpoints[c].branches > 0;
             let old_depth = self.checkpoints[c].state.may_goto_depth;
             let same_depth = old_depth == self.cur.may_goto_depth;
@@ -44,10 +51,10 @@ impl Checker<'_> {
             let may_goto_hit = exploring
                 && self.force_checkpoint[idx]
                 && !same_depth
-                && self.compare(c, live_regs, Strictness::RangeWithin)?;
+                && self.compare(c, &live_regs, Strictness::RangeWithin)?;
             if exploring && !may_goto_hit {
                 if self.maybe_looping(c)
-                    && self.compare(c, live_regs, Strictness::Exact)?
+                    && self.compare(c, &live_regs, Strictness::Exact)?
                     && same_depth
                 {
                     return Err(self.infinite_loop(c));
@@ -62,7 +69,7 @@ impl Checker<'_> {
                 } else {
                     Strictness::Loose
                 };
-                if may_goto_hit || self.compare(c, live_regs, exact)? {
+                if may_goto_hit || self.compare(c, &live_regs, exact)? {
                     self.checkpoints[c].hit_cnt += 1;
                     if self.jmp_point[idx] {
                         self.push_hist(None, Vec::new());
@@ -88,7 +95,7 @@ impl Checker<'_> {
                 // Unlikely to be useful: off the list, freed once no path
                 // from it is walked any more.
                 cp.in_free_list = true;
-                self.checkpoint_at[idx].remove(k);
+                self.checkpoint_at[bucket].remove(k);
                 self.free_list_size += 1;
                 self.explored_size -= 1;
                 self.maybe_free(c);
@@ -121,7 +128,7 @@ impl Checker<'_> {
                 .parent
                 .map_or(0, |p| self.checkpoints[p].dfs_depth + 1),
         });
-        self.checkpoint_at[idx].push(id);
+        self.checkpoint_at[bucket].push(id);
         self.maybe_enter_scc(id);
         self.path = PathMeta {
             parent: Some(id),
@@ -131,25 +138,27 @@ impl Checker<'_> {
         Ok(false)
     }
 
-    /// `clean_live_states`: finished checkpoints whose loop (if any) is
-    /// settled forget their dead registers and slots, once.
-    fn clean_live_states(&mut self, idx: usize) {
-        let live_regs = self.live_regs.get(idx).copied().unwrap_or(0);
-        let live_slots = self.stack_live.live_before(idx);
-        for k in 0..self.checkpoint_at[idx].len() {
-            let c = self.checkpoint_at[idx][k];
+    /// `clean_live_states`: finished checkpoints of this instruction and
+    /// call chain whose loop (if any) is settled forget their dead
+    /// registers and slots, once.
+    fn clean_live_states(&mut self, idx: usize, bucket: usize) {
+        for k in 0..self.checkpoint_at[bucket].len() {
+            let c = self.checkpoint_at[bucket][k];
             let cp = &self.checkpoints[c];
-            if cp.branches != 0 || cp.cleaned || self.incomplete_marks(c) {
+            if cp.branches != 0
+                || self.incomplete_marks(c)
+                || cp.insn_idx != idx
+                || !equiv::same_callsites(&cp.state, &self.cur)
+                || cp.cleaned
+            {
                 continue;
             }
-            let cp = &mut self.checkpoints[c];
-            equiv::clean(&mut cp.state, live_regs, live_slots);
-            cp.cleaned = true;
+            self.clean_checkpoint(c);
         }
     }
 
     /// `states_equal` of checkpoint `c` and the current state.
-    fn compare(&self, c: usize, live_regs: u16, exact: Strictness) -> Result<bool, Stop> {
+    fn compare(&self, c: usize, live_regs: &[u16], exact: Strictness) -> Result<bool, Stop> {
         let mut ids = equiv::IdMap::new(self.id_gen);
         equiv::states_equal(
             &self.checkpoints[c].state,

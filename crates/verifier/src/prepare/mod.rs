@@ -25,6 +25,7 @@ pub(crate) fn run(req: &LoadRequest, profile: &KernelProfile, log: &mut Log) -> 
     attr::check(req, profile)?;
     let subprog_starts = subprogs::discover(req, profile, log)?;
     subprogs::check_ranges(&req.insns, &subprog_starts, &profile.isa)?;
+    subprogs::check_abnormal_return(req, &subprog_starts)?;
     ldimm64::resolve(req, profile)?;
     cfg::check(req, &subprog_starts, profile)
 }

@@ -155,6 +155,45 @@ pub(crate) fn check_ranges(
     Ok(())
 }
 
+/// `check_abnormal_return` (from `check_btf_info`): without `func_info`
+/// the kernel cannot tell a subprogram's return type, so no subprogram
+/// but the entry may leave through `BPF_LD_[ABS|IND]` or a tail call.
+pub(crate) fn check_abnormal_return(req: &LoadRequest, starts: &[usize]) -> Result<(), Stop> {
+    if !req.func_info.is_empty() {
+        return Ok(());
+    }
+    let insns = &req.insns;
+    for (k, &start) in starts.iter().enumerate().skip(1) {
+        let end = starts.get(k + 1).copied().unwrap_or(insns.len());
+        let body = insns.get(start..end).unwrap_or(&[]);
+        let ld_abs = body
+            .iter()
+            .any(|i| i.class() == op::LD && matches!(op::mode(i.code), op::ABS | op::IND));
+        let tail_call = body
+            .iter()
+            .any(|i| i.code == op::JMP | op::CALL && i.src == 0 && i.imm == BPF_FUNC_TAIL_CALL);
+        let refuse = |code, what: &str| {
+            Err(VerifierError::new(
+                code,
+                Errno::EINVAL,
+                None,
+                format!("{what} is not allowed in subprogs without BTF"),
+            )
+            .into())
+        };
+        if ld_abs {
+            return refuse(ErrorCode::InvalidInsn, "LD_ABS");
+        }
+        if tail_call {
+            return refuse(ErrorCode::HelperCall, "tail_call");
+        }
+    }
+    Ok(())
+}
+
+/// `BPF_FUNC_tail_call`.
+const BPF_FUNC_TAIL_CALL: i32 = 12;
+
 #[cfg(test)]
 mod tests {
     use super::*;

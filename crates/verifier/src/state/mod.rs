@@ -26,6 +26,11 @@ pub struct FuncState {
     pub stack: Vec<StackSlot>,
     /// Call depth of this frame.
     pub frameno: u8,
+    /// The call instruction that created this frame; `None` for the entry
+    /// frame (`BPF_MAIN_FUNC`).
+    pub callsite: Option<usize>,
+    /// Index of the subprogram this frame runs (`subprogno`).
+    pub subprog: usize,
 }
 
 impl FuncState {
@@ -39,6 +44,22 @@ impl FuncState {
             regs,
             stack: Vec::new(),
             frameno: 0,
+            callsite: None,
+            subprog: 0,
+        }
+    }
+
+    /// A callee's frame before its arguments are copied in: only `R10`
+    /// (`init_func_state`).
+    pub fn callee(frameno: u8, callsite: usize, subprog: usize) -> Self {
+        let mut regs = [RegState::NotInit; RegNo::COUNT];
+        regs[10] = RegState::PtrToStack { frameno, off: 0 };
+        Self {
+            regs,
+            stack: Vec::new(),
+            frameno,
+            callsite: Some(callsite),
+            subprog,
         }
     }
 

@@ -230,6 +230,7 @@ impl RegState {
             Self::PtrToTpBuffer(_) => "tp_buffer",
             Self::PtrToXdpSock(_) => "xdp_sock",
             Self::PtrToBtfId { .. } => "ptr_",
+            Self::PtrToMem { ptr, .. } if ptr.maybe_null => "mem_or_null",
             Self::PtrToMem { .. } => "mem",
             Self::PtrToBuf(_) => "buf",
             Self::PtrToFunc { .. } => "func",
@@ -335,6 +336,27 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
                     out.push_str(&ranges);
                 }
             }
+            out.push(')');
+        }
+        RegState::PtrToMem { ptr, size } => {
+            out.push_str(reg.type_str());
+            out.push('(');
+            let mut parts = Vec::new();
+            if ptr.id != 0 {
+                parts.push(format!("id={}", ptr.id));
+            }
+            if ptr.off != 0 {
+                parts.push(format!("off={}", snum(i64::from(ptr.off))));
+            }
+            parts.push(format!("sz={size}"));
+            if ptr.var.is_const() {
+                if ptr.var.var_off.value != 0 {
+                    parts.push(format!("imm={}", snum(ptr.var.var_off.value as i64)));
+                }
+            } else {
+                parts.push(fmt_scalar_ranges(&ptr.var));
+            }
+            out.push_str(&parts.join(","));
             out.push(')');
         }
         other => {

@@ -1,0 +1,434 @@
+//! Subprograms described by the program's BTF (`func_info`): the
+//! argument kinds `btf_prepare_func_args` derives from each function's
+//! prototype, the check of a call's registers against them
+//! (`btf_check_func_arg_match`), and global functions, which a call
+//! assumes valid and which are verified on their own after the main
+//! program (`do_check_subprogs`).
+//!
+//! Modelled: scalar (int and enum) arguments and the program type's
+//! context pointer (`struct __sk_buff *`), int returns, static functions
+//! whose prototypes the kernel silently gives up on. Global functions with
+//! other argument kinds, `arg:` declaration tags, or prototypes the kernel
+//! complains about are reported as unsupported.
+
+use bpfcheck_btf::types::Linkage;
+use bpfcheck_btf::{Btf, BtfTypeId, Type};
+use bpfcheck_uapi::{Errno, LoadRequest};
+
+use super::Checker;
+use super::precision::PathMeta;
+use crate::error::{ErrorCode, Stop, Unsupported};
+use crate::state::{FuncState, RegState, VerifierState};
+
+/// The context type of a socket filter (`find_canonical_prog_ctx_type`).
+const CTX_TYPE: &str = "__sk_buff";
+
+/// An argument's kind (`sub->args[i].arg_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ArgKind {
+    /// `ARG_ANYTHING`: a scalar.
+    Scalar,
+    /// `ARG_PTR_TO_CTX`.
+    Ctx,
+    /// `ARG_PTR_TO_MEM | PTR_MAYBE_NULL` of a global function, of this
+    /// many bytes.
+    Mem(u32),
+}
+
+/// What `btf_prepare_func_args` makes of a prototype.
+#[derive(Clone, Debug)]
+enum Prep {
+    Args(Vec<ArgKind>),
+    /// A static function the kernel gives up on without a word.
+    Silent,
+    /// A global function the kernel refuses, with its log line.
+    Refused(String),
+    /// A case not modelled.
+    Unsupported(String),
+}
+
+#[derive(Clone, Debug)]
+struct FuncSig {
+    name: String,
+    global: bool,
+    prep: Prep,
+}
+
+/// The BTF view of every subprogram and what the walk learnt of them.
+pub(super) struct BtfFuncs {
+    sigs: Vec<FuncSig>,
+    /// `func_info_aux[].unreliable`.
+    unreliable: Vec<bool>,
+    /// Global functions a call reached, and those verified.
+    called: Vec<bool>,
+    verified: Vec<bool>,
+}
+
+/// `do_check_subprogs`' progress: the global function being verified on
+/// its own, where the search for the next one goes on, and how many were
+/// verified in this pass over the subprograms.
+#[derive(Default)]
+pub(super) struct GlobalsQueue {
+    pub(super) verifying: Option<usize>,
+    cursor: usize,
+    new_in_pass: u32,
+}
+
+/// How a call's registers matched the callee's prototype.
+pub(super) enum ArgsMatch {
+    Match,
+    /// A mismatch, with the line the kernel logs for it, if any.
+    Mismatch(Option<String>),
+}
+
+fn unsupported(why: impl Into<String>) -> Unsupported {
+    Unsupported::new(
+        format!("subprograms with BTF func_info ({})", why.into()),
+        None,
+    )
+}
+
+/// `btf_prepare_func_args` for one function.
+fn prepare(btf: &Btf<'_>, proto_id: BtfTypeId, global: bool, name: &str) -> Prep {
+    // A static function is given up on silently; a global one is refused
+    // with the kernel's line.
+    let fail = |line: String| {
+        if global {
+            Prep::Refused(line)
+        } else {
+            Prep::Silent
+        }
+    };
+    let Ok(Type::FuncProto(proto)) = btf.type_by_id(proto_id) else {
+        return Prep::Unsupported(format!("function {name}() without a prototype"));
+    };
+    let nargs = proto.len();
+    if nargs > 5 {
+        return fail(format!(
+            "Global function {name}() with {nargs} > 5 args. Buggy compiler."
+        ));
+    }
+    match btf.resolve(proto.return_type()) {
+        Ok(Type::Int(_) | Type::Enum(_) | Type::Enum64(_)) => {}
+        Ok(_) => {
+            return fail(format!(
+                "Global function {name}() doesn't return scalar. Only those are supported."
+            ));
+        }
+        Err(_) => return Prep::Unsupported(format!("the return type of {name}()")),
+    }
+    let mut args = Vec::with_capacity(nargs);
+    for (i, p) in proto.params().enumerate() {
+        let Ok(t) = btf.resolve(p.ty) else {
+            return Prep::Unsupported(format!("the argument types of {name}()"));
+        };
+        match t {
+            Type::Int(_) | Type::Enum(_) | Type::Enum64(_) => args.push(ArgKind::Scalar),
+            Type::Ptr(r) => match btf.resolve(BtfTypeId(r.size_or_type())) {
+                Ok(Type::Struct(c) | Type::Union(c)) => match c.name() {
+                    Ok("") | Err(_) => {
+                        return Prep::Unsupported("a pointer to an anonymous struct".into());
+                    }
+                    Ok(n) if n == CTX_TYPE => args.push(ArgKind::Ctx),
+                    Ok(_) if global => match btf.size_of(BtfTypeId(r.size_or_type())) {
+                        Ok(size) => args.push(ArgKind::Mem(size)),
+                        Err(_) => {
+                            return Prep::Unsupported(format!("the argument sizes of {name}()"));
+                        }
+                    },
+                    Ok(_) => return Prep::Silent,
+                },
+                // `btf_resolve_size` of `void`.
+                Ok(Type::Void(_)) => {
+                    return fail(format!(
+                        "arg#{i} reference type('UNKN ') size cannot be determined: -22"
+                    ));
+                }
+                Ok(_) if global => match btf.size_of(BtfTypeId(r.size_or_type())) {
+                    Ok(size) => args.push(ArgKind::Mem(size)),
+                    Err(_) => {
+                        return Prep::Unsupported(format!("the argument sizes of {name}()"));
+                    }
+                },
+                Ok(_) => return Prep::Silent,
+                Err(_) => return Prep::Unsupported(format!("the argument types of {name}()")),
+            },
+            other => {
+                let kind = other.raw().kind().name();
+                return fail(format!(
+                    "Arg#{i} type {kind} in {name}() is not supported yet."
+                ));
+            }
+        }
+    }
+    Prep::Args(args)
+}
+
+impl BtfFuncs {
+    /// The subprograms' BTF (`check_btf_func`); `None` without
+    /// `func_info`. Tables the kernel would refuse are not modelled.
+    pub(super) fn from_request(
+        req: &LoadRequest,
+        starts: &[usize],
+    ) -> Result<Option<Self>, Unsupported> {
+        if req.func_info.is_empty() {
+            return Ok(None);
+        }
+        let bytes = req
+            .prog_btf
+            .as_deref()
+            .ok_or_else(|| unsupported("no program BTF"))?;
+        let btf = Btf::parse(bytes).map_err(|e| unsupported(format!("unreadable BTF: {e}")))?;
+        if req.func_info.len() != starts.len() {
+            return Err(unsupported("func_info that does not match the subprograms"));
+        }
+        let mut sigs = Vec::with_capacity(starts.len());
+        for (k, (fi, &start)) in req.func_info.iter().zip(starts).enumerate() {
+            if fi.insn_off as usize != start {
+                return Err(unsupported("func_info that does not match the subprograms"));
+            }
+            let Ok(Type::Func(f)) = btf.type_by_id(BtfTypeId(fi.type_id)) else {
+                return Err(unsupported("a func_info type that is not a function"));
+            };
+            let name = f.name().unwrap_or("").to_owned();
+            let global = match f.linkage() {
+                Linkage::Static => false,
+                Linkage::Global => true,
+                _ => return Err(unsupported("extern functions")),
+            };
+            let tagged = btf.iter().any(|t| {
+                matches!(t, Type::DeclTag(d) if d.target() == BtfTypeId(fi.type_id)
+                    && matches!(d.component_idx(), Ok(Some(_))))
+            });
+            let prep = if tagged && k > 0 {
+                Prep::Unsupported(format!("argument declaration tags of {name}()"))
+            } else {
+                prepare(&btf, f.proto(), global, &name)
+            };
+            sigs.push(FuncSig { name, global, prep });
+        }
+        let n = sigs.len();
+        Ok(Some(Self {
+            sigs,
+            unreliable: vec![false; n],
+            called: vec![false; n],
+            verified: vec![false; n],
+        }))
+    }
+
+    pub(super) fn is_global(&self, k: usize) -> bool {
+        self.sigs.get(k).is_some_and(|s| s.global)
+    }
+
+    /// The first instructions of the global functions.
+    pub(super) fn global_starts(&self, starts: &[usize]) -> Vec<usize> {
+        (0..self.sigs.len())
+            .filter(|k| self.sigs[*k].global)
+            .filter_map(|k| starts.get(k).copied())
+            .collect()
+    }
+
+    /// The arguments of subprogram `k` to check a call against, or why
+    /// the call is not checked (`btf_check_subprog_call` before the
+    /// registers are looked at).
+    fn call_args(&mut self, k: usize) -> Result<Result<Vec<ArgKind>, ArgsMatch>, Unsupported> {
+        if self.unreliable[k] {
+            return Ok(Err(ArgsMatch::Mismatch(None)));
+        }
+        match &self.sigs[k].prep {
+            Prep::Args(a) => Ok(Ok(a.clone())),
+            Prep::Silent => {
+                self.unreliable[k] = true;
+                Ok(Err(ArgsMatch::Mismatch(None)))
+            }
+            Prep::Refused(line) => {
+                self.unreliable[k] = true;
+                Ok(Err(ArgsMatch::Mismatch(Some(line.clone()))))
+            }
+            Prep::Unsupported(why) => Err(unsupported(why.clone())),
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// `btf_check_subprog_call`: the caller's `R1`–`R5` against subprogram
+    /// `k`'s prototype (`btf_check_func_arg_match`); a mismatch makes the
+    /// subprogram's BTF unreliable.
+    pub(super) fn btf_check_call(&mut self, k: usize) -> Result<ArgsMatch, Stop> {
+        let Some(b) = self.btf_funcs.as_mut() else {
+            return Ok(ArgsMatch::Match);
+        };
+        let args = match b.call_args(k) {
+            Ok(Ok(args)) => args,
+            Ok(Err(m)) => return Ok(m),
+            Err(u) => {
+                return Err(Stop::Unsupported(Unsupported::new(
+                    u.feature,
+                    Some(self.insn_idx),
+                )));
+            }
+        };
+        for (i, arg) in args.iter().enumerate() {
+            let regno = u8::try_from(i + 1).unwrap_or(5);
+            let reg = *self.cur.cur().reg(regno);
+            let bad = match (arg, reg) {
+                (ArgKind::Scalar, RegState::Scalar(_)) => None,
+                (ArgKind::Scalar, _) => Some(format!("R{regno} is not a scalar")),
+                (ArgKind::Ctx, RegState::PtrToCtx { off: 0 }) => None,
+                (ArgKind::Ctx, RegState::PtrToCtx { .. }) => {
+                    return Err(self.unsupported("a modified context pointer as an argument"));
+                }
+                (ArgKind::Ctx, _) => Some(format!("arg#{i} expects pointer to ctx")),
+                (ArgKind::Mem(size), _) => self.check_mem_reg(regno, *size)?,
+            };
+            if let Some(line) = bad {
+                if let Some(b) = self.btf_funcs.as_mut() {
+                    b.unreliable[k] = true;
+                }
+                return Ok(ArgsMatch::Mismatch(Some(line)));
+            }
+        }
+        Ok(ArgsMatch::Match)
+    }
+
+    /// The main program's prototype is checked when its walk starts
+    /// (`do_check_common`); a global one the kernel refuses is only
+    /// logged, the program's BTF then being unreliable.
+    pub(super) fn check_main_prototype(&mut self) -> Result<(), Stop> {
+        let Some(b) = self.btf_funcs.as_ref() else {
+            return Ok(());
+        };
+        match &b.sigs[0].prep {
+            Prep::Refused(line) => {
+                let line = line.clone();
+                self.log.line(&line);
+                Ok(())
+            }
+            Prep::Unsupported(why) => {
+                let u = unsupported(why.clone());
+                Err(Stop::Unsupported(Unsupported::new(u.feature, Some(0))))
+            }
+            Prep::Args(_) | Prep::Silent => Ok(()),
+        }
+    }
+
+    /// A call of global function `k` (`check_func_call`): valid whatever
+    /// it does, verified later; the caller sees an unknown `R0`.
+    pub(super) fn global_call(&mut self, k: usize, matched: bool) -> Result<(), Stop> {
+        let Some(b) = self.btf_funcs.as_mut() else {
+            return Err(self.unsupported("global functions without BTF"));
+        };
+        let name = b.sigs[k].name.clone();
+        if !matched {
+            return Err(self.reject(
+                ErrorCode::InvalidCallTarget,
+                Errno::EINVAL,
+                format!("Caller passes invalid args into func#{k} ('{name}')"),
+            ));
+        }
+        b.called[k] = true;
+        self.log
+            .line(&format!("Func#{k} ('{name}') is global and assumed valid."));
+        let caller = self.cur.cur_mut();
+        for r in &mut caller.regs[..=5] {
+            *r = RegState::NotInit;
+        }
+        caller.regs[0] = RegState::unknown();
+        for r in 0..=5u8 {
+            self.scratch_reg(r);
+        }
+        Ok(())
+    }
+
+    /// After a successful walk (`do_check_common`'s end, then
+    /// `do_check_subprogs`): at level 1 the log of a successful walk is
+    /// dropped; the next global function called and not yet verified is
+    /// walked from a state built from its prototype.
+    pub(super) fn walk_done(&mut self) -> Result<(), Stop> {
+        if !self.log.level2() {
+            self.log.truncate(0);
+        }
+        let Some(b) = self.btf_funcs.as_mut() else {
+            return self.check_max_stack_depth();
+        };
+        let q = &mut self.globals;
+        if let Some(k) = q.verifying.take() {
+            b.verified[k] = true;
+            q.new_in_pass += 1;
+            q.cursor = k + 1;
+            let name = &b.sigs[k].name;
+            let line = format!("Func#{k} ('{name}') is safe for any args that match its prototype");
+            if self.log.level1() {
+                self.log.line(&line);
+            }
+        }
+        let pending = |b: &BtfFuncs, from: usize| {
+            (from.max(1)..b.sigs.len()).find(|&i| b.sigs[i].global && b.called[i] && !b.verified[i])
+        };
+        let mut next = pending(b, q.cursor);
+        if next.is_none() && q.new_in_pass > 0 {
+            q.new_in_pass = 0;
+            next = pending(b, 1);
+        }
+        let Some(k) = next else {
+            return self.check_max_stack_depth();
+        };
+        let sig = b.sigs[k].clone();
+        let Prep::Args(args) = sig.prep else {
+            return Err(self.unsupported("global functions the kernel cannot prepare"));
+        };
+        self.log
+            .line(&format!("Validating {}() func#{k}...", sig.name));
+        let mut frame = FuncState::entry();
+        frame.regs[1] = RegState::NotInit;
+        frame.subprog = k;
+        for (i, a) in args.iter().enumerate() {
+            frame.regs[i + 1] = match a {
+                ArgKind::Scalar => RegState::unknown(),
+                ArgKind::Ctx => RegState::PtrToCtx { off: 0 },
+                ArgKind::Mem(size) => {
+                    let id = self.new_id();
+                    super::mem_arg::mem_arg(id, *size)
+                }
+            };
+        }
+        self.globals.verifying = Some(k);
+        self.start_walk(
+            VerifierState {
+                frames: vec![frame],
+                may_goto_depth: 0,
+            },
+            self.subprogs.starts[k],
+        );
+        self.run()
+    }
+
+    /// A fresh walk from `insn` (`do_check_common`): nothing queued, no
+    /// history, no checkpoints (`free_states`); counters go on.
+    fn start_walk(&mut self, state: VerifierState, insn: usize) {
+        self.cur = state;
+        self.queue.clear();
+        self.insn_idx = insn;
+        self.prev_insn_idx = None;
+        self.hist.clear();
+        self.hist_len = 0;
+        self.cur_hist_ent = None;
+        // `free_states` drops the SCC visits with their backedges; the
+        // state counters go on across walks, as the kernel's do.
+        for v in &mut self.visits {
+            *v = super::loops::SccVisit::default();
+        }
+        self.path = PathMeta {
+            parent: None,
+            first_idx: insn,
+            hist_start: 0,
+        };
+        for bucket in &mut self.checkpoint_at {
+            bucket.clear();
+        }
+        self.scratched_regs = u16::MAX;
+        self.scratched_slots = u64::MAX;
+        self.log.reset_source_lines();
+        self.stack_live.reset_chain();
+    }
+}

@@ -1,0 +1,219 @@
+//! Static bpf-to-bpf calls (`check_func_call`, `prepare_func_exit`) and
+//! the stack-size checks that depend on them (`grow_stack_state`'s
+//! per-subprogram depth, `check_max_stack_depth`).
+//!
+//! A call pushes a frame whose `R1`–`R5` are the caller's and whose `R10`
+//! points to its own, empty stack; the caller loses `R0`–`R5`. An exit
+//! from a callee copies `R0` back and pops the frame. Both print the
+//! frames involved at log level 1 and above, as the kernel does.
+
+use bpfcheck_uapi::{Errno, RawInsn, op};
+
+use super::btf_func::ArgsMatch;
+use super::{Checker, Flow, print};
+use crate::error::{ErrorCode, Stop};
+use crate::state::{FuncState, MAX_STACK, RegState, SLOT_SIZE};
+
+/// `MAX_CALL_FRAMES`.
+pub(super) const MAX_CALL_FRAMES: usize = 8;
+
+/// The program's subprograms: their first instructions and the stack
+/// depth each has been seen to use (`subprog_info[].start/.stack_depth`).
+pub(super) struct Subprogs {
+    pub(super) starts: Vec<usize>,
+    depth: Vec<u32>,
+}
+
+/// The target of a bpf-to-bpf call or function reference at `i`.
+fn call_target(insns: &[RawInsn], i: usize) -> Option<usize> {
+    let insn = insns[i];
+    let pseudo_call = insn.code == op::JMP | op::CALL && insn.src == op::PSEUDO_CALL;
+    let func_ref = insn.code == op::LD | op::IMM | op::DW && insn.src == op::PSEUDO_FUNC;
+    if !(pseudo_call || func_ref) {
+        return None;
+    }
+    usize::try_from(i64::try_from(i).ok()? + i64::from(insn.imm) + 1).ok()
+}
+
+/// The first instruction of every subprogram, in order.
+pub(crate) fn subprog_starts(insns: &[RawInsn]) -> Vec<usize> {
+    let mut starts: Vec<usize> = (0..insns.len())
+        .filter_map(|i| call_target(insns, i))
+        .filter(|t| *t < insns.len())
+        .collect();
+    starts.push(0);
+    starts.sort_unstable();
+    starts.dedup();
+    starts
+}
+
+impl Subprogs {
+    /// The subprograms of a program `prepare` accepted.
+    pub(super) fn new(insns: &[RawInsn]) -> Self {
+        let starts = subprog_starts(insns);
+        let depth = vec![0; starts.len()];
+        Self { starts, depth }
+    }
+
+    fn index_of(&self, start: usize) -> Option<usize> {
+        self.starts.binary_search(&start).ok()
+    }
+
+    /// The stack depth of every subprogram, for the statistics.
+    pub(super) fn depths(&self) -> Vec<u32> {
+        self.depth.clone()
+    }
+
+    /// `round_up_stack_depth` of a JIT-compiled program.
+    fn rounded(&self, k: usize) -> u32 {
+        self.depth[k].div_ceil(16) * 16
+    }
+}
+
+impl Checker<'_> {
+    /// `check_func_call`: the arguments against the callee's BTF, if any;
+    /// a global callee is assumed valid, a static one gets a new frame.
+    pub(super) fn pseudo_call(&mut self) -> Result<Flow, Stop> {
+        let idx = self.insn_idx;
+        let target =
+            call_target(self.insns, idx).and_then(|t| self.subprogs.index_of(t).map(|k| (t, k)));
+        let Some((target, subprog)) = target else {
+            return Err(self.unsupported("calls to an unknown subprogram"));
+        };
+        // `btf_check_subprog_call`, with `func_info` only.
+        let matched = match self.btf_check_call(subprog)? {
+            ArgsMatch::Match => true,
+            ArgsMatch::Mismatch(line) => {
+                if let Some(line) = line {
+                    self.log.line(&line);
+                }
+                false
+            }
+        };
+        if self
+            .btf_funcs
+            .as_ref()
+            .is_some_and(|b| b.is_global(subprog))
+        {
+            self.global_call(subprog, matched)?;
+            return Ok(Flow::Next);
+        }
+        let depth = self.cur.frames.len();
+        if depth >= MAX_CALL_FRAMES {
+            return Err(self.reject(
+                ErrorCode::TooComplex,
+                Errno::E2BIG,
+                format!("the call stack of {} frames is too deep", depth + 1),
+            ));
+        }
+        let frameno = u8::try_from(depth).unwrap_or(u8::MAX);
+        let mut callee = FuncState::callee(frameno, idx, subprog);
+        let caller = self.cur.cur_mut();
+        callee.regs[1..=5].copy_from_slice(&caller.regs[1..=5]);
+        for r in &mut caller.regs[..=5] {
+            *r = RegState::NotInit;
+        }
+        self.cur.frames.push(callee);
+        self.stack_live.reset_chain();
+        self.scratch_all();
+        if self.log.level1() {
+            let n = self.cur.frames.len();
+            let text = format!(
+                "caller:\n{}callee:\n{}",
+                print::frame(&self.cur.frames[n - 2], None, self.maps),
+                print::frame(&self.cur.frames[n - 1], None, self.maps)
+            );
+            self.log.push(&text);
+        }
+        Ok(Flow::Goto(target))
+    }
+
+    /// The exit of a callee (`process_bpf_exit_full` with frames left):
+    /// the stack liveness of the chain is brought up to date, then
+    /// `prepare_func_exit`.
+    pub(super) fn subprog_exit(&mut self) -> Result<Flow, Stop> {
+        self.update_stack_liveness();
+        let callee = self.cur.cur();
+        let r0 = *callee.reg(0);
+        if matches!(r0, RegState::PtrToStack { .. }) {
+            return Err(self.reject(
+                ErrorCode::InvalidMemAccess,
+                Errno::EINVAL,
+                "cannot return stack pointer to the caller".to_owned(),
+            ));
+        }
+        let ret = callee.callsite.map_or(0, |c| c + 1);
+        let Some(callee) = self.cur.frames.pop() else {
+            return Err(self.unsupported("an exit without a frame"));
+        };
+        *self.cur.cur_mut().reg_mut(0) = r0;
+        if self.log.level1() {
+            let text = format!(
+                "returning from callee:\n{}to caller at {ret}:\n{}",
+                print::frame(&callee, None, self.maps),
+                print::frame(self.cur.cur(), None, self.maps)
+            );
+            self.log.push(&text);
+        }
+        Ok(Flow::Return(ret))
+    }
+
+    /// `grow_stack_state` of frame `frameno` to `bytes`, recording the
+    /// subprogram's stack depth.
+    pub(super) fn grow_stack(&mut self, frameno: u8, bytes: usize) {
+        let Some(frame) = self.cur.frames.get_mut(usize::from(frameno)) else {
+            return;
+        };
+        let size = bytes.div_ceil(SLOT_SIZE) * SLOT_SIZE;
+        if size <= frame.stack.len() * SLOT_SIZE {
+            return;
+        }
+        frame.grow_stack(size);
+        let k = frame.subprog;
+        if let Some(d) = self.subprogs.depth.get_mut(k) {
+            *d = (*d).max(u32::try_from(size).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// `check_max_stack_depth` after the walk: the stacks of every static
+    /// call chain together stay within `MAX_BPF_STACK`.
+    pub(super) fn check_max_stack_depth(&mut self) -> Result<(), Stop> {
+        self.stack_depth_from(0, 0, 0)
+    }
+
+    fn stack_depth_from(&self, k: usize, frame: usize, depth: u32) -> Result<(), Stop> {
+        let depth = depth + self.subprogs.rounded(k);
+        if depth > MAX_STACK.unsigned_abs() {
+            return Err(self.reject(
+                ErrorCode::InvalidMemAccess,
+                Errno::EACCES,
+                format!(
+                    "combined stack size of {} calls is {depth}. Too large",
+                    frame + 1
+                ),
+            ));
+        }
+        let start = self.subprogs.starts[k];
+        let end = self
+            .subprogs
+            .starts
+            .get(k + 1)
+            .copied()
+            .unwrap_or(self.insns.len());
+        for i in start..end {
+            let Some(callee) = call_target(self.insns, i).and_then(|t| self.subprogs.index_of(t))
+            else {
+                continue;
+            };
+            if frame + 1 >= MAX_CALL_FRAMES {
+                return Err(self.reject(
+                    ErrorCode::TooComplex,
+                    Errno::E2BIG,
+                    format!("the call stack of {} frames is too deep !", frame + 1),
+                ));
+            }
+            self.stack_depth_from(callee, frame + 1, depth)?;
+        }
+        Ok(())
+    }
+}
