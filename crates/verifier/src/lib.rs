@@ -168,6 +168,8 @@ mod error;
 mod linfo;
 mod liveness;
 mod log;
+/// Observing a verification: states, the failing path, processed counts.
+pub mod observe;
 mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
@@ -177,6 +179,7 @@ pub use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{Errno, InsnIdx, LoadRequest, ProgType, VerifierStats};
 pub use error::{ErrorCode, Unsupported, VerifierError};
 pub use log::{LOG_LEVEL1, LOG_LEVEL2, LOG_STATS, stats_trailer};
+pub use observe::{Observation, Observe};
 
 use crate::{error::Stop, log::Log};
 
@@ -213,6 +216,9 @@ pub struct Verification {
     pub log: Option<String>,
     /// The statistics, when known (see [`stats_trailer`] to render them).
     pub stats: Option<VerifierStats>,
+    /// What [`verify_observed`] was asked to observe, when the program reached
+    /// `do_check` (accepted, or rejected there); `None` otherwise.
+    pub observation: Option<Box<Observation>>,
 }
 
 impl Verification {
@@ -232,6 +238,19 @@ impl Verification {
 
 /// Verifies one program as `profile`'s kernel would.
 pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) -> Verification {
+    verify_observed(req, profile, opts, Observe::default())
+}
+
+/// [`verify`], also recording what `observe` asks for in
+/// [`Verification::observation`] (see [`observe`]). The verdict, error, log
+/// and statistics are those of [`verify`] unless
+/// [`Observe::explore_all_paths`] is set.
+pub fn verify_observed(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+    opts: &VerifyOptions,
+    observe: Observe,
+) -> Verification {
     let mut log = Log::new(opts.log_level);
     // Statistics of a load refused before interpretation: nothing processed.
     let zero_stats = || VerifierStats {
@@ -257,10 +276,11 @@ pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) 
                 } else {
                     Some(zero_stats())
                 },
+                observation: None,
             }
         }
         Err(Stop::Unsupported(u)) => unsupported(u),
-        Ok(()) if interpretable(req, profile).is_ok() => interpret(req, profile, log),
+        Ok(()) if interpretable(req, profile).is_ok() => interpret(req, profile, log, observe),
         Ok(()) => match first_encoding_error(req, profile) {
             Some(err) => Verification {
                 verdict: Verdict::Rejected,
@@ -268,6 +288,7 @@ pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) 
                 unsupported: None,
                 log: None,
                 stats: None,
+                observation: None,
             },
             None => unsupported(interpretable(req, profile).err().unwrap_or_else(|| {
                 Unsupported::new("abstract interpretation (do_check)", Some(0))
@@ -305,7 +326,12 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
 }
 
 /// `compute_live_registers` and `do_check` for the main program.
-fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verification {
+fn interpret(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+    mut log: Log,
+    observe: Observe,
+) -> Verification {
     match linfo::SourceLines::new(req) {
         Ok(lines) => log.set_source_lines(lines),
         Err(u) => return unsupported(u),
@@ -323,8 +349,11 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
         log.push(&liveness::table(&req.insns, &live, profile.log_era));
     }
     let mut checker = check::Checker::new(req, profile, &mut log, live);
+    checker.observe(observe);
     let outcome = checker.run();
     let stats = checker.stats();
+    let observation =
+        checker.take_observation(matches!(outcome, Err(Stop::Reject(_))));
     let exact = |log: Log| log.is_exact().then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {
@@ -338,6 +367,7 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
             error: None,
             unsupported: None,
             stats: Some(stats),
+            observation,
         },
         Err(Stop::Reject(err)) => {
             log.line(&err.message);
@@ -351,6 +381,7 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
                     Some(String::new())
                 },
                 stats: Some(stats),
+                observation,
             }
         }
         Err(Stop::Unsupported(u)) => unsupported(u),
@@ -364,6 +395,7 @@ fn unsupported(u: Unsupported) -> Verification {
         unsupported: Some(u),
         log: None,
         stats: None,
+        observation: None,
     }
 }
 

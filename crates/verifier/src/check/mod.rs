@@ -22,6 +22,7 @@ mod helper_mem;
 mod jmp;
 mod map;
 mod mem;
+mod observe;
 mod precision;
 mod print;
 mod stack_liveness;
@@ -103,6 +104,8 @@ pub(crate) struct Checker<'a> {
     scratched_slots: u64,
     prev_log_pos: usize,
     prev_insn_print_len: usize,
+    /// What [`crate::observe`] records, when asked.
+    obs: Option<Box<observe::Recorder>>,
 }
 
 /// How an instruction ends.
@@ -165,6 +168,7 @@ impl<'a> Checker<'a> {
             scratched_slots: u64::MAX,
             prev_log_pos: 0,
             prev_insn_print_len: 0,
+            obs: None,
         }
     }
 
@@ -196,6 +200,7 @@ impl<'a> Checker<'a> {
             self.cur_hist_ent = None;
             self.hist_prev = self.prev_insn_idx.map_or(-1, |p| p as i64);
             self.insn_processed += 1;
+            self.obs_processed(idx);
             if self.insn_processed > u64::from(self.profile.limits.complexity_insns) {
                 return Err(self.reject(
                     ErrorCode::InvalidInsn,
@@ -249,7 +254,9 @@ impl<'a> Checker<'a> {
             }
             self.prev_insn_idx = Some(idx);
             self.stack_live.reset_writes(idx);
+            self.obs_before_step(idx);
             let flow = self.step(&insn)?;
+            self.obs_after_step();
             if !matches!(flow, Flow::PathEnd) {
                 self.stack_live.commit_writes();
             }
@@ -289,6 +296,7 @@ impl<'a> Checker<'a> {
         self.prev_insn_idx = Some(p.prev);
         self.path = p.path;
         self.hist.truncate(p.hist_end);
+        self.obs_branch_resumed();
         Ok(Some(true))
     }
 
@@ -403,6 +411,7 @@ impl<'a> Checker<'a> {
         insn: usize,
         prev: usize,
     ) -> Result<(), Stop> {
+        self.obs_branch_queued(&state, insn, prev);
         self.queue.push(Pending {
             state,
             insn,
@@ -450,7 +459,8 @@ impl<'a> Checker<'a> {
             let equal =
                 equiv::states_equal(&self.checkpoints[c].state, &self.cur, live_regs, &mut ids)
                     .map_err(|_| self.unsupported("state comparison of these register kinds"))?;
-            if equal {
+            if equal && !self.explores_all_paths() {
+                self.obs_pruned(idx, c);
                 self.checkpoints[c].hit_cnt += 1;
                 if self.jmp_point[idx] {
                     self.push_hist(None, Vec::new());
