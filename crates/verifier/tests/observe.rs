@@ -123,3 +123,62 @@ fn paths_show_what_each_instruction_wrote() {
         call.writes
     );
 }
+
+/// The instruction each line of a level-2 log shows processed: an
+/// instruction line, or a pruning point (`N: safe`, `from X to N: safe`).
+fn processed_at(line: &str) -> Option<usize> {
+    if let Some((idx, rest)) = line.split_once(": (")
+        && rest.get(2..4) == Some(") ")
+    {
+        return idx.parse().ok();
+    }
+    let head = line.strip_suffix(": safe")?;
+    head.rsplit_once(" to ").map_or(head, |(_, to)| to).parse().ok()
+}
+
+#[test]
+fn counts_are_the_level2_logs_processed_lines() {
+    let profile = KernelProfile::builtin("6.18").unwrap();
+    for (name, req) in fixtures() {
+        let v = verify_observed(
+            &req,
+            &profile,
+            &VerifyOptions {
+                log_level: LOG_LEVEL2,
+            },
+            Observe::DIAGNOSTICS,
+        );
+        let mut want = vec![0u64; req.insns.len()];
+        for i in v.log.as_deref().unwrap().lines().filter_map(processed_at) {
+            want[i] += 1;
+        }
+        assert_eq!(v.observation.unwrap().processed, want, "{name}");
+    }
+}
+
+/// The stack depth of the statistics (`stack depth N` at `BPF_LOG_STATS`)
+/// is the running kernel's.
+#[test]
+fn stack_depth_is_the_kernels() {
+    use bpfcheck_sys::{LoadOptions, test_support::kernel_or_skip};
+    use bpfcheck_uapi::VerifierStats;
+    let Some(kernel) = kernel_or_skip("stack_depth_is_the_kernels") else {
+        return;
+    };
+    let profile = KernelProfile::builtin("6.18").unwrap();
+    let mut nonzero = 0;
+    for (name, req) in fixtures() {
+        let ours = verify(&req, &profile, &VerifyOptions { log_level: 4 });
+        let opts = LoadOptions {
+            log_level: 4,
+            log_size: 1 << 16,
+            fixed_log: false,
+        };
+        let out = kernel.load(&req, &opts).unwrap();
+        let theirs = VerifierStats::parse_log(&out.log).and_then(|s| s.stack_depth);
+        let ours = ours.stats.and_then(|s| s.stack_depth);
+        assert_eq!(ours, theirs, "{name}");
+        nonzero += usize::from(ours.is_some_and(|d| d[0] > 0));
+    }
+    assert!(nonzero >= 10, "{nonzero}");
+}

@@ -106,6 +106,8 @@ pub(crate) struct Checker<'a> {
     prev_insn_print_len: usize,
     /// What [`crate::observe`] records, when asked.
     obs: Option<Box<observe::Recorder>>,
+    /// The most stack slots a state of the main program allocated.
+    max_stack_slots: usize,
 }
 
 /// How an instruction ends.
@@ -169,6 +171,7 @@ impl<'a> Checker<'a> {
             prev_log_pos: 0,
             prev_insn_print_len: 0,
             obs: None,
+            max_stack_slots: 0,
         }
     }
 
@@ -181,6 +184,7 @@ impl<'a> Checker<'a> {
             total_states: self.total_states,
             peak_states: self.total_states - self.freed_states,
             mark_read: 0,
+            stack_depth: Some(vec![self.stack_depth()]),
             ..VerifierStats::default()
         }
     }

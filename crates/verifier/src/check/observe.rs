@@ -7,7 +7,7 @@ use super::{Checker, print};
 use crate::observe::{Observation, Observe, ObservedState, PathStep, StateKind, Written};
 use crate::state::reg::fmt_reg;
 use crate::state::stack::fmt_slot;
-use crate::state::{FuncState, RegState, StackSlot, VerifierState};
+use crate::state::{FuncState, RegState, SLOT_SIZE, StackSlot, VerifierState};
 
 /// A register or slot an instruction changed, rendered at the end.
 #[derive(Clone, Copy, Debug)]
@@ -41,17 +41,18 @@ pub(crate) struct Recorder {
 }
 
 /// The registers and slots of `after` that differ from `before` (the
-/// current frame).
+/// current frame). Like the log, it leaves out what holds nothing (a
+/// register a call clobbered, a slot no longer written).
 fn diff(before: &FuncState, after: &FuncState) -> Vec<Change> {
     let mut out = Vec::new();
     for (i, (b, a)) in before.regs.iter().zip(&after.regs).enumerate() {
-        if a != b {
+        if a != b && !matches!(a, RegState::NotInit) {
             out.push(Change::Reg(i as u8, *a));
         }
     }
     let empty = StackSlot::default();
     for (spi, a) in after.stack.iter().enumerate() {
-        if before.stack.get(spi).unwrap_or(&empty) != a {
+        if before.stack.get(spi).unwrap_or(&empty) != a && a.is_valid() {
             out.push(Change::Slot(spi, *a));
         }
     }
@@ -125,8 +126,17 @@ impl Checker<'_> {
         }
     }
 
-    /// The instruction began by [`Self::obs_before_step`] succeeded.
+    /// The main program's stack depth so far (`subprog_info[0].stack_depth`:
+    /// the largest stack `grow_stack_state` allocated, in whole slots).
+    pub(super) fn stack_depth(&self) -> u32 {
+        let slots = self.max_stack_slots.max(self.cur.frames[0].stack.len());
+        u32::try_from(slots * SLOT_SIZE).unwrap_or(u32::MAX)
+    }
+
+    /// The instruction began by [`Self::obs_before_step`] succeeded. Also
+    /// keeps the stack depth, observed or not (one comparison).
     pub(super) fn obs_after_step(&mut self) {
+        self.max_stack_slots = self.max_stack_slots.max(self.cur.frames[0].stack.len());
         let Some(r) = self.obs.as_deref_mut() else {
             return;
         };
@@ -245,15 +255,12 @@ fn render(c: &Change, frameno: u8, maps: &[bpfcheck_uapi::MapSpec]) -> Written {
         Change::Slot(spi, slot) => {
             let mut text = String::new();
             fmt_slot(&mut text, *spi, slot, frameno, maps);
-            // ` fp-8=…`; a slot made invalid again prints nothing.
-            let (name, value) = text
-                .trim_start()
-                .split_once('=')
-                .map_or_else(
-                    || (format!("fp{}", -8 * (*spi as i64 + 1)), "????????".to_owned()),
-                    |(n, v)| (n.to_owned(), v.to_owned()),
-                );
-            Written { name, value }
+            // ` fp-8=…` (the slot holds something: see `diff`).
+            let (name, value) = text.trim_start().split_once('=').unwrap_or_default();
+            Written {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            }
         }
     }
 }
