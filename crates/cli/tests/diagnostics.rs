@@ -137,8 +137,12 @@ fn own_rejections_show_the_path_without_a_log_level() {
     );
     let (_, logged, _) = bpfcheck(&dir, &["check", fx, "--color", "never", "--log-level", "1"]);
     let path = |s: &str| {
-        s.split_once("on the failing path:")
-            .map(|(_, p)| p.lines().take_while(|l| !l.starts_with("  log:")).collect::<Vec<_>>().join("\n"))
+        s.split_once("on the failing path:").map(|(_, p)| {
+            p.lines()
+                .take_while(|l| !l.starts_with("  log:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
     };
     assert_eq!(path(&out), path(&logged));
     let (_, json, _) = bpfcheck(&dir, &["check", fx, "--format", "json"]);

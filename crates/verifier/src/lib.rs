@@ -123,6 +123,14 @@
 //!   of programs with line info (`verbose_linfo`, module `linfo`, after
 //!   the `check_btf_line` ordering and string checks), and the statistics.
 //!
+//! # Observation
+//!
+//! [`verify_observed`] also records, when asked ([`Observe`]), the
+//! abstract states before each instruction, the failing path of a
+//! rejection with what each instruction wrote, and the processed count of
+//! each instruction, as data ([`observe`]); the statistics carry the main
+//! program's stack depth.
+//!
 //! # Knowingly not implemented (yet)
 //!
 //! Each gives `unsupported` naming the feature at the first instruction
@@ -352,8 +360,7 @@ fn interpret(
     checker.observe(observe);
     let outcome = checker.run();
     let stats = checker.stats();
-    let observation =
-        checker.take_observation(matches!(outcome, Err(Stop::Reject(_))));
+    let observation = checker.take_observation(matches!(outcome, Err(Stop::Reject(_))));
     let exact = |log: Log| log.is_exact().then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {

@@ -24,7 +24,8 @@ fn fixtures() -> Vec<(String, LoadRequest)> {
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
             let name = name.strip_suffix(".l2.log")?.to_owned();
-            let text = std::fs::read_to_string(root().join(format!("fixtures/asm/{name}.s"))).ok()?;
+            let text =
+                std::fs::read_to_string(root().join(format!("fixtures/asm/{name}.s"))).ok()?;
             let req = Fixture::parse(&text).ok()?.load_request(&name);
             Some((name, req))
         })
@@ -109,7 +110,12 @@ fn paths_show_what_each_instruction_wrote() {
         .into_iter()
         .find(|(n, _)| n == "map_value_or_null_deref")
         .expect("fixture map_value_or_null_deref");
-    let v = verify_observed(&req, &profile, &VerifyOptions::default(), Observe::DIAGNOSTICS);
+    let v = verify_observed(
+        &req,
+        &profile,
+        &VerifyOptions::default(),
+        Observe::DIAGNOSTICS,
+    );
     let path = &v.observation.as_ref().unwrap().path;
     let call = path
         .iter()
@@ -133,7 +139,10 @@ fn processed_at(line: &str) -> Option<usize> {
         return idx.parse().ok();
     }
     let head = line.strip_suffix(": safe")?;
-    head.rsplit_once(" to ").map_or(head, |(_, to)| to).parse().ok()
+    head.rsplit_once(" to ")
+        .map_or(head, |(_, to)| to)
+        .parse()
+        .ok()
 }
 
 #[test]
