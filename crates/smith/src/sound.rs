@@ -174,6 +174,9 @@ pub struct GeneratedReport {
     pub programs: u64,
     /// Accepted by bpfcheck and executed.
     pub checked: u64,
+    /// Accepted, but walking every path met something bpfcheck does not
+    /// model (not checked).
+    pub walk_unsupported: u64,
     /// Accepted, but walking every path gave another verdict (seed, why).
     pub walk_differs: Vec<(u64, String)>,
     /// Concrete executions outside the recorded states (seed, violation).
@@ -196,7 +199,11 @@ pub fn check_generated(
         let req = generate(&mut SeedRng::new(seed), cfg);
         let hook = match verifier_states(&req, profile) {
             Ok(h) => h,
-            Err(NoStates::NotAccepted(_) | NoStates::Unsupported(_)) => continue,
+            Err(NoStates::NotAccepted(_)) => continue,
+            Err(NoStates::Unsupported(_)) => {
+                rep.walk_unsupported += 1;
+                continue;
+            }
             Err(NoStates::WalkDiffers(why)) => {
                 rep.walk_differs.push((seed, why));
                 continue;
