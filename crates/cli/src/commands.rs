@@ -14,7 +14,8 @@ use bpfcheck_report::{
 };
 use bpfcheck_uapi::{last_insn_of_log, strip_level4_lines};
 use bpfcheck_verifier::{
-    LOG_LEVEL1, LOG_STATS, Unsupported, Verdict, Verification, VerifyOptions, verify,
+    LOG_LEVEL1, LOG_STATS, Observe, Unsupported, Verdict, Verification, VerifyOptions,
+    verify_observed,
 };
 use rayon::prelude::*;
 
@@ -242,8 +243,25 @@ fn programs_with(
 }
 
 pub(crate) fn judge(p: &Program, profile: &KernelProfile, log_level: u32) -> Record {
+    judge_observed(p, profile, log_level, false)
+}
+
+/// [`judge`], with the per-instruction processed counts when `counts`. A
+/// rejection always carries its failing path: the program is verified a
+/// second time, untimed, to record it (the walk is deterministic), so that
+/// accepted programs pay nothing for it.
+pub(crate) fn judge_observed(
+    p: &Program,
+    profile: &KernelProfile,
+    log_level: u32,
+    counts: bool,
+) -> Record {
     let start = Instant::now();
-    let v = match &p.unprepared {
+    let observe = Observe {
+        processed: counts,
+        ..Observe::default()
+    };
+    let mut v = match &p.unprepared {
         Some(why) => Verification {
             verdict: Verdict::Unsupported,
             error: None,
@@ -253,10 +271,25 @@ pub(crate) fn judge(p: &Program, profile: &KernelProfile, log_level: u32) -> Rec
             }),
             log: None,
             stats: None,
+            observation: None,
         },
-        None => verify(&p.request, profile, &VerifyOptions { log_level }),
+        None => verify_observed(&p.request, profile, &VerifyOptions { log_level }, observe),
     };
     let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    if v.verdict == Verdict::Rejected && p.unprepared.is_none() {
+        let again = verify_observed(
+            &p.request,
+            profile,
+            &VerifyOptions::default(),
+            Observe {
+                path: true,
+                ..Observe::default()
+            },
+        );
+        if let Some(path) = again.observation.map(|o| o.path) {
+            v.observation.get_or_insert_with(Default::default).path = path;
+        }
+    }
     from_verification(p, &profile.name, &v, log_level, us)
 }
 
@@ -291,12 +324,16 @@ pub(crate) fn pairs<'a>(
 
 /// Judges every pair in parallel, keeping their order, with a progress bar
 /// on stderr when it is a terminal and there is more than one pair.
-pub(crate) fn judge_all(pairs: &[(&Program, &KernelProfile)], log_level: u32) -> Vec<Record> {
+pub(crate) fn judge_all(
+    pairs: &[(&Program, &KernelProfile)],
+    log_level: u32,
+    counts: bool,
+) -> Vec<Record> {
     let bar = crate::progress::bar(pairs.len(), "judging");
     let records = pairs
         .par_iter()
         .map(|(p, k)| {
-            let r = judge(p, k, log_level);
+            let r = judge_observed(p, k, log_level, counts);
             bar.inc(1);
             r
         })
@@ -319,7 +356,7 @@ pub(crate) fn check(
     // Every (program, kernel) pair is independent: judge them in parallel,
     // keeping the records in input order.
     let pairs = pairs(&per_kernel, &profiles);
-    let records = judge_all(&pairs, log_level);
+    let records = judge_all(&pairs, log_level, false);
     if format == Format::Text && profiles.len() > 1 && log_level == 0 {
         out_nonl!("{}", render_matrix(&records));
     } else {
@@ -475,6 +512,8 @@ pub(crate) fn live_record(
             agree: None,
             source: None,
             hint: None,
+            trace: None,
+            processed_per_insn: None,
         },
         &p.request,
     )

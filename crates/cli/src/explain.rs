@@ -34,8 +34,9 @@ impl ColorChoice {
 
 /// One record as text: a diagnostic when rejected. The instruction is
 /// printed in the syntax of `profile`'s log; the path comes from the log
-/// the record carries (the kernel's, or bpfcheck's when it made one). The
-/// log itself is printed only with `show_log`.
+/// the record carries (the kernel's, or bpfcheck's when it made one), else
+/// from the failing path bpfcheck's verifier recorded (`check` without a
+/// log level). The log itself is printed only with `show_log`.
 pub(crate) fn render(
     r: &Record,
     p: Option<&Program>,
@@ -59,7 +60,7 @@ pub(crate) fn render(
         .log
         .as_deref()
         .or_else(|| r.live().and_then(|k| k.log.as_deref()));
-    let trace = log.map(Trace::from_kernel_log);
+    let trace = log.map(Trace::from_kernel_log).or_else(|| r.trace.clone());
     let cx = DiagnosticContext {
         insn_text: insn_text.as_deref(),
         source_file: source_file.as_deref(),

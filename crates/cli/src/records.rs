@@ -2,9 +2,10 @@
 
 use bpfcheck_isa::normalize_kernel_addresses;
 use bpfcheck_report::{
-    Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, UnsupportedInfo, classify,
+    Agreement, KernelField, KernelSide, Record, RegChange, SCHEMA_VERSION, Trace, TraceStep,
+    UnsupportedInfo, classify,
 };
-use bpfcheck_verifier::{Verdict, Verification, stats_trailer};
+use bpfcheck_verifier::{Observation, Verdict, Verification, stats_trailer};
 
 use crate::input::Program;
 
@@ -16,7 +17,34 @@ fn verdict_name(v: Verdict) -> &'static str {
     }
 }
 
-/// bpfcheck's record for one program and profile.
+/// The failing path the verifier observed, with each step's source line.
+fn trace_of(obs: &Observation, req: &bpfcheck_uapi::LoadRequest) -> Option<Trace> {
+    if obs.path.is_empty() {
+        return None;
+    }
+    let lines = crate::source::LineTable::of(req);
+    let steps = obs
+        .path
+        .iter()
+        .map(|s| TraceStep {
+            insn: s.insn,
+            text: s.text.clone(),
+            source: lines.as_ref().and_then(|t| t.locate(s.insn)),
+            reg_changes: s
+                .writes
+                .iter()
+                .map(|w| RegChange {
+                    reg: w.name.clone(),
+                    value: w.value.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    Some(Trace { steps })
+}
+
+/// bpfcheck's record for one program and profile: with the failing path
+/// and the per-instruction counts when `v` observed them.
 pub(crate) fn from_verification(
     p: &Program,
     profile: &str,
@@ -67,6 +95,15 @@ pub(crate) fn from_verification(
         agree: None,
         source: None,
         hint: None,
+        trace: v
+            .observation
+            .as_deref()
+            .and_then(|o| trace_of(o, &p.request)),
+        processed_per_insn: v
+            .observation
+            .as_deref()
+            .map(|o| o.processed.clone())
+            .filter(|c| !c.is_empty()),
     };
     diagnose(r, &p.request)
 }

@@ -81,13 +81,12 @@ pub(crate) fn stats(files: &[PathBuf], input: &InputOpts, o: &StatsOpts) -> Resu
         .iter()
         .map(|f| f.parse().map_err(anyhow::Error::msg))
         .collect::<Result<_>>()?;
-    // Statistics (stack depth, time) always; every path when lines are asked for.
-    let log_level = LOG_STATS
-        | if o.top_src_lines.is_some() {
-            LOG_LEVEL2
-        } else {
-            0
-        };
+    // Statistics (stack depth, time) always. Per-line costs come from the
+    // verifier's per-instruction counts when bpfcheck judges, and from a
+    // level-2 log, which shows every processed instruction, when the
+    // running kernel does.
+    let lines = o.top_src_lines.is_some();
+    let log_level = LOG_STATS | if lines && o.live { LOG_LEVEL2 } else { 0 };
     let inputs = inputs(files, input)?;
     let (mut records, judged): (Vec<Record>, Vec<Program>) = if o.live {
         let k = live_kernel()?;
@@ -107,7 +106,7 @@ pub(crate) fn stats(files: &[PathBuf], input: &InputOpts, o: &StatsOpts) -> Resu
         let profiles = profiles(&o.kernels)?;
         let per_kernel = prepare_all(&inputs, input, &profiles)?;
         let pairs = pairs(&per_kernel, &profiles);
-        let records = judge_all(&pairs, log_level);
+        let records = judge_all(&pairs, log_level, lines);
         let progs = pairs.iter().map(|(p, _)| (*p).clone()).collect();
         (records, progs)
     };
@@ -116,9 +115,13 @@ pub(crate) fn stats(files: &[PathBuf], input: &InputOpts, o: &StatsOpts) -> Resu
     let mut without_log = 0;
     if o.top_src_lines.is_some() {
         for (r, p) in records.iter().zip(&judged) {
-            match &r.log {
-                Some(log) => {
-                    let counts = processed_per_insn(log, p.request.insns.len());
+            let counts = r.processed_per_insn.clone().or_else(|| {
+                r.log
+                    .as_deref()
+                    .map(|log| processed_per_insn(log, p.request.insns.len()))
+            });
+            match counts {
+                Some(counts) => {
                     total += counts.iter().sum::<u64>();
                     add_line_costs(&mut top, p, &counts);
                 }
@@ -131,9 +134,11 @@ pub(crate) fn stats(files: &[PathBuf], input: &InputOpts, o: &StatsOpts) -> Resu
     if let Some(field) = sort {
         sort_records(&mut records, field);
     }
-    // The logs served the line counts; they are not part of the table.
+    // The logs and counts served the line costs; they are not part of the
+    // table.
     for r in &mut records {
         r.log = None;
+        r.processed_per_insn = None;
     }
     out_nonl!("{}", render_stats(&records, o.format));
     if let Some(n) = o.top_src_lines {
@@ -148,7 +153,7 @@ pub(crate) fn stats(files: &[PathBuf], input: &InputOpts, o: &StatsOpts) -> Resu
         out_nonl!("{}", render_top_lines(&lines, total));
         if without_log > 0 {
             eprintln!(
-                "bpfcheck: {without_log} program(s) have no per-instruction log (bpfcheck cannot log them yet): use --live to count with the running kernel"
+                "bpfcheck: {without_log} program(s) have no per-instruction counts (bpfcheck could not judge them): use --live to count with the running kernel"
             );
         }
     }

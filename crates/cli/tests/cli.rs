@@ -379,3 +379,28 @@ fn fixtures_naming_kernel_symbols_take_their_ids_from_the_profiles_btf() {
         "{err}"
     );
 }
+
+/// `stats --top-src-lines` counts bpfcheck's judged programs from the
+/// verifier's per-instruction counts: the lines add up to the processed
+/// instructions, with no log asked for.
+#[test]
+fn top_source_lines_come_from_the_verifiers_counts() {
+    let obj = fixture("c/socket_filter.v3.o");
+    let o = bpfcheck(&["stats", &obj, "--format", "json"]);
+    let insns = json(&o)[0]["insns_processed"].as_u64().expect("insns");
+    let o = bpfcheck(&["stats", &obj, "--top-src-lines", "100"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "source lines where the verifier spends its work ({insns} processed insns)"
+        )),
+        "{out}"
+    );
+    let (_, lines) = out.split_once("processed insns):").unwrap();
+    let sum: u64 = lines
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(sum, insns, "{out}");
+    assert!(!stderr(&o).contains("no per-instruction"), "{}", stderr(&o));
+}

@@ -120,6 +120,39 @@ fn stack_out_of_bounds_from_bpfchecks_own_log() {
     insta::assert_snapshot!(out);
 }
 
+/// `check` shows the failing path of its own rejections from the
+/// verifier's recorded path, without a log level, the same instructions the
+/// level-1 log shows; `--format json` carries it as `trace`.
+#[test]
+fn own_rejections_show_the_path_without_a_log_level() {
+    let dir = fixtures_dir();
+    let fx = "asm/map_value_or_null_deref.s";
+    let (code, out, err) = bpfcheck(&dir, &["check", fx, "--color", "never"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        out.contains("on the failing path:")
+            && out.contains("call bpf_map_lookup_elem#1")
+            && out.contains("R0 = map_value_or_null(id=1,"),
+        "{out}"
+    );
+    let (_, logged, _) = bpfcheck(&dir, &["check", fx, "--color", "never", "--log-level", "1"]);
+    let path = |s: &str| {
+        s.split_once("on the failing path:").map(|(_, p)| {
+            p.lines()
+                .take_while(|l| !l.starts_with("  log:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    };
+    assert_eq!(path(&out), path(&logged));
+    let (_, json, _) = bpfcheck(&dir, &["check", fx, "--format", "json"]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let steps = v[0]["trace"]["steps"].as_array().expect("trace steps");
+    assert_eq!(steps.last().unwrap()["insn"], v[0]["error_insn"]);
+    let (_, accepted, _) = bpfcheck(&dir, &["check", "asm/dc_branches.s", "--format", "json"]);
+    assert!(!accepted.contains("\"trace\""), "{accepted}");
+}
+
 #[test]
 fn colour_follows_the_flag() {
     let dir = fixtures_dir();

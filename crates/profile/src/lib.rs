@@ -201,6 +201,11 @@ pub struct Features {
     /// maps`. The 6.18.44 build of the development host has this; neither
     /// Debian's 6.12 nor 7.2 source does.
     pub sleepable_inner_maps: bool,
+    /// Bytes `do_misc_fixups` adds to the stack of each subprogram of an
+    /// accepted program that holds a `may_goto`, which the `stack depth`
+    /// statistics then show: its loop counter (8), or on x86-64 since 6.15
+    /// the timed `may_goto`'s counter and timestamp (16).
+    pub may_goto_stack_extra: u32,
 }
 
 /// `prog_flags` of 5.10's `bpf_prog_load`.
@@ -415,6 +420,7 @@ impl KernelProfile {
                 map_type_end: MapType::INODE_STORAGE.0 + 1,
                 log_subprog_table: true,
                 sleepable_inner_maps: false,
+                may_goto_stack_extra: 0,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("5.10"),
@@ -445,6 +451,7 @@ impl KernelProfile {
                 map_type_end: MapType::USER_RINGBUF.0 + 1,
                 log_subprog_table: true,
                 sleepable_inner_maps: false,
+                may_goto_stack_extra: 0,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.1"),
@@ -475,6 +482,7 @@ impl KernelProfile {
                 map_type_end: MapType::ARENA.0 + 1,
                 log_subprog_table: true,
                 sleepable_inner_maps: false,
+                may_goto_stack_extra: 8,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.12"),
@@ -507,6 +515,7 @@ impl KernelProfile {
                 map_type_end: MapType::ARENA.0 + 1,
                 log_subprog_table: true,
                 sleepable_inner_maps: true,
+                may_goto_stack_extra: 16,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.18"),

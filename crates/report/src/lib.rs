@@ -13,8 +13,10 @@
 //!   instruction, the path from a [`Trace`], and the catalogue's hint;
 //! - the catalogue of rejection classes ([`CATALOGUE`], [`classify`]),
 //!   keyed by the kernel's message patterns and bpfcheck's error codes;
-//! - [`Trace`]: the failing path as data, read from a kernel-format log
-//!   ([`Trace::from_kernel_log`]), and [`processed_insns`] for per-line cost;
+//! - [`Trace`]: the failing path as data, from bpfcheck's verifier
+//!   ([`Record::trace`]) or read from a kernel-format log
+//!   ([`Trace::from_kernel_log`]), and [`processed_insns`] for per-line cost
+//!   from a level-2 log;
 //! - SARIF 2.1.0 ([`to_sarif`]) with a rule per class and source locations;
 //! - veristat-style tables ([`render_stats`], [`Filter`], [`sort_records`])
 //!   and comparisons of two runs ([`compare`], [`render_compare`]).

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::trace::Trace;
+
 /// Version of the JSON record schema. Bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -91,6 +93,15 @@ pub struct Record {
     /// when the error belongs to a known class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The failing path of a rejection as bpfcheck's verifier walked it,
+    /// whatever the log level (`check` and `diff` records; absent in older
+    /// records and in the kernel's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Trace>,
+    /// How many times bpfcheck's verifier processed each instruction, when
+    /// asked for (`stats --top-src-lines`); not serialised.
+    #[serde(skip)]
+    pub processed_per_insn: Option<Vec<u64>>,
 }
 
 /// The `kernel` field: a profile name, or the live kernel's answer.
@@ -204,6 +215,8 @@ mod tests {
             }),
             source: None,
             hint: None,
+            trace: None,
+            processed_per_insn: None,
             stack_depth: None,
         };
         let v = serde_json::to_value(&r).unwrap();

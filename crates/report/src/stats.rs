@@ -574,6 +574,8 @@ mod tests {
             agree: None,
             source: None,
             hint: None,
+            trace: None,
+            processed_per_insn: None,
         }
     }
 

@@ -2,10 +2,11 @@
 //! and what each did to the registers, so that a reader can see where the
 //! offending value came from.
 //!
-//! The verifier's per-instruction states are the natural source; until
-//! bpfcheck's verifier exposes them, a [`Trace`] is read from a
-//! kernel-format log (level 1 or 2), which prints the failing path with
-//! the registers each instruction wrote (`; R0_w=…`).
+//! For bpfcheck's own rejections the CLI builds a [`Trace`] from the path
+//! the verifier recorded (`bpfcheck_verifier::observe`, whatever the log
+//! level) and keeps it in [`crate::Record::trace`]; for the kernel's, a
+//! [`Trace`] is read from a kernel-format log (level 1 or 2), which prints
+//! the failing path with the registers each instruction wrote (`; R0_w=…`).
 
 use serde::{Deserialize, Serialize};
 

@@ -36,6 +36,8 @@ fn record(verdict: &str, error: Option<&str>, source: Option<SourceLocation>) ->
         agree: None,
         source,
         hint: None,
+        trace: None,
+        processed_per_insn: None,
     }
 }
 

@@ -9,7 +9,7 @@ use bpfcheck_smith::diff::Oracle;
 use bpfcheck_smith::fixture::body_lines;
 use bpfcheck_smith::generator::{GenConfig, generate};
 use bpfcheck_smith::rng::SeedRng;
-use bpfcheck_smith::sound::check_alu_domain;
+use bpfcheck_smith::sound::{check_alu_domain, check_generated};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -62,14 +62,25 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
-    /// Check the scalar domain against concrete execution.
+    /// Check the scalar domain against concrete execution; with
+    /// `--programs`, generated programs bpfcheck accepts, run in the
+    /// interpreter against the verifier's recorded states.
     Sound {
         /// Random sequences.
         #[arg(long, default_value_t = 100_000)]
         count: u64,
-        /// Seed.
+        /// Seed (the first program's, with `--programs`).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Check this many generated programs instead of the domain alone.
+        #[arg(long)]
+        programs: Option<u64>,
+        /// Random inputs per accepted program.
+        #[arg(long, default_value_t = 16)]
+        runs: usize,
+        /// The kernel profile bpfcheck verifies for.
+        #[arg(long, default_value = "6.18")]
+        profile: String,
     },
 }
 
@@ -85,7 +96,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Cmd::Exec { seed } => exec_one(seed),
-        Cmd::Sound { count, seed } => {
+        Cmd::Sound {
+            programs: Some(n),
+            seed,
+            runs,
+            profile,
+            ..
+        } => sound_programs(&profile, seed, n, runs),
+        Cmd::Sound { count, seed, .. } => {
             let mut e = SeedRng::new(seed);
             for i in 0..count {
                 if let Some(v) = check_alu_domain(&mut e, 8) {
@@ -196,4 +214,36 @@ fn exec_one(seed: u64) -> ExitCode {
         println!("; kernel {k:#x}, interpreter {i:#x}");
     }
     ExitCode::FAILURE
+}
+
+/// `sound --programs N`: the states of the verifier against the interpreter.
+fn sound_programs(profile: &str, seed: u64, n: u64, runs: usize) -> ExitCode {
+    let profile = match bpfcheck_profile::KernelProfile::builtin(profile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("bpfcheck-smith: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cfg = GenConfig::default();
+    let rep = check_generated(&profile, &cfg, seed, n, runs);
+    for (seed, why) in &rep.walk_differs {
+        println!("seed {seed}: accepted, but rejected when every path is walked: {why}");
+    }
+    for (seed, v) in &rep.violations {
+        println!("seed {seed}: {v}");
+    }
+    println!(
+        "{} programs, {} accepted and executed {runs} times each ({} more unsupported when every path is walked): {} outside the verifier's states, {} rejected by the full walk",
+        rep.programs,
+        rep.checked,
+        rep.walk_unsupported,
+        rep.violations.len(),
+        rep.walk_differs.len()
+    );
+    if rep.violations.is_empty() && rep.walk_differs.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

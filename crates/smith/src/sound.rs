@@ -19,21 +19,32 @@
 //! frame. An executed instruction with no recorded state is also reported:
 //! the verifier believed it dead.
 //!
-//! Until the verifier provides the hook, [`check_alu_domain`] checks the
-//! same property for the scalar domain alone: random sequences of ALU
-//! operations and conditional jumps, executed concretely by
-//! [`bpfcheck_interp::alu`] and abstractly by
-//! [`bpfcheck_verifier::domain`].
+//! [`verifier_states`] is the hook the verifier provides
+//! ([`bpfcheck_verifier::verify_observed`]): it verifies the program with
+//! every path walked to its end ([`Observe::explore_all_paths`]), so that
+//! each concrete execution follows one abstract path and every scalar the
+//! verifier tracks must contain the concrete value, not only the precise
+//! ones that pruning relies on. [`check_generated`] runs it over generated
+//! programs (`bpfcheck-smith sound --programs N`).
+//!
+//! [`check_alu_domain`] checks the same property for the scalar domain
+//! alone, on far more operations: random sequences of ALU operations and
+//! conditional jumps, executed concretely by [`bpfcheck_interp::alu`] and
+//! abstractly by [`bpfcheck_verifier::domain`].
 
 use std::collections::HashMap;
 use std::fmt;
 
 use bpfcheck_interp::{Config, Input, Interpreter, Observer, Regs};
 use bpfcheck_isa::{self as isa, Size, SwapBits};
+use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{InsnIdx, LoadRequest, RegNo};
 use bpfcheck_verifier::domain::{self, Era, Scalar, Tnum};
+use bpfcheck_verifier::observe::{ObservedReg, ObservedState, StateKind};
+use bpfcheck_verifier::{Observe, Verdict, VerifyOptions, verify, verify_observed};
 
-use crate::rng::Entropy;
+use crate::generator::{GenConfig, generate};
+use crate::rng::{Entropy, SeedRng};
 
 /// One register as the verifier sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +87,135 @@ impl StateHook for RecordedStates {
     fn states_at(&self, pc: InsnIdx) -> &[AbstractState] {
         self.0.get(&pc).map_or(&[], Vec::as_slice)
     }
+}
+
+impl AbstractState {
+    /// The verifier's state as this module sees it. Registers a cleaned
+    /// checkpoint no longer tracks (dead ones) are not initialised here.
+    pub fn from_observed(s: &ObservedState) -> Self {
+        let frames = s
+            .frames
+            .iter()
+            .map(|f| {
+                let mut regs = [AbstractReg::NotInit; RegNo::COUNT];
+                for (i, (out, r)) in regs.iter_mut().zip(&f.regs).enumerate() {
+                    let dead = s.kind == StateKind::Checkpoint && s.live_regs & (1 << i) == 0;
+                    *out = match r {
+                        _ if dead => AbstractReg::NotInit,
+                        ObservedReg::NotInit => AbstractReg::NotInit,
+                        ObservedReg::Scalar { value, .. } => AbstractReg::Scalar(*value),
+                        ObservedReg::Pointer { .. } => AbstractReg::Pointer,
+                    };
+                }
+                AbstractFrame { regs }
+            })
+            .collect();
+        Self { frames }
+    }
+}
+
+/// Why [`verifier_states`] has no states to check against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoStates {
+    /// bpfcheck does not accept the program (rejected or unsupported).
+    NotAccepted(Verdict),
+    /// Walking every path meets something bpfcheck does not model on a
+    /// path the pruned walk never finished: what.
+    Unsupported(String),
+    /// Walking every path rejects the program (the complexity limit, or a
+    /// path pruning hid): the error.
+    WalkDiffers(String),
+}
+
+/// The states bpfcheck's verifier had before each instruction of `req`,
+/// when it accepts it, from a walk of every path
+/// ([`Observe::explore_all_paths`]).
+pub fn verifier_states(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+) -> Result<RecordedStates, NoStates> {
+    let opts = VerifyOptions::default();
+    let plain = verify(req, profile, &opts);
+    if plain.verdict != Verdict::Accepted {
+        return Err(NoStates::NotAccepted(plain.verdict));
+    }
+    let want = Observe {
+        states: true,
+        explore_all_paths: true,
+        ..Observe::default()
+    };
+    let v = verify_observed(req, profile, &opts, want);
+    if let Some(u) = v.unsupported {
+        return Err(NoStates::Unsupported(u.to_string()));
+    }
+    if let Some(e) = v.error {
+        return Err(NoStates::WalkDiffers(format!(
+            "{:?} at insn {:?}",
+            e.message, e.insn
+        )));
+    }
+    let obs = v.observation.unwrap_or_default();
+    let mut map = HashMap::new();
+    for (i, at) in obs.states.iter().enumerate() {
+        if !at.is_empty() {
+            map.insert(
+                InsnIdx(i as u32),
+                at.iter().map(AbstractState::from_observed).collect(),
+            );
+        }
+    }
+    Ok(RecordedStates(map))
+}
+
+/// What [`check_generated`] found.
+#[derive(Clone, Debug, Default)]
+pub struct GeneratedReport {
+    /// Programs generated.
+    pub programs: u64,
+    /// Accepted by bpfcheck and executed.
+    pub checked: u64,
+    /// Accepted, but walking every path met something bpfcheck does not
+    /// model (not checked).
+    pub walk_unsupported: u64,
+    /// Accepted, but walking every path gave another verdict (seed, why).
+    pub walk_differs: Vec<(u64, String)>,
+    /// Concrete executions outside the recorded states (seed, violation).
+    pub violations: Vec<(u64, Violation)>,
+}
+
+/// Generates the programs of seeds `first..first + count`, and for each
+/// that bpfcheck accepts for `profile`, runs [`check_program`] with
+/// `runs` random inputs against [`verifier_states`].
+pub fn check_generated(
+    profile: &KernelProfile,
+    cfg: &GenConfig,
+    first: u64,
+    count: u64,
+    runs: usize,
+) -> GeneratedReport {
+    let mut rep = GeneratedReport::default();
+    for seed in first..first + count {
+        rep.programs += 1;
+        let req = generate(&mut SeedRng::new(seed), cfg);
+        let hook = match verifier_states(&req, profile) {
+            Ok(h) => h,
+            Err(NoStates::NotAccepted(_)) => continue,
+            Err(NoStates::Unsupported(_)) => {
+                rep.walk_unsupported += 1;
+                continue;
+            }
+            Err(NoStates::WalkDiffers(why)) => {
+                rep.walk_differs.push((seed, why));
+                continue;
+            }
+        };
+        rep.checked += 1;
+        let mut e = SeedRng::new(seed ^ 0x5eed_5eed);
+        if let Some(v) = check_program(&req, &hook, &mut e, runs) {
+            rep.violations.push((seed, v));
+        }
+    }
+    rep
 }
 
 /// A concrete execution outside the abstract states.
@@ -471,6 +611,24 @@ mod tests {
         regs[1] = AbstractReg::Pointer;
         regs[10] = AbstractReg::Pointer;
         AbstractFrame { regs }
+    }
+
+    fn socket_filters() -> GenConfig {
+        GenConfig {
+            prog_types: vec![bpfcheck_uapi::ProgType::SOCKET_FILTER],
+            ..GenConfig::default()
+        }
+    }
+
+    #[test]
+    fn generated_programs_stay_in_the_verifiers_states() {
+        let profile = KernelProfile::builtin("6.18").expect("6.18 profile");
+        let rep = check_generated(&profile, &socket_filters(), 0, 400, 8);
+        assert!(rep.checked >= 20, "only {} of 400 checked", rep.checked);
+        assert!(rep.walk_differs.is_empty(), "{:?}", rep.walk_differs);
+        if let Some((seed, v)) = rep.violations.first() {
+            panic!("seed {seed}: {v}");
+        }
     }
 
     #[test]

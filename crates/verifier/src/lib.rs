@@ -189,6 +189,14 @@
 //!   of programs with line info (`verbose_linfo`, module `linfo`, after
 //!   the `check_btf_line` ordering and string checks), and the statistics.
 //!
+//! # Observation
+//!
+//! [`verify_observed`] also records, when asked ([`Observe`]), the
+//! abstract states before each instruction, the failing path of a
+//! rejection with what each instruction wrote, and the processed count of
+//! each instruction, as data ([`observe`]); the statistics carry the main
+//! program's stack depth.
+//!
 //! # Knowingly not implemented (yet)
 //!
 //! Each gives `unsupported` naming the feature at the first instruction
@@ -242,15 +250,18 @@ mod error;
 mod linfo;
 mod liveness;
 mod log;
+/// Observing a verification: states, the failing path, processed counts.
+pub mod observe;
 mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
 
 use bpfcheck_isa::LogEra;
 pub use bpfcheck_profile::KernelProfile;
-use bpfcheck_uapi::{Errno, InsnIdx, LoadRequest, ProgType, VerifierStats};
+use bpfcheck_uapi::{Errno, InsnIdx, LoadRequest, ProgType, VerifierStats, op};
 pub use error::{ErrorCode, Unsupported, VerifierError};
 pub use log::{LOG_LEVEL1, LOG_LEVEL2, LOG_STATS, stats_trailer};
+pub use observe::{Observation, Observe};
 
 use crate::{error::Stop, log::Log};
 
@@ -287,6 +298,9 @@ pub struct Verification {
     pub log: Option<String>,
     /// The statistics, when known (see [`stats_trailer`] to render them).
     pub stats: Option<VerifierStats>,
+    /// What [`verify_observed`] was asked to observe, when the program reached
+    /// `do_check` (accepted, or rejected there); `None` otherwise.
+    pub observation: Option<Box<Observation>>,
 }
 
 impl Verification {
@@ -306,6 +320,19 @@ impl Verification {
 
 /// Verifies one program as `profile`'s kernel would.
 pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) -> Verification {
+    verify_observed(req, profile, opts, Observe::default())
+}
+
+/// [`verify`], also recording what `observe` asks for in
+/// [`Verification::observation`] (see [`observe`]). The verdict, error, log
+/// and statistics are those of [`verify`] unless
+/// [`Observe::explore_all_paths`] is set.
+pub fn verify_observed(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+    opts: &VerifyOptions,
+    observe: Observe,
+) -> Verification {
     let mut log = Log::new(opts.log_level);
     // Statistics of a load refused before interpretation: nothing processed.
     let zero_stats = || VerifierStats {
@@ -331,10 +358,11 @@ pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) 
                 } else {
                     Some(zero_stats())
                 },
+                observation: None,
             }
         }
         Err(Stop::Unsupported(u)) => unsupported(u),
-        Ok(()) if interpretable(req, profile).is_ok() => interpret(req, profile, log),
+        Ok(()) if interpretable(req, profile).is_ok() => interpret(req, profile, log, observe),
         Ok(()) => match first_encoding_error(req, profile) {
             Some(err) => Verification {
                 verdict: Verdict::Rejected,
@@ -342,6 +370,7 @@ pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) 
                 unsupported: None,
                 log: None,
                 stats: None,
+                observation: None,
             },
             None => unsupported(interpretable(req, profile).err().unwrap_or_else(|| {
                 Unsupported::new("abstract interpretation (do_check)", Some(0))
@@ -380,7 +409,12 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
 }
 
 /// `compute_live_registers` and `do_check` for the main program.
-fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verification {
+fn interpret(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+    mut log: Log,
+    observe: Observe,
+) -> Verification {
     match linfo::SourceLines::new(req) {
         Ok(lines) => log.set_source_lines(lines),
         Err(u) => return unsupported(u),
@@ -399,9 +433,14 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
         log.push(&liveness::table(&req.insns, &live, &scc, profile.log_era));
     }
     let mut checker = check::Checker::new(req, profile, &mut log, live, scc);
+    checker.observe(observe);
     let outcome = checker.run();
-    let stats = checker.stats();
+    let mut stats = checker.stats();
+    if outcome.is_ok() {
+        add_may_goto_stack(req, profile, &mut stats);
+    }
     let logged = checker.error_logged();
+    let observation = checker.take_observation(matches!(outcome, Err(Stop::Reject(_))));
     let exact = |log: Log| log.is_exact().then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {
@@ -416,6 +455,7 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
             error: None,
             unsupported: None,
             stats: Some(stats),
+            observation,
         },
         Err(Stop::Reject(err)) => {
             if !logged {
@@ -431,6 +471,7 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
                     Some(String::new())
                 },
                 stats: Some(stats),
+                observation,
             }
         }
         Err(Stop::Unsupported(u)) => unsupported(u),
@@ -444,6 +485,7 @@ fn unsupported(u: Unsupported) -> Verification {
         unsupported: Some(u),
         log: None,
         stats: None,
+        observation: None,
     }
 }
 
@@ -534,4 +576,29 @@ fn first_encoding_error(req: &LoadRequest, profile: &KernelProfile) -> Option<Ve
         i += 1;
     }
     None
+}
+
+/// The stack `do_misc_fixups` gives the `may_goto` counters of an accepted
+/// program, which its `stack depth` statistics include.
+fn add_may_goto_stack(req: &LoadRequest, profile: &KernelProfile, stats: &mut VerifierStats) {
+    let extra = profile.features.may_goto_stack_extra;
+    let Some(depths) = stats.stack_depth.as_mut() else {
+        return;
+    };
+    if extra == 0 {
+        return;
+    }
+    let starts = check::subprog_starts(&req.insns);
+    for (k, depth) in depths.iter_mut().enumerate() {
+        let (Some(&start), end) = (starts.get(k), starts.get(k + 1).copied()) else {
+            continue;
+        };
+        let end = end.unwrap_or(req.insns.len());
+        let may_goto = req.insns[start..end]
+            .iter()
+            .any(|i| i.code == op::JMP | op::JCOND && i.src == op::MAY_GOTO);
+        if may_goto {
+            *depth += extra;
+        }
+    }
 }

@@ -245,6 +245,8 @@ pub fn diff_record(
         agree: Some(agree),
         source: None,
         hint: None,
+        trace: None,
+        processed_per_insn: None,
     };
     (rec, v)
 }

@@ -29,6 +29,7 @@ mod loops;
 mod map;
 mod mem;
 mod mem_arg;
+mod observe;
 mod precision;
 mod print;
 mod stack_liveness;
@@ -141,6 +142,8 @@ pub(crate) struct Checker<'a> {
     scratched_slots: u64,
     prev_log_pos: usize,
     prev_insn_print_len: usize,
+    /// What [`crate::observe`] records, when asked.
+    obs: Option<Box<observe::Recorder>>,
 }
 
 /// How an instruction ends.
@@ -224,6 +227,7 @@ impl<'a> Checker<'a> {
             scratched_slots: u64::MAX,
             prev_log_pos: 0,
             prev_insn_print_len: 0,
+            obs: None,
         }
     }
 
@@ -265,6 +269,7 @@ impl<'a> Checker<'a> {
             self.cur_hist_ent = None;
             self.hist_prev = self.prev_insn_idx.map_or(-1, |p| p as i64);
             self.insn_processed += 1;
+            self.obs_processed(idx);
             if self.insn_processed > u64::from(self.profile.limits.complexity_insns) {
                 return Err(self.reject(
                     ErrorCode::InvalidInsn,
@@ -318,7 +323,9 @@ impl<'a> Checker<'a> {
             }
             self.prev_insn_idx = Some(idx);
             self.stack_live.reset_writes(&self.cur, idx);
+            self.obs_before_step(idx);
             let flow = self.step(&insn)?;
+            self.obs_after_step();
             if !matches!(flow, Flow::PathEnd) {
                 self.stack_live.commit_writes();
             }
@@ -359,6 +366,7 @@ impl<'a> Checker<'a> {
         self.prev_insn_idx = Some(p.prev);
         self.path = p.path;
         self.hist_len = p.hist_end;
+        self.obs_branch_resumed();
         Ok(Some(true))
     }
 
@@ -490,6 +498,7 @@ impl<'a> Checker<'a> {
         insn: usize,
         prev: usize,
     ) -> Result<(), Stop> {
+        self.obs_branch_queued(&state, insn, prev);
         if let Some(parent) = self.path.parent {
             self.checkpoints[parent].branches += 1;
         }

@@ -178,6 +178,7 @@ impl Checker<'_> {
     /// `check_max_stack_depth` after the walk: the stacks of every static
     /// call chain together stay within `MAX_BPF_STACK`.
     pub(super) fn check_max_stack_depth(&mut self) -> Result<(), Stop> {
+        self.obs_walk_done();
         self.stack_depth_from(0, 0, 0)
     }
 

@@ -69,7 +69,10 @@ impl Checker<'_> {
                 } else {
                     Strictness::Loose
                 };
-                if may_goto_hit || self.compare(c, &live_regs, exact)? {
+                if (may_goto_hit || self.compare(c, &live_regs, exact)?)
+                    && !self.explores_all_paths()
+                {
+                    self.obs_pruned(idx, c);
                     self.checkpoints[c].hit_cnt += 1;
                     if self.jmp_point[idx] {
                         self.push_hist(None, Vec::new());
