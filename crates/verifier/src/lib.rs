@@ -292,7 +292,10 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
     if !(caps.sys_admin || (caps.bpf && caps.perfmon)) {
         return Err(Unsupported::new("unprivileged loaders", Some(0)));
     }
-    if req.prog_type != ProgType::SOCKET_FILTER {
+    if !matches!(
+        req.prog_type,
+        ProgType::SOCKET_FILTER | ProgType::XDP | ProgType::SCHED_CLS | ProgType::SCHED_ACT
+    ) {
         return Err(Unsupported::new(
             format!("abstract interpretation of program type {}", req.prog_type),
             Some(0),

@@ -30,7 +30,11 @@ fn fixtures() -> Vec<String> {
         .filter(|name| root().join(format!("fixtures/asm/{name}.s")).exists())
         .collect();
     names.sort();
-    assert!(names.len() >= 40, "golden logs missing from {}", dir.display());
+    assert!(
+        names.len() >= 40,
+        "golden logs missing from {}",
+        dir.display()
+    );
     names
 }
 

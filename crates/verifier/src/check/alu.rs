@@ -210,6 +210,17 @@ impl Checker<'_> {
                 }
                 return self.map_ptr_arith(insn, opk, &dst, &s.value);
             }
+            (
+                RegState::PtrToPacket { .. }
+                | RegState::PtrToPacketMeta { .. }
+                | RegState::PtrToPacketEnd,
+                RegState::Scalar(s),
+            ) => {
+                if reg_src {
+                    self.mark_chain_precision(insn.src)?;
+                }
+                return self.pkt_ptr_arith(insn, opk, &dst, &s);
+            }
             (_, _) if reg_src && dst.is_pointer() && src.is_pointer() && opk == AluOp::Sub => {
                 // Pointer difference, allowed to privileged loaders.
                 return self.set_scalar(insn.dst, ScalarReg::new(Scalar::unknown()));

@@ -161,6 +161,9 @@ impl Checker<'_> {
             _ => return Err(self.unsupported(&format!("helper return type {ret}"))),
         };
         *self.cur.cur_mut().reg_mut(0) = r0;
+        if super::packet::changes_pkt_data(insn.imm) {
+            self.clear_all_pkt_pointers();
+        }
         Ok(())
     }
 

@@ -152,6 +152,28 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Result<bool, Unmo
                 && v1.var_off.contains(v2.var_off)
                 && ids.check(*i1, *i2)
         }
+        (
+            RegState::PtrToPacket { ptr: p1, range: r1 },
+            RegState::PtrToPacket { ptr: p2, range: r2 },
+        )
+        | (
+            RegState::PtrToPacketMeta { ptr: p1, range: r1 },
+            RegState::PtrToPacketMeta { ptr: p2, range: r2 },
+        ) => {
+            // At least the old range; the markers at and past the end
+            // only match themselves.
+            let range_ok = if *r1 < 0 || *r2 < 0 {
+                r1 == r2
+            } else {
+                r1 <= r2
+            };
+            range_ok
+                && p1.off == p2.off
+                && ids.check(p1.id, p2.id)
+                && range_within(&p1.var, &p2.var)
+                && p1.var.var_off.contains(p2.var.var_off)
+        }
+        (RegState::PtrToPacketEnd, RegState::PtrToPacketEnd) => true,
         _ => return Err(Unmodelled),
     })
 }
