@@ -209,6 +209,17 @@ impl Checker<'_> {
         }
         self.read_reg(regno)?;
         let reg = *self.cur.cur().reg(regno);
+        let pkt = matches!(
+            reg,
+            RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. }
+        );
+        if pkt && arg.base != ArgBase::Anything && !proto.pkt_access {
+            return Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EACCES,
+                "helper access to the packet is not allowed".to_owned(),
+            ));
+        }
         // NULL where NULL is allowed skips the type check.
         let null_ok = arg.maybe_null() && helper_mem::is_null(&reg);
         match arg.base {
@@ -281,12 +292,12 @@ impl Checker<'_> {
     fn check_mem_arg_type(&self, regno: u8, reg: &RegState) -> Result<(), Stop> {
         match reg {
             RegState::PtrToStack { .. }
+            | RegState::PtrToPacket { .. }
+            | RegState::PtrToPacketMeta { .. }
             | RegState::PtrToMapValue {
                 maybe_null: false, ..
             } => Ok(()),
-            RegState::PtrToPacket { .. }
-            | RegState::PtrToPacketMeta { .. }
-            | RegState::PtrToMapKey { .. }
+            RegState::PtrToMapKey { .. }
             | RegState::PtrToMem { .. }
             | RegState::PtrToBuf(_)
             | RegState::PtrToBtfId { .. } => {

@@ -49,7 +49,7 @@ impl Checker<'_> {
             base,
             RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. }
         ) {
-            self.pkt_access(insn.src, &base, insn.off, size, Access::Read)?;
+            self.pkt_access(insn.src, &base, insn.off, size)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
         } else if let RegState::PtrToMapValue {
             maybe_null: false, ..
@@ -135,7 +135,7 @@ impl Checker<'_> {
         ) {
             // Packet memory is not tracked; a privileged loader may store
             // pointers there too.
-            return self.pkt_access(insn.dst, &base, insn.off, size, Access::Write);
+            return self.pkt_access(insn.dst, &base, insn.off, size);
         }
         if let RegState::PtrToMapValue {
             maybe_null: false, ..

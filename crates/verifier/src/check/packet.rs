@@ -15,7 +15,6 @@ use bpfcheck_uapi::{Errno, RawInsn, op};
 
 use super::ctx::PacketField;
 use super::jmp::target_of;
-use super::mem::Access;
 use super::{Checker, Flow};
 use crate::domain::{AluOp, JmpOp, Scalar, Width};
 use crate::error::{ErrorCode, Stop};
@@ -346,23 +345,35 @@ impl Checker<'_> {
     }
 
     /// `check_mem_access` through a `pkt` or `pkt_meta` pointer in
-    /// `regno` at constant offset `off` (`check_packet_access`).
+    /// `regno` at constant offset `off`. Socket filters never hold packet
+    /// pointers, and tc and XDP programs may write packets, so loads and
+    /// stores are checked alike.
     pub(super) fn pkt_access(
         &mut self,
         regno: u8,
         base: &RegState,
         off: i16,
         size: i32,
-        access: Access,
+    ) -> Result<(), Stop> {
+        if self.strict_alignment && size > 1 {
+            return Err(self.unsupported("packet access with BPF_F_STRICT_ALIGNMENT"));
+        }
+        self.check_packet_access(regno, base, i64::from(off), size, false)
+    }
+
+    /// `check_packet_access`: `size` bytes at `off` past the pointer's
+    /// fixed offset must lie in its proven range.
+    pub(super) fn check_packet_access(
+        &mut self,
+        regno: u8,
+        base: &RegState,
+        off: i64,
+        size: i32,
+        zero_ok: bool,
     ) -> Result<(), Stop> {
         let Some((p, range)) = fields(base) else {
             return Err(self.unsupported("memory access through this pointer type"));
         };
-        if self.strict_alignment && size > 1 {
-            return Err(self.unsupported("packet access with BPF_F_STRICT_ALIGNMENT"));
-        }
-        // Socket filters never hold packet pointers; tc and XDP may write.
-        let _ = access;
         if p.var.smin < 0 {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,
@@ -372,10 +383,11 @@ impl Checker<'_> {
                 ),
             ));
         }
-        let off = i64::from(off) + i64::from(p.off);
+        let off = off + i64::from(p.off);
+        let size_ok = size > 0 || size == 0 && zero_ok;
         let errno = if range < 0 {
             Some(Errno::EINVAL)
-        } else if off >= 0 && off + i64::from(size) <= i64::from(range) {
+        } else if off >= 0 && size_ok && off + i64::from(size) <= i64::from(range) {
             None
         } else {
             self.log.line(&format!(
