@@ -21,6 +21,7 @@ mod ctx_net;
 mod equiv;
 mod helper_mem;
 mod jmp;
+mod ld_abs;
 mod map;
 mod mem;
 mod packet;
@@ -318,11 +319,11 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `check_ld_imm` for plain 64-bit constants; `BPF_LD_[ABS|IND]` and
-    /// pseudo sources are not modelled.
+    /// `check_ld_imm` for plain 64-bit constants and maps, and
+    /// `BPF_LD_[ABS|IND]`; other pseudo sources are not modelled.
     fn ld(&mut self, insn: &RawInsn) -> Result<(), Stop> {
         match op::mode(insn.code) {
-            op::ABS | op::IND => Err(self.unsupported("BPF_LD_[ABS|IND] packet access")),
+            op::ABS | op::IND => self.ld_abs(insn),
             _ => {
                 self.write_reg(insn.dst, RegArg::Dst)?;
                 let second = self
