@@ -250,13 +250,15 @@ impl Checker<'_> {
     }
 
     /// `adjust_ptr_min_max_vals` for a 64-bit operation on a packet
-    /// pointer `ptr` (in `insn.dst`) and the scalar `off`.
+    /// pointer `ptr` and the scalar `off`, into `insn.dst`; `reversed`
+    /// when the pointer is the source (`scalar += pointer`).
     pub(super) fn pkt_ptr_arith(
         &mut self,
         insn: &RawInsn,
         opk: AluOp,
         ptr: &RegState,
         off: &ScalarReg,
+        reversed: bool,
     ) -> Result<(), Stop> {
         let dst = insn.dst;
         let ty = ptr.type_str();
@@ -268,6 +270,12 @@ impl Checker<'_> {
         };
         self.pkt_sane_offset(&off.value, i64::from(off.off), ty)?;
         self.pkt_sane_offset(&p.var, i64::from(p.off), ty)?;
+        if reversed && opk == AluOp::Sub {
+            return Err(self.pkt_reject(
+                Errno::EACCES,
+                format!("R{dst} tried to subtract pointer from scalar"),
+            ));
+        }
         let v = &off.value;
         let known = v.const_value().map(|c| c as i64);
         let mut var = p.var;
