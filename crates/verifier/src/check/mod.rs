@@ -5,7 +5,8 @@
 //! bookkeeping (which registers and slots an instruction touched, where the
 //! last instruction line starts). Instruction classes live in their own
 //! modules: [`alu`], [`mem`], [`atomic`], [`map`], [`jmp`], [`call`] (with
-//! [`helper_mem`] for helper memory arguments).
+//! [`helper_mem`] for helper memory arguments), [`packet`] (direct packet
+//! access), [`ld_abs`]; context rules in [`ctx`] and [`ctx_net`].
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the

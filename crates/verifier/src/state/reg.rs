@@ -124,8 +124,8 @@ pub enum RegState {
     PtrToPacket {
         /// The pointer's offsets and id.
         ptr: PtrFields,
-        /// Bytes known to be in bounds, or [`AT_PKT_END`] /
-        /// [`BEYOND_PKT_END`].
+        /// Bytes known to be in bounds, or `AT_PKT_END` /
+        /// `BEYOND_PKT_END`.
         range: i32,
     },
     /// Packet metadata (`PTR_TO_PACKET_META`).
