@@ -53,29 +53,33 @@ fn log_change(out: &mut String, what: &str, idx: usize, old: u64, new: u64) {
     out.push('\n');
 }
 
-/// The post-order of `check_cfg`'s depth-first walk (fall-through edge
-/// before the branch edge).
+/// The instruction post-order of `bpf_compute_postorder`: an explicit
+/// stack where an instruction, when first reached, pushes all its
+/// successors not yet discovered (fall-through first, so the branch
+/// target is walked first) and is emitted when reached again.
 fn postorder(insns: &[RawInsn]) -> Vec<usize> {
     let n = insns.len();
-    let mut seen = vec![false; n];
+    let mut discovered = vec![false; n];
+    let mut explored = vec![false; n];
     let mut order = Vec::with_capacity(n);
-    let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
     if n == 0 {
         return order;
     }
-    seen[0] = true;
-    while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-        let succ = successors(insns, node);
-        if let Some(&s) = succ.get(*next) {
-            *next += 1;
-            if s < n && !seen[s] {
-                seen[s] = true;
-                stack.push((s, 0));
-            }
-        } else {
-            order.push(node);
+    let mut stack = vec![0usize];
+    while let Some(&top) = stack.last() {
+        discovered[top] = true;
+        if explored[top] {
+            order.push(top);
             stack.pop();
+            continue;
         }
+        for s in successors(insns, top) {
+            if s < n && !discovered[s] {
+                discovered[s] = true;
+                stack.push(s);
+            }
+        }
+        explored[top] = true;
     }
     order
 }
