@@ -15,7 +15,7 @@
 //! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
+    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
@@ -71,6 +71,24 @@ fn gpl_compatible(license: &str) -> bool {
             | "Dual MIT/GPL"
             | "Dual MPL/GPL"
     )
+}
+
+/// `bpf_skb_fib_lookup` / `bpf_xdp_fib_lookup`.
+const FIB_LOOKUP: u32 = 69;
+
+/// Argument `i` of `proto` as 6.18 declares it. The profile's prototypes
+/// are 6.12's; by 6.18 the fib lookups' parameter block is
+/// `ARG_PTR_TO_MEM | MEM_WRITE` (the live kernel turns the stack bytes it
+/// covers into `STACK_MISC`).
+fn arg_on_6_18(proto: &HelperProto, i: usize) -> ArgType {
+    let arg = proto.args[i];
+    if proto.id == FIB_LOOKUP && arg.base == ArgBase::PtrToMem {
+        return ArgType {
+            flags: arg.flags.with(TypeFlag::MemWrite),
+            ..arg
+        };
+    }
+    arg
 }
 
 /// What the arguments established (`struct bpf_call_arg_meta`).
@@ -202,7 +220,7 @@ impl Checker<'_> {
         i: usize,
         meta: &mut Meta,
     ) -> Result<(), Stop> {
-        let arg = proto.args[i];
+        let arg = arg_on_6_18(proto, i);
         let regno = u8::try_from(i + 1).unwrap_or(1);
         if arg.base == ArgBase::DontCare {
             return Ok(());
@@ -233,7 +251,7 @@ impl Checker<'_> {
             ArgBase::ConstSize | ArgBase::ConstSizeOrZero if arg.flags.is_empty() => {
                 let ptr_arg = i
                     .checked_sub(1)
-                    .map(|p| proto.args[p])
+                    .map(|p| arg_on_6_18(proto, p))
                     .filter(|p| p.base == ArgBase::PtrToMem)
                     .ok_or_else(|| self.unsupported("size arguments without a memory argument"))?;
                 let zero_ok = arg.base == ArgBase::ConstSizeOrZero;
