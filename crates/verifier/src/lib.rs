@@ -76,7 +76,8 @@
 //!   (`invalid read from/write to stack R%d off=%d size=%d` with 6.18's
 //!   errnos, `write into map forbidden`, empty accesses through NULL),
 //!   6.14+'s access types (read-only arguments keep spills, written ones
-//!   turn bytes into `STACK_MISC`), the byte-wise stores after an
+//!   turn bytes into `STACK_MISC`; the fib lookups' parameter block is
+//!   one, as 6.18 declares it), the byte-wise stores after an
 //!   uninitialised-memory argument, `do_refine_retval_range` of the
 //!   `*_str` and stack helpers, and `bpf_ringbuf_output` on ring buffers;
 //! - atomics (`add`/`or`/`and`/`xor` with and without fetch, `xchg`,
