@@ -228,9 +228,9 @@ impl Checker<'_> {
         self.reject(code, errno, msg)
     }
 
-    /// `check_reg_sane_offset` of `var` (with fixed offset `off`) for a
-    /// pointer of type `ty`.
-    fn pkt_sane_offset(&self, var: &Scalar, off: i64, ty: &str) -> Result<(), Stop> {
+    /// `check_reg_sane_offset_scalar`: the number `var` (a linked scalar's
+    /// constant `off` included) moving a pointer of type `ty`.
+    fn pkt_sane_scalar(&self, var: &Scalar, off: i64, ty: &str) -> Result<(), Stop> {
         let msg = if let Some(c) = var.const_value().map(|c| c as i64)
             && (c >= MAX_VAR_OFF || c <= -MAX_VAR_OFF)
         {
@@ -247,6 +247,26 @@ impl Checker<'_> {
             return Ok(());
         };
         Err(self.pkt_reject(Errno::EINVAL, msg))
+    }
+
+    /// `check_reg_sane_offset_ptr`: a pointer of type `ty` with fixed
+    /// offset `off` and variable part `var`.
+    fn pkt_sane_ptr(&self, var: &Scalar, off: i64, ty: &str) -> Result<(), Stop> {
+        let known = var.const_value().map(|c| c as i64);
+        let bad = |v: i64| v >= MAX_VAR_OFF || v <= -MAX_VAR_OFF;
+        let culprit = match known {
+            Some(c) if bad(c) => Some(c),
+            _ if bad(off) => Some(off),
+            _ if bad(var.smin) => Some(var.smin),
+            _ => None,
+        };
+        match culprit {
+            Some(v) => Err(self.pkt_reject(
+                Errno::EINVAL,
+                format!("{ty} pointer offset {v} is not allowed"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// `adjust_ptr_min_max_vals` for a 64-bit operation on a packet
@@ -268,8 +288,8 @@ impl Checker<'_> {
                 format!("R{dst} pointer arithmetic on {ty} prohibited"),
             ));
         };
-        self.pkt_sane_offset(&off.value, i64::from(off.off), ty)?;
-        self.pkt_sane_offset(&p.var, i64::from(p.off), ty)?;
+        self.pkt_sane_scalar(&off.value, i64::from(off.off), ty)?;
+        self.pkt_sane_ptr(&p.var, i64::from(p.off), ty)?;
         if reversed && opk == AluOp::Sub {
             return Err(self.pkt_reject(
                 Errno::EACCES,
@@ -345,7 +365,7 @@ impl Checker<'_> {
                 ));
             }
         }
-        self.pkt_sane_offset(&var, i64::from(new.off), ty)?;
+        self.pkt_sane_ptr(&var, i64::from(new.off), ty)?;
         var.sync(self.era);
         new.var = var;
         *self.cur.cur_mut().reg_mut(dst) = with_fields(ptr, new, new_range);
