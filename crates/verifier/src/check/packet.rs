@@ -288,6 +288,11 @@ impl Checker<'_> {
                 format!("R{dst} pointer arithmetic on {ty} prohibited"),
             ));
         };
+        if i64::from(off.off).abs() >= MAX_VAR_OFF {
+            // Whether 6.18 looks at a linked number's constant here is not
+            // known.
+            return Err(self.unsupported("packet arithmetic with a huge linked constant"));
+        }
         self.pkt_sane_scalar(&off.value, i64::from(off.off), ty)?;
         self.pkt_sane_ptr(&p.var, i64::from(p.off), ty)?;
         if reversed && opk == AluOp::Sub {
