@@ -133,6 +133,8 @@
 //!   (`clear_all_pkt_pointers`); `regsafe` of packet pointers (range at
 //!   least the old one, the at/beyond-end markers only themselves, same
 //!   offset, id map, bounds);
+//! - `BPF_F_STRICT_ALIGNMENT` for context, packet (`NET_IP_ALIGN`) and
+//!   constant-offset map value accesses (`misaligned %saccess off …`);
 //! - `BPF_LD_[ABS|IND]` (`check_ld_abs`) in socket filters and tc
 //!   programs: `R6` must be the context, `R1`–`R5` are clobbered, and
 //!   precision backtracking walks through them (falling back to all
@@ -168,7 +170,7 @@
 //!   `infinite loop detected`, `may_goto`; precision across calls and
 //!   exits; state comparison of pointer kinds other than stack and context.
 //! - `__sk_buff.sk`, context access of other program types, strict
-//!   alignment (of context and packet accesses); the source line the
+//!   alignment of variable map value pointers; the source line the
 //!   kernel prints after an invalid context access in a stats-only log
 //!   (the log is then `None`).
 //! - Pointer types other than stack, context, map and packet, packet
