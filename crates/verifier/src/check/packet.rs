@@ -370,6 +370,11 @@ impl Checker<'_> {
                 ));
             }
         }
+        // Any arithmetic forgets that the pointer was at or past the end
+        // (a 6.18.y fix).
+        if new_range < 0 {
+            new_range = 0;
+        }
         self.pkt_sane_ptr(&var, i64::from(new.off), ty)?;
         var.sync(self.era);
         new.var = var;
