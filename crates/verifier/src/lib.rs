@@ -44,6 +44,7 @@
 //!   column of the level-2 `Live regs before insn:` table).
 //!
 //! `do_check` (module `check`) for the main program of a socket filter,
+//! a tc classifier or action (`sched_cls`, `sched_act`) or an XDP program,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
 //! the kernel's order with the kernel's log:
 //! - static bpf-to-bpf calls (module `check::subprog_call`):
@@ -112,7 +113,8 @@
 //!   (`invalid read from/write to stack R%d off=%d size=%d` with 6.18's
 //!   errnos, `write into map forbidden`, empty accesses through NULL),
 //!   6.14+'s access types (read-only arguments keep spills, written ones
-//!   turn bytes into `STACK_MISC`), the byte-wise stores after an
+//!   turn bytes into `STACK_MISC`; the fib lookups' parameter block is
+//!   one, as 6.18 declares it), the byte-wise stores after an
 //!   uninitialised-memory argument, `do_refine_retval_range` of the
 //!   `*_str` and stack helpers, and `bpf_ringbuf_output` on ring buffers;
 //! - atomics (`add`/`or`/`and`/`xor` with and without fetch, `xchg`,
@@ -134,9 +136,46 @@
 //! - conditional jumps between scalars whose outcome is open: the queued
 //!   branch, refinement of both sides, `sync_linked_regs` over the live
 //!   linked registers (6.18.y `collect_linked_regs`);
-//! - socket-filter context access (`sk_filter_is_valid_access`): narrow
-//!   reads of `struct __sk_buff` fields, reads and writes of `cb[]`,
-//!   `invalid bpf_context access off=%d size=%d`;
+//! - context access (`invalid bpf_context access off=%d size=%d`): socket
+//!   filters (`sk_filter_is_valid_access`: narrow reads of `struct
+//!   __sk_buff` fields, reads and writes of `cb[]`), tc
+//!   (`tc_cls_act_is_valid_access` over the whole `bpf_skb_is_valid_access`:
+//!   the fields tc may write, `tstamp`/`hwtstamp`/`tstamp_type` sizes,
+//!   narrow reads, no sign-extending loads of the packet fields) and XDP
+//!   (`xdp_is_valid_access`: whole words, no writes, `egress_ifindex` for
+//!   device-map programs only); `data`, `data_meta` and `data_end` load
+//!   `pkt(r=0)`, `pkt_meta(r=0)` and `pkt_end()`;
+//! - direct packet access (module `check::packet`): packet pointer
+//!   arithmetic with constants (fixed offset, range and id kept) and
+//!   bounded scalars (a fresh id, range reset), `scalar += pkt`, the
+//!   refusals of `adjust_ptr_min_max_vals` (`R%d pointer arithmetic on
+//!   pkt_end prohibited`, `R%d bitwise operator %s on pointer prohibited`,
+//!   `R%d pointer arithmetic with %s operator prohibited`, `R%d tried to
+//!   subtract pointer from scalar`) and of `check_reg_sane_offset` (`math
+//!   between pkt pointer and …`, `value %lld makes pkt pointer be out of
+//!   bounds`); comparisons of `pkt` against `pkt_end` and of `pkt_meta`
+//!   against `pkt`, in every order and with `<`, `<=`, `>`, `>=`
+//!   (`try_match_pkt_pointers`, `find_good_pkt_pointers` over every
+//!   register and spilled slot of the same type and id, `MAX_PACKET_OFF`,
+//!   `mark_pkt_end` and the branches `is_pkt_ptr_branch_taken` decides),
+//!   other comparisons of packet pointers with each other or with unlinked
+//!   numbers (a plain fork); loads, stores and helper memory arguments in
+//!   packets (`check_packet_access`: `R%d min value is negative, either use
+//!   unsigned index or do a if (index >=0) check.`, `invalid access to
+//!   packet, off=%d size=%d, R%d(id=%d,off=%d,r=%d)` then `R%d offset is
+//!   outside of the packet`, `R%d invalid mem access 'pkt_end'`, `helper
+//!   access to the packet is not allowed` for prototypes without
+//!   `pkt_access`, atomics refused); the helpers that change packet data
+//!   turn every packet pointer into an unknown number
+//!   (`clear_all_pkt_pointers`); `regsafe` of packet pointers (range at
+//!   least the old one, the at/beyond-end markers only themselves, same
+//!   offset, id map, bounds);
+//! - `BPF_F_STRICT_ALIGNMENT` for context, packet (`NET_IP_ALIGN`) and
+//!   constant-offset map value accesses (`misaligned %saccess off …`);
+//! - `BPF_LD_[ABS|IND]` (`check_ld_abs`) in socket filters and tc
+//!   programs: `R6` must be the context, `R1`–`R5` are clobbered, and
+//!   precision backtracking walks through them (falling back to all
+//!   scalars precise when it meets the loaded `R0`);
 //! - precision tracking (`mark_chain_precision`) for branches the domain
 //!   decides, `ptr += reg` and misaligned stores of a zero register: the
 //!   instruction history (jumps, spills/fills, linked registers), the
@@ -213,15 +252,17 @@
 //!   pointers to types without a size, arithmetic on their memory
 //!   arguments.
 //! - `__sk_buff.sk`, context access of other program types, strict
-//!   alignment; the source line the kernel prints after an invalid
-//!   context access in a stats-only log (the log is then `None`).
-//! - Packet access (`BPF_LD_[ABS|IND]`), pointer types other than stack,
-//!   context and map, variable-offset stack
+//!   alignment of variable map value pointers; the source line the
+//!   kernel prints after an invalid context access in a stats-only log
+//!   (the log is then `None`).
+//! - Pointer types other than stack, context, map and packet, packet
+//!   pointers compared with linked scalars or other pointer kinds,
+//!   variable-offset stack
 //!   pointers, linked scalars with differing constant offsets, comparisons
 //!   involving pointers other than a map value against a constant.
 //! - Helper argument kinds other than those above (constant strings, BTF
 //!   ids, dynptrs, callbacks, `MEM_UNINIT` map values…), memory arguments
-//!   in packets, map keys and other memory kinds, other return types,
+//!   in map keys and other memory kinds, other return types,
 //!   `bpf_get_smp_processor_id` (its range is the machine's CPU count),
 //!   helpers with an `allowed` callback, map helpers on other map types
 //!   (`check_map_func_compatibility`), array lookups whose key is a
@@ -230,8 +271,9 @@
 //!   works, refcounts, kptrs and uptrs, list and rbtree roots) or whose
 //!   BTF the kernel's field parser would refuse; precision through atomic fetches
 //!   where a tracked register or slot meets them.
-//! - Program types other than socket filters, unprivileged loaders, and
-//!   kernels other than 6.18 (their log formats differ). For those the
+//! - Program types other than socket filters, tc and XDP, unprivileged
+//!   loaders, and kernels other than 6.18 (their log formats differ). For
+//!   those the
 //!   per-instruction encoding checks are still applied in instruction
 //!   order after the passes above (the kernel applies them only where a
 //!   path reaches, after earlier state errors); such rejections carry no log.
@@ -380,7 +422,8 @@ pub fn verify_observed(
 }
 
 /// Whether [`check`]'s interpreter models this load: the 6.18 log format
-/// and arithmetic, a privileged loader, a socket filter.
+/// and arithmetic, a privileged loader, a socket filter, tc or XDP
+/// program.
 fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsupported> {
     if profile.log_era != LogEra::V6_18 {
         return Err(Unsupported::new(
@@ -395,7 +438,10 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
     if !(caps.sys_admin || (caps.bpf && caps.perfmon)) {
         return Err(Unsupported::new("unprivileged loaders", Some(0)));
     }
-    if req.prog_type != ProgType::SOCKET_FILTER {
+    if !matches!(
+        req.prog_type,
+        ProgType::SOCKET_FILTER | ProgType::XDP | ProgType::SCHED_CLS | ProgType::SCHED_ACT
+    ) {
         return Err(Unsupported::new(
             format!("abstract interpretation of program type {}", req.prog_type),
             Some(0),

@@ -210,6 +210,37 @@ impl Checker<'_> {
                 }
                 return self.map_ptr_arith(insn, opk, &dst, &s.value);
             }
+            (
+                RegState::PtrToPacket { .. }
+                | RegState::PtrToPacketMeta { .. }
+                | RegState::PtrToPacketEnd,
+                RegState::Scalar(s),
+            ) => {
+                if reg_src {
+                    self.mark_chain_precision(insn.src)?;
+                }
+                return self.pkt_ptr_arith(insn, opk, &dst, &s, false);
+            }
+            (
+                RegState::Scalar(d),
+                RegState::PtrToPacket { .. }
+                | RegState::PtrToPacketMeta { .. }
+                | RegState::PtrToPacketEnd,
+            ) => {
+                // `scalar += pointer`: the result is the pointer moved.
+                self.mark_chain_precision(insn.dst)?;
+                if width != Width::W64 {
+                    if opk == AluOp::Sub && self.profile.caps.perfmon {
+                        return self.set_scalar(insn.dst, ScalarReg::new(Scalar::unknown()));
+                    }
+                    return Err(self.reject(
+                        ErrorCode::PointerArithmetic,
+                        Errno::EACCES,
+                        format!("R{} 32-bit pointer arithmetic prohibited", insn.dst),
+                    ));
+                }
+                return self.pkt_ptr_arith(insn, opk, &src, &d, true);
+            }
             (_, _) if reg_src && dst.is_pointer() && src.is_pointer() && opk == AluOp::Sub => {
                 // Pointer difference, allowed to privileged loaders.
                 return self.set_scalar(insn.dst, ScalarReg::new(Scalar::unknown()));

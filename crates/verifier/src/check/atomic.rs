@@ -55,6 +55,9 @@ impl Checker<'_> {
     fn atomic_ptr_refused(&self, regno: u8) -> Result<Option<&'static str>, Stop> {
         match self.cur.cur().reg(regno) {
             RegState::PtrToCtx { .. } => Ok(Some("ctx")),
+            r @ (RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. }) => {
+                Ok(Some(r.type_str()))
+            }
             RegState::NotInit
             | RegState::Scalar(_)
             | RegState::PtrToStack { .. }
@@ -74,7 +77,7 @@ impl Checker<'_> {
 
     /// `check_generic_ptr_alignment` with `strict`, for a map value:
     /// `misaligned value access off …`.
-    fn map_value_aligned(&self, regno: u8, off: i16, size: i32) -> Result<(), Stop> {
+    pub(super) fn map_value_aligned(&self, regno: u8, off: i16, size: i32) -> Result<(), Stop> {
         let RegState::PtrToMapValue { off: roff, var, .. } = *self.cur.cur().reg(regno) else {
             return Ok(());
         };

@@ -15,7 +15,7 @@
 //! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
+    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
@@ -71,6 +71,24 @@ fn gpl_compatible(license: &str) -> bool {
             | "Dual MIT/GPL"
             | "Dual MPL/GPL"
     )
+}
+
+/// `bpf_skb_fib_lookup` / `bpf_xdp_fib_lookup`.
+const FIB_LOOKUP: u32 = 69;
+
+/// Argument `i` of `proto` as 6.18 declares it. The profile's prototypes
+/// are 6.12's; by 6.18 the fib lookups' parameter block is
+/// `ARG_PTR_TO_MEM | MEM_WRITE` (the live kernel turns the stack bytes it
+/// covers into `STACK_MISC`).
+fn arg_on_6_18(proto: &HelperProto, i: usize) -> ArgType {
+    let arg = proto.args[i];
+    if proto.id == FIB_LOOKUP && arg.base == ArgBase::PtrToMem {
+        return ArgType {
+            flags: arg.flags.with(TypeFlag::MemWrite),
+            ..arg
+        };
+    }
+    arg
 }
 
 /// What the arguments established (`struct bpf_call_arg_meta`).
@@ -161,6 +179,9 @@ impl Checker<'_> {
             _ => return Err(self.unsupported(&format!("helper return type {ret}"))),
         };
         *self.cur.cur_mut().reg_mut(0) = r0;
+        if super::packet::changes_pkt_data(insn.imm) {
+            self.clear_all_pkt_pointers();
+        }
         Ok(())
     }
 
@@ -199,13 +220,24 @@ impl Checker<'_> {
         i: usize,
         meta: &mut Meta,
     ) -> Result<(), Stop> {
-        let arg = proto.args[i];
+        let arg = arg_on_6_18(proto, i);
         let regno = u8::try_from(i + 1).unwrap_or(1);
         if arg.base == ArgBase::DontCare {
             return Ok(());
         }
         self.read_reg(regno)?;
         let reg = *self.cur.cur().reg(regno);
+        let pkt = matches!(
+            reg,
+            RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. }
+        );
+        if pkt && arg.base != ArgBase::Anything && !proto.pkt_access {
+            return Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EACCES,
+                "helper access to the packet is not allowed".to_owned(),
+            ));
+        }
         // NULL where NULL is allowed skips the type check.
         let null_ok = arg.maybe_null() && helper_mem::is_null(&reg);
         if null_ok {
@@ -224,7 +256,7 @@ impl Checker<'_> {
             ArgBase::ConstSize | ArgBase::ConstSizeOrZero if arg.flags.is_empty() => {
                 let ptr_arg = i
                     .checked_sub(1)
-                    .map(|p| proto.args[p])
+                    .map(|p| arg_on_6_18(proto, p))
                     .filter(|p| p.base == ArgBase::PtrToMem)
                     .ok_or_else(|| self.unsupported("size arguments without a memory argument"))?;
                 let zero_ok = arg.base == ArgBase::ConstSizeOrZero;
@@ -283,12 +315,12 @@ impl Checker<'_> {
     fn check_mem_arg_type(&self, regno: u8, reg: &RegState) -> Result<(), Stop> {
         match reg {
             RegState::PtrToStack { .. }
+            | RegState::PtrToPacket { .. }
+            | RegState::PtrToPacketMeta { .. }
             | RegState::PtrToMapValue {
                 maybe_null: false, ..
             } => Ok(()),
-            RegState::PtrToPacket { .. }
-            | RegState::PtrToPacketMeta { .. }
-            | RegState::PtrToMapKey { .. }
+            RegState::PtrToMapKey { .. }
             | RegState::PtrToMem { .. }
             | RegState::PtrToBuf(_)
             | RegState::PtrToBtfId { .. } => {

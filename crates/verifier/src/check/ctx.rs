@@ -6,10 +6,11 @@
 
 use std::ops::Range;
 
-use bpfcheck_uapi::{Errno, ProgType};
+use bpfcheck_uapi::{AttachType, Errno, ProgType};
 
 use super::Checker;
 use crate::error::{ErrorCode, Stop};
+use crate::state::RegState;
 
 /// `sizeof(struct __sk_buff)` (uapi, unchanged since `hwtstamp` was added).
 const SK_BUFF_SIZE: i32 = 192;
@@ -34,14 +35,28 @@ mod skb {
     pub(super) const HWTSTAMP: Range<i32> = 184..192;
 }
 
-/// Whether a socket filter may access `size` bytes at `off`.
+/// Whether a program may access `size` bytes of its context at `off`,
+/// and what a load gives.
 #[derive(Debug, PartialEq, Eq)]
-enum Verdict {
+pub(super) enum Verdict {
     /// Allowed; a load gives a scalar.
     Scalar,
     /// Allowed, and a load gives a pointer (`__sk_buff.sk`).
     SockPointer,
+    /// Allowed, and a load gives a packet pointer of this kind.
+    Packet(PacketField),
     Invalid,
+}
+
+/// The context fields that load packet pointers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PacketField {
+    /// `data` (`PTR_TO_PACKET`).
+    Data,
+    /// `data_meta` (`PTR_TO_PACKET_META`).
+    Meta,
+    /// `data_end` (`PTR_TO_PACKET_END`).
+    End,
 }
 
 fn in_range(r: &Range<i32>, off: i32) -> bool {
@@ -103,28 +118,44 @@ fn skb_access(off: i32, size: i32, write: bool) -> Verdict {
 }
 
 impl Checker<'_> {
-    /// `check_ctx_access` for a load (`write == false`) or store through
-    /// a context pointer (itself `reg_off` from the context's start) at
-    /// constant offset `off`.
+    /// `check_ctx_access` for a load (`write == false`, `ldsx` for a
+    /// sign-extending one) or store through a context pointer (itself
+    /// `reg_off` from the context's start) at constant offset `off`; what
+    /// a load gives.
     pub(super) fn ctx_access(
         &mut self,
         reg_off: i32,
         off: i16,
         size: i32,
         write: bool,
-    ) -> Result<(), Stop> {
+        ldsx: bool,
+    ) -> Result<RegState, Stop> {
         if reg_off != 0 {
             return Err(self.unsupported("modified context pointers"));
         }
-        if self.strict_alignment {
-            return Err(self.unsupported("context access with BPF_F_STRICT_ALIGNMENT"));
-        }
-        if self.prog_type != ProgType::SOCKET_FILTER {
-            return Err(self.unsupported("context access of this program type"));
+        // `check_generic_ptr_alignment` (the context's offsets are known).
+        if self.strict_alignment && i32::from(off).rem_euclid(size) != 0 {
+            return Err(self.reject(
+                ErrorCode::InvalidMemAccess,
+                Errno::EACCES,
+                format!("misaligned context access off 0+0+{off} size {size}"),
+            ));
         }
         let off = i32::from(off);
-        match socket_filter_access(off, size, write) {
-            Verdict::Scalar => Ok(()),
+        let verdict = match self.prog_type {
+            ProgType::SOCKET_FILTER => socket_filter_access(off, size, write),
+            ProgType::SCHED_CLS | ProgType::SCHED_ACT => {
+                super::ctx_net::tc_access(off, size, write, ldsx)
+            }
+            ProgType::XDP => {
+                let devmap = self.req.expected_attach_type == AttachType::XDP_DEVMAP;
+                super::ctx_net::xdp_access(off, size, write, ldsx, devmap)
+            }
+            _ => return Err(self.unsupported("context access of this program type")),
+        };
+        match verdict {
+            Verdict::Scalar => Ok(RegState::unknown()),
+            Verdict::Packet(field) => Ok(super::packet::loaded_pointer(field)),
             Verdict::SockPointer => Err(self.unsupported("__sk_buff.sk (socket pointers)")),
             Verdict::Invalid => {
                 // The kernel prints the source line after this message;

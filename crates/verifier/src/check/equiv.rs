@@ -228,6 +228,28 @@ fn regsafe(
                 && p1.maybe_null == p2.maybe_null
                 && ids.check(p1.id, p2.id)
         }
+        (
+            RegState::PtrToPacket { ptr: p1, range: r1 },
+            RegState::PtrToPacket { ptr: p2, range: r2 },
+        )
+        | (
+            RegState::PtrToPacketMeta { ptr: p1, range: r1 },
+            RegState::PtrToPacketMeta { ptr: p2, range: r2 },
+        ) => {
+            // At least the old range; the markers at and past the end
+            // only match themselves.
+            let range_ok = if *r1 < 0 || *r2 < 0 {
+                r1 == r2
+            } else {
+                r1 <= r2
+            };
+            range_ok
+                && p1.off == p2.off
+                && ids.check(p1.id, p2.id)
+                && range_within(&p1.var, &p2.var)
+                && p1.var.var_off.contains(p2.var.var_off)
+        }
+        (RegState::PtrToPacketEnd, RegState::PtrToPacketEnd) => true,
         _ => return Err(Unmodelled),
     })
 }

@@ -195,6 +195,9 @@ impl Checker<'_> {
                     format!("R{regno} type={} expected=fp", reg.type_str()),
                 ))
             }
+            RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. } => {
+                self.check_packet_access(regno, &reg, 0, size, zero_ok)
+            }
             _ => Err(self.unsupported("helper memory arguments of this pointer type")),
         }
     }

@@ -29,7 +29,7 @@ pub(crate) fn ja_target(idx: usize, insn: &RawInsn) -> usize {
 }
 
 /// A conditional jump's target; `check_cfg` proved it in range.
-fn target_of(idx: usize, insn: &RawInsn) -> usize {
+pub(super) fn target_of(idx: usize, insn: &RawInsn) -> usize {
     usize::try_from(i64::try_from(idx).unwrap_or(0) + 1 + i64::from(insn.off)).unwrap_or(0)
 }
 
@@ -197,6 +197,9 @@ impl Checker<'_> {
         } else {
             RegState::Scalar(ScalarReg::new(Scalar::from_imm(insn.imm)))
         };
+        if super::packet::is_pkt_any(&dst) || super::packet::is_pkt_any(&src) {
+            return self.pkt_cond_jmp(insn, opk, width, &dst, &src);
+        }
         if !reg_src
             && matches!(
                 dst,

@@ -41,13 +41,23 @@ impl Checker<'_> {
         self.write_reg(insn.dst, RegArg::DstNoMark)?;
         let size = size_bytes(insn.code);
         let base = *self.cur.cur().reg(insn.src);
+        let ldsx = op::mode(insn.code) == op::MEMSX;
         if let RegState::PtrToCtx { off } = base {
-            self.ctx_access(off, insn.off, size, false)?;
+            let loaded = self.ctx_access(off, insn.off, size, false, ldsx)?;
+            *self.cur.cur_mut().reg_mut(insn.dst) = loaded;
+        } else if matches!(
+            base,
+            RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. }
+        ) {
+            self.pkt_access(insn.src, &base, insn.off, size)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
         } else if let RegState::PtrToMapValue {
             maybe_null: false, ..
         } = base
         {
+            if self.strict_alignment {
+                self.map_value_aligned(insn.src, insn.off, size)?;
+            }
             self.map_value_access(insn.src, &base, i32::from(insn.off), size, false)?;
             let v = match self.map_direct_read(&base, i32::from(insn.off), size) {
                 Some(v) => RegState::constant(v),
@@ -62,7 +72,7 @@ impl Checker<'_> {
             let off = self.stack_off(&base, insn.off);
             self.stack_read(off, size, Some(insn.dst))?;
         }
-        self.coerce_loaded(insn.dst, size, op::mode(insn.code) == op::MEMSX);
+        self.coerce_loaded(insn.dst, size, ldsx);
         Ok(())
     }
 
@@ -121,7 +131,17 @@ impl Checker<'_> {
         if let RegState::PtrToCtx { off } = base {
             // The context's memory is not tracked; a privileged loader may
             // store pointers there too.
-            return self.ctx_access(off, insn.off, size, true);
+            return self
+                .ctx_access(off, insn.off, size, true, false)
+                .map(|_| ());
+        }
+        if matches!(
+            base,
+            RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. }
+        ) {
+            // Packet memory is not tracked; a privileged loader may store
+            // pointers there too.
+            return self.pkt_access(insn.dst, &base, insn.off, size);
         }
         if let RegState::PtrToMapValue {
             maybe_null: false, ..
@@ -129,6 +149,9 @@ impl Checker<'_> {
         {
             // Map memory is not tracked; a privileged loader may store
             // pointers there too.
+            if self.strict_alignment {
+                self.map_value_aligned(insn.dst, insn.off, size)?;
+            }
             return self.map_value_access(insn.dst, &base, i32::from(insn.off), size, true);
         }
         if let RegState::PtrToMem { .. } = base {
@@ -207,7 +230,8 @@ impl Checker<'_> {
             )),
             RegState::PtrToMapValue {
                 maybe_null: true, ..
-            } => Err(self.reject(
+            }
+            | RegState::PtrToPacketEnd => Err(self.reject(
                 ErrorCode::InvalidMemAccess,
                 Errno::EACCES,
                 format!("R{regno} invalid mem access '{}'", base.type_str()),

@@ -5,8 +5,9 @@
 //! bookkeeping (which registers and slots an instruction touched, where the
 //! last instruction line starts). Instruction classes live in their own
 //! modules: [`alu`], [`mem`], [`atomic`], [`map`], [`jmp`], [`call`] (with
-//! [`helper_mem`] for helper memory arguments), [`subprog_call`] for
-//! bpf-to-bpf calls and exits.
+//! [`helper_mem`] for helper memory arguments), [`packet`] (direct packet
+//! access), [`ld_abs`]; context rules in [`ctx`] and [`ctx_net`];
+//! [`subprog_call`] for bpf-to-bpf calls and exits.
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the
@@ -21,15 +22,18 @@ mod atomic;
 mod btf_func;
 mod call;
 mod ctx;
+mod ctx_net;
 mod equiv;
 mod frames;
 mod helper_mem;
 mod jmp;
+mod ld_abs;
 mod loops;
 mod map;
 mod mem;
 mod mem_arg;
 mod observe;
+mod packet;
 mod precision;
 mod print;
 mod stack_liveness;
@@ -408,11 +412,11 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `check_ld_imm` for plain 64-bit constants; `BPF_LD_[ABS|IND]` and
-    /// pseudo sources are not modelled.
+    /// `check_ld_imm` for plain 64-bit constants and maps, and
+    /// `BPF_LD_[ABS|IND]`; other pseudo sources are not modelled.
     fn ld(&mut self, insn: &RawInsn) -> Result<(), Stop> {
         match op::mode(insn.code) {
-            op::ABS | op::IND => Err(self.unsupported("BPF_LD_[ABS|IND] packet access")),
+            op::ABS | op::IND => self.ld_abs(insn),
             _ => {
                 self.write_reg(insn.dst, RegArg::Dst)?;
                 let second = self

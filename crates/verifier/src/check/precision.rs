@@ -340,10 +340,12 @@ fn backtrack_insn(
                 bt.clear_reg(dreg);
                 return Ok(());
             }
+            // `BPF_LD_[ABS|IND]` set only R0 (R1-R5 are dead after it); the
+            // kernel gives up on a tracked R0 and marks everything precise.
             if bt.is_reg(dreg) {
                 return Err(StepErr::Fallback);
             }
-            return Err(StepErr::Unsupported("precision through BPF_LD_[ABS|IND]"));
+            return Ok(());
         }
     }
     sync_linked(bt, hist);

@@ -17,6 +17,11 @@ use crate::domain::{Scalar, fmt_scalar_ranges};
 /// register plus `off`.
 pub(crate) const ADD_CONST: u32 = 1 << 31;
 
+/// The `range` of a packet pointer known to point at `pkt_end`.
+pub(crate) const AT_PKT_END: i32 = -1;
+/// The `range` of a packet pointer known to point past `pkt_end`.
+pub(crate) const BEYOND_PKT_END: i32 = -2;
+
 /// A scalar register: its numbers, its link id and its precision mark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScalarReg {
@@ -119,15 +124,16 @@ pub enum RegState {
     PtrToPacket {
         /// The pointer's offsets and id.
         ptr: PtrFields,
-        /// Bytes known to be in bounds.
-        range: u32,
+        /// Bytes known to be in bounds, or `AT_PKT_END` /
+        /// `BEYOND_PKT_END`.
+        range: i32,
     },
     /// Packet metadata (`PTR_TO_PACKET_META`).
     PtrToPacketMeta {
         /// The pointer's offsets and id.
         ptr: PtrFields,
         /// Bytes known to be in bounds.
-        range: u32,
+        range: i32,
     },
     /// The end of packet data (`PTR_TO_PACKET_END`).
     PtrToPacketEnd,
@@ -357,6 +363,36 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
                 parts.push(fmt_scalar_ranges(&ptr.var));
             }
             out.push_str(&parts.join(","));
+            out.push(')');
+        }
+        RegState::PtrToPacket { ptr, range } | RegState::PtrToPacketMeta { ptr, range } => {
+            out.push_str(reg.type_str());
+            out.push('(');
+            let mut items = Vec::new();
+            if ptr.id != 0 {
+                items.push(format!("id={}", ptr.id));
+            }
+            if ptr.off != 0 {
+                items.push(format!("off={}", snum(i64::from(ptr.off))));
+            }
+            // The range prints as the kernel's unsigned 64-bit widening.
+            let r = i64::from(*range) as u64;
+            items.push(if r <= u64::from(u16::MAX) {
+                format!("r={r}")
+            } else {
+                format!("r={r:#x}")
+            });
+            if ptr.var.is_const() {
+                if ptr.var.var_off.value != 0 {
+                    items.push(format!("imm={}", snum(ptr.var.var_off.value as i64)));
+                }
+            } else {
+                let ranges = fmt_scalar_ranges(&ptr.var);
+                if !ranges.is_empty() {
+                    items.push(ranges);
+                }
+            }
+            out.push_str(&items.join(","));
             out.push(')');
         }
         other => {
