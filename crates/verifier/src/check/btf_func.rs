@@ -13,10 +13,11 @@
 
 use bpfcheck_btf::types::Linkage;
 use bpfcheck_btf::{Btf, BtfTypeId, Type};
-use bpfcheck_uapi::{Errno, LoadRequest};
+use bpfcheck_uapi::{Errno, LoadRequest, op};
 
 use super::Checker;
 use super::precision::PathMeta;
+use super::subprog_call::call_target;
 use crate::error::{ErrorCode, Stop, Unsupported};
 use crate::state::{FuncState, RegState, VerifierState};
 
@@ -182,6 +183,29 @@ impl BtfFuncs {
         if req.func_info.len() != starts.len() {
             return Err(unsupported("func_info that does not match the subprograms"));
         }
+        // An exception callback (a `exception_callback:` tag on the main
+        // program) is verified as a subprogram of its own, with rules of
+        // its own.
+        let exception_cb = btf.iter().any(|t| {
+            matches!(t, Type::DeclTag(d)
+                if d.name().is_ok_and(|n| n.starts_with("exception_callback:")))
+        });
+        if exception_cb {
+            return Err(unsupported("exception callbacks"));
+        }
+        // `check_btf_func` refuses LD_ABS and tail calls in a subprogram
+        // that does not return an integer, and an LD_ABS in a subprogram
+        // has a hidden early exit: neither is modelled.
+        for (k, &start) in starts.iter().enumerate().skip(1) {
+            let end = starts.get(k + 1).copied().unwrap_or(req.insns.len());
+            let special = req.insns[start..end].iter().any(|i| {
+                let ld_abs = i.class() == op::LD && matches!(op::mode(i.code), op::ABS | op::IND);
+                ld_abs || (i.code == op::JMP | op::CALL && i.src == 0 && i.imm == 12)
+            });
+            if special {
+                return Err(unsupported("LD_ABS/IND or tail calls in a subprogram"));
+            }
+        }
         let mut sigs = Vec::with_capacity(starts.len());
         for (k, (fi, &start)) in req.func_info.iter().zip(starts).enumerate() {
             if fi.insn_off as usize != start {
@@ -329,6 +353,9 @@ impl Checker<'_> {
         b.called[k] = true;
         self.log
             .line(&format!("Func#{k} ('{name}') is global and assumed valid."));
+        if self.subprog_changes_pkt_data(k) {
+            self.clear_all_pkt_pointers();
+        }
         let caller = self.cur.cur_mut();
         for r in &mut caller.regs[..=5] {
             *r = RegState::NotInit;
@@ -338,6 +365,35 @@ impl Checker<'_> {
             self.scratch_reg(r);
         }
         Ok(())
+    }
+
+    /// `changes_pkt_data` of subprogram `k` as `check_cfg` finds it: it, or
+    /// a subprogram it calls, calls a helper that changes packet data.
+    fn subprog_changes_pkt_data(&self, k: usize) -> bool {
+        let starts = &self.subprogs.starts;
+        let mut seen = vec![false; starts.len()];
+        let mut todo = vec![k];
+        while let Some(k) = todo.pop() {
+            if std::mem::replace(&mut seen[k], true) {
+                continue;
+            }
+            let end = starts.get(k + 1).copied().unwrap_or(self.insns.len());
+            for i in starts[k]..end {
+                let insn = &self.insns[i];
+                if insn.code != op::JMP | op::CALL {
+                    continue;
+                }
+                if insn.src == 0 && super::packet::changes_pkt_data(insn.imm) {
+                    return true;
+                }
+                if let Some(callee) =
+                    call_target(self.insns, i).and_then(|t| self.subprogs.index_of(t))
+                {
+                    todo.push(callee);
+                }
+            }
+        }
+        false
     }
 
     /// After a successful walk (`do_check_common`'s end, then

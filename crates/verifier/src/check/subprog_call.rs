@@ -25,7 +25,7 @@ pub(super) struct Subprogs {
 }
 
 /// The target of a bpf-to-bpf call or function reference at `i`.
-fn call_target(insns: &[RawInsn], i: usize) -> Option<usize> {
+pub(super) fn call_target(insns: &[RawInsn], i: usize) -> Option<usize> {
     let insn = insns[i];
     let pseudo_call = insn.code == op::JMP | op::CALL && insn.src == op::PSEUDO_CALL;
     let func_ref = insn.code == op::LD | op::IMM | op::DW && insn.src == op::PSEUDO_FUNC;
@@ -55,7 +55,7 @@ impl Subprogs {
         Self { starts, depth }
     }
 
-    fn index_of(&self, start: usize) -> Option<usize> {
+    pub(super) fn index_of(&self, start: usize) -> Option<usize> {
         self.starts.binary_search(&start).ok()
     }
 
