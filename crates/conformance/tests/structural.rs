@@ -85,7 +85,7 @@ fn recordings_match_the_live_kernel() {
     };
     let mut stale = Vec::new();
     let mut checked = 0;
-    for sub in ["malformed", "asm"] {
+    for sub in ["malformed", "asm", "heavy"] {
         for p in asm_fixtures(sub).unwrap() {
             let Some(expect) = &p.expect else { continue };
             let out = kernel

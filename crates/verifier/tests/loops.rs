@@ -61,7 +61,7 @@ fn root() -> PathBuf {
 }
 
 fn fixture(name: &str) -> Fixture {
-    let path = root().join(format!("fixtures/asm/{name}.s"));
+    let path = root().join(format!("fixtures/heavy/{name}.s"));
     let text = std::fs::read_to_string(&path).unwrap();
     Fixture::parse(&text).unwrap()
 }
