@@ -66,6 +66,9 @@ pub enum ErrorCode {
     /// A helper call refused: unknown or unavailable helper, license,
     /// argument types.
     HelperCall,
+    /// The main program's return value is outside its type's range
+    /// (`check_return_code`).
+    ReturnValue,
 }
 
 impl ErrorCode {
@@ -97,6 +100,7 @@ impl ErrorCode {
             Self::InvalidMemAccess => "invalid_mem_access",
             Self::PointerArithmetic => "pointer_arithmetic",
             Self::TooComplex => "too_complex",
+            Self::ReturnValue => "return_value",
         }
     }
 }

@@ -335,7 +335,20 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
     }
     if !matches!(
         req.prog_type,
-        ProgType::SOCKET_FILTER | ProgType::XDP | ProgType::SCHED_CLS | ProgType::SCHED_ACT
+        ProgType::SOCKET_FILTER
+            | ProgType::XDP
+            | ProgType::SCHED_CLS
+            | ProgType::SCHED_ACT
+            | ProgType::KPROBE
+            | ProgType::TRACEPOINT
+            | ProgType::RAW_TRACEPOINT
+            | ProgType::RAW_TRACEPOINT_WRITABLE
+            | ProgType::PERF_EVENT
+            | ProgType::CGROUP_SKB
+            | ProgType::CGROUP_SOCK
+            | ProgType::CGROUP_SOCK_ADDR
+            | ProgType::SOCK_OPS
+            | ProgType::NETFILTER
     ) {
         return Err(Unsupported::new(
             format!("abstract interpretation of program type {}", req.prog_type),

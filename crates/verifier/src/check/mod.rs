@@ -6,7 +6,8 @@
 //! last instruction line starts). Instruction classes live in their own
 //! modules: [`alu`], [`mem`], [`atomic`], [`map`], [`jmp`], [`call`] (with
 //! [`helper_mem`] for helper memory arguments), [`packet`] (direct packet
-//! access), [`ld_abs`]; context rules in [`ctx`] and [`ctx_net`].
+//! access), [`ld_abs`], [`retval`] (the return value at `exit`); context
+//! rules in [`ctx`], [`ctx_net`], [`ctx_trace`] and [`ctx_cgroup`].
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the
@@ -18,7 +19,9 @@ mod alu;
 mod atomic;
 mod call;
 mod ctx;
+mod ctx_cgroup;
 mod ctx_net;
+mod ctx_trace;
 mod equiv;
 mod helper_mem;
 mod jmp;
@@ -28,6 +31,7 @@ mod mem;
 mod packet;
 mod precision;
 mod print;
+mod retval;
 mod stack_liveness;
 
 use bpfcheck_isa::{RegArg, check_fields, check_reg, disasm};
@@ -352,13 +356,6 @@ impl<'a> Checker<'a> {
                 Ok(())
             }
         }
-    }
-
-    /// `exit` of the main program: R0 must be readable; a socket filter
-    /// may return anything.
-    fn exit(&mut self) -> Result<Flow, Stop> {
-        self.read_reg(0)?;
-        Ok(Flow::PathEnd)
     }
 
     /// `check_reg_arg(r, SRC_OP)`.

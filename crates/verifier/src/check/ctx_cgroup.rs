@@ -1,0 +1,128 @@
+//! Context access of cgroup socket-buffer programs (`cg_skb_is_valid_access`
+//! on top of `bpf_skb_is_valid_access`, net/core/filter.c), for a
+//! privileged loader (`CAP_BPF` is held, so `data`, `data_end` and
+//! `tstamp` are open). Their packet is read-only.
+
+use std::ops::Range;
+
+use bpfcheck_uapi::{Errno, ProgType};
+
+use super::Checker;
+use super::ctx::{PacketField, Verdict};
+use crate::error::{ErrorCode, Stop};
+
+/// `struct __sk_buff` fields the cgroup rules name.
+mod skb {
+    use std::ops::Range;
+    pub(super) const MARK: Range<i32> = 8..12;
+    pub(super) const PRIORITY: Range<i32> = 32..36;
+    pub(super) const CB: Range<i32> = 48..68;
+    pub(super) const TC_CLASSID: Range<i32> = 72..76;
+    pub(super) const DATA: Range<i32> = 76..80;
+    pub(super) const DATA_END: Range<i32> = 80..84;
+    /// `family`, then the socket addresses, then the two ports.
+    pub(super) const FAMILY_TILL_LOCAL_PORT: Range<i32> = 88..140;
+    /// `remote_ip4` through `local_ip6[3]`: whole words only.
+    pub(super) const ADDRESSES: Range<i32> = 92..132;
+    pub(super) const DATA_META: Range<i32> = 140..144;
+    pub(super) const TSTAMP: Range<i32> = 152..160;
+    pub(super) const WIRE_LEN: Range<i32> = 160..164;
+}
+
+fn within(r: &Range<i32>, off: i32) -> bool {
+    r.contains(&off)
+}
+
+/// `cg_skb_is_valid_access`.
+pub(super) fn cgroup_skb_access(off: i32, size: i32, write: bool, ldsx: bool) -> Verdict {
+    if [&skb::TC_CLASSID, &skb::DATA_META, &skb::WIRE_LEN]
+        .iter()
+        .any(|r| within(r, off))
+    {
+        return Verdict::Invalid;
+    }
+    let writable = [&skb::MARK, &skb::PRIORITY, &skb::CB, &skb::TSTAMP];
+    if write && !writable.iter().any(|r| within(r, off)) {
+        return Verdict::Invalid;
+    }
+    if within(&skb::FAMILY_TILL_LOCAL_PORT, off) {
+        // Read-only here: the addresses whole, `family` and the ports
+        // narrowly like any other field.
+        let ok = off % size == 0
+            && if within(&skb::ADDRESSES, off) {
+                size == 4
+            } else {
+                size <= 4 && size.count_ones() == 1
+            };
+        return if ok {
+            Verdict::Scalar
+        } else {
+            Verdict::Invalid
+        };
+    }
+    match super::ctx_net::skb_full_access(off, size, write, ldsx) {
+        Verdict::Scalar if within(&skb::DATA, off) => Verdict::Packet(PacketField::Data),
+        Verdict::Scalar if within(&skb::DATA_END, off) => Verdict::Packet(PacketField::End),
+        v => v,
+    }
+}
+
+/// Whether a program type may store into its packet through packet
+/// pointers (`may_access_direct_pkt_data` for a write); cgroup
+/// socket-buffer programs may only read it.
+pub(super) fn may_write_packet(prog_type: ProgType) -> bool {
+    prog_type != ProgType::CGROUP_SKB
+}
+
+impl Checker<'_> {
+    /// The refusal of a store into a read-only packet (`check_mem_access`),
+    /// checked before the access's bounds.
+    pub(super) fn check_packet_write(&self) -> Result<(), Stop> {
+        if may_write_packet(self.prog_type) {
+            return Ok(());
+        }
+        if self.strict_alignment {
+            // The kernel checks the alignment first.
+            return Err(self.unsupported("packet access with BPF_F_STRICT_ALIGNMENT"));
+        }
+        Err(self.reject(
+            ErrorCode::InvalidMemAccess,
+            Errno::EACCES,
+            "cannot write into packet".to_string(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_skb_rules() {
+        assert_eq!(cgroup_skb_access(0, 4, false, false), Verdict::Scalar);
+        assert_eq!(cgroup_skb_access(88, 2, false, false), Verdict::Scalar);
+        assert_eq!(cgroup_skb_access(133, 1, false, false), Verdict::Scalar);
+        assert_eq!(cgroup_skb_access(92, 4, false, false), Verdict::Scalar);
+        assert_eq!(cgroup_skb_access(92, 2, false, false), Verdict::Invalid);
+        assert_eq!(cgroup_skb_access(72, 4, false, false), Verdict::Invalid);
+        assert_eq!(cgroup_skb_access(140, 4, false, false), Verdict::Invalid);
+        assert_eq!(cgroup_skb_access(160, 4, false, false), Verdict::Invalid);
+        assert_eq!(cgroup_skb_access(8, 4, true, false), Verdict::Scalar);
+        assert_eq!(cgroup_skb_access(32, 4, true, false), Verdict::Scalar);
+        assert_eq!(cgroup_skb_access(152, 8, true, false), Verdict::Scalar);
+        assert_eq!(cgroup_skb_access(44, 4, true, false), Verdict::Invalid);
+        assert_eq!(cgroup_skb_access(0, 4, true, false), Verdict::Invalid);
+        assert_eq!(cgroup_skb_access(88, 4, true, false), Verdict::Invalid);
+        assert_eq!(cgroup_skb_access(180, 1, false, false), Verdict::Invalid);
+        assert_eq!(
+            cgroup_skb_access(76, 4, false, false),
+            Verdict::Packet(PacketField::Data)
+        );
+        assert_eq!(
+            cgroup_skb_access(80, 4, false, false),
+            Verdict::Packet(PacketField::End)
+        );
+        assert_eq!(cgroup_skb_access(76, 2, false, false), Verdict::Invalid);
+        assert_eq!(cgroup_skb_access(76, 4, true, false), Verdict::Invalid);
+    }
+}
