@@ -39,7 +39,10 @@
 //!   insn %d`, `back-edge from insn %d to %d` when loops are not allowed.
 //!
 //! `do_check` (module `check`) for the main program of a socket filter,
-//! a tc classifier or action (`sched_cls`, `sched_act`) or an XDP program,
+//! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
+//! kprobe, tracepoint, raw tracepoint (also writable) or perf event
+//! program, a cgroup socket-buffer, socket or socket-address program, a
+//! `sock_ops` or a netfilter program,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
 //! the kernel's order with the kernel's log:
 //! - per instruction, the encoding checks in kernel order interleaved with
@@ -55,7 +58,16 @@
 //!   `invalid size of register spill/fill`; `R%d invalid mem access 'scalar'`;
 //! - `ld_imm64` constants and map references (`CONST_PTR_TO_MAP`, direct
 //!   `PTR_TO_MAP_VALUE`, printed as kernel-length addresses); `ja`/`gotol`;
-//!   `exit` (R0 must be readable);
+//!   `exit` (R0 must be readable) with 6.18's `check_return_code` (module
+//!   `check::retval`): the `return_retval_range` of cgroup socket-buffer
+//!   programs (0..3 on egress, else 0..1), cgroup socket and `sock_ops`
+//!   programs (0..1), socket-address programs by attach type (1 for
+//!   `recvmsg`/`getpeername`/`getsockname`, 0..3 for `bind`, else 0..1),
+//!   netfilter (`NF_DROP`..`NF_ACCEPT`) and kprobe/uprobe sessions (0..1),
+//!   the precision of R0 (`mark_chain_precision`), `At program exit the
+//!   register R0 is not a known value (%s)` and `At program exit the
+//!   register R0 has smin=%lld smax=%lld should have been in [%d, %d]`
+//!   (or `unknown scalar value`); the other types return anything;
 //! - helper calls through the profile's prototypes and per-program-type
 //!   availability (`invalid func`, `program of this type cannot use
 //!   helper`, GPL-only, `might_sleep`), arguments `ARG_ANYTHING`,
@@ -107,7 +119,21 @@
 //!   narrow reads, no sign-extending loads of the packet fields) and XDP
 //!   (`xdp_is_valid_access`: whole words, no writes, `egress_ifindex` for
 //!   device-map programs only); `data`, `data_meta` and `data_end` load
-//!   `pkt(r=0)`, `pkt_meta(r=0)` and `pkt_end()`;
+//!   `pkt(r=0)`, `pkt_meta(r=0)` and `pkt_end()`; the tracing types
+//!   (module `check::ctx_trace`, all read-only, every read a scalar):
+//!   kprobes (`kprobe_prog_is_valid_access`: aligned reads inside the
+//!   168-byte `struct pt_regs`), tracepoints (`tp_prog_is_valid_access`:
+//!   reads starting past the 8-byte header and before
+//!   `PERF_MAX_TRACE_SIZE`), raw tracepoints (`bpf_tracing_ctx_access`:
+//!   reads starting among the 12 `u64` arguments; the writable kind's
+//!   first word only as a whole 8-byte read) and perf events
+//!   (`pe_prog_is_valid_access`: whole registers, narrow reads of
+//!   `sample_period` and `addr`); cgroup socket-buffer programs (module
+//!   `check::ctx_cgroup`, `cg_skb_is_valid_access`: no `tc_classid`,
+//!   `data_meta`, `wire_len`; writes of `mark`, `priority`, `cb[]`,
+//!   `tstamp`; socket addresses whole, `family` and ports narrowly;
+//!   `data`/`data_end` load packet pointers into a read-only packet,
+//!   `cannot write into packet`);
 //! - direct packet access (module `check::packet`): packet pointer
 //!   arithmetic with constants (fixed offset, range and id kept) and
 //!   bounded scalars (a fresh id, range reset), `scalar += pkt`, the
@@ -167,7 +193,10 @@
 //! - Loops (any cycle in the CFG): checkpoints still being explored,
 //!   `infinite loop detected`, `may_goto`; precision across calls and
 //!   exits; state comparison of pointer kinds other than stack and context.
-//! - `__sk_buff.sk`, context access of other program types, strict
+//! - `__sk_buff.sk`, the writable raw tracepoints' buffer pointer
+//!   (`tp_buffer`), context access of cgroup socket, socket-address,
+//!   `sock_ops` and netfilter programs (their contexts are rewritten
+//!   structures or BTF pointers), strict
 //!   alignment (of context and packet accesses); the source line the
 //!   kernel prints after an invalid context access in a stats-only log
 //!   (the log is then `None`).
@@ -187,7 +216,13 @@
 //!   works, refcounts, kptrs and uptrs, list and rbtree roots) or whose
 //!   BTF the kernel's field parser would refuse; precision through atomic fetches
 //!   where a tracked register or slot meets them.
-//! - Program types other than socket filters, tc and XDP, unprivileged
+//! - For the program types added after socket filters, tc and XDP: the
+//!   kernel's look at the main function's BTF prototype
+//!   (`btf_prepare_func_args`, which logs `arg#0 reference type(…) size
+//!   cannot be determined` and the like) is not reproduced, so a program
+//!   whose prototype is not plainly a global `int f(struct named *)` gets
+//!   no log (verdict and statistics are still given).
+//! - Program types other than those above, unprivileged
 //!   loaders, and kernels other than 6.18 (their log formats differ). For
 //!   those the
 //!   per-instruction encoding checks are still applied in instruction
@@ -208,6 +243,7 @@ mod error;
 mod linfo;
 mod liveness;
 mod log;
+mod main_proto;
 mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
@@ -317,8 +353,8 @@ pub fn verify(req: &LoadRequest, profile: &KernelProfile, opts: &VerifyOptions) 
 }
 
 /// Whether [`check`]'s interpreter models this load: the 6.18 log format
-/// and arithmetic, a privileged loader, a socket filter, tc or XDP
-/// program, no loops.
+/// and arithmetic, a privileged loader, a program type whose context and
+/// return rules are modelled, no loops.
 fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsupported> {
     if profile.log_era != LogEra::V6_18 {
         return Err(Unsupported::new(
@@ -361,6 +397,16 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
     Ok(())
 }
 
+/// Program types whose main function's BTF prototype is not yet matched
+/// against their context type, so a program with `func_info` may get log
+/// lines bpfcheck does not print.
+fn ctx_arg_unchecked(t: ProgType) -> bool {
+    !matches!(
+        t,
+        ProgType::SOCKET_FILTER | ProgType::XDP | ProgType::SCHED_CLS | ProgType::SCHED_ACT
+    )
+}
+
 /// `compute_live_registers` and `do_check` for the main program.
 fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verification {
     match linfo::SourceLines::new(req) {
@@ -375,6 +421,12 @@ fn interpret(req: &LoadRequest, profile: &KernelProfile, mut log: Log) -> Verifi
             .ok()
             .and_then(|p| u8::try_from(p.used_args().len()).ok())
     };
+    if ctx_arg_unchecked(req.prog_type) && !main_proto::logs_nothing(req) {
+        // The kernel first matches the main function's BTF prototype
+        // against the context type (`btf_prepare_func_args`) and may log
+        // about it (`arg#0 reference type(…) size cannot be determined`).
+        log.mark_inexact();
+    }
     let live = liveness::live_before(&req.insns, &helper_args);
     if log.level2() {
         log.push(&liveness::table(&req.insns, &live, profile.log_era));
