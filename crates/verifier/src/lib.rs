@@ -133,7 +133,15 @@
 //!   `data_meta`, `wire_len`; writes of `mark`, `priority`, `cb[]`,
 //!   `tstamp`; socket addresses whole, `family` and ports narrowly;
 //!   `data`/`data_end` load packet pointers into a read-only packet,
-//!   `cannot write into packet`);
+//!   `cannot write into packet`); cgroup socket programs (module
+//!   `check::ctx_sock`, `sock_filter_is_valid_access`: `struct bpf_sock`
+//!   by `bpf_sock_is_valid_access`, `bound_dev_if`/`mark`/`priority` only
+//!   at socket creation and release, source address and port read-only
+//!   after bind; no attach type means creation) and socket-address
+//!   programs (`sock_addr_is_valid_access`: the address fields of the
+//!   attach type's family, 8-byte access inside the IPv6 addresses,
+//!   narrow reads, whole-word writes; `user_family`, `family`, `type`,
+//!   `protocol` whole and read-only);
 //! - direct packet access (module `check::packet`): packet pointer
 //!   arithmetic with constants (fixed offset, range and id kept) and
 //!   bounded scalars (a fresh id, range reset), `scalar += pkt`, the
@@ -193,10 +201,9 @@
 //! - Loops (any cycle in the CFG): checkpoints still being explored,
 //!   `infinite loop detected`, `may_goto`; precision across calls and
 //!   exits; state comparison of pointer kinds other than stack and context.
-//! - `__sk_buff.sk`, the writable raw tracepoints' buffer pointer
-//!   (`tp_buffer`), context access of cgroup socket, socket-address,
-//!   `sock_ops` and netfilter programs (their contexts are rewritten
-//!   structures or BTF pointers), strict
+//! - `__sk_buff.sk`, `bpf_sock_addr.sk`, the writable raw tracepoints'
+//!   buffer pointer (`tp_buffer`), context access of `sock_ops` and
+//!   netfilter programs (socket pointers, BTF pointers), strict
 //!   alignment (of context and packet accesses); the source line the
 //!   kernel prints after an invalid context access in a stats-only log
 //!   (the log is then `None`).

@@ -156,6 +156,12 @@ impl Checker<'_> {
             }
             ProgType::PERF_EVENT => super::ctx_trace::perf_event_access(off, size, write),
             ProgType::CGROUP_SKB => super::ctx_cgroup::cgroup_skb_access(off, size, write, ldsx),
+            ProgType::CGROUP_SOCK => {
+                super::ctx_sock::cgroup_sock_access(off, size, write, self.req.expected_attach_type)
+            }
+            ProgType::CGROUP_SOCK_ADDR => {
+                super::ctx_sock::sock_addr_access(off, size, write, self.req.expected_attach_type)
+            }
             _ => return Err(self.unsupported("context access of this program type")),
         };
         match verdict {

@@ -7,7 +7,8 @@
 //! modules: [`alu`], [`mem`], [`atomic`], [`map`], [`jmp`], [`call`] (with
 //! [`helper_mem`] for helper memory arguments), [`packet`] (direct packet
 //! access), [`ld_abs`], [`retval`] (the return value at `exit`); context
-//! rules in [`ctx`], [`ctx_net`], [`ctx_trace`] and [`ctx_cgroup`].
+//! rules in [`ctx`], [`ctx_net`], [`ctx_trace`], [`ctx_cgroup`] and
+//! [`ctx_sock`].
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the
@@ -21,6 +22,7 @@ mod call;
 mod ctx;
 mod ctx_cgroup;
 mod ctx_net;
+mod ctx_sock;
 mod ctx_trace;
 mod equiv;
 mod helper_mem;
