@@ -42,7 +42,8 @@
 //! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
 //! kprobe, tracepoint, raw tracepoint (also writable) or perf event
 //! program, a cgroup socket-buffer, socket or socket-address program, a
-//! `sock_ops` or a netfilter program,
+//! lightweight-tunnel program (`lwt_in`, `lwt_out`, `lwt_xmit`,
+//! `lwt_seg6local`), a `sock_ops` or a netfilter program,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
 //! the kernel's order with the kernel's log:
 //! - per instruction, the encoding checks in kernel order interleaved with
@@ -133,7 +134,10 @@
 //!   `data_meta`, `wire_len`; writes of `mark`, `priority`, `cb[]`,
 //!   `tstamp`; socket addresses whole, `family` and ports narrowly;
 //!   `data`/`data_end` load packet pointers into a read-only packet,
-//!   `cannot write into packet`); cgroup socket programs (module
+//!   `cannot write into packet`); lightweight-tunnel programs
+//!   (`lwt_is_valid_access`: no `tc_classid`, socket fields, `data_meta`,
+//!   timestamps, `wire_len`; writes of `mark`, `priority`, `cb[]`; the
+//!   packet writable by `lwt_xmit` only); cgroup socket programs (module
 //!   `check::ctx_sock`, `sock_filter_is_valid_access`: `struct bpf_sock`
 //!   by `bpf_sock_is_valid_access`, `bound_dev_if`/`mark`/`priority` only
 //!   at socket creation and release, source address and port read-only
@@ -388,6 +392,10 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
             | ProgType::RAW_TRACEPOINT_WRITABLE
             | ProgType::PERF_EVENT
             | ProgType::CGROUP_SKB
+            | ProgType::LWT_IN
+            | ProgType::LWT_OUT
+            | ProgType::LWT_XMIT
+            | ProgType::LWT_SEG6LOCAL
             | ProgType::CGROUP_SOCK
             | ProgType::CGROUP_SOCK_ADDR
             | ProgType::SOCK_OPS

@@ -156,6 +156,9 @@ impl Checker<'_> {
             }
             ProgType::PERF_EVENT => super::ctx_trace::perf_event_access(off, size, write),
             ProgType::CGROUP_SKB => super::ctx_cgroup::cgroup_skb_access(off, size, write, ldsx),
+            ProgType::LWT_IN | ProgType::LWT_OUT | ProgType::LWT_XMIT | ProgType::LWT_SEG6LOCAL => {
+                super::ctx_cgroup::lwt_access(off, size, write, ldsx)
+            }
             ProgType::CGROUP_SOCK => {
                 super::ctx_sock::cgroup_sock_access(off, size, write, self.req.expected_attach_type)
             }

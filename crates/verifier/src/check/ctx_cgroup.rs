@@ -1,7 +1,9 @@
 //! Context access of cgroup socket-buffer programs (`cg_skb_is_valid_access`
 //! on top of `bpf_skb_is_valid_access`, net/core/filter.c), for a
 //! privileged loader (`CAP_BPF` is held, so `data`, `data_end` and
-//! `tstamp` are open). Their packet is read-only.
+//! `tstamp` are open), and of lightweight-tunnel programs
+//! (`lwt_is_valid_access`). The packet is read-only to all of them but
+//! `lwt_xmit`.
 
 use std::ops::Range;
 
@@ -27,6 +29,7 @@ mod skb {
     pub(super) const DATA_META: Range<i32> = 140..144;
     pub(super) const TSTAMP: Range<i32> = 152..160;
     pub(super) const WIRE_LEN: Range<i32> = 160..164;
+    pub(super) const HWTSTAMP: Range<i32> = 184..192;
 }
 
 fn within(r: &Range<i32>, off: i32) -> bool {
@@ -67,11 +70,38 @@ pub(super) fn cgroup_skb_access(off: i32, size: i32, write: bool, ldsx: bool) ->
     }
 }
 
+/// `lwt_is_valid_access`.
+pub(super) fn lwt_access(off: i32, size: i32, write: bool, ldsx: bool) -> Verdict {
+    let hidden = [
+        &skb::TC_CLASSID,
+        &skb::FAMILY_TILL_LOCAL_PORT,
+        &skb::DATA_META,
+        &skb::TSTAMP,
+        &skb::WIRE_LEN,
+        &skb::HWTSTAMP,
+    ];
+    if hidden.iter().any(|r| within(r, off)) {
+        return Verdict::Invalid;
+    }
+    let writable = [&skb::MARK, &skb::PRIORITY, &skb::CB];
+    if write && !writable.iter().any(|r| within(r, off)) {
+        return Verdict::Invalid;
+    }
+    match super::ctx_net::skb_full_access(off, size, write, ldsx) {
+        Verdict::Scalar if within(&skb::DATA, off) => Verdict::Packet(PacketField::Data),
+        Verdict::Scalar if within(&skb::DATA_END, off) => Verdict::Packet(PacketField::End),
+        v => v,
+    }
+}
+
 /// Whether a program type may store into its packet through packet
 /// pointers (`may_access_direct_pkt_data` for a write); cgroup
-/// socket-buffer programs may only read it.
+/// socket-buffer programs and most tunnel programs may only read it.
 pub(super) fn may_write_packet(prog_type: ProgType) -> bool {
-    prog_type != ProgType::CGROUP_SKB
+    !matches!(
+        prog_type,
+        ProgType::CGROUP_SKB | ProgType::LWT_IN | ProgType::LWT_OUT | ProgType::LWT_SEG6LOCAL
+    )
 }
 
 impl Checker<'_> {
@@ -124,5 +154,21 @@ mod tests {
         );
         assert_eq!(cgroup_skb_access(76, 2, false, false), Verdict::Invalid);
         assert_eq!(cgroup_skb_access(76, 4, true, false), Verdict::Invalid);
+    }
+
+    #[test]
+    fn lwt_rules() {
+        assert_eq!(lwt_access(0, 4, false, false), Verdict::Scalar);
+        assert_eq!(lwt_access(8, 4, true, false), Verdict::Scalar);
+        assert_eq!(lwt_access(88, 4, false, false), Verdict::Invalid);
+        assert_eq!(lwt_access(152, 8, false, false), Verdict::Invalid);
+        assert_eq!(lwt_access(184, 8, false, false), Verdict::Invalid);
+        assert_eq!(lwt_access(152, 8, true, false), Verdict::Invalid);
+        assert_eq!(
+            lwt_access(76, 4, false, false),
+            Verdict::Packet(PacketField::Data)
+        );
+        assert!(!may_write_packet(ProgType::LWT_IN));
+        assert!(may_write_packet(ProgType::LWT_XMIT));
     }
 }
