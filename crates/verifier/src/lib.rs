@@ -145,7 +145,10 @@
 //!   programs (`sock_addr_is_valid_access`: the address fields of the
 //!   attach type's family, 8-byte access inside the IPv6 addresses,
 //!   narrow reads, whole-word writes; `user_family`, `family`, `type`,
-//!   `protocol` whole and read-only);
+//!   `protocol` whole and read-only); `sock_ops` programs
+//!   (`sock_ops_is_valid_access`: whole words but `skb_tcp_flags`, the
+//!   8-byte counters and `skb_hwtstamp`, writes of `reply` and
+//!   `sk_txhash`);
 //! - direct packet access (module `check::packet`): packet pointer
 //!   arithmetic with constants (fixed offset, range and id kept) and
 //!   bounded scalars (a fresh id, range reset), `scalar += pkt`, the
@@ -205,9 +208,10 @@
 //! - Loops (any cycle in the CFG): checkpoints still being explored,
 //!   `infinite loop detected`, `may_goto`; precision across calls and
 //!   exits; state comparison of pointer kinds other than stack and context.
-//! - `__sk_buff.sk`, `bpf_sock_addr.sk`, the writable raw tracepoints'
-//!   buffer pointer (`tp_buffer`), context access of `sock_ops` and
-//!   netfilter programs (socket pointers, BTF pointers), strict
+//! - `__sk_buff.sk`, `bpf_sock_addr.sk`, `bpf_sock_ops.sk` and its
+//!   `skb_data`/`skb_data_end` packet, the writable raw tracepoints'
+//!   buffer pointer (`tp_buffer`), context access of netfilter programs
+//!   (BTF pointers), strict
 //!   alignment (of context and packet accesses); the source line the
 //!   kernel prints after an invalid context access in a stats-only log
 //!   (the log is then `None`).

@@ -162,6 +162,7 @@ impl Checker<'_> {
             ProgType::CGROUP_SOCK => {
                 super::ctx_sock::cgroup_sock_access(off, size, write, self.req.expected_attach_type)
             }
+            ProgType::SOCK_OPS => super::ctx_sock::sock_ops_access(off, size, write),
             ProgType::CGROUP_SOCK_ADDR => {
                 super::ctx_sock::sock_addr_access(off, size, write, self.req.expected_attach_type)
             }

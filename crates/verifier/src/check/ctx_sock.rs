@@ -1,9 +1,10 @@
 //! Context access of cgroup socket programs (`sock_filter_is_valid_access`:
 //! `struct bpf_sock` by `bpf_sock_is_valid_access`, then which fields the
 //! attach type may see or set) and cgroup socket-address programs
-//! (`sock_addr_is_valid_access` over `struct bpf_sock_addr`),
-//! net/core/filter.c. Every field is a number; `bpf_sock_addr.sk` is a
-//! socket pointer, not modelled.
+//! (`sock_addr_is_valid_access` over `struct bpf_sock_addr`) and socket
+//! operation programs (`sock_ops_is_valid_access` over `struct
+//! bpf_sock_ops`), net/core/filter.c. Every field is a number but the
+//! socket and packet pointers, which are not modelled.
 
 use bpfcheck_uapi::AttachType;
 
@@ -45,6 +46,21 @@ mod addr {
     pub(super) const MSG_SRC_IP6: Range<i32> = 44..60;
     pub(super) const SK: i32 = 64;
     pub(super) const SIZE: i32 = 72;
+}
+
+/// `struct bpf_sock_ops` offsets.
+mod ops {
+    use std::ops::Range;
+    pub(super) const REPLY: i32 = 4;
+    pub(super) const SK_TXHASH: i32 = 164;
+    /// `bytes_received` and `bytes_acked`.
+    pub(super) const BYTES: Range<i32> = 168..184;
+    pub(super) const SK: Range<i32> = 184..192;
+    pub(super) const SKB_DATA: Range<i32> = 192..200;
+    pub(super) const SKB_DATA_END: Range<i32> = 200..208;
+    pub(super) const SKB_TCP_FLAGS: i32 = 212;
+    pub(super) const SKB_HWTSTAMP: Range<i32> = 216..224;
+    pub(super) const SIZE: i32 = 224;
 }
 
 /// `bpf_ctx_narrow_access_ok`: a power of two no wider than the field.
@@ -191,6 +207,37 @@ pub(super) fn sock_addr_access(off: i32, size: i32, write: bool, attach: AttachT
     }
 }
 
+/// `sock_ops_is_valid_access`.
+pub(super) fn sock_ops_access(off: i32, size: i32, write: bool) -> Verdict {
+    if !(0..ops::SIZE).contains(&off) || off % size != 0 {
+        return Verdict::Invalid;
+    }
+    let ok = if write {
+        (off == ops::REPLY || off == ops::SK_TXHASH) && size == 4
+    } else if ops::SK.contains(&off) {
+        if size != 8 {
+            return Verdict::Invalid;
+        }
+        return Verdict::Unmodelled("bpf_sock_ops.sk (socket pointers)");
+    } else if ops::SKB_DATA.contains(&off) || ops::SKB_DATA_END.contains(&off) {
+        if size != 8 {
+            return Verdict::Invalid;
+        }
+        return Verdict::Unmodelled("direct packet access in sock_ops programs");
+    } else if ops::BYTES.contains(&off) || ops::SKB_HWTSTAMP.contains(&off) {
+        size == 8
+    } else if off == ops::SKB_TCP_FLAGS {
+        narrow_ok(size, 4)
+    } else {
+        size == 4
+    };
+    if ok {
+        Verdict::Scalar
+    } else {
+        Verdict::Invalid
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +262,26 @@ mod tests {
         assert_eq!(cgroup_sock_access(52, 4, false, create), Verdict::Scalar);
         assert_eq!(cgroup_sock_access(80, 4, false, create), Verdict::Invalid);
         assert_eq!(cgroup_sock_access(16, 4, true, A(0)), Verdict::Scalar);
+    }
+
+    #[test]
+    fn sock_ops_rules() {
+        assert_eq!(sock_ops_access(0, 4, false), Verdict::Scalar);
+        assert_eq!(sock_ops_access(0, 2, false), Verdict::Invalid);
+        assert_eq!(sock_ops_access(4, 4, true), Verdict::Scalar);
+        assert_eq!(sock_ops_access(8, 4, true), Verdict::Invalid);
+        assert_eq!(sock_ops_access(164, 4, true), Verdict::Scalar);
+        assert_eq!(sock_ops_access(168, 8, false), Verdict::Scalar);
+        assert_eq!(sock_ops_access(168, 4, false), Verdict::Invalid);
+        assert_eq!(sock_ops_access(213, 1, false), Verdict::Invalid);
+        assert_eq!(sock_ops_access(212, 1, false), Verdict::Scalar);
+        assert_eq!(sock_ops_access(216, 8, false), Verdict::Scalar);
+        assert_eq!(sock_ops_access(224, 4, false), Verdict::Invalid);
+        assert!(matches!(
+            sock_ops_access(192, 8, false),
+            Verdict::Unmodelled(_)
+        ));
+        assert_eq!(sock_ops_access(184, 4, false), Verdict::Invalid);
     }
 
     #[test]
