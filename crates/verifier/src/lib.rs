@@ -148,7 +148,8 @@
 //!   `protocol` whole and read-only); `sock_ops` programs
 //!   (`sock_ops_is_valid_access`: whole words but `skb_tcp_flags`, the
 //!   8-byte counters and `skb_hwtstamp`, writes of `reply` and
-//!   `sk_txhash`);
+//!   `sk_txhash`); netfilter programs (`nf_is_valid_access`: the two
+//!   pointers of `struct bpf_nf_ctx`, read whole);
 //! - direct packet access (module `check::packet`): packet pointer
 //!   arithmetic with constants (fixed offset, range and id kept) and
 //!   bounded scalars (a fresh id, range reset), `scalar += pkt`, the
@@ -210,8 +211,8 @@
 //!   exits; state comparison of pointer kinds other than stack and context.
 //! - `__sk_buff.sk`, `bpf_sock_addr.sk`, `bpf_sock_ops.sk` and its
 //!   `skb_data`/`skb_data_end` packet, the writable raw tracepoints'
-//!   buffer pointer (`tp_buffer`), context access of netfilter programs
-//!   (BTF pointers), strict
+//!   buffer pointer (`tp_buffer`), the netfilter context's pointers
+//!   (trusted BTF pointers), strict
 //!   alignment (of context and packet accesses); the source line the
 //!   kernel prints after an invalid context access in a stats-only log
 //!   (the log is then `None`).

@@ -163,6 +163,7 @@ impl Checker<'_> {
                 super::ctx_sock::cgroup_sock_access(off, size, write, self.req.expected_attach_type)
             }
             ProgType::SOCK_OPS => super::ctx_sock::sock_ops_access(off, size, write),
+            ProgType::NETFILTER => super::ctx_sock::netfilter_access(off, size, write),
             ProgType::CGROUP_SOCK_ADDR => {
                 super::ctx_sock::sock_addr_access(off, size, write, self.req.expected_attach_type)
             }

@@ -3,8 +3,10 @@
 //! attach type may see or set) and cgroup socket-address programs
 //! (`sock_addr_is_valid_access` over `struct bpf_sock_addr`) and socket
 //! operation programs (`sock_ops_is_valid_access` over `struct
-//! bpf_sock_ops`), net/core/filter.c. Every field is a number but the
-//! socket and packet pointers, which are not modelled.
+//! bpf_sock_ops`), net/core/filter.c, and netfilter programs
+//! (`nf_is_valid_access`, net/netfilter/nf_bpf_link.c). Every field is a
+//! number but the socket, packet and BTF pointers, which are not
+//! modelled.
 
 use bpfcheck_uapi::AttachType;
 
@@ -238,6 +240,15 @@ pub(super) fn sock_ops_access(off: i32, size: i32, write: bool) -> Verdict {
     }
 }
 
+/// `nf_is_valid_access`: `struct bpf_nf_ctx` holds two pointers, to the
+/// hook state and to the `sk_buff`, read whole.
+pub(super) fn netfilter_access(off: i32, size: i32, write: bool) -> Verdict {
+    if !(0..16).contains(&off) || off % size != 0 || write || size != 8 {
+        return Verdict::Invalid;
+    }
+    Verdict::Unmodelled("netfilter context pointers (trusted BTF pointers)")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +273,17 @@ mod tests {
         assert_eq!(cgroup_sock_access(52, 4, false, create), Verdict::Scalar);
         assert_eq!(cgroup_sock_access(80, 4, false, create), Verdict::Invalid);
         assert_eq!(cgroup_sock_access(16, 4, true, A(0)), Verdict::Scalar);
+    }
+
+    #[test]
+    fn netfilter_rules() {
+        assert!(matches!(
+            netfilter_access(8, 8, false),
+            Verdict::Unmodelled(_)
+        ));
+        assert_eq!(netfilter_access(8, 4, false), Verdict::Invalid);
+        assert_eq!(netfilter_access(0, 8, true), Verdict::Invalid);
+        assert_eq!(netfilter_access(16, 8, false), Verdict::Invalid);
     }
 
     #[test]
