@@ -12,7 +12,8 @@ use bpfcheck_uapi::{LoadRequest, ProgType};
 /// `true` when the main function's prototype certainly gives no log line:
 /// a global function returning an integer, taking nothing, a number, or
 /// one pointer to a named struct or union or to an integer (the context,
-/// or plain memory), in a BTF without declaration or type tags.
+/// or plain memory), without `arg:` declaration tags on its parameter or
+/// type tags on the parameter's type.
 pub(crate) fn logs_nothing(req: &LoadRequest) -> bool {
     let Some(fi) = req.func_info.first() else {
         return true;
@@ -20,10 +21,15 @@ pub(crate) fn logs_nothing(req: &LoadRequest) -> bool {
     let Some(btf) = req.prog_btf.as_deref().and_then(|b| Btf::parse(b).ok()) else {
         return false;
     };
-    if btf
-        .iter()
-        .any(|t| matches!(t, Type::DeclTag(_) | Type::TypeTag(_)))
-    {
+    let arg_tag = btf.iter().any(|t| match t {
+        Type::DeclTag(d) => {
+            d.target().0 == fi.type_id
+                && matches!(d.component_idx(), Ok(Some(_)))
+                && d.name().is_ok_and(|n| n.starts_with("arg:"))
+        }
+        _ => false,
+    });
+    if arg_tag {
         return false;
     }
     let Ok(Type::Func(func)) = btf.type_by_id(BtfTypeId(fi.type_id)) else {
@@ -38,10 +44,31 @@ pub(crate) fn logs_nothing(req: &LoadRequest) -> bool {
     if !is_number(btf.resolve(proto.return_type()).ok()) || proto.len() > 1 {
         return false;
     }
-    proto.params().all(|p| match btf.resolve(p.ty) {
-        Ok(Type::Ptr(r)) => pointee_is_plain(&btf, r.target(), req.prog_type),
-        t => is_number(t.ok()),
+    proto.params().all(|p| {
+        !has_type_tag(&btf, p.ty)
+            && match btf.resolve(p.ty) {
+                Ok(Type::Ptr(r)) => pointee_is_plain(&btf, r.target(), req.prog_type),
+                t => is_number(t.ok()),
+            }
     })
+}
+
+/// Whether a type tag appears among the modifiers and pointers of `id`.
+fn has_type_tag(btf: &Btf<'_>, mut id: BtfTypeId) -> bool {
+    for _ in 0..32 {
+        match btf.type_by_id(id) {
+            Ok(Type::TypeTag(_)) => return true,
+            Ok(
+                Type::Ptr(r)
+                | Type::Const(r)
+                | Type::Volatile(r)
+                | Type::Restrict(r)
+                | Type::Typedef(r),
+            ) => id = r.target(),
+            _ => return false,
+        }
+    }
+    true
 }
 
 fn is_number(t: Option<Type<'_>>) -> bool {
