@@ -37,6 +37,10 @@
 //!   storage per type, and `unknown opcode %02x`;
 //! - `check_cfg`: `unreachable insn %d`, `jump into the middle of ldimm64
 //!   insn %d`, `back-edge from insn %d to %d` when loops are not allowed.
+//! - the first check of `check_attach_btf_id` on the 6.12 and 6.18
+//!   profiles: `Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and
+//!   struct_ops programs can be sleepable` (`can_be_sleepable`) and
+//!   `Syscall programs can only be sleepable`.
 //!
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
