@@ -45,7 +45,8 @@
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
 //! kprobe, tracepoint, raw tracepoint (also writable) or perf event
-//! program, a cgroup socket-buffer, socket or socket-address program, a
+//! program, a cgroup socket-buffer, socket, socket-address or socket-option
+//! program, a
 //! lightweight-tunnel program (`lwt_in`, `lwt_out`, `lwt_xmit`,
 //! `lwt_seg6local`), a `sock_ops` or a netfilter program,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
@@ -66,7 +67,8 @@
 //!   `exit` (R0 must be readable) with 6.18's `check_return_code` (module
 //!   `check::retval`): the `return_retval_range` of cgroup socket-buffer
 //!   programs (0..3 on egress, else 0..1), cgroup socket and `sock_ops`
-//!   programs (0..1), socket-address programs by attach type (1 for
+//!   programs (0..1), socket-option programs (0..1), socket-address
+//!   programs by attach type (1 for
 //!   `recvmsg`/`getpeername`/`getsockname`, 0..3 for `bind`, else 0..1),
 //!   netfilter (`NF_DROP`..`NF_ACCEPT`) and kprobe/uprobe sessions (0..1),
 //!   the precision of R0 (`mark_chain_precision`), `At program exit the
@@ -141,7 +143,11 @@
 //!   `cannot write into packet`); lightweight-tunnel programs
 //!   (`lwt_is_valid_access`: no `tc_classid`, socket fields, `data_meta`,
 //!   timestamps, `wire_len`; writes of `mark`, `priority`, `cb[]`; the
-//!   packet writable by `lwt_xmit` only); cgroup socket programs (module
+//!   packet writable by `lwt_xmit` only); socket-option programs
+//!   (`cg_sockopt_is_valid_access`: `optval`/`optval_end` load packet
+//!   pointers to the option buffer, which any helper may take; `retval`
+//!   for `getsockopt` only, `level`/`optname` set by `setsockopt` only,
+//!   `optlen` set by both); cgroup socket programs (module
 //!   `check::ctx_sock`, `sock_filter_is_valid_access`: `struct bpf_sock`
 //!   by `bpf_sock_is_valid_access`, `bound_dev_if`/`mark`/`priority` only
 //!   at socket creation and release, source address and port read-only
@@ -213,7 +219,8 @@
 //! - Loops (any cycle in the CFG): checkpoints still being explored,
 //!   `infinite loop detected`, `may_goto`; precision across calls and
 //!   exits; state comparison of pointer kinds other than stack and context.
-//! - `__sk_buff.sk`, `bpf_sock_addr.sk`, `bpf_sock_ops.sk` and its
+//! - `__sk_buff.sk`, `bpf_sock_addr.sk`, `bpf_sockopt.sk`,
+//!   `bpf_sock_ops.sk` and its
 //!   `skb_data`/`skb_data_end` packet, the writable raw tracepoints'
 //!   buffer pointer (`tp_buffer`), the netfilter context's pointers
 //!   (trusted BTF pointers), strict
@@ -407,6 +414,7 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
             | ProgType::LWT_SEG6LOCAL
             | ProgType::CGROUP_SOCK
             | ProgType::CGROUP_SOCK_ADDR
+            | ProgType::CGROUP_SOCKOPT
             | ProgType::SOCK_OPS
             | ProgType::NETFILTER
     ) {

@@ -231,7 +231,11 @@ impl Checker<'_> {
             reg,
             RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. }
         );
-        if pkt && arg.base != ArgBase::Anything && !proto.pkt_access {
+        if pkt
+            && arg.base != ArgBase::Anything
+            && !proto.pkt_access
+            && super::ctx_cgroup::helpers_need_pkt_access(self.prog_type)
+        {
             return Err(self.reject(
                 ErrorCode::HelperCall,
                 Errno::EACCES,

@@ -163,6 +163,9 @@ impl Checker<'_> {
                 super::ctx_sock::cgroup_sock_access(off, size, write, self.req.expected_attach_type)
             }
             ProgType::SOCK_OPS => super::ctx_sock::sock_ops_access(off, size, write),
+            ProgType::CGROUP_SOCKOPT => {
+                super::ctx_cgroup::sockopt_access(off, size, write, self.req.expected_attach_type)
+            }
             ProgType::NETFILTER => super::ctx_sock::netfilter_access(off, size, write),
             ProgType::CGROUP_SOCK_ADDR => {
                 super::ctx_sock::sock_addr_access(off, size, write, self.req.expected_attach_type)

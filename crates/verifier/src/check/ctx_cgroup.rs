@@ -3,11 +3,12 @@
 //! privileged loader (`CAP_BPF` is held, so `data`, `data_end` and
 //! `tstamp` are open), and of lightweight-tunnel programs
 //! (`lwt_is_valid_access`). The packet is read-only to all of them but
-//! `lwt_xmit`.
+//! `lwt_xmit`. Also socket-option programs (`cg_sockopt_is_valid_access`,
+//! kernel/bpf/cgroup.c), whose option buffer is accessed as a packet.
 
 use std::ops::Range;
 
-use bpfcheck_uapi::{Errno, ProgType};
+use bpfcheck_uapi::{AttachType, Errno, ProgType};
 
 use super::Checker;
 use super::ctx::{PacketField, Verdict};
@@ -94,6 +95,68 @@ pub(super) fn lwt_access(off: i32, size: i32, write: bool, ldsx: bool) -> Verdic
     }
 }
 
+/// `struct bpf_sockopt` offsets.
+mod sockopt {
+    use std::ops::Range;
+    pub(super) const SK: Range<i32> = 0..8;
+    pub(super) const OPTVAL: Range<i32> = 8..16;
+    pub(super) const OPTVAL_END: Range<i32> = 16..24;
+    pub(super) const LEVEL: i32 = 24;
+    pub(super) const OPTNAME: i32 = 28;
+    pub(super) const OPTLEN: i32 = 32;
+    pub(super) const RETVAL: Range<i32> = 36..40;
+    pub(super) const SIZE: i32 = 40;
+}
+
+/// `cg_sockopt_is_valid_access`: `optval`/`optval_end` bound the option
+/// buffer as a packet; `getsockopt` programs see and set `retval`,
+/// `setsockopt` programs set `level` and `optname`, both set `optlen`.
+pub(super) fn sockopt_access(off: i32, size: i32, write: bool, attach: AttachType) -> Verdict {
+    let get = attach == AttachType::CGROUP_GETSOCKOPT;
+    if !(0..sockopt::SIZE).contains(&off) || off % size != 0 {
+        return Verdict::Invalid;
+    }
+    let ok = if write {
+        size == 4
+            && match off {
+                o if o == sockopt::RETVAL.start => get,
+                sockopt::LEVEL | sockopt::OPTNAME => attach == AttachType::CGROUP_SETSOCKOPT,
+                sockopt::OPTLEN => true,
+                _ => false,
+            }
+    } else if within(&sockopt::SK, off) {
+        if size != 8 {
+            return Verdict::Invalid;
+        }
+        return Verdict::Unmodelled("bpf_sockopt.sk (socket pointers)");
+    } else if within(&sockopt::OPTVAL, off) || within(&sockopt::OPTVAL_END, off) {
+        if size != 8 {
+            return Verdict::Invalid;
+        }
+        return Verdict::Packet(if within(&sockopt::OPTVAL, off) {
+            PacketField::Data
+        } else {
+            PacketField::End
+        });
+    } else if within(&sockopt::RETVAL, off) {
+        size == 4 && get
+    } else {
+        size == 4
+    };
+    if ok {
+        Verdict::Scalar
+    } else {
+        Verdict::Invalid
+    }
+}
+
+/// Whether packet pointers passed to a helper need its `pkt_access`
+/// (`may_access_direct_pkt_data` with the call's metadata): socket-option
+/// programs pass their buffer to any helper.
+pub(super) fn helpers_need_pkt_access(prog_type: ProgType) -> bool {
+    prog_type != ProgType::CGROUP_SOCKOPT
+}
+
 /// Whether a program type may store into its packet through packet
 /// pointers (`may_access_direct_pkt_data` for a write); cgroup
 /// socket-buffer programs and most tunnel programs may only read it.
@@ -154,6 +217,29 @@ mod tests {
         );
         assert_eq!(cgroup_skb_access(76, 2, false, false), Verdict::Invalid);
         assert_eq!(cgroup_skb_access(76, 4, true, false), Verdict::Invalid);
+    }
+
+    #[test]
+    fn sockopt_rules() {
+        let get = AttachType::CGROUP_GETSOCKOPT;
+        let set = AttachType::CGROUP_SETSOCKOPT;
+        assert_eq!(
+            sockopt_access(8, 8, false, get),
+            Verdict::Packet(PacketField::Data)
+        );
+        assert_eq!(
+            sockopt_access(16, 8, false, set),
+            Verdict::Packet(PacketField::End)
+        );
+        assert_eq!(sockopt_access(8, 4, false, get), Verdict::Invalid);
+        assert_eq!(sockopt_access(36, 4, false, get), Verdict::Scalar);
+        assert_eq!(sockopt_access(36, 4, false, set), Verdict::Invalid);
+        assert_eq!(sockopt_access(36, 4, true, get), Verdict::Scalar);
+        assert_eq!(sockopt_access(24, 4, true, get), Verdict::Invalid);
+        assert_eq!(sockopt_access(24, 4, true, set), Verdict::Scalar);
+        assert_eq!(sockopt_access(32, 4, true, get), Verdict::Scalar);
+        assert_eq!(sockopt_access(32, 2, false, get), Verdict::Invalid);
+        assert_eq!(sockopt_access(40, 4, false, get), Verdict::Invalid);
     }
 
     #[test]

@@ -26,7 +26,10 @@ pub(super) fn return_range(prog_type: ProgType, attach: AttachType) -> Option<Re
     use AttachType as A;
     match prog_type {
         ProgType::CGROUP_SKB if attach == A::CGROUP_INET_EGRESS => range(0, 3),
-        ProgType::CGROUP_SKB | ProgType::CGROUP_SOCK | ProgType::SOCK_OPS => range(0, 1),
+        ProgType::CGROUP_SKB
+        | ProgType::CGROUP_SOCK
+        | ProgType::SOCK_OPS
+        | ProgType::CGROUP_SOCKOPT => range(0, 1),
         ProgType::CGROUP_SOCK_ADDR => match attach {
             A::CGROUP_UDP4_RECVMSG
             | A::CGROUP_UDP6_RECVMSG
