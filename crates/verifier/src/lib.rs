@@ -45,8 +45,8 @@
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
 //! kprobe, tracepoint, raw tracepoint (also writable) or perf event
-//! program, a cgroup socket-buffer, socket, socket-address or socket-option
-//! program, a
+//! program, a cgroup socket-buffer, socket, socket-address, socket-option,
+//! device or sysctl program, a
 //! lightweight-tunnel program (`lwt_in`, `lwt_out`, `lwt_xmit`,
 //! `lwt_seg6local`), a `sock_ops` or a netfilter program,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
@@ -67,7 +67,8 @@
 //!   `exit` (R0 must be readable) with 6.18's `check_return_code` (module
 //!   `check::retval`): the `return_retval_range` of cgroup socket-buffer
 //!   programs (0..3 on egress, else 0..1), cgroup socket and `sock_ops`
-//!   programs (0..1), socket-option programs (0..1), socket-address
+//!   programs (0..1), socket-option, device and sysctl programs (0..1),
+//!   socket-address
 //!   programs by attach type (1 for
 //!   `recvmsg`/`getpeername`/`getsockname`, 0..3 for `bind`, else 0..1),
 //!   netfilter (`NF_DROP`..`NF_ACCEPT`) and kprobe/uprobe sessions (0..1),
@@ -95,8 +96,10 @@
 //!   (`invalid read from/write to stack R%d off=%d size=%d` with 6.18's
 //!   errnos, `write into map forbidden`, empty accesses through NULL),
 //!   6.14+'s access types (read-only arguments keep spills, written ones
-//!   turn bytes into `STACK_MISC`; the fib lookups' parameter block is
-//!   one, as 6.18 declares it), the byte-wise stores after an
+//!   turn bytes into `STACK_MISC`; the fib lookups' parameter block,
+//!   `bpf_sysctl_get_name`'s, `bpf_read_branch_records`', `bpf_d_path`'s,
+//!   `bpf_snprintf_btf`'s and `bpf_snprintf`'s buffers are, as 6.18
+//!   declares them), the byte-wise stores after an
 //!   uninitialised-memory argument, `do_refine_retval_range` of the
 //!   `*_str` and stack helpers, and `bpf_ringbuf_output` on ring buffers;
 //! - atomics (`add`/`or`/`and`/`xor` with and without fetch, `xchg`,
@@ -147,7 +150,11 @@
 //!   (`cg_sockopt_is_valid_access`: `optval`/`optval_end` load packet
 //!   pointers to the option buffer, which any helper may take; `retval`
 //!   for `getsockopt` only, `level`/`optname` set by `setsockopt` only,
-//!   `optlen` set by both); cgroup socket programs (module
+//!   `optlen` set by both); device programs
+//!   (`cgroup_dev_is_valid_access`: three read-only words, the access type
+//!   also narrowly) and sysctl programs (`sysctl_is_valid_access`:
+//!   `write` read-only, `file_pos` written whole, both read narrowly);
+//!   cgroup socket programs (module
 //!   `check::ctx_sock`, `sock_filter_is_valid_access`: `struct bpf_sock`
 //!   by `bpf_sock_is_valid_access`, `bound_dev_if`/`mark`/`priority` only
 //!   at socket creation and release, source address and port read-only
@@ -415,6 +422,8 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
             | ProgType::CGROUP_SOCK
             | ProgType::CGROUP_SOCK_ADDR
             | ProgType::CGROUP_SOCKOPT
+            | ProgType::CGROUP_DEVICE
+            | ProgType::CGROUP_SYSCTL
             | ProgType::SOCK_OPS
             | ProgType::NETFILTER
     ) {

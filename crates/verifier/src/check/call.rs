@@ -73,16 +73,21 @@ fn gpl_compatible(license: &str) -> bool {
     )
 }
 
-/// `bpf_skb_fib_lookup` / `bpf_xdp_fib_lookup`.
-const FIB_LOOKUP: u32 = 69;
+/// Helpers whose written memory argument, a plain `ARG_PTR_TO_MEM` in
+/// 6.12, is `MEM_WRITE` by 6.18: the fib lookups' parameter block (69),
+/// `bpf_sysctl_get_name`'s buffer (101), `bpf_read_branch_records` (119),
+/// `bpf_d_path` (147), `bpf_snprintf_btf` (149) and `bpf_snprintf` (165).
+const GAINED_MEM_WRITE: [u32; 6] = [69, 101, 119, 147, 149, 165];
 
 /// Argument `i` of `proto` as 6.18 declares it. The profile's prototypes
-/// are 6.12's; by 6.18 the fib lookups' parameter block is
-/// `ARG_PTR_TO_MEM | MEM_WRITE` (the live kernel turns the stack bytes it
-/// covers into `STACK_MISC`).
+/// are 6.12's; the live kernel turns the stack bytes these written
+/// arguments cover into `STACK_MISC`.
 fn arg_on_6_18(proto: &HelperProto, i: usize) -> ArgType {
     let arg = proto.args[i];
-    if proto.id == FIB_LOOKUP && arg.base == ArgBase::PtrToMem {
+    if GAINED_MEM_WRITE.contains(&proto.id)
+        && arg.base == ArgBase::PtrToMem
+        && !arg.flags.has(TypeFlag::MemRdonly)
+    {
         return ArgType {
             flags: arg.flags.with(TypeFlag::MemWrite),
             ..arg

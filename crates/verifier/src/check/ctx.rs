@@ -163,6 +163,8 @@ impl Checker<'_> {
                 super::ctx_sock::cgroup_sock_access(off, size, write, self.req.expected_attach_type)
             }
             ProgType::SOCK_OPS => super::ctx_sock::sock_ops_access(off, size, write),
+            ProgType::CGROUP_DEVICE => super::ctx_cgroup::device_access(off, size, write),
+            ProgType::CGROUP_SYSCTL => super::ctx_cgroup::sysctl_access(off, size, write),
             ProgType::CGROUP_SOCKOPT => {
                 super::ctx_cgroup::sockopt_access(off, size, write, self.req.expected_attach_type)
             }

@@ -4,7 +4,9 @@
 //! `tstamp` are open), and of lightweight-tunnel programs
 //! (`lwt_is_valid_access`). The packet is read-only to all of them but
 //! `lwt_xmit`. Also socket-option programs (`cg_sockopt_is_valid_access`,
-//! kernel/bpf/cgroup.c), whose option buffer is accessed as a packet.
+//! kernel/bpf/cgroup.c), whose option buffer is accessed as a packet, and
+//! the device and sysctl programs (`cgroup_dev_is_valid_access`,
+//! `sysctl_is_valid_access`), whose small contexts hold numbers.
 
 use std::ops::Range;
 
@@ -150,6 +152,43 @@ pub(super) fn sockopt_access(off: i32, size: i32, write: bool, attach: AttachTyp
     }
 }
 
+/// `cgroup_dev_is_valid_access`: `struct bpf_cgroup_dev_ctx` is three
+/// read-only words, the first also narrowly.
+pub(super) fn device_access(off: i32, size: i32, write: bool) -> Verdict {
+    let ok = !write
+        && off >= 0
+        && off + size <= 12
+        && off % size == 0
+        && if off < 4 {
+            size.count_ones() == 1 && size <= 4
+        } else {
+            size == 4
+        };
+    if ok {
+        Verdict::Scalar
+    } else {
+        Verdict::Invalid
+    }
+}
+
+/// `sysctl_is_valid_access`: `struct bpf_sysctl` is `write` (read-only)
+/// and `file_pos` (written whole), both read narrowly.
+pub(super) fn sysctl_access(off: i32, size: i32, write: bool) -> Verdict {
+    let ok = off >= 0
+        && off + size <= 8
+        && off % size == 0
+        && if write {
+            off >= 4 && size == 4
+        } else {
+            size.count_ones() == 1 && size <= 4
+        };
+    if ok {
+        Verdict::Scalar
+    } else {
+        Verdict::Invalid
+    }
+}
+
 /// Whether packet pointers passed to a helper need its `pkt_access`
 /// (`may_access_direct_pkt_data` with the call's metadata): socket-option
 /// programs pass their buffer to any helper.
@@ -240,6 +279,22 @@ mod tests {
         assert_eq!(sockopt_access(32, 4, true, get), Verdict::Scalar);
         assert_eq!(sockopt_access(32, 2, false, get), Verdict::Invalid);
         assert_eq!(sockopt_access(40, 4, false, get), Verdict::Invalid);
+    }
+
+    #[test]
+    fn device_and_sysctl_rules() {
+        assert_eq!(device_access(0, 2, false), Verdict::Scalar);
+        assert_eq!(device_access(4, 2, false), Verdict::Invalid);
+        assert_eq!(device_access(8, 4, false), Verdict::Scalar);
+        assert_eq!(device_access(8, 8, false), Verdict::Invalid);
+        assert_eq!(device_access(0, 8, false), Verdict::Invalid);
+        assert_eq!(device_access(0, 4, true), Verdict::Invalid);
+        assert_eq!(sysctl_access(0, 1, false), Verdict::Scalar);
+        assert_eq!(sysctl_access(0, 4, true), Verdict::Invalid);
+        assert_eq!(sysctl_access(4, 4, true), Verdict::Scalar);
+        assert_eq!(sysctl_access(4, 2, true), Verdict::Invalid);
+        assert_eq!(sysctl_access(6, 2, false), Verdict::Scalar);
+        assert_eq!(sysctl_access(0, 8, false), Verdict::Invalid);
     }
 
     #[test]

@@ -29,7 +29,9 @@ pub(super) fn return_range(prog_type: ProgType, attach: AttachType) -> Option<Re
         ProgType::CGROUP_SKB
         | ProgType::CGROUP_SOCK
         | ProgType::SOCK_OPS
-        | ProgType::CGROUP_SOCKOPT => range(0, 1),
+        | ProgType::CGROUP_SOCKOPT
+        | ProgType::CGROUP_DEVICE
+        | ProgType::CGROUP_SYSCTL => range(0, 1),
         ProgType::CGROUP_SOCK_ADDR => match attach {
             A::CGROUP_UDP4_RECVMSG
             | A::CGROUP_UDP6_RECVMSG
