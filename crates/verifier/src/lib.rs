@@ -99,7 +99,8 @@
 //!   turn bytes into `STACK_MISC`; the fib lookups' parameter block,
 //!   `bpf_sysctl_get_name`'s, `bpf_read_branch_records`', `bpf_d_path`'s,
 //!   `bpf_snprintf_btf`'s and `bpf_snprintf`'s buffers are, as 6.18
-//!   declares them), the byte-wise stores after an
+//!   declares them; raw tracepoints' `bpf_get_stack` buffer is
+//!   uninitialised memory on 6.18), the byte-wise stores after an
 //!   uninitialised-memory argument, `do_refine_retval_range` of the
 //!   `*_str` and stack helpers, and `bpf_ringbuf_output` on ring buffers;
 //! - atomics (`add`/`or`/`and`/`xor` with and without fetch, `xchg`,

@@ -15,7 +15,7 @@
 //! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
+    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag, TypeFlags,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
@@ -81,9 +81,18 @@ const GAINED_MEM_WRITE: [u32; 6] = [69, 101, 119, 147, 149, 165];
 
 /// Argument `i` of `proto` as 6.18 declares it. The profile's prototypes
 /// are 6.12's; the live kernel turns the stack bytes these written
-/// arguments cover into `STACK_MISC`.
+/// arguments cover into `STACK_MISC`. Raw tracepoints' `bpf_get_stack`
+/// buffer, read-only memory in 6.12, is uninitialised memory by 6.18.
 fn arg_on_6_18(proto: &HelperProto, i: usize) -> ArgType {
     let arg = proto.args[i];
+    if proto.symbol == "bpf_get_stack_proto_raw_tp" && arg.base == ArgBase::PtrToMem {
+        return ArgType {
+            base: ArgBase::PtrToMem,
+            flags: TypeFlags::EMPTY
+                .with(TypeFlag::MemUninit)
+                .with(TypeFlag::MemWrite),
+        };
+    }
     if GAINED_MEM_WRITE.contains(&proto.id)
         && arg.base == ArgBase::PtrToMem
         && !arg.flags.has(TypeFlag::MemRdonly)
