@@ -360,6 +360,14 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `exit` of the main program: R0 must be readable, and in range for
+    /// the program types that restrict it.
+    fn exit(&mut self) -> Result<Flow, Stop> {
+        self.read_reg(0)?;
+        self.check_return_code()?;
+        Ok(Flow::PathEnd)
+    }
+
     /// `check_reg_arg(r, SRC_OP)`.
     pub(crate) fn read_reg(&mut self, r: u8) -> Result<&RegState, Stop> {
         check_reg(self.insn_idx, r, RegArg::Src).map_err(VerifierError::from)?;

@@ -4,7 +4,7 @@
 
 use bpfcheck_uapi::{AttachType, Errno, ProgType};
 
-use super::{Checker, Flow};
+use super::Checker;
 use crate::error::{ErrorCode, Stop};
 use crate::state::RegState;
 
@@ -56,12 +56,11 @@ pub(super) fn return_range(prog_type: ProgType, attach: AttachType) -> Option<Re
 }
 
 impl Checker<'_> {
-    /// `exit` of the main program: R0 must be readable, and within the
-    /// program type's range when it has one (`check_return_code`).
-    pub(super) fn exit(&mut self) -> Result<Flow, Stop> {
-        self.read_reg(0)?;
+    /// `check_return_code` for the main program, R0 already read: within
+    /// the program type's range when it has one.
+    pub(super) fn check_return_code(&mut self) -> Result<(), Stop> {
         let Some(range) = return_range(self.prog_type, self.req.expected_attach_type) else {
-            return Ok(Flow::PathEnd);
+            return Ok(());
         };
         let ctx = "At program exit";
         let RegState::Scalar(_) = self.cur.cur().reg(0) else {
@@ -78,7 +77,7 @@ impl Checker<'_> {
         };
         let v = s.value;
         if i64::from(range.min) <= v.smin && v.smax <= i64::from(range.max) {
-            return Ok(Flow::PathEnd);
+            return Ok(());
         }
         let mut msg = format!("{ctx} the register R0 has");
         if v.smin > i64::MIN {
