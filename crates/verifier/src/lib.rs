@@ -193,6 +193,8 @@
 //!   (`clear_all_pkt_pointers`); `regsafe` of packet pointers (range at
 //!   least the old one, the at/beyond-end markers only themselves, same
 //!   offset, id map, bounds);
+//! - `BPF_F_STRICT_ALIGNMENT` for context, packet (`NET_IP_ALIGN`) and
+//!   constant-offset map value accesses (`misaligned %saccess off …`);
 //! - `BPF_LD_[ABS|IND]` (`check_ld_abs`) in socket filters and tc
 //!   programs: `R6` must be the context, `R1`–`R5` are clobbered, and
 //!   precision backtracking walks through them (falling back to all
@@ -228,11 +230,11 @@
 //!   `infinite loop detected`, `may_goto`; precision across calls and
 //!   exits; state comparison of pointer kinds other than stack and context.
 //! - `__sk_buff.sk`, `bpf_sock_addr.sk`, `bpf_sockopt.sk`,
-//!   `bpf_sock_ops.sk` and its
-//!   `skb_data`/`skb_data_end` packet, the writable raw tracepoints'
-//!   buffer pointer (`tp_buffer`), the netfilter context's pointers
-//!   (trusted BTF pointers), strict
-//!   alignment (of context and packet accesses); the source line the
+//!   `bpf_sock_ops.sk` and its `skb_data`/`skb_data_end` packet, the
+//!   writable raw tracepoints' buffer pointer (`tp_buffer`), the
+//!   netfilter context's pointers (trusted BTF pointers); stores into a
+//!   read-only packet with `BPF_F_STRICT_ALIGNMENT`; strict alignment of
+//!   variable map value pointers; the source line the
 //!   kernel prints after an invalid context access in a stats-only log
 //!   (the log is then `None`).
 //! - Pointer types other than stack, context, map and packet, packet

@@ -77,7 +77,7 @@ impl Checker<'_> {
 
     /// `check_generic_ptr_alignment` with `strict`, for a map value:
     /// `misaligned value access off …`.
-    fn map_value_aligned(&self, regno: u8, off: i16, size: i32) -> Result<(), Stop> {
+    pub(super) fn map_value_aligned(&self, regno: u8, off: i16, size: i32) -> Result<(), Stop> {
         let RegState::PtrToMapValue { off: roff, var, .. } = *self.cur.cur().reg(regno) else {
             return Ok(());
         };

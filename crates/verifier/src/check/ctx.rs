@@ -135,8 +135,13 @@ impl Checker<'_> {
         if reg_off != 0 {
             return Err(self.unsupported("modified context pointers"));
         }
-        if self.strict_alignment {
-            return Err(self.unsupported("context access with BPF_F_STRICT_ALIGNMENT"));
+        // `check_generic_ptr_alignment` (the context's offsets are known).
+        if self.strict_alignment && i32::from(off).rem_euclid(size) != 0 {
+            return Err(self.reject(
+                ErrorCode::InvalidMemAccess,
+                Errno::EACCES,
+                format!("misaligned context access off 0+0+{off} size {size}"),
+            ));
         }
         let off = i32::from(off);
         let verdict = match self.prog_type {

@@ -55,6 +55,9 @@ impl Checker<'_> {
             maybe_null: false, ..
         } = base
         {
+            if self.strict_alignment {
+                self.map_value_aligned(insn.src, insn.off, size)?;
+            }
             self.map_value_access(insn.src, &base, i32::from(insn.off), size, false)?;
             let v = match self.map_direct_read(&base, i32::from(insn.off), size) {
                 Some(v) => RegState::constant(v),
@@ -144,6 +147,9 @@ impl Checker<'_> {
         {
             // Map memory is not tracked; a privileged loader may store
             // pointers there too.
+            if self.strict_alignment {
+                self.map_value_aligned(insn.dst, insn.off, size)?;
+            }
             return self.map_value_access(insn.dst, &base, i32::from(insn.off), size, true);
         }
         self.mem_access(insn.dst, &base, insn.off, size, Access::Write)?;

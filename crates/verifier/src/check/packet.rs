@@ -370,6 +370,11 @@ impl Checker<'_> {
                 ));
             }
         }
+        // Any arithmetic forgets that the pointer was at or past the end
+        // (a 6.18.y fix).
+        if new_range < 0 {
+            new_range = 0;
+        }
         self.pkt_sane_ptr(&var, i64::from(new.off), ty)?;
         var.sync(self.era);
         new.var = var;
@@ -388,10 +393,38 @@ impl Checker<'_> {
         off: i16,
         size: i32,
     ) -> Result<(), Stop> {
-        if self.strict_alignment && size > 1 {
-            return Err(self.unsupported("packet access with BPF_F_STRICT_ALIGNMENT"));
-        }
+        self.pkt_aligned(base, off, size)?;
         self.check_packet_access(regno, base, i64::from(off), size, false)
+    }
+
+    /// `check_pkt_ptr_alignment`: with `BPF_F_STRICT_ALIGNMENT`, accesses
+    /// wider than a byte must be aligned as if the packet started two
+    /// bytes past an aligned address (`NET_IP_ALIGN`).
+    fn pkt_aligned(&self, base: &RegState, off: i16, size: i32) -> Result<(), Stop> {
+        const IP_ALIGN: i64 = 2;
+        let Some((p, _)) = fields(base) else {
+            return Ok(());
+        };
+        if !self.strict_alignment || size == 1 {
+            return Ok(());
+        }
+        let fixed = IP_ALIGN + i64::from(p.off) + i64::from(off);
+        let at = p
+            .var
+            .var_off
+            .add(crate::domain::Tnum::constant(fixed as u64));
+        let mask = u64::try_from(size - 1).unwrap_or(0);
+        if (at.value | at.mask) & mask == 0 {
+            return Ok(());
+        }
+        Err(self.reject(
+            ErrorCode::InvalidMemAccess,
+            Errno::EACCES,
+            format!(
+                "misaligned packet access off {IP_ALIGN}+{}+{}+{off} size {size}",
+                p.var.var_off, p.off
+            ),
+        ))
     }
 
     /// `check_packet_access`: `size` bytes at `off` past the pointer's
