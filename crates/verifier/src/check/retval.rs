@@ -57,7 +57,10 @@ pub(super) fn return_range(prog_type: ProgType, attach: AttachType) -> Option<Re
 
 impl Checker<'_> {
     /// `check_return_code` for the main program, R0 already read: within
-    /// the program type's range when it has one.
+    /// the program type's range when it has one. Only for the main
+    /// program's own exit: a global subprogram verified on its own returns
+    /// any scalar (`At subprogram exit the register R%d is not a scalar
+    /// value (%s)` otherwise), and a callee's exit returns to its caller.
     pub(super) fn check_return_code(&mut self) -> Result<(), Stop> {
         let Some(range) = return_range(self.prog_type, self.req.expected_attach_type) else {
             return Ok(());
