@@ -68,6 +68,9 @@ pub enum ErrorCode {
     HelperCall,
     /// `infinite loop detected at insn %d`.
     InfiniteLoop,
+    /// The main program's return value is outside its type's range
+    /// (`check_return_code`).
+    ReturnValue,
 }
 
 impl ErrorCode {
@@ -100,6 +103,7 @@ impl ErrorCode {
             Self::PointerArithmetic => "pointer_arithmetic",
             Self::TooComplex => "too_complex",
             Self::InfiniteLoop => "infinite_loop",
+            Self::ReturnValue => "return_value",
         }
     }
 }

@@ -15,7 +15,7 @@
 //! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
+    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag, TypeFlags,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
@@ -73,16 +73,30 @@ fn gpl_compatible(license: &str) -> bool {
     )
 }
 
-/// `bpf_skb_fib_lookup` / `bpf_xdp_fib_lookup`.
-const FIB_LOOKUP: u32 = 69;
+/// Helpers whose written memory argument, a plain `ARG_PTR_TO_MEM` in
+/// 6.12, is `MEM_WRITE` by 6.18: the fib lookups' parameter block (69),
+/// `bpf_sysctl_get_name`'s buffer (101), `bpf_read_branch_records` (119),
+/// `bpf_d_path` (147), `bpf_snprintf_btf` (149) and `bpf_snprintf` (165).
+const GAINED_MEM_WRITE: [u32; 6] = [69, 101, 119, 147, 149, 165];
 
 /// Argument `i` of `proto` as 6.18 declares it. The profile's prototypes
-/// are 6.12's; by 6.18 the fib lookups' parameter block is
-/// `ARG_PTR_TO_MEM | MEM_WRITE` (the live kernel turns the stack bytes it
-/// covers into `STACK_MISC`).
+/// are 6.12's; the live kernel turns the stack bytes these written
+/// arguments cover into `STACK_MISC`. Raw tracepoints' `bpf_get_stack`
+/// buffer, read-only memory in 6.12, is uninitialised memory by 6.18.
 fn arg_on_6_18(proto: &HelperProto, i: usize) -> ArgType {
     let arg = proto.args[i];
-    if proto.id == FIB_LOOKUP && arg.base == ArgBase::PtrToMem {
+    if proto.symbol == "bpf_get_stack_proto_raw_tp" && arg.base == ArgBase::PtrToMem {
+        return ArgType {
+            base: ArgBase::PtrToMem,
+            flags: TypeFlags::EMPTY
+                .with(TypeFlag::MemUninit)
+                .with(TypeFlag::MemWrite),
+        };
+    }
+    if GAINED_MEM_WRITE.contains(&proto.id)
+        && arg.base == ArgBase::PtrToMem
+        && !arg.flags.has(TypeFlag::MemRdonly)
+    {
         return ArgType {
             flags: arg.flags.with(TypeFlag::MemWrite),
             ..arg
@@ -231,7 +245,11 @@ impl Checker<'_> {
             reg,
             RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. }
         );
-        if pkt && arg.base != ArgBase::Anything && !proto.pkt_access {
+        if pkt
+            && arg.base != ArgBase::Anything
+            && !proto.pkt_access
+            && super::ctx_cgroup::helpers_need_pkt_access(self.prog_type)
+        {
             return Err(self.reject(
                 ErrorCode::HelperCall,
                 Errno::EACCES,

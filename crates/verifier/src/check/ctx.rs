@@ -45,6 +45,8 @@ pub(super) enum Verdict {
     SockPointer,
     /// Allowed, and a load gives a packet pointer of this kind.
     Packet(PacketField),
+    /// Allowed, but a load gives a pointer kind not modelled here.
+    Unmodelled(&'static str),
     Invalid,
 }
 
@@ -151,12 +153,37 @@ impl Checker<'_> {
                 let devmap = self.req.expected_attach_type == AttachType::XDP_DEVMAP;
                 super::ctx_net::xdp_access(off, size, write, ldsx, devmap)
             }
+            ProgType::KPROBE => super::ctx_trace::kprobe_access(off, size, write),
+            ProgType::TRACEPOINT => super::ctx_trace::tracepoint_access(off, size, write),
+            ProgType::RAW_TRACEPOINT => super::ctx_trace::raw_tp_access(off, size, write),
+            ProgType::RAW_TRACEPOINT_WRITABLE => {
+                super::ctx_trace::raw_tp_writable_access(off, size, write)
+            }
+            ProgType::PERF_EVENT => super::ctx_trace::perf_event_access(off, size, write),
+            ProgType::CGROUP_SKB => super::ctx_cgroup::cgroup_skb_access(off, size, write, ldsx),
+            ProgType::LWT_IN | ProgType::LWT_OUT | ProgType::LWT_XMIT | ProgType::LWT_SEG6LOCAL => {
+                super::ctx_cgroup::lwt_access(off, size, write, ldsx)
+            }
+            ProgType::CGROUP_SOCK => {
+                super::ctx_sock::cgroup_sock_access(off, size, write, self.req.expected_attach_type)
+            }
+            ProgType::SOCK_OPS => super::ctx_sock::sock_ops_access(off, size, write),
+            ProgType::CGROUP_DEVICE => super::ctx_cgroup::device_access(off, size, write),
+            ProgType::CGROUP_SYSCTL => super::ctx_cgroup::sysctl_access(off, size, write),
+            ProgType::CGROUP_SOCKOPT => {
+                super::ctx_cgroup::sockopt_access(off, size, write, self.req.expected_attach_type)
+            }
+            ProgType::NETFILTER => super::ctx_sock::netfilter_access(off, size, write),
+            ProgType::CGROUP_SOCK_ADDR => {
+                super::ctx_sock::sock_addr_access(off, size, write, self.req.expected_attach_type)
+            }
             _ => return Err(self.unsupported("context access of this program type")),
         };
         match verdict {
             Verdict::Scalar => Ok(RegState::unknown()),
             Verdict::Packet(field) => Ok(super::packet::loaded_pointer(field)),
             Verdict::SockPointer => Err(self.unsupported("__sk_buff.sk (socket pointers)")),
+            Verdict::Unmodelled(what) => Err(self.unsupported(what)),
             Verdict::Invalid => {
                 // The kernel prints the source line after this message;
                 // only a log without instruction lines can show it there.

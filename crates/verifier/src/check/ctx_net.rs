@@ -95,7 +95,7 @@ pub(super) fn tc_access(off: i32, size: i32, write: bool, ldsx: bool) -> Verdict
 }
 
 /// `bpf_skb_is_valid_access`, every field.
-fn skb_full_access(off: i32, size: i32, write: bool, ldsx: bool) -> Verdict {
+pub(super) fn skb_full_access(off: i32, size: i32, write: bool, ldsx: bool) -> Verdict {
     const SIZE_DEFAULT: i32 = 4;
     if !(0..SK_BUFF_SIZE).contains(&off) || off % size != 0 {
         return Verdict::Invalid;

@@ -141,6 +141,7 @@ impl Checker<'_> {
         ) {
             // Packet memory is not tracked; a privileged loader may store
             // pointers there too.
+            self.check_packet_write()?;
             return self.pkt_access(insn.dst, &base, insn.off, size);
         }
         if let RegState::PtrToMapValue {

@@ -6,8 +6,9 @@
 //! last instruction line starts). Instruction classes live in their own
 //! modules: [`alu`], [`mem`], [`atomic`], [`map`], [`jmp`], [`call`] (with
 //! [`helper_mem`] for helper memory arguments), [`packet`] (direct packet
-//! access), [`ld_abs`]; context rules in [`ctx`] and [`ctx_net`];
-//! [`subprog_call`] for bpf-to-bpf calls and exits.
+//! access), [`ld_abs`], [`retval`] (the return value at `exit`); context
+//! rules in [`ctx`], [`ctx_net`], [`ctx_trace`], [`ctx_cgroup`] and
+//! [`ctx_sock`]; [`subprog_call`] for bpf-to-bpf calls and exits.
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the
@@ -22,7 +23,10 @@ mod atomic;
 mod btf_func;
 mod call;
 mod ctx;
+mod ctx_cgroup;
 mod ctx_net;
+mod ctx_sock;
+mod ctx_trace;
 mod equiv;
 mod frames;
 mod helper_mem;
@@ -36,6 +40,7 @@ mod observe;
 mod packet;
 mod precision;
 mod print;
+mod retval;
 mod stack_liveness;
 mod subprog_call;
 mod visited;
@@ -446,13 +451,14 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `exit` of the main program: R0 must be readable; a socket filter
-    /// may return anything.
+    /// `exit` of the main program: R0 must be readable, and in range for
+    /// the program types that restrict it.
     fn exit(&mut self) -> Result<Flow, Stop> {
         if self.cur.frames.len() > 1 {
             return self.subprog_exit();
         }
         self.read_reg(0)?;
+        self.check_return_code()?;
         Ok(Flow::PathEnd)
     }
 

@@ -8,11 +8,14 @@
 //!    opcodes and malformed `LDX` encodings.
 //! 4. [`cfg`]: `check_cfg`, the depth-first walk for unreachable code,
 //!    out-of-range jumps and (without `CAP_BPF`) back-edges.
+//! 5. [`sleepable`]: the sleepable flag against the program type
+//!    (`check_attach_btf_id`).
 
 pub(crate) mod attr;
 pub(crate) mod cfg;
 pub(crate) mod ldimm64;
 pub(crate) mod map_btf;
+pub(crate) mod sleepable;
 pub(crate) mod subprogs;
 
 use bpfcheck_profile::KernelProfile;
@@ -27,5 +30,6 @@ pub(crate) fn run(req: &LoadRequest, profile: &KernelProfile, log: &mut Log) -> 
     subprogs::check_ranges(&req.insns, &subprog_starts, &profile.isa)?;
     subprogs::check_abnormal_return(req, &subprog_starts)?;
     ldimm64::resolve(req, profile)?;
-    cfg::check(req, &subprog_starts, profile)
+    cfg::check(req, &subprog_starts, profile)?;
+    sleepable::check(req, profile)
 }

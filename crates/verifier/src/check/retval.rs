@@ -1,0 +1,114 @@
+//! The return value of the main program at `exit` (`check_return_code`):
+//! program types whose caller acts on the value restrict it to a range,
+//! and the value must then be a number the verifier has bounded.
+
+use bpfcheck_uapi::{AttachType, Errno, ProgType};
+
+use super::Checker;
+use crate::error::{ErrorCode, Stop};
+use crate::state::RegState;
+
+/// The values a program may return (`struct bpf_retval_range`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RetvalRange {
+    pub min: i32,
+    pub max: i32,
+}
+
+const fn range(min: i32, max: i32) -> Option<RetvalRange> {
+    Some(RetvalRange { min, max })
+}
+
+/// `return_retval_range` for the program types the checker walks; `None`
+/// when any value is allowed. Raw tracepoints get a range only with a BTF
+/// attach target, which never reaches the checker.
+pub(super) fn return_range(prog_type: ProgType, attach: AttachType) -> Option<RetvalRange> {
+    use AttachType as A;
+    match prog_type {
+        ProgType::CGROUP_SKB if attach == A::CGROUP_INET_EGRESS => range(0, 3),
+        ProgType::CGROUP_SKB
+        | ProgType::CGROUP_SOCK
+        | ProgType::SOCK_OPS
+        | ProgType::CGROUP_SOCKOPT
+        | ProgType::CGROUP_DEVICE
+        | ProgType::CGROUP_SYSCTL => range(0, 1),
+        ProgType::CGROUP_SOCK_ADDR => match attach {
+            A::CGROUP_UDP4_RECVMSG
+            | A::CGROUP_UDP6_RECVMSG
+            | A::CGROUP_UNIX_RECVMSG
+            | A::CGROUP_INET4_GETPEERNAME
+            | A::CGROUP_INET6_GETPEERNAME
+            | A::CGROUP_UNIX_GETPEERNAME
+            | A::CGROUP_INET4_GETSOCKNAME
+            | A::CGROUP_INET6_GETSOCKNAME
+            | A::CGROUP_UNIX_GETSOCKNAME => range(1, 1),
+            A::CGROUP_INET4_BIND | A::CGROUP_INET6_BIND => range(0, 3),
+            _ => range(0, 1),
+        },
+        ProgType::KPROBE => match attach {
+            A::TRACE_KPROBE_SESSION | A::TRACE_UPROBE_SESSION => range(0, 1),
+            _ => None,
+        },
+        // NF_DROP..NF_ACCEPT.
+        ProgType::NETFILTER => range(0, 1),
+        _ => None,
+    }
+}
+
+impl Checker<'_> {
+    /// `check_return_code` for the main program, R0 already read: within
+    /// the program type's range when it has one. Only for the main
+    /// program's own exit: a global subprogram verified on its own returns
+    /// any scalar (`At subprogram exit the register R%d is not a scalar
+    /// value (%s)` otherwise), and a callee's exit returns to its caller.
+    pub(super) fn check_return_code(&mut self) -> Result<(), Stop> {
+        // A global function verified on its own returns any scalar.
+        if self.cur.cur().subprog > 0 {
+            let r0 = self.cur.cur().reg(0);
+            if matches!(r0, RegState::Scalar(_)) {
+                return Ok(());
+            }
+            let ty = r0.type_str();
+            return Err(self.reject(
+                ErrorCode::ReturnValue,
+                Errno::EINVAL,
+                format!("At subprogram exit the register R0 is not a scalar value ({ty})"),
+            ));
+        }
+        let Some(range) = return_range(self.prog_type, self.req.expected_attach_type) else {
+            return Ok(());
+        };
+        let ctx = "At program exit";
+        let RegState::Scalar(_) = self.cur.cur().reg(0) else {
+            let ty = self.cur.cur().reg(0).type_str();
+            return Err(self.reject(
+                ErrorCode::ReturnValue,
+                Errno::EINVAL,
+                format!("{ctx} the register R0 is not a known value ({ty})"),
+            ));
+        };
+        self.mark_chain_precision(0)?;
+        let Some(s) = self.cur.cur().reg(0).scalar() else {
+            return Err(self.unsupported("return value check of a non-scalar"));
+        };
+        let v = s.value;
+        if i64::from(range.min) <= v.smin && v.smax <= i64::from(range.max) {
+            return Ok(());
+        }
+        let mut msg = format!("{ctx} the register R0 has");
+        if v.smin > i64::MIN {
+            msg.push_str(&format!(" smin={}", v.smin));
+        }
+        if v.smax < i64::MAX {
+            msg.push_str(&format!(" smax={}", v.smax));
+        }
+        if v.smin == i64::MIN && v.smax == i64::MAX {
+            msg.push_str(" unknown scalar value");
+        }
+        msg.push_str(&format!(
+            " should have been in [{}, {}]",
+            range.min, range.max
+        ));
+        Err(self.reject(ErrorCode::ReturnValue, Errno::EINVAL, msg))
+    }
+}
