@@ -13,7 +13,7 @@
 
 use bpfcheck_btf::types::Linkage;
 use bpfcheck_btf::{Btf, BtfTypeId, Type};
-use bpfcheck_uapi::{Errno, LoadRequest, op};
+use bpfcheck_uapi::{Errno, LoadRequest, ProgType, op};
 
 use super::Checker;
 use super::precision::PathMeta;
@@ -21,8 +21,17 @@ use super::subprog_call::call_target;
 use crate::error::{ErrorCode, Stop, Unsupported};
 use crate::state::{FuncState, RegState, VerifierState};
 
-/// The context type of a socket filter (`find_canonical_prog_ctx_type`).
-const CTX_TYPE: &str = "__sk_buff";
+/// The context type a global function's argument must name to be the
+/// program's context (`find_canonical_prog_ctx_type`), for the program
+/// types whose contexts are modelled here; `None` for the others, whose
+/// canonical names, typedefs and kernel-side aliases are not.
+fn ctx_type(prog_type: ProgType) -> Option<&'static str> {
+    match prog_type {
+        ProgType::SOCKET_FILTER | ProgType::SCHED_CLS | ProgType::SCHED_ACT => Some("__sk_buff"),
+        ProgType::XDP => Some("xdp_md"),
+        _ => None,
+    }
+}
 
 /// An argument's kind (`sub->args[i].arg_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +99,14 @@ fn unsupported(why: impl Into<String>) -> Unsupported {
 }
 
 /// `btf_prepare_func_args` for one function.
-fn prepare(btf: &Btf<'_>, proto_id: BtfTypeId, global: bool, name: &str) -> Prep {
+fn prepare(
+    btf: &Btf<'_>,
+    proto_id: BtfTypeId,
+    global: bool,
+    name: &str,
+    ctx: Option<&str>,
+    main: bool,
+) -> Prep {
     // A static function is given up on silently; a global one is refused
     // with the kernel's line.
     let fail = |line: String| {
@@ -130,7 +146,14 @@ fn prepare(btf: &Btf<'_>, proto_id: BtfTypeId, global: bool, name: &str) -> Prep
                     Ok("") | Err(_) => {
                         return Prep::Unsupported("a pointer to an anonymous struct".into());
                     }
-                    Ok(n) if n == CTX_TYPE => args.push(ArgKind::Ctx),
+                    Ok(n) if Some(n) == ctx => args.push(ArgKind::Ctx),
+                    // Another name may still be this program type's
+                    // context under an alias the kernel knows.
+                    Ok(_) if ctx.is_none() && !main => {
+                        return Prep::Unsupported(format!(
+                            "struct pointer arguments of {name}() in this program type"
+                        ));
+                    }
                     Ok(_) if global => match btf.size_of(BtfTypeId(r.size_or_type())) {
                         Ok(size) => args.push(ArgKind::Mem(size)),
                         Err(_) => {
@@ -227,7 +250,14 @@ impl BtfFuncs {
             let prep = if tagged && k > 0 {
                 Prep::Unsupported(format!("argument declaration tags of {name}()"))
             } else {
-                prepare(&btf, f.proto(), global, &name)
+                prepare(
+                    &btf,
+                    f.proto(),
+                    global,
+                    &name,
+                    ctx_type(req.prog_type),
+                    k == 0,
+                )
             };
             sigs.push(FuncSig { name, global, prep });
         }
