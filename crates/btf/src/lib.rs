@@ -51,6 +51,7 @@ pub mod error;
 pub mod ext;
 pub mod header;
 mod index;
+pub mod lines;
 pub mod print;
 pub mod query;
 pub mod strings;

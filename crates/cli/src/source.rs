@@ -4,21 +4,24 @@
 use std::path::{Path, PathBuf};
 
 use bpfcheck_btf::Btf;
+use bpfcheck_btf::lines::{self, SourceLine};
 use bpfcheck_report::SourceLocation;
 use bpfcheck_uapi::{LineInfo, LoadRequest};
-
-/// The line-info record covering `insn`: the last one starting at or
-/// before it (line info is sorted by instruction, as the kernel requires).
-fn covering(line_info: &[LineInfo], insn: u32) -> Option<&LineInfo> {
-    let after = line_info.partition_point(|l| l.insn_off <= insn);
-    line_info[..after].last()
-}
 
 /// Resolves line-info records of one program against its BTF strings.
 #[derive(Debug)]
 pub(crate) struct LineTable<'a> {
     btf: Btf<'a>,
     line_info: &'a [LineInfo],
+}
+
+fn owned(l: SourceLine<'_>) -> SourceLocation {
+    SourceLocation {
+        file: l.file.to_owned(),
+        line: l.line,
+        column: l.column,
+        text: l.text.map(str::to_owned),
+    }
 }
 
 impl<'a> LineTable<'a> {
@@ -36,35 +39,21 @@ impl<'a> LineTable<'a> {
 
     /// The source location of one instruction.
     pub(crate) fn locate(&self, insn: u32) -> Option<SourceLocation> {
-        let li = covering(self.line_info, insn)?;
-        self.resolve(li)
-    }
-
-    fn resolve(&self, li: &LineInfo) -> Option<SourceLocation> {
-        let file = self.btf.str_at(li.file_name_off).ok()?;
-        let text = self
-            .btf
-            .str_at(li.line_off)
-            .ok()
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
-        Some(SourceLocation {
-            file: file.to_owned(),
-            line: li.line(),
-            column: li.column(),
-            text,
-        })
+        lines::LineTable::new(&self.btf, self.line_info)
+            .locate(insn)
+            .map(owned)
     }
 
     /// The source line of every instruction index in `0..len`.
     pub(crate) fn all(&self, len: usize) -> Vec<Option<SourceLocation>> {
+        let table = lines::LineTable::new(&self.btf, self.line_info);
         let mut out = Vec::with_capacity(len);
         let mut next = 0;
         let mut current: Option<SourceLocation> = None;
         for idx in 0..len {
             while let Some(li) = self.line_info.get(next) {
                 if usize::try_from(li.insn_off).is_ok_and(|o| o <= idx) {
-                    current = self.resolve(li);
+                    current = table.resolve(li).map(owned);
                     next += 1;
                 } else {
                     break;
@@ -107,25 +96,6 @@ pub(crate) fn read_source(object: &Path, file: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn li(insn_off: u32, line: u32) -> LineInfo {
-        LineInfo {
-            insn_off,
-            file_name_off: 0,
-            line_off: 0,
-            line_col: line << 10,
-        }
-    }
-
-    #[test]
-    fn the_covering_record_is_the_last_at_or_before() {
-        let v = [li(0, 1), li(3, 2), li(7, 3)];
-        assert_eq!(covering(&v, 0).map(LineInfo::line), Some(1));
-        assert_eq!(covering(&v, 5).map(LineInfo::line), Some(2));
-        assert_eq!(covering(&v, 7).map(LineInfo::line), Some(3));
-        assert_eq!(covering(&v, 100).map(LineInfo::line), Some(3));
-        assert!(covering(&[li(2, 1)], 1).is_none());
-    }
 
     #[test]
     fn relative_names_are_looked_up_next_to_the_object() {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bpfcheck_btf::Btf;
 use bpfcheck_obj::{LoadOptions, Object};
-use bpfcheck_report::Record;
+use bpfcheck_report::{KernelSide, Record};
 use bpfcheck_sys::Kernel;
 use bpfcheck_uapi::load::{BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32};
 use bpfcheck_uapi::{LoadRequest, ProgType, RawInsn, op};
@@ -114,6 +114,59 @@ pub struct ProgramReport {
     /// bpfcheck's verdict, with the kernel's answer and their agreement.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<Record>,
+    /// What bpfcheck's diagnostic of a kernel rejection can say, for
+    /// programs with line info.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostic: Option<DiagnosticCheck>,
+}
+
+/// The diagnostic of one rejection with line info: does it name the
+/// source line of the failing instruction, and does it give a causal
+/// account (the instructions on the failing path that wrote the values
+/// the error names)?
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct DiagnosticCheck {
+    /// The failing instruction has a source line (file and line).
+    pub source_line: bool,
+    /// The failing path explains a value the error names.
+    pub causal: bool,
+    /// The rejection's class in the catalogue, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+}
+
+/// The diagnostic check of a kernel rejection of `req`, or `None` when the
+/// program carries no usable line info.
+fn diagnostic_check(req: &LoadRequest, kernel: &KernelSide) -> Option<DiagnosticCheck> {
+    let btf = bpfcheck_btf::Btf::parse(req.prog_btf.as_deref()?).ok()?;
+    if req.line_info.is_empty() {
+        return None;
+    }
+    let table = bpfcheck_btf::lines::LineTable::new(&btf, &req.line_info);
+    let message = kernel.error.as_deref().unwrap_or_default();
+    let source_line = kernel
+        .error_insn
+        .and_then(|i| table.locate(i))
+        .is_some_and(|l| !l.file.is_empty() && l.line > 0);
+    let trace = bpfcheck_report::Trace::from_kernel_log(kernel.log.as_deref().unwrap_or_default());
+    // Causal: the error names a register and the failing path shows where
+    // its value was made (the path alone, for an error that names none,
+    // does not count).
+    let named: Vec<&str> = message
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.strip_prefix('R').is_some_and(|n| n.parse::<u8>().is_ok()))
+        .collect();
+    let causal = trace.steps.iter().any(|s| {
+        s.reg_changes
+            .iter()
+            .any(|c| named.contains(&c.reg.as_str()))
+    });
+    let class = bpfcheck_report::classify(Some(message), None).map(|c| c.id.to_owned());
+    Some(DiagnosticCheck {
+        source_line,
+        causal,
+        class,
+    })
 }
 
 impl ProgramReport {
@@ -130,6 +183,7 @@ impl ProgramReport {
             kernel_vs_annotation: None,
             bpfcheck_vs_annotation: None,
             record: None,
+            diagnostic: None,
         }
     }
 
@@ -368,6 +422,9 @@ impl Harness {
         let mut kside = kernel_side(&out, level, wall);
         kside.log = Some(kernel_log);
         drop(out);
+        if kside.verdict == "rejected" {
+            rep.diagnostic = diagnostic_check(&req, &kside);
+        }
 
         let id = ProgramId {
             object,

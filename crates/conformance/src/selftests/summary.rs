@@ -61,6 +61,14 @@ pub struct CorpusReport {
     pub by_file: BTreeMap<String, FileTally>,
     /// Why requests could not be built or loads failed, by reason.
     pub not_loaded: BTreeMap<String, u64>,
+    /// Kernel rejections of programs with line info.
+    pub diagnosed: u64,
+    /// Of those, the diagnostic names the failing source line.
+    pub diagnosed_source_line: u64,
+    /// Of those, the diagnostic gives a causal account.
+    pub diagnosed_causal: u64,
+    /// Rejections without a causal account, by catalogue class.
+    pub no_causal_by_class: BTreeMap<String, u64>,
 }
 
 /// The reason of a `no_request` / `load_failed` program without its
@@ -159,6 +167,15 @@ impl CorpusReport {
                             .push(format!("{}:{}: {what}", o.object, p.program));
                     }
                 }
+                if let Some(d) = &p.diagnostic {
+                    s.diagnosed += 1;
+                    s.diagnosed_source_line += u64::from(d.source_line);
+                    s.diagnosed_causal += u64::from(d.causal);
+                    if !d.causal {
+                        let class = d.class.clone().unwrap_or_else(|| "(no class)".into());
+                        *s.no_causal_by_class.entry(class).or_default() += 1;
+                    }
+                }
                 if let Some(r) = &p.record {
                     file.bpfcheck_verdict_ok += u64::from(r.agree.is_some_and(|a| a.verdict));
                     file.bpfcheck_unsupported += u64::from(r.verdict == "unsupported");
@@ -223,6 +240,20 @@ impl CorpusReport {
             self.bpfcheck_all_ok,
             pct(self.bpfcheck_all_ok, self.bpfcheck_judged),
         );
+        let _ = writeln!(
+            out,
+            "\ndiagnostics of the kernel's rejections with line info ({}):\n  \
+             names the source line     {:>5}  {}\n  \
+             causal account            {:>5}  {}",
+            self.diagnosed,
+            self.diagnosed_source_line,
+            pct(self.diagnosed_source_line, self.diagnosed),
+            self.diagnosed_causal,
+            pct(self.diagnosed_causal, self.diagnosed),
+        );
+        for (class, n) in &self.no_causal_by_class {
+            let _ = writeln!(out, "    no causal account: {n:>4}  {class}");
+        }
         let _ = writeln!(out, "\nbpfcheck vs kernel (tested programs):");
         out.push_str(&self.bpfcheck_vs_kernel.render());
         let _ = writeln!(
