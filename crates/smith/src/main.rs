@@ -234,10 +234,11 @@ fn sound_programs(profile: &str, seed: u64, n: u64, runs: usize) -> ExitCode {
         println!("seed {seed}: {v}");
     }
     println!(
-        "{} programs, {} accepted and executed {runs} times each ({} more unsupported when every path is walked): {} outside the verifier's states, {} rejected by the full walk",
+        "{} programs, {} accepted and executed {runs} times each ({} more unsupported and {} too long when every path is walked): {} outside the verifier's states, {} rejected by the full walk",
         rep.programs,
         rep.checked,
         rep.walk_unsupported,
+        rep.walk_too_long,
         rep.violations.len(),
         rep.walk_differs.len()
     );
