@@ -27,8 +27,9 @@
 //!   (libbpf fetches a log only to report a failure);
 //! - `__msg` patterns found in order, each search starting after the
 //!   previous match;
-//! - externs resolved against the running kernel ([`resolver`]) and
-//!   `attach_btf_id` looked up in vmlinux BTF, as libbpf does at load time.
+//! - externs resolved against the running kernel (the object loader's
+//!   [`HostResolver`]) and `attach_btf_id` looked up in vmlinux BTF, as
+//!   libbpf does at load time.
 //!
 //! Knowingly not done:
 //! - unprivileged runs: `kernel.unprivileged_bpf_disabled` is set on the
@@ -57,11 +58,10 @@
 
 pub mod annotations;
 pub mod corpus;
-pub mod resolver;
 pub mod run;
 pub mod summary;
 
 pub use annotations::{MsgPattern, Spec, match_msgs, parse_tags, spec_of};
+pub use bpfcheck_obj::HostResolver;
 pub use corpus::{Harness, ObjectReport, ProgramReport, Status, default_cache_dir};
-pub use resolver::HostResolver;
 pub use summary::CorpusReport;

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use bpfcheck_btf::builder::TypeSpec;
 use bpfcheck_btf::{Btf, BtfBuilder, BtfTypeId, ByteOrder};
 use bpfcheck_conformance::report;
-use bpfcheck_conformance::selftests::resolver::{parse_kconfig, version_code};
 use bpfcheck_conformance::selftests::run::{check_annotation, load_log_level, visible_log};
 use bpfcheck_conformance::selftests::{
     CorpusReport, Harness, HostResolver, MsgPattern, Status, corpus, default_cache_dir, match_msgs,
     parse_tags, spec_of,
 };
+use bpfcheck_obj::host::{parse_kconfig, version_code};
 use bpfcheck_obj::{Extern, ExternKind, ExternResolver};
 use bpfcheck_uapi::load::{
     BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32, BPF_F_TEST_STATE_FREQ,
@@ -228,7 +228,7 @@ fn host_facts_parse() {
     assert_eq!(version_code("5.10.300"), 0x05_0a_ff);
     let cfg = parse_kconfig("# c\nCONFIG_BPF=y\nCONFIG_HZ=250\nCONFIG_X=\"ab\"\nFOO=1\n");
     assert_eq!(cfg.len(), 3);
-    let r = HostResolver::new(None, cfg, 0x06_12_2c);
+    let r = HostResolver::new(None, cfg, Default::default(), 0x06_12_2c);
     let kc = |name: &str, size| Extern {
         name: name.into(),
         weak: false,

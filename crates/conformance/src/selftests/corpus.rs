@@ -15,12 +15,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::annotations::{SpecSummary, spec_of};
-use super::resolver::HostResolver;
 use super::run::{
     AnnotationCheck, ProgramId, ask_kernel, bpfcheck_log, check_annotation, diff_record,
     kernel_side, load_log_level, needs_trampoline, resolve_attach_btf_id, strip_stats_lines,
     visible_log,
 };
+use bpfcheck_obj::HostResolver;
 
 /// `${XDG_CACHE_HOME:-~/.cache}/bpfcheck/selftests-6.12`, where
 /// `tools/selftests/build.sh` puts its output by default.
@@ -274,7 +274,7 @@ impl Harness {
         Self {
             kernel,
             profile,
-            resolver: HostResolver::from_host(),
+            resolver: HostResolver::probe(),
             vmlinux,
             testing_flags,
         }
