@@ -50,6 +50,13 @@ pub(super) enum Verdict {
     Invalid,
 }
 
+impl Verdict {
+    /// A plain field access: a scalar when `ok`, else refused.
+    pub(super) fn scalar_if(ok: bool) -> Self {
+        if ok { Self::Scalar } else { Self::Invalid }
+    }
+}
+
 /// The context fields that load packet pointers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum PacketField {
@@ -112,11 +119,7 @@ fn skb_access(off: i32, size: i32, write: bool) -> Verdict {
     } else {
         size <= SIZE_DEFAULT
     };
-    if ok {
-        Verdict::Scalar
-    } else {
-        Verdict::Invalid
-    }
+    Verdict::scalar_if(ok)
 }
 
 impl Checker<'_> {

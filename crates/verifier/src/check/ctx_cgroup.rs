@@ -60,11 +60,7 @@ pub(super) fn cgroup_skb_access(off: i32, size: i32, write: bool, ldsx: bool) ->
             } else {
                 size <= 4 && size.count_ones() == 1
             };
-        return if ok {
-            Verdict::Scalar
-        } else {
-            Verdict::Invalid
-        };
+        return Verdict::scalar_if(ok);
     }
     match super::ctx_net::skb_full_access(off, size, write, ldsx) {
         Verdict::Scalar if within(&skb::DATA, off) => Verdict::Packet(PacketField::Data),
@@ -145,11 +141,7 @@ pub(super) fn sockopt_access(off: i32, size: i32, write: bool, attach: AttachTyp
     } else {
         size == 4
     };
-    if ok {
-        Verdict::Scalar
-    } else {
-        Verdict::Invalid
-    }
+    Verdict::scalar_if(ok)
 }
 
 /// `cgroup_dev_is_valid_access`: `struct bpf_cgroup_dev_ctx` is three
@@ -164,11 +156,7 @@ pub(super) fn device_access(off: i32, size: i32, write: bool) -> Verdict {
         } else {
             size == 4
         };
-    if ok {
-        Verdict::Scalar
-    } else {
-        Verdict::Invalid
-    }
+    Verdict::scalar_if(ok)
 }
 
 /// `sysctl_is_valid_access`: `struct bpf_sysctl` is `write` (read-only)
@@ -182,11 +170,7 @@ pub(super) fn sysctl_access(off: i32, size: i32, write: bool) -> Verdict {
         } else {
             size.count_ones() == 1 && size <= 4
         };
-    if ok {
-        Verdict::Scalar
-    } else {
-        Verdict::Invalid
-    }
+    Verdict::scalar_if(ok)
 }
 
 /// Whether packet pointers passed to a helper need its `pkt_access`

@@ -125,11 +125,7 @@ pub(super) fn skb_full_access(off: i32, size: i32, write: bool, ldsx: bool) -> V
         // Narrow reads of a power-of-two size (`bpf_ctx_narrow_access_ok`).
         size <= SIZE_DEFAULT && size.count_ones() == 1
     };
-    if ok {
-        Verdict::Scalar
-    } else {
-        Verdict::Invalid
-    }
+    Verdict::scalar_if(ok)
 }
 
 /// `xdp_is_valid_access` for a program that is not offloaded; `devmap`

@@ -132,11 +132,7 @@ pub(super) fn cgroup_sock_access(off: i32, size: i32, write: bool, attach: Attac
     } else {
         !write
     };
-    if ok {
-        Verdict::Scalar
-    } else {
-        Verdict::Invalid
-    }
+    Verdict::scalar_if(ok)
 }
 
 /// `bpf_ctx_wide_access_ok` for an 8-byte access inside `field`.
@@ -202,11 +198,7 @@ pub(super) fn sock_addr_access(off: i32, size: i32, write: bool, attach: AttachT
     } else {
         false
     };
-    if ok {
-        Verdict::Scalar
-    } else {
-        Verdict::Invalid
-    }
+    Verdict::scalar_if(ok)
 }
 
 /// `sock_ops_is_valid_access`.
@@ -233,11 +225,7 @@ pub(super) fn sock_ops_access(off: i32, size: i32, write: bool) -> Verdict {
     } else {
         size == 4
     };
-    if ok {
-        Verdict::Scalar
-    } else {
-        Verdict::Invalid
-    }
+    Verdict::scalar_if(ok)
 }
 
 /// `nf_is_valid_access`: `struct bpf_nf_ctx` holds two pointers, to the

@@ -27,11 +27,7 @@ fn aligned_read(off: i32, size: i32, write: bool) -> bool {
 }
 
 fn scalar_if(ok: bool) -> Verdict {
-    if ok {
-        Verdict::Scalar
-    } else {
-        Verdict::Invalid
-    }
+    Verdict::scalar_if(ok)
 }
 
 /// `kprobe_prog_is_valid_access`: any aligned read inside the registers.
