@@ -475,27 +475,31 @@ pub fn verify_observed(
             }
         }
         Err(Stop::Unsupported(u)) => unsupported(u),
-        Ok(()) if interpretable(req, profile).is_ok() => interpret(req, profile, log, observe),
-        Ok(()) => match first_encoding_error(req, profile) {
-            Some(err) => Verification {
-                verdict: Verdict::Rejected,
-                error: Some(err),
-                unsupported: None,
-                log: None,
-                stats: None,
-                observation: None,
+        Ok(()) => match interpretable(req, profile) {
+            Ok(funcs) => interpret(req, profile, log, observe, funcs),
+            Err(why) => match first_encoding_error(req, profile) {
+                Some(err) => Verification {
+                    verdict: Verdict::Rejected,
+                    error: Some(err),
+                    unsupported: None,
+                    log: None,
+                    stats: None,
+                    observation: None,
+                },
+                None => unsupported(why),
             },
-            None => unsupported(interpretable(req, profile).err().unwrap_or_else(|| {
-                Unsupported::new("abstract interpretation (do_check)", Some(0))
-            })),
         },
     }
 }
 
 /// Whether [`check`]'s interpreter models this load: the 6.18 log format
 /// and arithmetic, a privileged loader, a program type whose context and
-/// return rules are modelled.
-fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsupported> {
+/// return rules are modelled, and subprograms whose BTF is (returned, to
+/// be read once).
+fn interpretable(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+) -> Result<Option<check::BtfFuncs>, Unsupported> {
     if profile.log_era != LogEra::V6_18 {
         return Err(Unsupported::new(
             format!(
@@ -538,11 +542,7 @@ fn interpretable(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Unsup
             Some(0),
         ));
     }
-    let starts = check::subprog_starts(&req.insns);
-    if starts.len() > 1 {
-        check::check_func_info(req)?;
-    }
-    Ok(())
+    check::btf_funcs(req)
 }
 
 /// Program types whose main function's BTF prototype is not yet matched
@@ -561,6 +561,7 @@ fn interpret(
     profile: &KernelProfile,
     mut log: Log,
     observe: Observe,
+    btf_funcs: Option<check::BtfFuncs>,
 ) -> Verification {
     match linfo::SourceLines::new(req) {
         Ok(lines) => log.set_source_lines(lines),
@@ -585,7 +586,7 @@ fn interpret(
     if log.level2() {
         log.push(&liveness::table(&req.insns, &live, &scc, profile.log_era));
     }
-    let mut checker = check::Checker::new(req, profile, &mut log, live, scc);
+    let mut checker = check::Checker::new(req, profile, &mut log, live, scc, btf_funcs);
     checker.observe(observe);
     let outcome = checker.run();
     let mut stats = checker.stats();

@@ -65,7 +65,7 @@ struct FuncSig {
 }
 
 /// The BTF view of every subprogram and what the walk learnt of them.
-pub(super) struct BtfFuncs {
+pub(crate) struct BtfFuncs {
     sigs: Vec<FuncSig>,
     /// `func_info_aux[].unreliable`.
     unreliable: Vec<bool>,

@@ -47,9 +47,19 @@ mod visited;
 
 pub(crate) use subprog_call::subprog_starts;
 
-/// Whether the subprograms' `func_info` is modelled.
-pub(crate) fn check_func_info(req: &LoadRequest) -> Result<(), Unsupported> {
-    btf_func::BtfFuncs::from_request(req, &subprog_starts(&req.insns)).map(|_| ())
+pub(crate) use btf_func::BtfFuncs;
+
+/// The subprograms' BTF from `func_info`, read once for the whole walk:
+/// with several subprograms it must be modelled; a lone main program's
+/// that is not only goes without.
+pub(crate) fn btf_funcs(req: &LoadRequest) -> Result<Option<BtfFuncs>, Unsupported> {
+    let starts = subprog_starts(&req.insns);
+    let funcs = BtfFuncs::from_request(req, &starts);
+    if starts.len() > 1 {
+        funcs
+    } else {
+        Ok(funcs.ok().flatten())
+    }
 }
 
 use bpfcheck_isa::{RegArg, check_fields, check_reg, disasm};
@@ -175,6 +185,7 @@ impl<'a> Checker<'a> {
         log: &'a mut Log,
         live_regs: Vec<crate::liveness::RegSet>,
         scc: Vec<u32>,
+        btf_funcs: Option<BtfFuncs>,
     ) -> Self {
         let insns = &req.insns[..];
         let (prune_point, jmp_point) = prune_points(insns);
@@ -207,9 +218,7 @@ impl<'a> Checker<'a> {
             stack_live: stack_liveness::StackLiveness::new(insns, &subprogs.starts),
             subprogs,
             access_frame: 0,
-            btf_funcs: btf_func::BtfFuncs::from_request(req, &subprog_starts(insns))
-                .ok()
-                .flatten(),
+            btf_funcs,
             globals: btf_func::GlobalsQueue::default(),
             live_regs,
             hist: Vec::new(),
