@@ -100,6 +100,8 @@ pub(crate) fn parse(text: &'static str, base: Option<BaseLoader<'_>>) -> Result<
     type Row = (usize, Option<u32>, Vec<(bool, RawLit)>, Pending, usize);
     let mut rows: Vec<Row> = Vec::new();
     let mut offers: Vec<(ProgType, u32, Pending, usize)> = Vec::new();
+    // Prototypes below this index came from the inherited table.
+    let mut inherited_protos = 0;
     let mut current: Option<usize> = None;
     for (n, raw) in text.lines().enumerate() {
         let line = n + 1;
@@ -154,13 +156,20 @@ pub(crate) fn parse(text: &'static str, base: Option<BaseLoader<'_>>) -> Result<
                 let kernel = std::mem::take(&mut t.kernel);
                 t = load(from)?;
                 t.kernel = kernel;
+                inherited_protos = t.protos.len();
             }
             "proto" => {
                 let p = parse_proto(&rest).map_err(err)?;
-                if t.proto_by_sym.insert(p.symbol, t.protos.len()).is_some() {
-                    return Err(err(format!("prototype {} twice", p.symbol)));
+                match t.proto_by_sym.get(p.symbol).copied() {
+                    // The kernel changed an inherited prototype: replaced in
+                    // place, so the dispatchers that name it get the new one.
+                    Some(i) if i < inherited_protos => t.protos[i] = p,
+                    Some(_) => return Err(err(format!("prototype {} twice", p.symbol))),
+                    None => {
+                        t.proto_by_sym.insert(p.symbol, t.protos.len());
+                        t.protos.push(p);
+                    }
                 }
-                t.protos.push(p);
             }
             "progtype" => {
                 let pt = prog_type_of(word(0)?)

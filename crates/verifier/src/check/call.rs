@@ -15,7 +15,7 @@
 //! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag, TypeFlags,
+    ArgBase, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
@@ -71,38 +71,6 @@ fn gpl_compatible(license: &str) -> bool {
             | "Dual MIT/GPL"
             | "Dual MPL/GPL"
     )
-}
-
-/// Helpers whose written memory argument, a plain `ARG_PTR_TO_MEM` in
-/// 6.12, is `MEM_WRITE` by 6.18: the fib lookups' parameter block (69),
-/// `bpf_sysctl_get_name`'s buffer (101), `bpf_read_branch_records` (119),
-/// `bpf_d_path` (147), `bpf_snprintf_btf` (149) and `bpf_snprintf` (165).
-const GAINED_MEM_WRITE: [u32; 6] = [69, 101, 119, 147, 149, 165];
-
-/// Argument `i` of `proto` as 6.18 declares it. The profile's prototypes
-/// are 6.12's; the live kernel turns the stack bytes these written
-/// arguments cover into `STACK_MISC`. Raw tracepoints' `bpf_get_stack`
-/// buffer, read-only memory in 6.12, is uninitialised memory by 6.18.
-fn arg_on_6_18(proto: &HelperProto, i: usize) -> ArgType {
-    let arg = proto.args[i];
-    if proto.symbol == "bpf_get_stack_proto_raw_tp" && arg.base == ArgBase::PtrToMem {
-        return ArgType {
-            base: ArgBase::PtrToMem,
-            flags: TypeFlags::EMPTY
-                .with(TypeFlag::MemUninit)
-                .with(TypeFlag::MemWrite),
-        };
-    }
-    if GAINED_MEM_WRITE.contains(&proto.id)
-        && arg.base == ArgBase::PtrToMem
-        && !arg.flags.has(TypeFlag::MemRdonly)
-    {
-        return ArgType {
-            flags: arg.flags.with(TypeFlag::MemWrite),
-            ..arg
-        };
-    }
-    arg
 }
 
 /// What the arguments established (`struct bpf_call_arg_meta`).
@@ -234,7 +202,7 @@ impl Checker<'_> {
         i: usize,
         meta: &mut Meta,
     ) -> Result<(), Stop> {
-        let arg = arg_on_6_18(proto, i);
+        let arg = proto.args[i];
         let regno = u8::try_from(i + 1).unwrap_or(1);
         if arg.base == ArgBase::DontCare {
             return Ok(());
@@ -274,7 +242,7 @@ impl Checker<'_> {
             ArgBase::ConstSize | ArgBase::ConstSizeOrZero if arg.flags.is_empty() => {
                 let ptr_arg = i
                     .checked_sub(1)
-                    .map(|p| arg_on_6_18(proto, p))
+                    .map(|p| proto.args[p])
                     .filter(|p| p.base == ArgBase::PtrToMem)
                     .ok_or_else(|| self.unsupported("size arguments without a memory argument"))?;
                 let zero_ok = arg.base == ArgBase::ConstSizeOrZero;
