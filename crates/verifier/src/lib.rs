@@ -545,16 +545,6 @@ fn interpretable(
     check::btf_funcs(req)
 }
 
-/// Program types whose main function's BTF prototype is not yet matched
-/// against their context type, so a program with `func_info` may get log
-/// lines bpfcheck does not print.
-fn ctx_arg_unchecked(t: ProgType) -> bool {
-    !matches!(
-        t,
-        ProgType::SOCKET_FILTER | ProgType::XDP | ProgType::SCHED_CLS | ProgType::SCHED_ACT
-    )
-}
-
 /// `compute_live_registers` and `do_check` for the main program.
 fn interpret(
     req: &LoadRequest,
@@ -575,10 +565,10 @@ fn interpret(
             .ok()
             .and_then(|p| u8::try_from(p.used_args().len()).ok())
     };
-    if ctx_arg_unchecked(req.prog_type) && !main_proto::logs_nothing(req) {
-        // The kernel first matches the main function's BTF prototype
-        // against the context type (`btf_prepare_func_args`) and may log
-        // about it (`arg#0 reference type(…) size cannot be determined`).
+    if main_proto::has_arg_tags(req) {
+        // The kernel reads `arg:` declaration tags and type tags of the
+        // main function's parameters (`btf_prepare_func_args`) and may log
+        // about them; those are not modelled.
         log.mark_inexact();
     }
     let live = liveness::live_before(&req.insns, &helper_args);
