@@ -552,9 +552,7 @@ impl Checker<'_> {
         self.cur_hist_ent = None;
         // `free_states` drops the SCC visits with their backedges; the
         // state counters go on across walks, as the kernel's do.
-        for v in &mut self.visits {
-            *v = super::loops::SccVisit::default();
-        }
+        self.visits.clear();
         self.path = PathMeta {
             parent: None,
             first_idx: insn,

@@ -139,7 +139,7 @@ pub(crate) struct Checker<'a> {
     /// SCC of each instruction, 0 outside loops.
     scc: Vec<u32>,
     /// Per SCC id.
-    visits: Vec<loops::SccVisit>,
+    visits: std::collections::BTreeMap<loops::Callchain, loops::SccVisit>,
     num_backedges: u64,
     explored_size: u64,
     free_list_size: u64,
@@ -223,9 +223,7 @@ impl<'a> Checker<'a> {
             live_regs,
             hist: Vec::new(),
             hist_len: 0,
-            visits: (0..=scc.iter().copied().max().unwrap_or(0))
-                .map(|_| loops::SccVisit::default())
-                .collect(),
+            visits: std::collections::BTreeMap::new(),
             scc,
             num_backedges: 0,
             explored_size: 0,
