@@ -176,8 +176,10 @@ fn regsafe(
             if !o.precise && exact == Strictness::Loose {
                 return Ok(true);
             }
-            let (oc, cc) = (o.id & ADD_CONST != 0, c.id & ADD_CONST != 0);
-            if oc && !cc || o.id != 0 && !oc && cc || oc && o.off != c.off {
+            // The offset-link flags must be the same (32-bit links
+            // zero-extend, 64-bit ones do not), and so must the offsets.
+            let flags = o.id & ADD_CONST;
+            if o.id != 0 && flags != c.id & ADD_CONST || flags != 0 && o.off != c.off {
                 return Ok(false);
             }
             ids.check_scalar(o.id, c.id)

@@ -8,9 +8,9 @@ use bpfcheck_uapi::{RawInsn, op};
 
 use super::precision::LinkedLoc;
 use super::{Checker, Flow};
-use crate::domain::{self, JmpOp, Scalar, Width};
+use crate::domain::{self, AluOp, Era, JmpOp, Scalar, Width};
 use crate::error::{Stop, VerifierError};
-use crate::state::reg::ADD_CONST;
+use crate::state::reg::{ADD_CONST, ADD_CONST32};
 use crate::state::{RegState, ScalarReg, VerifierState};
 
 /// The relative offset of `ja` (`off`) or `gotol` (`imm`).
@@ -155,9 +155,8 @@ fn collect_linked(state: &mut VerifierState, id: u32, live: &[u16], out: &mut Ve
 /// `sync_linked_regs`: the collected registers sharing `known`'s id take
 /// its value. `false` when one carries a different constant offset, which
 /// is not modelled.
-fn sync_linked(state: &mut VerifierState, known: &ScalarReg, skip: Loc, linked: &[Loc]) -> bool {
+fn sync_linked(era: Era, state: &mut VerifierState, known: &ScalarReg, skip: Loc, linked: &[Loc]) {
     let base = known.id & !ADD_CONST;
-    let mut ok = true;
     for &loc in linked {
         if loc == skip {
             continue;
@@ -166,14 +165,26 @@ fn sync_linked(state: &mut VerifierState, known: &ScalarReg, skip: Loc, linked: 
         if s.id & !ADD_CONST != base {
             continue;
         }
+        // A 32-bit and a 64-bit offset link do not describe each other.
+        if (s.id ^ known.id) & ADD_CONST == ADD_CONST {
+            continue;
+        }
         let plain = s.id & ADD_CONST == 0 && known.id & ADD_CONST == 0;
         if plain || s.off == known.off {
             *s = *known;
         } else {
-            ok = false;
+            // This register is the known one moved by the difference of
+            // their offsets, zero-extended if either link is 32-bit.
+            let delta = Scalar::constant((i64::from(s.off) - i64::from(known.off)) as u64);
+            let width = if (s.id | known.id) & ADD_CONST32 != 0 {
+                Width::W32
+            } else {
+                Width::W64
+            };
+            s.value = domain::alu(era, AluOp::Add, width, &known.value, &delta);
+            s.precise = known.precise;
         }
     }
-    ok
 }
 
 impl Checker<'_> {
@@ -267,8 +278,8 @@ impl Checker<'_> {
             _ => (d, s),
         };
         let mut other = self.cur.clone();
-        let apply = |state: &mut VerifierState, (nd, ns): (Scalar, Scalar)| -> bool {
-            let mut ok = true;
+        let era = self.era;
+        let apply = |state: &mut VerifierState, (nd, ns): (Scalar, Scalar)| {
             let mut newd = d;
             newd.value = nd;
             *state.cur_mut().reg_mut(insn.dst) = RegState::Scalar(newd);
@@ -278,18 +289,14 @@ impl Checker<'_> {
                 *state.cur_mut().reg_mut(insn.src) = RegState::Scalar(news);
             }
             if reg_src && s.id != 0 {
-                ok &= sync_linked(state, &news, Loc::Reg(curframe, insn.src), &linked);
+                sync_linked(era, state, &news, Loc::Reg(curframe, insn.src), &linked);
             }
             if d.id != 0 {
-                ok &= sync_linked(state, &newd, Loc::Reg(curframe, insn.dst), &linked);
+                sync_linked(era, state, &newd, Loc::Reg(curframe, insn.dst), &linked);
             }
-            ok
         };
-        let ok_other = apply(&mut other, refined.taken);
-        let ok_this = apply(&mut self.cur, refined.fallthrough);
-        if !ok_other || !ok_this {
-            return Err(self.unsupported("linked scalars with constant offsets (BPF_ADD_CONST)"));
-        }
+        apply(&mut other, refined.taken);
+        apply(&mut self.cur, refined.fallthrough);
         self.push_branch(other, target, idx)?;
         self.print_insn_state();
         Ok(Flow::Next)

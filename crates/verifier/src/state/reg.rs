@@ -13,9 +13,14 @@ use bpfcheck_uapi::MapSpec;
 
 use crate::domain::{Scalar, fmt_scalar_ranges};
 
-/// The `BPF_ADD_CONST` flag of a scalar id: the register is the linked
-/// register plus `off`.
-pub(crate) const ADD_CONST: u32 = 1 << 31;
+/// The `BPF_ADD_CONST64` flag of a scalar id: the register is the linked
+/// register plus `off` (a 64-bit addition).
+pub(crate) const ADD_CONST64: u32 = 1 << 31;
+/// `BPF_ADD_CONST32`: the linked register plus `off` in a 32-bit
+/// addition, zero-extended.
+pub(crate) const ADD_CONST32: u32 = 1 << 30;
+/// Either flag (`BPF_ADD_CONST`).
+pub(crate) const ADD_CONST: u32 = ADD_CONST64 | ADD_CONST32;
 
 /// The `range` of a packet pointer known to point at `pkt_end`.
 pub(crate) const AT_PKT_END: i32 = -1;
