@@ -32,6 +32,8 @@ const MAP_UPDATE: u32 = 2;
 const MAP_DELETE: u32 = 3;
 /// `BPF_FUNC_get_smp_processor_id`.
 const GET_SMP_PROCESSOR_ID: u32 = 8;
+/// `BPF_FUNC_tail_call`.
+const TAIL_CALL: u32 = 12;
 /// `BPF_FUNC_ringbuf_output`.
 const RINGBUF_OUTPUT: u32 = 130;
 /// Helpers whose integer return is at most their size argument
@@ -81,6 +83,8 @@ struct Meta {
     const_key: Option<u64>,
     /// Memory arguments.
     mem: MemMeta,
+    /// The reference an argument carries or releases.
+    refs: super::sock::RefMeta,
 }
 
 impl Checker<'_> {
@@ -120,6 +124,10 @@ impl Checker<'_> {
         if let Some((regno, size)) = meta.mem.raw_access {
             self.helper_raw_writes(regno, size)?;
         }
+        self.release_arg(proto, &meta.refs)?;
+        if proto.id == TAIL_CALL {
+            self.check_resource_leak("tail_call")?;
+        }
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;
@@ -158,6 +166,9 @@ impl Checker<'_> {
                     id: if maybe_null { self.new_id() } else { 0 },
                 }
             }
+            RetBase::PtrToSocket | RetBase::PtrToSockCommon | RetBase::PtrToTcpSock => self
+                .sock_ret(proto, &meta.refs)?
+                .ok_or_else(|| self.unsupported(&format!("helper return type {ret}")))?,
             _ => return Err(self.unsupported(&format!("helper return type {ret}"))),
         };
         *self.cur.cur_mut().reg_mut(0) = r0;
@@ -231,7 +242,30 @@ impl Checker<'_> {
             // touch, so the zero is a precise value.
             self.mark_chain_precision(regno)?;
         }
+        self.check_arg_type(proto, i, &reg, null_ok, meta)?;
+        self.arg_refs(regno, arg, &reg, &mut meta.refs)
+    }
+
+    /// The type and memory checks of `check_func_arg` for one argument.
+    fn check_arg_type(
+        &mut self,
+        proto: &HelperProto,
+        i: usize,
+        reg: &RegState,
+        null_ok: bool,
+        meta: &mut Meta,
+    ) -> Result<(), Stop> {
+        let arg = proto.args[i];
+        let regno = u8::try_from(i + 1).unwrap_or(1);
+        let reg = *reg;
         match arg.base {
+            ArgBase::PtrToSocket | ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => {
+                if null_ok {
+                    Ok(())
+                } else {
+                    self.sock_arg(regno, arg, &reg)
+                }
+            }
             ArgBase::PtrToMem => {
                 self.mem_ptr_flags_known(arg)?;
                 if !null_ok {

@@ -71,7 +71,7 @@ fn narrow_ok(size: i32, field: i32) -> bool {
 }
 
 /// `bpf_sock_is_valid_access`.
-fn bpf_sock_access(off: i32, size: i32) -> bool {
+pub(super) fn bpf_sock_access(off: i32, size: i32) -> bool {
     if !(0..sock::SIZE).contains(&off) || off % size != 0 {
         return false;
     }
@@ -212,7 +212,7 @@ pub(super) fn sock_ops_access(off: i32, size: i32, write: bool) -> Verdict {
         if size != 8 {
             return Verdict::Invalid;
         }
-        return Verdict::Unmodelled("bpf_sock_ops.sk (socket pointers)");
+        return Verdict::FullSockPointer;
     } else if ops::SKB_DATA.contains(&off) || ops::SKB_DATA_END.contains(&off) {
         if size != 8 {
             return Verdict::Invalid;

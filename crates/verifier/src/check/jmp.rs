@@ -34,9 +34,27 @@ pub(super) fn target_of(idx: usize, insn: &RawInsn) -> usize {
 }
 
 /// `mark_ptr_or_null_regs`: every copy of the lookup result `id` in the
-/// state becomes the number 0 (`is_null`) or a plain map value pointer.
-fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
+/// state becomes the number 0 (`is_null`) or a plain pointer. A NULL
+/// result that was its own reference (`ref_obj_id == id`) holds nothing
+/// to release.
+fn mark_ptr_or_null(state: &mut VerifierState, id: u32, ref_obj_id: u32, is_null: bool) {
+    if is_null && ref_obj_id != 0 && ref_obj_id == id {
+        state.refs.release(id);
+    }
     let fix = |r: &mut RegState| {
+        if let Some(ptr) = super::sock::sock_fields_mut(r)
+            && ptr.maybe_null
+            && ptr.id == id
+        {
+            if is_null {
+                *r = RegState::constant(0);
+            } else {
+                // The reference stays until released.
+                ptr.maybe_null = false;
+                ptr.id = 0;
+            }
+            return;
+        }
         // Memory of a known size (a global function's argument) too.
         if let RegState::PtrToMem { ptr, .. } = r
             && ptr.maybe_null
@@ -65,14 +83,7 @@ fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
             }
         }
     };
-    for frame in &mut state.frames {
-        frame.regs.iter_mut().for_each(fix);
-        for slot in &mut frame.stack {
-            if slot.is_spill() {
-                fix(&mut slot.spilled);
-            }
-        }
-    }
+    super::sock::for_each_reg(state, fix);
 }
 
 fn jmp_op(code: u8) -> Option<JmpOp> {
@@ -201,10 +212,10 @@ impl Checker<'_> {
             return self.pkt_cond_jmp(insn, opk, width, &dst, &src);
         }
         if !reg_src
-            && matches!(
+            && (matches!(
                 dst,
                 RegState::PtrToMapValue { .. } | RegState::PtrToMem { .. }
-            )
+            ) || super::sock::sock_fields(&dst).is_some())
         {
             return self.cond_jmp_map_ptr(insn, opk, width, &dst, target_of(idx, insn));
         }
@@ -307,10 +318,13 @@ impl Checker<'_> {
         dst: &RegState,
         target: usize,
     ) -> Result<Flow, Stop> {
-        let (maybe_null, id) = match *dst {
-            RegState::PtrToMapValue { maybe_null, id, .. } => (maybe_null, id),
-            RegState::PtrToMem { ptr, .. } => (ptr.maybe_null, ptr.id),
-            _ => return Err(self.unsupported("comparisons involving pointers")),
+        let (maybe_null, id, ref_obj_id) = match *dst {
+            RegState::PtrToMapValue { maybe_null, id, .. } => (maybe_null, id, 0),
+            RegState::PtrToMem { ptr, .. } => (ptr.maybe_null, ptr.id, ptr.ref_obj_id),
+            ref r => match super::sock::sock_fields(r) {
+                Some(p) => (p.maybe_null, p.id, p.ref_obj_id),
+                None => return Err(self.unsupported("comparisons involving pointers")),
+            },
         };
         let eq_ne = matches!(opk, JmpOp::Eq | JmpOp::Ne);
         // A valid pointer is never 0; its low half may well be.
@@ -324,8 +338,8 @@ impl Checker<'_> {
         }
         let mut other = self.cur.clone();
         if width == Width::W64 && insn.imm == 0 && eq_ne && maybe_null {
-            mark_ptr_or_null(&mut self.cur, id, opk == JmpOp::Ne);
-            mark_ptr_or_null(&mut other, id, opk == JmpOp::Eq);
+            mark_ptr_or_null(&mut self.cur, id, ref_obj_id, opk == JmpOp::Ne);
+            mark_ptr_or_null(&mut other, id, ref_obj_id, opk == JmpOp::Eq);
         }
         self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();

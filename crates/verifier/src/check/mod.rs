@@ -41,6 +41,7 @@ mod packet;
 mod precision;
 mod print;
 mod retval;
+mod sock;
 mod stack_liveness;
 mod subprog_call;
 mod visited;
@@ -466,6 +467,7 @@ impl<'a> Checker<'a> {
         if self.cur.frames.len() > 1 {
             return self.subprog_exit();
         }
+        self.check_resource_leak("BPF_EXIT instruction in main prog")?;
         self.read_reg(0)?;
         self.check_return_code()?;
         Ok(Flow::PathEnd)
