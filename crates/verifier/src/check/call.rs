@@ -15,7 +15,7 @@
 //! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
+    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
@@ -120,7 +120,6 @@ impl Checker<'_> {
         for i in 0..proto.args.len() {
             self.check_func_arg(proto, i, &mut meta)?;
         }
-        self.check_map_func_compat(proto, &meta)?;
         if let Some((regno, size)) = meta.mem.raw_access {
             self.helper_raw_writes(regno, size)?;
         }
@@ -128,6 +127,7 @@ impl Checker<'_> {
         if proto.id == TAIL_CALL {
             self.check_resource_leak("tail_call")?;
         }
+        self.check_map_func_compat(proto, &meta)?;
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;
@@ -297,6 +297,20 @@ impl Checker<'_> {
                 _ => Err(self.type_mismatch(regno, "ctx")),
             },
             ArgBase::PtrToMapKey | ArgBase::PtrToMapValue if arg.flags.is_empty() => {
+                // `resolve_map_arg_type`: a socket map's value is a socket.
+                let sock_map = meta.map.is_some_and(|m| {
+                    matches!(
+                        self.maps[m.0 as usize].map_type,
+                        MapType::SOCKMAP | MapType::SOCKHASH
+                    )
+                });
+                if arg.base == ArgBase::PtrToMapValue && sock_map {
+                    let as_sock = ArgType {
+                        base: ArgBase::PtrToBtfIdSockCommon,
+                        flags: arg.flags,
+                    };
+                    return self.sock_arg(regno, as_sock, &reg);
+                }
                 self.check_mem_arg_type(regno, &reg)?;
                 let Some(map) = meta.map else {
                     let what = if arg.base == ArgBase::PtrToMapKey {
