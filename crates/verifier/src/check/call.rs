@@ -6,9 +6,10 @@
 //! Modelled argument kinds: `ARG_ANYTHING`, `ARG_CONST_MAP_PTR`,
 //! `ARG_PTR_TO_MAP_KEY`, `ARG_PTR_TO_MAP_VALUE` (read), `ARG_PTR_TO_CTX`,
 //! `ARG_PTR_TO_MEM` and its `ARG_CONST_SIZE[_OR_ZERO]` ([`super::helper_mem`]),
-//! with stack and map-value pointers as memory. Modelled returns:
+//! with stack and map-value pointers as memory, and the socket kinds
+//! ([`super::sock`]). Modelled returns:
 //! `RET_INTEGER` (refined for the `*_str` and stack helpers), `RET_VOID`,
-//! `RET_PTR_TO_MAP_VALUE_OR_NULL`. Helpers that take a map are modelled
+//! `RET_PTR_TO_MAP_VALUE_OR_NULL`, the socket pointers. Helpers that take a map are modelled
 //! with the plain hash and array maps, for `bpf_map_lookup_elem`,
 //! `bpf_map_update_elem` and `bpf_map_delete_elem`, and with ring buffers
 //! for `bpf_ringbuf_output`. Everything else is reported as unsupported,

@@ -47,6 +47,9 @@ pub(super) enum Verdict {
     /// Allowed, and a load gives a full socket pointer or NULL
     /// (`bpf_sock_ops.sk`).
     FullSockPointer,
+    /// Allowed, and a load gives a full socket pointer that is never NULL
+    /// (`bpf_sock_addr.sk`, `bpf_sockopt.sk`).
+    Socket,
     /// Allowed, and a load gives a packet pointer of this kind.
     Packet(PacketField),
     /// Allowed, but a load gives a pointer kind not modelled here.
@@ -197,6 +200,7 @@ impl Checker<'_> {
                 self.new_id(),
                 true,
             ))),
+            Verdict::Socket => Ok(RegState::PtrToSocket(super::sock::fresh(0, false))),
             Verdict::Unmodelled(what) => Err(self.unsupported(what)),
             Verdict::Invalid => {
                 // The kernel prints the source line after this message;

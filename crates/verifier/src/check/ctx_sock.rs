@@ -5,8 +5,8 @@
 //! operation programs (`sock_ops_is_valid_access` over `struct
 //! bpf_sock_ops`), net/core/filter.c, and netfilter programs
 //! (`nf_is_valid_access`, net/netfilter/nf_bpf_link.c). Every field is a
-//! number but the socket, packet and BTF pointers, which are not
-//! modelled.
+//! number but the socket pointers ([`super::sock`]) and the packet and
+//! BTF pointers, which are not modelled.
 
 use bpfcheck_uapi::AttachType;
 
@@ -192,7 +192,7 @@ pub(super) fn sock_addr_access(off: i32, size: i32, write: bool, attach: AttachT
         if write || size != 8 {
             return Verdict::Invalid;
         }
-        return Verdict::Unmodelled("bpf_sock_addr.sk (socket pointers)");
+        return Verdict::Socket;
     } else if [addr::USER_FAMILY, addr::FAMILY, addr::TYPE, addr::PROTOCOL].contains(&off) {
         !write && size == 4
     } else {

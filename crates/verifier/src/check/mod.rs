@@ -8,7 +8,8 @@
 //! [`helper_mem`] for helper memory arguments), [`packet`] (direct packet
 //! access), [`ld_abs`], [`retval`] (the return value at `exit`); context
 //! rules in [`ctx`], [`ctx_net`], [`ctx_trace`], [`ctx_cgroup`] and
-//! [`ctx_sock`]; [`subprog_call`] for bpf-to-bpf calls and exits.
+//! [`ctx_sock`]; [`sock`] for socket pointers and the references they
+//! carry; [`subprog_call`] for bpf-to-bpf calls and exits.
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the

@@ -4,8 +4,8 @@
 //! Every kind the kernel has is named so that the rest of the verifier can
 //! match exhaustively; the interpreter creates only the kinds it models
 //! (`NotInit`, `Scalar`, `PtrToCtx`, `PtrToStack`, `ConstPtrToMap`,
-//! `PtrToMapValue`) and reports the others as unsupported where they would
-//! arise.
+//! `PtrToMapValue`, packets, memory, sockets) and reports the others as
+//! unsupported where they would arise.
 
 use std::fmt::Write as _;
 
