@@ -310,9 +310,7 @@ mod tests {
         assert_eq!(sock_addr_access(0, 4, true, c4), Verdict::Invalid);
         assert_eq!(sock_addr_access(28, 2, false, c4), Verdict::Invalid);
         assert_eq!(sock_addr_access(60, 4, false, s6), Verdict::Invalid);
-        assert!(matches!(
-            sock_addr_access(64, 8, false, c4),
-            Verdict::Unmodelled(_)
-        ));
+        assert_eq!(sock_addr_access(64, 8, false, c4), Verdict::Socket);
+        assert_eq!(sock_addr_access(64, 8, true, c4), Verdict::Invalid);
     }
 }

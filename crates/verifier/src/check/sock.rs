@@ -363,3 +363,29 @@ pub(super) fn ref_obj_id(reg: &RegState) -> u32 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{fresh, valid_access};
+    use crate::state::RegState;
+
+    #[test]
+    fn socket_field_rules() {
+        let sock = RegState::PtrToSocket(fresh(0, false));
+        let common = RegState::PtrToSockCommon(fresh(0, false));
+        let tcp = RegState::PtrToTcpSock(fresh(0, false));
+        let xdp = RegState::PtrToXdpSock(fresh(0, false));
+        // `type` through `priority` exist only in full sockets.
+        assert!(valid_access(&sock, 8, 4) && !valid_access(&common, 8, 4));
+        assert!(valid_access(&sock, 20, 4) && !valid_access(&common, 20, 4));
+        assert!(valid_access(&common, 4, 4) && valid_access(&common, 48, 2));
+        assert!(!valid_access(&sock, 50, 2) && !valid_access(&sock, 80, 4));
+        // The two 64-bit counters of `struct bpf_tcp_sock`, words elsewhere.
+        assert!(valid_access(&tcp, 80, 8) && valid_access(&tcp, 88, 8));
+        assert!(!valid_access(&tcp, 80, 4) && !valid_access(&tcp, 0, 8));
+        assert!(valid_access(&tcp, 108, 4) && !valid_access(&tcp, 112, 4));
+        assert!(!valid_access(&tcp, 2, 2));
+        assert!(valid_access(&xdp, 0, 4) && !valid_access(&xdp, 0, 2));
+        assert!(!valid_access(&xdp, 4, 4));
+    }
+}
