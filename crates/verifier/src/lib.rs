@@ -251,7 +251,10 @@
 //!   invalid mem access '%s_or_null'`), `R%d pointer arithmetic on %s
 //!   prohibited[, null-check it first]`; null checks over every copy;
 //!   `refs=` in state print-outs, `refsafe` and `regs_exact` of socket
-//!   pointers when pruning; `Unreleased reference id=%d alloc_insn=%d`
+//!   pointers when pruning; comparisons of two socket pointers (where
+//!   they are equal, an `_or_null` one against a checked one is not NULL,
+//!   `mark_ptr_not_null_reg`) and of a socket pointer with a number (a
+//!   checked socket against 0 is decided); `Unreleased reference id=%d alloc_insn=%d`
 //!   then `BPF_EXIT instruction in main prog`, `tail_call` or
 //!   `BPF_LD_[ABS|IND]` `would lead to reference leak`
 //!   (`check_resource_leak`);
@@ -345,8 +348,8 @@
 //!   (the log is then `None`).
 //! - Socket pointers under `BPF_F_STRICT_ALIGNMENT`; XDP sockets (from
 //!   `XSKMAP` lookups) and the `bpf_skc_to_*` casts (BTF pointers);
-//!   comparisons of a socket pointer with another pointer (the
-//!   `PTR_MAYBE_NULL` inference of `jeq_infer_not_null`).
+//!   socket pointers compared with other pointer kinds or with linked
+//!   numbers.
 //! - Pointer types other than stack, context, map, packet and socket, packet
 //!   pointers compared with linked scalars or other pointer kinds,
 //!   variable-offset stack

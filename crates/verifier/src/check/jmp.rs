@@ -219,6 +219,33 @@ impl Checker<'_> {
         {
             return self.cond_jmp_map_ptr(insn, opk, width, &dst, target_of(idx, insn));
         }
+        if reg_src
+            && let (Some(dp), Some(sp)) = (
+                super::sock::sock_fields(&dst),
+                super::sock::sock_fields(&src),
+            )
+        {
+            return self.cond_jmp_socks(insn, opk, width, (dp.maybe_null, sp.maybe_null));
+        }
+        if reg_src {
+            let sock_vs_scalar = match (&dst, &src) {
+                (RegState::Scalar(sc), p) => super::sock::sock_fields(p).map(|p| (p, sc, insn.dst)),
+                (p, RegState::Scalar(sc)) => super::sock::sock_fields(p).map(|p| (p, sc, insn.src)),
+                _ => None,
+            };
+            if let Some((p, sc, scalar_reg)) = sock_vs_scalar {
+                if sc.id != 0 {
+                    return Err(
+                        self.unsupported("comparisons of socket pointers with linked scalars")
+                    );
+                }
+                let null_test = width == Width::W64
+                    && !p.maybe_null
+                    && sc.value.var_off.equals_const(0)
+                    && matches!(opk, JmpOp::Eq | JmpOp::Ne);
+                return self.cond_jmp_sock_scalar(insn, opk, null_test, scalar_reg);
+            }
+        }
         let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
             return Err(self.unsupported("comparisons involving pointers"));
         };
@@ -341,6 +368,65 @@ impl Checker<'_> {
             mark_ptr_or_null(&mut self.cur, id, ref_obj_id, opk == JmpOp::Ne);
             mark_ptr_or_null(&mut other, id, ref_obj_id, opk == JmpOp::Eq);
         }
+        self.push_branch(other, target, self.insn_idx)?;
+        self.print_insn_state();
+        Ok(Flow::Next)
+    }
+}
+
+impl Checker<'_> {
+    /// Two socket pointers compared: the outcome is open, and when they
+    /// are equal a NULL-or-socket one equals a socket, so it is not NULL
+    /// there (`mark_ptr_not_null_reg` on that register only, keeping its
+    /// id).
+    fn cond_jmp_socks(
+        &mut self,
+        insn: &RawInsn,
+        opk: JmpOp,
+        width: Width,
+        (dst_null, src_null): (bool, bool),
+    ) -> Result<Flow, Stop> {
+        let target = target_of(self.insn_idx, insn);
+        let mut other = self.cur.clone();
+        if width == Width::W64 && dst_null != src_null {
+            let eq_branch = match opk {
+                JmpOp::Eq => Some(&mut other),
+                JmpOp::Ne => Some(&mut self.cur),
+                _ => None,
+            };
+            if let Some(state) = eq_branch {
+                let r = if dst_null { insn.dst } else { insn.src };
+                if let Some(p) = super::sock::sock_fields_mut(state.cur_mut().reg_mut(r)) {
+                    p.maybe_null = false;
+                }
+            }
+        }
+        self.push_branch(other, target, self.insn_idx)?;
+        self.print_insn_state();
+        Ok(Flow::Next)
+    }
+
+    /// A socket pointer compared with a number held in a register: a
+    /// socket against 0 is decided (the number's zero made precise),
+    /// anything else is an open fork without refinement.
+    fn cond_jmp_sock_scalar(
+        &mut self,
+        insn: &RawInsn,
+        opk: JmpOp,
+        null_test: bool,
+        scalar_reg: u8,
+    ) -> Result<Flow, Stop> {
+        let target = target_of(self.insn_idx, insn);
+        if null_test {
+            self.mark_chain_precision(scalar_reg)?;
+            self.print_insn_state();
+            return Ok(if opk == JmpOp::Ne {
+                Flow::Goto(target)
+            } else {
+                Flow::Next
+            });
+        }
+        let other = self.cur.clone();
         self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();
         Ok(Flow::Next)
