@@ -284,15 +284,21 @@ impl Checker<'_> {
     }
 
     /// `release_reference`: the reference is dropped and every register
-    /// still holding it becomes an unknown number (`mark_reg_invalid` for
-    /// a loader allowed to leak pointers).
+    /// still holding it becomes an unknown number for a loader allowed to
+    /// leak pointers, else unreadable (`mark_reg_invalid`).
     pub(super) fn release_reference(&mut self, id: u32) -> bool {
         if !self.cur.refs.release(id) {
             return false;
         }
+        let caps = self.profile.caps;
+        let invalid = if caps.perfmon || caps.sys_admin {
+            RegState::unknown()
+        } else {
+            RegState::NotInit
+        };
         for_each_reg(&mut self.cur, |r| {
             if ref_obj_id(r) == id {
-                *r = RegState::unknown();
+                *r = invalid;
             }
         });
         true
@@ -333,7 +339,8 @@ impl Checker<'_> {
     /// `check_resource_leak` without locks to check: every reference
     /// still held is named, then the refusal with `what`'s prefix.
     pub(super) fn check_resource_leak(&mut self, what: &str) -> Result<(), Stop> {
-        if self.cur.refs.is_empty() {
+        // A static subprogram may hand its references back to its caller.
+        if self.cur.refs.is_empty() || self.cur.frames.len() > 1 {
             return Ok(());
         }
         let mut text = String::new();
