@@ -262,6 +262,16 @@ impl Checker<'_> {
                 }
                 return self.pkt_ptr_arith(insn, opk, &src, &d, true);
             }
+            (p, RegState::Scalar(_)) if super::sock::sock_fields(&p).is_some() => {
+                if reg_src {
+                    self.mark_chain_precision(insn.src)?;
+                }
+                return Err(self.sock_arith(insn.dst, &p));
+            }
+            (RegState::Scalar(_), p) if super::sock::sock_fields(&p).is_some() => {
+                self.mark_chain_precision(insn.dst)?;
+                return Err(self.sock_arith(insn.dst, &p));
+            }
             (_, _) if reg_src && dst.is_pointer() && src.is_pointer() && opk == AluOp::Sub => {
                 // Pointer difference, allowed to privileged loaders.
                 return self.set_scalar(insn.dst, ScalarReg::new(Scalar::unknown()));

@@ -534,6 +534,7 @@ impl Checker<'_> {
             VerifierState {
                 frames: vec![frame],
                 may_goto_depth: 0,
+                refs: crate::state::Refs::default(),
             },
             self.subprogs.starts[k],
         );

@@ -6,16 +6,17 @@
 //! Modelled argument kinds: `ARG_ANYTHING`, `ARG_CONST_MAP_PTR`,
 //! `ARG_PTR_TO_MAP_KEY`, `ARG_PTR_TO_MAP_VALUE` (read), `ARG_PTR_TO_CTX`,
 //! `ARG_PTR_TO_MEM` and its `ARG_CONST_SIZE[_OR_ZERO]` ([`super::helper_mem`]),
-//! with stack and map-value pointers as memory. Modelled returns:
+//! with stack and map-value pointers as memory, and the socket kinds
+//! ([`super::sock`]). Modelled returns:
 //! `RET_INTEGER` (refined for the `*_str` and stack helpers), `RET_VOID`,
-//! `RET_PTR_TO_MAP_VALUE_OR_NULL`. Helpers that take a map are modelled
+//! `RET_PTR_TO_MAP_VALUE_OR_NULL`, the socket pointers. Helpers that take a map are modelled
 //! with the plain hash and array maps, for `bpf_map_lookup_elem`,
 //! `bpf_map_update_elem` and `bpf_map_delete_elem`, and with ring buffers
 //! for `bpf_ringbuf_output`. Everything else is reported as unsupported,
 //! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
+    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
@@ -32,6 +33,8 @@ const MAP_UPDATE: u32 = 2;
 const MAP_DELETE: u32 = 3;
 /// `BPF_FUNC_get_smp_processor_id`.
 const GET_SMP_PROCESSOR_ID: u32 = 8;
+/// `BPF_FUNC_tail_call`.
+const TAIL_CALL: u32 = 12;
 /// `BPF_FUNC_ringbuf_output`.
 const RINGBUF_OUTPUT: u32 = 130;
 /// Helpers whose integer return is at most their size argument
@@ -81,6 +84,8 @@ struct Meta {
     const_key: Option<u64>,
     /// Memory arguments.
     mem: MemMeta,
+    /// The reference an argument carries or releases.
+    refs: super::sock::RefMeta,
 }
 
 impl Checker<'_> {
@@ -116,10 +121,14 @@ impl Checker<'_> {
         for i in 0..proto.args.len() {
             self.check_func_arg(proto, i, &mut meta)?;
         }
-        self.check_map_func_compat(proto, &meta)?;
         if let Some((regno, size)) = meta.mem.raw_access {
             self.helper_raw_writes(regno, size)?;
         }
+        self.release_arg(proto, &meta.refs)?;
+        if proto.id == TAIL_CALL {
+            self.check_resource_leak("tail_call")?;
+        }
+        self.check_map_func_compat(proto, &meta)?;
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;
@@ -158,6 +167,9 @@ impl Checker<'_> {
                     id: if maybe_null { self.new_id() } else { 0 },
                 }
             }
+            RetBase::PtrToSocket | RetBase::PtrToSockCommon | RetBase::PtrToTcpSock => self
+                .sock_ret(proto, &meta.refs)?
+                .ok_or_else(|| self.unsupported(&format!("helper return type {ret}")))?,
             _ => return Err(self.unsupported(&format!("helper return type {ret}"))),
         };
         *self.cur.cur_mut().reg_mut(0) = r0;
@@ -231,7 +243,30 @@ impl Checker<'_> {
             // touch, so the zero is a precise value.
             self.mark_chain_precision(regno)?;
         }
+        self.check_arg_type(proto, i, &reg, null_ok, meta)?;
+        self.arg_refs(regno, arg, &reg, &mut meta.refs)
+    }
+
+    /// The type and memory checks of `check_func_arg` for one argument.
+    fn check_arg_type(
+        &mut self,
+        proto: &HelperProto,
+        i: usize,
+        reg: &RegState,
+        null_ok: bool,
+        meta: &mut Meta,
+    ) -> Result<(), Stop> {
+        let arg = proto.args[i];
+        let regno = u8::try_from(i + 1).unwrap_or(1);
+        let reg = *reg;
         match arg.base {
+            ArgBase::PtrToSocket | ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => {
+                if null_ok {
+                    Ok(())
+                } else {
+                    self.sock_arg(regno, arg, &reg)
+                }
+            }
             ArgBase::PtrToMem => {
                 self.mem_ptr_flags_known(arg)?;
                 if !null_ok {
@@ -263,6 +298,20 @@ impl Checker<'_> {
                 _ => Err(self.type_mismatch(regno, "ctx")),
             },
             ArgBase::PtrToMapKey | ArgBase::PtrToMapValue if arg.flags.is_empty() => {
+                // `resolve_map_arg_type`: a socket map's value is a socket.
+                let sock_map = meta.map.is_some_and(|m| {
+                    matches!(
+                        self.maps[m.0 as usize].map_type,
+                        MapType::SOCKMAP | MapType::SOCKHASH
+                    )
+                });
+                if arg.base == ArgBase::PtrToMapValue && sock_map {
+                    let as_sock = ArgType {
+                        base: ArgBase::PtrToBtfIdSockCommon,
+                        flags: arg.flags,
+                    };
+                    return self.sock_arg(regno, as_sock, &reg);
+                }
                 self.check_mem_arg_type(regno, &reg)?;
                 let Some(map) = meta.map else {
                     let what = if arg.base == ArgBase::PtrToMapKey {

@@ -34,9 +34,27 @@ pub(super) fn target_of(idx: usize, insn: &RawInsn) -> usize {
 }
 
 /// `mark_ptr_or_null_regs`: every copy of the lookup result `id` in the
-/// state becomes the number 0 (`is_null`) or a plain map value pointer.
-fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
+/// state becomes the number 0 (`is_null`) or a plain pointer. A NULL
+/// result that was its own reference (`ref_obj_id == id`) holds nothing
+/// to release.
+fn mark_ptr_or_null(state: &mut VerifierState, id: u32, ref_obj_id: u32, is_null: bool) {
+    if is_null && ref_obj_id != 0 && ref_obj_id == id {
+        state.refs.release(id);
+    }
     let fix = |r: &mut RegState| {
+        if let Some(ptr) = super::sock::sock_fields_mut(r)
+            && ptr.maybe_null
+            && ptr.id == id
+        {
+            if is_null {
+                *r = RegState::constant(0);
+            } else {
+                // The reference stays until released.
+                ptr.maybe_null = false;
+                ptr.id = 0;
+            }
+            return;
+        }
         // Memory of a known size (a global function's argument) too.
         if let RegState::PtrToMem { ptr, .. } = r
             && ptr.maybe_null
@@ -65,14 +83,7 @@ fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
             }
         }
     };
-    for frame in &mut state.frames {
-        frame.regs.iter_mut().for_each(fix);
-        for slot in &mut frame.stack {
-            if slot.is_spill() {
-                fix(&mut slot.spilled);
-            }
-        }
-    }
+    super::sock::for_each_reg(state, fix);
 }
 
 fn jmp_op(code: u8) -> Option<JmpOp> {
@@ -212,12 +223,39 @@ impl Checker<'_> {
             return self.pkt_cond_jmp(insn, opk, width, &dst, &src);
         }
         if !reg_src
-            && matches!(
+            && (matches!(
                 dst,
                 RegState::PtrToMapValue { .. } | RegState::PtrToMem { .. }
-            )
+            ) || super::sock::sock_fields(&dst).is_some())
         {
             return self.cond_jmp_map_ptr(insn, opk, width, &dst, target_of(idx, insn));
+        }
+        if reg_src
+            && let (Some(dp), Some(sp)) = (
+                super::sock::sock_fields(&dst),
+                super::sock::sock_fields(&src),
+            )
+        {
+            return self.cond_jmp_socks(insn, opk, width, (dp.maybe_null, sp.maybe_null));
+        }
+        if reg_src {
+            let sock_vs_scalar = match (&dst, &src) {
+                (RegState::Scalar(sc), p) => super::sock::sock_fields(p).map(|p| (p, sc, insn.dst)),
+                (p, RegState::Scalar(sc)) => super::sock::sock_fields(p).map(|p| (p, sc, insn.src)),
+                _ => None,
+            };
+            if let Some((p, sc, scalar_reg)) = sock_vs_scalar {
+                if sc.id != 0 {
+                    return Err(
+                        self.unsupported("comparisons of socket pointers with linked scalars")
+                    );
+                }
+                let null_test = width == Width::W64
+                    && !p.maybe_null
+                    && sc.value.var_off.equals_const(0)
+                    && matches!(opk, JmpOp::Eq | JmpOp::Ne);
+                return self.cond_jmp_sock_scalar(insn, opk, null_test, scalar_reg);
+            }
         }
         let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
             return Err(self.unsupported("comparisons involving pointers"));
@@ -314,10 +352,13 @@ impl Checker<'_> {
         dst: &RegState,
         target: usize,
     ) -> Result<Flow, Stop> {
-        let (maybe_null, id) = match *dst {
-            RegState::PtrToMapValue { maybe_null, id, .. } => (maybe_null, id),
-            RegState::PtrToMem { ptr, .. } => (ptr.maybe_null, ptr.id),
-            _ => return Err(self.unsupported("comparisons involving pointers")),
+        let (maybe_null, id, ref_obj_id) = match *dst {
+            RegState::PtrToMapValue { maybe_null, id, .. } => (maybe_null, id, 0),
+            RegState::PtrToMem { ptr, .. } => (ptr.maybe_null, ptr.id, ptr.ref_obj_id),
+            ref r => match super::sock::sock_fields(r) {
+                Some(p) => (p.maybe_null, p.id, p.ref_obj_id),
+                None => return Err(self.unsupported("comparisons involving pointers")),
+            },
         };
         let eq_ne = matches!(opk, JmpOp::Eq | JmpOp::Ne);
         // A valid pointer is never 0; its low half may well be.
@@ -331,9 +372,68 @@ impl Checker<'_> {
         }
         let mut other = self.cur.clone();
         if width == Width::W64 && insn.imm == 0 && eq_ne && maybe_null {
-            mark_ptr_or_null(&mut self.cur, id, opk == JmpOp::Ne);
-            mark_ptr_or_null(&mut other, id, opk == JmpOp::Eq);
+            mark_ptr_or_null(&mut self.cur, id, ref_obj_id, opk == JmpOp::Ne);
+            mark_ptr_or_null(&mut other, id, ref_obj_id, opk == JmpOp::Eq);
         }
+        self.push_branch(other, target, self.insn_idx)?;
+        self.print_insn_state();
+        Ok(Flow::Next)
+    }
+}
+
+impl Checker<'_> {
+    /// Two socket pointers compared: the outcome is open, and when they
+    /// are equal a NULL-or-socket one equals a socket, so it is not NULL
+    /// there (`mark_ptr_not_null_reg` on that register only, keeping its
+    /// id).
+    fn cond_jmp_socks(
+        &mut self,
+        insn: &RawInsn,
+        opk: JmpOp,
+        width: Width,
+        (dst_null, src_null): (bool, bool),
+    ) -> Result<Flow, Stop> {
+        let target = target_of(self.insn_idx, insn);
+        let mut other = self.cur.clone();
+        if width == Width::W64 && dst_null != src_null {
+            let eq_branch = match opk {
+                JmpOp::Eq => Some(&mut other),
+                JmpOp::Ne => Some(&mut self.cur),
+                _ => None,
+            };
+            if let Some(state) = eq_branch {
+                let r = if dst_null { insn.dst } else { insn.src };
+                if let Some(p) = super::sock::sock_fields_mut(state.cur_mut().reg_mut(r)) {
+                    p.maybe_null = false;
+                }
+            }
+        }
+        self.push_branch(other, target, self.insn_idx)?;
+        self.print_insn_state();
+        Ok(Flow::Next)
+    }
+
+    /// A socket pointer compared with a number held in a register: a
+    /// socket against 0 is decided (the number's zero made precise),
+    /// anything else is an open fork without refinement.
+    fn cond_jmp_sock_scalar(
+        &mut self,
+        insn: &RawInsn,
+        opk: JmpOp,
+        null_test: bool,
+        scalar_reg: u8,
+    ) -> Result<Flow, Stop> {
+        let target = target_of(self.insn_idx, insn);
+        if null_test {
+            self.mark_chain_precision(scalar_reg)?;
+            self.print_insn_state();
+            return Ok(if opk == JmpOp::Ne {
+                Flow::Goto(target)
+            } else {
+                Flow::Next
+            });
+        }
+        let other = self.cur.clone();
         self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();
         Ok(Flow::Next)

@@ -8,7 +8,8 @@
 //! [`helper_mem`] for helper memory arguments), [`packet`] (direct packet
 //! access), [`ld_abs`], [`retval`] (the return value at `exit`); context
 //! rules in [`ctx`], [`ctx_net`], [`ctx_trace`], [`ctx_cgroup`] and
-//! [`ctx_sock`]; [`subprog_call`] for bpf-to-bpf calls and exits.
+//! [`ctx_sock`]; [`sock`] for socket pointers and the references they
+//! carry; [`subprog_call`] for bpf-to-bpf calls and exits.
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the
@@ -41,6 +42,7 @@ mod packet;
 mod precision;
 mod print;
 mod retval;
+mod sock;
 mod stack_liveness;
 mod subprog_call;
 mod visited;
@@ -464,6 +466,7 @@ impl<'a> Checker<'a> {
         if self.cur.frames.len() > 1 {
             return self.subprog_exit();
         }
+        self.check_resource_leak("BPF_EXIT instruction in main prog")?;
         self.read_reg(0)?;
         self.check_return_code()?;
         Ok(Flow::PathEnd)

@@ -662,7 +662,7 @@ impl Checker<'_> {
                     fmt_regs(bt.regs[fr]),
                     fmt_slots(bt.slots[fr])
                 ));
-                text.push_str(&print::frame(func, None, self.maps));
+                text.push_str(&print::frame(func, None, self.maps, &state.refs));
             }
         }
         self.log.push(&text);

@@ -5,17 +5,24 @@ use bpfcheck_uapi::MapSpec;
 
 use crate::state::reg::fmt_reg;
 use crate::state::stack::fmt_slot;
-use crate::state::{FuncState, VerifierState};
+use crate::state::{FuncState, Refs, VerifierState};
 
 /// The registers and slots of the current frame, each preceded by a
 /// space, and a newline. With `only`, just the scratched registers and
 /// slots (bit masks); otherwise all.
 pub(super) fn state(st: &VerifierState, only: Option<(u16, u64)>, maps: &[MapSpec]) -> String {
-    frame(st.cur(), only, maps)
+    frame(st.cur(), only, maps, &st.refs)
 }
 
-/// The registers and slots of one frame, as [`state`] prints them.
-pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>, maps: &[MapSpec]) -> String {
+/// The registers and slots of one frame, as [`state`] prints them, then
+/// the path's references (printed with every frame since they belong to
+/// the whole state).
+pub(super) fn frame(
+    frame: &FuncState,
+    only: Option<(u16, u64)>,
+    maps: &[MapSpec],
+    refs: &Refs,
+) -> String {
     let mut out = String::new();
     if frame.frameno != 0 {
         out.push_str(&format!(" frame{}:", frame.frameno));
@@ -40,6 +47,7 @@ pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>, maps: &[MapSpec
         }
         fmt_slot(&mut out, spi, slot, frame.frameno, maps);
     }
+    refs.fmt(&mut out);
     out.push('\n');
     out
 }

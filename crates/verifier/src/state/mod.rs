@@ -6,11 +6,13 @@
 //! clone is two small copies (measured: well under a microsecond for the
 //! fixtures' states), and no copy-on-write indirection is needed yet.
 
+pub(crate) mod refs;
 pub(crate) mod reg;
 pub(crate) mod stack;
 
 use bpfcheck_uapi::RegNo;
 
+pub use refs::{RefEntry, Refs};
 pub use reg::{MapIdx, PtrFields, RegState, ScalarReg};
 pub use stack::{SLOT_SIZE, SlotType, StackSlot};
 
@@ -89,6 +91,8 @@ pub struct VerifierState {
     pub frames: Vec<FuncState>,
     /// `may_goto` iterations taken on this path (`may_goto_depth`).
     pub may_goto_depth: u32,
+    /// References acquired and not released yet (`refs`).
+    pub refs: Refs,
 }
 
 impl VerifierState {
@@ -97,6 +101,7 @@ impl VerifierState {
         Self {
             frames: vec![FuncState::entry()],
             may_goto_depth: 0,
+            refs: Refs::default(),
         }
     }
 
