@@ -194,7 +194,8 @@ fn regsafe(
                 off: o2,
             },
         ) => f1 == f2 && o1 == o2,
-        (RegState::PtrToCtx { off: o1 }, RegState::PtrToCtx { off: o2 }) => o1 == o2,
+        // `regs_exact`: a context pointer has no id.
+        (RegState::PtrToCtx { .. }, RegState::PtrToCtx { .. }) => old == cur,
         // `regs_exact`: a map pointer has no id.
         (RegState::ConstPtrToMap { map: m1 }, RegState::ConstPtrToMap { map: m2 }) => m1 == m2,
         (

@@ -35,7 +35,7 @@ pub(super) fn target_of(idx: usize, insn: &RawInsn) -> usize {
 
 /// `mark_ptr_or_null_regs`: every copy of the lookup result `id` in the
 /// state becomes the number 0 (`is_null`) or a plain map value pointer.
-fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
+pub(super) fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
     let fix = |r: &mut RegState| {
         // Memory of a known size (a global function's argument) too.
         if let RegState::PtrToMem { ptr, .. } = r
@@ -75,7 +75,7 @@ fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
     }
 }
 
-fn jmp_op(code: u8) -> Option<JmpOp> {
+pub(super) fn jmp_op(code: u8) -> Option<JmpOp> {
     Some(match op::alu_op(code) {
         op::JEQ => JmpOp::Eq,
         op::JNE => JmpOp::Ne,
@@ -197,19 +197,14 @@ impl Checker<'_> {
         } else {
             RegState::Scalar(ScalarReg::new(Scalar::from_imm(insn.imm)))
         };
-        if super::packet::is_pkt_any(&dst) || super::packet::is_pkt_any(&src) {
+        if super::packet::is_pkt_any(&dst) && super::packet::is_pkt_any(&src) {
             return self.pkt_cond_jmp(insn, opk, width, &dst, &src);
         }
-        if !reg_src
-            && matches!(
-                dst,
-                RegState::PtrToMapValue { .. } | RegState::PtrToMem { .. }
-            )
-        {
-            return self.cond_jmp_map_ptr(insn, opk, width, &dst, target_of(idx, insn));
+        if dst.is_pointer() || src.is_pointer() {
+            return self.ptr_cond_jmp(insn, opk, width, &dst, &src);
         }
         let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
-            return Err(self.unsupported("comparisons involving pointers"));
+            return Err(self.unsupported("comparisons involving uninitialised registers"));
         };
         if reg_src && insn.src == insn.dst {
             return Err(self.unsupported("comparing a register with itself"));
@@ -291,43 +286,6 @@ impl Checker<'_> {
             return Err(self.unsupported("linked scalars with constant offsets (BPF_ADD_CONST)"));
         }
         self.push_branch(other, target, idx)?;
-        self.print_insn_state();
-        Ok(Flow::Next)
-    }
-}
-
-impl Checker<'_> {
-    /// A map value pointer compared with a constant (`is_branch_taken`
-    /// for pointers, then the null check of a lookup result).
-    fn cond_jmp_map_ptr(
-        &mut self,
-        insn: &RawInsn,
-        opk: JmpOp,
-        width: Width,
-        dst: &RegState,
-        target: usize,
-    ) -> Result<Flow, Stop> {
-        let (maybe_null, id) = match *dst {
-            RegState::PtrToMapValue { maybe_null, id, .. } => (maybe_null, id),
-            RegState::PtrToMem { ptr, .. } => (ptr.maybe_null, ptr.id),
-            _ => return Err(self.unsupported("comparisons involving pointers")),
-        };
-        let eq_ne = matches!(opk, JmpOp::Eq | JmpOp::Ne);
-        // A valid pointer is never 0; its low half may well be.
-        if width == Width::W64 && !maybe_null && insn.imm == 0 && eq_ne {
-            self.print_insn_state();
-            return Ok(if opk == JmpOp::Ne {
-                Flow::Goto(target)
-            } else {
-                Flow::Next
-            });
-        }
-        let mut other = self.cur.clone();
-        if width == Width::W64 && insn.imm == 0 && eq_ne && maybe_null {
-            mark_ptr_or_null(&mut self.cur, id, opk == JmpOp::Ne);
-            mark_ptr_or_null(&mut other, id, opk == JmpOp::Eq);
-        }
-        self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();
         Ok(Flow::Next)
     }
