@@ -9,6 +9,7 @@ use bpfcheck_uapi::{RawInsn, op};
 
 use super::jmp::{mark_ptr_or_null, target_of};
 use super::packet::flip;
+use super::precision::{CMP_DST_STACK, CMP_SRC_STACK};
 use super::ptr_alu::MAX_VAR_OFF;
 use super::{Checker, Flow};
 use crate::domain::{JmpOp, Width};
@@ -72,10 +73,17 @@ impl Checker<'_> {
         if linked(dst) || reg_src && linked(src) {
             return Err(self.unsupported("pointers compared with linked scalars"));
         }
-        if reg_src && (insn.dst == 10 || insn.src == 10) {
-            // Precision backtracking through a comparison with `r10`
-            // changed within the 6.x series.
-            return Err(self.unsupported("comparisons with the frame pointer register"));
+        // Precision is not passed on to stack pointer operands.
+        let is_stack = |r: &RegState| matches!(r, RegState::PtrToStack { .. });
+        let mut flags = 0;
+        if is_stack(dst) {
+            flags |= CMP_DST_STACK;
+        }
+        if reg_src && is_stack(src) {
+            flags |= CMP_SRC_STACK;
+        }
+        if flags != 0 {
+            self.push_hist_cmp_stack(flags);
         }
         if let Some(taken) = ptr_branch_taken(opk, width, dst, src) {
             // Only the number compared with the pointer needs to be exact.
