@@ -206,9 +206,6 @@ impl Checker<'_> {
         let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
             return Err(self.unsupported("comparisons involving uninitialised registers"));
         };
-        if reg_src && insn.src == insn.dst {
-            return Err(self.unsupported("comparing a register with itself"));
-        }
         if reg_src && d.id != 0 && d.id & !ADD_CONST == s.id & !ADD_CONST {
             return Err(self.unsupported("comparing linked scalars"));
         }
@@ -227,6 +224,10 @@ impl Checker<'_> {
             } else {
                 Flow::Next
             });
+        }
+        if reg_src && insn.src == insn.dst {
+            // 6.18 narrows the register as both operands at once, in place.
+            return Err(self.unsupported("comparing a register with itself, undecided"));
         }
         let refined = domain::refine(self.era, opk, width, &d.value, &s.value)
             .map_err(|e| self.unsupported(&e.to_string()))?;
