@@ -33,7 +33,14 @@ const CASES: &[(&str, Verdict, u64, u64, u64, u64)] = &[
         20_453,
         20_453,
     ),
-    ("loop_short_ctx", Verdict::Rejected, 1_000_001, 4, 0, 0),
+    (
+        "loop_short_ctx",
+        Verdict::Rejected,
+        1_000_001,
+        5,
+        47_206,
+        9_154,
+    ),
     ("loop_jmp_seq", Verdict::Rejected, 24_579, 4, 820, 820),
     (
         "may_goto_many_states",
