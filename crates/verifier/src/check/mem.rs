@@ -37,9 +37,11 @@ fn size_bytes(code: u8) -> i32 {
 
 impl Checker<'_> {
     pub(super) fn ldx(&mut self, insn: &RawInsn) -> Result<(), Stop> {
-        let base = *self.cur.cur().reg(insn.src);
+        // The source's type before the load (which may overwrite it); a
+        // bad register number is refused by the load first.
+        let base = self.cur.cur().regs.get(usize::from(insn.src)).copied();
         self.load(insn)?;
-        self.save_ptr_type(&base)
+        base.map_or(Ok(()), |b| self.save_ptr_type(&b))
     }
 
     /// `save_aux_ptr_type`: one load or store instruction must not go
@@ -158,9 +160,9 @@ impl Checker<'_> {
     }
 
     fn store(&mut self, insn: &RawInsn, value: Value) -> Result<(), Stop> {
-        let base = *self.cur.cur().reg(insn.dst);
+        let base = self.cur.cur().regs.get(usize::from(insn.dst)).copied();
         self.store_access(insn, value)?;
-        self.save_ptr_type(&base)
+        base.map_or(Ok(()), |b| self.save_ptr_type(&b))
     }
 
     fn store_access(&mut self, insn: &RawInsn, value: Value) -> Result<(), Stop> {
