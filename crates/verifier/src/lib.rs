@@ -94,7 +94,32 @@
 //! - ALU/ALU64 on scalars through [`domain`] (including the and/or fork of
 //!   a value known to be -1 or 0), register copies with scalar ids
 //!   (`assign_scalar_id_before_mov`, `BPF_ADD_CONST`), pointer copies,
-//!   `fp ± K`, 32-bit copies of pointers, pointer differences;
+//!   32-bit copies of pointers, pointer differences, negated or
+//!   byte-swapped pointers (unknown numbers);
+//! - pointer arithmetic (module `check::ptr_alu`, `adjust_ptr_min_max_vals`)
+//!   on context, stack (constants only), map value, sized memory and map
+//!   pointers, `pointer += scalar` and `scalar += pointer`: fixed and
+//!   variable offsets, the refusals (`R%d 32-bit pointer arithmetic
+//!   prohibited`, `R%d pointer arithmetic on %s prohibited[, null-check it
+//!   first]`, `R%d pointer %s pointer prohibited`, `R%d subtraction from
+//!   stack pointer prohibited`, `R%d tried to subtract pointer from
+//!   scalar`, `R%d bitwise operator %s on pointer prohibited`, `R%d pointer
+//!   arithmetic with %s operator prohibited`) and `check_reg_sane_offset`'s
+//!   (`math between %s pointer and …`, `%s pointer offset %d is not
+//!   allowed`, `value %lld makes %s pointer be out of bounds`); a moved
+//!   context pointer (`ctx(off=…,smin=…)`) refused where it is used
+//!   (`check_ptr_off_reg`: `negative offset ctx ptr R%d off=%d disallowed`,
+//!   `dereference of modified ctx ptr R%d off=%d disallowed`, `variable ctx
+//!   access var_off=%s disallowed`, also as a helper's context argument);
+//!   `same insn cannot be used with different pointers`
+//!   (`save_aux_ptr_type`);
+//! - conditional jumps with a pointer operand (module `check::ptr_jmp`):
+//!   `is_branch_taken`'s rule for a non-NULL pointer (map, map value,
+//!   sized memory, not moved out of `±BPF_MAX_VAR_OFF`) against 0, null
+//!   checks, both branches with nothing learned otherwise, stack pointer
+//!   operands kept out of precision backtracking
+//!   (`INSN_F_DST_REG_STACK`/`INSN_F_SRC_REG_STACK`); a register compared
+//!   with itself when the comparison is decided;
 //! - `LDX`/`STX`/`ST` on the stack at constant offsets: alignment,
 //!   `invalid read from/write to stack`, spills and fills (full, narrow,
 //!   misaligned), `STACK_MISC`/`STACK_ZERO`, reads of never-written slots,
@@ -337,8 +362,8 @@
 //!   `check_btf_func` would need to judge (counts or offsets that do not
 //!   match the subprograms, extern linkage); global functions with
 //!   `arg:` declaration tags (dynptrs, arena, trusted BTF ids, nonnull),
-//!   pointers to types without a size, arithmetic on their memory
-//!   arguments.
+//!   pointers to types without a size, accesses through their memory
+//!   arguments once moved.
 //! - `bpf_sock_ops`' `skb_data`/`skb_data_end` packet, the
 //!   writable raw tracepoints' buffer pointer (`tp_buffer`), the
 //!   netfilter context's pointers (trusted BTF pointers); stores into a
@@ -350,11 +375,13 @@
 //!   `XSKMAP` lookups) and the `bpf_skc_to_*` casts (BTF pointers);
 //!   socket pointers compared with other pointer kinds or with linked
 //!   numbers.
-//! - Pointer types other than stack, context, map, packet and socket, packet
-//!   pointers compared with linked scalars or other pointer kinds,
-//!   variable-offset stack
-//!   pointers, linked scalars with differing constant offsets, comparisons
-//!   involving pointers other than a map value against a constant.
+//! - Pointer types other than stack, context, map, packet and socket;
+//!   pointers compared with linked scalars; a maybe-NULL pointer compared
+//!   with another pointer or null-checked against a register;
+//!   variable-offset stack pointers (`check_stack_read_var_off`,
+//!   `check_stack_write_var_off`); a moved context pointer passed to a
+//!   global function or `LD_ABS`; a register compared with itself when
+//!   the comparison is open (6.18 narrows both operands in place).
 //! - Helper argument kinds other than those above (constant strings, BTF
 //!   ids, dynptrs, callbacks, `MEM_UNINIT` map values…), memory arguments
 //!   in map keys and other memory kinds, other return types,

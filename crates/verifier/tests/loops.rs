@@ -33,6 +33,14 @@ const CASES: &[(&str, Verdict, u64, u64, u64, u64)] = &[
         20_453,
         20_453,
     ),
+    (
+        "loop_short_ctx",
+        Verdict::Rejected,
+        1_000_001,
+        5,
+        47_206,
+        9_154,
+    ),
     ("loop_jmp_seq", Verdict::Rejected, 24_579, 4, 820, 820),
     (
         "may_goto_many_states",
@@ -43,6 +51,12 @@ const CASES: &[(&str, Verdict, u64, u64, u64, u64)] = &[
         1_004,
     ),
 ];
+
+/// Fixtures allowed more than a second of CPU: `loop_short_ctx` asks for
+/// the precision of the number added to the context pointer on every
+/// exit from its loop, a backtracking walk through the whole history (the
+/// kernel takes about 2.5 s on it too).
+const CPU_BUDGET: &[(&str, u64)] = &[("loop_short_ctx", 6)];
 
 /// CPU time of this thread (`utime` + `stime` of `/proc/thread-self/stat`,
 /// in ticks of 10 ms), so that a loaded machine does not fail the speed
@@ -98,7 +112,11 @@ fn complexity_limits_match_the_kernels_statistics() {
         // The walk allocates only at checkpoints and branches: about
         // 0.1-0.3 s of CPU each in release builds.
         if !cfg!(debug_assertions) {
-            assert!(took < Duration::from_secs(1), "{name}: {took:?}");
+            let budget = CPU_BUDGET
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(1, |(_, secs)| *secs);
+            assert!(took < Duration::from_secs(budget), "{name}: {took:?}");
         }
     }
 }

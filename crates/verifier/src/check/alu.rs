@@ -2,16 +2,13 @@
 //! by constants.
 
 use bpfcheck_isa::{RegArg, check_alu_imm};
-use bpfcheck_uapi::{Errno, RawInsn, op};
+use bpfcheck_uapi::{RawInsn, op};
 
 use super::Checker;
 use crate::domain::{self, AluOp, Scalar, Width};
-use crate::error::{ErrorCode, Stop, VerifierError};
+use crate::error::{Stop, VerifierError};
 use crate::state::reg::{ADD_CONST, ADD_CONST32, ADD_CONST64};
 use crate::state::{RegState, ScalarReg};
-
-/// `BPF_MAX_VAR_OFF`: the largest offset a pointer may be moved by.
-const MAX_VAR_OFF: i64 = 1 << 29;
 
 /// The domain operation of an ALU instruction (encoding already checked).
 fn alu_op(insn: &RawInsn) -> Option<AluOp> {
@@ -59,7 +56,12 @@ impl Checker<'_> {
                 self.read_reg(insn.dst)?;
                 self.write_reg(insn.dst, RegArg::DstNoMark)?;
                 let Some(s) = self.cur.cur().reg(insn.dst).scalar().copied() else {
-                    return Err(self.unsupported("pointer arithmetic"));
+                    if !self.profile.caps.perfmon {
+                        return Err(self.unsupported("pointer arithmetic by unprivileged loaders"));
+                    }
+                    // Negating or swapping a pointer's bytes leaves a number.
+                    *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
+                    return Ok(());
                 };
                 let opk = alu_op(insn).ok_or_else(|| self.unsupported("this ALU opcode"))?;
                 // The register is changed in place: its precision mark
@@ -192,91 +194,8 @@ impl Checker<'_> {
         } else {
             RegState::Scalar(ScalarReg::new(Scalar::from_imm(insn.imm)))
         };
-        if dst.is_pointer() && matches!(src, RegState::Scalar(_)) && width != Width::W64 {
-            // `adjust_ptr_min_max_vals`: 32-bit arithmetic on a pointer gives
-            // a meaningless scalar — allowed for a subtraction by a loader
-            // that may leak pointers, refused otherwise — whatever the
-            // pointer's kind or null-ness.
-            if reg_src {
-                self.mark_chain_precision(insn.src)?;
-            }
-            if opk == AluOp::Sub && self.profile.caps.perfmon {
-                return self.set_scalar(insn.dst, ScalarReg::new(Scalar::unknown()));
-            }
-            return Err(self.reject(
-                ErrorCode::PointerArithmetic,
-                Errno::EACCES,
-                format!("R{} 32-bit pointer arithmetic prohibited", insn.dst),
-            ));
-        }
-        let (d, s) = match (dst, src) {
-            (RegState::Scalar(d), RegState::Scalar(s)) => (d, s),
-            (RegState::PtrToStack { frameno, off }, RegState::Scalar(s)) => {
-                if reg_src {
-                    // The pointer's offset rests on the scalar's value.
-                    self.mark_chain_precision(insn.src)?;
-                }
-                return self.stack_ptr_arith(insn, width, opk, frameno, off, &s);
-            }
-            (RegState::PtrToMapValue { .. }, RegState::Scalar(s)) => {
-                if width != Width::W64 {
-                    return Err(self.reject(
-                        ErrorCode::PointerArithmetic,
-                        Errno::EACCES,
-                        format!("R{} 32-bit pointer arithmetic prohibited", insn.dst),
-                    ));
-                }
-                if reg_src {
-                    self.mark_chain_precision(insn.src)?;
-                }
-                return self.map_ptr_arith(insn, opk, &dst, &s.value);
-            }
-            (
-                RegState::PtrToPacket { .. }
-                | RegState::PtrToPacketMeta { .. }
-                | RegState::PtrToPacketEnd,
-                RegState::Scalar(s),
-            ) => {
-                if reg_src {
-                    self.mark_chain_precision(insn.src)?;
-                }
-                return self.pkt_ptr_arith(insn, opk, &dst, &s, false);
-            }
-            (
-                RegState::Scalar(d),
-                RegState::PtrToPacket { .. }
-                | RegState::PtrToPacketMeta { .. }
-                | RegState::PtrToPacketEnd,
-            ) => {
-                // `scalar += pointer`: the result is the pointer moved.
-                self.mark_chain_precision(insn.dst)?;
-                if width != Width::W64 {
-                    if opk == AluOp::Sub && self.profile.caps.perfmon {
-                        return self.set_scalar(insn.dst, ScalarReg::new(Scalar::unknown()));
-                    }
-                    return Err(self.reject(
-                        ErrorCode::PointerArithmetic,
-                        Errno::EACCES,
-                        format!("R{} 32-bit pointer arithmetic prohibited", insn.dst),
-                    ));
-                }
-                return self.pkt_ptr_arith(insn, opk, &src, &d, true);
-            }
-            (p, RegState::Scalar(_)) if super::sock::sock_fields(&p).is_some() => {
-                if reg_src {
-                    self.mark_chain_precision(insn.src)?;
-                }
-                return Err(self.sock_arith(insn.dst, &p));
-            }
-            (RegState::Scalar(_), p) if super::sock::sock_fields(&p).is_some() => {
-                self.mark_chain_precision(insn.dst)?;
-                return Err(self.sock_arith(insn.dst, &p));
-            }
-            (_, _) if reg_src && dst.is_pointer() && src.is_pointer() && opk == AluOp::Sub => {
-                // Pointer difference, allowed to privileged loaders.
-                return self.set_scalar(insn.dst, ScalarReg::new(Scalar::unknown()));
-            }
-            _ => return Err(self.unsupported("pointer arithmetic")),
+        let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
+            return self.ptr_alu(insn, width, opk, dst, src);
         };
         if reg_src && d.precise {
             self.mark_chain_precision(insn.src)?;
@@ -316,147 +235,6 @@ impl Checker<'_> {
             _ => out.clear_id(),
         }
         self.set_scalar(insn.dst, out)
-    }
-
-    /// `fp + K` / `fp - K` with a known scalar: the pointer moves.
-    fn stack_ptr_arith(
-        &mut self,
-        insn: &RawInsn,
-        width: Width,
-        opk: AluOp,
-        frameno: u8,
-        off: i32,
-        s: &ScalarReg,
-    ) -> Result<(), Stop> {
-        if width != Width::W64 {
-            return Err(self.reject(
-                ErrorCode::PointerArithmetic,
-                Errno::EACCES,
-                format!("R{} 32-bit pointer arithmetic prohibited", insn.dst),
-            ));
-        }
-        let Some(val) = s.value.const_value() else {
-            return Err(self.unsupported("stack pointers with variable offsets"));
-        };
-        let val = val as i64;
-        let new = match opk {
-            AluOp::Add => i64::from(off) + val,
-            AluOp::Sub => i64::from(off) - val,
-            _ => return Err(self.unsupported("pointer arithmetic")),
-        };
-        if val.abs() >= MAX_VAR_OFF || new.abs() >= MAX_VAR_OFF {
-            return Err(self.unsupported("pointer arithmetic out of the kernel's offset range"));
-        }
-        if opk == AluOp::Sub {
-            // `fp -= K` is refused (JITs may not cope); `fp += -K` is fine.
-            return Err(self.reject(
-                ErrorCode::PointerArithmetic,
-                Errno::EACCES,
-                format!("R{} subtraction from stack pointer prohibited", insn.dst),
-            ));
-        }
-        let off = i32::try_from(new).map_err(|_| self.unsupported("pointer arithmetic"))?;
-        *self.cur.cur_mut().reg_mut(insn.dst) = RegState::PtrToStack { frameno, off };
-        Ok(())
-    }
-}
-
-/// `check_reg_sane_offset`: whether a pointer's or offset's numbers stay
-/// in the range the kernel lets pointer arithmetic work with.
-fn sane_offset(v: &Scalar, fixed_off: i64) -> bool {
-    let lim = MAX_VAR_OFF;
-    let known_ok = v
-        .const_value()
-        .is_none_or(|c| (c as i64) < lim && (c as i64) > -lim);
-    known_ok
-        && fixed_off < lim
-        && fixed_off > -lim
-        && v.smin != i64::MIN
-        && v.smin < lim
-        && v.smin > -lim
-}
-
-impl Checker<'_> {
-    /// `adjust_ptr_min_max_vals` for a map value pointer and a scalar:
-    /// constants move the fixed offset, other scalars the variable part.
-    fn map_ptr_arith(
-        &mut self,
-        insn: &RawInsn,
-        opk: AluOp,
-        ptr: &RegState,
-        off: &Scalar,
-    ) -> Result<(), Stop> {
-        let RegState::PtrToMapValue {
-            map,
-            off: poff,
-            var,
-            maybe_null,
-            id,
-        } = *ptr
-        else {
-            return Err(self.unsupported("pointer arithmetic"));
-        };
-        if maybe_null {
-            return Err(self.reject(
-                ErrorCode::PointerArithmetic,
-                Errno::EACCES,
-                format!(
-                    "R{} pointer arithmetic on {} prohibited, null-check it first",
-                    insn.dst,
-                    ptr.type_str()
-                ),
-            ));
-        }
-        if !sane_offset(off, 0) || !sane_offset(&var, i64::from(poff)) {
-            return Err(self.unsupported("pointer arithmetic out of the kernel's offset range"));
-        }
-        let known = off.const_value().map(|c| c as i64);
-        let (new_off, new_var) = match (opk, known) {
-            (AluOp::Add, Some(c))
-                if i64::from(poff) + c == i64::from((i64::from(poff) + c) as i32) =>
-            {
-                ((i64::from(poff) + c) as i32, var)
-            }
-            (AluOp::Sub, Some(c))
-                if c != i64::MIN
-                    && i64::from(poff) - c == i64::from((i64::from(poff) - c) as i32) =>
-            {
-                ((i64::from(poff) - c) as i32, var)
-            }
-            (AluOp::Add, _) => {
-                let mut v = Scalar::unknown();
-                match (
-                    var.smin.checked_add(off.smin),
-                    var.smax.checked_add(off.smax),
-                ) {
-                    (Some(a), Some(b)) => (v.smin, v.smax) = (a, b),
-                    _ => (v.smin, v.smax) = (i64::MIN, i64::MAX),
-                }
-                match (
-                    var.umin.checked_add(off.umin),
-                    var.umax.checked_add(off.umax),
-                ) {
-                    (Some(a), Some(b)) => (v.umin, v.umax) = (a, b),
-                    _ => (v.umin, v.umax) = (0, u64::MAX),
-                }
-                v.var_off = var.var_off.add(off.var_off);
-                v.mark_32_unbounded();
-                v.sync(self.era);
-                (poff, v)
-            }
-            _ => return Err(self.unsupported("pointer arithmetic of this kind on map values")),
-        };
-        if !sane_offset(&new_var, i64::from(new_off)) {
-            return Err(self.unsupported("pointer arithmetic out of the kernel's offset range"));
-        }
-        *self.cur.cur_mut().reg_mut(insn.dst) = RegState::PtrToMapValue {
-            map,
-            off: new_off,
-            var: new_var,
-            maybe_null,
-            id,
-        };
-        Ok(())
     }
 }
 

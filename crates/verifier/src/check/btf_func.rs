@@ -377,7 +377,7 @@ impl Checker<'_> {
             let bad = match (arg, reg) {
                 (ArgKind::Scalar, RegState::Scalar(_)) => None,
                 (ArgKind::Scalar, _) => Some(format!("R{regno} is not a scalar")),
-                (ArgKind::Ctx, RegState::PtrToCtx { off: 0 }) => None,
+                (ArgKind::Ctx, r @ RegState::PtrToCtx { .. }) if r.is_unmoved_ctx() => None,
                 (ArgKind::Ctx, RegState::PtrToCtx { .. }) => {
                     return Err(self.unsupported("a modified context pointer as an argument"));
                 }
@@ -521,7 +521,7 @@ impl Checker<'_> {
         for (i, a) in args.iter().enumerate() {
             frame.regs[i + 1] = match a {
                 ArgKind::Scalar => RegState::unknown(),
-                ArgKind::Ctx => RegState::PtrToCtx { off: 0 },
+                ArgKind::Ctx => RegState::ctx(),
                 ArgKind::Mem(size) => {
                     let id = self.new_id();
                     super::mem_arg::mem_arg(id, *size)

@@ -293,8 +293,7 @@ impl Checker<'_> {
                 Ok(())
             }
             ArgBase::PtrToCtx if arg.flags.is_empty() => match reg {
-                RegState::PtrToCtx { off: 0 } => Ok(()),
-                RegState::PtrToCtx { .. } => Err(self.unsupported("modified context pointers")),
+                RegState::PtrToCtx { .. } => self.check_ptr_off_reg(regno, &reg),
                 _ => Err(self.type_mismatch(regno, "ctx")),
             },
             ArgBase::PtrToMapKey | ArgBase::PtrToMapValue if arg.flags.is_empty() => {

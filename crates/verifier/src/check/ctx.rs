@@ -131,28 +131,36 @@ fn skb_access(off: i32, size: i32, write: bool) -> Verdict {
 
 impl Checker<'_> {
     /// `check_ctx_access` for a load (`write == false`, `ldsx` for a
-    /// sign-extending one) or store through a context pointer (itself
-    /// `reg_off` from the context's start) at constant offset `off`; what
-    /// a load gives.
+    /// sign-extending one) or store through the context pointer `base` in
+    /// `regno` at constant offset `off`; what a load gives.
     pub(super) fn ctx_access(
         &mut self,
-        reg_off: i32,
+        regno: u8,
+        base: &RegState,
         off: i16,
         size: i32,
         write: bool,
         ldsx: bool,
     ) -> Result<RegState, Stop> {
-        if reg_off != 0 {
-            return Err(self.unsupported("modified context pointers"));
-        }
-        // `check_generic_ptr_alignment` (the context's offsets are known).
-        if self.strict_alignment && i32::from(off).rem_euclid(size) != 0 {
+        let RegState::PtrToCtx { off: reg_off, var } = *base else {
+            return Err(self.unsupported("memory access through this pointer type"));
+        };
+        // `check_generic_ptr_alignment`.
+        let at = var.var_off.add(crate::domain::Tnum::constant(
+            (i64::from(reg_off) + i64::from(off)) as u64,
+        ));
+        let mask = u64::try_from(size - 1).unwrap_or(0);
+        if self.strict_alignment && (at.value | at.mask) & mask != 0 {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,
                 Errno::EACCES,
-                format!("misaligned context access off 0+0+{off} size {size}"),
+                format!(
+                    "misaligned context access off {}+{reg_off}+{off} size {size}",
+                    var.var_off
+                ),
             ));
         }
+        self.check_ptr_off_reg(regno, base)?;
         let off = i32::from(off);
         let verdict = match self.prog_type {
             ProgType::SOCKET_FILTER => socket_filter_access(off, size, write),

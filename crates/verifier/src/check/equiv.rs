@@ -227,7 +227,8 @@ fn regsafe(
                 off: o2,
             },
         ) => f1 == f2 && o1 == o2,
-        (RegState::PtrToCtx { off: o1 }, RegState::PtrToCtx { off: o2 }) => o1 == o2,
+        // `regs_exact`: a context pointer has no id.
+        (RegState::PtrToCtx { .. }, RegState::PtrToCtx { .. }) => old == cur,
         // `regs_exact`: a map pointer has no id.
         (RegState::ConstPtrToMap { map: m1 }, RegState::ConstPtrToMap { map: m2 }) => m1 == m2,
         (
@@ -253,12 +254,13 @@ fn regsafe(
                 && v1.var_off.contains(v2.var_off)
                 && ids.check(*i1, *i2)
         }
-        // `regs_exact` for memory of a known size.
+        // Memory of a known size: the old offsets must cover the new.
         (RegState::PtrToMem { ptr: p1, size: s1 }, RegState::PtrToMem { ptr: p2, size: s2 }) => {
             s1 == s2
                 && p1.off == p2.off
-                && p1.var == p2.var
                 && p1.maybe_null == p2.maybe_null
+                && range_within(&p1.var, &p2.var)
+                && p1.var.var_off.contains(p2.var.var_off)
                 && ids.check(p1.id, p2.id)
         }
         (

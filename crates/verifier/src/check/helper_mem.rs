@@ -184,7 +184,7 @@ impl Checker<'_> {
                 let write = access == Access::Write;
                 self.map_value_access_sized(regno, &reg, 0, size, write, zero_ok)
             }
-            RegState::PtrToCtx { off } if !converts_ctx_access(self.prog_type) => {
+            RegState::PtrToCtx { .. } if !converts_ctx_access(self.prog_type) => {
                 // Without a rewrite of context accesses the kernel cannot
                 // size the context, and checks the last byte the helper
                 // would touch as a one-byte access of its own.
@@ -196,7 +196,7 @@ impl Checker<'_> {
                     };
                 }
                 let last = i16::try_from(size - 1).unwrap_or(i16::MAX);
-                self.ctx_access(off, last, 1, access == Access::Write, false)
+                self.ctx_access(regno, &reg, last, 1, access == Access::Write, false)
                     .map(drop)
             }
             RegState::Scalar(_) | RegState::PtrToCtx { .. } => {

@@ -37,7 +37,7 @@ pub(super) fn target_of(idx: usize, insn: &RawInsn) -> usize {
 /// state becomes the number 0 (`is_null`) or a plain pointer. A NULL
 /// result that was its own reference (`ref_obj_id == id`) holds nothing
 /// to release.
-fn mark_ptr_or_null(state: &mut VerifierState, id: u32, ref_obj_id: u32, is_null: bool) {
+pub(super) fn mark_ptr_or_null(state: &mut VerifierState, id: u32, ref_obj_id: u32, is_null: bool) {
     if is_null && ref_obj_id != 0 && ref_obj_id == id {
         state.refs.release(id);
     }
@@ -86,7 +86,7 @@ fn mark_ptr_or_null(state: &mut VerifierState, id: u32, ref_obj_id: u32, is_null
     super::sock::for_each_reg(state, fix);
 }
 
-fn jmp_op(code: u8) -> Option<JmpOp> {
+pub(super) fn jmp_op(code: u8) -> Option<JmpOp> {
     Some(match op::alu_op(code) {
         op::JEQ => JmpOp::Eq,
         op::JNE => JmpOp::Ne,
@@ -219,15 +219,10 @@ impl Checker<'_> {
         } else {
             RegState::Scalar(ScalarReg::new(Scalar::from_imm(insn.imm)))
         };
-        if super::packet::is_pkt_any(&dst) || super::packet::is_pkt_any(&src) {
+        if super::packet::is_pkt_any(&dst) && super::packet::is_pkt_any(&src) {
             return self.pkt_cond_jmp(insn, opk, width, &dst, &src);
         }
-        if !reg_src
-            && (matches!(
-                dst,
-                RegState::PtrToMapValue { .. } | RegState::PtrToMem { .. }
-            ) || super::sock::sock_fields(&dst).is_some())
-        {
+        if !reg_src && super::sock::sock_fields(&dst).is_some() {
             return self.cond_jmp_map_ptr(insn, opk, width, &dst, target_of(idx, insn));
         }
         if reg_src
@@ -257,12 +252,12 @@ impl Checker<'_> {
                 return self.cond_jmp_sock_scalar(insn, opk, null_test, scalar_reg);
             }
         }
-        let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
-            return Err(self.unsupported("comparisons involving pointers"));
-        };
-        if reg_src && insn.src == insn.dst {
-            return Err(self.unsupported("comparing a register with itself"));
+        if dst.is_pointer() || src.is_pointer() {
+            return self.ptr_cond_jmp(insn, opk, width, &dst, &src);
         }
+        let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
+            return Err(self.unsupported("comparisons involving uninitialised registers"));
+        };
         if reg_src && d.id != 0 && d.id & !ADD_CONST == s.id & !ADD_CONST {
             return Err(self.unsupported("comparing linked scalars"));
         }
@@ -281,6 +276,10 @@ impl Checker<'_> {
             } else {
                 Flow::Next
             });
+        }
+        if reg_src && insn.src == insn.dst {
+            // 6.18 narrows the register as both operands at once, in place.
+            return Err(self.unsupported("comparing a register with itself, undecided"));
         }
         let refined = domain::refine(self.era, opk, width, &d.value, &s.value)
             .map_err(|e| self.unsupported(&e.to_string()))?;

@@ -32,7 +32,7 @@ impl Checker<'_> {
         let ctx = *self.read_reg(CTX_REG)?;
         // The load may end the program, so no reference may be held.
         self.check_resource_leak("BPF_LD_[ABS|IND]")?;
-        let RegState::PtrToCtx { off } = ctx else {
+        let RegState::PtrToCtx { .. } = ctx else {
             return Err(self.reject(
                 ErrorCode::InvalidInsn,
                 Errno::EINVAL,
@@ -42,7 +42,7 @@ impl Checker<'_> {
         if op::mode(insn.code) == op::IND {
             self.read_reg(insn.src)?;
         }
-        if off != 0 {
+        if !ctx.is_unmoved_ctx() {
             return Err(self.unsupported("modified context pointers"));
         }
         for r in 1..=5u8 {

@@ -37,13 +37,47 @@ fn size_bytes(code: u8) -> i32 {
 
 impl Checker<'_> {
     pub(super) fn ldx(&mut self, insn: &RawInsn) -> Result<(), Stop> {
+        // The source's type before the load (which may overwrite it); a
+        // bad register number is refused by the load first.
+        let base = self.cur.cur().regs.get(usize::from(insn.src)).copied();
+        self.load(insn)?;
+        base.map_or(Ok(()), |b| self.save_ptr_type(&b))
+    }
+
+    /// `save_aux_ptr_type`: one load or store instruction must not go
+    /// through the context (or a socket) on one path and through other
+    /// memory on another, since the kernel rewrites context accesses.
+    fn save_ptr_type(&mut self, base: &RegState) -> Result<(), Stop> {
+        let ty = base.type_str();
+        let special = |t: &str| {
+            matches!(
+                t,
+                "ctx" | "sock" | "sock_common" | "tcp_sock" | "xdp_sock" | "ptr_" | "arena"
+            )
+        };
+        let seen = &mut self.ptr_type_seen[self.insn_idx];
+        match *seen {
+            None => *seen = Some(ty),
+            Some(prev) if prev != ty && (special(prev) || special(ty)) => {
+                return Err(self.reject(
+                    ErrorCode::InvalidMemAccess,
+                    Errno::EINVAL,
+                    "same insn cannot be used with different pointers".to_owned(),
+                ));
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, insn: &RawInsn) -> Result<(), Stop> {
         self.read_reg(insn.src)?;
         self.write_reg(insn.dst, RegArg::DstNoMark)?;
         let size = size_bytes(insn.code);
         let base = *self.cur.cur().reg(insn.src);
         let ldsx = op::mode(insn.code) == op::MEMSX;
-        if let RegState::PtrToCtx { off } = base {
-            let loaded = self.ctx_access(off, insn.off, size, false, ldsx)?;
+        if let RegState::PtrToCtx { .. } = base {
+            let loaded = self.ctx_access(insn.src, &base, insn.off, size, false, ldsx)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = loaded;
         } else if matches!(
             base,
@@ -129,13 +163,19 @@ impl Checker<'_> {
     }
 
     fn store(&mut self, insn: &RawInsn, value: Value) -> Result<(), Stop> {
+        let base = self.cur.cur().regs.get(usize::from(insn.dst)).copied();
+        self.store_access(insn, value)?;
+        base.map_or(Ok(()), |b| self.save_ptr_type(&b))
+    }
+
+    fn store_access(&mut self, insn: &RawInsn, value: Value) -> Result<(), Stop> {
         let size = size_bytes(insn.code);
         let base = *self.cur.cur().reg(insn.dst);
-        if let RegState::PtrToCtx { off } = base {
+        if let RegState::PtrToCtx { .. } = base {
             // The context's memory is not tracked; a privileged loader may
             // store pointers there too.
             return self
-                .ctx_access(off, insn.off, size, true, false)
+                .ctx_access(insn.dst, &base, insn.off, size, true, false)
                 .map(|_| ());
         }
         if matches!(

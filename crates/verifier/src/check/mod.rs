@@ -41,6 +41,8 @@ mod observe;
 mod packet;
 mod precision;
 mod print;
+mod ptr_alu;
+mod ptr_jmp;
 mod retval;
 mod sock;
 mod stack_liveness;
@@ -165,6 +167,9 @@ pub(crate) struct Checker<'a> {
     prev_insn_print_len: usize,
     /// What [`crate::observe`] records, when asked.
     obs: Option<Box<observe::Recorder>>,
+    /// The pointer type each load or store first went through
+    /// (`insn_aux_data.ptr_type`).
+    ptr_type_seen: Vec<Option<&'static str>>,
 }
 
 /// How an instruction ends.
@@ -246,6 +251,7 @@ impl<'a> Checker<'a> {
             prev_log_pos: 0,
             prev_insn_print_len: 0,
             obs: None,
+            ptr_type_seen: vec![None; insns.len()],
         }
     }
 

@@ -15,6 +15,7 @@ use bpfcheck_uapi::{Errno, RawInsn, op};
 
 use super::ctx::PacketField;
 use super::jmp::target_of;
+use super::ptr_alu::{MAX_VAR_OFF, alu_string};
 use super::{Checker, Flow};
 use crate::domain::{AluOp, JmpOp, Scalar, Width};
 use crate::error::{ErrorCode, Stop};
@@ -23,8 +24,6 @@ use crate::state::{PtrFields, RegState, ScalarReg, VerifierState};
 
 /// `MAX_PACKET_OFF`.
 const MAX_PACKET_OFF: u64 = 0xffff;
-/// `BPF_MAX_VAR_OFF`.
-const MAX_VAR_OFF: i64 = 1 << 29;
 
 /// The helpers after which no packet pointer is valid
 /// (`bpf_helper_changes_pkt_data`, unchanged from 6.12 to 7.2).
@@ -102,26 +101,6 @@ fn with_fields(r: &RegState, ptr: PtrFields, range: i32) -> RegState {
     }
 }
 
-/// The kernel's text of an ALU operator (`bpf_alu_string`).
-fn alu_string(code: u8) -> &'static str {
-    match op::alu_op(code) {
-        op::ADD => "+=",
-        op::SUB => "-=",
-        op::MUL => "*=",
-        op::DIV => "/=",
-        op::OR => "|=",
-        op::AND => "&=",
-        op::LSH => "<<=",
-        op::RSH => ">>=",
-        op::NEG => "neg",
-        op::MOD => "%=",
-        op::XOR => "^=",
-        op::MOV => "=",
-        op::ARSH => "s>>=",
-        _ => "endian",
-    }
-}
-
 /// Every register and spilled register of every frame
 /// (`bpf_for_each_reg_in_vstate`).
 fn for_each_reg(state: &mut VerifierState, mut f: impl FnMut(&mut RegState)) {
@@ -177,7 +156,7 @@ fn is_init_pkt(r: &RegState) -> bool {
 }
 
 /// `flip_opcode`: the operator with its operands swapped.
-fn flip(opk: JmpOp) -> JmpOp {
+pub(super) fn flip(opk: JmpOp) -> JmpOp {
     match opk {
         JmpOp::Gt => JmpOp::Lt,
         JmpOp::Lt => JmpOp::Gt,
@@ -228,47 +207,6 @@ impl Checker<'_> {
         self.reject(code, errno, msg)
     }
 
-    /// `check_reg_sane_offset_scalar`: the number `var` (a linked scalar's
-    /// constant `off` included) moving a pointer of type `ty`.
-    fn pkt_sane_scalar(&self, var: &Scalar, off: i64, ty: &str) -> Result<(), Stop> {
-        let msg = if let Some(c) = var.const_value().map(|c| c as i64)
-            && (c >= MAX_VAR_OFF || c <= -MAX_VAR_OFF)
-        {
-            format!("math between {ty} pointer and {c} is not allowed")
-        } else if off >= MAX_VAR_OFF || off <= -MAX_VAR_OFF {
-            format!("{ty} pointer offset {off} is not allowed")
-        } else if var.smin == i64::MIN {
-            format!(
-                "math between {ty} pointer and register with unbounded min value is not allowed"
-            )
-        } else if var.smin >= MAX_VAR_OFF || var.smin <= -MAX_VAR_OFF {
-            format!("value {} makes {ty} pointer be out of bounds", var.smin)
-        } else {
-            return Ok(());
-        };
-        Err(self.pkt_reject(Errno::EINVAL, msg))
-    }
-
-    /// `check_reg_sane_offset_ptr`: a pointer of type `ty` with fixed
-    /// offset `off` and variable part `var`.
-    fn pkt_sane_ptr(&self, var: &Scalar, off: i64, ty: &str) -> Result<(), Stop> {
-        let known = var.const_value().map(|c| c as i64);
-        let bad = |v: i64| v >= MAX_VAR_OFF || v <= -MAX_VAR_OFF;
-        let culprit = match known {
-            Some(c) if bad(c) => Some(c),
-            _ if bad(off) => Some(off),
-            _ if bad(var.smin) => Some(var.smin),
-            _ => None,
-        };
-        match culprit {
-            Some(v) => Err(self.pkt_reject(
-                Errno::EINVAL,
-                format!("{ty} pointer offset {v} is not allowed"),
-            )),
-            None => Ok(()),
-        }
-    }
-
     /// `adjust_ptr_min_max_vals` for a 64-bit operation on a packet
     /// pointer `ptr` and the scalar `off`, into `insn.dst`; `reversed`
     /// when the pointer is the source (`scalar += pointer`).
@@ -293,8 +231,8 @@ impl Checker<'_> {
             // known.
             return Err(self.unsupported("packet arithmetic with a huge linked constant"));
         }
-        self.pkt_sane_scalar(&off.value, i64::from(off.off), ty)?;
-        self.pkt_sane_ptr(&p.var, i64::from(p.off), ty)?;
+        self.sane_offset_scalar(&off.value, i64::from(off.off), ty)?;
+        self.sane_offset_ptr(&p.var, i64::from(p.off), ty)?;
         if reversed && opk == AluOp::Sub {
             return Err(self.pkt_reject(
                 Errno::EACCES,
@@ -375,7 +313,7 @@ impl Checker<'_> {
         if new_range < 0 {
             new_range = 0;
         }
-        self.pkt_sane_ptr(&var, i64::from(new.off), ty)?;
+        self.sane_offset_ptr(&var, i64::from(new.off), ty)?;
         var.sync(self.era);
         new.var = var;
         *self.cur.cur_mut().reg_mut(dst) = with_fields(ptr, new, new_range);

@@ -60,7 +60,16 @@ pub(crate) struct HistEntry {
     stack: Option<(u8, usize)>,
     /// Registers narrowed together by this jump (`linked_regs`).
     linked: Vec<LinkedLoc>,
+    /// Operands of this jump that were stack pointers
+    /// (`INSN_F_DST_REG_STACK`, `INSN_F_SRC_REG_STACK`): no precision to
+    /// pass on through them.
+    pub(super) cmp_stack: u8,
 }
+
+/// [`HistEntry::cmp_stack`]: the destination register was a stack pointer.
+pub(super) const CMP_DST_STACK: u8 = 1;
+/// [`HistEntry::cmp_stack`]: the source register was a stack pointer.
+pub(super) const CMP_SRC_STACK: u8 = 2;
 
 /// Where the current path stands in the checkpoint tree: the kernel's
 /// `parent`, `first_insn_idx` and `insn_hist_start` of the current state.
@@ -330,8 +339,13 @@ fn backtrack_insn(
                 if !bt.is_reg(dreg) && !bt.is_reg(sreg) {
                     return Ok(());
                 }
-                bt.set_reg(sreg);
-                bt.set_reg(dreg);
+                let stack = hist.map_or(0, |h| h.cmp_stack);
+                if stack & CMP_SRC_STACK == 0 {
+                    bt.set_reg(sreg);
+                }
+                if stack & CMP_DST_STACK == 0 {
+                    bt.set_reg(dreg);
+                }
             }
             _ => {}
         },
@@ -356,13 +370,26 @@ impl Checker<'_> {
     /// `push_insn_history`: one entry per instruction; a second push from
     /// the same instruction adds to the first.
     pub(super) fn push_hist(&mut self, stack: Option<usize>, linked: Vec<LinkedLoc>) {
+        self.push_hist_entry(stack, linked, 0);
+    }
+
+    /// Records which operands of the current conditional jump are stack
+    /// pointers ([`CMP_DST_STACK`], [`CMP_SRC_STACK`]).
+    pub(super) fn push_hist_cmp_stack(&mut self, flags: u8) {
+        self.push_hist_entry(None, Vec::new(), flags);
+    }
+
+    fn push_hist_entry(&mut self, stack: Option<usize>, linked: Vec<LinkedLoc>, cmp_stack: u8) {
         // A stack access names the frame it went to.
         let frameno = u8::try_from(self.access_frame).unwrap_or(0);
         if let Some(e) = self.cur_hist_ent.and_then(|i| self.hist.get_mut(i)) {
             if stack.is_some() {
                 e.stack = stack.map(|spi| (frameno, spi));
             }
-            e.linked = linked;
+            if cmp_stack == 0 {
+                e.linked = linked;
+            }
+            e.cmp_stack |= cmp_stack;
             return;
         }
         let entry = HistEntry {
@@ -370,6 +397,7 @@ impl Checker<'_> {
             prev_idx: self.hist_prev,
             stack: stack.map(|spi| (frameno, spi)),
             linked,
+            cmp_stack,
         };
         // Entries past the current path's end are overwritten, not
         // dropped: a backedge state may still read them, as in the

@@ -175,21 +175,6 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// Arithmetic on a socket pointer, always refused
-    /// (`adjust_ptr_min_max_vals`); `dst` names the destination register.
-    pub(super) fn sock_arith(&self, dst: u8, ptr: &RegState) -> Stop {
-        let null = sock_fields(ptr).is_some_and(|p| p.maybe_null);
-        let hint = if null { ", null-check it first" } else { "" };
-        self.reject(
-            ErrorCode::PointerArithmetic,
-            Errno::EACCES,
-            format!(
-                "R{dst} pointer arithmetic on {} prohibited{hint}",
-                ptr.type_str()
-            ),
-        )
-    }
-
     /// `check_reg_type` for `ARG_PTR_TO_SOCK_COMMON`, `ARG_PTR_TO_SOCKET`
     /// and `ARG_PTR_TO_BTF_ID_SOCK_COMMON` (a NULL the argument allows
     /// has been let through before).

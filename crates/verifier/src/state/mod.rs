@@ -40,7 +40,7 @@ impl FuncState {
     /// pointer, all else uninitialised (`init_func_state`).
     pub fn entry() -> Self {
         let mut regs = [RegState::NotInit; RegNo::COUNT];
-        regs[1] = RegState::PtrToCtx { off: 0 };
+        regs[1] = RegState::ctx();
         regs[10] = RegState::PtrToStack { frameno: 0, off: 0 };
         Self {
             regs,

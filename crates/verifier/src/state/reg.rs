@@ -87,10 +87,13 @@ pub enum RegState {
     NotInit,
     /// A number (`SCALAR_VALUE`).
     Scalar(ScalarReg),
-    /// The program's context (`PTR_TO_CTX`), at a fixed offset.
+    /// The program's context (`PTR_TO_CTX`); only an unmoved one may be
+    /// dereferenced or passed on.
     PtrToCtx {
         /// Fixed offset into the context.
         off: i32,
+        /// Variable part of the offset.
+        var: Scalar,
     },
     /// A pointer into a function frame's stack (`PTR_TO_STACK`), at a
     /// constant offset from that frame's `r10`.
@@ -194,6 +197,19 @@ impl RegState {
         Self::Scalar(ScalarReg::new(Scalar::constant(v)))
     }
 
+    /// The context pointer as the program receives it.
+    pub const fn ctx() -> Self {
+        Self::PtrToCtx {
+            off: 0,
+            var: Scalar::constant(0),
+        }
+    }
+
+    /// Whether this is the context pointer as received (no offset).
+    pub fn is_unmoved_ctx(&self) -> bool {
+        matches!(self, Self::PtrToCtx { off: 0, var } if var.is_const() && var.var_off.value == 0)
+    }
+
     /// The scalar, when this is one.
     pub fn scalar(&self) -> Option<&ScalarReg> {
         match self {
@@ -278,6 +294,21 @@ pub(crate) fn snum(v: i64) -> String {
     }
 }
 
+/// A pointer's variable offset as `print_reg_state` ends it: `imm=` for
+/// a non-zero constant, else the ranges.
+fn push_var(items: &mut Vec<String>, var: &Scalar) {
+    if var.is_const() {
+        if var.var_off.value != 0 {
+            items.push(format!("imm={}", snum(var.var_off.value as i64)));
+        }
+    } else {
+        let ranges = fmt_scalar_ranges(var);
+        if !ranges.is_empty() {
+            items.push(ranges);
+        }
+    }
+}
+
 /// `print_reg_state` for the kinds this verifier creates, as the 6.18 log
 /// prints them; `frameno` is the frame being printed, `maps` the load
 /// request's maps (named by [`MapIdx`]).
@@ -315,12 +346,14 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             }
             out.push_str(&snum(i64::from(*off)));
         }
-        RegState::PtrToCtx { off } => {
+        RegState::PtrToCtx { off, var } => {
             out.push_str("ctx(");
+            let mut items = Vec::new();
             if *off != 0 {
-                out.push_str("off=");
-                out.push_str(&snum(i64::from(*off)));
+                items.push(format!("off={}", snum(i64::from(*off))));
             }
+            push_var(&mut items, var);
+            out.push_str(&items.join(","));
             out.push(')');
         }
         RegState::ConstPtrToMap { map } => {
