@@ -26,14 +26,10 @@ use crate::domain::{Era, Scalar};
 use crate::error::{ErrorCode, Stop};
 use crate::state::{MapIdx, RegState, SLOT_SIZE, ScalarReg, SlotType};
 
-/// `BPF_FUNC_map_lookup_elem`, `_update_elem`, `_delete_elem`.
+/// `BPF_FUNC_map_lookup_elem`.
 const MAP_LOOKUP: u32 = 1;
-const MAP_UPDATE: u32 = 2;
-const MAP_DELETE: u32 = 3;
 /// `BPF_FUNC_get_smp_processor_id`.
 const GET_SMP_PROCESSOR_ID: u32 = 8;
-/// `BPF_FUNC_ringbuf_output`.
-const RINGBUF_OUTPUT: u32 = 130;
 /// Helpers whose integer return is at most their size argument
 /// (`do_refine_retval_range`): `get_stack`, `probe_read_str`,
 /// `get_task_stack`, `probe_read_user_str`, `probe_read_kernel_str`.
@@ -59,6 +55,9 @@ fn refined_str_return(msize_max: u64) -> RegState {
 /// when refusing a register.
 const MEM_TYPES: &str =
     "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_";
+
+/// The register types `ARG_PTR_TO_SPIN_LOCK` accepts (`spin_lock_types`).
+const SPIN_LOCK_TYPES: &str = "map_value, ptr_";
 
 /// `license_is_gpl_compatible`.
 fn gpl_compatible(license: &str) -> bool {
@@ -108,18 +107,18 @@ impl Checker<'_> {
                 "helper call might sleep in a non-sleepable prog".to_owned(),
             ));
         }
-        if proto.id == GET_SMP_PROCESSOR_ID {
-            return Err(self
-                .unsupported("bpf_get_smp_processor_id's return range (the machine's CPU count)"));
-        }
         let mut meta = Meta::default();
         for i in 0..proto.args.len() {
             self.check_func_arg(proto, i, &mut meta)?;
         }
-        self.check_map_func_compat(proto, &meta)?;
+        self.record_func_map(proto.id, meta.map)?;
         if let Some((regno, size)) = meta.mem.raw_access {
             self.helper_raw_writes(regno, size)?;
         }
+        self.local_storage_flags(proto.id)?;
+        // The kernel refuses a map it may not take only after setting R0,
+        // which no log line shows.
+        self.map_func_compat(proto, meta.map)?;
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;
@@ -130,7 +129,9 @@ impl Checker<'_> {
         let ret = proto.ret;
         let r0 = match ret.base {
             RetBase::Integer if ret.flags.is_empty() => {
-                if STR_RETURNS.contains(&proto.id) {
+                if proto.id == GET_SMP_PROCESSOR_ID {
+                    self.smp_processor_id_return()?
+                } else if STR_RETURNS.contains(&proto.id) {
                     refined_str_return(meta.mem.msize_max)
                 } else {
                     RegState::unknown()
@@ -150,12 +151,14 @@ impl Checker<'_> {
                         .const_key
                         .is_some_and(|k| k < u64::from(spec.max_entries));
                 let maybe_null = ret.flags.has(TypeFlag::PtrMaybeNull) && !elided;
+                // A value holding a spin lock is known by its id.
+                let with_id = maybe_null || self.keeps_id(map);
                 RegState::PtrToMapValue {
                     map,
                     off: 0,
                     var: Scalar::constant(0),
                     maybe_null,
-                    id: if maybe_null { self.new_id() } else { 0 },
+                    id: if with_id { self.new_id() } else { 0 },
                 }
             }
             _ => return Err(self.unsupported(&format!("helper return type {ret}"))),
@@ -293,6 +296,15 @@ impl Checker<'_> {
                 }
                 Ok(())
             }
+            ArgBase::PtrToSpinLock if arg.flags.is_empty() => match reg {
+                RegState::PtrToMapValue {
+                    maybe_null: false, ..
+                } => self.spin_lock_arg(regno, proto.id),
+                RegState::PtrToBtfId { .. } => {
+                    Err(self.unsupported("spin locks in allocated objects"))
+                }
+                _ => Err(self.type_mismatch(regno, SPIN_LOCK_TYPES)),
+            },
             _ => Err(self.unsupported(&format!("helper argument type {arg}"))),
         }
     }
@@ -348,31 +360,6 @@ impl Checker<'_> {
                 Err(self.unsupported("array lookups with a spilled constant key"))
             }
             _ => Ok(None),
-        }
-    }
-
-    /// `check_map_func_compatibility` for the cases modelled: the map
-    /// helpers on plain hash and array maps.
-    fn check_map_func_compat(&self, proto: &HelperProto, meta: &Meta) -> Result<(), Stop> {
-        let Some(map) = meta.map else {
-            return Ok(());
-        };
-        let plain = matches!(
-            self.maps[map.0 as usize].map_type,
-            MapType::HASH
-                | MapType::ARRAY
-                | MapType::PERCPU_HASH
-                | MapType::PERCPU_ARRAY
-                | MapType::LRU_HASH
-                | MapType::LRU_PERCPU_HASH
-        );
-        let map_type = self.maps[map.0 as usize].map_type;
-        if plain && matches!(proto.id, MAP_LOOKUP | MAP_UPDATE | MAP_DELETE)
-            || map_type == MapType::RINGBUF && proto.id == RINGBUF_OUTPUT
-        {
-            Ok(())
-        } else {
-            Err(self.unsupported("helper/map type compatibility"))
         }
     }
 }

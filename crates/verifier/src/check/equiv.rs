@@ -344,6 +344,15 @@ pub(super) fn states_equal(
     if !same_callsites(old, cur) {
         return Ok(false);
     }
+    // `refsafe`: the same lock, held through corresponding ids.
+    let locks_match = match (old.lock, cur.lock) {
+        (None, None) => true,
+        (Some(o), Some(c)) => o.map == c.map && ids.check(o.id, c.id),
+        _ => false,
+    };
+    if !locks_match {
+        return Ok(false);
+    }
     for (i, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
         let live = live_regs.get(i).copied().unwrap_or(0);
         for r in 0..o.regs.len() {

@@ -10,8 +10,9 @@ use super::precision::LinkedLoc;
 use super::{Checker, Flow};
 use crate::domain::{self, JmpOp, Scalar, Width};
 use crate::error::{Stop, VerifierError};
+use crate::prepare::map_btf::SpecialField;
 use crate::state::reg::ADD_CONST;
-use crate::state::{RegState, ScalarReg, VerifierState};
+use crate::state::{MapIdx, RegState, ScalarReg, VerifierState};
 
 /// The relative offset of `ja` (`off`) or `gotol` (`imm`).
 pub(crate) fn ja_offset(insn: &RawInsn) -> i32 {
@@ -35,7 +36,13 @@ pub(super) fn target_of(idx: usize, insn: &RawInsn) -> usize {
 
 /// `mark_ptr_or_null_regs`: every copy of the lookup result `id` in the
 /// state becomes the number 0 (`is_null`) or a plain map value pointer.
-fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
+/// A map value whose map holds a spin lock keeps its id (`keeps_id`).
+fn mark_ptr_or_null(
+    state: &mut VerifierState,
+    id: u32,
+    is_null: bool,
+    keeps_id: &dyn Fn(MapIdx) -> bool,
+) {
     let fix = |r: &mut RegState| {
         // Memory of a known size (a global function's argument) too.
         if let RegState::PtrToMem { ptr, .. } = r
@@ -59,9 +66,17 @@ fn mark_ptr_or_null(state: &mut VerifierState, id: u32, is_null: bool) {
         {
             if is_null {
                 *r = RegState::constant(0);
-            } else if let RegState::PtrToMapValue { maybe_null, id, .. } = r {
+            } else if let RegState::PtrToMapValue {
+                maybe_null,
+                id,
+                map,
+                ..
+            } = r
+            {
                 *maybe_null = false;
-                *id = 0;
+                if !keeps_id(*map) {
+                    *id = 0;
+                }
             }
         }
     };
@@ -324,8 +339,14 @@ impl Checker<'_> {
         }
         let mut other = self.cur.clone();
         if width == Width::W64 && insn.imm == 0 && eq_ne && maybe_null {
-            mark_ptr_or_null(&mut self.cur, id, opk == JmpOp::Ne);
-            mark_ptr_or_null(&mut other, id, opk == JmpOp::Eq);
+            let fields = &self.map_fields;
+            let keeps_id = |m: MapIdx| {
+                fields
+                    .get(m.0 as usize)
+                    .is_some_and(|f| f.iter().any(|f| f.kind == SpecialField::SpinLock))
+            };
+            mark_ptr_or_null(&mut self.cur, id, opk == JmpOp::Ne, &keeps_id);
+            mark_ptr_or_null(&mut other, id, opk == JmpOp::Eq, &keeps_id);
         }
         self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();

@@ -30,6 +30,7 @@ impl Checker<'_> {
             ));
         }
         let ctx = *self.read_reg(CTX_REG)?;
+        self.no_lock_held("BPF_LD_[ABS|IND]")?;
         let RegState::PtrToCtx { off } = ctx else {
             return Err(self.reject(
                 ErrorCode::InvalidInsn,

@@ -34,6 +34,7 @@ mod jmp;
 mod ld_abs;
 mod loops;
 mod map;
+mod map_call;
 mod mem;
 mod mem_arg;
 mod observe;
@@ -41,6 +42,7 @@ mod packet;
 mod precision;
 mod print;
 mod retval;
+mod spin_lock;
 mod stack_liveness;
 mod subprog_call;
 mod visited;
@@ -102,6 +104,8 @@ pub(crate) struct Checker<'a> {
     req: &'a LoadRequest,
     /// The request's maps, indexed by [`crate::state::MapIdx`].
     maps: &'a [MapSpec],
+    /// Each map's value fields (`map->record`), same index.
+    map_fields: Vec<Vec<crate::prepare::map_btf::Field>>,
     prog_type: ProgType,
     /// `BPF_F_STRICT_ALIGNMENT`.
     strict_alignment: bool,
@@ -199,6 +203,7 @@ impl<'a> Checker<'a> {
             insns,
             req,
             maps: &req.maps,
+            map_fields: crate::prepare::map_btf::map_records(req),
             prog_type: req.prog_type,
             strict_alignment: req.prog_flags & BPF_F_STRICT_ALIGNMENT != 0,
             test_state_freq: req.prog_flags & BPF_F_TEST_STATE_FREQ != 0,
@@ -414,8 +419,14 @@ impl<'a> Checker<'a> {
             op::JMP | op::JMP32 => {
                 self.jmps_processed += 1;
                 match op::alu_op(insn.code) {
-                    op::CALL if insn.src == op::PSEUDO_CALL => self.pseudo_call(),
-                    op::CALL => self.call(insn).map(|()| Flow::Next),
+                    op::CALL => {
+                        self.call_under_lock(insn)?;
+                        if insn.src == op::PSEUDO_CALL {
+                            self.pseudo_call()
+                        } else {
+                            self.call(insn).map(|()| Flow::Next)
+                        }
+                    }
                     op::JA => Ok(Flow::Goto(jmp::ja_target(idx, insn))),
                     op::EXIT => self.exit(),
                     op::JCOND => self.may_goto(insn),
@@ -463,6 +474,9 @@ impl<'a> Checker<'a> {
     /// `exit` of the main program: R0 must be readable, and in range for
     /// the program types that restrict it.
     fn exit(&mut self) -> Result<Flow, Stop> {
+        if self.cur.frames.len() == 1 {
+            self.no_lock_held("BPF_EXIT instruction in main prog")?;
+        }
         if self.cur.frames.len() > 1 {
             return self.subprog_exit();
         }

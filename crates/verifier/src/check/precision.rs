@@ -623,6 +623,7 @@ impl Checker<'_> {
         let mut changed = false;
         let mut text = String::new();
         let state = &mut self.checkpoints[parent].state;
+        let lock = state.lock;
         for fr in (0..=bt.frame).rev() {
             let Some(func) = state.frames.get_mut(fr) else {
                 continue;
@@ -662,7 +663,7 @@ impl Checker<'_> {
                     fmt_regs(bt.regs[fr]),
                     fmt_slots(bt.slots[fr])
                 ));
-                text.push_str(&print::frame(func, None, self.maps));
+                text.push_str(&print::frame(func, None, self.maps, lock));
             }
         }
         self.log.push(&text);

@@ -5,17 +5,24 @@ use bpfcheck_uapi::MapSpec;
 
 use crate::state::reg::fmt_reg;
 use crate::state::stack::fmt_slot;
-use crate::state::{FuncState, VerifierState};
+use crate::state::{ActiveLock, FuncState, VerifierState};
 
 /// The registers and slots of the current frame, each preceded by a
 /// space, and a newline. With `only`, just the scratched registers and
 /// slots (bit masks); otherwise all.
 pub(super) fn state(st: &VerifierState, only: Option<(u16, u64)>, maps: &[MapSpec]) -> String {
-    frame(st.cur(), only, maps)
+    frame(st.cur(), only, maps, st.lock)
 }
 
-/// The registers and slots of one frame, as [`state`] prints them.
-pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>, maps: &[MapSpec]) -> String {
+/// The registers and slots of one frame of a path holding `lock`, as
+/// [`state`] prints them: the path's references (a held lock's id) close
+/// every frame's line.
+pub(super) fn frame(
+    frame: &FuncState,
+    only: Option<(u16, u64)>,
+    maps: &[MapSpec],
+    lock: Option<ActiveLock>,
+) -> String {
     let mut out = String::new();
     if frame.frameno != 0 {
         out.push_str(&format!(" frame{}:", frame.frameno));
@@ -39,6 +46,11 @@ pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>, maps: &[MapSpec
             continue;
         }
         fmt_slot(&mut out, spi, slot, frame.frameno, maps);
+    }
+    if let Some(l) = lock
+        && l.id != 0
+    {
+        out.push_str(&format!(" refs={}", l.id));
     }
     out.push('\n');
     out

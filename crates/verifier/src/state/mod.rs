@@ -82,6 +82,17 @@ impl FuncState {
     }
 }
 
+/// A `bpf_spin_lock` held on a path (6.18 keeps it as a lock entry of the
+/// reference state: `active_locks`, `active_lock_id`, `active_lock_ptr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActiveLock {
+    /// The id of the map value pointer the lock was taken through (0 for
+    /// a direct value address), which the unlock must match.
+    pub id: u32,
+    /// The map whose value holds the lock.
+    pub map: MapIdx,
+}
+
 /// The state of one path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifierState {
@@ -89,6 +100,8 @@ pub struct VerifierState {
     pub frames: Vec<FuncState>,
     /// `may_goto` iterations taken on this path (`may_goto_depth`).
     pub may_goto_depth: u32,
+    /// The spin lock held, if any.
+    pub lock: Option<ActiveLock>,
 }
 
 impl VerifierState {
@@ -97,6 +110,7 @@ impl VerifierState {
         Self {
             frames: vec![FuncState::entry()],
             may_goto_depth: 0,
+            lock: None,
         }
     }
 
