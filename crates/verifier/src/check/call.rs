@@ -15,7 +15,7 @@
 //! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
+    ArgBase, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag, TypeFlags,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
@@ -28,6 +28,8 @@ use crate::state::{MapIdx, RegState, SLOT_SIZE, ScalarReg, SlotType};
 
 /// `BPF_FUNC_map_lookup_elem`.
 const MAP_LOOKUP: u32 = 1;
+/// `BPF_FUNC_tail_call`.
+const TAIL_CALL: i32 = 12;
 /// `BPF_FUNC_get_smp_processor_id`.
 const GET_SMP_PROCESSOR_ID: u32 = 8;
 /// Helpers whose integer return is at most their size argument
@@ -112,6 +114,7 @@ impl Checker<'_> {
             self.check_func_arg(proto, i, &mut meta)?;
         }
         self.record_func_map(proto.id, meta.map)?;
+        self.record_func_key(proto.id, meta.map)?;
         if let Some((regno, size)) = meta.mem.raw_access {
             self.helper_raw_writes(regno, size)?;
         }
@@ -164,7 +167,9 @@ impl Checker<'_> {
             _ => return Err(self.unsupported(&format!("helper return type {ret}"))),
         };
         *self.cur.cur_mut().reg_mut(0) = r0;
-        if super::packet::changes_pkt_data(insn.imm) {
+        // A tail call that returns did not run the callee: in the main
+        // frame it leaves the packet alone.
+        if super::packet::changes_pkt_data(insn.imm) && insn.imm != TAIL_CALL {
             self.clear_all_pkt_pointers();
         }
         Ok(())
@@ -260,12 +265,29 @@ impl Checker<'_> {
                 meta.map = Some(map);
                 Ok(())
             }
-            ArgBase::PtrToCtx if arg.flags.is_empty() => match reg {
-                RegState::PtrToCtx { off: 0 } => Ok(()),
-                RegState::PtrToCtx { .. } => Err(self.unsupported("modified context pointers")),
-                _ => Err(self.type_mismatch(regno, "ctx")),
-            },
+            ArgBase::PtrToCtx
+                if arg.flags.is_empty()
+                    || arg.flags == TypeFlags::EMPTY.with(TypeFlag::PtrMaybeNull) =>
+            {
+                if null_ok {
+                    return Ok(());
+                }
+                self.ctx_arg(regno, &reg)
+            }
+            ArgBase::ConstAllocSizeOrZero if arg.flags.is_empty() => {
+                self.alloc_size_arg(regno, &reg)
+            }
             ArgBase::PtrToMapKey | ArgBase::PtrToMapValue if arg.flags.is_empty() => {
+                // `resolve_map_arg_type`: a socket map's value is a socket.
+                let socket_map = meta.map.is_some_and(|m| {
+                    matches!(
+                        self.maps[m.0 as usize].map_type,
+                        MapType::SOCKMAP | MapType::SOCKHASH
+                    )
+                });
+                if arg.base == ArgBase::PtrToMapValue && socket_map {
+                    return Err(self.unsupported("socket map values (socket pointer arguments)"));
+                }
                 self.check_mem_arg_type(regno, &reg)?;
                 let Some(map) = meta.map else {
                     let what = if arg.base == ArgBase::PtrToMapKey {
@@ -309,6 +331,31 @@ impl Checker<'_> {
         }
     }
 
+    /// `ARG_PTR_TO_CTX`: the context itself, at offset 0.
+    fn ctx_arg(&self, regno: u8, reg: &RegState) -> Result<(), Stop> {
+        match reg {
+            RegState::PtrToCtx { off: 0 } => Ok(()),
+            RegState::PtrToCtx { .. } => Err(self.unsupported("modified context pointers")),
+            _ => Err(self.type_mismatch(regno, "ctx")),
+        }
+    }
+
+    /// `ARG_CONST_ALLOC_SIZE_OR_ZERO`: a known size, which is then precise.
+    fn alloc_size_arg(&mut self, regno: u8, reg: &RegState) -> Result<(), Stop> {
+        let Some(s) = reg.scalar() else {
+            return Err(self.type_mismatch(regno, "scalar"));
+        };
+        if !s.value.is_const() {
+            // The kernel's message has a stray quote.
+            return Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EACCES,
+                format!("R{regno} is not a known constant'"),
+            ));
+        }
+        self.mark_chain_precision(regno)
+    }
+
     /// `check_reg_type` for the memory argument kinds.
     fn check_mem_arg_type(&self, regno: u8, reg: &RegState) -> Result<(), Stop> {
         match reg {
@@ -330,7 +377,7 @@ impl Checker<'_> {
 
     /// `get_constant_map_key` for an array lookup: `Ok(Some(k))` when the
     /// key is the constant `k`, `Ok(None)` when it is not known.
-    fn constant_map_key(&self, reg: &RegState, key_size: i32) -> Result<Option<u64>, Stop> {
+    fn constant_map_key(&mut self, reg: &RegState, key_size: i32) -> Result<Option<u64>, Stop> {
         let RegState::PtrToStack { frameno, off } = *reg else {
             return Ok(None);
         };
@@ -354,12 +401,13 @@ impl Checker<'_> {
         if !spilled_scalar || run(SlotType::Spill) != key_size {
             return Ok(None);
         }
-        match st.spilled.scalar() {
-            Some(s) if s.value.is_const() => {
-                // The kernel marks the slot precise here (its own log lines).
-                Err(self.unsupported("array lookups with a spilled constant key"))
+        match st.spilled.scalar().and_then(|s| s.value.const_value()) {
+            Some(k) => {
+                // The lookup relies on the value: no pruning may forget it.
+                self.mark_slot_precision(usize::from(frameno), slot / SLOT_SIZE)?;
+                Ok(Some(k))
             }
-            _ => Ok(None),
+            None => Ok(None),
         }
     }
 }

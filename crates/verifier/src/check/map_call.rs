@@ -16,6 +16,7 @@ use crate::state::{MapIdx, RegState, ScalarReg};
 const MAP_LOOKUP: u32 = 1;
 const MAP_UPDATE: u32 = 2;
 const MAP_DELETE: u32 = 3;
+const TAIL_CALL: u32 = 12;
 const GET_LOCAL_STORAGE: u32 = 81;
 const MAP_PUSH: u32 = 87;
 const MAP_POP: u32 = 88;
@@ -50,13 +51,45 @@ impl Checker<'_> {
         let Some(map) = map else {
             return Ok(());
         };
-        let rdonly = self.maps[map.0 as usize].flags & BPF_F_RDONLY_PROG != 0;
+        let spec = &self.maps[map.0 as usize];
+        // Device maps are made read-only for programs when created.
+        let rdonly = spec.flags & BPF_F_RDONLY_PROG != 0
+            || matches!(spec.map_type, MapType::DEVMAP | MapType::DEVMAP_HASH);
         if rdonly && matches!(func_id, MAP_UPDATE | MAP_DELETE | MAP_PUSH | MAP_POP) {
             return Err(self.reject(
                 ErrorCode::HelperCall,
                 Errno::EACCES,
                 "write into map forbidden".to_owned(),
             ));
+        }
+        Ok(())
+    }
+
+    /// `record_func_key`: a tail call's index known to be in range is
+    /// precise (the JIT may call the target directly).
+    pub(super) fn record_func_key(
+        &mut self,
+        func_id: u32,
+        map: Option<MapIdx>,
+    ) -> Result<(), Stop> {
+        let Some(map) = map.filter(|_| func_id == TAIL_CALL) else {
+            return Ok(());
+        };
+        let spec = &self.maps[map.0 as usize];
+        if spec.map_type != MapType::PROG_ARRAY {
+            // Refused here, with a message the kernel logs without its
+            // newline.
+            return Err(self.unsupported("tail calls through maps other than program arrays"));
+        }
+        let max = u64::from(spec.max_entries);
+        let index = self
+            .cur
+            .cur()
+            .reg(3)
+            .scalar()
+            .and_then(|s| s.value.const_value());
+        if index.is_some_and(|k| k < max) {
+            self.mark_chain_precision(3)?;
         }
         Ok(())
     }
@@ -117,6 +150,14 @@ impl Checker<'_> {
         }
         let modelled = match id {
             MAP_LOOKUP | MAP_UPDATE | MAP_DELETE => plain_value_map(map_type),
+            // In the main program of a program without subprograms a tail
+            // call is a helper returning nothing (the packet pointers it
+            // invalidates are those of `changes_pkt_data`); with
+            // subprograms the stack and frame rules of tail calls apply.
+            TAIL_CALL if self.subprogs.starts.len() == 1 => true,
+            TAIL_CALL => {
+                return Err(self.unsupported("tail calls in programs with bpf-to-bpf calls"));
+            }
             GET_LOCAL_STORAGE => true,
             _ => PLAIN_MAP_HELPERS.contains(&id),
         };
