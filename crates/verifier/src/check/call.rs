@@ -8,11 +8,10 @@
 //! `ARG_PTR_TO_MEM` and its `ARG_CONST_SIZE[_OR_ZERO]` ([`super::helper_mem`]),
 //! with stack and map-value pointers as memory. Modelled returns:
 //! `RET_INTEGER` (refined for the `*_str` and stack helpers), `RET_VOID`,
-//! `RET_PTR_TO_MAP_VALUE_OR_NULL`. Helpers that take a map are modelled
-//! with the plain hash and array maps, for `bpf_map_lookup_elem`,
-//! `bpf_map_update_elem` and `bpf_map_delete_elem`, and with ring buffers
-//! for `bpf_ringbuf_output`. Everything else is reported as unsupported,
-//! naming the feature.
+//! `RET_PTR_TO_MAP_VALUE_OR_NULL`. Which helpers take which maps, and
+//! which of those pairs are modelled, is [`super::map_call`]'s; spin lock
+//! arguments are [`super::spin_lock`]'s. Everything else is reported as
+//! unsupported, naming the feature.
 
 use bpfcheck_profile::helpers::{
     ArgBase, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag, TypeFlags,
