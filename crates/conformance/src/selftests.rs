@@ -60,6 +60,7 @@ pub mod annotations;
 pub mod corpus;
 pub mod run;
 pub mod summary;
+pub mod vm;
 
 pub use annotations::{MsgPattern, Spec, match_msgs, parse_tags, spec_of};
 pub use bpfcheck_obj::HostResolver;

@@ -71,6 +71,9 @@ pub enum ErrorCode {
     /// The main program's return value is outside its type's range
     /// (`check_return_code`).
     ReturnValue,
+    /// A path ends, tail-calls or uses `LD_ABS` while holding a reference
+    /// (`... would lead to reference leak`).
+    ReferenceLeak,
 }
 
 impl ErrorCode {
@@ -104,6 +107,7 @@ impl ErrorCode {
             Self::TooComplex => "too_complex",
             Self::InfiniteLoop => "infinite_loop",
             Self::ReturnValue => "return_value",
+            Self::ReferenceLeak => "reference_leak",
         }
     }
 }

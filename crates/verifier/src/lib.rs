@@ -265,6 +265,34 @@
 //!   (`clear_all_pkt_pointers`); `regsafe` of packet pointers (range at
 //!   least the old one, the at/beyond-end markers only themselves, same
 //!   offset, id map, bounds);
+//! - socket pointers and references (module `check::sock`, the list in
+//!   `state::refs`): `sock`, `sock_common`, `tcp_sock` and their
+//!   `_or_null` forms from `__sk_buff.sk`, `bpf_sock_ops.sk`,
+//!   `bpf_sock_addr.sk`, `bpf_sockopt.sk` and the helpers returning
+//!   `RET_PTR_TO_SOCKET`/`SOCK_COMMON`/`TCP_SOCK`; `bpf_sk_lookup_tcp`,
+//!   `bpf_sk_lookup_udp` and `bpf_skc_lookup_tcp` acquire a reference
+//!   (`acquire_reference`, `ref_obj_id`), `bpf_sk_fullsock` and
+//!   `bpf_tcp_sock` share their argument's, `bpf_get_listener_sock` has
+//!   none; `OBJ_RELEASE` arguments (`R%d must be referenced when passed to
+//!   release function`, `func %s#%d reference has not been acquired
+//!   before`) release it and turn every copy into an unknown number
+//!   (`release_reference`), a NULL lookup result holds nothing; the
+//!   argument kinds `ARG_PTR_TO_SOCKET`, `ARG_PTR_TO_SOCK_COMMON`,
+//!   `ARG_PTR_TO_BTF_ID_SOCK_COMMON` (and a socket map's value) with the
+//!   kernel's lists of expected types; field loads by
+//!   `bpf_sock_is_valid_access`, `bpf_sock_common_is_valid_access`,
+//!   `bpf_tcp_sock_is_valid_access`, `bpf_xdp_sock_is_valid_access` (`R%d
+//!   invalid %s access off=%d size=%d`, `R%d cannot write into %s`, `R%d
+//!   invalid mem access '%s_or_null'`), `R%d pointer arithmetic on %s
+//!   prohibited[, null-check it first]`; null checks over every copy;
+//!   `refs=` in state print-outs, `refsafe` and `regs_exact` of socket
+//!   pointers when pruning; comparisons of two socket pointers (where
+//!   they are equal, an `_or_null` one against a checked one is not NULL,
+//!   `mark_ptr_not_null_reg`) and of a socket pointer with a number (a
+//!   checked socket against 0 is decided); `Unreleased reference id=%d alloc_insn=%d`
+//!   then `BPF_EXIT instruction in main prog`, `tail_call` or
+//!   `BPF_LD_[ABS|IND]` `would lead to reference leak`
+//!   (`check_resource_leak`);
 //! - `BPF_F_STRICT_ALIGNMENT` for context, packet (`NET_IP_ALIGN`) and
 //!   constant-offset map value accesses (`misaligned %saccess off …`);
 //! - `BPF_LD_[ABS|IND]` (`check_ld_abs`) in socket filters and tc
@@ -346,15 +374,18 @@
 //!   `arg:` declaration tags (dynptrs, arena, trusted BTF ids, nonnull),
 //!   pointers to types without a size, arithmetic on their memory
 //!   arguments.
-//! - `__sk_buff.sk`, `bpf_sock_addr.sk`, `bpf_sockopt.sk`,
-//!   `bpf_sock_ops.sk` and its `skb_data`/`skb_data_end` packet, the
+//! - `bpf_sock_ops`' `skb_data`/`skb_data_end` packet, the
 //!   writable raw tracepoints' buffer pointer (`tp_buffer`), the
 //!   netfilter context's pointers (trusted BTF pointers); stores into a
 //!   read-only packet with `BPF_F_STRICT_ALIGNMENT`; strict alignment of
 //!   variable map value pointers; the source line the
 //!   kernel prints after an invalid context access in a stats-only log
 //!   (the log is then `None`).
-//! - Pointer types other than stack, context, map and packet, packet
+//! - Socket pointers under `BPF_F_STRICT_ALIGNMENT`; XDP sockets (from
+//!   `XSKMAP` lookups) and the `bpf_skc_to_*` casts (BTF pointers);
+//!   socket pointers compared with other pointer kinds or with linked
+//!   numbers.
+//! - Pointer types other than stack, context, map, packet and socket, packet
 //!   pointers compared with linked scalars or other pointer kinds,
 //!   variable-offset stack
 //!   pointers, linked scalars with differing constant offsets, comparisons
@@ -583,16 +614,6 @@ fn interpretable(
     check::btf_funcs(req)
 }
 
-/// Program types whose main function's BTF prototype is not yet matched
-/// against their context type, so a program with `func_info` may get log
-/// lines bpfcheck does not print.
-fn ctx_arg_unchecked(t: ProgType) -> bool {
-    !matches!(
-        t,
-        ProgType::SOCKET_FILTER | ProgType::XDP | ProgType::SCHED_CLS | ProgType::SCHED_ACT
-    )
-}
-
 /// `compute_live_registers` and `do_check` for the main program.
 fn interpret(
     req: &LoadRequest,
@@ -613,10 +634,10 @@ fn interpret(
             .ok()
             .and_then(|p| u8::try_from(p.used_args().len()).ok())
     };
-    if ctx_arg_unchecked(req.prog_type) && !main_proto::logs_nothing(req) {
-        // The kernel first matches the main function's BTF prototype
-        // against the context type (`btf_prepare_func_args`) and may log
-        // about it (`arg#0 reference type(…) size cannot be determined`).
+    if main_proto::has_arg_tags(req) {
+        // The kernel reads `arg:` declaration tags and type tags of the
+        // main function's parameters (`btf_prepare_func_args`) and may log
+        // about them; those are not modelled.
         log.mark_inexact();
     }
     let live = liveness::live_before(&req.insns, &helper_args);

@@ -1,27 +1,23 @@
-//! Whether the kernel's look at the main function's BTF prototype
-//! (`btf_prepare_func_args` on subprogram 0, before `do_check`) is
-//! certain to log nothing. It logs when the prototype does not fit (a
-//! `void` or forward-declared pointee, an unsupported argument, a
-//! non-scalar return, tags); bpfcheck does not reproduce those lines yet,
-//! so a program whose prototype might make them gets no exact log.
+//! Whether the main function's parameters carry what the kernel's look at
+//! its BTF prototype (`btf_prepare_func_args` on subprogram 0, before
+//! `do_check`) reads but bpfcheck does not model: `arg:` declaration tags
+//! (`arg:ctx`, `arg:nonnull`, …) and type tags on a parameter's type. The
+//! rest of that look — the context type, `void` and forward-declared
+//! pointees, non-scalar returns — is `check::btf_func`'s, line for line.
 
-use bpfcheck_btf::types::Linkage;
 use bpfcheck_btf::{Btf, BtfTypeId, Type};
-use bpfcheck_uapi::{LoadRequest, ProgType};
+use bpfcheck_uapi::LoadRequest;
 
-/// `true` when the main function's prototype certainly gives no log line:
-/// a global function returning an integer, taking nothing, a number, or
-/// one pointer to a named struct or union or to an integer (the context,
-/// or plain memory), without `arg:` declaration tags on its parameter or
-/// type tags on the parameter's type.
-pub(crate) fn logs_nothing(req: &LoadRequest) -> bool {
+/// `true` when the main function's parameters have `arg:` declaration
+/// tags or type tags, or its BTF cannot be read.
+pub(crate) fn has_arg_tags(req: &LoadRequest) -> bool {
     let Some(fi) = req.func_info.first() else {
-        return true;
-    };
-    let Some(btf) = req.prog_btf.as_deref().and_then(|b| Btf::parse(b).ok()) else {
         return false;
     };
-    let arg_tag = btf.iter().any(|t| match t {
+    let Some(btf) = req.prog_btf.as_deref().and_then(|b| Btf::parse(b).ok()) else {
+        return true;
+    };
+    let decl_tag = btf.iter().any(|t| match t {
         Type::DeclTag(d) => {
             d.target().0 == fi.type_id
                 && matches!(d.component_idx(), Ok(Some(_)))
@@ -29,28 +25,16 @@ pub(crate) fn logs_nothing(req: &LoadRequest) -> bool {
         }
         _ => false,
     });
-    if arg_tag {
-        return false;
+    if decl_tag {
+        return true;
     }
     let Ok(Type::Func(func)) = btf.type_by_id(BtfTypeId(fi.type_id)) else {
-        return false;
+        return true;
     };
-    if func.linkage() != Linkage::Global {
-        return false;
-    }
     let Ok(Type::FuncProto(proto)) = btf.type_by_id(func.proto()) else {
-        return false;
+        return true;
     };
-    if !is_number(btf.resolve(proto.return_type()).ok()) || proto.len() > 1 {
-        return false;
-    }
-    proto.params().all(|p| {
-        !has_type_tag(&btf, p.ty)
-            && match btf.resolve(p.ty) {
-                Ok(Type::Ptr(r)) => pointee_is_plain(&btf, r.target(), req.prog_type),
-                t => is_number(t.ok()),
-            }
-    })
+    proto.params().any(|p| has_type_tag(&btf, p.ty))
 }
 
 /// Whether a type tag appears among the modifiers and pointers of `id`.
@@ -71,30 +55,11 @@ fn has_type_tag(btf: &Btf<'_>, mut id: BtfTypeId) -> bool {
     true
 }
 
-fn is_number(t: Option<Type<'_>>) -> bool {
-    matches!(t, Some(Type::Int(_) | Type::Enum(_) | Type::Enum64(_)))
-}
-
-fn pointee_is_plain(btf: &Btf<'_>, target: BtfTypeId, prog_type: ProgType) -> bool {
-    // Kprobes' context may be spelled by its typedef.
-    if prog_type == ProgType::KPROBE
-        && let Ok(Type::Typedef(t)) = btf.skip_mods(target)
-        && matches!(t.name(), Ok("bpf_user_pt_regs_t"))
-    {
-        return true;
-    }
-    match btf.resolve(target) {
-        Ok(Type::Struct(c) | Type::Union(c)) => {
-            matches!(c.name(), Ok(n) if !n.is_empty() && n != "bpf_dynptr")
-        }
-        t => is_number(t.ok()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use bpfcheck_btf::{BtfBuilder, ByteOrder, builder::TypeSpec};
+    use bpfcheck_uapi::ProgType;
     use bpfcheck_uapi::load::FuncInfo;
 
     /// A kprobe whose main function takes a pointer to `param`.
@@ -116,33 +81,22 @@ mod tests {
     }
 
     #[test]
-    fn named_structs_and_the_kprobe_typedef_log_nothing() {
-        assert!(logs_nothing(&request(|b| {
+    fn plain_pointers_have_no_tags() {
+        assert!(!has_arg_tags(&request(|b| {
             let long = b.int("long", 8, false);
             b.struct_("pt_regs", 8, &[("di", long, 0)]).unwrap()
         })));
-        assert!(logs_nothing(&request(|b| {
-            let fwd = b
-                .add(&TypeSpec::Fwd {
-                    name: "pt_regs".into(),
-                    union: false,
-                })
-                .unwrap();
-            b.add(&TypeSpec::Typedef {
-                name: "bpf_user_pt_regs_t".into(),
-                ty: fwd,
-            })
-            .unwrap()
-        })));
+        assert!(!has_arg_tags(&request(|_| BtfTypeId::VOID)));
     }
 
     #[test]
-    fn void_and_forward_pointees_may_log() {
-        assert!(!logs_nothing(&request(|_| BtfTypeId::VOID)));
-        assert!(!logs_nothing(&request(|b| {
-            b.add(&TypeSpec::Fwd {
-                name: "pt_regs".into(),
-                union: false,
+    fn type_tags_are_seen() {
+        assert!(has_arg_tags(&request(|b| {
+            let long = b.int("long", 8, false);
+            b.add(&TypeSpec::TypeTag {
+                value: "arena".into(),
+                target: long,
+                attr: false,
             })
             .unwrap()
         })));

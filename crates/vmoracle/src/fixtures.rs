@@ -195,6 +195,32 @@ pub fn compare(fixtures: &[FixtureProgram], results: &[ProgramResult]) -> Vec<Co
         .collect()
 }
 
+/// The programs of ELF objects, named `OBJECT:PROGRAM`, prepared as
+/// libbpf would without a target kernel (no externs, CO-RE against the
+/// object's own BTF).
+pub fn object_requests(paths: &[PathBuf]) -> Result<Vec<NamedRequest>, VmError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|e| VmError::io(path, "reading object", e))?;
+        let input = |message: String| VmError::Input {
+            path: path.clone(),
+            message,
+        };
+        let obj = bpfcheck_obj::Object::parse(&bytes).map_err(|e| input(e.to_string()))?;
+        let file = path
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+        let reqs = obj
+            .load_requests(&bpfcheck_obj::LoadOptions::default())
+            .map_err(|e| input(e.to_string()))?;
+        out.extend(reqs.into_iter().map(|p| NamedRequest {
+            name: format!("{file}:{}", p.name),
+            request: p.request,
+        }));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

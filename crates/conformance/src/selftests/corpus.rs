@@ -10,15 +10,15 @@ use bpfcheck_report::{KernelSide, Record};
 use bpfcheck_sys::Kernel;
 use bpfcheck_uapi::load::{BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32};
 use bpfcheck_uapi::{LoadRequest, ProgType, RawInsn, op};
-use bpfcheck_verifier::{KernelProfile, Verdict};
+use bpfcheck_verifier::{KernelProfile, LOG_LEVEL2, Verdict};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::annotations::{SpecSummary, spec_of};
 use super::run::{
     AnnotationCheck, ProgramId, ask_kernel, bpfcheck_log, check_annotation, diff_record,
-    kernel_side, load_log_level, needs_trampoline, resolve_attach_btf_id, strip_stats_lines,
-    visible_log,
+    kernel_side, load_log_level, logs_agree, needs_trampoline, resolve_attach_btf_id,
+    strip_stats_lines, visible_log,
 };
 use bpfcheck_obj::HostResolver;
 
@@ -118,6 +118,11 @@ pub struct ProgramReport {
     /// programs with line info.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnostic: Option<DiagnosticCheck>,
+    /// For programs bpfcheck judges: whether its level-2 log is the
+    /// kernel's, byte for byte (a second load at level 2 when the test's
+    /// own level is not 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level2: Option<bool>,
 }
 
 /// The diagnostic of one rejection with line info: does it name the
@@ -184,6 +189,7 @@ impl ProgramReport {
             bpfcheck_vs_annotation: None,
             record: None,
             diagnostic: None,
+            log_level2: None,
         }
     }
 
@@ -437,9 +443,32 @@ impl Harness {
             let log = bpfcheck_log(&v, level, 0).unwrap_or_default();
             let seen = visible_log(spec.log_level, accepted, &log);
             rep.bpfcheck_vs_annotation = Some(check_annotation(&spec.privileged, accepted, &seen));
+            rep.log_level2 = if level & LOG_LEVEL2 != 0 {
+                record.agree.map(|a| a.log)
+            } else {
+                self.level2_logs_agree(&req)
+            };
         }
         rep.record = Some(record);
         rep
+    }
+}
+
+impl Harness {
+    /// Loads `req` into the kernel and into bpfcheck at log level 2 and
+    /// compares the logs (`None` when the kernel load itself failed).
+    fn level2_logs_agree(&self, req: &LoadRequest) -> Option<bool> {
+        let (out, _) = ask_kernel(&self.kernel, req, LOG_LEVEL2).ok()?;
+        let theirs = strip_stats_lines(&out.log, LOG_LEVEL2);
+        let v = bpfcheck_verifier::verify(
+            req,
+            &self.profile,
+            &bpfcheck_verifier::VerifyOptions {
+                log_level: LOG_LEVEL2,
+            },
+        );
+        let ours = bpfcheck_log(&v, LOG_LEVEL2, 0);
+        Some(logs_agree(ours.as_deref(), Some(&theirs)))
     }
 }
 

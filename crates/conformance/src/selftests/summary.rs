@@ -69,6 +69,12 @@ pub struct CorpusReport {
     pub diagnosed_causal: u64,
     /// Rejections without a causal account, by catalogue class.
     pub no_causal_by_class: BTreeMap<String, u64>,
+    /// Programs bpfcheck judged whose level-2 logs were compared …
+    pub log_level2_compared: u64,
+    /// … and were identical to the kernel's.
+    pub log_level2_identical: u64,
+    /// The judged programs whose level-2 log differs (or is not given).
+    pub log_level2_differences: Vec<String>,
 }
 
 /// The reason of a `no_request` / `load_failed` program without its
@@ -176,6 +182,14 @@ impl CorpusReport {
                         *s.no_causal_by_class.entry(class).or_default() += 1;
                     }
                 }
+                if let Some(same) = p.log_level2 {
+                    s.log_level2_compared += 1;
+                    s.log_level2_identical += u64::from(same);
+                    if !same {
+                        s.log_level2_differences
+                            .push(format!("{}:{}", o.object, p.program));
+                    }
+                }
                 if let Some(r) = &p.record {
                     file.bpfcheck_verdict_ok += u64::from(r.agree.is_some_and(|a| a.verdict));
                     file.bpfcheck_unsupported += u64::from(r.verdict == "unsupported");
@@ -254,6 +268,14 @@ impl CorpusReport {
         for (class, n) in &self.no_causal_by_class {
             let _ = writeln!(out, "    no causal account: {n:>4}  {class}");
         }
+        let _ = writeln!(
+            out,
+            "\nlevel-2 logs of the programs bpfcheck judges ({}):\n  \
+             identical to the kernel's {:>5}  {}",
+            self.log_level2_compared,
+            self.log_level2_identical,
+            pct(self.log_level2_identical, self.log_level2_compared),
+        );
         let _ = writeln!(out, "\nbpfcheck vs kernel (tested programs):");
         out.push_str(&self.bpfcheck_vs_kernel.render());
         let _ = writeln!(

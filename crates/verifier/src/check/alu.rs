@@ -7,7 +7,7 @@ use bpfcheck_uapi::{Errno, RawInsn, op};
 use super::Checker;
 use crate::domain::{self, AluOp, Scalar, Width};
 use crate::error::{ErrorCode, Stop, VerifierError};
-use crate::state::reg::ADD_CONST;
+use crate::state::reg::{ADD_CONST, ADD_CONST32, ADD_CONST64};
 use crate::state::{RegState, ScalarReg};
 
 /// `BPF_MAX_VAR_OFF`: the largest offset a pointer may be moved by.
@@ -62,8 +62,29 @@ impl Checker<'_> {
                     return Err(self.unsupported("pointer arithmetic"));
                 };
                 let opk = alu_op(insn).ok_or_else(|| self.unsupported("this ALU opcode"))?;
-                let v = domain::alu(self.era, opk, width, &s.value, &Scalar::unknown());
-                self.set_scalar(insn.dst, ScalarReg::new(v))
+                // The register is changed in place: its precision mark
+                // stays, and so does its link when nothing changes (`le64`
+                // on a little-endian machine).
+                let value = domain::alu(self.era, opk, width, &s.value, &Scalar::unknown());
+                let tracked = match opk {
+                    AluOp::Neg => self.era.tracks_neg(),
+                    _ => self.era.tracks_end(),
+                };
+                if !tracked {
+                    // Kernels before these were tracked mark it unknown.
+                    return self.set_scalar(insn.dst, ScalarReg::new(value));
+                }
+                let mut out = s;
+                out.value = value;
+                if opk
+                    != (AluOp::End {
+                        bits: 64,
+                        swap: false,
+                    })
+                {
+                    out.clear_id();
+                }
+                self.set_scalar(insn.dst, out)
             }
             _ => self.binary(insn, width),
         }
@@ -241,6 +262,16 @@ impl Checker<'_> {
                 }
                 return self.pkt_ptr_arith(insn, opk, &src, &d, true);
             }
+            (p, RegState::Scalar(_)) if super::sock::sock_fields(&p).is_some() => {
+                if reg_src {
+                    self.mark_chain_precision(insn.src)?;
+                }
+                return Err(self.sock_arith(insn.dst, &p));
+            }
+            (RegState::Scalar(_), p) if super::sock::sock_fields(&p).is_some() => {
+                self.mark_chain_precision(insn.dst)?;
+                return Err(self.sock_arith(insn.dst, &p));
+            }
             (_, _) if reg_src && dst.is_pointer() && src.is_pointer() && opk == AluOp::Sub => {
                 // Pointer difference, allowed to privileged loaders.
                 return self.set_scalar(insn.dst, ScalarReg::new(Scalar::unknown()));
@@ -269,18 +300,20 @@ impl Checker<'_> {
         }
         let mut out = cur;
         out.value = domain::alu(self.era, opk, width, &cur.value, &s.value);
-        let src_const = s.value.is_const();
         let same_reg = reg_src && insn.src == insn.dst;
-        if opk == AluOp::Add && width == Width::W64 && out.id != 0 && src_const && !same_reg {
-            let val = s.value.var_off.value;
-            if out.id & ADD_CONST != 0 || val > i32::MAX as u64 {
-                out.clear_id();
-            } else {
-                out.id |= ADD_CONST;
-                out.off = val as i32;
+        let linkable = matches!(opk, AluOp::Add | AluOp::Sub) && out.id != 0 && !same_reg;
+        match linkable
+            .then(|| link_offset(opk, width, &s.value, d.value.umax))
+            .flatten()
+        {
+            Some(off) if out.id & ADD_CONST == 0 => {
+                out.id |= match width {
+                    Width::W32 => ADD_CONST32,
+                    Width::W64 => ADD_CONST64,
+                };
+                out.off = off;
             }
-        } else {
-            out.clear_id();
+            _ => out.clear_id(),
         }
         self.set_scalar(insn.dst, out)
     }
@@ -424,5 +457,31 @@ impl Checker<'_> {
             id,
         };
         Ok(())
+    }
+}
+
+/// The constant offset `dst += K` / `dst -= K` links the result by
+/// (`BPF_ADD_CONST`), or `None` when the link is dropped: a source that is
+/// not a constant of the operation's width, a 64-bit constant outside
+/// `s32`, a 32-bit operation on a value that had upper bits set (its
+/// result is no longer the linked value plus `K`), or `-S32_MIN`.
+fn link_offset(op: AluOp, width: Width, src: &Scalar, dst_umax: u64) -> Option<i32> {
+    let val = match width {
+        Width::W64 => {
+            let v = src.var_off.is_const().then_some(src.var_off.value)?;
+            i32::try_from(v as i64).ok()?;
+            v
+        }
+        Width::W32 => {
+            if !src.var_off.subreg_is_const() || dst_umax > u64::from(u32::MAX) {
+                return None;
+            }
+            src.var_off.value & u64::from(u32::MAX)
+        }
+    };
+    let off = val as i32;
+    match op {
+        AluOp::Sub => off.checked_neg(),
+        _ => Some(off),
     }
 }

@@ -5,11 +5,13 @@
 //! assumes valid and which are verified on their own after the main
 //! program (`do_check_subprogs`).
 //!
-//! Modelled: scalar (int and enum) arguments and the program type's
-//! context pointer (`struct __sk_buff *`), int returns, static functions
-//! whose prototypes the kernel silently gives up on. Global functions with
-//! other argument kinds, `arg:` declaration tags, or prototypes the kernel
-//! complains about are reported as unsupported.
+//! Modelled: scalar (int and enum) arguments, the program type's context
+//! pointer under every name the kernel accepts for it (`btf_is_prog_ctx_type`),
+//! pointers to sized memory, the lines the kernel logs for `void` and
+//! forward-declared pointees and non-scalar returns, and static functions
+//! whose prototypes the kernel silently gives up on. `arg:` declaration
+//! tags, dynptr arguments and pointees whose size the model cannot work
+//! out are reported as unsupported.
 
 use bpfcheck_btf::types::Linkage;
 use bpfcheck_btf::{Btf, BtfTypeId, Type};
@@ -21,15 +23,69 @@ use super::subprog_call::call_target;
 use crate::error::{ErrorCode, Stop, Unsupported};
 use crate::state::{FuncState, RegState, VerifierState};
 
-/// The context type a global function's argument must name to be the
-/// program's context (`find_canonical_prog_ctx_type`), for the program
-/// types whose contexts are modelled here; `None` for the others, whose
-/// canonical names, typedefs and kernel-side aliases are not.
-fn ctx_type(prog_type: ProgType) -> Option<&'static str> {
+/// The struct names an argument's pointee may have to be the program
+/// type's context (`btf_is_prog_ctx_type`): the user-side context type of
+/// `bpf_types.h`, what a typedef there resolves to, and the kernel-side
+/// "projection" the kernel also accepts for `__sk_buff` and `xdp_md`.
+/// Types whose context is `void *` have none.
+fn ctx_names(prog_type: ProgType) -> &'static [&'static str] {
     match prog_type {
-        ProgType::SOCKET_FILTER | ProgType::SCHED_CLS | ProgType::SCHED_ACT => Some("__sk_buff"),
-        ProgType::XDP => Some("xdp_md"),
-        _ => None,
+        ProgType::SOCKET_FILTER
+        | ProgType::SCHED_CLS
+        | ProgType::SCHED_ACT
+        | ProgType::CGROUP_SKB
+        | ProgType::LWT_IN
+        | ProgType::LWT_OUT
+        | ProgType::LWT_XMIT
+        | ProgType::LWT_SEG6LOCAL
+        | ProgType::SK_SKB
+        | ProgType::FLOW_DISSECTOR => &["__sk_buff", "sk_buff"],
+        ProgType::XDP => &["xdp_md", "xdp_buff"],
+        ProgType::CGROUP_SOCK => &["bpf_sock"],
+        ProgType::CGROUP_SOCK_ADDR => &["bpf_sock_addr"],
+        ProgType::SOCK_OPS => &["bpf_sock_ops"],
+        ProgType::SK_MSG => &["sk_msg_md"],
+        ProgType::KPROBE => &["bpf_user_pt_regs_t", "pt_regs"],
+        ProgType::TRACEPOINT => &["__u64", "long long unsigned int"],
+        ProgType::LIRC_MODE2 => &["__u32", "unsigned int"],
+        ProgType::PERF_EVENT => &["bpf_perf_event_data"],
+        ProgType::RAW_TRACEPOINT | ProgType::RAW_TRACEPOINT_WRITABLE => {
+            &["bpf_raw_tracepoint_args"]
+        }
+        ProgType::CGROUP_DEVICE => &["bpf_cgroup_dev_ctx"],
+        ProgType::CGROUP_SYSCTL => &["bpf_sysctl"],
+        ProgType::CGROUP_SOCKOPT => &["bpf_sockopt"],
+        ProgType::SK_REUSEPORT => &["sk_reuseport_md"],
+        ProgType::SK_LOOKUP => &["bpf_sk_lookup"],
+        ProgType::NETFILTER => &["bpf_nf_ctx"],
+        _ => &[],
+    }
+}
+
+/// Whether a pointer to `pointee` is the program's context
+/// (`btf_is_prog_ctx_type`). Kprobes may name their context by the
+/// `bpf_user_pt_regs_t` typedef even when its struct is only declared.
+fn is_prog_ctx(btf: &Btf<'_>, pointee: BtfTypeId, prog_type: ProgType) -> bool {
+    if prog_type == ProgType::KPROBE
+        && let Ok(Type::Typedef(t)) = btf.skip_mods(pointee)
+        && t.name() == Ok("bpf_user_pt_regs_t")
+    {
+        return true;
+    }
+    match btf.resolve(pointee) {
+        Ok(Type::Struct(c) | Type::Union(c)) => {
+            let name = c.name().unwrap_or("");
+            !name.is_empty() && ctx_names(prog_type).contains(&name)
+        }
+        _ => false,
+    }
+}
+
+/// `btf_type_str`: the kernel's name of a kind, as its messages print it.
+fn kind_str(t: &Type<'_>) -> &'static str {
+    match t {
+        Type::Void(_) => "UNKNOWN",
+        t => t.raw().kind().name(),
     }
 }
 
@@ -43,6 +99,8 @@ enum ArgKind {
     /// `ARG_PTR_TO_MEM | PTR_MAYBE_NULL` of a global function, of this
     /// many bytes.
     Mem(u32),
+    /// `ARG_PTR_TO_DYNPTR`: a `struct bpf_dynptr *`.
+    Dynptr,
 }
 
 /// What `btf_prepare_func_args` makes of a prototype.
@@ -104,8 +162,7 @@ fn prepare(
     proto_id: BtfTypeId,
     global: bool,
     name: &str,
-    ctx: Option<&str>,
-    main: bool,
+    prog_type: ProgType,
 ) -> Prep {
     // A static function is given up on silently; a global one is refused
     // with the kernel's line.
@@ -141,42 +198,41 @@ fn prepare(
         };
         match t {
             Type::Int(_) | Type::Enum(_) | Type::Enum64(_) => args.push(ArgKind::Scalar),
-            Type::Ptr(r) => match btf.resolve(BtfTypeId(r.size_or_type())) {
-                Ok(Type::Struct(c) | Type::Union(c)) => match c.name() {
-                    Ok("") | Err(_) => {
-                        return Prep::Unsupported("a pointer to an anonymous struct".into());
-                    }
-                    Ok(n) if Some(n) == ctx => args.push(ArgKind::Ctx),
-                    // Another name may still be this program type's
-                    // context under an alias the kernel knows.
-                    Ok(_) if ctx.is_none() && !main => {
-                        return Prep::Unsupported(format!(
-                            "struct pointer arguments of {name}() in this program type"
+            Type::Ptr(r) => {
+                let pointee = BtfTypeId(r.size_or_type());
+                if is_prog_ctx(btf, pointee, prog_type) {
+                    args.push(ArgKind::Ctx);
+                    continue;
+                }
+                let Ok(target) = btf.resolve(pointee) else {
+                    return Prep::Unsupported(format!("the argument types of {name}()"));
+                };
+                if let Type::Struct(c) = &target
+                    && c.name() == Ok("bpf_dynptr")
+                {
+                    args.push(ArgKind::Dynptr);
+                    continue;
+                }
+                if !global {
+                    return Prep::Silent;
+                }
+                // A generic memory pointer: its pointee must have a size
+                // (`btf_resolve_size`); the message names the pointee
+                // without its modifiers.
+                match btf.size_of(pointee) {
+                    Ok(size) => args.push(ArgKind::Mem(size)),
+                    Err(_) if matches!(target, Type::Void(_) | Type::Fwd(_)) => {
+                        let tname = target.name().unwrap_or("");
+                        return fail(format!(
+                            "arg#{i} reference type('{} {tname}') size cannot be determined: -22",
+                            kind_str(&target)
                         ));
                     }
-                    Ok(_) if global => match btf.size_of(BtfTypeId(r.size_or_type())) {
-                        Ok(size) => args.push(ArgKind::Mem(size)),
-                        Err(_) => {
-                            return Prep::Unsupported(format!("the argument sizes of {name}()"));
-                        }
-                    },
-                    Ok(_) => return Prep::Silent,
-                },
-                // `btf_resolve_size` of `void`.
-                Ok(Type::Void(_)) => {
-                    return fail(format!(
-                        "arg#{i} reference type('UNKN ') size cannot be determined: -22"
-                    ));
-                }
-                Ok(_) if global => match btf.size_of(BtfTypeId(r.size_or_type())) {
-                    Ok(size) => args.push(ArgKind::Mem(size)),
                     Err(_) => {
                         return Prep::Unsupported(format!("the argument sizes of {name}()"));
                     }
-                },
-                Ok(_) => return Prep::Silent,
-                Err(_) => return Prep::Unsupported(format!("the argument types of {name}()")),
-            },
+                }
+            }
             other => {
                 let kind = other.raw().kind().name();
                 return fail(format!(
@@ -250,14 +306,7 @@ impl BtfFuncs {
             let prep = if tagged && k > 0 {
                 Prep::Unsupported(format!("argument declaration tags of {name}()"))
             } else {
-                prepare(
-                    &btf,
-                    f.proto(),
-                    global,
-                    &name,
-                    ctx_type(req.prog_type),
-                    k == 0,
-                )
+                prepare(&btf, f.proto(), global, &name, req.prog_type)
             };
             sigs.push(FuncSig { name, global, prep });
         }
@@ -334,6 +383,7 @@ impl Checker<'_> {
                 }
                 (ArgKind::Ctx, _) => Some(format!("arg#{i} expects pointer to ctx")),
                 (ArgKind::Mem(size), _) => self.check_mem_reg(regno, *size)?,
+                (ArgKind::Dynptr, _) => return Err(self.unsupported("dynptr arguments")),
             };
             if let Some(line) = bad {
                 if let Some(b) = self.btf_funcs.as_mut() {
@@ -477,6 +527,7 @@ impl Checker<'_> {
                     let id = self.new_id();
                     super::mem_arg::mem_arg(id, *size)
                 }
+                ArgKind::Dynptr => return Err(self.unsupported("dynptr arguments")),
             };
         }
         self.globals.verifying = Some(k);
@@ -484,7 +535,7 @@ impl Checker<'_> {
             VerifierState {
                 frames: vec![frame],
                 may_goto_depth: 0,
-                lock: None,
+                refs: crate::state::Refs::default(),
             },
             self.subprogs.starts[k],
         );
@@ -503,9 +554,7 @@ impl Checker<'_> {
         self.cur_hist_ent = None;
         // `free_states` drops the SCC visits with their backedges; the
         // state counters go on across walks, as the kernel's do.
-        for v in &mut self.visits {
-            *v = super::loops::SccVisit::default();
-        }
+        self.visits.clear();
         self.path = PathMeta {
             parent: None,
             first_idx: insn,

@@ -6,15 +6,17 @@
 //! Modelled argument kinds: `ARG_ANYTHING`, `ARG_CONST_MAP_PTR`,
 //! `ARG_PTR_TO_MAP_KEY`, `ARG_PTR_TO_MAP_VALUE` (read), `ARG_PTR_TO_CTX`,
 //! `ARG_PTR_TO_MEM` and its `ARG_CONST_SIZE[_OR_ZERO]` ([`super::helper_mem`]),
-//! with stack and map-value pointers as memory. Modelled returns:
+//! with stack and map-value pointers as memory, and the socket kinds
+//! ([`super::sock`]). Modelled returns:
 //! `RET_INTEGER` (refined for the `*_str` and stack helpers), `RET_VOID`,
-//! `RET_PTR_TO_MAP_VALUE_OR_NULL`. Which helpers take which maps, and
-//! which of those pairs are modelled, is [`super::map_call`]'s; spin lock
-//! arguments are [`super::spin_lock`]'s. Everything else is reported as
-//! unsupported, naming the feature.
+//! `RET_PTR_TO_MAP_VALUE_OR_NULL`, the socket pointers ([`super::sock`]).
+//! Which helpers take which maps, and which of those pairs are modelled,
+//! is [`super::map_call`]'s; spin lock arguments are
+//! [`super::spin_lock`]'s. Everything else is reported as unsupported,
+//! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag, TypeFlags,
+    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag, TypeFlags,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
@@ -81,6 +83,8 @@ struct Meta {
     const_key: Option<u64>,
     /// Memory arguments.
     mem: MemMeta,
+    /// The reference an argument carries or releases.
+    refs: super::sock::RefMeta,
 }
 
 impl Checker<'_> {
@@ -116,6 +120,10 @@ impl Checker<'_> {
         self.record_func_key(proto.id, meta.map)?;
         if let Some((regno, size)) = meta.mem.raw_access {
             self.helper_raw_writes(regno, size)?;
+        }
+        self.release_arg(proto, &meta.refs)?;
+        if insn.imm == TAIL_CALL {
+            self.check_resource_leak("tail_call")?;
         }
         self.local_storage_flags(proto.id)?;
         // The kernel refuses a map it may not take only after setting R0,
@@ -163,6 +171,9 @@ impl Checker<'_> {
                     id: if with_id { self.new_id() } else { 0 },
                 }
             }
+            RetBase::PtrToSocket | RetBase::PtrToSockCommon | RetBase::PtrToTcpSock => self
+                .sock_ret(proto, &meta.refs)?
+                .ok_or_else(|| self.unsupported(&format!("helper return type {ret}")))?,
             _ => return Err(self.unsupported(&format!("helper return type {ret}"))),
         };
         *self.cur.cur_mut().reg_mut(0) = r0;
@@ -238,7 +249,30 @@ impl Checker<'_> {
             // touch, so the zero is a precise value.
             self.mark_chain_precision(regno)?;
         }
+        self.check_arg_type(proto, i, &reg, null_ok, meta)?;
+        self.arg_refs(regno, arg, &reg, &mut meta.refs)
+    }
+
+    /// The type and memory checks of `check_func_arg` for one argument.
+    fn check_arg_type(
+        &mut self,
+        proto: &HelperProto,
+        i: usize,
+        reg: &RegState,
+        null_ok: bool,
+        meta: &mut Meta,
+    ) -> Result<(), Stop> {
+        let arg = proto.args[i];
+        let regno = u8::try_from(i + 1).unwrap_or(1);
+        let reg = *reg;
         match arg.base {
+            ArgBase::PtrToSocket | ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => {
+                if null_ok {
+                    Ok(())
+                } else {
+                    self.sock_arg(regno, arg, &reg)
+                }
+            }
             ArgBase::PtrToMem => {
                 self.mem_ptr_flags_known(arg)?;
                 if !null_ok {
@@ -278,14 +312,18 @@ impl Checker<'_> {
             }
             ArgBase::PtrToMapKey | ArgBase::PtrToMapValue if arg.flags.is_empty() => {
                 // `resolve_map_arg_type`: a socket map's value is a socket.
-                let socket_map = meta.map.is_some_and(|m| {
+                let sock_map = meta.map.is_some_and(|m| {
                     matches!(
                         self.maps[m.0 as usize].map_type,
                         MapType::SOCKMAP | MapType::SOCKHASH
                     )
                 });
-                if arg.base == ArgBase::PtrToMapValue && socket_map {
-                    return Err(self.unsupported("socket map values (socket pointer arguments)"));
+                if arg.base == ArgBase::PtrToMapValue && sock_map {
+                    let as_sock = ArgType {
+                        base: ArgBase::PtrToBtfIdSockCommon,
+                        flags: arg.flags,
+                    };
+                    return self.sock_arg(regno, as_sock, &reg);
                 }
                 self.check_mem_arg_type(regno, &reg)?;
                 let Some(map) = meta.map else {

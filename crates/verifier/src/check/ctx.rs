@@ -41,8 +41,15 @@ mod skb {
 pub(super) enum Verdict {
     /// Allowed; a load gives a scalar.
     Scalar,
-    /// Allowed, and a load gives a pointer (`__sk_buff.sk`).
+    /// Allowed, and a load gives a `sock_common` pointer or NULL
+    /// (`__sk_buff.sk`).
     SockPointer,
+    /// Allowed, and a load gives a full socket pointer or NULL
+    /// (`bpf_sock_ops.sk`).
+    FullSockPointer,
+    /// Allowed, and a load gives a full socket pointer that is never NULL
+    /// (`bpf_sock_addr.sk`, `bpf_sockopt.sk`).
+    Socket,
     /// Allowed, and a load gives a packet pointer of this kind.
     Packet(PacketField),
     /// Allowed, but a load gives a pointer kind not modelled here.
@@ -185,7 +192,15 @@ impl Checker<'_> {
         match verdict {
             Verdict::Scalar => Ok(RegState::unknown()),
             Verdict::Packet(field) => Ok(super::packet::loaded_pointer(field)),
-            Verdict::SockPointer => Err(self.unsupported("__sk_buff.sk (socket pointers)")),
+            Verdict::SockPointer => Ok(RegState::PtrToSockCommon(super::sock::fresh(
+                self.new_id(),
+                true,
+            ))),
+            Verdict::FullSockPointer => Ok(RegState::PtrToSocket(super::sock::fresh(
+                self.new_id(),
+                true,
+            ))),
+            Verdict::Socket => Ok(RegState::PtrToSocket(super::sock::fresh(0, false))),
             Verdict::Unmodelled(what) => Err(self.unsupported(what)),
             Verdict::Invalid => {
                 // The kernel prints the source line after this message;

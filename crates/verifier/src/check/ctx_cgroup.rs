@@ -126,7 +126,7 @@ pub(super) fn sockopt_access(off: i32, size: i32, write: bool, attach: AttachTyp
         if size != 8 {
             return Verdict::Invalid;
         }
-        return Verdict::Unmodelled("bpf_sockopt.sk (socket pointers)");
+        return Verdict::Socket;
     } else if within(&sockopt::OPTVAL, off) || within(&sockopt::OPTVAL_END, off) {
         if size != 8 {
             return Verdict::Invalid;

@@ -5,8 +5,8 @@
 //! operation programs (`sock_ops_is_valid_access` over `struct
 //! bpf_sock_ops`), net/core/filter.c, and netfilter programs
 //! (`nf_is_valid_access`, net/netfilter/nf_bpf_link.c). Every field is a
-//! number but the socket, packet and BTF pointers, which are not
-//! modelled.
+//! number but the socket pointers ([`super::sock`]) and the packet and
+//! BTF pointers, which are not modelled.
 
 use bpfcheck_uapi::AttachType;
 
@@ -71,7 +71,7 @@ fn narrow_ok(size: i32, field: i32) -> bool {
 }
 
 /// `bpf_sock_is_valid_access`.
-fn bpf_sock_access(off: i32, size: i32) -> bool {
+pub(super) fn bpf_sock_access(off: i32, size: i32) -> bool {
     if !(0..sock::SIZE).contains(&off) || off % size != 0 {
         return false;
     }
@@ -192,7 +192,7 @@ pub(super) fn sock_addr_access(off: i32, size: i32, write: bool, attach: AttachT
         if write || size != 8 {
             return Verdict::Invalid;
         }
-        return Verdict::Unmodelled("bpf_sock_addr.sk (socket pointers)");
+        return Verdict::Socket;
     } else if [addr::USER_FAMILY, addr::FAMILY, addr::TYPE, addr::PROTOCOL].contains(&off) {
         !write && size == 4
     } else {
@@ -212,7 +212,7 @@ pub(super) fn sock_ops_access(off: i32, size: i32, write: bool) -> Verdict {
         if size != 8 {
             return Verdict::Invalid;
         }
-        return Verdict::Unmodelled("bpf_sock_ops.sk (socket pointers)");
+        return Verdict::FullSockPointer;
     } else if ops::SKB_DATA.contains(&off) || ops::SKB_DATA_END.contains(&off) {
         if size != 8 {
             return Verdict::Invalid;
@@ -310,9 +310,7 @@ mod tests {
         assert_eq!(sock_addr_access(0, 4, true, c4), Verdict::Invalid);
         assert_eq!(sock_addr_access(28, 2, false, c4), Verdict::Invalid);
         assert_eq!(sock_addr_access(60, 4, false, s6), Verdict::Invalid);
-        assert!(matches!(
-            sock_addr_access(64, 8, false, c4),
-            Verdict::Unmodelled(_)
-        ));
+        assert_eq!(sock_addr_access(64, 8, false, c4), Verdict::Socket);
+        assert_eq!(sock_addr_access(64, 8, true, c4), Verdict::Invalid);
     }
 }

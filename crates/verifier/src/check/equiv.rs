@@ -10,9 +10,10 @@
 //! precise; scalar ids must map one-to-one between the two states
 //! (`check_scalar_ids`).
 
+use super::sock::sock_fields;
 use crate::domain::Scalar;
 use crate::state::reg::ADD_CONST;
-use crate::state::{FuncState, RegState, SLOT_SIZE, SlotType, StackSlot, VerifierState};
+use crate::state::{FuncState, Refs, RegState, SLOT_SIZE, SlotType, StackSlot, VerifierState};
 
 /// `BPF_ID_MAP_SIZE`: pairs of ids one comparison may record.
 const ID_MAP_SIZE: usize = (11 + 512 / 8) * 8;
@@ -123,12 +124,42 @@ fn without_ids(r: &RegState) -> (RegState, u32) {
     (r, id)
 }
 
+/// `regs_exact` for socket pointers: the same kind and offsets, ids and
+/// references corresponding.
+fn socks_exact(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Option<bool> {
+    let (o, c) = (sock_fields(old)?, sock_fields(cur)?);
+    Some(
+        std::mem::discriminant(old) == std::mem::discriminant(cur)
+            && o.maybe_null == c.maybe_null
+            && o.off == c.off
+            && o.var == c.var
+            && ids.check(o.id, c.id)
+            && ids.check(o.ref_obj_id, c.ref_obj_id),
+    )
+}
+
+/// `refsafe`: the same references, in the same order, their ids
+/// corresponding.
+fn refsafe(old: &Refs, cur: &Refs, ids: &mut IdMap) -> bool {
+    old.len() == cur.len()
+        && old
+            .iter()
+            .zip(cur.iter())
+            .all(|(o, c)| ids.check(o.id, c.id) && o.lock == c.lock)
+}
+
 /// `regs_exact`.
 pub(super) fn regs_exact(
     old: &RegState,
     cur: &RegState,
     ids: &mut IdMap,
 ) -> Result<bool, Unmodelled> {
+    if let Some(same) = socks_exact(old, cur, ids) {
+        return Ok(same);
+    }
+    if sock_fields(old).is_some() {
+        return Ok(false);
+    }
     if !matches!(
         old,
         RegState::NotInit
@@ -176,8 +207,10 @@ fn regsafe(
             if !o.precise && exact == Strictness::Loose {
                 return Ok(true);
             }
-            let (oc, cc) = (o.id & ADD_CONST != 0, c.id & ADD_CONST != 0);
-            if oc && !cc || o.id != 0 && !oc && cc || oc && o.off != c.off {
+            // The offset-link flags must be the same (32-bit links
+            // zero-extend, 64-bit ones do not), and so must the offsets.
+            let flags = o.id & ADD_CONST;
+            if o.id != 0 && flags != c.id & ADD_CONST || flags != 0 && o.off != c.off {
                 return Ok(false);
             }
             ids.check_scalar(o.id, c.id)
@@ -250,7 +283,10 @@ fn regsafe(
                 && p1.var.var_off.contains(p2.var.var_off)
         }
         (RegState::PtrToPacketEnd, RegState::PtrToPacketEnd) => true,
-        _ => return Err(Unmodelled),
+        _ => match socks_exact(old, cur, ids) {
+            Some(same) => same,
+            None => return Err(Unmodelled),
+        },
     })
 }
 
@@ -341,16 +377,7 @@ pub(super) fn states_equal(
     ids: &mut IdMap,
     exact: Strictness,
 ) -> Result<bool, Unmodelled> {
-    if !same_callsites(old, cur) {
-        return Ok(false);
-    }
-    // `refsafe`: the same lock, held through corresponding ids.
-    let locks_match = match (old.lock, cur.lock) {
-        (None, None) => true,
-        (Some(o), Some(c)) => o.map == c.map && ids.check(o.id, c.id),
-        _ => false,
-    };
-    if !locks_match {
+    if !same_callsites(old, cur) || !refsafe(&old.refs, &cur.refs, ids) {
         return Ok(false);
     }
     for (i, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {

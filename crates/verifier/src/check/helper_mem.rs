@@ -12,7 +12,7 @@
 //! one unknown byte at a time through it.
 
 use bpfcheck_profile::helpers::{ArgType, TypeFlag};
-use bpfcheck_uapi::Errno;
+use bpfcheck_uapi::{Errno, ProgType};
 
 use super::Checker;
 use super::mem::Access;
@@ -184,6 +184,21 @@ impl Checker<'_> {
                 let write = access == Access::Write;
                 self.map_value_access_sized(regno, &reg, 0, size, write, zero_ok)
             }
+            RegState::PtrToCtx { off } if !converts_ctx_access(self.prog_type) => {
+                // Without a rewrite of context accesses the kernel cannot
+                // size the context, and checks the last byte the helper
+                // would touch as a one-byte access of its own.
+                if size == 0 {
+                    return if zero_ok {
+                        Ok(())
+                    } else {
+                        Err(self.reject(ErrorCode::HelperCall, Errno::EACCES, String::new()))
+                    };
+                }
+                let last = i16::try_from(size - 1).unwrap_or(i16::MAX);
+                self.ctx_access(off, last, 1, access == Access::Write, false)
+                    .map(drop)
+            }
             RegState::Scalar(_) | RegState::PtrToCtx { .. } => {
                 // An empty access through NULL is allowed for any type.
                 if zero_ok && size == 0 && is_null(&reg) {
@@ -292,4 +307,25 @@ impl Checker<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether the program type's verifier ops rewrite context accesses
+/// (`convert_ctx_access`); those without one take a helper's context
+/// argument only where a byte access would be valid.
+fn converts_ctx_access(t: ProgType) -> bool {
+    !matches!(
+        t,
+        ProgType::KPROBE
+            | ProgType::TRACEPOINT
+            | ProgType::RAW_TRACEPOINT
+            | ProgType::RAW_TRACEPOINT_WRITABLE
+            | ProgType::TRACING
+            | ProgType::LSM
+            | ProgType::SYSCALL
+            | ProgType::CGROUP_DEVICE
+            | ProgType::EXT
+            | ProgType::STRUCT_OPS
+            | ProgType::NETFILTER
+            | ProgType::LIRC_MODE2
+    )
 }

@@ -8,10 +8,10 @@ use bpfcheck_uapi::{RawInsn, op};
 
 use super::precision::LinkedLoc;
 use super::{Checker, Flow};
-use crate::domain::{self, JmpOp, Scalar, Width};
+use crate::domain::{self, AluOp, Era, JmpOp, Scalar, Width};
 use crate::error::{Stop, VerifierError};
 use crate::prepare::map_btf::SpecialField;
-use crate::state::reg::ADD_CONST;
+use crate::state::reg::{ADD_CONST, ADD_CONST32};
 use crate::state::{MapIdx, RegState, ScalarReg, VerifierState};
 
 /// The relative offset of `ja` (`off`) or `gotol` (`imm`).
@@ -35,15 +35,33 @@ pub(super) fn target_of(idx: usize, insn: &RawInsn) -> usize {
 }
 
 /// `mark_ptr_or_null_regs`: every copy of the lookup result `id` in the
-/// state becomes the number 0 (`is_null`) or a plain map value pointer.
-/// A map value whose map holds a spin lock keeps its id (`keeps_id`).
+/// state becomes the number 0 (`is_null`) or a plain pointer. A NULL
+/// result that was its own reference (`ref_obj_id == id`) holds nothing
+/// to release. A map value whose map holds a spin lock keeps its id
+/// (`keeps_id`).
 fn mark_ptr_or_null(
     state: &mut VerifierState,
-    id: u32,
+    (id, ref_obj_id): (u32, u32),
     is_null: bool,
     keeps_id: &dyn Fn(MapIdx) -> bool,
 ) {
+    if is_null && ref_obj_id != 0 && ref_obj_id == id {
+        state.refs.release(id);
+    }
     let fix = |r: &mut RegState| {
+        if let Some(ptr) = super::sock::sock_fields_mut(r)
+            && ptr.maybe_null
+            && ptr.id == id
+        {
+            if is_null {
+                *r = RegState::constant(0);
+            } else {
+                // The reference stays until released.
+                ptr.maybe_null = false;
+                ptr.id = 0;
+            }
+            return;
+        }
         // Memory of a known size (a global function's argument) too.
         if let RegState::PtrToMem { ptr, .. } = r
             && ptr.maybe_null
@@ -80,14 +98,7 @@ fn mark_ptr_or_null(
             }
         }
     };
-    for frame in &mut state.frames {
-        frame.regs.iter_mut().for_each(fix);
-        for slot in &mut frame.stack {
-            if slot.is_spill() {
-                fix(&mut slot.spilled);
-            }
-        }
-    }
+    super::sock::for_each_reg(state, fix);
 }
 
 fn jmp_op(code: u8) -> Option<JmpOp> {
@@ -170,9 +181,8 @@ fn collect_linked(state: &mut VerifierState, id: u32, live: &[u16], out: &mut Ve
 /// `sync_linked_regs`: the collected registers sharing `known`'s id take
 /// its value. `false` when one carries a different constant offset, which
 /// is not modelled.
-fn sync_linked(state: &mut VerifierState, known: &ScalarReg, skip: Loc, linked: &[Loc]) -> bool {
+fn sync_linked(era: Era, state: &mut VerifierState, known: &ScalarReg, skip: Loc, linked: &[Loc]) {
     let base = known.id & !ADD_CONST;
-    let mut ok = true;
     for &loc in linked {
         if loc == skip {
             continue;
@@ -181,14 +191,26 @@ fn sync_linked(state: &mut VerifierState, known: &ScalarReg, skip: Loc, linked: 
         if s.id & !ADD_CONST != base {
             continue;
         }
+        // A 32-bit and a 64-bit offset link do not describe each other.
+        if (s.id ^ known.id) & ADD_CONST == ADD_CONST {
+            continue;
+        }
         let plain = s.id & ADD_CONST == 0 && known.id & ADD_CONST == 0;
         if plain || s.off == known.off {
             *s = *known;
         } else {
-            ok = false;
+            // This register is the known one moved by the difference of
+            // their offsets, zero-extended if either link is 32-bit.
+            let delta = Scalar::constant((i64::from(s.off) - i64::from(known.off)) as u64);
+            let width = if (s.id | known.id) & ADD_CONST32 != 0 {
+                Width::W32
+            } else {
+                Width::W64
+            };
+            s.value = domain::alu(era, AluOp::Add, width, &known.value, &delta);
+            s.precise = known.precise;
         }
     }
-    ok
 }
 
 impl Checker<'_> {
@@ -216,12 +238,39 @@ impl Checker<'_> {
             return self.pkt_cond_jmp(insn, opk, width, &dst, &src);
         }
         if !reg_src
-            && matches!(
+            && (matches!(
                 dst,
                 RegState::PtrToMapValue { .. } | RegState::PtrToMem { .. }
-            )
+            ) || super::sock::sock_fields(&dst).is_some())
         {
             return self.cond_jmp_map_ptr(insn, opk, width, &dst, target_of(idx, insn));
+        }
+        if reg_src
+            && let (Some(dp), Some(sp)) = (
+                super::sock::sock_fields(&dst),
+                super::sock::sock_fields(&src),
+            )
+        {
+            return self.cond_jmp_socks(insn, opk, width, (dp.maybe_null, sp.maybe_null));
+        }
+        if reg_src {
+            let sock_vs_scalar = match (&dst, &src) {
+                (RegState::Scalar(sc), p) => super::sock::sock_fields(p).map(|p| (p, sc, insn.dst)),
+                (p, RegState::Scalar(sc)) => super::sock::sock_fields(p).map(|p| (p, sc, insn.src)),
+                _ => None,
+            };
+            if let Some((p, sc, scalar_reg)) = sock_vs_scalar {
+                if sc.id != 0 {
+                    return Err(
+                        self.unsupported("comparisons of socket pointers with linked scalars")
+                    );
+                }
+                let null_test = width == Width::W64
+                    && !p.maybe_null
+                    && sc.value.var_off.equals_const(0)
+                    && matches!(opk, JmpOp::Eq | JmpOp::Ne);
+                return self.cond_jmp_sock_scalar(insn, opk, null_test, scalar_reg);
+            }
         }
         let (RegState::Scalar(d), RegState::Scalar(s)) = (dst, src) else {
             return Err(self.unsupported("comparisons involving pointers"));
@@ -282,8 +331,8 @@ impl Checker<'_> {
             _ => (d, s),
         };
         let mut other = self.cur.clone();
-        let apply = |state: &mut VerifierState, (nd, ns): (Scalar, Scalar)| -> bool {
-            let mut ok = true;
+        let era = self.era;
+        let apply = |state: &mut VerifierState, (nd, ns): (Scalar, Scalar)| {
             let mut newd = d;
             newd.value = nd;
             *state.cur_mut().reg_mut(insn.dst) = RegState::Scalar(newd);
@@ -293,18 +342,14 @@ impl Checker<'_> {
                 *state.cur_mut().reg_mut(insn.src) = RegState::Scalar(news);
             }
             if reg_src && s.id != 0 {
-                ok &= sync_linked(state, &news, Loc::Reg(curframe, insn.src), &linked);
+                sync_linked(era, state, &news, Loc::Reg(curframe, insn.src), &linked);
             }
             if d.id != 0 {
-                ok &= sync_linked(state, &newd, Loc::Reg(curframe, insn.dst), &linked);
+                sync_linked(era, state, &newd, Loc::Reg(curframe, insn.dst), &linked);
             }
-            ok
         };
-        let ok_other = apply(&mut other, refined.taken);
-        let ok_this = apply(&mut self.cur, refined.fallthrough);
-        if !ok_other || !ok_this {
-            return Err(self.unsupported("linked scalars with constant offsets (BPF_ADD_CONST)"));
-        }
+        apply(&mut other, refined.taken);
+        apply(&mut self.cur, refined.fallthrough);
         self.push_branch(other, target, idx)?;
         self.print_insn_state();
         Ok(Flow::Next)
@@ -322,10 +367,13 @@ impl Checker<'_> {
         dst: &RegState,
         target: usize,
     ) -> Result<Flow, Stop> {
-        let (maybe_null, id) = match *dst {
-            RegState::PtrToMapValue { maybe_null, id, .. } => (maybe_null, id),
-            RegState::PtrToMem { ptr, .. } => (ptr.maybe_null, ptr.id),
-            _ => return Err(self.unsupported("comparisons involving pointers")),
+        let (maybe_null, id, ref_obj_id) = match *dst {
+            RegState::PtrToMapValue { maybe_null, id, .. } => (maybe_null, id, 0),
+            RegState::PtrToMem { ptr, .. } => (ptr.maybe_null, ptr.id, ptr.ref_obj_id),
+            ref r => match super::sock::sock_fields(r) {
+                Some(p) => (p.maybe_null, p.id, p.ref_obj_id),
+                None => return Err(self.unsupported("comparisons involving pointers")),
+            },
         };
         let eq_ne = matches!(opk, JmpOp::Eq | JmpOp::Ne);
         // A valid pointer is never 0; its low half may well be.
@@ -345,9 +393,69 @@ impl Checker<'_> {
                     .get(m.0 as usize)
                     .is_some_and(|f| f.iter().any(|f| f.kind == SpecialField::SpinLock))
             };
-            mark_ptr_or_null(&mut self.cur, id, opk == JmpOp::Ne, &keeps_id);
-            mark_ptr_or_null(&mut other, id, opk == JmpOp::Eq, &keeps_id);
+            let ids = (id, ref_obj_id);
+            mark_ptr_or_null(&mut self.cur, ids, opk == JmpOp::Ne, &keeps_id);
+            mark_ptr_or_null(&mut other, ids, opk == JmpOp::Eq, &keeps_id);
         }
+        self.push_branch(other, target, self.insn_idx)?;
+        self.print_insn_state();
+        Ok(Flow::Next)
+    }
+}
+
+impl Checker<'_> {
+    /// Two socket pointers compared: the outcome is open, and when they
+    /// are equal a NULL-or-socket one equals a socket, so it is not NULL
+    /// there (`mark_ptr_not_null_reg` on that register only, keeping its
+    /// id).
+    fn cond_jmp_socks(
+        &mut self,
+        insn: &RawInsn,
+        opk: JmpOp,
+        width: Width,
+        (dst_null, src_null): (bool, bool),
+    ) -> Result<Flow, Stop> {
+        let target = target_of(self.insn_idx, insn);
+        let mut other = self.cur.clone();
+        if width == Width::W64 && dst_null != src_null {
+            let eq_branch = match opk {
+                JmpOp::Eq => Some(&mut other),
+                JmpOp::Ne => Some(&mut self.cur),
+                _ => None,
+            };
+            if let Some(state) = eq_branch {
+                let r = if dst_null { insn.dst } else { insn.src };
+                if let Some(p) = super::sock::sock_fields_mut(state.cur_mut().reg_mut(r)) {
+                    p.maybe_null = false;
+                }
+            }
+        }
+        self.push_branch(other, target, self.insn_idx)?;
+        self.print_insn_state();
+        Ok(Flow::Next)
+    }
+
+    /// A socket pointer compared with a number held in a register: a
+    /// socket against 0 is decided (the number's zero made precise),
+    /// anything else is an open fork without refinement.
+    fn cond_jmp_sock_scalar(
+        &mut self,
+        insn: &RawInsn,
+        opk: JmpOp,
+        null_test: bool,
+        scalar_reg: u8,
+    ) -> Result<Flow, Stop> {
+        let target = target_of(self.insn_idx, insn);
+        if null_test {
+            self.mark_chain_precision(scalar_reg)?;
+            self.print_insn_state();
+            return Ok(if opk == JmpOp::Ne {
+                Flow::Goto(target)
+            } else {
+                Flow::Next
+            });
+        }
+        let other = self.cur.clone();
         self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();
         Ok(Flow::Next)

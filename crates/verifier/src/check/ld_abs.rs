@@ -30,7 +30,8 @@ impl Checker<'_> {
             ));
         }
         let ctx = *self.read_reg(CTX_REG)?;
-        self.no_lock_held("BPF_LD_[ABS|IND]")?;
+        // The load may end the program, so no reference may be held.
+        self.check_resource_leak("BPF_LD_[ABS|IND]")?;
         let RegState::PtrToCtx { off } = ctx else {
             return Err(self.reject(
                 ErrorCode::InvalidInsn,

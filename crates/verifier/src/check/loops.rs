@@ -101,8 +101,28 @@ pub(super) struct Backedge {
     equal: usize,
 }
 
-/// The exploration of one SCC (`struct bpf_scc_visit`): for the main
-/// program alone, one per SCC.
+/// Where a state is in a loop (`struct bpf_scc_callchain`): the call
+/// sites of the frames outside it, outermost first, and the loop. A loop
+/// in a subprogram is explored apart for each chain of calls reaching it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Callchain {
+    callsites: Vec<usize>,
+    scc: u32,
+}
+
+impl std::fmt::Display for Callchain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(")?;
+        // The kernel's fixed array ends at its first zero: a call at
+        // instruction 0 is not printed, nor anything after it.
+        for c in self.callsites.iter().take_while(|&&c| c != 0) {
+            write!(f, "{c},")?;
+        }
+        write!(f, "{})", self.scc)
+    }
+}
+
+/// The exploration of one loop for one call chain (`struct bpf_scc_visit`).
 #[derive(Default)]
 pub(super) struct SccVisit {
     /// The checkpoint that entered the loop, while paths from it are
@@ -117,15 +137,32 @@ impl Checker<'_> {
         self.scc.get(insn).copied().unwrap_or(0)
     }
 
+    /// `compute_scc_callchain` for checkpoint `c`: `None` when no frame
+    /// of its state is in a loop.
+    fn callchain(&self, c: usize) -> Option<Callchain> {
+        let cp = &self.checkpoints[c];
+        let frames = &cp.state.frames;
+        let mut callsites = Vec::new();
+        for i in 0..frames.len() {
+            let insn = match frames.get(i + 1) {
+                Some(callee) => callee.callsite.unwrap_or(0),
+                None => cp.insn_idx,
+            };
+            let scc = self.scc_of(insn);
+            if scc != 0 {
+                return Some(Callchain { callsites, scc });
+            }
+            callsites.push(insn);
+        }
+        None
+    }
+
     /// `incomplete_read_marks`: the loop of checkpoint `c` still has
     /// pending backedges.
     pub(super) fn incomplete_marks(&self, c: usize) -> bool {
-        let scc = self.scc_of(self.checkpoints[c].insn_idx);
-        scc != 0
-            && self
-                .visits
-                .get(scc as usize)
-                .is_some_and(|v| !v.backedges.is_empty())
+        self.callchain(c)
+            .and_then(|cc| self.visits.get(&cc))
+            .is_some_and(|v| !v.backedges.is_empty())
     }
 
     /// `update_peak_states`.
@@ -136,39 +173,47 @@ impl Checker<'_> {
 
     /// `maybe_enter_scc` for the new checkpoint `c`.
     pub(super) fn maybe_enter_scc(&mut self, c: usize) {
-        let scc = self.scc_of(self.checkpoints[c].insn_idx);
-        if scc == 0 {
+        let Some(cc) = self.callchain(c) else {
             return;
-        }
-        let v = &mut self.visits[scc as usize];
+        };
+        let line = self.log.level2().then(|| format!("SCC enter {cc}\n"));
+        let v = self.visits.entry(cc).or_default();
         if v.entry.is_none() {
             v.entry = Some(c);
-            if self.log.level2() {
-                self.log.push(&format!("SCC enter ({scc})\n"));
+            if let Some(line) = line {
+                self.log.push(&line);
             }
         }
     }
 
     /// `maybe_exit_scc` for checkpoint `c`, all of whose paths ended.
     fn maybe_exit_scc(&mut self, c: usize) -> Result<(), Stop> {
-        let scc = self.scc_of(self.checkpoints[c].insn_idx);
-        if scc == 0 || self.visits[scc as usize].entry != Some(c) {
+        let Some(cc) = self.callchain(c) else {
+            return Ok(());
+        };
+        if self.visits.get(&cc).is_none_or(|v| v.entry != Some(c)) {
             return Ok(());
         }
         if self.log.level2() {
-            self.log.push(&format!("SCC exit ({scc})\n"));
+            self.log.push(&format!("SCC exit {cc}\n"));
         }
-        let visit = &mut self.visits[scc as usize];
+        let Some(visit) = self.visits.get_mut(&cc) else {
+            return Ok(());
+        };
         visit.entry = None;
         self.num_backedges -= visit.backedges.len() as u64;
         self.update_peak();
-        self.propagate_backedges(scc as usize)
+        self.propagate_backedges(&cc)
     }
 
     /// `propagate_backedges`: precision from each backedge's covering
     /// checkpoint into the backedge's ancestors, until nothing changes.
-    fn propagate_backedges(&mut self, scc: usize) -> Result<(), Stop> {
-        let backedges = std::mem::take(&mut self.visits[scc].backedges);
+    fn propagate_backedges(&mut self, cc: &Callchain) -> Result<(), Stop> {
+        let backedges = self
+            .visits
+            .get_mut(cc)
+            .map(|v| std::mem::take(&mut v.backedges))
+            .unwrap_or_default();
         let mut iters = 0;
         loop {
             iters += 1;
@@ -195,21 +240,25 @@ impl Checker<'_> {
     /// Remembers the current path, pruned at `idx` by checkpoint `equal`
     /// of an unfinished loop (`add_scc_backedge`).
     pub(super) fn add_backedge(&mut self, equal: usize, idx: usize) {
-        let scc = self.scc_of(self.checkpoints[equal].insn_idx) as usize;
+        // A checkpoint found in a loop has a call chain: the caller saw
+        // to it.
+        let Some(cc) = self.callchain(equal) else {
+            return;
+        };
         let start = ChainStart {
             meta: self.path,
             insn_idx: idx,
             hist: Some(self.path_hist().to_vec()),
         };
         if self.log.level2() {
-            self.log.push(&format!("SCC backedge ({scc})\n"));
+            self.log.push(&format!("SCC backedge {cc}\n"));
         }
         let b = Backedge {
             state: self.cur.clone(),
             start,
             equal,
         };
-        self.visits[scc].backedges.insert(0, b);
+        self.visits.entry(cc).or_default().backedges.insert(0, b);
         self.num_backedges += 1;
         self.update_peak();
     }

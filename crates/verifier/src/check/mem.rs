@@ -67,6 +67,9 @@ impl Checker<'_> {
         } else if let RegState::PtrToMem { .. } = base {
             self.mem_region_access(insn.src, &base, insn.off, size)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
+        } else if super::sock::sock_fields(&base).is_some() {
+            self.sock_access(insn.src, &base, insn.off, size, Access::Read)?;
+            *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
         } else {
             self.mem_access(insn.src, &base, insn.off, size, Access::Read)?;
             let off = self.stack_off(&base, insn.off);
@@ -158,6 +161,9 @@ impl Checker<'_> {
         if let RegState::PtrToMem { .. } = base {
             // Memory of a known size is not tracked either.
             return self.mem_region_access(insn.dst, &base, insn.off, size);
+        }
+        if super::sock::sock_fields(&base).is_some() {
+            return self.sock_access(insn.dst, &base, insn.off, size, Access::Write);
         }
         self.mem_access(insn.dst, &base, insn.off, size, Access::Write)?;
         let off = self.stack_off(&base, insn.off);

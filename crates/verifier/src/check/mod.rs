@@ -8,7 +8,8 @@
 //! [`helper_mem`] for helper memory arguments), [`packet`] (direct packet
 //! access), [`ld_abs`], [`retval`] (the return value at `exit`); context
 //! rules in [`ctx`], [`ctx_net`], [`ctx_trace`], [`ctx_cgroup`] and
-//! [`ctx_sock`]; [`subprog_call`] for bpf-to-bpf calls and exits.
+//! [`ctx_sock`]; [`sock`] for socket pointers and the references they
+//! carry; [`subprog_call`] for bpf-to-bpf calls and exits.
 //!
 //! States are checkpointed at prune points with the kernel's heuristics;
 //! a path reaching a checkpointed instruction is compared with the
@@ -42,6 +43,7 @@ mod packet;
 mod precision;
 mod print;
 mod retval;
+mod sock;
 mod spin_lock;
 mod stack_liveness;
 mod subprog_call;
@@ -143,7 +145,7 @@ pub(crate) struct Checker<'a> {
     /// SCC of each instruction, 0 outside loops.
     scc: Vec<u32>,
     /// Per SCC id.
-    visits: Vec<loops::SccVisit>,
+    visits: std::collections::BTreeMap<loops::Callchain, loops::SccVisit>,
     num_backedges: u64,
     explored_size: u64,
     free_list_size: u64,
@@ -228,9 +230,7 @@ impl<'a> Checker<'a> {
             live_regs,
             hist: Vec::new(),
             hist_len: 0,
-            visits: (0..=scc.iter().copied().max().unwrap_or(0))
-                .map(|_| loops::SccVisit::default())
-                .collect(),
+            visits: std::collections::BTreeMap::new(),
             scc,
             num_backedges: 0,
             explored_size: 0,
@@ -474,12 +474,10 @@ impl<'a> Checker<'a> {
     /// `exit` of the main program: R0 must be readable, and in range for
     /// the program types that restrict it.
     fn exit(&mut self) -> Result<Flow, Stop> {
-        if self.cur.frames.len() == 1 {
-            self.no_lock_held("BPF_EXIT instruction in main prog")?;
-        }
         if self.cur.frames.len() > 1 {
             return self.subprog_exit();
         }
+        self.check_resource_leak("BPF_EXIT instruction in main prog")?;
         self.read_reg(0)?;
         self.check_return_code()?;
         Ok(Flow::PathEnd)

@@ -635,7 +635,6 @@ impl Checker<'_> {
         let mut changed = false;
         let mut text = String::new();
         let state = &mut self.checkpoints[parent].state;
-        let lock = state.lock;
         for fr in (0..=bt.frame).rev() {
             let Some(func) = state.frames.get_mut(fr) else {
                 continue;
@@ -675,7 +674,7 @@ impl Checker<'_> {
                     fmt_regs(bt.regs[fr]),
                     fmt_slots(bt.slots[fr])
                 ));
-                text.push_str(&print::frame(func, None, self.maps, lock));
+                text.push_str(&print::frame(func, None, self.maps, &state.refs));
             }
         }
         self.log.push(&text);

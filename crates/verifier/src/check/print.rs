@@ -5,23 +5,23 @@ use bpfcheck_uapi::MapSpec;
 
 use crate::state::reg::fmt_reg;
 use crate::state::stack::fmt_slot;
-use crate::state::{ActiveLock, FuncState, VerifierState};
+use crate::state::{FuncState, Refs, VerifierState};
 
 /// The registers and slots of the current frame, each preceded by a
 /// space, and a newline. With `only`, just the scratched registers and
 /// slots (bit masks); otherwise all.
 pub(super) fn state(st: &VerifierState, only: Option<(u16, u64)>, maps: &[MapSpec]) -> String {
-    frame(st.cur(), only, maps, st.lock)
+    frame(st.cur(), only, maps, &st.refs)
 }
 
-/// The registers and slots of one frame of a path holding `lock`, as
-/// [`state`] prints them: the path's references (a held lock's id) close
-/// every frame's line.
+/// The registers and slots of one frame, as [`state`] prints them, then
+/// the path's references (printed with every frame since they belong to
+/// the whole state).
 pub(super) fn frame(
     frame: &FuncState,
     only: Option<(u16, u64)>,
     maps: &[MapSpec],
-    lock: Option<ActiveLock>,
+    refs: &Refs,
 ) -> String {
     let mut out = String::new();
     if frame.frameno != 0 {
@@ -47,11 +47,7 @@ pub(super) fn frame(
         }
         fmt_slot(&mut out, spi, slot, frame.frameno, maps);
     }
-    if let Some(l) = lock
-        && l.id != 0
-    {
-        out.push_str(&format!(" refs={}", l.id));
-    }
+    refs.fmt(&mut out);
     out.push('\n');
     out
 }

@@ -3,16 +3,17 @@
 //! discipline on a path (`process_spin_lock`, the checks `do_check` makes
 //! at calls, exits and `BPF_LD_[ABS|IND]` while a lock is held).
 //!
-//! 6.18 keeps a held lock as an entry of the path's reference state, whose
-//! id (the id of the map value pointer it was taken through) the state
-//! print-outs show as `refs=N` and pruning compares with `check_ids`.
+//! 6.18 keeps a held lock as an entry of the path's reference state
+//! ([`crate::state::Refs`]), whose id (the id of the map value pointer it
+//! was taken through) the state print-outs show among the `refs=` and
+//! pruning compares with `check_ids`, and the map by identity.
 
 use bpfcheck_uapi::{Errno, RawInsn, op};
 
 use super::Checker;
 use crate::error::{ErrorCode, Stop};
 use crate::prepare::map_btf::SpecialField;
-use crate::state::{ActiveLock, MapIdx, RegState};
+use crate::state::{MapIdx, RegState};
 
 /// `BPF_FUNC_spin_lock`, `BPF_FUNC_spin_unlock`, `BPF_FUNC_kptr_xchg`.
 pub(super) const SPIN_LOCK: i32 = 93;
@@ -41,7 +42,7 @@ impl Checker<'_> {
     /// The `do_check` rule for calls while a lock is held: only
     /// `bpf_spin_unlock` (and `bpf_kptr_xchg`) and static subprograms.
     pub(super) fn call_under_lock(&self, insn: &RawInsn) -> Result<(), Stop> {
-        if self.cur.lock.is_none() {
+        if self.cur.refs.lock().is_none() {
             return Ok(());
         }
         match insn.src {
@@ -58,7 +59,7 @@ impl Checker<'_> {
     /// `check_resource_leak`'s lock rule for `what` (`BPF_EXIT instruction
     /// in main prog`, `BPF_LD_[ABS|IND]`).
     pub(super) fn no_lock_held(&self, what: &str) -> Result<(), Stop> {
-        if self.cur.lock.is_none() {
+        if self.cur.refs.lock().is_none() {
             return Ok(());
         }
         Err(self.reject(
@@ -70,7 +71,7 @@ impl Checker<'_> {
 
     /// `check_func_call` of a global function while a lock is held.
     pub(super) fn global_call_under_lock(&self) -> Result<(), Stop> {
-        if self.cur.lock.is_none() {
+        if self.cur.refs.lock().is_none() {
             return Ok(());
         }
         Err(self.reject(
@@ -157,25 +158,25 @@ impl Checker<'_> {
             ));
         }
         if func_id == SPIN_LOCK as u32 {
-            if self.cur.lock.is_some() {
+            if self.cur.refs.lock().is_some() {
                 return Err(einval(
                     self,
                     "Locking two bpf_spin_locks are not allowed".to_owned(),
                 ));
             }
-            self.cur.lock = Some(ActiveLock { id, map });
+            self.cur.refs.acquire_lock(id, self.insn_idx, map);
             return Ok(());
         }
-        match self.cur.lock {
+        match self.cur.refs.lock().copied() {
             None => Err(einval(
                 self,
                 "bpf_spin_unlock without taking a lock".to_owned(),
             )),
-            Some(l) if l.id != id || l.map != map => {
+            Some(l) if l.id != id || l.lock != Some(map) => {
                 Err(einval(self, "bpf_spin_unlock of different lock".to_owned()))
             }
             Some(_) => {
-                self.cur.lock = None;
+                self.cur.refs.release_lock();
                 Ok(())
             }
         }

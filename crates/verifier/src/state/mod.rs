@@ -6,11 +6,13 @@
 //! clone is two small copies (measured: well under a microsecond for the
 //! fixtures' states), and no copy-on-write indirection is needed yet.
 
+pub(crate) mod refs;
 pub(crate) mod reg;
 pub(crate) mod stack;
 
 use bpfcheck_uapi::RegNo;
 
+pub use refs::{RefEntry, Refs};
 pub use reg::{MapIdx, PtrFields, RegState, ScalarReg};
 pub use stack::{SLOT_SIZE, SlotType, StackSlot};
 
@@ -82,17 +84,6 @@ impl FuncState {
     }
 }
 
-/// A `bpf_spin_lock` held on a path (6.18 keeps it as a lock entry of the
-/// reference state: `active_locks`, `active_lock_id`, `active_lock_ptr`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ActiveLock {
-    /// The id of the map value pointer the lock was taken through (0 for
-    /// a direct value address), which the unlock must match.
-    pub id: u32,
-    /// The map whose value holds the lock.
-    pub map: MapIdx,
-}
-
 /// The state of one path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifierState {
@@ -100,8 +91,8 @@ pub struct VerifierState {
     pub frames: Vec<FuncState>,
     /// `may_goto` iterations taken on this path (`may_goto_depth`).
     pub may_goto_depth: u32,
-    /// The spin lock held, if any.
-    pub lock: Option<ActiveLock>,
+    /// References acquired and not released yet (`refs`).
+    pub refs: Refs,
 }
 
 impl VerifierState {
@@ -110,7 +101,7 @@ impl VerifierState {
         Self {
             frames: vec![FuncState::entry()],
             may_goto_depth: 0,
-            lock: None,
+            refs: Refs::default(),
         }
     }
 

@@ -4,8 +4,8 @@
 //! Every kind the kernel has is named so that the rest of the verifier can
 //! match exhaustively; the interpreter creates only the kinds it models
 //! (`NotInit`, `Scalar`, `PtrToCtx`, `PtrToStack`, `ConstPtrToMap`,
-//! `PtrToMapValue`) and reports the others as unsupported where they would
-//! arise.
+//! `PtrToMapValue`, packets, memory, sockets) and reports the others as
+//! unsupported where they would arise.
 
 use std::fmt::Write as _;
 
@@ -13,9 +13,14 @@ use bpfcheck_uapi::MapSpec;
 
 use crate::domain::{Scalar, fmt_scalar_ranges};
 
-/// The `BPF_ADD_CONST` flag of a scalar id: the register is the linked
-/// register plus `off`.
-pub(crate) const ADD_CONST: u32 = 1 << 31;
+/// The `BPF_ADD_CONST64` flag of a scalar id: the register is the linked
+/// register plus `off` (a 64-bit addition).
+pub(crate) const ADD_CONST64: u32 = 1 << 31;
+/// `BPF_ADD_CONST32`: the linked register plus `off` in a 32-bit
+/// addition, zero-extended.
+pub(crate) const ADD_CONST32: u32 = 1 << 30;
+/// Either flag (`BPF_ADD_CONST`).
+pub(crate) const ADD_CONST: u32 = ADD_CONST64 | ADD_CONST32;
 
 /// The `range` of a packet pointer known to point at `pkt_end`.
 pub(crate) const AT_PKT_END: i32 = -1;
@@ -58,8 +63,8 @@ impl ScalarReg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MapIdx(pub u32);
 
-/// The fields shared by the pointer kinds this verifier does not model
-/// yet; they exist so that the state type is complete.
+/// The fields shared by the pointer kinds without fields of their own
+/// (sockets, packets, memory).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PtrFields {
     /// Fixed offset from the object's start.
@@ -230,10 +235,14 @@ impl RegState {
             Self::PtrToPacketMeta { .. } => "pkt_meta",
             Self::PtrToPacketEnd => "pkt_end",
             Self::PtrToFlowKeys(_) => "flow_keys",
+            Self::PtrToSocket(p) if p.maybe_null => "sock_or_null",
             Self::PtrToSocket(_) => "sock",
+            Self::PtrToSockCommon(p) if p.maybe_null => "sock_common_or_null",
             Self::PtrToSockCommon(_) => "sock_common",
+            Self::PtrToTcpSock(p) if p.maybe_null => "tcp_sock_or_null",
             Self::PtrToTcpSock(_) => "tcp_sock",
             Self::PtrToTpBuffer(_) => "tp_buffer",
+            Self::PtrToXdpSock(p) if p.maybe_null => "xdp_sock_or_null",
             Self::PtrToXdpSock(_) => "xdp_sock",
             Self::PtrToBtfId { .. } => "ptr_",
             Self::PtrToMem { ptr, .. } if ptr.maybe_null => "mem_or_null",
@@ -382,6 +391,35 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             } else {
                 format!("r={r:#x}")
             });
+            if ptr.var.is_const() {
+                if ptr.var.var_off.value != 0 {
+                    items.push(format!("imm={}", snum(ptr.var.var_off.value as i64)));
+                }
+            } else {
+                let ranges = fmt_scalar_ranges(&ptr.var);
+                if !ranges.is_empty() {
+                    items.push(ranges);
+                }
+            }
+            out.push_str(&items.join(","));
+            out.push(')');
+        }
+        RegState::PtrToSocket(ptr)
+        | RegState::PtrToSockCommon(ptr)
+        | RegState::PtrToTcpSock(ptr)
+        | RegState::PtrToXdpSock(ptr) => {
+            out.push_str(reg.type_str());
+            out.push('(');
+            let mut items = Vec::new();
+            if ptr.id != 0 {
+                items.push(format!("id={}", ptr.id));
+            }
+            if ptr.ref_obj_id != 0 {
+                items.push(format!("ref_obj_id={}", ptr.ref_obj_id));
+            }
+            if ptr.off != 0 {
+                items.push(format!("off={}", snum(i64::from(ptr.off))));
+            }
             if ptr.var.is_const() {
                 if ptr.var.var_off.value != 0 {
                     items.push(format!("imm={}", snum(ptr.var.var_off.value as i64)));

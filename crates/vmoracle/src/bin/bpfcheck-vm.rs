@@ -92,7 +92,8 @@ enum Cmd {
         /// Where the requests go.
         #[arg(long)]
         out: PathBuf,
-        /// Directories of `*.s` fixtures.
+        /// Directories of `*.s` fixtures, or ELF objects (`*.o`: each
+        /// program prepared as libbpf would, without externs).
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
@@ -175,11 +176,26 @@ fn main() -> ExitCode {
             Ok(report.complete())
         }),
         Cmd::RunFixtures { vm, out, dirs } => run_fixtures(&vm, out.as_deref(), &dirs),
-        Cmd::Requests { out, dirs } => fixtures::collect(&dirs).and_then(|(reqs, _)| {
-            write_json(&out, &reqs)?;
-            say!("{} requests: {}", reqs.len(), out.display());
-            Ok(true)
-        }),
+        Cmd::Requests { out, dirs } => {
+            let (objects, dirs): (Vec<PathBuf>, Vec<PathBuf>) = dirs
+                .into_iter()
+                .partition(|p| p.extension().is_some_and(|x| x == "o"));
+            let collected = if dirs.is_empty() {
+                Ok((Vec::new(), Vec::new()))
+            } else {
+                fixtures::collect(&dirs)
+            };
+            collected
+                .and_then(|(mut reqs, _)| {
+                    reqs.extend(fixtures::object_requests(&objects)?);
+                    Ok(reqs)
+                })
+                .and_then(|reqs| {
+                    write_json(&out, &reqs)?;
+                    say!("{} requests: {}", reqs.len(), out.display());
+                    Ok(true)
+                })
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

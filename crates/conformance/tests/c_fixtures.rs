@@ -1,0 +1,82 @@
+//! The compiled C fixtures (`fixtures/c/*.o`, self-contained programs
+//! clang and libbpf conventions produce) against the live kernel: every
+//! program bpfcheck judges on the 6.18 profile gets the kernel's verdict,
+//! first error, processed-instruction count and level-2 log.
+
+use std::path::PathBuf;
+
+use bpfcheck_conformance::selftests::run::{ProgramId, ask_kernel, diff_record, strip_stats_lines};
+use bpfcheck_obj::{LoadOptions, Object};
+use bpfcheck_profile::KernelProfile;
+use bpfcheck_sys::test_support::kernel_or_skip;
+use bpfcheck_verifier::LOG_LEVEL2;
+
+/// Programs whose difference is a listed known divergence (README), with
+/// the divergence; each must still differ, so a fix shows up here.
+const KNOWN: &[(&str, &str, &str)] = &[(
+    "v4_ops.v4.o",
+    "v4_ops",
+    "known divergence 9: `r1 = (s32)r3` keeps fewer bounds than 6.18",
+)];
+
+fn objects() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/c");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "o"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn judged_c_fixtures_agree_with_the_live_kernel() {
+    let Some(kernel) = kernel_or_skip("judged_c_fixtures_agree_with_the_live_kernel") else {
+        return;
+    };
+    let profile = KernelProfile::builtin("6.18").unwrap();
+    let (mut judged, mut total) = (0, 0);
+    let mut differ = Vec::new();
+    for path in objects() {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let obj =
+            Object::parse(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for (name, req) in obj.load_requests_each(&LoadOptions::default()) {
+            let Ok(p) = req else { continue };
+            total += 1;
+            let (out, wall) = ask_kernel(&kernel, &p.request, LOG_LEVEL2)
+                .unwrap_or_else(|e| panic!("{file}:{name}: {e}"));
+            let mut kside =
+                bpfcheck_conformance::selftests::run::kernel_side(&out, LOG_LEVEL2, wall);
+            kside.log = Some(strip_stats_lines(&out.log, LOG_LEVEL2));
+            let id = ProgramId {
+                object: &file,
+                program: &name,
+                section: &p.section,
+            };
+            let (record, _) = diff_record(id, &p.request, &profile, LOG_LEVEL2, kside);
+            let Some(a) = record.agree else { continue };
+            if record.verdict == "unsupported" {
+                continue;
+            }
+            judged += 1;
+            let same = a.verdict && a.error && a.insns_processed && a.log;
+            let known = KNOWN.iter().find(|k| k.0 == file && k.1 == name);
+            match (same, known) {
+                (false, None) => differ.push(format!("{file}:{name}: {a:?}")),
+                (true, Some(k)) => differ.push(format!(
+                    "{file}:{name} now agrees: remove it from KNOWN ({})",
+                    k.2
+                )),
+                _ => {}
+            }
+        }
+    }
+    bpfcheck_conformance::report(&format!(
+        "C fixtures: {total} programs, {judged} judged by bpfcheck, {} differ from the live kernel",
+        differ.len()
+    ));
+    assert!(differ.is_empty(), "differences:\n{}", differ.join("\n"));
+    assert!(judged >= 20, "only {judged} C fixture programs judged");
+}
