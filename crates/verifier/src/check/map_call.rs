@@ -150,9 +150,10 @@ impl Checker<'_> {
         }
         let modelled = match id {
             MAP_LOOKUP | MAP_UPDATE | MAP_DELETE if plain_value_map(map_type) => true,
-            // Deleting from a socket map takes only its key.
-            MAP_DELETE => matches!(map_type, MapType::SOCKMAP | MapType::SOCKHASH),
-            MAP_LOOKUP | MAP_UPDATE => false,
+            // Deleting from a socket map takes only its key; an update's
+            // value is a socket (`resolve_map_arg_type`, checked as one).
+            MAP_DELETE | MAP_UPDATE => matches!(map_type, MapType::SOCKMAP | MapType::SOCKHASH),
+            MAP_LOOKUP => false,
             // In the main program of a program without subprograms a tail
             // call is a helper returning nothing (the packet pointers it
             // invalidates are those of `changes_pkt_data`); with
