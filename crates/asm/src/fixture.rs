@@ -46,6 +46,9 @@ pub struct Fixture {
     pub maps: Vec<MapSpec>,
     /// `;! fd_array:` entries.
     pub fd_array: Option<Vec<FdRef>>,
+    /// `;! map_value:` lines: the special fields (`spin_lock@4`) to give a
+    /// map's value type in a generated program BTF.
+    pub map_values: Vec<(u32, Vec<(SpecialStruct, u32)>)>,
     /// `;! expect:`, if present.
     pub expect: Option<Expectation>,
     /// The assembled program. Until [`Fixture::resolve_kernel_symbols`]
@@ -67,6 +70,7 @@ impl Fixture {
             license: "GPL".to_owned(),
             maps: Vec::new(),
             fd_array: None,
+            map_values: Vec::new(),
             expect: None,
             insns: Vec::new(),
             kernel_symbols: Vec::new(),
@@ -130,6 +134,7 @@ impl Fixture {
                     .collect::<Result<Vec<_>, _>>()?;
                 self.fd_array = Some(entries);
             }
+            "map_value" => self.map_values.push(parse_map_value(value)?),
             "expect" => self.expect = Some(parse_expect(value)?),
             _ => return Err(format!("unknown directive `{key}`")),
         }
@@ -154,18 +159,111 @@ impl Fixture {
                 sym.describe()
             );
         }
+        let mut maps = self.maps.clone();
+        let prog_btf =
+            (!self.map_values.is_empty()).then(|| map_value_btf(&mut maps, &self.map_values));
         LoadRequest {
             name: bpfcheck_uapi::prog_name_from(name),
+            prog_btf,
             prog_type: self.prog_type,
             expected_attach_type: self.expected_attach_type,
             insns: self.insns.clone(),
             license: self.license.clone(),
             prog_flags: self.prog_flags,
-            maps: self.maps.clone(),
+            maps,
             fd_array: self.fd_array.clone(),
             ..LoadRequest::default()
         }
     }
+}
+
+/// A struct the kernel recognises in a map value by its name and size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpecialStruct {
+    /// `struct bpf_spin_lock` (4 bytes).
+    SpinLock,
+    /// `struct bpf_timer` (16 bytes).
+    Timer,
+    /// `struct bpf_wq` (16 bytes).
+    Workqueue,
+    /// `struct bpf_refcount` (4 bytes).
+    Refcount,
+}
+
+impl SpecialStruct {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "spin_lock" => Self::SpinLock,
+            "timer" => Self::Timer,
+            "wq" => Self::Workqueue,
+            "refcount" => Self::Refcount,
+            _ => return None,
+        })
+    }
+
+    /// The C struct's name and size.
+    fn shape(self) -> (&'static str, u32) {
+        match self {
+            Self::SpinLock => ("bpf_spin_lock", 4),
+            Self::Timer => ("bpf_timer", 16),
+            Self::Workqueue => ("bpf_wq", 16),
+            Self::Refcount => ("bpf_refcount", 4),
+        }
+    }
+}
+
+/// `N KIND@OFF…`: map index N's value holds each KIND (`spin_lock`,
+/// `timer`, `wq`, `refcount`) at byte OFF.
+fn parse_map_value(value: &str) -> Result<(u32, Vec<(SpecialStruct, u32)>), String> {
+    let mut words = value.split_whitespace();
+    let idx = words
+        .next()
+        .and_then(|w| w.parse::<u32>().ok())
+        .ok_or_else(|| format!("map_value `{value}`: expected a map index first"))?;
+    let fields = words
+        .map(|w| {
+            let (kind, off) = w
+                .split_once('@')
+                .ok_or_else(|| format!("map_value field `{w}`: expected KIND@OFFSET"))?;
+            let kind = SpecialStruct::parse(kind)
+                .ok_or_else(|| format!("map_value field `{w}`: unknown kind `{kind}`"))?;
+            let off = off
+                .parse::<u32>()
+                .map_err(|_| format!("map_value field `{w}`: bad offset"))?;
+            Ok((kind, off))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((idx, fields))
+}
+
+/// A program BTF in which each named map's key is an integer of its key
+/// size and its value a struct of its value size holding the given
+/// special structs (as libbpf passes a map's BTF).
+fn map_value_btf(maps: &mut [MapSpec], values: &[(u32, Vec<(SpecialStruct, u32)>)]) -> Vec<u8> {
+    use bpfcheck_btf::{BtfBuilder, ByteOrder};
+    let mut b = BtfBuilder::new();
+    let u32_ = b.int("unsigned int", 4, false);
+    for (idx, fields) in values {
+        let Some(map) = maps.get_mut(*idx as usize) else {
+            continue;
+        };
+        let key = b.int(&format!("key{idx}"), map.key_size, false);
+        let mut members = Vec::new();
+        let names: Vec<String> = (0..fields.len()).map(|k| format!("f{k}")).collect();
+        for ((kind, off), name) in fields.iter().zip(&names) {
+            let (sname, size) = kind.shape();
+            let st = b
+                .struct_(sname, size, &[("__opaque", u32_, 0)])
+                .unwrap_or_default();
+            members.push((name.as_str(), st, *off));
+        }
+        let value = b
+            .struct_(&format!("val{idx}"), map.value_size, &members)
+            .unwrap_or_default();
+        map.btf_key_type_id = key.0;
+        map.btf_value_type_id = value.0;
+    }
+    b.to_bytes(ByteOrder::Little)
 }
 
 /// `mapN`, `btfN` or a raw number.

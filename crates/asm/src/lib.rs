@@ -98,6 +98,6 @@ mod symbols;
 mod tests;
 
 pub use error::AsmError;
-pub use fixture::{Expectation, Fixture};
+pub use fixture::{Expectation, Fixture, SpecialStruct};
 pub use program::{assemble, assemble_with_symbols};
 pub use symbols::{Assembled, KernelSymbol, SymKind, SymbolLookup};

@@ -52,11 +52,29 @@ pub(crate) fn exit_status(records: &[Record]) -> u8 {
 /// The running kernel's BTF, when it exposes one.
 const HOST_BTF: &str = "/sys/kernel/btf/vmlinux";
 
+/// `--cpus`: the machine's possible CPUs, for every profile named.
+pub(crate) static CPUS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Where the running machine lists its possible CPUs.
+const HOST_CPUS: &str = "/sys/devices/system/cpu/possible";
+
 /// One `--kernel` name: a built-in profile (`6.1`), `host` (the running
 /// kernel: its release and BTF), or `btf:PATH[@VERSION]` (a BTF file of a
 /// kernel bpfcheck ships no profile for, judged with the rules of the
 /// nearest older built-in profile).
 pub(crate) fn resolve_profile(name: &str) -> Result<KernelProfile> {
+    let p = resolve_rules(name)?;
+    // The machine's CPU count: the one given, else the host's own.
+    let cpus = CPUS.get().copied().or_else(|| {
+        (name == "host")
+            .then(|| std::fs::read_to_string(HOST_CPUS).ok())
+            .flatten()
+            .and_then(|t| bpfcheck_profile::parse_possible_cpus(&t))
+    });
+    Ok(p.with_possible_cpus(cpus))
+}
+
+fn resolve_rules(name: &str) -> Result<KernelProfile> {
     if name == "host" {
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .context("--kernel host: cannot read /proc/sys/kernel/osrelease")?;

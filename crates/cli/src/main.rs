@@ -32,6 +32,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The machine's possible CPUs (what bounds bpf_get_smp_processor_id),
+    /// for every profile; `--kernel host` reads the running machine's.
+    #[arg(long, global = true, value_name = "N")]
+    cpus: Option<u32>,
 }
 
 /// Output format of records.
@@ -322,6 +326,9 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(n) = cli.cpus {
+        let _ = commands::CPUS.set(n);
+    }
     let result = match cli.command {
         Command::Dump {
             files,

@@ -151,7 +151,11 @@ pub fn host_profile() -> Option<bpfcheck_profile::KernelProfile> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
     let btf = std::fs::read(HOST_BTF).ok();
     let btf = btf.and_then(|b| bpfcheck_profile::KernelBtf::open(b).ok());
-    bpfcheck_profile::KernelProfile::for_release(release.trim(), btf).ok()
+    let cpus = std::fs::read_to_string("/sys/devices/system/cpu/possible").ok();
+    let cpus = cpus.and_then(|t| bpfcheck_profile::parse_possible_cpus(&t));
+    bpfcheck_profile::KernelProfile::for_release(release.trim(), btf)
+        .ok()
+        .map(|p| p.with_possible_cpus(cpus))
 }
 
 /// Prints a measured figure where the test harness does not swallow it

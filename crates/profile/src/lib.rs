@@ -29,6 +29,7 @@ use std::{
 
 mod embedded_btf;
 pub mod helpers;
+pub mod map_compat;
 
 pub use embedded_btf::embedded_btf_bytes;
 
@@ -206,6 +207,11 @@ pub struct Features {
     /// statistics then show: its loop counter (8), or on x86-64 since 6.15
     /// the timed `may_goto`'s counter and timestamp (16).
     pub may_goto_stack_extra: u32,
+    /// Tracing programs may not use maps whose values hold a `bpf_timer`
+    /// or `bpf_wq` (`tracing progs cannot use bpf_timer yet`): 5.15 to
+    /// 6.18 (the host refuses them); 7.2 allows them.
+    #[serde(default)]
+    pub tracing_timers_refused: bool,
 }
 
 /// `prog_flags` of 5.10's `bpf_prog_load`.
@@ -345,6 +351,13 @@ pub struct KernelProfile {
     /// The embedded helper data of this kernel, if any.
     #[serde(skip)]
     pub helpers: Option<HelperData>,
+    /// The machine's possible CPUs (`nr_cpu_ids`), which bounds what
+    /// `bpf_get_smp_processor_id` returns: a fact of the machine, not of
+    /// the kernel release, so built-in profiles have none until told
+    /// ([`Self::with_possible_cpus`]; the host's is read from
+    /// `/sys/devices/system/cpu/possible`, see [`parse_possible_cpus`]).
+    #[serde(default)]
+    pub possible_cpus: Option<u32>,
 }
 
 /// A `--kernel` name that names no profile.
@@ -421,11 +434,13 @@ impl KernelProfile {
                 log_subprog_table: true,
                 sleepable_inner_maps: false,
                 may_goto_stack_extra: 0,
+                tracing_timers_refused: true,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("5.10"),
             note: None,
             helpers: None,
+            possible_cpus: None,
         }
     }
 
@@ -452,11 +467,13 @@ impl KernelProfile {
                 log_subprog_table: true,
                 sleepable_inner_maps: false,
                 may_goto_stack_extra: 0,
+                tracing_timers_refused: true,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.1"),
             note: None,
             helpers: Some(HelperData::V6_1),
+            possible_cpus: None,
         }
     }
 
@@ -483,11 +500,13 @@ impl KernelProfile {
                 log_subprog_table: true,
                 sleepable_inner_maps: false,
                 may_goto_stack_extra: 8,
+                tracing_timers_refused: true,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.12"),
             note: None,
             helpers: Some(HelperData::V6_12),
+            possible_cpus: None,
         }
     }
 
@@ -516,11 +535,13 @@ impl KernelProfile {
                 log_subprog_table: true,
                 sleepable_inner_maps: true,
                 may_goto_stack_extra: 16,
+                tracing_timers_refused: true,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.18"),
             note: None,
             helpers: Some(HelperData::V6_18),
+            possible_cpus: None,
         }
     }
 
@@ -539,13 +560,21 @@ impl KernelProfile {
                 attach_type_end: AttachType::TRACE_UPROBE_SESSION.0 + 5,
                 map_type_end: MapType::INSN_ARRAY.0 + 1,
                 sleepable_inner_maps: false,
+                tracing_timers_refused: false,
                 ..Self::v6_18().features
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("7.2"),
             note: None,
             helpers: Some(HelperData::V7_2),
+            possible_cpus: None,
         }
+    }
+
+    /// This profile on a machine with `cpus` possible CPUs.
+    pub fn with_possible_cpus(mut self, cpus: Option<u32>) -> Self {
+        self.possible_cpus = cpus;
+        self
     }
 
     /// This profile with the kernel's BTF.
@@ -618,6 +647,17 @@ impl KernelProfile {
     }
 }
 
+/// `nr_cpu_ids` from the text of `/sys/devices/system/cpu/possible`
+/// (`0-3`, `0`, `0-3,8-11`): one more than the highest CPU listed.
+pub fn parse_possible_cpus(text: &str) -> Option<u32> {
+    let mut highest: Option<u32> = None;
+    for range in text.trim().split(',') {
+        let last = range.rsplit('-').next()?.trim().parse::<u32>().ok()?;
+        highest = highest.max(Some(last));
+    }
+    highest?.checked_add(1)
+}
+
 /// Instruction text as this kernel's verifier prints it: kfunc calls are
 /// named from the kernel's BTF when the profile has it.
 impl bpfcheck_isa::Symbolizer for KernelProfile {
@@ -640,6 +680,15 @@ impl bpfcheck_isa::Symbolizer for KernelProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn possible_cpus_are_one_past_the_highest_listed() {
+        assert_eq!(parse_possible_cpus("0-1\n"), Some(2));
+        assert_eq!(parse_possible_cpus("0"), Some(1));
+        assert_eq!(parse_possible_cpus("0-3,8-11"), Some(12));
+        assert_eq!(parse_possible_cpus(""), None);
+        assert_eq!(parse_possible_cpus("x"), None);
+    }
 
     #[test]
     fn versions_parse() {

@@ -33,8 +33,14 @@
 //!   support for this map type`, `invalid access to map value pointer …`),
 //!   maps whose value type has BTF (the program's BTF, parsed once): the
 //!   special fields of 6.18's `map_check_btf` mask are looked for as
-//!   `btf_parse_fields` does (module `prepare::map_btf`) and a value
-//!   without any is plain memory,
+//!   `btf_parse_fields` does (module `prepare::map_btf`: spin locks,
+//!   timers, workqueues, task works, refcounts, kptrs and uptrs, list and
+//!   rbtree roots, with their offsets, the map's record) and a value
+//!   without any is plain memory; `check_map_prog_compatibility`'s rules
+//!   for them (`socket filter progs cannot use bpf_spin_lock yet`,
+//!   `tracing progs cannot use bpf_spin_lock yet`, `… bpf_timer yet` /
+//!   `… bpf_wq yet` where the profile says so, `… bpf_{list_head,rb_root}
+//!   yet`),
 //!   the map/program compatibility rules that need no BTF (struct_ops maps,
 //!   sleepable programs' map types), the per-program map limit, one cgroup
 //!   storage per type, and `unknown opcode %02x`;
@@ -147,7 +153,36 @@
 //!   `PTR_MAYBE_NULL` (`get_constant_map_key`, STACK_ZERO keys), returns
 //!   `RET_INTEGER`/`RET_VOID`/`RET_PTR_TO_MAP_VALUE[_OR_NULL]` with a fresh
 //!   id, `R1`–`R5` clobbered; the map helpers with hash and array maps;
-//!   liveness uses each prototype's argument count;
+//!   liveness uses each prototype's argument count; a spilled constant
+//!   array key (its slot marked precise); `ARG_CONST_ALLOC_SIZE_OR_ZERO`
+//!   (`R%d is not a known constant'`) and `ARG_PTR_TO_CTX | PTR_MAYBE_NULL`;
+//! - helpers and maps (module `check::map_call`): `record_func_map`
+//!   (`write into map forbidden`, device maps being read-only),
+//!   `record_func_key` (a tail call's constant index is precise),
+//!   `bpf_get_local_storage` (`get_local_storage() doesn't support
+//!   non-zero flags`, a non-null value), `check_map_func_compatibility`
+//!   in both directions from the profile's table
+//!   (`bpfcheck_profile::map_compat`: `cannot pass map_type %d into func
+//!   %s#%d`, `cannot update sockmap in this context`); the pairs whose
+//!   effect is modelled: map lookups, updates and deletes on hash and
+//!   array maps, cgroup storage, ring buffer output, perf event output and
+//!   reads, stack ids, cgroup arrays, `bpf_redirect_map`, tail calls in
+//!   programs without subprograms (leaving packet pointers alone);
+//!   `bpf_get_smp_processor_id` returns `[0, nr_cpu_ids - 1]` from the
+//!   profile's `possible_cpus`;
+//! - spin locks in map values (module `check::spin_lock`):
+//!   `process_spin_lock` (`R%d doesn't have constant offset…`, `map '%s'
+//!   has to have BTF…`, `… has no valid bpf_spin_lock`, `off %lld doesn't
+//!   point to 'struct bpf_spin_lock' that is at %d`, `bpf_spin_unlock
+//!   without taking a lock`, `bpf_spin_unlock of different lock`), the
+//!   lock held by map and pointer id (`refs=N` in state print-outs, ids
+//!   kept through null checks and given to non-null lookups,
+//!   `refsafe` in pruning), `function calls are not allowed while holding
+//!   a lock`, `global function calls are not allowed while holding a
+//!   lock`, `… cannot be used inside bpf_spin_lock-ed region` at the main
+//!   program's exit and `BPF_LD_[ABS|IND]`, and `bpf_spin_lock cannot be
+//!   accessed directly by load/store` for loads, stores and helper
+//!   accesses touching the lock;
 //! - helper memory arguments (`ARG_PTR_TO_MEM` with `MEM_RDONLY`,
 //!   `MEM_UNINIT`, `MEM_WRITE`, `MEM_FIXED_SIZE`, `MEM_ALIGNED`,
 //!   `PTR_MAYBE_NULL`, sized by `ARG_CONST_SIZE[_OR_ZERO]`) on the stack
@@ -385,14 +420,17 @@
 //! - Helper argument kinds other than those above (constant strings, BTF
 //!   ids, dynptrs, callbacks, `MEM_UNINIT` map values…), memory arguments
 //!   in map keys and other memory kinds, other return types,
-//!   `bpf_get_smp_processor_id` (its range is the machine's CPU count),
-//!   helpers with an `allowed` callback, map helpers on other map types
-//!   (`check_map_func_compatibility`), array lookups whose key is a
-//!   spilled constant (the kernel's precision marking of the slot), map
-//!   values with BTF special fields (spin locks, timers, workqueues, task
-//!   works, refcounts, kptrs and uptrs, list and rbtree roots) or whose
-//!   BTF the kernel's field parser would refuse; precision through atomic fetches
-//!   where a tracked register or slot meets them.
+//!   `bpf_get_smp_processor_id` without a machine CPU count in the
+//!   profile or with `bpf_fastcall` spill/fill pairs around it (which
+//!   change the reported stack depth), helpers with an `allowed`
+//!   callback, helpers on map types whose effect is not modelled
+//!   (map-in-map, socket, XDP socket and device map lookups, queues and
+//!   stacks, storage helpers…), tail calls with subprograms or through
+//!   other maps, socket map values, spin locks in allocated objects, map
+//!   values with BTF special fields other than spin locks (timers,
+//!   workqueues, task works, refcounts, kptrs and uptrs, list and rbtree
+//!   roots) or whose BTF the kernel's field parser would refuse; precision
+//!   through atomic fetches where a tracked register or slot meets them.
 //! - For the program types added after socket filters, tc and XDP: the
 //!   kernel's look at the main function's BTF prototype
 //!   (`btf_prepare_func_args`, which logs `arg#0 reference type(…) size

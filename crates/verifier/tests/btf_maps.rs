@@ -17,21 +17,29 @@ use bpfcheck_verifier::{LOG_LEVEL1, LOG_LEVEL2, Verdict, VerifyOptions, stats_tr
 /// `map_lookup.s` with a BTF key (`int`) and value (`struct val`, two
 /// longs, no special fields) and line info: two records on one line that
 /// differ only in column, and a file name with directories.
-fn request(special_value: bool) -> LoadRequest {
+fn request(special_value: Option<&str>) -> LoadRequest {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/asm/map_lookup.s");
     let text = std::fs::read_to_string(path).unwrap();
     let mut req = Fixture::parse(&text).unwrap().load_request("btf_map");
     let mut b = BtfBuilder::new();
     let int = b.int("int", 4, true);
     let long = b.int("long", 8, true);
-    let value = if special_value {
-        let uint = b.int("unsigned int", 4, false);
-        let lock = b.struct_("bpf_spin_lock", 4, &[("val", uint, 0)]).unwrap();
-        b.struct_("val", 16, &[("a", long, 0), ("lock", lock, 8)])
-            .unwrap()
-    } else {
-        b.struct_("val", 16, &[("a", long, 0), ("b", long, 8)])
-            .unwrap()
+    let value = match special_value {
+        // The second long replaced by a lock.
+        Some("bpf_spin_lock") => {
+            let uint = b.int("unsigned int", 4, false);
+            let lock = b.struct_("bpf_spin_lock", 4, &[("val", uint, 0)]).unwrap();
+            b.struct_("val", 16, &[("a", long, 0), ("lock", lock, 8)])
+                .unwrap()
+        }
+        // The whole value a workqueue.
+        Some(name) => {
+            let wq = b.struct_(name, 16, &[("a", long, 0)]).unwrap();
+            b.struct_("val", 16, &[("w", wq, 0)]).unwrap()
+        }
+        None => b
+            .struct_("val", 16, &[("a", long, 0), ("b", long, 8)])
+            .unwrap(),
     };
     let file = b.add_str("/src/prog/btf_map.c");
     let lines = [
@@ -75,7 +83,7 @@ fn our_log(req: &LoadRequest, level: u32) -> String {
 
 #[test]
 fn btf_value_without_special_fields_is_plain_memory() {
-    let req = request(false);
+    let req = request(None);
     let bless = std::env::var_os("BPFCHECK_BLESS").is_some();
     for level in [LOG_LEVEL1, LOG_LEVEL2] {
         let ours = our_log(&req, level);
@@ -91,12 +99,36 @@ fn btf_value_without_special_fields_is_plain_memory() {
 }
 
 #[test]
-fn btf_value_with_a_spin_lock_is_unsupported() {
+fn btf_value_with_a_workqueue_is_unsupported() {
     let profile = KernelProfile::builtin("6.18").unwrap();
-    let v = verify(&request(true), &profile, &VerifyOptions { log_level: 1 });
+    let v = verify(
+        &request(Some("bpf_wq")),
+        &profile,
+        &VerifyOptions { log_level: 1 },
+    );
     assert_eq!(v.verdict, Verdict::Unsupported);
     let feature = v.unsupported.expect("why").feature;
-    assert!(feature.contains("struct bpf_spin_lock"), "{feature}");
+    assert!(feature.contains("struct bpf_wq"), "{feature}");
+}
+
+#[test]
+fn socket_filters_may_not_use_spin_locks() {
+    let profile = KernelProfile::builtin("6.18").unwrap();
+    let req = request(Some("bpf_spin_lock"));
+    let v = verify(&req, &profile, &VerifyOptions { log_level: 1 });
+    assert_eq!(v.verdict, Verdict::Rejected);
+    let message = v.error.expect("why").message;
+    // `map_lookup.s` is a socket filter.
+    assert_eq!(message, "socket filter progs cannot use bpf_spin_lock yet");
+    if let Some(kernel) = kernel_or_skip("socket_filters_may_not_use_spin_locks") {
+        let opts = LoadOptions {
+            log_level: 1,
+            log_size: 1 << 20,
+            fixed_log: false,
+        };
+        let out = kernel.load(&req, &opts).unwrap();
+        assert!(out.log.contains(&message), "{}", out.log);
+    }
 }
 
 #[test]
@@ -104,7 +136,7 @@ fn btf_map_logs_match_the_live_kernel() {
     let Some(kernel) = kernel_or_skip("btf_map_logs_match_the_live_kernel") else {
         return;
     };
-    let req = request(false);
+    let req = request(None);
     for level in [LOG_LEVEL1, LOG_LEVEL2] {
         let opts = LoadOptions {
             log_level: level,

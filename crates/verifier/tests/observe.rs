@@ -56,7 +56,9 @@ fn log_path(log: &str) -> Vec<u32> {
 
 #[test]
 fn observing_changes_nothing_and_counts_add_up() {
-    let profile = KernelProfile::builtin("6.18").unwrap();
+    let profile = KernelProfile::builtin("6.18")
+        .unwrap()
+        .with_possible_cpus(Some(2));
     let mut rejected = 0;
     for (name, req) in fixtures() {
         for level in [0, LOG_LEVEL1, LOG_LEVEL2] {
@@ -128,7 +130,9 @@ fn observing_changes_nothing_and_counts_add_up() {
 #[test]
 fn paths_show_what_each_instruction_wrote() {
     // The fixture with a missing null check shows the lookup's result.
-    let profile = KernelProfile::builtin("6.18").unwrap();
+    let profile = KernelProfile::builtin("6.18")
+        .unwrap()
+        .with_possible_cpus(Some(2));
     let (name, req) = fixtures()
         .into_iter()
         .find(|(n, _)| n == "map_value_or_null_deref")
@@ -170,7 +174,9 @@ fn processed_at(line: &str) -> Option<usize> {
 
 #[test]
 fn counts_are_the_level2_logs_processed_lines() {
-    let profile = KernelProfile::builtin("6.18").unwrap();
+    let profile = KernelProfile::builtin("6.18")
+        .unwrap()
+        .with_possible_cpus(Some(2));
     for (name, req) in fixtures() {
         let v = verify_observed(
             &req,
@@ -211,7 +217,9 @@ fn stack_depth_is_the_kernels() {
     let Some(kernel) = kernel_or_skip("stack_depth_is_the_kernels") else {
         return;
     };
-    let profile = KernelProfile::builtin("6.18").unwrap();
+    let profile = KernelProfile::builtin("6.18")
+        .unwrap()
+        .with_possible_cpus(Some(2));
     let mut nonzero = 0;
     for (name, req) in fixtures() {
         let ours = verify(&req, &profile, &VerifyOptions { log_level: 4 });

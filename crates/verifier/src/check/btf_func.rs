@@ -419,6 +419,7 @@ impl Checker<'_> {
     /// A call of global function `k` (`check_func_call`): valid whatever
     /// it does, verified later; the caller sees an unknown `R0`.
     pub(super) fn global_call(&mut self, k: usize, matched: bool) -> Result<(), Stop> {
+        self.global_call_under_lock()?;
         let Some(b) = self.btf_funcs.as_mut() else {
             return Err(self.unsupported("global functions without BTF"));
         };

@@ -9,14 +9,14 @@
 //! with stack and map-value pointers as memory, and the socket kinds
 //! ([`super::sock`]). Modelled returns:
 //! `RET_INTEGER` (refined for the `*_str` and stack helpers), `RET_VOID`,
-//! `RET_PTR_TO_MAP_VALUE_OR_NULL`, the socket pointers. Helpers that take a map are modelled
-//! with the plain hash and array maps, for `bpf_map_lookup_elem`,
-//! `bpf_map_update_elem` and `bpf_map_delete_elem`, and with ring buffers
-//! for `bpf_ringbuf_output`. Everything else is reported as unsupported,
+//! `RET_PTR_TO_MAP_VALUE_OR_NULL`, the socket pointers ([`super::sock`]).
+//! Which helpers take which maps, and which of those pairs are modelled,
+//! is [`super::map_call`]'s; spin lock arguments are
+//! [`super::spin_lock`]'s. Everything else is reported as unsupported,
 //! naming the feature.
 
 use bpfcheck_profile::helpers::{
-    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag,
+    ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag, TypeFlags,
 };
 use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
 
@@ -27,16 +27,12 @@ use crate::domain::{Era, Scalar};
 use crate::error::{ErrorCode, Stop};
 use crate::state::{MapIdx, RegState, SLOT_SIZE, ScalarReg, SlotType};
 
-/// `BPF_FUNC_map_lookup_elem`, `_update_elem`, `_delete_elem`.
+/// `BPF_FUNC_map_lookup_elem`.
 const MAP_LOOKUP: u32 = 1;
-const MAP_UPDATE: u32 = 2;
-const MAP_DELETE: u32 = 3;
+/// `BPF_FUNC_tail_call`.
+const TAIL_CALL: i32 = 12;
 /// `BPF_FUNC_get_smp_processor_id`.
 const GET_SMP_PROCESSOR_ID: u32 = 8;
-/// `BPF_FUNC_tail_call`.
-const TAIL_CALL: u32 = 12;
-/// `BPF_FUNC_ringbuf_output`.
-const RINGBUF_OUTPUT: u32 = 130;
 /// Helpers whose integer return is at most their size argument
 /// (`do_refine_retval_range`): `get_stack`, `probe_read_str`,
 /// `get_task_stack`, `probe_read_user_str`, `probe_read_kernel_str`.
@@ -62,6 +58,9 @@ fn refined_str_return(msize_max: u64) -> RegState {
 /// when refusing a register.
 const MEM_TYPES: &str =
     "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_";
+
+/// The register types `ARG_PTR_TO_SPIN_LOCK` accepts (`spin_lock_types`).
+const SPIN_LOCK_TYPES: &str = "map_value, ptr_";
 
 /// `license_is_gpl_compatible`.
 fn gpl_compatible(license: &str) -> bool {
@@ -113,22 +112,23 @@ impl Checker<'_> {
                 "helper call might sleep in a non-sleepable prog".to_owned(),
             ));
         }
-        if proto.id == GET_SMP_PROCESSOR_ID {
-            return Err(self
-                .unsupported("bpf_get_smp_processor_id's return range (the machine's CPU count)"));
-        }
         let mut meta = Meta::default();
         for i in 0..proto.args.len() {
             self.check_func_arg(proto, i, &mut meta)?;
         }
+        self.record_func_map(proto.id, meta.map)?;
+        self.record_func_key(proto.id, meta.map)?;
         if let Some((regno, size)) = meta.mem.raw_access {
             self.helper_raw_writes(regno, size)?;
         }
         self.release_arg(proto, &meta.refs)?;
-        if proto.id == TAIL_CALL {
+        if insn.imm == TAIL_CALL {
             self.check_resource_leak("tail_call")?;
         }
-        self.check_map_func_compat(proto, &meta)?;
+        self.local_storage_flags(proto.id)?;
+        // The kernel refuses a map it may not take only after setting R0,
+        // which no log line shows.
+        self.map_func_compat(proto, meta.map)?;
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;
@@ -139,7 +139,9 @@ impl Checker<'_> {
         let ret = proto.ret;
         let r0 = match ret.base {
             RetBase::Integer if ret.flags.is_empty() => {
-                if STR_RETURNS.contains(&proto.id) {
+                if proto.id == GET_SMP_PROCESSOR_ID {
+                    self.smp_processor_id_return()?
+                } else if STR_RETURNS.contains(&proto.id) {
                     refined_str_return(meta.mem.msize_max)
                 } else {
                     RegState::unknown()
@@ -159,12 +161,14 @@ impl Checker<'_> {
                         .const_key
                         .is_some_and(|k| k < u64::from(spec.max_entries));
                 let maybe_null = ret.flags.has(TypeFlag::PtrMaybeNull) && !elided;
+                // A value holding a spin lock is known by its id.
+                let with_id = maybe_null || self.keeps_id(map);
                 RegState::PtrToMapValue {
                     map,
                     off: 0,
                     var: Scalar::constant(0),
                     maybe_null,
-                    id: if maybe_null { self.new_id() } else { 0 },
+                    id: if with_id { self.new_id() } else { 0 },
                 }
             }
             RetBase::PtrToSocket | RetBase::PtrToSockCommon | RetBase::PtrToTcpSock => self
@@ -173,7 +177,9 @@ impl Checker<'_> {
             _ => return Err(self.unsupported(&format!("helper return type {ret}"))),
         };
         *self.cur.cur_mut().reg_mut(0) = r0;
-        if super::packet::changes_pkt_data(insn.imm) {
+        // A tail call that returns did not run the callee: in the main
+        // frame it leaves the packet alone.
+        if super::packet::changes_pkt_data(insn.imm) && insn.imm != TAIL_CALL {
             self.clear_all_pkt_pointers();
         }
         Ok(())
@@ -292,10 +298,18 @@ impl Checker<'_> {
                 meta.map = Some(map);
                 Ok(())
             }
-            ArgBase::PtrToCtx if arg.flags.is_empty() => match reg {
-                RegState::PtrToCtx { .. } => self.check_ptr_off_reg(regno, &reg),
-                _ => Err(self.type_mismatch(regno, "ctx")),
-            },
+            ArgBase::PtrToCtx
+                if arg.flags.is_empty()
+                    || arg.flags == TypeFlags::EMPTY.with(TypeFlag::PtrMaybeNull) =>
+            {
+                if null_ok {
+                    return Ok(());
+                }
+                self.ctx_arg(regno, &reg)
+            }
+            ArgBase::ConstAllocSizeOrZero if arg.flags.is_empty() => {
+                self.alloc_size_arg(regno, &reg)
+            }
             ArgBase::PtrToMapKey | ArgBase::PtrToMapValue if arg.flags.is_empty() => {
                 // `resolve_map_arg_type`: a socket map's value is a socket.
                 let sock_map = meta.map.is_some_and(|m| {
@@ -341,8 +355,41 @@ impl Checker<'_> {
                 }
                 Ok(())
             }
+            ArgBase::PtrToSpinLock if arg.flags.is_empty() => match reg {
+                RegState::PtrToMapValue {
+                    maybe_null: false, ..
+                } => self.spin_lock_arg(regno, proto.id),
+                RegState::PtrToBtfId { .. } => {
+                    Err(self.unsupported("spin locks in allocated objects"))
+                }
+                _ => Err(self.type_mismatch(regno, SPIN_LOCK_TYPES)),
+            },
             _ => Err(self.unsupported(&format!("helper argument type {arg}"))),
         }
+    }
+
+    /// `ARG_PTR_TO_CTX`: the context itself, at offset 0.
+    fn ctx_arg(&self, regno: u8, reg: &RegState) -> Result<(), Stop> {
+        match reg {
+            RegState::PtrToCtx { .. } => self.check_ptr_off_reg(regno, reg),
+            _ => Err(self.type_mismatch(regno, "ctx")),
+        }
+    }
+
+    /// `ARG_CONST_ALLOC_SIZE_OR_ZERO`: a known size, which is then precise.
+    fn alloc_size_arg(&mut self, regno: u8, reg: &RegState) -> Result<(), Stop> {
+        let Some(s) = reg.scalar() else {
+            return Err(self.type_mismatch(regno, "scalar"));
+        };
+        if !s.value.is_const() {
+            // The kernel's message has a stray quote.
+            return Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EACCES,
+                format!("R{regno} is not a known constant'"),
+            ));
+        }
+        self.mark_chain_precision(regno)
     }
 
     /// `check_reg_type` for the memory argument kinds.
@@ -366,7 +413,7 @@ impl Checker<'_> {
 
     /// `get_constant_map_key` for an array lookup: `Ok(Some(k))` when the
     /// key is the constant `k`, `Ok(None)` when it is not known.
-    fn constant_map_key(&self, reg: &RegState, key_size: i32) -> Result<Option<u64>, Stop> {
+    fn constant_map_key(&mut self, reg: &RegState, key_size: i32) -> Result<Option<u64>, Stop> {
         let RegState::PtrToStack { frameno, off } = *reg else {
             return Ok(None);
         };
@@ -390,37 +437,13 @@ impl Checker<'_> {
         if !spilled_scalar || run(SlotType::Spill) != key_size {
             return Ok(None);
         }
-        match st.spilled.scalar() {
-            Some(s) if s.value.is_const() => {
-                // The kernel marks the slot precise here (its own log lines).
-                Err(self.unsupported("array lookups with a spilled constant key"))
+        match st.spilled.scalar().and_then(|s| s.value.const_value()) {
+            Some(k) => {
+                // The lookup relies on the value: no pruning may forget it.
+                self.mark_slot_precision(usize::from(frameno), slot / SLOT_SIZE)?;
+                Ok(Some(k))
             }
-            _ => Ok(None),
-        }
-    }
-
-    /// `check_map_func_compatibility` for the cases modelled: the map
-    /// helpers on plain hash and array maps.
-    fn check_map_func_compat(&self, proto: &HelperProto, meta: &Meta) -> Result<(), Stop> {
-        let Some(map) = meta.map else {
-            return Ok(());
-        };
-        let plain = matches!(
-            self.maps[map.0 as usize].map_type,
-            MapType::HASH
-                | MapType::ARRAY
-                | MapType::PERCPU_HASH
-                | MapType::PERCPU_ARRAY
-                | MapType::LRU_HASH
-                | MapType::LRU_PERCPU_HASH
-        );
-        let map_type = self.maps[map.0 as usize].map_type;
-        if plain && matches!(proto.id, MAP_LOOKUP | MAP_UPDATE | MAP_DELETE)
-            || map_type == MapType::RINGBUF && proto.id == RINGBUF_OUTPUT
-        {
-            Ok(())
-        } else {
-            Err(self.unsupported("helper/map type compatibility"))
+            None => Ok(None),
         }
     }
 }

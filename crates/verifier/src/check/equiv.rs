@@ -145,7 +145,7 @@ fn refsafe(old: &Refs, cur: &Refs, ids: &mut IdMap) -> bool {
         && old
             .iter()
             .zip(cur.iter())
-            .all(|(o, c)| ids.check(o.id, c.id))
+            .all(|(o, c)| ids.check(o.id, c.id) && o.lock == c.lock)
 }
 
 /// `regs_exact`.

@@ -10,8 +10,9 @@ use super::precision::LinkedLoc;
 use super::{Checker, Flow};
 use crate::domain::{self, AluOp, Era, JmpOp, Scalar, Width};
 use crate::error::{Stop, VerifierError};
+use crate::prepare::map_btf::SpecialField;
 use crate::state::reg::{ADD_CONST, ADD_CONST32};
-use crate::state::{RegState, ScalarReg, VerifierState};
+use crate::state::{MapIdx, RegState, ScalarReg, VerifierState};
 
 /// The relative offset of `ja` (`off`) or `gotol` (`imm`).
 pub(crate) fn ja_offset(insn: &RawInsn) -> i32 {
@@ -36,8 +37,14 @@ pub(super) fn target_of(idx: usize, insn: &RawInsn) -> usize {
 /// `mark_ptr_or_null_regs`: every copy of the lookup result `id` in the
 /// state becomes the number 0 (`is_null`) or a plain pointer. A NULL
 /// result that was its own reference (`ref_obj_id == id`) holds nothing
-/// to release.
-pub(super) fn mark_ptr_or_null(state: &mut VerifierState, id: u32, ref_obj_id: u32, is_null: bool) {
+/// to release. A map value whose map holds a spin lock keeps its id
+/// (`keeps_id`).
+pub(super) fn mark_ptr_or_null(
+    state: &mut VerifierState,
+    (id, ref_obj_id): (u32, u32),
+    is_null: bool,
+    keeps_id: &dyn Fn(MapIdx) -> bool,
+) {
     if is_null && ref_obj_id != 0 && ref_obj_id == id {
         state.refs.release(id);
     }
@@ -77,9 +84,17 @@ pub(super) fn mark_ptr_or_null(state: &mut VerifierState, id: u32, ref_obj_id: u
         {
             if is_null {
                 *r = RegState::constant(0);
-            } else if let RegState::PtrToMapValue { maybe_null, id, .. } = r {
+            } else if let RegState::PtrToMapValue {
+                maybe_null,
+                id,
+                map,
+                ..
+            } = r
+            {
                 *maybe_null = false;
-                *id = 0;
+                if !keeps_id(*map) {
+                    *id = 0;
+                }
             }
         }
     };
@@ -371,8 +386,15 @@ impl Checker<'_> {
         }
         let mut other = self.cur.clone();
         if width == Width::W64 && insn.imm == 0 && eq_ne && maybe_null {
-            mark_ptr_or_null(&mut self.cur, id, ref_obj_id, opk == JmpOp::Ne);
-            mark_ptr_or_null(&mut other, id, ref_obj_id, opk == JmpOp::Eq);
+            let fields = &self.map_fields;
+            let keeps_id = |m: MapIdx| {
+                fields
+                    .get(m.0 as usize)
+                    .is_some_and(|f| f.iter().any(|f| f.kind == SpecialField::SpinLock))
+            };
+            let ids = (id, ref_obj_id);
+            mark_ptr_or_null(&mut self.cur, ids, opk == JmpOp::Ne, &keeps_id);
+            mark_ptr_or_null(&mut other, ids, opk == JmpOp::Eq, &keeps_id);
         }
         self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();

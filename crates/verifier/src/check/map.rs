@@ -132,7 +132,8 @@ impl Checker<'_> {
         let max = i64::try_from(var.umax)
             .unwrap_or(i64::MAX)
             .saturating_add(off);
-        self.mem_in_bounds(regno, max, bounds, "max")
+        self.mem_in_bounds(regno, max, bounds, "max")?;
+        self.map_fields_untouched(map, (var.smin, var.umax), off, size)
     }
 
     /// `__check_mem_access` for a map value, with the line

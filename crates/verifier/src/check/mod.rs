@@ -35,6 +35,7 @@ mod jmp;
 mod ld_abs;
 mod loops;
 mod map;
+mod map_call;
 mod mem;
 mod mem_arg;
 mod observe;
@@ -45,6 +46,7 @@ mod ptr_alu;
 mod ptr_jmp;
 mod retval;
 mod sock;
+mod spin_lock;
 mod stack_liveness;
 mod subprog_call;
 mod visited;
@@ -106,6 +108,8 @@ pub(crate) struct Checker<'a> {
     req: &'a LoadRequest,
     /// The request's maps, indexed by [`crate::state::MapIdx`].
     maps: &'a [MapSpec],
+    /// Each map's value fields (`map->record`), same index.
+    map_fields: Vec<Vec<crate::prepare::map_btf::Field>>,
     prog_type: ProgType,
     /// `BPF_F_STRICT_ALIGNMENT`.
     strict_alignment: bool,
@@ -206,6 +210,7 @@ impl<'a> Checker<'a> {
             insns,
             req,
             maps: &req.maps,
+            map_fields: crate::prepare::map_btf::map_records(req),
             prog_type: req.prog_type,
             strict_alignment: req.prog_flags & BPF_F_STRICT_ALIGNMENT != 0,
             test_state_freq: req.prog_flags & BPF_F_TEST_STATE_FREQ != 0,
@@ -420,8 +425,14 @@ impl<'a> Checker<'a> {
             op::JMP | op::JMP32 => {
                 self.jmps_processed += 1;
                 match op::alu_op(insn.code) {
-                    op::CALL if insn.src == op::PSEUDO_CALL => self.pseudo_call(),
-                    op::CALL => self.call(insn).map(|()| Flow::Next),
+                    op::CALL => {
+                        self.call_under_lock(insn)?;
+                        if insn.src == op::PSEUDO_CALL {
+                            self.pseudo_call()
+                        } else {
+                            self.call(insn).map(|()| Flow::Next)
+                        }
+                    }
                     op::JA => Ok(Flow::Goto(jmp::ja_target(idx, insn))),
                     op::EXIT => self.exit(),
                     op::JCOND => self.may_goto(insn),

@@ -450,6 +450,18 @@ impl Checker<'_> {
         self.backtrack_chain(bt, &start).map(|_| ())
     }
 
+    /// `mark_chain_precision_batch` for stack slot `spi` of frame `frame`,
+    /// which holds a spilled constant the verifier relies on.
+    pub(super) fn mark_slot_precision(&mut self, frame: usize, spi: usize) -> Result<(), Stop> {
+        let mut bt = Backtrack {
+            frame: self.cur.frames.len() - 1,
+            ..Backtrack::default()
+        };
+        bt.set_slot(frame, spi);
+        let start = self.chain_start();
+        self.backtrack_chain(bt, &start).map(|_| ())
+    }
+
     /// The current path as the start of a precision walk.
     pub(super) fn chain_start(&self) -> ChainStart {
         ChainStart {

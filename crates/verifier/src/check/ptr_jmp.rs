@@ -14,6 +14,8 @@ use super::ptr_alu::MAX_VAR_OFF;
 use super::{Checker, Flow};
 use crate::domain::{JmpOp, Width};
 use crate::error::Stop;
+use crate::prepare::map_btf::SpecialField;
+use crate::state::MapIdx;
 use crate::state::RegState;
 
 /// Whether the pointer may still be NULL (`type_may_be_null`).
@@ -116,8 +118,17 @@ impl Checker<'_> {
                     RegState::PtrToMem { ptr, .. } => (ptr.id, ptr.ref_obj_id),
                     _ => (0, 0),
                 };
-                mark_ptr_or_null(&mut self.cur, id, ref_obj_id, opk == JmpOp::Ne);
-                mark_ptr_or_null(&mut other, id, ref_obj_id, opk == JmpOp::Eq);
+                // A map value of a map holding a spin lock keeps its id
+                // (the lock is known by it).
+                let fields = &self.map_fields;
+                let keeps_id = |m: MapIdx| {
+                    fields
+                        .get(m.0 as usize)
+                        .is_some_and(|f| f.iter().any(|f| f.kind == SpecialField::SpinLock))
+                };
+                let ids = (id, ref_obj_id);
+                mark_ptr_or_null(&mut self.cur, ids, opk == JmpOp::Ne, &keeps_id);
+                mark_ptr_or_null(&mut other, ids, opk == JmpOp::Eq, &keeps_id);
             }
         }
         self.push_branch(other, target, idx)?;

@@ -324,12 +324,17 @@ impl Checker<'_> {
     /// `check_resource_leak` without locks to check: every reference
     /// still held is named, then the refusal with `what`'s prefix.
     pub(super) fn check_resource_leak(&mut self, what: &str) -> Result<(), Stop> {
+        // A subprogram's exit may keep a lock its caller releases.
+        let exit = what.starts_with("BPF_EXIT");
+        if !exit || self.cur.frames.len() == 1 {
+            self.no_lock_held(what)?;
+        }
         // A static subprogram may hand its references back to its caller.
-        if self.cur.refs.is_empty() || self.cur.frames.len() > 1 {
+        if self.cur.refs.pointers().next().is_none() || self.cur.frames.len() > 1 {
             return Ok(());
         }
         let mut text = String::new();
-        for r in self.cur.refs.iter() {
+        for r in self.cur.refs.pointers() {
             text.push_str(&format!(
                 "Unreleased reference id={} alloc_insn={}\n",
                 r.id, r.insn_idx

@@ -5,9 +5,9 @@
 use bpfcheck_btf::{Btf, BtfTypeId};
 use bpfcheck_isa::check_prepass;
 use bpfcheck_profile::KernelProfile;
-use bpfcheck_uapi::{Errno, FdRef, LoadRequest, MapSpec, MapType, load, op};
+use bpfcheck_uapi::{Errno, FdRef, LoadRequest, MapSpec, MapType, ProgType, load, op};
 
-use super::map_btf::{ValueFields, value_fields};
+use super::map_btf::{Field, SpecialField, ValueFields, value_fields};
 use crate::error::{ErrorCode, Stop, Unsupported, VerifierError};
 
 fn reject(code: ErrorCode, errno: Errno, insn: usize, msg: impl Into<String>) -> Stop {
@@ -39,10 +39,21 @@ pub(crate) fn resolve(req: &LoadRequest, profile: &KernelProfile) -> Result<(), 
                 | op::PSEUDO_MAP_VALUE
                 | op::PSEUDO_MAP_IDX_VALUE => {
                     let (idx, map) = lookup_map(req, i)?;
-                    if map.btf_value_type_id != 0 {
-                        check_value_fields(req, &mut btf, map, i)?;
+                    let fields = if map.btf_value_type_id != 0 {
+                        check_value_fields(req, &mut btf, map, i)?
+                    } else {
+                        Vec::new()
+                    };
+                    check_map_prog_compatibility(req, profile, map, &fields, i)?;
+                    // Spin locks are modelled; the first other field names
+                    // what is not.
+                    if let Some(f) = fields.iter().find(|f| f.kind != SpecialField::SpinLock) {
+                        return Err(Unsupported::new(
+                            format!("map values with BTF special fields ({})", f.kind.name()),
+                            Some(i),
+                        )
+                        .into());
                     }
-                    check_map_prog_compatibility(req, profile, map, i)?;
                     if matches!(insn.src, op::PSEUDO_MAP_VALUE | op::PSEUDO_MAP_IDX_VALUE) {
                         check_direct_value(map, second.imm as u32, profile, i)?;
                     }
@@ -150,12 +161,62 @@ fn bad_fd(i: usize, fd: i64) -> Stop {
     )
 }
 
+/// `is_tracing_prog_type`.
+fn is_tracing(t: ProgType) -> bool {
+    matches!(
+        t,
+        ProgType::KPROBE
+            | ProgType::TRACEPOINT
+            | ProgType::PERF_EVENT
+            | ProgType::RAW_TRACEPOINT
+            | ProgType::RAW_TRACEPOINT_WRITABLE
+    )
+}
+
 fn check_map_prog_compatibility(
     req: &LoadRequest,
     profile: &KernelProfile,
     map: &MapSpec,
+    fields: &[Field],
     i: usize,
 ) -> Result<(), Stop> {
+    let has = |k: SpecialField| fields.iter().any(|f| f.kind == k);
+    let tracing = is_tracing(req.prog_type);
+    if tracing && (has(SpecialField::ListHead) || has(SpecialField::RbRoot)) {
+        return Err(reject(
+            ErrorCode::InvalidAttr,
+            Errno::EINVAL,
+            i,
+            "tracing progs cannot use bpf_{list_head,rb_root} yet",
+        ));
+    }
+    if has(SpecialField::SpinLock) {
+        let refused = if req.prog_type == ProgType::SOCKET_FILTER {
+            Some("socket filter progs cannot use bpf_spin_lock yet")
+        } else if is_tracing(req.prog_type) {
+            Some("tracing progs cannot use bpf_spin_lock yet")
+        } else {
+            None
+        };
+        if let Some(msg) = refused {
+            return Err(reject(ErrorCode::InvalidAttr, Errno::EINVAL, i, msg));
+        }
+    }
+    if tracing && profile.features.tracing_timers_refused {
+        for (kind, name) in [
+            (SpecialField::Timer, "bpf_timer"),
+            (SpecialField::Workqueue, "bpf_wq"),
+        ] {
+            if has(kind) {
+                return Err(reject(
+                    ErrorCode::InvalidAttr,
+                    Errno::EINVAL,
+                    i,
+                    format!("tracing progs cannot use {name} yet"),
+                ));
+            }
+        }
+    }
     if map.map_type == MapType::STRUCT_OPS {
         return Err(reject(
             ErrorCode::InvalidAttr,
@@ -203,15 +264,15 @@ fn check_map_prog_compatibility(
     Ok(())
 }
 
-/// A map whose value type has BTF: plain memory unless the value holds
-/// fields the verifier tracks (spin locks, timers, kptrs, graph roots …),
-/// which are not modelled.
+/// A map whose value type has BTF: its special fields (`btf_record`).
+/// Spin locks are modelled; the other fields the verifier tracks (timers,
+/// kptrs, graph roots …) are not.
 fn check_value_fields<'a>(
     req: &'a LoadRequest,
     btf: &mut Option<Btf<'a>>,
     map: &MapSpec,
     i: usize,
-) -> Result<(), Stop> {
+) -> Result<Vec<Field>, Stop> {
     let unsupported = |what: String| Stop::from(Unsupported::new(what, Some(i)));
     if btf.is_none() {
         // libbpf creates a program's maps with the program's BTF; a map
@@ -225,14 +286,11 @@ fn check_value_fields<'a>(
         *btf = Some(parsed);
     }
     let Some(btf) = btf.as_ref() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     match value_fields(btf, BtfTypeId(map.btf_value_type_id)) {
-        ValueFields::None => Ok(()),
-        ValueFields::Special(field) => Err(unsupported(format!(
-            "map values with BTF special fields ({})",
-            field.name()
-        ))),
+        ValueFields::None => Ok(Vec::new()),
+        ValueFields::Special(fields) => Ok(fields),
         ValueFields::Unparsable(why) => Err(unsupported(format!(
             "map value BTF the kernel's field parser refuses ({why})"
         ))),

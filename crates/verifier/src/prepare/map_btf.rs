@@ -11,8 +11,8 @@
 //! `bpf_rb_node`) are not in the mask a map asks for: in a map value they
 //! are plain memory.
 //!
-//! Only whether a value holds any such field matters here: with none the
-//! map is plain memory to the verifier. A walk that would make the kernel's
+//! The fields found, with their offsets, are the map's record: with none
+//! the map is plain memory to the verifier. A walk that would make the kernel's
 //! parse fail (duplicate singletons, unknown or stacked type tags, offsets
 //! inside a byte, nesting too deep) is reported as such rather than
 //! second-guessed.
@@ -83,39 +83,104 @@ impl SpecialField {
     }
 }
 
+/// One special field of a map value (`struct btf_field`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub(crate) kind: SpecialField,
+    /// Byte offset in the value.
+    pub(crate) offset: u32,
+}
+
+impl Field {
+    /// Bytes the field covers (`btf_field_type_size`).
+    pub(crate) fn size(self) -> u32 {
+        self.kind.size_align().0
+    }
+}
+
 /// What the walk found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ValueFields {
     /// Plain memory.
     None,
-    /// At least one special field; the first one in layout order.
-    Special(SpecialField),
+    /// The special fields, in layout order (`btf_record`).
+    Special(Vec<Field>),
     /// The kernel's parse would fail or the BTF is unreadable here.
     Unparsable(String),
+}
+
+/// Every map's record, by map index: what the prepare pass let through
+/// (spin locks only) or nothing.
+pub(crate) fn map_records(req: &bpfcheck_uapi::LoadRequest) -> Vec<Vec<Field>> {
+    let btf = req.prog_btf.as_deref().and_then(|b| Btf::parse(b).ok());
+    req.maps
+        .iter()
+        .map(|m| match (&btf, m.btf_value_type_id) {
+            (Some(btf), id) if id != 0 => match value_fields(btf, BtfTypeId(id)) {
+                ValueFields::Special(f) => f,
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+impl ValueFields {
+    /// The first field in layout order, if any.
+    #[cfg(test)]
+    pub(crate) fn first(&self) -> Option<SpecialField> {
+        match self {
+            Self::Special(f) => f.first().map(|f| f.kind),
+            _ => None,
+        }
+    }
 }
 
 /// The special fields of value type `value` (`btf_value_type_id`).
 pub(crate) fn value_fields(btf: &Btf<'_>, value: BtfTypeId) -> ValueFields {
     // `btf_type_id_size` resolves the value type through typedefs and
     // modifiers before the fields are looked for.
+    let mut found = Vec::new();
     let walk = match btf.resolve(value) {
-        Ok(Type::Struct(_)) => walk_struct(btf, value, 0),
-        Ok(Type::Datasec(sec)) => walk_datasec(btf, sec.entries()),
+        Ok(Type::Struct(_)) => walk_struct(btf, value, 0, 0, &mut found),
+        Ok(Type::Datasec(sec)) => walk_datasec(btf, sec.entries(), &mut found),
         // Neither a struct nor a section: the kernel's record is an error
         // pointer, which every user treats as "no fields".
-        Ok(_) => Ok(None),
+        Ok(_) => Ok(()),
         Err(e) => Err(format!("map value type {}: {e}", value.0)),
     };
-    match walk {
-        Ok(None) => ValueFields::None,
-        Ok(Some(f)) => ValueFields::Special(f),
+    match walk.and_then(|()| check_singletons(&found)) {
+        Ok(()) if found.is_empty() => ValueFields::None,
+        Ok(()) => {
+            found.sort_by_key(|f| f.offset);
+            ValueFields::Special(found)
+        }
         Err(why) => ValueFields::Unparsable(why),
     }
 }
 
-type Found = Result<Option<SpecialField>, String>;
+/// `btf_parse_fields` allows one of each kind but kptrs and graph roots,
+/// and not both kinds of spin lock.
+fn check_singletons(found: &[Field]) -> Result<(), String> {
+    for (i, f) in found.iter().enumerate() {
+        let repeatable = matches!(
+            f.kind,
+            SpecialField::Kptr(_) | SpecialField::ListHead | SpecialField::RbRoot
+        );
+        if !repeatable && found[..i].iter().any(|g| g.kind == f.kind) {
+            return Err(format!("two {} in a map value", f.kind.name()));
+        }
+    }
+    let has = |k| found.iter().any(|f| f.kind == k);
+    if has(SpecialField::SpinLock) && has(SpecialField::ResSpinLock) {
+        return Err("both kinds of spin lock in a map value".into());
+    }
+    Ok(())
+}
 
-fn walk_struct(btf: &Btf<'_>, id: BtfTypeId, level: u32) -> Found {
+type Found = Result<(), String>;
+
+fn walk_struct(btf: &Btf<'_>, id: BtfTypeId, base: u32, level: u32, out: &mut Vec<Field>) -> Found {
     let st = btf
         .composite(btf.resolve(id).map_err(|e| e.to_string())?.id())
         .map_err(|e| e.to_string())?;
@@ -126,16 +191,19 @@ fn walk_struct(btf: &Btf<'_>, id: BtfTypeId, level: u32) -> Found {
                 m.bit_offset
             ));
         }
-        if let Some(f) = field_one(btf, m.ty, m.bit_offset / 8, None, level)? {
-            return Ok(Some(f));
-        }
+        let at = Place {
+            base,
+            off: m.bit_offset / 8,
+        };
+        field_one(btf, m.ty, at, None, level, out)?;
     }
-    Ok(None)
+    Ok(())
 }
 
 fn walk_datasec(
     btf: &Btf<'_>,
     vars: impl Iterator<Item = bpfcheck_btf::types::VarSecInfo>,
+    out: &mut Vec<Field>,
 ) -> Found {
     for v in vars {
         let var_type = match btf.type_by_id(v.ty).map_err(|e| e.to_string())? {
@@ -144,21 +212,32 @@ fn walk_datasec(
             // (the prototype), which holds no field.
             other => BtfTypeId(other.raw().size_or_type()),
         };
-        if let Some(f) = field_one(btf, var_type, v.offset, Some(v.size), 0)? {
-            return Ok(Some(f));
-        }
+        let at = Place {
+            base: 0,
+            off: v.offset,
+        };
+        field_one(btf, var_type, at, Some(v.size), 0, out)?;
     }
-    Ok(None)
+    Ok(())
 }
 
-/// One member or variable of type `ty` at byte offset `off`; `expected`
-/// is the section entry's size for data-section variables.
+/// Where a member lies: its offset in the struct that declares it, whose
+/// own offset in the value is `base` (alignment is checked on `off`).
+#[derive(Clone, Copy)]
+struct Place {
+    base: u32,
+    off: u32,
+}
+
+/// One member or variable of type `ty` at `at`; `expected` is the section
+/// entry's size for data-section variables.
 fn field_one(
     btf: &Btf<'_>,
     mut ty: BtfTypeId,
-    off: u32,
+    at: Place,
     expected: Option<u32>,
     level: u32,
+    out: &mut Vec<Field>,
 ) -> Found {
     let err = |e: bpfcheck_btf::BtfError| e.to_string();
     // Arrays are flattened (no modifiers are skipped on the way, as in the
@@ -176,41 +255,70 @@ fn field_one(
         t = btf.type_by_id(ty).map_err(err)?;
     }
     if nelems == 0 {
-        return Ok(None);
+        return Ok(());
     }
     let name = t.raw().name().map_err(|e| e.to_string())?;
     let is_struct = t.kind() == BtfKind::Struct;
     let size_matches =
         |sz: u32| expected.is_none_or(|e| u64::from(e) == u64::from(sz).saturating_mul(nelems));
+    let off = at.off;
+    // Repeated elements are laid out one after another.
+    let copies = |f: SpecialField, out: &mut Vec<Field>| -> Found {
+        if nelems > 1 && !matches!(f, SpecialField::Kptr(_)) {
+            // Arrays of locks, timers or roots: the kernel's record would
+            // have one entry per element; not modelled.
+            return Err(format!("an array of {} in a map value", f.name()));
+        }
+        let sz = f.size_align().0;
+        for k in 0..u32::try_from(nelems).map_err(|_| "huge array in a map value".to_string())? {
+            out.push(Field {
+                kind: f,
+                offset: at.base + off + k * sz,
+            });
+        }
+        Ok(())
+    };
     let candidate = match SpecialField::by_struct_name(name) {
         Some(f) => f,
         None if is_struct => {
             if !size_matches(t.raw().size_or_type()) {
-                return Ok(None);
+                return Ok(());
             }
             if level + 1 >= MAX_DEPTH {
                 return Err("struct nesting too deep in a map value".into());
             }
-            return walk_struct(btf, ty, level + 1);
+            if nelems > 1 {
+                // The kernel repeats a nested struct's fields per element.
+                let mut inner = Vec::new();
+                walk_struct(btf, ty, at.base + off, level + 1, &mut inner)?;
+                if inner.is_empty() {
+                    return Ok(());
+                }
+                return Err("an array of structs with special fields in a map value".into());
+            }
+            return walk_struct(btf, ty, at.base + off, level + 1, out);
         }
         // Everything else is a kptr candidate, decided by its tag below.
         None => SpecialField::Kptr("kptr"),
     };
     let (sz, align) = candidate.size_align();
     if !size_matches(sz) || !off.is_multiple_of(align) {
-        return Ok(None);
+        return Ok(());
     }
     match candidate {
-        SpecialField::Kptr(_) => kptr_tag(btf, t),
+        SpecialField::Kptr(_) => match kptr_tag(btf, t)? {
+            Some(f) => copies(f, out),
+            None => Ok(()),
+        },
         // Named like a special struct but not one of the kernel's shape.
-        f if is_struct && t.raw().size_or_type() == sz => Ok(Some(f)),
-        _ => Ok(None),
+        f if is_struct && t.raw().size_or_type() == sz => copies(f, out),
+        _ => Ok(()),
     }
 }
 
 /// `btf_find_kptr`: a (possibly volatile) pointer to exactly one type tag
 /// naming the kind of kptr, over a struct.
-fn kptr_tag(btf: &Btf<'_>, t: Type<'_>) -> Found {
+fn kptr_tag(btf: &Btf<'_>, t: Type<'_>) -> Result<Option<SpecialField>, String> {
     let err = |e: bpfcheck_btf::BtfError| e.to_string();
     let t = match t {
         Type::Volatile(r) => btf.type_by_id(r.target()).map_err(err)?,
@@ -307,13 +415,13 @@ mod tests {
             b.struct_("val", 8, &[("cnt", int, 0), ("lock", l, 4)])
                 .expect("struct")
         });
-        assert_eq!(direct, ValueFields::Special(SpecialField::SpinLock));
+        assert_eq!(direct.first(), Some(SpecialField::SpinLock));
         let nested = fields(|b| {
             let l = lock(b, 4);
             let inner = b.struct_("inner", 4, &[("lock", l, 0)]).expect("struct");
             b.struct_("val", 4, &[("in", inner, 0)]).expect("struct")
         });
-        assert_eq!(nested, ValueFields::Special(SpecialField::SpinLock));
+        assert_eq!(nested.first(), Some(SpecialField::SpinLock));
         // A struct of that name but not the kernel's size is plain memory.
         let wrong_size = fields(|b| {
             let l = lock(b, 8);
@@ -342,7 +450,7 @@ mod tests {
                 .expect("struct");
             b.struct_("val", 16, &[("root", r, 0)]).expect("struct")
         });
-        assert_eq!(root, ValueFields::Special(SpecialField::RbRoot));
+        assert_eq!(root.first(), Some(SpecialField::RbRoot));
     }
 
     #[test]
@@ -351,14 +459,14 @@ mod tests {
             let p = kptr(b, "kptr");
             b.struct_("val", 8, &[("task", p, 0)]).expect("struct")
         });
-        assert_eq!(got, ValueFields::Special(SpecialField::Kptr("kptr")));
+        assert_eq!(got.first(), Some(SpecialField::Kptr("kptr")));
         // Arrays of kptrs are flattened.
         let arr = fields(|b| {
             let p = kptr(b, "percpu_kptr");
             let a = array(b, p, 2);
             b.struct_("val", 16, &[("tasks", a, 0)]).expect("struct")
         });
-        assert_eq!(arr, ValueFields::Special(SpecialField::Kptr("percpu_kptr")));
+        assert_eq!(arr.first(), Some(SpecialField::Kptr("percpu_kptr")));
         // A tag the kernel does not know makes its parse fail.
         let unknown = fields(|b| {
             let p = kptr(b, "user");

@@ -1,0 +1,214 @@
+//! What `check_helper_call` does with a helper's map after the arguments:
+//! `record_func_map`'s refusal of writes into a program-read-only map,
+//! `bpf_get_local_storage`'s flags, `check_map_func_compatibility` (the
+//! profile's table), and which helper/map pairs the interpreter models.
+//! Also the machine-dependent return range of `bpf_get_smp_processor_id`.
+
+use bpfcheck_profile::helpers::HelperProto;
+use bpfcheck_profile::map_compat::{MapFuncCompat, map_func_compat};
+use bpfcheck_uapi::{Errno, MapType, helper_name, op};
+
+use super::Checker;
+use crate::domain::{Era, Scalar};
+use crate::error::{ErrorCode, Stop};
+use crate::state::{MapIdx, RegState, ScalarReg};
+
+const MAP_LOOKUP: u32 = 1;
+const MAP_UPDATE: u32 = 2;
+const MAP_DELETE: u32 = 3;
+const TAIL_CALL: u32 = 12;
+const GET_LOCAL_STORAGE: u32 = 81;
+const MAP_PUSH: u32 = 87;
+const MAP_POP: u32 = 88;
+
+/// `BPF_F_RDONLY_PROG`.
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+
+/// Helpers whose map argument changes nothing in the verifier but the
+/// compatibility check, returning a plain integer: `perf_event_read`,
+/// `perf_event_output`, `get_stackid`, `skb_under_cgroup`,
+/// `current_task_under_cgroup`, `redirect_map`, `perf_event_read_value`,
+/// `ringbuf_output`.
+const PLAIN_MAP_HELPERS: [u32; 8] = [22, 25, 27, 33, 37, 51, 55, 130];
+
+/// Map types whose lookups give plain map values of the map's value size.
+fn plain_value_map(t: MapType) -> bool {
+    matches!(
+        t,
+        MapType::HASH
+            | MapType::ARRAY
+            | MapType::PERCPU_HASH
+            | MapType::PERCPU_ARRAY
+            | MapType::LRU_HASH
+            | MapType::LRU_PERCPU_HASH
+    )
+}
+
+impl Checker<'_> {
+    /// `record_func_map`: a map the program may only read takes no update,
+    /// delete, push or pop.
+    pub(super) fn record_func_map(&self, func_id: u32, map: Option<MapIdx>) -> Result<(), Stop> {
+        let Some(map) = map else {
+            return Ok(());
+        };
+        let spec = &self.maps[map.0 as usize];
+        // Device maps are made read-only for programs when created.
+        let rdonly = spec.flags & BPF_F_RDONLY_PROG != 0
+            || matches!(spec.map_type, MapType::DEVMAP | MapType::DEVMAP_HASH);
+        if rdonly && matches!(func_id, MAP_UPDATE | MAP_DELETE | MAP_PUSH | MAP_POP) {
+            return Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EACCES,
+                "write into map forbidden".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `record_func_key`: a tail call's index known to be in range is
+    /// precise (the JIT may call the target directly).
+    pub(super) fn record_func_key(
+        &mut self,
+        func_id: u32,
+        map: Option<MapIdx>,
+    ) -> Result<(), Stop> {
+        let Some(map) = map.filter(|_| func_id == TAIL_CALL) else {
+            return Ok(());
+        };
+        let spec = &self.maps[map.0 as usize];
+        if spec.map_type != MapType::PROG_ARRAY {
+            // Refused here, with a message the kernel logs without its
+            // newline.
+            return Err(self.unsupported("tail calls through maps other than program arrays"));
+        }
+        let max = u64::from(spec.max_entries);
+        let index = self
+            .cur
+            .cur()
+            .reg(3)
+            .scalar()
+            .and_then(|s| s.value.const_value());
+        if index.is_some_and(|k| k < max) {
+            self.mark_chain_precision(3)?;
+        }
+        Ok(())
+    }
+
+    /// `bpf_get_local_storage`'s flags must be a known zero, which is then
+    /// precise.
+    pub(super) fn local_storage_flags(&mut self, func_id: u32) -> Result<(), Stop> {
+        if func_id != GET_LOCAL_STORAGE {
+            return Ok(());
+        }
+        let zero = self
+            .cur
+            .cur()
+            .reg(2)
+            .scalar()
+            .is_some_and(|s| s.value.const_value() == Some(0));
+        if !zero {
+            return Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EINVAL,
+                "get_local_storage() doesn't support non-zero flags".to_owned(),
+            ));
+        }
+        self.mark_chain_precision(2)
+    }
+
+    /// `check_map_func_compatibility`, then whether this verifier models
+    /// what the helper does with that kind of map.
+    pub(super) fn map_func_compat(
+        &mut self,
+        proto: &HelperProto,
+        map: Option<MapIdx>,
+    ) -> Result<(), Stop> {
+        let Some(map) = map else {
+            return Ok(());
+        };
+        let map_type = self.maps[map.0 as usize].map_type;
+        let id = proto.id;
+        let verdict = map_func_compat(
+            map_type,
+            id,
+            self.req.prog_type,
+            self.req.expected_attach_type,
+        );
+        if let MapFuncCompat::Refused { note } = verdict {
+            if let Some(note) = note {
+                self.log.line(note);
+            }
+            let name = i32::try_from(id)
+                .ok()
+                .and_then(helper_name)
+                .unwrap_or("unknown");
+            return Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EINVAL,
+                format!("cannot pass map_type {} into func {name}#{id}", map_type.0),
+            ));
+        }
+        let modelled = match id {
+            MAP_LOOKUP | MAP_UPDATE | MAP_DELETE if plain_value_map(map_type) => true,
+            // Deleting from a socket map takes only its key; an update's
+            // value is a socket (`resolve_map_arg_type`, checked as one).
+            MAP_DELETE | MAP_UPDATE => matches!(map_type, MapType::SOCKMAP | MapType::SOCKHASH),
+            MAP_LOOKUP => false,
+            // In the main program of a program without subprograms a tail
+            // call is a helper returning nothing (the packet pointers it
+            // invalidates are those of `changes_pkt_data`); with
+            // subprograms the stack and frame rules of tail calls apply.
+            TAIL_CALL if self.subprogs.starts.len() == 1 => true,
+            TAIL_CALL => {
+                return Err(self.unsupported("tail calls in programs with bpf-to-bpf calls"));
+            }
+            GET_LOCAL_STORAGE => true,
+            _ => PLAIN_MAP_HELPERS.contains(&id),
+        };
+        if modelled {
+            Ok(())
+        } else {
+            let name = i32::try_from(id).ok().and_then(helper_name).unwrap_or("?");
+            Err(self.unsupported(&format!(
+                "helper/map type compatibility ({name} with {map_type} maps)"
+            )))
+        }
+    }
+
+    /// `do_refine_retval_range` of `bpf_get_smp_processor_id`: a CPU
+    /// number below `nr_cpu_ids`, the machine's count of possible CPUs.
+    pub(super) fn smp_processor_id_return(&self) -> Result<RegState, Stop> {
+        let Some(cpus) = self.profile.possible_cpus.filter(|n| *n > 0) else {
+            return Err(self
+                .unsupported("bpf_get_smp_processor_id's return range (the machine's CPU count)"));
+        };
+        // bpf_fastcall spill/fill pairs around the call change the stack
+        // depth the kernel reports (`remove_fastcall_spills_fills`).
+        let i = self.insn_idx;
+        let spill = |k: usize| {
+            self.insns
+                .get(k)
+                .is_some_and(|s| s.code == op::STX | op::MEM | op::DW && s.dst == 10)
+        };
+        let fill = |k: usize| {
+            self.insns
+                .get(k)
+                .is_some_and(|l| l.code == op::LDX | op::MEM | op::DW && l.src == 10)
+        };
+        if i > 0 && spill(i - 1) && fill(i + 1) {
+            return Err(self.unsupported("bpf_fastcall spill/fill patterns"));
+        }
+        let max = cpus - 1;
+        let mut v = Scalar::unknown();
+        v.umin = 0;
+        v.umax = u64::from(max);
+        v.smin = 0;
+        v.smax = i64::from(max);
+        v.u32_min = 0;
+        v.u32_max = max;
+        v.s32_min = 0;
+        v.s32_max = i32::try_from(max).unwrap_or(i32::MAX);
+        v.sync(Era::V6_18);
+        Ok(RegState::Scalar(ScalarReg::new(v)))
+    }
+}
