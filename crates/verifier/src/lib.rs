@@ -536,6 +536,7 @@ fn interpretable(
             | ProgType::CGROUP_SYSCTL
             | ProgType::SOCK_OPS
             | ProgType::NETFILTER
+            | ProgType::SYSCALL
     ) {
         return Err(Unsupported::new(
             format!("abstract interpretation of program type {}", req.prog_type),
