@@ -347,6 +347,13 @@ mod tests {
     }
 
     #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        for end in 0..HEADER.len() {
+            let _ = LightSkeleton::parse(&HEADER[..end]);
+        }
+    }
+
+    #[test]
     fn errors_name_the_place() {
         let bad = HEADER.replace("\\x7f", "\\q");
         let e = LightSkeleton::parse(&bad).unwrap_err();
