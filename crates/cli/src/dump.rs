@@ -4,7 +4,7 @@
 
 use std::{fmt::Write, path::Path};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use bpfcheck_obj::bpfcheck_btf::Btf;
 use bpfcheck_obj::bpfcheck_btf::core::{CorePatch, CoreResolution, PoisonCause};
 use bpfcheck_obj::{CoreReloReport, ExternKind, MapOrigin, Object, object_name_from_path};
@@ -308,6 +308,13 @@ pub(crate) fn dump_with_kernel(
     for path in files {
         let bytes =
             std::fs::read(path).with_context(|| format!("{}: cannot read file", path.display()))?;
+        if bpfcheck_obj::lskel::is_light_skeleton(&bytes) {
+            // Its objects are created by the loader program at run time.
+            bail!(
+                "{}: a light skeleton has no ELF object to list; `check` and `disasm` take its loader program",
+                path.display()
+            );
+        }
         let obj = Object::parse_named(&bytes, &object_name_from_path(path))
             .map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let mut v = describe(path, &obj);

@@ -1,5 +1,6 @@
-//! Turning command-line inputs into load requests: ELF objects through
-//! `bpfcheck-obj`, raw instruction files, and assembler fixtures.
+//! Turning command-line inputs into load requests: ELF objects and light
+//! skeleton headers through `bpfcheck-obj`, raw instruction files, and
+//! assembler fixtures.
 
 use std::path::{Path, PathBuf};
 
@@ -226,9 +227,12 @@ fn read_input(path: &Path, opts: &InputOpts) -> Result<Input> {
         apply_overrides(&mut req, opts, !opts.maps.is_empty())?;
         return Ok(single(path, req));
     }
+    if bpfcheck_obj::lskel::is_light_skeleton(&bytes) {
+        return light_skeleton(path, &bytes, opts);
+    }
     if !is_elf(&bytes) {
         bail!(
-            "not an ELF object (pass --raw for a file of raw 8-byte instructions, or name an assembler file *.s)"
+            "not an ELF object (pass --raw for a file of raw 8-byte instructions, name an assembler file *.s, or a light skeleton header from `bpftool gen skeleton -L`)"
         );
     }
     let obj_name = bpfcheck_obj::object_name_from_path(path);
@@ -238,6 +242,22 @@ fn read_input(path: &Path, opts: &InputOpts) -> Result<Input> {
         path: path.to_path_buf(),
         object: Box::new(object),
     })
+}
+
+/// The loader program of a light skeleton, as `bpf_load_and_run` loads it.
+fn light_skeleton(path: &Path, bytes: &[u8], opts: &InputOpts) -> Result<Input> {
+    let text = std::str::from_utf8(bytes).context("light skeleton is not UTF-8")?;
+    let skeleton = bpfcheck_obj::lskel::LightSkeleton::parse(text)
+        .map_err(|e| anyhow::anyhow!("light skeleton: {e}"))?;
+    let mut request = skeleton.load_request();
+    apply_overrides(&mut request, opts, !opts.maps.is_empty())?;
+    Ok(Input::Single(Box::new(Program {
+        object: path.to_path_buf(),
+        name: request.name.clone(),
+        section: None,
+        request,
+        unprepared: None,
+    })))
 }
 
 fn object_programs(

@@ -94,7 +94,7 @@ enum Command {
     ///   bpfcheck check prog.bpf.o --format sarif > bpfcheck.sarif
     #[command(verbatim_doc_comment)]
     Check {
-        /// ELF objects, raw instruction files (--raw) or assembler fixtures (*.s).
+        /// ELF objects, raw instruction files (--raw), assembler fixtures (*.s) or light skeleton headers (bpftool gen skeleton -L).
         /// With no file, the bundled example object is checked.
         files: Vec<PathBuf>,
         #[command(flatten)]
@@ -125,7 +125,7 @@ enum Command {
     ///   bpfcheck disasm prog.bpf.o --program count
     #[command(verbatim_doc_comment)]
     Disasm {
-        /// An ELF object, a raw instruction file (--raw) or an assembler fixture (*.s).
+        /// An ELF object, a raw instruction file (--raw), an assembler fixture (*.s) or a light skeleton header.
         files: Vec<PathBuf>,
         #[command(flatten)]
         input: input::InputOpts,

@@ -255,6 +255,46 @@ fn bad_input_is_exit_2_and_names_the_file() {
 }
 
 #[test]
+fn light_skeletons_are_checked_as_their_loader_program() {
+    let h = fixture("c/lskel_counter.lskel.h");
+    let o = bpfcheck(&["check", &h, "--kernel", "6.18", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = &json(&o)[0];
+    assert_eq!(r["program"], "__loader.prog");
+    assert_eq!(r["prog_type"], "syscall");
+    assert_eq!(r["verdict"], "accepted");
+
+    // A malformed header: the file, line and column are named, exit 2.
+    let text = std::fs::read_to_string(&h).unwrap();
+    let at = text.find("opts.insns = (void *)\"").unwrap();
+    let line = text[..at].matches('\n').count() + 1;
+    let cases = [
+        (
+            "bad_escape.lskel.h",
+            text.replacen("opts.insns = (void *)\"", "opts.insns = (void *)\"\\q", 1),
+            format!("line {line}, column 24: unknown escape `\\q`"),
+        ),
+        (
+            "bad_size.lskel.h",
+            text.replacen("opts.insns_sz = ", "opts.insns_sz = 1", 1),
+            "but the string holds".to_owned(),
+        ),
+        (
+            "no_insns.lskel.h",
+            text.replacen("opts.insns = (void *)", "opts.insns = ", 1),
+            "no `opts.insns` string".to_owned(),
+        ),
+    ];
+    for (name, body, want) in cases {
+        let p = tmp(name, body.as_bytes());
+        let o = bpfcheck(&["check", p.to_str().unwrap(), "--kernel", "6.18"]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(name) && err.contains(&want), "{name}: {err}");
+    }
+}
+
+#[test]
 fn diff_against_the_live_kernel() {
     if bpfcheck_sys::test_support::kernel_or_skip("diff_against_the_live_kernel").is_none() {
         return;

@@ -51,6 +51,10 @@
 //! objects such as the BPF selftests (`examples/libbpf_corpus.rs`), and so
 //! is the kernel's verdict on the requests.
 //!
+//! - light skeletons (`bpftool gen skeleton -L` headers): the loader
+//!   program and data blob they embed, as the request `bpf_load_and_run`
+//!   makes ([`lskel`]).
+//!
 //! Knowingly not done (yet): BTF
 //! sanitisation for kernels lacking BTF features (libbpf rewrites a copy
 //! per kernel; that belongs with the kernel profile), the `__arg_ctx`
@@ -67,6 +71,7 @@ mod elf;
 pub mod error;
 pub mod externs;
 pub mod host;
+pub mod lskel;
 pub mod maps;
 pub(crate) mod reloc;
 pub mod request;

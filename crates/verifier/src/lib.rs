@@ -59,7 +59,8 @@
 //! program, a cgroup socket-buffer, socket, socket-address, socket-option,
 //! device or sysctl program, a
 //! lightweight-tunnel program (`lwt_in`, `lwt_out`, `lwt_xmit`,
-//! `lwt_seg6local`), a `sock_ops` or a netfilter program,
+//! `lwt_seg6local`), a `sock_ops`, a netfilter or a (sleepable) syscall
+//! program, such as the loader program of a light skeleton,
 //! loaded by a privileged user on the 6.18 profile, walking every path in
 //! the kernel's order with the kernel's log:
 //! - static bpf-to-bpf calls (module `check::subprog_call`):
@@ -264,7 +265,14 @@
 //!   (`sock_ops_is_valid_access`: whole words but `skb_tcp_flags`, the
 //!   8-byte counters and `skb_hwtstamp`, writes of `reply` and
 //!   `sk_txhash`); netfilter programs (`nf_is_valid_access`: the two
-//!   pointers of `struct bpf_nf_ctx`, read whole);
+//!   pointers of `struct bpf_nf_ctx`, read whole); syscall programs
+//!   (`syscall_prog_is_valid_access`: the caller's buffer, read and
+//!   written at any offset below `U16_MAX` that is a multiple of the
+//!   size; as in 6.12, 6.18 has no variable context offsets for them, and
+//!   the context is no memory argument of a helper; their helpers are
+//!   `bpf_sys_bpf`, `bpf_sys_close`, `bpf_btf_find_by_name_kind`,
+//!   `bpf_kallsyms_lookup_name` and the tracing ones, from the profile;
+//!   any return value);
 //! - direct packet access (module `check::packet`): packet pointer
 //!   arithmetic with constants (fixed offset, range and id kept) and
 //!   bounded scalars (a fresh id, range reset), `scalar += pkt`, the
@@ -406,6 +414,9 @@
 //!   variable map value pointers; the source line the
 //!   kernel prints after an invalid context access in a stats-only log
 //!   (the log is then `None`).
+//! - Loads through a map pointer (`CONST_PTR_TO_MAP`,
+//!   `check_ptr_to_map_access`: a BTF walk of the kernel's map struct, as
+//!   6.18's signed loaders read a map's hash).
 //! - Socket pointers under `BPF_F_STRICT_ALIGNMENT`; XDP sockets (from
 //!   `XSKMAP` lookups) and the `bpf_skc_to_*` casts (BTF pointers);
 //!   socket pointers compared with other pointer kinds or with linked
@@ -632,6 +643,7 @@ fn interpretable(
             | ProgType::CGROUP_SYSCTL
             | ProgType::SOCK_OPS
             | ProgType::NETFILTER
+            | ProgType::SYSCALL
     ) {
         return Err(Unsupported::new(
             format!("abstract interpretation of program type {}", req.prog_type),

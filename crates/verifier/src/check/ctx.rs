@@ -129,6 +129,13 @@ fn skb_access(off: i32, size: i32, write: bool) -> Verdict {
     Verdict::scalar_if(ok)
 }
 
+/// `syscall_prog_is_valid_access`: the context is the caller's buffer,
+/// read and written freely below `U16_MAX` at aligned offsets (its size is
+/// checked when the program runs, against `max_ctx_offset`).
+fn syscall_access(off: i32, size: i32) -> Verdict {
+    Verdict::scalar_if((0..i32::from(u16::MAX)).contains(&off) && off % size == 0)
+}
+
 impl Checker<'_> {
     /// `check_ctx_access` for a load (`write == false`, `ldsx` for a
     /// sign-extending one) or store through the context pointer `base` in
@@ -192,6 +199,7 @@ impl Checker<'_> {
                 super::ctx_cgroup::sockopt_access(off, size, write, self.req.expected_attach_type)
             }
             ProgType::NETFILTER => super::ctx_sock::netfilter_access(off, size, write),
+            ProgType::SYSCALL => syscall_access(off, size),
             ProgType::CGROUP_SOCK_ADDR => {
                 super::ctx_sock::sock_addr_access(off, size, write, self.req.expected_attach_type)
             }

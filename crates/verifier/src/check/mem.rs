@@ -283,6 +283,11 @@ impl Checker<'_> {
                 Errno::EACCES,
                 format!("R{regno} invalid mem access '{}'", base.type_str()),
             )),
+            // `check_ptr_to_map_access` walks the kernel's `struct bpf_map`
+            // (or the map type's own struct) in vmlinux BTF, as signed
+            // loaders do to read a map's hash.
+            RegState::ConstPtrToMap { .. } => Err(self
+                .unsupported("access through a map pointer (CONST_PTR_TO_MAP, BTF struct access)")),
             _ => Err(self.unsupported("memory access through this pointer type")),
         }
     }
