@@ -13,6 +13,10 @@
 //!   instruction, the path from a [`Trace`], and the catalogue's hint;
 //! - the catalogue of rejection classes ([`CATALOGUE`], [`classify`]),
 //!   keyed by the kernel's message patterns and bpfcheck's error codes;
+//! - [`CausalAccount`] ([`account`]): a rejection explained by class from
+//!   bpfcheck's own walk (the values the failing instruction found, the
+//!   steps that made them, the reference or lock still held, the loop, the
+//!   hottest instructions, or the rule an instruction breaks by itself);
 //! - [`Trace`]: the failing path as data, from bpfcheck's verifier
 //!   ([`Record::trace`]) or read from a kernel-format log
 //!   ([`Trace::from_kernel_log`]), and [`processed_insns`] for per-line cost
@@ -29,6 +33,7 @@
 #![deny(missing_docs)]
 
 mod catalogue;
+mod causal;
 mod diagnostic;
 mod record;
 mod sarif;
@@ -38,6 +43,7 @@ mod text;
 mod trace;
 
 pub use catalogue::{CATALOGUE, RejectionClass, class_by_id, classify};
+pub use causal::{Branch, CausalAccount, Cause, account, is_rule_class, rule};
 pub use diagnostic::{DiagnosticContext, render_diagnostic};
 pub use record::{
     Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, SourceLocation, UnsupportedInfo,
