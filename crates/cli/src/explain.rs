@@ -82,11 +82,16 @@ pub(crate) fn render(
         _ => r,
     };
     let trace = own.or_else(|| log.map(Trace::from_kernel_log));
+    let defined = match (from_log, p, r.error.as_deref(), r.error_insn) {
+        (true, Some(p), Some(msg), Some(at)) => static_account(p, msg, at, profile),
+        _ => None,
+    };
     let cx = DiagnosticContext {
         insn_text: insn_text.as_deref(),
         source_file: source_file.as_deref(),
         trace: trace.as_ref().filter(|t| !t.steps.is_empty()),
         trace_from_log: from_log,
+        static_account: defined.as_ref(),
     };
     if show_log || r.log.is_none() {
         render_diagnostic(r, &cx, color)
@@ -97,6 +102,50 @@ pub(crate) fn render(
         };
         render_diagnostic(&quiet, &cx, color)
     }
+}
+
+/// Where the register a rejection names was defined, from the program's
+/// instructions alone (for rejections no walk of bpfcheck's reached).
+fn static_account(
+    p: &Program,
+    message: &str,
+    at: u32,
+    profile: &KernelProfile,
+) -> Option<bpfcheck_report::CausalAccount> {
+    use bpfcheck_isa::defs::{self, Def};
+    let insns = &p.request.insns;
+    let reg = bpfcheck_report::first_named_reg(message)?;
+    let at = usize::try_from(at).ok()?;
+    let chain = defs::chain(insns, at, reg, 4)?;
+    let lines = crate::source::LineTable::of(&p.request);
+    let (mut steps, mut notes) = (Vec::new(), Vec::new());
+    let mut cur = (at, reg);
+    for d in chain {
+        match d {
+            Def::Insn(i) => {
+                let text = disasm(insns, i, profile.log_era, profile);
+                let text = text
+                    .split_once(") ")
+                    .filter(|(code, _)| code.len() == 3)
+                    .map_or(text.clone(), |(_, t)| t.to_owned());
+                let insn = u32::try_from(i).ok()?;
+                steps.push(bpfcheck_report::TraceStep {
+                    insn,
+                    text,
+                    source: lines.as_ref().and_then(|t| t.locate(insn)),
+                    reg_changes: Vec::new(),
+                });
+                cur = (i, insns[i].src);
+            }
+            end => notes.extend(defs::describe_end(insns, cur.0, cur.1, end)),
+        }
+    }
+    steps.reverse();
+    Some(bpfcheck_report::definitions(
+        &format!("R{reg}"),
+        steps,
+        notes,
+    ))
 }
 
 /// bpfcheck's own path to a rejection recorded without one (the kernel's

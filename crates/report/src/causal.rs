@@ -58,6 +58,13 @@ pub enum Cause {
     },
     /// The calls of the path that nest the frames.
     Calls,
+    /// Where a register named by the error was defined, from the
+    /// instructions alone: no walk of bpfcheck's reached the failure, so
+    /// no values are known, only the single chain of definitions.
+    Definitions {
+        /// The register.
+        reg: String,
+    },
     /// The instruction alone breaks the rule; no state is involved.
     Rule {
         /// The instruction.
@@ -487,6 +494,28 @@ pub fn rule(insn: u32, text: String, source: Option<SourceLocation>) -> CausalAc
     }
 }
 
+/// The account of a register from its definitions alone: `steps` the
+/// chain of instructions that defined it (oldest first), `notes` what the
+/// chain ends in when no instruction (the function's entry, a clobber).
+pub fn definitions(reg: &str, steps: Vec<TraceStep>, notes: Vec<String>) -> CausalAccount {
+    CausalAccount {
+        cause: Cause::Definitions {
+            reg: reg.to_owned(),
+        },
+        found: Vec::new(),
+        untouched: notes,
+        steps,
+        branches: Vec::new(),
+    }
+}
+
+/// The first register an error message names (`R1`), as a number.
+pub fn first_named_reg(message: &str) -> Option<u8> {
+    named_regs(message)
+        .first()
+        .and_then(|r| r.strip_prefix('R')?.parse().ok())
+}
+
 /// Whether an account of `class` may rest on the instruction alone.
 pub fn is_rule_class(class: Option<&RejectionClass>) -> bool {
     class.is_some_and(|c| RULE_CLASSES.contains(&c.id))
@@ -565,6 +594,19 @@ impl CausalAccount {
                 out.push_str("the calls on the failing path, each adding a frame:");
                 for s in &self.steps {
                     write_step(&mut out, s, false);
+                }
+            }
+            Cause::Definitions { reg } => {
+                let _ = write!(
+                    out,
+                    "where {reg} was defined, from the instructions alone (bpfcheck's walk did \
+not reach the failure: no values are known):"
+                );
+                for s in &self.steps {
+                    write_step(&mut out, s, false);
+                }
+                for n in &self.untouched {
+                    let _ = write!(out, "\n  {n}");
                 }
             }
             Cause::Rule { .. } => {

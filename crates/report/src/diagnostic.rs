@@ -26,6 +26,9 @@ pub struct DiagnosticContext<'a> {
     /// The path was read from a log (the kernel's), not recorded by
     /// bpfcheck's own walk.
     pub trace_from_log: bool,
+    /// When bpfcheck's walk did not reach the failure: where the register
+    /// the error names was defined, from the instructions alone.
+    pub static_account: Option<&'a crate::CausalAccount>,
 }
 
 /// How many earlier source lines are shown above the failing one.
@@ -180,6 +183,17 @@ pub fn render_diagnostic(r: &Record, cx: &DiagnosticContext<'_>, color: bool) ->
         }
         _ => None,
     };
+    // Without a walk of its own, bpfcheck's account is the definitions of
+    // the named register; a path read from a log follows it, labelled.
+    let static_first = cx.trace_from_log || cx.trace.is_none();
+    if let Some(a) = cx
+        .static_account
+        .filter(|_| static_first && !is_rule_class(class))
+    {
+        report.push(Group::with_title(
+            Level::NOTE.secondary_title(a.describe(class)),
+        ));
+    }
     if let Some(a) = &account {
         let mut text = a.describe(class);
         if cx.trace_from_log && !matches!(a.cause, crate::Cause::Rule { .. }) {

@@ -43,7 +43,9 @@ mod text;
 mod trace;
 
 pub use catalogue::{CATALOGUE, RejectionClass, class_by_id, classify};
-pub use causal::{Branch, CausalAccount, Cause, account, is_rule_class, rule};
+pub use causal::{
+    Branch, CausalAccount, Cause, account, definitions, first_named_reg, is_rule_class, rule,
+};
 pub use diagnostic::{DiagnosticContext, render_diagnostic};
 pub use record::{
     Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, SourceLocation, UnsupportedInfo,

@@ -139,6 +139,10 @@ pub struct DiagnosticCheck {
     pub class: Option<String>,
     /// What the account rests on ([`Basis`]), or why there is none.
     pub basis: Basis,
+    /// For [`Basis::StaticDefinition`]: the defining instructions, oldest
+    /// first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<u32>,
 }
 
 /// What bpfcheck knows of a kernel rejection.
@@ -155,6 +159,10 @@ pub enum Basis {
     /// does not model there) after processing as many instructions as the
     /// kernel did: the same walk, explained up to that instruction.
     PathToUnsupported,
+    /// bpfcheck could not walk to the failure, but the register the error
+    /// names has a single chain of definitions in the instructions (no
+    /// values: the instruction that defined it).
+    StaticDefinition,
     /// bpfcheck refuses the same way, but its path holds nothing the
     /// class asks for (no account).
     NothingOnPath,
@@ -175,6 +183,7 @@ impl Basis {
             Self::SamePath => "same rejection, its path",
             Self::SameRule => "same rejection, the instruction's rule",
             Self::PathToUnsupported => "walk stopped (unsupported) at the failing insn",
+            Self::StaticDefinition => "no walk; the named register's single definition chain",
             Self::NothingOnPath => "same rejection, nothing on its path",
             Self::NoPath => "same rejection, found outside any path",
             Self::UnsupportedBeforeWalk => "unsupported before the walk",
@@ -214,6 +223,56 @@ fn owned_line(l: bpfcheck_btf::lines::SourceLine<'_>) -> SourceLocation {
     }
 }
 
+/// How many definitions a static chain follows.
+const CHAIN: usize = 4;
+
+/// The account of a register the error names from its definitions alone
+/// (no walk reached the failure): the single chain of instructions that
+/// defined it, or `None` when the value depends on the path.
+pub fn static_account(
+    insns: &[RawInsn],
+    message: &str,
+    at: u32,
+    era: bpfcheck_profile::LogEra,
+    sym: &dyn bpfcheck_isa::Symbolizer,
+    locate: &dyn Fn(u32) -> Option<SourceLocation>,
+) -> Option<bpfcheck_report::CausalAccount> {
+    use bpfcheck_isa::defs::{self, Def};
+    let reg = bpfcheck_report::first_named_reg(message)?;
+    let at_idx = usize::try_from(at).ok()?;
+    let chain = defs::chain(insns, at_idx, reg, CHAIN)?;
+    let mut steps = Vec::new();
+    let mut notes = Vec::new();
+    let mut cur = (at_idx, reg);
+    for d in &chain {
+        match *d {
+            Def::Insn(i) => {
+                let text = bpfcheck_isa::disasm(insns, i, era, sym);
+                // `(xx) text`: the opcode is not part of a step's text.
+                let text = text
+                    .split_once(") ")
+                    .filter(|(code, _)| code.len() == 3)
+                    .map_or(text.clone(), |(_, t)| t.to_owned());
+                let insn = u32::try_from(i).ok()?;
+                steps.push(TraceStep {
+                    insn,
+                    text,
+                    source: locate(insn),
+                    reg_changes: Vec::new(),
+                });
+                cur = (i, insns[i].src);
+            }
+            end => notes.extend(defs::describe_end(insns, cur.0, cur.1, end)),
+        }
+    }
+    steps.reverse();
+    Some(bpfcheck_report::definitions(
+        &format!("R{reg}"),
+        steps,
+        notes,
+    ))
+}
+
 /// The diagnostic check of a kernel rejection of `req`, from bpfcheck's
 /// verification `v` (observed: path and processed counts), or `None` when
 /// the program carries no usable line info.
@@ -221,6 +280,7 @@ fn diagnostic_check(
     req: &LoadRequest,
     kernel: &KernelSide,
     v: &Verification,
+    profile: &KernelProfile,
 ) -> Option<DiagnosticCheck> {
     let btf = bpfcheck_btf::Btf::parse(req.prog_btf.as_deref()?).ok()?;
     if req.line_info.is_empty() {
@@ -270,14 +330,35 @@ fn diagnostic_check(
         },
         Verdict::Accepted => Basis::Disagrees,
     };
+    // No walk reached the failure: the instructions alone may still say
+    // where the named register was defined.
+    let unwalked = matches!(
+        basis,
+        Basis::UnsupportedBeforeWalk | Basis::UnsupportedElsewhere
+    );
+    let mut origins = Vec::new();
+    let basis = match kernel.error_insn {
+        Some(at) if unwalked => {
+            let locate = |i: u32| table.locate(i).map(owned_line);
+            match static_account(&req.insns, message, at, profile.log_era, profile, &locate) {
+                Some(a) => {
+                    origins = a.steps.iter().map(|s| s.insn).collect();
+                    Basis::StaticDefinition
+                }
+                None => basis,
+            }
+        }
+        _ => basis,
+    };
     Some(DiagnosticCheck {
         source_line,
         causal: matches!(
             basis,
-            Basis::SamePath | Basis::SameRule | Basis::PathToUnsupported
+            Basis::SamePath | Basis::SameRule | Basis::PathToUnsupported | Basis::StaticDefinition
         ),
         class: class.map(|c| c.id.to_owned()),
         basis,
+        origins,
     })
 }
 
@@ -558,7 +639,8 @@ impl Harness {
                     },
                 )
             });
-            rep.diagnostic = diagnostic_check(&req, k, observed.as_ref().unwrap_or(&v));
+            rep.diagnostic =
+                diagnostic_check(&req, k, observed.as_ref().unwrap_or(&v), &self.profile);
         }
         if v.verdict != Verdict::Unsupported {
             let accepted = v.verdict == Verdict::Accepted;
