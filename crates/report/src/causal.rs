@@ -456,6 +456,11 @@ pub fn account(
         _ => {}
     }
     let mut names = named_regs(message);
+    if names.is_empty()
+        && let Some(r) = arg_reg(message)
+    {
+        names.push(format!("R{r}"));
+    }
     if names.is_empty() {
         names = operands(&last.text);
         // The frame pointer explains nothing by itself: the slot does.
@@ -464,7 +469,10 @@ pub fn account(
     if let Some(slot) = named_slot(message) {
         names.push(slot);
     }
-    if last.text.starts_with("call ") && named_regs(message).is_empty() {
+    if last.text.starts_with("call ")
+        && named_regs(message).is_empty()
+        && arg_reg(message).is_none()
+    {
         // A call reads the arguments its prototype lists, which its text
         // does not show: explain the argument registers that held values.
         names = trace
@@ -509,11 +517,38 @@ pub fn definitions(reg: &str, steps: Vec<TraceStep>, notes: Vec<String>) -> Caus
     }
 }
 
-/// The first register an error message names (`R1`), as a number.
+/// The register of a call argument an error message names by number:
+/// the kernel counts helper arguments and unacquired references by
+/// register (`helper arg2`, `arg 1 is an unacquired reference`) and
+/// kfunc, dynptr and iterator arguments from 0 (`trusted arg0`,
+/// `arg#1`, `as arg #0`: R1 is argument 0).
+fn arg_reg(message: &str) -> Option<u8> {
+    let number = |rest: &str| -> Option<u8> {
+        rest.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()
+    };
+    if let Some((_, rest)) = message.split_once("helper arg") {
+        return number(rest).filter(|r| (1..=5).contains(r));
+    }
+    if message.contains("is an unacquired reference") {
+        let (_, rest) = message.split_once("arg ")?;
+        return number(rest).filter(|r| (1..=5).contains(r));
+    }
+    let (_, rest) = message.split_once("arg")?;
+    let rest = rest.trim_start_matches([' ', '#']);
+    number(rest).map(|n| n + 1).filter(|r| (1..=5).contains(r))
+}
+
+/// The register an error message is about: the first it names (`R1`), or
+/// the call argument it names by number.
 pub fn first_named_reg(message: &str) -> Option<u8> {
     named_regs(message)
         .first()
         .and_then(|r| r.strip_prefix('R')?.parse().ok())
+        .or_else(|| arg_reg(message))
 }
 
 /// Whether an account of `class` may rest on the instruction alone.
@@ -744,6 +779,32 @@ mod tests {
         assert_eq!(
             assignment("lock *(u64 *)(r10 -8) += r1"),
             Some(("*(u64 *)(r10 -8)", "+", "r1"))
+        );
+    }
+
+    #[test]
+    fn arguments_named_by_number() {
+        assert_eq!(
+            first_named_reg("Possibly NULL pointer passed to trusted arg0"),
+            Some(1)
+        );
+        assert_eq!(
+            first_named_reg("Expected an initialized dynptr as arg #2"),
+            Some(3)
+        );
+        assert_eq!(first_named_reg("arg 1 is an unacquired reference"), Some(1));
+        assert_eq!(
+            first_named_reg("Possibly NULL pointer passed to helper arg2"),
+            Some(2)
+        );
+        assert_eq!(
+            first_named_reg("arg#2 arg#3 memory, len pair leads to invalid memory access"),
+            Some(3)
+        );
+        assert_eq!(first_named_reg("R7 invalid mem access 'scalar'"), Some(7));
+        assert_eq!(
+            first_named_reg("BPF_EXIT instruction in main prog would lead to reference leak"),
+            None
         );
     }
 
