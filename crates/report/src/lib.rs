@@ -25,10 +25,10 @@
 //! - veristat-style tables ([`render_stats`], [`Filter`], [`sort_records`])
 //!   and comparisons of two runs ([`compare`], [`render_compare`]).
 //!
-//! Not implemented: a trace taken from the verifier's own per-instruction
-//! states (it does not expose them yet; the log stands in), and
-//! classification of messages outside the catalogue (such rejections get
-//! no hint and their error code as SARIF rule).
+//! Not implemented: classification of messages outside the catalogue
+//! (such rejections get no hint and their error code as SARIF rule), and
+//! accounts of rejections that name no register on programs bpfcheck
+//! cannot walk (a reference leak after a kfunc, a special map field).
 
 #![deny(missing_docs)]
 
