@@ -466,6 +466,15 @@ pub fn account(
         // The frame pointer explains nothing by itself: the slot does.
         names.retain(|n| n != "R10");
     }
+    // Arithmetic is refused for both operands' sake: name the source too
+    // (`R0 tried to subtract pointer from scalar` is about `r0 -= r1`).
+    if let Some((_, _, src)) = assignment(&last.text).filter(|(_, op, _)| !op.is_empty()) {
+        for r in reads(src) {
+            if !names.contains(&r) {
+                names.push(r);
+            }
+        }
+    }
     if let Some(slot) = named_slot(message) {
         names.push(slot);
     }
