@@ -129,6 +129,53 @@ own_account_snapshot!(
     account_pointer_arith: "pointer_arith" in "asm/pkt_end_arith.s",
 );
 
+/// `bpfcheck explain` of the kernel's recorded answer for an assembler
+/// fixture (`recorded-asm.json`, from `bpfcheck kernel … --format json`),
+/// for classes whose programs bpfcheck does not judge: the account, when
+/// there is one, is from bpfcheck's own walk of the fixture.
+fn explain_fixture(program: &str) -> String {
+    let text = std::fs::read_to_string(diagnostics_dir().join("recorded-asm.json")).unwrap();
+    let all: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let rec = all
+        .into_iter()
+        .find(|r| r["program"] == program)
+        .unwrap_or_else(|| panic!("no recorded program {program}"));
+    let tmp = std::env::temp_dir().join(format!(
+        "bpfcheck-diag-asm-{}-{program}.json",
+        std::process::id()
+    ));
+    std::fs::write(&tmp, serde_json::to_string(&vec![rec]).unwrap()).unwrap();
+    let (code, out, err) = bpfcheck(
+        &fixtures_dir(),
+        &["explain", tmp.to_str().unwrap(), "--color", "never"],
+    );
+    let _ = std::fs::remove_file(&tmp);
+    assert_eq!(code, Some(1), "{err}");
+    out
+}
+
+#[test]
+fn account_dynptr_iter_state_from_a_walk_stopped_at_the_call() {
+    let out = explain_fixture("dynptr_read_uninit");
+    assert!(out.starts_with("error[dynptr_iter_state]"), "{out}");
+    // `arg #2` is R3, and bpfcheck's walk (which stops at the dynptr
+    // helper, unsupported) shows where it came from.
+    assert!(
+        out.contains("where R3 came from, on the path bpfcheck walked"),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn attach_target_has_a_hint_and_no_account() {
+    let out = explain_fixture("tracing_no_attach");
+    assert!(out.starts_with("error[attach_target]"), "{out}");
+    assert!(out.contains("= help: "), "{out}");
+    assert!(!out.contains("\nnote: "), "{out}");
+    insta::assert_snapshot!(out);
+}
+
 #[test]
 fn every_recorded_rejection_has_a_source_line_and_a_hint() {
     let all = recorded();
