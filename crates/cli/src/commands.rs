@@ -304,8 +304,10 @@ pub(crate) fn judge_observed(
                 ..Observe::default()
             },
         );
-        if let Some(path) = again.observation.map(|o| o.path) {
-            v.observation.get_or_insert_with(Default::default).path = path;
+        if let Some(again) = again.observation {
+            let obs = v.observation.get_or_insert_with(Default::default);
+            obs.path = again.path;
+            obs.stop_state = again.stop_state;
         }
     }
     from_verification(p, &profile.name, &v, log_level, us)

@@ -18,7 +18,7 @@ fn verdict_name(v: Verdict) -> &'static str {
 }
 
 /// The failing path the verifier observed, with each step's source line.
-fn trace_of(obs: &Observation, req: &bpfcheck_uapi::LoadRequest) -> Option<Trace> {
+pub(crate) fn trace_of(obs: &Observation, req: &bpfcheck_uapi::LoadRequest) -> Option<Trace> {
     if obs.path.is_empty() {
         return None;
     }
@@ -40,7 +40,15 @@ fn trace_of(obs: &Observation, req: &bpfcheck_uapi::LoadRequest) -> Option<Trace
                 .collect(),
         })
         .collect();
-    Some(Trace { steps })
+    let found = obs
+        .stop_state
+        .iter()
+        .map(|w| RegChange {
+            reg: w.name.clone(),
+            value: w.value.clone(),
+        })
+        .collect();
+    Some(Trace { steps, found })
 }
 
 /// bpfcheck's record for one program and profile: with the failing path

@@ -84,6 +84,98 @@ class_snapshot!(
     helper_not_allowed,
 );
 
+/// bpfcheck's own rejection of a committed assembler fixture (whose
+/// `;! expect:` line records the kernel's same answer), with the causal
+/// account its walk gives: one per class bpfcheck can judge.
+fn own_account(fixture: &str) -> String {
+    let (code, out, err) = bpfcheck(&fixtures_dir(), &["check", fixture, "--color", "never"]);
+    assert_eq!(code, Some(1), "{err}");
+    out
+}
+
+macro_rules! own_account_snapshot {
+    ($($name:ident: $class:literal in $fixture:literal),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let out = own_account($fixture);
+            assert!(out.starts_with(concat!("error[", $class, "]")), "{out}");
+            assert!(out.contains("= help: "), "{out}");
+            // The account, not the bare path.
+            assert!(!out.contains("where the values came from"), "{out}");
+            insta::assert_snapshot!(out);
+        }
+    )*};
+}
+
+own_account_snapshot!(
+    account_missing_null_check: "missing_null_check" in "asm/map_value_or_null_deref.s",
+    account_helper_arg_type: "helper_arg_type" in "asm/map_arg_ctx.s",
+    account_packet_range: "packet_range" in "asm/pkt_beyond_access.s",
+    account_reordered_bound_check: "reordered_bound_check" in "asm/pkt_neg_var.s",
+    account_unbounded_index: "unbounded_index" in "asm/map_value_oob.s",
+    account_stack_bounds: "stack_bounds" in "asm/call_too_deep.s",
+    account_uninit_register: "uninit_register" in "asm/dc_uninit_on_one_path.s",
+    account_uninit_register_clobbered: "uninit_register" in "asm/ld_abs_clobbers.s",
+    account_infinite_loop: "infinite_loop" in "asm/loop_infinite.s",
+    account_helper_not_allowed: "helper_not_allowed" in "asm/ld_abs_xdp.s",
+    account_scalar_deref: "scalar_deref" in "asm/dc_scalar_deref.s",
+    account_ctx_access: "ctx_access" in "asm/ctx_cgroup_skb_hidden.s",
+    account_malformed_insn: "malformed_insn" in "malformed/call_out_of_range.s",
+    account_malformed_insn_constant: "malformed_insn" in "malformed/div_k_zero.s",
+    account_pointer_arith_constant: "pointer_arith" in "asm/pkt_off_limit.s",
+    account_unknown_opcode: "unknown_opcode" in "malformed/unknown_alu_op.s",
+    account_return_value: "return_value" in "asm/retval_cgroup_skb_egress.s",
+    account_object_access: "object_access" in "asm/atomic_map_rdonly.s",
+    account_pointer_arith: "pointer_arith" in "asm/pkt_end_arith.s",
+);
+
+/// `bpfcheck explain` of the kernel's recorded answer for an assembler
+/// fixture (`recorded-asm.json`, from `bpfcheck kernel … --format json`),
+/// for classes whose programs bpfcheck does not judge: the account, when
+/// there is one, is from bpfcheck's own walk of the fixture.
+fn explain_fixture(program: &str) -> String {
+    let text = std::fs::read_to_string(diagnostics_dir().join("recorded-asm.json")).unwrap();
+    let all: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let rec = all
+        .into_iter()
+        .find(|r| r["program"] == program)
+        .unwrap_or_else(|| panic!("no recorded program {program}"));
+    let tmp = std::env::temp_dir().join(format!(
+        "bpfcheck-diag-asm-{}-{program}.json",
+        std::process::id()
+    ));
+    std::fs::write(&tmp, serde_json::to_string(&vec![rec]).unwrap()).unwrap();
+    let (code, out, err) = bpfcheck(
+        &fixtures_dir(),
+        &["explain", tmp.to_str().unwrap(), "--color", "never"],
+    );
+    let _ = std::fs::remove_file(&tmp);
+    assert_eq!(code, Some(1), "{err}");
+    out
+}
+
+#[test]
+fn account_dynptr_iter_state_from_a_walk_stopped_at_the_call() {
+    let out = explain_fixture("dynptr_read_uninit");
+    assert!(out.starts_with("error[dynptr_iter_state]"), "{out}");
+    // `arg #2` is R3, and bpfcheck's walk (which stops at the dynptr
+    // helper, unsupported) shows where it came from.
+    assert!(
+        out.contains("where R3 came from, on the path bpfcheck walked"),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn attach_target_has_a_hint_and_no_account() {
+    let out = explain_fixture("tracing_no_attach");
+    assert!(out.starts_with("error[attach_target]"), "{out}");
+    assert!(out.contains("= help: "), "{out}");
+    assert!(!out.contains("\nnote: "), "{out}");
+    insta::assert_snapshot!(out);
+}
+
 #[test]
 fn every_recorded_rejection_has_a_source_line_and_a_hint() {
     let all = recorded();
@@ -130,19 +222,20 @@ fn own_rejections_show_the_path_without_a_log_level() {
     let (code, out, err) = bpfcheck(&dir, &["check", fx, "--color", "never"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(
-        out.contains("on the failing path:")
+        out.contains("on the path bpfcheck walked to the failure:")
             && out.contains("call bpf_map_lookup_elem#1")
             && out.contains("R0 = map_value_or_null(id=1,"),
         "{out}"
     );
     let (_, logged, _) = bpfcheck(&dir, &["check", fx, "--color", "never", "--log-level", "1"]);
     let path = |s: &str| {
-        s.split_once("on the failing path:").map(|(_, p)| {
-            p.lines()
-                .take_while(|l| !l.starts_with("  log:"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+        s.split_once("on the path bpfcheck walked to the failure:")
+            .map(|(_, p)| {
+                p.lines()
+                    .take_while(|l| !l.starts_with("  log:"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
     };
     assert_eq!(path(&out), path(&logged));
     let (_, json, _) = bpfcheck(&dir, &["check", fx, "--format", "json"]);

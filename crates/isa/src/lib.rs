@@ -28,6 +28,7 @@
 
 pub mod check;
 mod codec;
+pub mod defs;
 pub mod disasm;
 mod error;
 mod features;

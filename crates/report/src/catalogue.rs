@@ -44,7 +44,7 @@ path when it is NULL (`if (!p) return 0;`) before the access, and dereference th
 variable itself: a copy taken before the test stays `_or_null`",
         codes: &[],
         patterns: &[
-            r"invalid mem access '[a-z_]+_or_null'",
+            r"invalid mem access '[a-z_]+_or_null_?'",
             r"R\d+ type=[a-z_]+_or_null expected=",
         ],
     },
@@ -61,6 +61,13 @@ object the helper documents — take the address of a stack variable, pass the m
             r"R\d+ type=\S+ expected=",
             r"^expected=",
             r"helper access to the packet is not allowed",
+            r"R\d+ must be a known constant",
+            r"cannot pass map_type \d+ into func",
+            r"Possibly NULL pointer passed to helper arg",
+            r"invalid zero-sized read",
+            r"isn't map pointer",
+            r"doesn't match map pointer",
+            r"doesn't support non-zero flags",
         ],
     },
     RejectionClass {
@@ -76,6 +83,7 @@ invalidate earlier checks",
             r"invalid access to packet",
             r"offset is outside of the packet",
             r"cannot write into packet",
+            r"misaligned packet access",
         ],
     },
     RejectionClass {
@@ -106,6 +114,9 @@ sure the check is on the same variable that indexes",
             r"(min|max) value is outside of the allowed memory range",
             r"invalid access to (map value|memory)",
             r"value is outside of the allowed memory range",
+            r"misaligned value access",
+            r"invalid variable buffer offset",
+            r"invalid negative access",
         ],
     },
     RejectionClass {
@@ -129,6 +140,9 @@ structs, and make sure a variable offset into a stack buffer is bounded",
             r"invalid (read from|write to) stack R\d+ off=",
             r"invalid (unbounded )?variable-offset (read from|write to|indirect read from) stack",
             r"stack size \S+ is too large|stack size of \S+ calls is \d+\. Too large|Too large",
+            r"call stack of \d+ frames is too deep",
+            r"misaligned stack access",
+            r"invalid size of register fill",
         ],
     },
     RejectionClass {
@@ -164,6 +178,9 @@ the lock, keep the critical section short and unlock on every path",
             r"cannot be used inside bpf_spin_lock-ed region",
             r"bpf_spin_unlock without taking a lock",
             r"Locking two bpf_spin_locks",
+            r"cannot be used inside \S+-ed region",
+            r"bpf_spin_unlock of different lock",
+            r"can't spin_\{lock,unlock\} in",
         ],
     },
     RejectionClass {
@@ -220,6 +237,11 @@ deprecated bpf_probe_read); tracing-only helpers need a tracing program",
         patterns: &[
             r"program of this type cannot use helper",
             r"(unknown|invalid) func \S+#\d+",
+            r"calling kernel function \S+ is not allowed",
+            r"\(\) is not allowed$",
+            r"not allowed in subprogs without BTF",
+            r"instructions not allowed for this program type",
+            r"is only allowed in functions that return",
         ],
     },
     RejectionClass {
@@ -246,6 +268,12 @@ with BPF_CORE_READ",
         patterns: &[
             r"invalid bpf_context access",
             r"(loads from|stores into) R\d+ ctx is not allowed",
+            r"dereference of modified ctx ptr",
+            r"negative offset ctx ptr",
+            r"variable ctx access",
+            r"misaligned context access",
+            r"makes ctx pointer be out of bounds",
+            r"at the time of BPF_LD_ABS\|IND R\d+ != pointer to skb",
         ],
     },
     RejectionClass {
@@ -289,7 +317,140 @@ compare the instruction shown with the BPF instruction-set documentation",
             r"fd_idx without fd_array",
             r"no direct value access support",
             r"invalid may_goto imm",
+            r"kernel btf_id \d+ is not a function",
+            r"missing btf func_info",
+            r"failed to find the address for kernel symbol",
         ],
+    },
+    RejectionClass {
+        id: "return_value",
+        title: "return value outside what the caller accepts",
+        help: "the program (or a callback) returns a value its type does not allow: each \
+program type has its own range of return codes (XDP actions, 0 or 1 for cgroup \
+programs …), and the verifier must see that every path's R0 lies in it. Return one of \
+the documented constants on every path, and return a number, not a pointer",
+        codes: &[],
+        patterns: &[
+            r"At (program exit|callback return) the register R\d+",
+            r"doesn't return scalar",
+            r"cannot return stack pointer to the caller",
+        ],
+    },
+    RejectionClass {
+        id: "reference_arg",
+        title: "argument must be a trusted or referenced pointer",
+        help: "the kfunc or function wants a pointer the verifier can vouch for: one \
+acquired and not yet released (`bpf_task_acquire`, `bpf_obj_new` …), a trusted argument \
+of the program, or an RCU-protected pointer inside bpf_rcu_read_lock(). Test it against \
+NULL first, pass the acquired pointer itself (not one derived by arithmetic), and release \
+only what you acquired",
+        codes: &[],
+        patterns: &[
+            r"Possibly NULL pointer passed to trusted arg",
+            r"must be referenced when passed to release function",
+            r"must be a rcu pointer",
+            r"must be referenced or trusted",
+            r"is an unacquired reference",
+            r"expects refcounted PTR_TO_BTF_ID",
+            r"must have zero offset when passed to release func",
+            r"expected pointer to allocated object",
+            r"args?#\d+ expected pointer to",
+            r"pointer type \S+ \S+ must point to scalar",
+            r"Caller passes invalid args into func",
+            r"memory, len pair leads to invalid memory access",
+            r"can only take non-owning or refcounted",
+        ],
+    },
+    RejectionClass {
+        id: "dynptr_iter_state",
+        title: "dynptr or iterator in the wrong state",
+        help: "a dynptr or open-coded iterator lives on the stack and goes through \
+states the verifier tracks: it must be initialised (bpf_dynptr_from_mem, \
+bpf_ringbuf_reserve_dynptr, bpf_iter_num_new …) before use, not overwritten or \
+re-initialised while it holds a reference, and destroyed or released exactly once. Keep \
+each in its own stack variable and pair every constructor with its destructor",
+        codes: &[],
+        patterns: &[
+            r"(?i)dynptr",
+            r"(initialized|uninitialized) iter_\S+ as arg",
+        ],
+    },
+    RejectionClass {
+        id: "special_field_access",
+        title: "special field of a map value accessed directly",
+        help: "fields such as kptrs, bpf_spin_lock, bpf_timer, bpf_list_head or bpf_rb_root \
+may only be used through their helpers and kfuncs (bpf_kptr_xchg, bpf_spin_lock, \
+bpf_timer_init …), with their exact type, size and offset; do not read, write or copy \
+them with ordinary loads and stores",
+        codes: &[],
+        patterns: &[
+            r"kptr",
+            r"bpf_spin_lock cannot be accessed directly",
+            r"must be held for bpf_rb_root|must be held for bpf_list_head",
+            r"only read (from bpf_array )?is supported",
+            r"tracing progs cannot use \S+ yet",
+            r"not allowed in rbtree cb",
+        ],
+    },
+    RejectionClass {
+        id: "object_access",
+        title: "field of a kernel object not accessible",
+        help: "the pointer is to a kernel object (a socket, a task, memory a helper returned) \
+of which only some fields, sizes or directions are allowed: read the fields the \
+verifier exposes for this type with their declared size, do not write read-only objects, \
+and read other kernel memory with BPF_CORE_READ / bpf_probe_read_kernel()",
+        codes: &[],
+        patterns: &[
+            r"invalid \S+ access off=",
+            r"invalid mem access '",
+            r"(read from|write into) map forbidden",
+            r"BPF_ATOMIC stores into R\d+ \S+ is not allowed",
+            r"cannot write into \S+",
+            r"access beyond (struct|the end of member)",
+            r"may write into memory pointed by",
+            r"variable \S+ access var_off=",
+            r"(negative offset|dereference of modified) \S+ ptr R\d+",
+        ],
+    },
+    RejectionClass {
+        id: "pointer_arith",
+        title: "pointer arithmetic the verifier forbids",
+        help: "this pointer may not be moved (map pointers, sockets and pointers that may be \
+NULL cannot be offset at all), or not by a value the verifier cannot bound; test a \
+maybe-NULL pointer before adding to it, keep offsets constant or bounded by a mask or a \
+comparison, and compute addresses from the pointer the verifier handed you",
+        codes: &[],
+        patterns: &[
+            r"pointer arithmetic on \S+ prohibited",
+            r"tried to subtract pointer from scalar",
+            r"pointer \+= pointer prohibited",
+            r"subtraction from stack pointer prohibited",
+            r"operator \S+ on pointer prohibited",
+            r"32-bit pointer arithmetic prohibited",
+            r"pointer arithmetic with \S+ operator prohibited",
+            r"math between \S+ pointer and",
+            r"\S+ pointer offset -?\d+ is not allowed",
+            r"same insn cannot be used with different pointers",
+        ],
+    },
+    RejectionClass {
+        id: "exception_rules",
+        title: "exceptions (bpf_throw) used where they are not allowed",
+        help: "bpf_throw unwinds the program: it may not be called from callbacks, inside \
+a lock or RCU section, or with references held, and the exception callback must be a \
+global function taking one integer and returning a scalar; release everything and leave \
+critical sections before throwing",
+        codes: &[],
+        patterns: &[r"bpf_throw", r"exception cb", r"exception callback"],
+    },
+    RejectionClass {
+        id: "attach_target",
+        title: "attach target missing or not supported",
+        help: "this program type is attached to a kernel function, hook or struct_ops \
+member named at load time (attach_btf_id); name one that exists in this kernel and that \
+the type supports — with libbpf, through the section name (`SEC(\"fentry/func\")`)",
+        codes: &[],
+        patterns: &[r"must provide btf_id", r"attach to unsupported member"],
     },
 ];
 
@@ -310,11 +471,15 @@ static COMPILED: LazyLock<Vec<Vec<Regex>>> = LazyLock::new(|| {
 /// error code (either may be missing).
 pub fn classify(message: Option<&str>, code: Option<&str>) -> Option<&'static RejectionClass> {
     let message = message.unwrap_or("");
-    CATALOGUE
+    // The message is more specific than bpfcheck's error code (one code
+    // covers several checks): every class's patterns first, then codes.
+    let by_message = CATALOGUE
         .iter()
         .zip(COMPILED.iter())
-        .find(|(c, re)| c.matches(message, code, re))
+        .find(|(_, re)| re.iter().any(|r| r.is_match(message)));
+    by_message
         .map(|(c, _)| c)
+        .or_else(|| CATALOGUE.iter().find(|c| c.matches("", code, &[])))
 }
 
 /// The class with this id.
@@ -405,7 +570,43 @@ mod tests {
         ] {
             assert_eq!(classify(Some(msg), None).map(|c| c.id), Some(id), "{msg}");
         }
-        assert!(classify(Some("misaligned stack access off 0+-8+-3 size 4"), None).is_none());
+        assert!(classify(Some("unknown error"), None).is_none());
+        for (msg, id) in [
+            ("misaligned stack access off 0+-8+-3 size 4", "stack_bounds"),
+            (
+                "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]",
+                "return_value",
+            ),
+            (
+                "Possibly NULL pointer passed to trusted arg0",
+                "reference_arg",
+            ),
+            ("cannot overwrite referenced dynptr", "dynptr_iter_state"),
+            ("kptr access size must be BPF_DW", "special_field_access"),
+            ("R1 invalid sock access off=0 size=8", "object_access"),
+            (
+                "write into map forbidden, value_size=8 off=0 size=8",
+                "object_access",
+            ),
+            (
+                "R1 pointer arithmetic on map_ptr prohibited",
+                "pointer_arith",
+            ),
+            (
+                "bpf_throw kfunc (insn 5) cannot be called from callback subprog 2",
+                "exception_rules",
+            ),
+            (
+                "BPF_EXIT instruction in main prog cannot be used inside bpf_preempt_disable-ed region",
+                "lock_across_call",
+            ),
+            (
+                "dereference of modified ctx ptr R1 off=4 disallowed",
+                "ctx_access",
+            ),
+        ] {
+            assert_eq!(classify(Some(msg), None).map(|c| c.id), Some(id), "{msg}");
+        }
         assert_eq!(
             classify(None, Some("too_complex")).map(|c| c.id),
             Some("too_complex")

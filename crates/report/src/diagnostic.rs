@@ -8,6 +8,7 @@ use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet}
 
 use crate::{
     catalogue::classify,
+    causal::{account, is_rule_class, rule},
     record::{Record, SourceLocation},
     text::render_record,
     trace::Trace,
@@ -22,6 +23,12 @@ pub struct DiagnosticContext<'a> {
     pub source_file: Option<&'a str>,
     /// The failing path, when known.
     pub trace: Option<&'a Trace>,
+    /// The path was read from a log (the kernel's), not recorded by
+    /// bpfcheck's own walk.
+    pub trace_from_log: bool,
+    /// When bpfcheck's walk did not reach the failure: where the register
+    /// the error names was defined, from the instructions alone.
+    pub static_account: Option<&'a crate::CausalAccount>,
 }
 
 /// How many earlier source lines are shown above the failing one.
@@ -166,7 +173,35 @@ pub fn render_diagnostic(r: &Record, cx: &DiagnosticContext<'_>, color: bool) ->
         (Some(t), Some(msg)) => t.explaining(msg, TRACE_STEPS),
         _ => Vec::new(),
     };
-    if !explained.is_empty() {
+    let account = match (cx.trace, r.error.as_deref()) {
+        _ if is_rule_class(class) => r
+            .error_insn
+            .zip(cx.insn_text)
+            .map(|(i, text)| rule(i, text.to_owned(), r.source.clone())),
+        (Some(t), Some(msg)) => {
+            account(msg, class, r.error_insn, t, r.processed_per_insn.as_deref())
+        }
+        _ => None,
+    };
+    // Without a walk of its own, bpfcheck's account is the definitions of
+    // the named register; a path read from a log follows it, labelled.
+    let static_first = cx.trace_from_log || cx.trace.is_none();
+    if let Some(a) = cx
+        .static_account
+        .filter(|_| static_first && !is_rule_class(class))
+    {
+        report.push(Group::with_title(
+            Level::NOTE.secondary_title(a.describe(class)),
+        ));
+    }
+    if let Some(a) = &account {
+        let mut text = a.describe(class);
+        if cx.trace_from_log && !matches!(a.cause, crate::Cause::Rule { .. }) {
+            text = text.replacen("the path bpfcheck walked", "the path the log shows", 1);
+            text = text.replacen("on the failing path:", "on the path the log shows:", 1);
+        }
+        report.push(Group::with_title(Level::NOTE.secondary_title(text)));
+    } else if !explained.is_empty() {
         let mut lines = String::new();
         for step in &explained {
             let _ = write!(lines, "\n  insn {:<4} {}", step.insn, step.text);

@@ -13,6 +13,10 @@
 //!   instruction, the path from a [`Trace`], and the catalogue's hint;
 //! - the catalogue of rejection classes ([`CATALOGUE`], [`classify`]),
 //!   keyed by the kernel's message patterns and bpfcheck's error codes;
+//! - [`CausalAccount`] ([`account`]): a rejection explained by class from
+//!   bpfcheck's own walk (the values the failing instruction found, the
+//!   steps that made them, the reference or lock still held, the loop, the
+//!   hottest instructions, or the rule an instruction breaks by itself);
 //! - [`Trace`]: the failing path as data, from bpfcheck's verifier
 //!   ([`Record::trace`]) or read from a kernel-format log
 //!   ([`Trace::from_kernel_log`]), and [`processed_insns`] for per-line cost
@@ -21,14 +25,15 @@
 //! - veristat-style tables ([`render_stats`], [`Filter`], [`sort_records`])
 //!   and comparisons of two runs ([`compare`], [`render_compare`]).
 //!
-//! Not implemented: a trace taken from the verifier's own per-instruction
-//! states (it does not expose them yet; the log stands in), and
-//! classification of messages outside the catalogue (such rejections get
-//! no hint and their error code as SARIF rule).
+//! Not implemented: classification of messages outside the catalogue
+//! (such rejections get no hint and their error code as SARIF rule), and
+//! accounts of rejections that name no register on programs bpfcheck
+//! cannot walk (a reference leak after a kfunc, a special map field).
 
 #![deny(missing_docs)]
 
 mod catalogue;
+mod causal;
 mod diagnostic;
 mod record;
 mod sarif;
@@ -38,6 +43,9 @@ mod text;
 mod trace;
 
 pub use catalogue::{CATALOGUE, RejectionClass, class_by_id, classify};
+pub use causal::{
+    Branch, CausalAccount, Cause, account, definitions, first_named_reg, is_rule_class, rule,
+};
 pub use diagnostic::{DiagnosticContext, render_diagnostic};
 pub use record::{
     Agreement, KernelField, KernelSide, Record, SCHEMA_VERSION, SourceLocation, UnsupportedInfo,

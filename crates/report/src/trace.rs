@@ -40,6 +40,10 @@ pub struct TraceStep {
 pub struct Trace {
     /// The steps.
     pub steps: Vec<TraceStep>,
+    /// The registers and stack slots that held something when the last
+    /// step ran (what it found), when known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub found: Vec<RegChange>,
 }
 
 /// `N: (xx) text` → (N, text).
@@ -163,7 +167,10 @@ impl Trace {
                 reg_changes: reg_changes(annotation),
             });
         }
-        Self { steps }
+        Self {
+            steps,
+            found: Vec::new(),
+        }
     }
 
     /// The steps that explain `message`: those that wrote a register the

@@ -692,7 +692,9 @@ fn interpret(
         add_may_goto_stack(req, profile, &mut stats);
     }
     let logged = checker.error_logged();
-    let observation = checker.take_observation(matches!(outcome, Err(Stop::Reject(_))));
+    // A walk that stopped (refused, or at something not modelled) has a
+    // current path: the one that reached the instruction where it stopped.
+    let observation = checker.take_observation(outcome.is_err());
     let exact = |log: Log| log.is_exact().then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {
@@ -726,7 +728,10 @@ fn interpret(
                 observation,
             }
         }
-        Err(Stop::Unsupported(u)) => unsupported(u),
+        Err(Stop::Unsupported(u)) => Verification {
+            observation,
+            ..unsupported(u)
+        },
     }
 }
 

@@ -22,11 +22,15 @@
 //!   registers the checkpoint marked precise; [`Observe::explore_all_paths`]
 //!   removes that caveat for soundness checks.
 //! - [`Observation::path`]: on a rejection, the instructions of the failing
-//!   path, oldest first, each with the registers and stack slots whose
+//!   path, oldest first (also when the walk stops at something it does not
+//!   model: then the path that reached it, whose last step is the
+//!   instruction of [`Unsupported::insn`](crate::Unsupported)), each with the registers and stack slots whose
 //!   abstract value it changed, printed as the kernel's log prints them
 //!   (the data behind the log's `; R0_w=…` annotations, but whatever the
 //!   log level). A conditional jump shows the refinement of the branch the
 //!   path took; the last step is the rejected instruction.
+//! - [`Observation::stop_state`]: with the path, the registers and slots
+//!   the last instruction found (what the log prints before it at level 2).
 //! - [`Observation::processed`]: how many times each instruction was
 //!   processed, pruning points included (their sum is the statistics'
 //!   `insns_processed`).
@@ -182,8 +186,14 @@ pub struct PathStep {
 pub struct Observation {
     /// For each instruction, the states before it.
     pub states: Vec<Vec<ObservedState>>,
-    /// On a rejection, the failing path, oldest instruction first.
+    /// On a rejection, the failing path, oldest instruction first; on an
+    /// `unsupported` verdict reached during the walk, the path to the
+    /// instruction it stopped at.
     pub path: Vec<PathStep>,
+    /// With [`Self::path`]: the registers and stack slots of the current
+    /// frame that held something when the walk reached the instruction it
+    /// stopped at (the values that instruction found), in the log's syntax.
+    pub stop_state: Vec<Written>,
     /// For each instruction, how many times it was processed.
     pub processed: Vec<u64>,
 }

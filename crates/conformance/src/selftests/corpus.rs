@@ -5,12 +5,16 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use bpfcheck_btf::Btf;
+use bpfcheck_btf::lines::LineTable;
 use bpfcheck_obj::{LoadOptions, Object};
-use bpfcheck_report::{KernelSide, Record};
+use bpfcheck_report::{KernelSide, Record, RegChange, SourceLocation, Trace, TraceStep};
 use bpfcheck_sys::Kernel;
 use bpfcheck_uapi::load::{BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32};
 use bpfcheck_uapi::{LoadRequest, ProgType, RawInsn, op};
-use bpfcheck_verifier::{KernelProfile, LOG_LEVEL2, Verdict};
+use bpfcheck_verifier::{
+    KernelProfile, LOG_LEVEL2, Observation, Observe, Verdict, Verification, VerifyOptions,
+    verify_observed,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -126,51 +130,241 @@ pub struct ProgramReport {
 }
 
 /// The diagnostic of one rejection with line info: does it name the
-/// source line of the failing instruction, and does it give a causal
-/// account (the instructions on the failing path that wrote the values
-/// the error names)?
+/// source line of the failing instruction, and does bpfcheck's own
+/// analysis give a causal account of it ([`bpfcheck_report::account`])?
+/// The kernel's log is never read for the account: only the kernel's error
+/// line and instruction say which rejection is to be explained.
 #[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct DiagnosticCheck {
     /// The failing instruction has a source line (file and line).
     pub source_line: bool,
-    /// The failing path explains a value the error names.
+    /// bpfcheck's analysis explains the rejection.
     pub causal: bool,
     /// The rejection's class in the catalogue, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
+    /// What the account rests on ([`Basis`]), or why there is none.
+    pub basis: Basis,
+    /// For [`Basis::StaticDefinition`]: the defining instructions, oldest
+    /// first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<u32>,
 }
 
-/// The diagnostic check of a kernel rejection of `req`, or `None` when the
-/// program carries no usable line info.
-fn diagnostic_check(req: &LoadRequest, kernel: &KernelSide) -> Option<DiagnosticCheck> {
+/// What bpfcheck knows of a kernel rejection.
+#[derive(Clone, Copy, Debug, Serialize, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// bpfcheck refuses the same instruction with the same error, and
+    /// explains it from the path its walk failed on.
+    SamePath,
+    /// bpfcheck refuses the same instruction with the same error, and the
+    /// rule concerns the instruction alone.
+    SameRule,
+    /// bpfcheck's walk stopped at the failing instruction (something it
+    /// does not model there) after processing as many instructions as the
+    /// kernel did: the same walk, explained up to that instruction.
+    PathToUnsupported,
+    /// bpfcheck could not walk to the failure, but the register the error
+    /// names has a single chain of definitions in the instructions (no
+    /// values: the instruction that defined it).
+    StaticDefinition,
+    /// bpfcheck refuses the same way, but its path holds nothing the
+    /// class asks for (no account).
+    NothingOnPath,
+    /// bpfcheck refuses the same error found outside any path (no account).
+    NoPath,
+    /// bpfcheck stopped as unsupported before its walk began (no account).
+    UnsupportedBeforeWalk,
+    /// bpfcheck's walk stopped as unsupported elsewhere (no account).
+    UnsupportedElsewhere,
+    /// bpfcheck answers otherwise than the kernel (no account).
+    Disagrees,
+}
+
+impl Basis {
+    /// The name used in the tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SamePath => "same rejection, its path",
+            Self::SameRule => "same rejection, the instruction's rule",
+            Self::PathToUnsupported => "walk stopped (unsupported) at the failing insn",
+            Self::StaticDefinition => "no walk; the named register's single definition chain",
+            Self::NothingOnPath => "same rejection, nothing on its path",
+            Self::NoPath => "same rejection, found outside any path",
+            Self::UnsupportedBeforeWalk => "unsupported before the walk",
+            Self::UnsupportedElsewhere => "unsupported at another insn",
+            Self::Disagrees => "bpfcheck answers otherwise",
+        }
+    }
+}
+
+/// bpfcheck's path as a report trace, with source lines.
+fn trace_of(obs: &Observation, table: &LineTable<'_>) -> Trace {
+    let change = |w: &bpfcheck_verifier::observe::Written| RegChange {
+        reg: w.name.clone(),
+        value: w.value.clone(),
+    };
+    Trace {
+        steps: obs
+            .path
+            .iter()
+            .map(|s| TraceStep {
+                insn: s.insn,
+                text: s.text.clone(),
+                source: table.locate(s.insn).map(owned_line),
+                reg_changes: s.writes.iter().map(change).collect(),
+            })
+            .collect(),
+        found: obs.stop_state.iter().map(change).collect(),
+    }
+}
+
+fn owned_line(l: bpfcheck_btf::lines::SourceLine<'_>) -> SourceLocation {
+    SourceLocation {
+        file: l.file.to_owned(),
+        line: l.line,
+        column: l.column,
+        text: l.text.map(str::to_owned),
+    }
+}
+
+/// How many definitions a static chain follows.
+const CHAIN: usize = 4;
+
+/// The account of a register the error names from its definitions alone
+/// (no walk reached the failure): the single chain of instructions that
+/// defined it, or `None` when the value depends on the path.
+pub fn static_account(
+    insns: &[RawInsn],
+    message: &str,
+    at: u32,
+    era: bpfcheck_profile::LogEra,
+    sym: &dyn bpfcheck_isa::Symbolizer,
+    locate: &dyn Fn(u32) -> Option<SourceLocation>,
+) -> Option<bpfcheck_report::CausalAccount> {
+    use bpfcheck_isa::defs::{self, Def};
+    let reg = bpfcheck_report::first_named_reg(message)?;
+    let at_idx = usize::try_from(at).ok()?;
+    let chain = defs::chain(insns, at_idx, reg, CHAIN)?;
+    let mut steps = Vec::new();
+    let mut notes = Vec::new();
+    let mut cur = (at_idx, reg);
+    for d in &chain {
+        match *d {
+            Def::Insn(i) => {
+                let text = bpfcheck_isa::disasm(insns, i, era, sym);
+                // `(xx) text`: the opcode is not part of a step's text.
+                let text = text
+                    .split_once(") ")
+                    .filter(|(code, _)| code.len() == 3)
+                    .map_or(text.clone(), |(_, t)| t.to_owned());
+                let insn = u32::try_from(i).ok()?;
+                steps.push(TraceStep {
+                    insn,
+                    text,
+                    source: locate(insn),
+                    reg_changes: Vec::new(),
+                });
+                cur = (i, insns[i].src);
+            }
+            end => notes.extend(defs::describe_end(insns, cur.0, cur.1, end)),
+        }
+    }
+    steps.reverse();
+    Some(bpfcheck_report::definitions(
+        &format!("R{reg}"),
+        steps,
+        notes,
+    ))
+}
+
+/// The diagnostic check of a kernel rejection of `req`, from bpfcheck's
+/// verification `v` (observed: path and processed counts), or `None` when
+/// the program carries no usable line info.
+fn diagnostic_check(
+    req: &LoadRequest,
+    kernel: &KernelSide,
+    v: &Verification,
+    profile: &KernelProfile,
+) -> Option<DiagnosticCheck> {
     let btf = bpfcheck_btf::Btf::parse(req.prog_btf.as_deref()?).ok()?;
     if req.line_info.is_empty() {
         return None;
     }
-    let table = bpfcheck_btf::lines::LineTable::new(&btf, &req.line_info);
+    let table = LineTable::new(&btf, &req.line_info);
     let message = kernel.error.as_deref().unwrap_or_default();
     let source_line = kernel
         .error_insn
         .and_then(|i| table.locate(i))
         .is_some_and(|l| !l.file.is_empty() && l.line > 0);
-    let trace = bpfcheck_report::Trace::from_kernel_log(kernel.log.as_deref().unwrap_or_default());
-    // Causal: the error names a register and the failing path shows where
-    // its value was made (the path alone, for an error that names none,
-    // does not count).
-    let named: Vec<&str> = message
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| w.strip_prefix('R').is_some_and(|n| n.parse::<u8>().is_ok()))
-        .collect();
-    let causal = trace.steps.iter().any(|s| {
-        s.reg_changes
-            .iter()
-            .any(|c| named.contains(&c.reg.as_str()))
-    });
-    let class = bpfcheck_report::classify(Some(message), None).map(|c| c.id.to_owned());
+    let class = bpfcheck_report::classify(Some(message), None);
+    let obs = v.observation.as_deref().filter(|o| !o.path.is_empty());
+    let explain = |o: &Observation, at: Option<u32>| {
+        let trace = trace_of(o, &table);
+        let processed = Some(o.processed.as_slice()).filter(|p| !p.is_empty());
+        bpfcheck_report::account(message, class, at, &trace, processed)
+    };
+    let basis = match v.verdict {
+        Verdict::Rejected => {
+            // The same error line: the same rejection (the kernel's
+            // instruction is read from its log, which prints none for some
+            // errors and the previous one at a prune point; bpfcheck knows
+            // its own).
+            let same = v.error.as_ref().is_some_and(|e| e.message == message);
+            let at = v.insn().map(|i| i.0);
+            match obs {
+                _ if !same => Basis::Disagrees,
+                _ if bpfcheck_report::is_rule_class(class) && at.is_some() => Basis::SameRule,
+                Some(o) if explain(o, at).is_some() => Basis::SamePath,
+                Some(_) => Basis::NothingOnPath,
+                None => Basis::NoPath,
+            }
+        }
+        Verdict::Unsupported => match obs {
+            None => Basis::UnsupportedBeforeWalk,
+            Some(o) => {
+                let at_failure = o.path.last().map(|s| s.insn) == kernel.error_insn;
+                // Equal counts: the walk is the kernel's up to that point.
+                let same_walk = kernel.insns_processed == Some(o.processed.iter().sum());
+                if at_failure && same_walk && explain(o, kernel.error_insn).is_some() {
+                    Basis::PathToUnsupported
+                } else {
+                    Basis::UnsupportedElsewhere
+                }
+            }
+        },
+        Verdict::Accepted => Basis::Disagrees,
+    };
+    // No walk reached the failure: the instructions alone may still say
+    // where the named register was defined.
+    let unwalked = matches!(
+        basis,
+        Basis::UnsupportedBeforeWalk | Basis::UnsupportedElsewhere
+    );
+    let mut origins = Vec::new();
+    let basis = match kernel.error_insn {
+        Some(at) if unwalked => {
+            let locate = |i: u32| table.locate(i).map(owned_line);
+            match static_account(&req.insns, message, at, profile.log_era, profile, &locate) {
+                Some(a) => {
+                    origins = a.steps.iter().map(|s| s.insn).collect();
+                    Basis::StaticDefinition
+                }
+                None => basis,
+            }
+        }
+        _ => basis,
+    };
     Some(DiagnosticCheck {
         source_line,
-        causal,
-        class,
+        causal: matches!(
+            basis,
+            Basis::SamePath | Basis::SameRule | Basis::PathToUnsupported | Basis::StaticDefinition
+        ),
+        class: class.map(|c| c.id.to_owned()),
+        basis,
+        origins,
     })
 }
 
@@ -428,9 +622,8 @@ impl Harness {
         let mut kside = kernel_side(&out, level, wall);
         kside.log = Some(kernel_log);
         drop(out);
-        if kside.verdict == "rejected" {
-            rep.diagnostic = diagnostic_check(&req, &kside);
-        }
+        let rejected = kside.verdict == "rejected";
+        let kernel_rejection = rejected.then(|| kside.clone());
 
         let id = ProgramId {
             object,
@@ -438,6 +631,24 @@ impl Harness {
             section,
         };
         let (record, v) = diff_record(id, &req, &self.profile, level, kside);
+        if let Some(k) = &kernel_rejection {
+            // The walk again, observed (deterministic): its path and counts
+            // are bpfcheck's own account of the kernel's rejection.
+            let observed = (v.verdict != Verdict::Accepted).then(|| {
+                verify_observed(
+                    &req,
+                    &self.profile,
+                    &VerifyOptions::default(),
+                    Observe {
+                        path: true,
+                        processed: true,
+                        ..Observe::default()
+                    },
+                )
+            });
+            rep.diagnostic =
+                diagnostic_check(&req, k, observed.as_ref().unwrap_or(&v), &self.profile);
+        }
         if v.verdict != Verdict::Unsupported {
             let accepted = v.verdict == Verdict::Accepted;
             let log = bpfcheck_log(&v, level, 0).unwrap_or_default();

@@ -75,6 +75,11 @@ pub struct CorpusReport {
     pub log_level2_identical: u64,
     /// The judged programs whose level-2 log differs (or is not given).
     pub log_level2_differences: Vec<String>,
+    /// Every diagnosed rejection by what bpfcheck's account rests on (or
+    /// why it has none).
+    pub diagnosed_by_basis: BTreeMap<String, u64>,
+    /// Rejections with a causal account, by catalogue class.
+    pub causal_by_class: BTreeMap<String, u64>,
 }
 
 /// The reason of a `no_request` / `load_failed` program without its
@@ -177,10 +182,16 @@ impl CorpusReport {
                     s.diagnosed += 1;
                     s.diagnosed_source_line += u64::from(d.source_line);
                     s.diagnosed_causal += u64::from(d.causal);
-                    if !d.causal {
-                        let class = d.class.clone().unwrap_or_else(|| "(no class)".into());
-                        *s.no_causal_by_class.entry(class).or_default() += 1;
-                    }
+                    let class = d.class.clone().unwrap_or_else(|| "(no class)".into());
+                    let by_class = if d.causal {
+                        &mut s.causal_by_class
+                    } else {
+                        &mut s.no_causal_by_class
+                    };
+                    *by_class.entry(class).or_default() += 1;
+                    *s.diagnosed_by_basis
+                        .entry(d.basis.name().to_owned())
+                        .or_default() += 1;
                 }
                 if let Some(same) = p.log_level2 {
                     s.log_level2_compared += 1;
@@ -265,6 +276,13 @@ impl CorpusReport {
             self.diagnosed_causal,
             pct(self.diagnosed_causal, self.diagnosed),
         );
+        let _ = writeln!(out, "  by what bpfcheck's account rests on:");
+        for (basis, n) in &self.diagnosed_by_basis {
+            let _ = writeln!(out, "    {n:>5}  {basis}");
+        }
+        for (class, n) in &self.causal_by_class {
+            let _ = writeln!(out, "    causal account:    {n:>4}  {class}");
+        }
         for (class, n) in &self.no_causal_by_class {
             let _ = writeln!(out, "    no causal account: {n:>4}  {class}");
         }

@@ -61,6 +61,18 @@ fn diff(before: &FuncState, after: &FuncState) -> Vec<Change> {
     out
 }
 
+/// Every register and slot of `f` that holds something.
+fn held(f: &FuncState) -> Vec<Change> {
+    diff(
+        &FuncState {
+            regs: [RegState::NotInit; bpfcheck_uapi::RegNo::COUNT],
+            stack: Vec::new(),
+            ..*f
+        },
+        f,
+    )
+}
+
 fn step_of(insn: usize, before: &VerifierState, after: &VerifierState) -> Step {
     Step {
         insn,
@@ -85,6 +97,7 @@ impl Checker<'_> {
                     Vec::new()
                 },
                 path: Vec::new(),
+                stop_state: Vec::new(),
                 processed: if want.processed {
                     vec![0; n]
                 } else {
@@ -201,17 +214,23 @@ impl Checker<'_> {
         }
     }
 
-    /// What was observed; `rejected` when the walk ended in a rejection
-    /// (the current path is then the failing one).
-    pub(crate) fn take_observation(&mut self, rejected: bool) -> Option<Box<Observation>> {
+    /// What was observed; `stopped` when the walk ended in a rejection or
+    /// at something it does not model (the current path is then the one
+    /// that reached that instruction).
+    pub(crate) fn take_observation(&mut self, stopped: bool) -> Option<Box<Observation>> {
         let mut r = self.obs.take()?;
         if !r.want.any() {
             return None;
         }
-        if r.want.path && rejected {
-            // The rejected instruction did not finish: it shows no changes.
+        if r.want.path && stopped {
+            // The instruction it stopped at did not finish: no changes.
             // A refusal at a prune point (an infinite loop) comes before
             // the instruction began.
+            // What the stopping instruction found: the state before it, or
+            // at a prune point the state that arrived there.
+            let found = r.before.as_ref().map_or(&self.cur, |(_, st)| st).cur();
+            let stop_frame = found.frameno;
+            let stop_state = held(found);
             let refused = r.before.take().map(|(idx, _)| idx).or_else(|| {
                 let at_prune_point =
                     !r.walk_done && r.path.last().is_some_and(|s| s.insn != self.insn_idx);
@@ -247,6 +266,10 @@ impl Checker<'_> {
                             .collect(),
                     }
                 })
+                .collect();
+            r.obs.stop_state = stop_state
+                .iter()
+                .map(|c| render(c, stop_frame, self.maps))
                 .collect();
         }
         Some(Box::new(r.obs))
