@@ -206,6 +206,57 @@ pub struct Features {
     /// statistics then show: its loop counter (8), or on x86-64 since 6.15
     /// the timed `may_goto`'s counter and timestamp (16).
     pub may_goto_stack_extra: u32,
+    /// bpfcheck models this kernel's `do_check`: the walk over the
+    /// program's paths. Without it every program that passes the passes
+    /// before is unsupported.
+    pub do_check: bool,
+    /// Whose scalar transfer functions (ALU, branch refinement, bounds
+    /// deduction) the kernel has.
+    pub scalar_arith: ScalarArith,
+    /// `compute_live_registers` (6.15+): the liveness pruning uses, and
+    /// the level-2 `Live regs before insn:` table.
+    pub live_regs_table: bool,
+    /// Pruning forgets what is dead by a static register liveness and
+    /// 6.18's stack dataflow. Without it the kernel keeps read and write
+    /// marks along each state's parentage (`REG_LIVE_READ`), which
+    /// bpfcheck does not model: its processed-instruction counts are then
+    /// only known where no state was compared, and no log is produced.
+    pub static_liveness: bool,
+    /// Bounded loops are checked with the strongly connected components
+    /// of the CFG (6.17+). Without it the kernel tracks loop entries
+    /// (`update_loop_entry`), which bpfcheck does not model: programs
+    /// with back-edges or `may_goto` are unsupported.
+    pub scc_loops: bool,
+    /// A helper's memory argument on the stack is read or written as its
+    /// prototype's `MEM_WRITE` says (6.14+). Without it
+    /// (`check_stack_range_initialized` of 6.12) every stack argument is
+    /// clobbered as if written, and bounds errors say `invalid indirect
+    /// access to stack`.
+    pub helper_mem_access_types: bool,
+    /// An array lookup whose key is a constant in range returns a map
+    /// value that cannot be NULL (`can_elide_value_nullness`, 6.13+).
+    pub array_lookup_not_null: bool,
+    /// A pointer's own offsets after arithmetic are checked apart from the
+    /// number added (`check_reg_sane_offset_ptr`, `pkt pointer offset %lld
+    /// is not allowed`). Without it one check serves both, and a pointer's
+    /// variable part out of range is `value %lld makes %s pointer be out
+    /// of bounds`.
+    pub sane_offset_split: bool,
+    /// Arithmetic on a packet pointer known to be at or past `pkt_end`
+    /// forgets that (a 6.18.y fix); before, constants and non-negative
+    /// subtrahends keep the marker.
+    pub pkt_arith_forgets_end: bool,
+}
+
+/// Which kernel's scalar arithmetic the verifier reproduces.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub enum ScalarArith {
+    /// 6.1.y.
+    V6_1,
+    /// 6.12.y.
+    V6_12,
+    /// 6.18.y.
+    V6_18,
 }
 
 /// `prog_flags` of 5.10's `bpf_prog_load`.
@@ -421,6 +472,15 @@ impl KernelProfile {
                 log_subprog_table: true,
                 sleepable_inner_maps: false,
                 may_goto_stack_extra: 0,
+                do_check: false,
+                scalar_arith: ScalarArith::V6_1,
+                live_regs_table: false,
+                static_liveness: false,
+                scc_loops: false,
+                helper_mem_access_types: false,
+                array_lookup_not_null: false,
+                sane_offset_split: false,
+                pkt_arith_forgets_end: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("5.10"),
@@ -452,6 +512,15 @@ impl KernelProfile {
                 log_subprog_table: true,
                 sleepable_inner_maps: false,
                 may_goto_stack_extra: 0,
+                do_check: false,
+                scalar_arith: ScalarArith::V6_1,
+                live_regs_table: false,
+                static_liveness: false,
+                scc_loops: false,
+                helper_mem_access_types: false,
+                array_lookup_not_null: false,
+                sane_offset_split: false,
+                pkt_arith_forgets_end: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.1"),
@@ -483,6 +552,15 @@ impl KernelProfile {
                 log_subprog_table: true,
                 sleepable_inner_maps: false,
                 may_goto_stack_extra: 8,
+                do_check: true,
+                scalar_arith: ScalarArith::V6_12,
+                live_regs_table: false,
+                static_liveness: false,
+                scc_loops: false,
+                helper_mem_access_types: false,
+                array_lookup_not_null: false,
+                sane_offset_split: false,
+                pkt_arith_forgets_end: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.12"),
@@ -516,6 +594,15 @@ impl KernelProfile {
                 log_subprog_table: true,
                 sleepable_inner_maps: true,
                 may_goto_stack_extra: 16,
+                do_check: true,
+                scalar_arith: ScalarArith::V6_18,
+                live_regs_table: true,
+                static_liveness: true,
+                scc_loops: true,
+                helper_mem_access_types: true,
+                array_lookup_not_null: true,
+                sane_offset_split: true,
+                pkt_arith_forgets_end: true,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.18"),
@@ -539,6 +626,8 @@ impl KernelProfile {
                 attach_type_end: AttachType::TRACE_UPROBE_SESSION.0 + 5,
                 map_type_end: MapType::INSN_ARRAY.0 + 1,
                 sleepable_inner_maps: false,
+                // 7.1's static stack liveness and 7.x's log are not modelled.
+                do_check: false,
                 ..Self::v6_18().features
             },
             caps: Capabilities::ROOT,

@@ -369,7 +369,6 @@ mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
 
-use bpfcheck_isa::LogEra;
 pub use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{Errno, InsnIdx, LoadRequest, ProgType, VerifierStats, op};
 pub use error::{ErrorCode, Unsupported, VerifierError};
@@ -500,7 +499,7 @@ fn interpretable(
     req: &LoadRequest,
     profile: &KernelProfile,
 ) -> Result<Option<check::BtfFuncs>, Unsupported> {
-    if profile.log_era != LogEra::V6_18 {
+    if !profile.features.do_check {
         return Err(Unsupported::new(
             format!(
                 "abstract interpretation (do_check) for kernel {}",
@@ -583,13 +582,22 @@ fn interpret(
     }
     let live = liveness::live_before(&req.insns, &helper_args);
     let scc = check::compute_scc(&req.insns);
-    if log.level2() {
+    if let Some(u) = unmodelled_walk(req, profile, &scc) {
+        return unsupported(u);
+    }
+    if !profile.features.static_liveness {
+        // The kernel's states carry read and write marks (`R1_w=`, the
+        // `mark_read` statistic) that bpfcheck does not keep.
+        log.mark_inexact();
+    }
+    if log.level2() && profile.features.live_regs_table {
         log.push(&liveness::table(&req.insns, &live, &scc, profile.log_era));
     }
     let mut checker = check::Checker::new(req, profile, &mut log, live, scc, btf_funcs);
     checker.observe(observe);
     let outcome = checker.run();
     let mut stats = checker.stats();
+    let stats_known = profile.features.static_liveness || !checker.compared_states();
     if outcome.is_ok() {
         add_may_goto_stack(req, profile, &mut stats);
     }
@@ -608,7 +616,7 @@ fn interpret(
             verdict: Verdict::Accepted,
             error: None,
             unsupported: None,
-            stats: Some(stats),
+            stats: stats_known.then_some(stats),
             observation,
         },
         Err(Stop::Reject(err)) => {
@@ -624,12 +632,33 @@ fn interpret(
                 } else {
                     Some(String::new())
                 },
-                stats: Some(stats),
+                stats: stats_known.then_some(stats),
                 observation,
             }
         }
         Err(Stop::Unsupported(u)) => unsupported(u),
     }
+}
+
+/// What the walk of this profile's kernel does that bpfcheck does not
+/// model for this program: loops without the SCC machinery.
+fn unmodelled_walk(req: &LoadRequest, profile: &KernelProfile, scc: &[u32]) -> Option<Unsupported> {
+    if profile.features.scc_loops {
+        return None;
+    }
+    let may_goto = req
+        .insns
+        .iter()
+        .position(|i| i.code == op::JMP | op::JCOND && i.src == op::MAY_GOTO);
+    let in_loop = scc.iter().position(|&c| c != 0);
+    let insn = match (may_goto, in_loop) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    Some(Unsupported::new(
+        "loops (back-edges, may_goto) checked by loop entries instead of SCCs",
+        Some(insn),
+    ))
 }
 
 fn unsupported(u: Unsupported) -> Verification {

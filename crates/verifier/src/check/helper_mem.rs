@@ -228,8 +228,10 @@ impl Checker<'_> {
         } else {
             None
         };
+        let typed = self.profile.features.helper_mem_access_types;
         if let Some(errno) = errno {
             let what = match access {
+                _ if !typed => "indirect access to",
                 Access::Read => "read from",
                 Access::Write => "write to",
             };
@@ -256,7 +258,8 @@ impl Checker<'_> {
             meta.raw_access = Some((regno, size));
             return Ok(());
         }
-        let clobber = access == Access::Write;
+        // Before access types, a helper could write any stack argument.
+        let clobber = access == Access::Write || !typed;
         let mut read = Vec::new();
         for o in bytes {
             let (spi, b) = slot_of(o);

@@ -163,6 +163,8 @@ pub(crate) struct Checker<'a> {
     prev_insn_print_len: usize,
     /// What [`crate::observe`] records, when asked.
     obs: Option<Box<observe::Recorder>>,
+    /// A state was compared with a checkpoint.
+    compared: bool,
 }
 
 /// How an instruction ends.
@@ -203,7 +205,7 @@ impl<'a> Checker<'a> {
             strict_alignment: req.prog_flags & BPF_F_STRICT_ALIGNMENT != 0,
             test_state_freq: req.prog_flags & BPF_F_TEST_STATE_FREQ != 0,
             profile,
-            era: Era::V6_18,
+            era: Era::of(profile),
             log,
             cur: VerifierState::entry(),
             queue: Vec::new(),
@@ -246,6 +248,7 @@ impl<'a> Checker<'a> {
             prev_log_pos: 0,
             prev_insn_print_len: 0,
             obs: None,
+            compared: false,
         }
     }
 
@@ -261,6 +264,13 @@ impl<'a> Checker<'a> {
             stack_depth: Some(self.subprogs.depths()),
             ..VerifierStats::default()
         }
+    }
+
+    /// Whether any state was compared with a checkpoint: where the
+    /// kernel's pruning liveness is not modelled, the counts are then
+    /// unknown.
+    pub(crate) fn compared_states(&self) -> bool {
+        self.compared
     }
 
     /// Whether the error returned by [`Checker::run`] was logged with what

@@ -252,6 +252,9 @@ impl Checker<'_> {
     /// `check_reg_sane_offset_ptr`: a pointer of type `ty` with fixed
     /// offset `off` and variable part `var`.
     fn pkt_sane_ptr(&self, var: &Scalar, off: i64, ty: &str) -> Result<(), Stop> {
+        if !self.profile.features.sane_offset_split {
+            return self.pkt_sane_scalar(var, off, ty);
+        }
         let known = var.const_value().map(|c| c as i64);
         let bad = |v: i64| v >= MAX_VAR_OFF || v <= -MAX_VAR_OFF;
         let culprit = match known {
@@ -372,7 +375,7 @@ impl Checker<'_> {
         }
         // Any arithmetic forgets that the pointer was at or past the end
         // (a 6.18.y fix).
-        if new_range < 0 {
+        if new_range < 0 && self.profile.features.pkt_arith_forgets_end {
             new_range = 0;
         }
         self.pkt_sane_ptr(&var, i64::from(new.off), ty)?;

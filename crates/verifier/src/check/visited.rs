@@ -161,7 +161,8 @@ impl Checker<'_> {
     }
 
     /// `states_equal` of checkpoint `c` and the current state.
-    fn compare(&self, c: usize, live_regs: &[u16], exact: Strictness) -> Result<bool, Stop> {
+    fn compare(&mut self, c: usize, live_regs: &[u16], exact: Strictness) -> Result<bool, Stop> {
+        self.compared = true;
         let mut ids = equiv::IdMap::new(self.id_gen);
         equiv::states_equal(
             &self.checkpoints[c].state,
