@@ -4,7 +4,9 @@
 //! assembler fixture. Every program bpfcheck judges must get the same
 //! verdict, errno and error line — except the divergences listed below,
 //! which are known and explained; fixing one makes this test fail until the
-//! list is updated, so the list never goes stale.
+//! list is updated, so the list never goes stale. Where the recording has
+//! the kernel's processed-instruction and state counts and bpfcheck gives
+//! statistics, those must agree too.
 
 use std::collections::BTreeSet;
 
@@ -35,6 +37,9 @@ fn profiles_agree_with_the_real_kernels_they_describe() {
         let prof_name = doc["profile"].as_str().unwrap();
         let profile = profile_for(prof_name);
         let (mut judged, mut agree, mut unsupported, mut skipped) = (0, 0, 0, 0);
+        // Programs with recorded counts that bpfcheck gives counts for, and
+        // how many of those agree.
+        let (mut counted, mut counts_agree, mut no_counts) = (0, 0, 0);
         for p in doc["programs"].as_array().unwrap() {
             let name = p["name"].as_str().unwrap();
             let path = fixtures_dir().join(format!("{name}.s"));
@@ -74,6 +79,24 @@ fn profiles_agree_with_the_real_kernels_they_describe() {
                         && kernel_error == e.message
                 }
             };
+            let recorded = p["insns_processed"].as_u64();
+            let same_counts = match (recorded, &v.stats) {
+                (Some(insns), Some(st)) => {
+                    counted += 1;
+                    let same = insns == st.insns_processed
+                        && p["total_states"].as_u64() == Some(st.total_states)
+                        && p["peak_states"].as_u64() == Some(st.peak_states)
+                        && p["max_states_per_insn"].as_u64() == Some(st.max_states_per_insn);
+                    counts_agree += u32::from(same);
+                    same
+                }
+                (Some(_), None) => {
+                    no_counts += 1;
+                    true
+                }
+                (None, _) => true,
+            };
+            let same = same && same_counts;
             judged += 1;
             if same {
                 agree += 1;
@@ -82,7 +105,7 @@ fn profiles_agree_with_the_real_kernels_they_describe() {
             }
         }
         report(&format!(
-            "kernel matrix: profile {prof_name} vs {} (real kernel): {judged} judged, {agree} agree, {} differ, {unsupported} unsupported, {skipped} skipped",
+            "kernel matrix: profile {prof_name} vs {} (real kernel): {judged} judged, {agree} agree, {} differ, {unsupported} unsupported, {skipped} skipped; processed instructions and states: {counts_agree} of {counted} agree, {no_counts} judged without counts",
             doc["release"].as_str().unwrap_or("?"),
             judged - agree
         ));
