@@ -246,6 +246,14 @@ pub struct Features {
     /// forgets that (a 6.18.y fix); before, constants and non-negative
     /// subtrahends keep the marker.
     pub pkt_arith_forgets_end: bool,
+    /// A conditional jump narrows only the linked scalars in registers
+    /// live there (6.18.y's `collect_linked_regs`); before, every
+    /// register sharing the id.
+    pub linked_regs_live_only: bool,
+    /// A NULL passed for a helper's maybe-NULL argument is marked precise
+    /// (a stable fix: the development host's 6.18 has it, Debian's
+    /// 6.12.95 does not).
+    pub null_arg_precise: bool,
 }
 
 /// Which kernel's scalar arithmetic the verifier reproduces.
@@ -481,6 +489,8 @@ impl KernelProfile {
                 array_lookup_not_null: false,
                 sane_offset_split: false,
                 pkt_arith_forgets_end: false,
+                linked_regs_live_only: false,
+                null_arg_precise: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("5.10"),
@@ -521,6 +531,8 @@ impl KernelProfile {
                 array_lookup_not_null: false,
                 sane_offset_split: false,
                 pkt_arith_forgets_end: false,
+                linked_regs_live_only: false,
+                null_arg_precise: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.1"),
@@ -561,6 +573,8 @@ impl KernelProfile {
                 array_lookup_not_null: false,
                 sane_offset_split: false,
                 pkt_arith_forgets_end: false,
+                linked_regs_live_only: false,
+                null_arg_precise: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.12"),
@@ -603,6 +617,8 @@ impl KernelProfile {
                 array_lookup_not_null: true,
                 sane_offset_split: true,
                 pkt_arith_forgets_end: true,
+                linked_regs_live_only: true,
+                null_arg_precise: true,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.18"),

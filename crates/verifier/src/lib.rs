@@ -585,9 +585,10 @@ fn interpret(
     if let Some(u) = unmodelled_walk(req, profile, &scc) {
         return unsupported(u);
     }
-    if !profile.features.static_liveness {
+    let read_marks = check::read_marks_modelled(req, profile);
+    if !profile.features.static_liveness && !read_marks {
         // The kernel's states carry read and write marks (`R1_w=`, the
-        // `mark_read` statistic) that bpfcheck does not keep.
+        // `mark_read` statistic) that bpfcheck keeps for one frame only.
         log.mark_inexact();
     }
     if log.level2() && profile.features.live_regs_table {
@@ -597,7 +598,7 @@ fn interpret(
     checker.observe(observe);
     let outcome = checker.run();
     let mut stats = checker.stats();
-    let stats_known = profile.features.static_liveness || !checker.compared_states();
+    let stats_known = profile.features.static_liveness || read_marks || !checker.compared_states();
     if outcome.is_ok() {
         add_may_goto_stack(req, profile, &mut stats);
     }

@@ -126,6 +126,7 @@ impl Checker<'_> {
         }
         for r in 0..=5u8 {
             self.scratch_reg(r);
+            self.live_write_reg(r);
         }
         let ret = proto.ret;
         let r0 = match ret.base {
@@ -226,7 +227,7 @@ impl Checker<'_> {
         }
         // NULL where NULL is allowed skips the type check.
         let null_ok = arg.maybe_null() && helper_mem::is_null(&reg);
-        if null_ok {
+        if null_ok && self.profile.features.null_arg_precise {
             // Whether the argument is NULL decides what the helper may
             // touch, so the zero is a precise value.
             self.mark_chain_precision(regno)?;

@@ -292,6 +292,9 @@ impl Checker<'_> {
         }
         for spi in read {
             self.stack_live.read(&self.cur, fr, self.insn_idx, spi);
+            if fr == 0 {
+                self.live_read_slot(spi);
+            }
         }
         Ok(())
     }

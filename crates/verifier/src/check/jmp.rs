@@ -238,7 +238,11 @@ impl Checker<'_> {
         if !refined.violations.is_empty() {
             return Err(self.unsupported("register bounds invariant violations"));
         }
-        let live = self.frame_live_regs(&self.cur, idx);
+        let live = if self.profile.features.linked_regs_live_only {
+            self.frame_live_regs(&self.cur, idx)
+        } else {
+            vec![u16::MAX; self.cur.frames.len()]
+        };
         let mut linked = Vec::new();
         if reg_src && s.id != 0 {
             collect_linked(&mut self.cur, s.id, &live, &mut linked);

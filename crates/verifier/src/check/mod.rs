@@ -40,6 +40,7 @@ mod observe;
 mod packet;
 mod precision;
 mod print;
+mod read_marks;
 mod retval;
 mod stack_liveness;
 mod subprog_call;
@@ -165,6 +166,10 @@ pub(crate) struct Checker<'a> {
     obs: Option<Box<observe::Recorder>>,
     /// A state was compared with a checkpoint.
     compared: bool,
+    /// Pruning liveness by read marks ([`read_marks`]).
+    read_marks: bool,
+    /// `longest_mark_read_walk`.
+    longest_mark_read: u64,
 }
 
 /// How an instruction ends.
@@ -249,6 +254,8 @@ impl<'a> Checker<'a> {
             prev_insn_print_len: 0,
             obs: None,
             compared: false,
+            read_marks: read_marks_modelled(req, profile),
+            longest_mark_read: 0,
         }
     }
 
@@ -260,7 +267,7 @@ impl<'a> Checker<'a> {
             max_states_per_insn: self.max_states_per_insn,
             total_states: self.total_states,
             peak_states: self.peak_states,
-            mark_read: 0,
+            mark_read: self.longest_mark_read,
             stack_depth: Some(self.subprogs.depths()),
             ..VerifierStats::default()
         }
@@ -401,7 +408,8 @@ impl<'a> Checker<'a> {
     /// `bpf_update_live_stack` for the current state's call chain.
     fn update_stack_liveness(&mut self) {
         let mut text = String::new();
-        let level2 = self.log.level2();
+        // Only 6.18's stack liveness logs its updates.
+        let level2 = self.log.level2() && self.profile.features.static_liveness;
         self.stack_live.update(
             &self.cur,
             self.insns,
@@ -492,6 +500,7 @@ impl<'a> Checker<'a> {
                 format!("R{r} !read_ok"),
             ));
         }
+        self.live_read_reg(r);
         Ok(self.cur.cur().reg(r))
     }
 
@@ -499,6 +508,7 @@ impl<'a> Checker<'a> {
     pub(crate) fn write_reg(&mut self, r: u8, arg: RegArg) -> Result<(), Stop> {
         check_reg(self.insn_idx, r, arg).map_err(VerifierError::from)?;
         self.scratch_reg(r);
+        self.live_write_reg(r);
         if arg == RegArg::Dst {
             *self.cur.cur_mut().reg_mut(r) = RegState::unknown();
         }
@@ -584,6 +594,12 @@ impl<'a> Checker<'a> {
     pub(crate) fn unsupported(&self, feature: &str) -> Stop {
         Stop::Unsupported(Unsupported::new(feature, Some(self.insn_idx)))
     }
+}
+
+/// Whether the walk prunes by read marks ([`read_marks`]): kernels
+/// without the static liveness, for programs of one function.
+pub(crate) fn read_marks_modelled(req: &LoadRequest, profile: &KernelProfile) -> bool {
+    !profile.features.static_liveness && subprog_starts(&req.insns).len() == 1
 }
 
 /// Prune and jump points as `check_cfg` marks them: every conditional

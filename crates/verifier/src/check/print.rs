@@ -29,7 +29,9 @@ pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>, maps: &[MapSpec
         {
             continue;
         }
-        out.push_str(&format!(" R{i}="));
+        out.push_str(&format!(" R{i}"));
+        crate::state::live::suffix(&mut out, frame.live.regs[i]);
+        out.push('=');
         fmt_reg(&mut out, reg, frame.frameno, maps);
     }
     for (spi, slot) in frame.stack.iter().enumerate() {
@@ -38,7 +40,14 @@ pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>, maps: &[MapSpec
         {
             continue;
         }
-        fmt_slot(&mut out, spi, slot, frame.frameno, maps);
+        fmt_slot(
+            &mut out,
+            spi,
+            slot,
+            frame.live.slot(spi),
+            frame.frameno,
+            maps,
+        );
     }
     out.push('\n');
     out
