@@ -218,9 +218,9 @@ pub struct Features {
     pub live_regs_table: bool,
     /// Pruning forgets what is dead by a static register liveness and
     /// 6.18's stack dataflow. Without it the kernel keeps read and write
-    /// marks along each state's parentage (`REG_LIVE_READ`), which
-    /// bpfcheck does not model: its processed-instruction counts are then
-    /// only known where no state was compared, and no log is produced.
+    /// marks along each state's parentage (`REG_LIVE_READ`), prints them
+    /// (`R1_w=`, `fp-8_rw=`) and counts the longest walk of a read mark
+    /// (`mark_read`).
     pub static_liveness: bool,
     /// Bounded loops are checked with the strongly connected components
     /// of the CFG (6.17+). Without it the kernel tracks loop entries

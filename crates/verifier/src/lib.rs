@@ -47,6 +47,21 @@
 //!   struct_ops programs can be sleepable` (`can_be_sleepable`) and
 //!   `Syscall programs can only be sleepable`.
 //!
+//! What the 6.12 profile changes in the walk (features of
+//! [`bpfcheck_profile::Features`], never version checks): 6.12's scalar
+//! arithmetic (`scalar_arith`); no `Live regs before insn:` table
+//! (`live_regs_table`); pruning liveness by read and write marks along the
+//! states' parentage, printed in the states (`R1_w=`, `fp-8_rw=`) and
+//! counted by `mark_read` (`static_liveness` off: module
+//! `check::read_marks`); helper stack arguments always clobbered, bounds
+//! errors as `invalid indirect access to stack`
+//! (`helper_mem_access_types`); no non-NULL array lookups by constant key
+//! (`array_lookup_not_null`); one `check_reg_sane_offset` for pointers and
+//! numbers (`sane_offset_split`); `pkt_end` marks kept through arithmetic
+//! (`pkt_arith_forgets_end`); every register sharing an id narrowed, live
+//! or not (`linked_regs_live_only`); NULL helper arguments not marked
+//! precise (`null_arg_precise`).
+//!
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
 //! kprobe, tracepoint, raw tracepoint (also writable) or perf event
@@ -54,7 +69,8 @@
 //! device or sysctl program, a
 //! lightweight-tunnel program (`lwt_in`, `lwt_out`, `lwt_xmit`,
 //! `lwt_seg6local`), a `sock_ops` or a netfilter program,
-//! loaded by a privileged user on the 6.18 profile, walking every path in
+//! loaded by a privileged user on the 6.18 and 6.12 profiles (the kernels
+//! differ by profile features, see below), walking every path in
 //! the kernel's order with the kernel's log:
 //! - static bpf-to-bpf calls (module `check::subprog_call`):
 //!   `check_func_call` (a new frame with the
@@ -342,7 +358,10 @@
 //!   whose prototype is not plainly a global `int f(struct named *)` gets
 //!   no log (verdict and statistics are still given).
 //! - Program types other than those above, unprivileged
-//!   loaders, and kernels other than 6.18 (their log formats differ). For
+//!   loaders, and kernels other than 6.18 and 6.12 (profiles without
+//!   `do_check`). On profiles without `scc_loops` (6.12), programs with a
+//!   back-edge or `may_goto`: those kernels check loops by loop entries,
+//!   which are not modelled. For
 //!   those the
 //!   per-instruction encoding checks are still applied in instruction
 //!   order after the passes above (the kernel applies them only where a
@@ -585,12 +604,6 @@ fn interpret(
     if let Some(u) = unmodelled_walk(req, profile, &scc) {
         return unsupported(u);
     }
-    let read_marks = check::read_marks_modelled(req, profile);
-    if !profile.features.static_liveness && !read_marks {
-        // The kernel's states carry read and write marks (`R1_w=`, the
-        // `mark_read` statistic) that bpfcheck keeps for one frame only.
-        log.mark_inexact();
-    }
     if log.level2() && profile.features.live_regs_table {
         log.push(&liveness::table(&req.insns, &live, &scc, profile.log_era));
     }
@@ -598,7 +611,6 @@ fn interpret(
     checker.observe(observe);
     let outcome = checker.run();
     let mut stats = checker.stats();
-    let stats_known = profile.features.static_liveness || read_marks || !checker.compared_states();
     if outcome.is_ok() {
         add_may_goto_stack(req, profile, &mut stats);
     }
@@ -617,7 +629,7 @@ fn interpret(
             verdict: Verdict::Accepted,
             error: None,
             unsupported: None,
-            stats: stats_known.then_some(stats),
+            stats: Some(stats),
             observation,
         },
         Err(Stop::Reject(err)) => {
@@ -633,7 +645,7 @@ fn interpret(
                 } else {
                     Some(String::new())
                 },
-                stats: stats_known.then_some(stats),
+                stats: Some(stats),
                 observation,
             }
         }

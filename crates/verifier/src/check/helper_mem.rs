@@ -292,9 +292,7 @@ impl Checker<'_> {
         }
         for spi in read {
             self.stack_live.read(&self.cur, fr, self.insn_idx, spi);
-            if fr == 0 {
-                self.live_read_slot(spi);
-            }
+            self.live_read_slot(fr, spi);
         }
         Ok(())
     }

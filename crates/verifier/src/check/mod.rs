@@ -164,8 +164,6 @@ pub(crate) struct Checker<'a> {
     prev_insn_print_len: usize,
     /// What [`crate::observe`] records, when asked.
     obs: Option<Box<observe::Recorder>>,
-    /// A state was compared with a checkpoint.
-    compared: bool,
     /// Pruning liveness by read marks ([`read_marks`]).
     read_marks: bool,
     /// `longest_mark_read_walk`.
@@ -253,8 +251,7 @@ impl<'a> Checker<'a> {
             prev_log_pos: 0,
             prev_insn_print_len: 0,
             obs: None,
-            compared: false,
-            read_marks: read_marks_modelled(req, profile),
+            read_marks: !profile.features.static_liveness,
             longest_mark_read: 0,
         }
     }
@@ -271,13 +268,6 @@ impl<'a> Checker<'a> {
             stack_depth: Some(self.subprogs.depths()),
             ..VerifierStats::default()
         }
-    }
-
-    /// Whether any state was compared with a checkpoint: where the
-    /// kernel's pruning liveness is not modelled, the counts are then
-    /// unknown.
-    pub(crate) fn compared_states(&self) -> bool {
-        self.compared
     }
 
     /// Whether the error returned by [`Checker::run`] was logged with what
@@ -594,12 +584,6 @@ impl<'a> Checker<'a> {
     pub(crate) fn unsupported(&self, feature: &str) -> Stop {
         Stop::Unsupported(Unsupported::new(feature, Some(self.insn_idx)))
     }
-}
-
-/// Whether the walk prunes by read marks ([`read_marks`]): kernels
-/// without the static liveness, for programs of one function.
-pub(crate) fn read_marks_modelled(req: &LoadRequest, profile: &KernelProfile) -> bool {
-    !profile.features.static_liveness && subprog_starts(&req.insns).len() == 1
 }
 
 /// Prune and jump points as `check_cfg` marks them: every conditional

@@ -30,7 +30,7 @@ pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>, maps: &[MapSpec
             continue;
         }
         out.push_str(&format!(" R{i}"));
-        crate::state::live::suffix(&mut out, frame.live.regs[i]);
+        crate::state::live::suffix(&mut out, frame.live.regs[i].flags);
         out.push('=');
         fmt_reg(&mut out, reg, frame.frameno, maps);
     }
@@ -44,7 +44,7 @@ pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>, maps: &[MapSpec
             &mut out,
             spi,
             slot,
-            frame.live.slot(spi),
+            frame.live.slot(spi).flags,
             frame.frameno,
             maps,
         );

@@ -144,7 +144,7 @@ impl Checker<'_> {
             first_idx: idx,
             hist_start: self.hist_len,
         };
-        self.live_linked_to_checkpoint();
+        self.live_linked_to_checkpoint(id);
         Ok(false)
     }
 
@@ -172,8 +172,7 @@ impl Checker<'_> {
     }
 
     /// `states_equal` of checkpoint `c` and the current state.
-    fn compare(&mut self, c: usize, live_regs: &[u16], exact: Strictness) -> Result<bool, Stop> {
-        self.compared = true;
+    fn compare(&self, c: usize, live_regs: &[u16], exact: Strictness) -> Result<bool, Stop> {
         let mut ids = equiv::IdMap::new(self.id_gen);
         equiv::states_equal(
             &self.checkpoints[c].state,
