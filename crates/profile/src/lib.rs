@@ -254,6 +254,11 @@ pub struct Features {
     /// (a stable fix: the development host's 6.18 has it, Debian's
     /// 6.12.95 does not).
     pub null_arg_precise: bool,
+    /// `rX += rX` never links `rX` to its copies by a constant (a stable
+    /// fix: 6.12.117 and the host's 6.18 have it). Without it (Debian's
+    /// 6.12.95) the "constant" added is the register's value after the
+    /// addition, when that is known.
+    pub self_add_clears_id: bool,
 }
 
 /// Which kernel's scalar arithmetic the verifier reproduces.
@@ -491,6 +496,7 @@ impl KernelProfile {
                 pkt_arith_forgets_end: false,
                 linked_regs_live_only: false,
                 null_arg_precise: false,
+                self_add_clears_id: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("5.10"),
@@ -533,6 +539,7 @@ impl KernelProfile {
                 pkt_arith_forgets_end: false,
                 linked_regs_live_only: false,
                 null_arg_precise: false,
+                self_add_clears_id: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.1"),
@@ -575,6 +582,7 @@ impl KernelProfile {
                 pkt_arith_forgets_end: false,
                 linked_regs_live_only: false,
                 null_arg_precise: false,
+                self_add_clears_id: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.12"),
@@ -619,6 +627,7 @@ impl KernelProfile {
                 pkt_arith_forgets_end: true,
                 linked_regs_live_only: true,
                 null_arg_precise: true,
+                self_add_clears_id: true,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.18"),

@@ -269,10 +269,18 @@ impl Checker<'_> {
         }
         let mut out = cur;
         out.value = domain::alu(self.era, opk, width, &cur.value, &s.value);
-        let src_const = s.value.is_const();
         let same_reg = reg_src && insn.src == insn.dst;
-        if opk == AluOp::Add && width == Width::W64 && out.id != 0 && src_const && !same_reg {
-            let val = s.value.var_off.value;
+        let self_add_links = same_reg && !self.profile.features.self_add_clears_id;
+        // Without the fix the source is read after the addition wrote it.
+        let added = if self_add_links { &out.value } else { &s.value };
+        let src_const = added.is_const();
+        if opk == AluOp::Add
+            && width == Width::W64
+            && out.id != 0
+            && src_const
+            && (!same_reg || self_add_links)
+        {
+            let val = added.var_off.value;
             if out.id & ADD_CONST != 0 || val > i32::MAX as u64 {
                 out.clear_id();
             } else {
