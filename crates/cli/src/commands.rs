@@ -369,10 +369,14 @@ pub(crate) fn check(
     log_level: u32,
     format: Format,
     color: ColorChoice,
+    requests_out: Option<&Path>,
 ) -> Result<u8> {
     let profiles = profiles(kernels)?;
     let inputs = inputs(files, input)?;
     let per_kernel = prepare_all(&inputs, input, &profiles)?;
+    if let (Some(path), Some(progs)) = (requests_out, per_kernel.first()) {
+        write_requests(path, progs)?;
+    }
     // Every (program, kernel) pair is independent: judge them in parallel,
     // keeping the records in input order.
     let pairs = pairs(&per_kernel, &profiles);
@@ -383,6 +387,27 @@ pub(crate) fn check(
         emit_explained(&records, &pairs, format, color, log_level > 0);
     }
     Ok(exit_status(&records))
+}
+
+/// The prepared programs as `{name, request}` records (programs that
+/// could not be prepared are left out).
+fn write_requests(path: &Path, progs: &[Program]) -> Result<()> {
+    let list: Vec<serde_json::Value> = progs
+        .iter()
+        .filter(|p| p.unprepared.is_none())
+        .map(|p| {
+            let stem = p.object.file_stem().map_or_else(
+                || p.object.display().to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            );
+            serde_json::json!({
+                "name": format!("{stem}/{}", p.name),
+                "request": p.request,
+            })
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&list)?;
+    std::fs::write(path, text).with_context(|| path.display().to_string())
 }
 
 pub(crate) fn disasm(files: &[PathBuf], input: &InputOpts, kernel: &str) -> Result<u8> {

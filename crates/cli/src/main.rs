@@ -105,6 +105,11 @@ enum Command {
         /// or repeated, or `all`.
         #[arg(long, value_name = "PROFILE", default_value = bpfcheck_profile::KernelProfile::DEFAULT)]
         kernel: Vec<String>,
+        /// Also write the load requests prepared for the first kernel, as a JSON
+        /// list of `{name, request}` (`OBJECT/PROGRAM`): what `bpfcheck-vm run
+        /// --requests` loads into a kernel booted under QEMU.
+        #[arg(long, value_name = "FILE")]
+        requests_out: Option<PathBuf>,
         /// Kernel log level: 0 none, 1 failing path, 2 every path; add 4 for statistics.
         #[arg(long, default_value_t = 0)]
         log_level: u32,
@@ -342,10 +347,19 @@ fn main() -> ExitCode {
             files,
             input,
             kernel,
+            requests_out,
             log_level,
             format,
             color,
-        } => commands::check(&files, &input, &kernel, log_level, format, color),
+        } => commands::check(
+            &files,
+            &input,
+            &kernel,
+            log_level,
+            format,
+            color,
+            requests_out.as_deref(),
+        ),
         Command::Disasm {
             files,
             input,

@@ -4,13 +4,19 @@
 //! assembler fixture. Every program bpfcheck judges must get the same
 //! verdict, errno and error line — except the divergences listed below,
 //! which are known and explained; fixing one makes this test fail until the
-//! list is updated, so the list never goes stale.
+//! list is updated, so the list never goes stale. Where the recording has
+//! the kernel's processed-instruction and state counts and bpfcheck gives
+//! statistics, those must agree too. `fixtures/kernels/logs/<profile>.json`
+//! records the kernel's level-1 and level-2 logs (`tools/vm/record-logs.py`):
+//! every log bpfcheck gives for that profile must be the kernel's, byte for
+//! byte (kernel addresses normalised).
 
 use std::collections::BTreeSet;
 
 use bpfcheck_conformance::{fixtures_dir, report};
+use bpfcheck_isa::normalize_kernel_addresses;
 use bpfcheck_profile::KernelProfile;
-use bpfcheck_verifier::{LOG_LEVEL1, Verdict, VerifyOptions, verify};
+use bpfcheck_verifier::{LOG_LEVEL1, LOG_LEVEL2, Verdict, VerifyOptions, stats_trailer, verify};
 use serde_json::Value;
 
 /// (profile, fixture): why bpfcheck differs from that real kernel.
@@ -26,6 +32,7 @@ fn profiles_agree_with_the_real_kernels_they_describe() {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
     assert!(files.len() >= 4, "recordings missing in {}", dir.display());
@@ -35,6 +42,9 @@ fn profiles_agree_with_the_real_kernels_they_describe() {
         let prof_name = doc["profile"].as_str().unwrap();
         let profile = profile_for(prof_name);
         let (mut judged, mut agree, mut unsupported, mut skipped) = (0, 0, 0, 0);
+        // Programs with recorded counts that bpfcheck gives counts for, and
+        // how many of those agree.
+        let (mut counted, mut counts_agree, mut no_counts) = (0, 0, 0);
         for p in doc["programs"].as_array().unwrap() {
             let name = p["name"].as_str().unwrap();
             let path = fixtures_dir().join(format!("{name}.s"));
@@ -74,6 +84,24 @@ fn profiles_agree_with_the_real_kernels_they_describe() {
                         && kernel_error == e.message
                 }
             };
+            let recorded = p["insns_processed"].as_u64();
+            let same_counts = match (recorded, &v.stats) {
+                (Some(insns), Some(st)) => {
+                    counted += 1;
+                    let same = insns == st.insns_processed
+                        && p["total_states"].as_u64() == Some(st.total_states)
+                        && p["peak_states"].as_u64() == Some(st.peak_states)
+                        && p["max_states_per_insn"].as_u64() == Some(st.max_states_per_insn);
+                    counts_agree += u32::from(same);
+                    same
+                }
+                (Some(_), None) => {
+                    no_counts += 1;
+                    true
+                }
+                (None, _) => true,
+            };
+            let same = same && same_counts;
             judged += 1;
             if same {
                 agree += 1;
@@ -82,7 +110,7 @@ fn profiles_agree_with_the_real_kernels_they_describe() {
             }
         }
         report(&format!(
-            "kernel matrix: profile {prof_name} vs {} (real kernel): {judged} judged, {agree} agree, {} differ, {unsupported} unsupported, {skipped} skipped",
+            "kernel matrix: profile {prof_name} vs {} (real kernel): {judged} judged, {agree} agree, {} differ, {unsupported} unsupported, {skipped} skipped; processed instructions and states: {counts_agree} of {counted} agree, {no_counts} judged without counts",
             doc["release"].as_str().unwrap_or("?"),
             judged - agree
         ));
@@ -101,4 +129,82 @@ fn profiles_agree_with_the_real_kernels_they_describe() {
         fixed.is_empty(),
         "known divergences no longer differ (remove them from KNOWN): {fixed:?}"
     );
+}
+
+#[test]
+fn logs_agree_with_the_real_kernels_logs() {
+    let dir = fixtures_dir().join("kernels/logs");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let norm = |s: &str| {
+        s.lines()
+            .map(|l| normalize_kernel_addresses(&five_level_addresses(l)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut differ = Vec::new();
+    for file in files {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let prof_name = doc["profile"].as_str().unwrap();
+        let profile = profile_for(prof_name);
+        let (mut same, mut without) = (0, 0);
+        for (name, logs) in doc["logs"].as_object().unwrap() {
+            let text = std::fs::read_to_string(fixtures_dir().join(format!("{name}.s"))).unwrap();
+            let fx = bpfcheck_asm::Fixture::parse(&text).unwrap();
+            if !fx.kernel_symbols().is_empty() {
+                continue;
+            }
+            let req = fx.load_request(name);
+            for (key, level) in [("l1", LOG_LEVEL1), ("l2", LOG_LEVEL2)] {
+                let v = verify(&req, &profile, &VerifyOptions { log_level: level });
+                let (Some(log), Some(stats)) = (v.log, v.stats) else {
+                    without += 1;
+                    continue;
+                };
+                let ours = format!("{log}{}", stats_trailer(level, &stats, 0));
+                if norm(&ours) == norm(logs[key].as_str().unwrap()) {
+                    same += 1;
+                } else {
+                    differ.push(format!("{prof_name} {name} {key}"));
+                }
+            }
+        }
+        report(&format!(
+            "kernel logs: profile {prof_name} vs {}: {same} logs byte-identical, {} differ, {without} without a log from bpfcheck",
+            doc["release"].as_str().unwrap_or("?"),
+            differ.len()
+        ));
+    }
+    assert!(
+        differ.is_empty(),
+        "logs differ from the real kernel's: {differ:?}"
+    );
+}
+
+/// A guest under QEMU with five-level paging maps kernel memory at
+/// `0xff1…`–`0xff4…` rather than `0xffff…`: such 16-digit addresses are
+/// rewritten into the `0xffff…` form that [`normalize_kernel_addresses`]
+/// replaces.
+fn five_level_addresses(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(pos) = rest.find("0xff") {
+        let hex = rest[pos + 2..]
+            .bytes()
+            .take_while(u8::is_ascii_hexdigit)
+            .count();
+        out.push_str(&rest[..pos]);
+        if hex == 16 {
+            out.push_str("0xffff");
+            out.push_str(&rest[pos + 6..pos + 18]);
+        } else {
+            out.push_str(&rest[pos..pos + 2 + hex]);
+        }
+        rest = &rest[pos + 2 + hex..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -28,10 +28,12 @@ use std::{
 };
 
 mod embedded_btf;
+mod features;
 pub mod helpers;
 pub mod map_compat;
 
 pub use embedded_btf::embedded_btf_bytes;
+pub use features::{Features, ScalarArith};
 
 use bpfcheck_btf::{Btf, BtfError, BtfKind, BtfTypeId};
 pub use bpfcheck_isa::{IsaFeatures, LogEra};
@@ -152,66 +154,6 @@ impl Limits {
         max_used_maps: 64,
         max_var_off: 1 << 29,
     };
-}
-
-/// Behaviour switches that are not instruction encodings.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Features {
-    /// `sizeof(union bpf_attr)`: a `BPF_PROG_LOAD` field at or past this
-    /// offset is tail the kernel does not know, and a non-zero tail fails
-    /// the syscall with `E2BIG` before anything else is looked at
-    /// (`bpf_check_uarg_tail_zero`). A field the kernel lacks below this
-    /// offset fails `CHECK_ATTR` instead (`EINVAL`).
-    pub bpf_attr_size: u32,
-    /// `BPF_PROG_LOAD` has `fd_array` (5.14+).
-    pub fd_array: bool,
-    /// `BPF_PROG_LOAD` has `fd_array_cnt` (6.14+).
-    pub fd_array_cnt: bool,
-    /// The `prog_flags` bits `bpf_prog_load` accepts; any other is `EINVAL`.
-    pub prog_flags: u32,
-    /// One past the highest attach type the kernel knows: the attach types
-    /// `bpf_prog_load_check_attach` lists for a program type are those of
-    /// the newest kernel, cut here.
-    pub attach_type_end: u32,
-    /// `BPF_PROG_TYPE_SK_REUSEPORT` programs must name their attach type
-    /// (5.14+); before, any `expected_attach_type` was accepted.
-    pub sk_reuseport_attach_check: bool,
-    /// `__BPF_FUNC_MAX_ID`: helper ids at or past it have no name in the
-    /// kernel's disassembler (`call unknown#%d`).
-    pub helper_id_end: u32,
-    /// `check_cfg` steps over an `ld_imm64` as one two-slot instruction and
-    /// rejects a jump to its second slot (`jump into the middle of ldimm64
-    /// insn %d`, 5.13+). Without it the second slot is walked as an
-    /// instruction of its own, and a jump there is only caught when
-    /// `do_check` reaches it (`invalid BPF_LD_IMM insn`).
-    pub cfg_ldimm64_middle_check: bool,
-    /// For a `CAP_BPF` loader, `check_cfg` accepts a loop closed along any
-    /// edge. Without it (up to 6.1.y, the `loop_ok` argument of
-    /// `push_insn`) only jump edges may close one: a fall-through or call
-    /// edge back to an instruction still on the walk's stack is a
-    /// `back-edge` even with `CAP_BPF`.
-    pub cfg_loops_on_any_edge: bool,
-    /// One past the highest program type the kernel knows.
-    pub prog_type_end: u32,
-    /// One past the highest map type the kernel knows.
-    pub map_type_end: u32,
-    /// Level-2 logs print `func#N @M` for every subprogram before checking.
-    pub log_subprog_table: bool,
-    /// A sleepable program's map-in-maps must hold inner maps of the types
-    /// a sleepable program may use, and the refusal says `…, also as inner
-    /// maps`. The 6.18.44 build of the development host has this; neither
-    /// Debian's 6.12 nor 7.2 source does.
-    pub sleepable_inner_maps: bool,
-    /// Bytes `do_misc_fixups` adds to the stack of each subprogram of an
-    /// accepted program that holds a `may_goto`, which the `stack depth`
-    /// statistics then show: its loop counter (8), or on x86-64 since 6.15
-    /// the timed `may_goto`'s counter and timestamp (16).
-    pub may_goto_stack_extra: u32,
-    /// Tracing programs may not use maps whose values hold a `bpf_timer`
-    /// or `bpf_wq` (`tracing progs cannot use bpf_timer yet`): 5.15 to
-    /// 6.18 (the host refuses them); 7.2 allows them.
-    #[serde(default)]
-    pub tracing_timers_refused: bool,
 }
 
 /// `prog_flags` of 5.10's `bpf_prog_load`.
@@ -435,6 +377,19 @@ impl KernelProfile {
                 sleepable_inner_maps: false,
                 may_goto_stack_extra: 0,
                 tracing_timers_refused: true,
+                do_check: false,
+                scalar_arith: ScalarArith::V6_1,
+                live_regs_table: false,
+                static_liveness: false,
+                scc_loops: false,
+                helper_mem_access_types: false,
+                array_lookup_not_null: false,
+                sane_offset_split: false,
+                pkt_arith_forgets_end: false,
+                linked_regs_live_only: false,
+                null_arg_precise: false,
+                self_add_clears_id: false,
+                offset_links_v2: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("5.10"),
@@ -468,6 +423,19 @@ impl KernelProfile {
                 sleepable_inner_maps: false,
                 may_goto_stack_extra: 0,
                 tracing_timers_refused: true,
+                do_check: false,
+                scalar_arith: ScalarArith::V6_1,
+                live_regs_table: false,
+                static_liveness: false,
+                scc_loops: false,
+                helper_mem_access_types: false,
+                array_lookup_not_null: false,
+                sane_offset_split: false,
+                pkt_arith_forgets_end: false,
+                linked_regs_live_only: false,
+                null_arg_precise: false,
+                self_add_clears_id: false,
+                offset_links_v2: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.1"),
@@ -501,6 +469,19 @@ impl KernelProfile {
                 sleepable_inner_maps: false,
                 may_goto_stack_extra: 8,
                 tracing_timers_refused: true,
+                do_check: true,
+                scalar_arith: ScalarArith::V6_12,
+                live_regs_table: false,
+                static_liveness: false,
+                scc_loops: false,
+                helper_mem_access_types: false,
+                array_lookup_not_null: false,
+                sane_offset_split: false,
+                pkt_arith_forgets_end: false,
+                linked_regs_live_only: false,
+                null_arg_precise: false,
+                self_add_clears_id: false,
+                offset_links_v2: false,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.12"),
@@ -536,6 +517,19 @@ impl KernelProfile {
                 sleepable_inner_maps: true,
                 may_goto_stack_extra: 16,
                 tracing_timers_refused: true,
+                do_check: true,
+                scalar_arith: ScalarArith::V6_18,
+                live_regs_table: true,
+                static_liveness: true,
+                scc_loops: true,
+                helper_mem_access_types: true,
+                array_lookup_not_null: true,
+                sane_offset_split: true,
+                pkt_arith_forgets_end: true,
+                linked_regs_live_only: true,
+                null_arg_precise: true,
+                self_add_clears_id: true,
+                offset_links_v2: true,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.18"),
@@ -561,6 +555,8 @@ impl KernelProfile {
                 map_type_end: MapType::INSN_ARRAY.0 + 1,
                 sleepable_inner_maps: false,
                 tracing_timers_refused: false,
+                // 7.1's static stack liveness and 7.x's log are not modelled.
+                do_check: false,
                 ..Self::v6_18().features
             },
             caps: Capabilities::ROOT,

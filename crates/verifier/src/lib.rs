@@ -53,6 +53,21 @@
 //!   struct_ops programs can be sleepable` (`can_be_sleepable`) and
 //!   `Syscall programs can only be sleepable`.
 //!
+//! What the 6.12 profile changes in the walk (features of
+//! [`bpfcheck_profile::Features`], never version checks): 6.12's scalar
+//! arithmetic (`scalar_arith`); no `Live regs before insn:` table
+//! (`live_regs_table`); pruning liveness by read and write marks along the
+//! states' parentage, printed in the states (`R1_w=`, `fp-8_rw=`) and
+//! counted by `mark_read` (`static_liveness` off: module
+//! `check::read_marks`); helper stack arguments always clobbered, bounds
+//! errors as `invalid indirect access to stack`
+//! (`helper_mem_access_types`); no non-NULL array lookups by constant key
+//! (`array_lookup_not_null`); one `check_reg_sane_offset` for pointers and
+//! numbers (`sane_offset_split`); `pkt_end` marks kept through arithmetic
+//! (`pkt_arith_forgets_end`); every register sharing an id narrowed, live
+//! or not (`linked_regs_live_only`); NULL helper arguments not marked
+//! precise (`null_arg_precise`).
+//!
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
 //! kprobe, tracepoint, raw tracepoint (also writable) or perf event
@@ -61,7 +76,8 @@
 //! lightweight-tunnel program (`lwt_in`, `lwt_out`, `lwt_xmit`,
 //! `lwt_seg6local`), a `sock_ops`, a netfilter or a (sleepable) syscall
 //! program, such as the loader program of a light skeleton,
-//! loaded by a privileged user on the 6.18 profile, walking every path in
+//! loaded by a privileged user on the 6.18 and 6.12 profiles (the kernels
+//! differ by profile features, see below), walking every path in
 //! the kernel's order with the kernel's log:
 //! - static bpf-to-bpf calls (module `check::subprog_call`):
 //!   `check_func_call` (a new frame with the
@@ -449,7 +465,10 @@
 //!   whose prototype is not plainly a global `int f(struct named *)` gets
 //!   no log (verdict and statistics are still given).
 //! - Program types other than those above, unprivileged
-//!   loaders, and kernels other than 6.18 (their log formats differ). For
+//!   loaders, and kernels other than 6.18 and 6.12 (profiles without
+//!   `do_check`). On profiles without `scc_loops` (6.12), programs with a
+//!   back-edge or `may_goto`: those kernels check loops by loop entries,
+//!   which are not modelled. For
 //!   those the
 //!   per-instruction encoding checks are still applied in instruction
 //!   order after the passes above (the kernel applies them only where a
@@ -476,7 +495,6 @@ mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
 
-use bpfcheck_isa::LogEra;
 pub use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{Errno, InsnIdx, LoadRequest, ProgType, VerifierStats, op};
 pub use error::{ErrorCode, Unsupported, VerifierError};
@@ -607,7 +625,7 @@ fn interpretable(
     req: &LoadRequest,
     profile: &KernelProfile,
 ) -> Result<Option<check::BtfFuncs>, Unsupported> {
-    if profile.log_era != LogEra::V6_18 {
+    if !profile.features.do_check {
         return Err(Unsupported::new(
             format!(
                 "abstract interpretation (do_check) for kernel {}",
@@ -681,7 +699,10 @@ fn interpret(
     }
     let live = liveness::live_before(&req.insns, &helper_args);
     let scc = check::compute_scc(&req.insns);
-    if log.level2() {
+    if let Some(u) = unmodelled_walk(req, profile, &scc) {
+        return unsupported(u);
+    }
+    if log.level2() && profile.features.live_regs_table {
         log.push(&liveness::table(&req.insns, &live, &scc, profile.log_era));
     }
     let mut checker = check::Checker::new(req, profile, &mut log, live, scc, btf_funcs);
@@ -733,6 +754,27 @@ fn interpret(
             ..unsupported(u)
         },
     }
+}
+
+/// What the walk of this profile's kernel does that bpfcheck does not
+/// model for this program: loops without the SCC machinery.
+fn unmodelled_walk(req: &LoadRequest, profile: &KernelProfile, scc: &[u32]) -> Option<Unsupported> {
+    if profile.features.scc_loops {
+        return None;
+    }
+    let may_goto = req
+        .insns
+        .iter()
+        .position(|i| i.code == op::JMP | op::JCOND && i.src == op::MAY_GOTO);
+    let in_loop = scc.iter().position(|&c| c != 0);
+    let insn = match (may_goto, in_loop) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    Some(Unsupported::new(
+        "loops (back-edges, may_goto) checked by loop entries instead of SCCs",
+        Some(insn),
+    ))
 }
 
 fn unsupported(u: Unsupported) -> Verification {

@@ -220,16 +220,32 @@ impl Checker<'_> {
         let mut out = cur;
         out.value = domain::alu(self.era, opk, width, &cur.value, &s.value);
         let same_reg = reg_src && insn.src == insn.dst;
-        let linkable = matches!(opk, AluOp::Add | AluOp::Sub) && out.id != 0 && !same_reg;
-        match linkable
-            .then(|| link_offset(opk, width, &s.value, d.value.umax))
-            .flatten()
-        {
-            Some(off) if out.id & ADD_CONST == 0 => {
-                out.id |= match width {
-                    Width::W32 => ADD_CONST32,
-                    Width::W64 => ADD_CONST64,
-                };
+        let link = if self.profile.features.offset_links_v2 {
+            let linkable = matches!(opk, AluOp::Add | AluOp::Sub) && out.id != 0 && !same_reg;
+            linkable
+                .then(|| link_offset(opk, width, &s.value, d.value.umax))
+                .flatten()
+                .map(|off| match width {
+                    Width::W32 => (off, ADD_CONST32),
+                    Width::W64 => (off, ADD_CONST64),
+                })
+        } else {
+            // Only `r += K`, K a positive s32. Without the self-add fix
+            // the source is read after the addition wrote it.
+            let self_add_links = same_reg && !self.profile.features.self_add_clears_id;
+            let added = if self_add_links { &out.value } else { &s.value };
+            (opk == AluOp::Add
+                && width == Width::W64
+                && out.id != 0
+                && added.is_const()
+                && (!same_reg || self_add_links))
+                .then_some(added.var_off.value)
+                .and_then(|v| i32::try_from(v).ok())
+                .map(|off| (off, ADD_CONST64))
+        };
+        match link {
+            Some((off, flag)) if out.id & ADD_CONST == 0 => {
+                out.id |= flag;
                 out.off = off;
             }
             _ => out.clear_id(),

@@ -445,6 +445,8 @@ impl Checker<'_> {
         for r in 0..=5u8 {
             self.scratch_reg(r);
         }
+        let frame = self.cur.frames.len() - 1;
+        self.live_clobber_caller_saved(frame);
         Ok(())
     }
 

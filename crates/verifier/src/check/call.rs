@@ -43,13 +43,13 @@ const MAX_ERRNO: i32 = 4095;
 
 /// `do_refine_retval_range` for [`STR_RETURNS`]: a negative errno or at
 /// most `msize_max` bytes.
-fn refined_str_return(msize_max: u64) -> RegState {
+fn refined_str_return(era: Era, msize_max: u64) -> RegState {
     let mut v = Scalar::unknown();
     v.smax = msize_max as i64;
     v.s32_max = msize_max as i32;
     v.smin = -i64::from(MAX_ERRNO);
     v.s32_min = -MAX_ERRNO;
-    v.sync(Era::V6_18);
+    v.sync(era);
     RegState::Scalar(ScalarReg::new(v))
 }
 
@@ -135,6 +135,7 @@ impl Checker<'_> {
         }
         for r in 0..=5u8 {
             self.scratch_reg(r);
+            self.live_write_reg(r);
         }
         let ret = proto.ret;
         let r0 = match ret.base {
@@ -142,7 +143,7 @@ impl Checker<'_> {
                 if proto.id == GET_SMP_PROCESSOR_ID {
                     self.smp_processor_id_return()?
                 } else if STR_RETURNS.contains(&proto.id) {
-                    refined_str_return(meta.mem.msize_max)
+                    refined_str_return(self.era, meta.mem.msize_max)
                 } else {
                     RegState::unknown()
                 }
@@ -244,7 +245,7 @@ impl Checker<'_> {
         }
         // NULL where NULL is allowed skips the type check.
         let null_ok = arg.maybe_null() && helper_mem::is_null(&reg);
-        if null_ok {
+        if null_ok && self.profile.features.null_arg_precise {
             // Whether the argument is NULL decides what the helper may
             // touch, so the zero is a precise value.
             self.mark_chain_precision(regno)?;
@@ -347,6 +348,7 @@ impl Checker<'_> {
                 // `can_elide_value_nullness`: the key is examined for every
                 // helper taking an array's key, used only by lookups.
                 let key_of_array_lookup = arg.base == ArgBase::PtrToMapKey
+                    && self.profile.features.array_lookup_not_null
                     && matches!(spec.map_type, MapType::ARRAY | MapType::PERCPU_ARRAY);
                 let size = i32::try_from(size).map_err(|_| self.unsupported("huge map keys"))?;
                 self.helper_mem_access(regno, size, Access::Read, false, None)?;

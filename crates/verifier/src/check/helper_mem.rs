@@ -243,8 +243,10 @@ impl Checker<'_> {
         } else {
             None
         };
+        let typed = self.profile.features.helper_mem_access_types;
         if let Some(errno) = errno {
             let what = match access {
+                _ if !typed => "indirect access to",
                 Access::Read => "read from",
                 Access::Write => "write to",
             };
@@ -271,7 +273,8 @@ impl Checker<'_> {
             meta.raw_access = Some((regno, size));
             return Ok(());
         }
-        let clobber = access == Access::Write;
+        // Before access types, a helper could write any stack argument.
+        let clobber = access == Access::Write || !typed;
         let mut read = Vec::new();
         for o in bytes {
             let (spi, b) = slot_of(o);
@@ -304,6 +307,7 @@ impl Checker<'_> {
         }
         for spi in read {
             self.stack_live.read(&self.cur, fr, self.insn_idx, spi);
+            self.live_read_slot(fr, spi);
         }
         Ok(())
     }

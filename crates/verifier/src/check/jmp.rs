@@ -181,7 +181,16 @@ fn collect_linked(state: &mut VerifierState, id: u32, live: &[u16], out: &mut Ve
 /// `sync_linked_regs`: the collected registers sharing `known`'s id take
 /// its value. `false` when one carries a different constant offset, which
 /// is not modelled.
-fn sync_linked(era: Era, state: &mut VerifierState, known: &ScalarReg, skip: Loc, linked: &[Loc]) {
+/// `sync_linked_regs`; `false` when a register linked with another
+/// offset needs a narrowing this kernel's rules (`v2`: see the profile's
+/// `offset_links_v2`) are not modelled for.
+fn sync_linked(
+    (era, v2): (Era, bool),
+    state: &mut VerifierState,
+    known: &ScalarReg,
+    skip: Loc,
+    linked: &[Loc],
+) -> bool {
     let base = known.id & !ADD_CONST;
     for &loc in linked {
         if loc == skip {
@@ -192,12 +201,14 @@ fn sync_linked(era: Era, state: &mut VerifierState, known: &ScalarReg, skip: Loc
             continue;
         }
         // A 32-bit and a 64-bit offset link do not describe each other.
-        if (s.id ^ known.id) & ADD_CONST == ADD_CONST {
+        if v2 && (s.id ^ known.id) & ADD_CONST == ADD_CONST {
             continue;
         }
         let plain = s.id & ADD_CONST == 0 && known.id & ADD_CONST == 0;
         if plain || s.off == known.off {
             *s = *known;
+        } else if !v2 {
+            return false;
         } else {
             // This register is the known one moved by the difference of
             // their offsets, zero-extended if either link is 32-bit.
@@ -211,6 +222,7 @@ fn sync_linked(era: Era, state: &mut VerifierState, known: &ScalarReg, skip: Loc
             s.precise = known.precise;
         }
     }
+    true
 }
 
 impl Checker<'_> {
@@ -301,7 +313,11 @@ impl Checker<'_> {
         if !refined.violations.is_empty() {
             return Err(self.unsupported("register bounds invariant violations"));
         }
-        let live = self.frame_live_regs(&self.cur, idx);
+        let live = if self.profile.features.linked_regs_live_only {
+            self.frame_live_regs(&self.cur, idx)
+        } else {
+            vec![u16::MAX; self.cur.frames.len()]
+        };
         let mut linked = Vec::new();
         if reg_src && s.id != 0 {
             collect_linked(&mut self.cur, s.id, &live, &mut linked);
@@ -331,7 +347,9 @@ impl Checker<'_> {
         };
         let mut other = self.cur.clone();
         let era = self.era;
-        let apply = |state: &mut VerifierState, (nd, ns): (Scalar, Scalar)| {
+        let rules = (era, self.profile.features.offset_links_v2);
+        let apply = |state: &mut VerifierState, (nd, ns): (Scalar, Scalar)| -> bool {
+            let mut ok = true;
             let mut newd = d;
             newd.value = nd;
             *state.cur_mut().reg_mut(insn.dst) = RegState::Scalar(newd);
@@ -341,14 +359,16 @@ impl Checker<'_> {
                 *state.cur_mut().reg_mut(insn.src) = RegState::Scalar(news);
             }
             if reg_src && s.id != 0 {
-                sync_linked(era, state, &news, Loc::Reg(curframe, insn.src), &linked);
+                ok &= sync_linked(rules, state, &news, Loc::Reg(curframe, insn.src), &linked);
             }
             if d.id != 0 {
-                sync_linked(era, state, &newd, Loc::Reg(curframe, insn.dst), &linked);
+                ok &= sync_linked(rules, state, &newd, Loc::Reg(curframe, insn.dst), &linked);
             }
+            ok
         };
-        apply(&mut other, refined.taken);
-        apply(&mut self.cur, refined.fallthrough);
+        if !apply(&mut other, refined.taken) | !apply(&mut self.cur, refined.fallthrough) {
+            return Err(self.unsupported("linked scalars with constant offsets (BPF_ADD_CONST)"));
+        }
         self.push_branch(other, target, idx)?;
         self.print_insn_state();
         Ok(Flow::Next)

@@ -303,6 +303,7 @@ impl Checker<'_> {
         self.scratch_slot(spi);
         if size == 8 {
             self.stack_live.write(self.access_frame, spi);
+            self.live_write_slot(self.access_frame, spi);
         }
         let width = usize::try_from(size).unwrap_or(8);
         let aligned = off % 8 == 0;
@@ -410,6 +411,7 @@ impl Checker<'_> {
         self.scratch_slot(spi);
         self.stack_live
             .read(&self.cur, self.access_frame, self.insn_idx, spi);
+        self.live_read_slot(self.access_frame, spi);
         let width = usize::try_from(size).unwrap_or(8);
         let slot: StackSlot = self.cur.frames[self.access_frame].stack[spi];
         let bytes: Vec<SlotType> = (0..width)

@@ -44,6 +44,7 @@ mod precision;
 mod print;
 mod ptr_alu;
 mod ptr_jmp;
+mod read_marks;
 mod retval;
 mod sock;
 mod spin_lock;
@@ -174,6 +175,10 @@ pub(crate) struct Checker<'a> {
     /// The pointer type each load or store first went through
     /// (`insn_aux_data.ptr_type`).
     ptr_type_seen: Vec<Option<&'static str>>,
+    /// Pruning liveness by read marks ([`read_marks`]).
+    read_marks: bool,
+    /// `longest_mark_read_walk`.
+    longest_mark_read: u64,
 }
 
 /// How an instruction ends.
@@ -215,7 +220,7 @@ impl<'a> Checker<'a> {
             strict_alignment: req.prog_flags & BPF_F_STRICT_ALIGNMENT != 0,
             test_state_freq: req.prog_flags & BPF_F_TEST_STATE_FREQ != 0,
             profile,
-            era: Era::V6_18,
+            era: Era::of(profile),
             log,
             cur: VerifierState::entry(),
             queue: Vec::new(),
@@ -257,6 +262,8 @@ impl<'a> Checker<'a> {
             prev_insn_print_len: 0,
             obs: None,
             ptr_type_seen: vec![None; insns.len()],
+            read_marks: !profile.features.static_liveness,
+            longest_mark_read: 0,
         }
     }
 
@@ -268,7 +275,7 @@ impl<'a> Checker<'a> {
             max_states_per_insn: self.max_states_per_insn,
             total_states: self.total_states,
             peak_states: self.peak_states,
-            mark_read: 0,
+            mark_read: self.longest_mark_read,
             stack_depth: Some(self.subprogs.depths()),
             ..VerifierStats::default()
         }
@@ -402,7 +409,8 @@ impl<'a> Checker<'a> {
     /// `bpf_update_live_stack` for the current state's call chain.
     fn update_stack_liveness(&mut self) {
         let mut text = String::new();
-        let level2 = self.log.level2();
+        // Only 6.18's stack liveness logs its updates.
+        let level2 = self.log.level2() && self.profile.features.static_liveness;
         self.stack_live.update(
             &self.cur,
             self.insns,
@@ -500,6 +508,7 @@ impl<'a> Checker<'a> {
                 format!("R{r} !read_ok"),
             ));
         }
+        self.live_read_reg(r);
         Ok(self.cur.cur().reg(r))
     }
 
@@ -507,6 +516,7 @@ impl<'a> Checker<'a> {
     pub(crate) fn write_reg(&mut self, r: u8, arg: RegArg) -> Result<(), Stop> {
         check_reg(self.insn_idx, r, arg).map_err(VerifierError::from)?;
         self.scratch_reg(r);
+        self.live_write_reg(r);
         if arg == RegArg::Dst {
             *self.cur.cur_mut().reg_mut(r) = RegState::unknown();
         }

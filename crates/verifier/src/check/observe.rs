@@ -67,6 +67,7 @@ fn held(f: &FuncState) -> Vec<Change> {
         &FuncState {
             regs: [RegState::NotInit; bpfcheck_uapi::RegNo::COUNT],
             stack: Vec::new(),
+            live: f.live.clone(),
             ..*f
         },
         f,
@@ -288,7 +289,7 @@ fn render(c: &Change, frameno: u8, maps: &[bpfcheck_uapi::MapSpec]) -> Written {
         }
         Change::Slot(spi, slot) => {
             let mut text = String::new();
-            fmt_slot(&mut text, *spi, slot, frameno, maps);
+            fmt_slot(&mut text, *spi, slot, 0, frameno, maps);
             // ` fp-8=…` (the slot holds something: see `diff`).
             let (name, value) = text.trim_start().split_once('=').unwrap_or_default();
             Written {

@@ -310,7 +310,7 @@ impl Checker<'_> {
         }
         // Any arithmetic forgets that the pointer was at or past the end
         // (a 6.18.y fix).
-        if new_range < 0 {
+        if new_range < 0 && self.profile.features.pkt_arith_forgets_end {
             new_range = 0;
         }
         self.sane_offset_ptr(&var, i64::from(new.off), ty)?;

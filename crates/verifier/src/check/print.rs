@@ -36,7 +36,9 @@ pub(super) fn frame(
         {
             continue;
         }
-        out.push_str(&format!(" R{i}="));
+        out.push_str(&format!(" R{i}"));
+        crate::state::live::suffix(&mut out, frame.live.regs[i].flags);
+        out.push('=');
         fmt_reg(&mut out, reg, frame.frameno, maps);
     }
     for (spi, slot) in frame.stack.iter().enumerate() {
@@ -45,7 +47,14 @@ pub(super) fn frame(
         {
             continue;
         }
-        fmt_slot(&mut out, spi, slot, frame.frameno, maps);
+        fmt_slot(
+            &mut out,
+            spi,
+            slot,
+            frame.live.slot(spi).flags,
+            frame.frameno,
+            maps,
+        );
     }
     refs.fmt(&mut out);
     out.push('\n');

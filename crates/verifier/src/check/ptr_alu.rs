@@ -140,6 +140,11 @@ impl Checker<'_> {
     /// `check_reg_sane_offset_ptr`: a pointer of type `ty` with fixed
     /// offset `off` and variable part `var`.
     pub(super) fn sane_offset_ptr(&self, var: &Scalar, off: i64, ty: &str) -> Result<(), Stop> {
+        // Kernels before the split check the pointer as they check the
+        // number.
+        if !self.profile.features.sane_offset_split {
+            return self.sane_offset_scalar(var, off, ty);
+        }
         let known = var.const_value().map(|c| c as i64);
         let bad = |v: i64| v >= MAX_VAR_OFF || v <= -MAX_VAR_OFF;
         let culprit = match known {

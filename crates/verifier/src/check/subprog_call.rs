@@ -114,6 +114,7 @@ impl Checker<'_> {
             *r = RegState::NotInit;
         }
         self.cur.frames.push(callee);
+        self.live_call();
         self.stack_live.reset_chain();
         self.scratch_all();
         if self.log.level1() {
@@ -143,6 +144,7 @@ impl Checker<'_> {
             ));
         }
         let ret = callee.callsite.map_or(0, |c| c + 1);
+        self.live_return();
         let Some(callee) = self.cur.frames.pop() else {
             return Err(self.unsupported("an exit without a frame"));
         };

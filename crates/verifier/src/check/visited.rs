@@ -25,7 +25,12 @@ impl Checker<'_> {
         // innermost call site), which decide what `max_states_per_insn`
         // counts.
         let bucket = self.bucket(idx);
-        let live_regs = self.frame_live_regs(&self.cur, idx);
+        // Read marks clean whole checkpoints: every register compares.
+        let live_regs = if self.read_marks {
+            vec![u16::MAX; self.cur.frames.len()]
+        } else {
+            self.frame_live_regs(&self.cur, idx)
+        };
         let force_new = self.test_state_freq
             || self.force_checkpoint[idx]
             || self.hist_len - self.path.hist_start > HISTORY_FORCE;
@@ -77,6 +82,7 @@ impl Checker<'_> {
                     if self.jmp_point[idx] {
                         self.push_hist(None, Vec::new());
                     }
+                    self.live_propagate(c);
                     let start = self.chain_start();
                     self.propagate_precision(c, &start, self.cur.frames.len())?;
                     if in_loop {
@@ -138,6 +144,7 @@ impl Checker<'_> {
             first_idx: idx,
             hist_start: self.hist_len,
         };
+        self.live_linked_to_checkpoint(id);
         Ok(false)
     }
 
@@ -156,7 +163,11 @@ impl Checker<'_> {
             {
                 continue;
             }
-            self.clean_checkpoint(c);
+            if self.read_marks {
+                self.live_clean(c);
+            } else {
+                self.clean_checkpoint(c);
+            }
         }
     }
 

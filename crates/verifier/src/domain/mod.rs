@@ -100,6 +100,15 @@ pub enum Era {
 }
 
 impl Era {
+    /// The arithmetic of `profile`'s kernel.
+    pub fn of(profile: &bpfcheck_profile::KernelProfile) -> Self {
+        match profile.features.scalar_arith {
+            bpfcheck_profile::ScalarArith::V6_1 => Era::V6_1,
+            bpfcheck_profile::ScalarArith::V6_12 => Era::V6_12,
+            bpfcheck_profile::ScalarArith::V6_18 => Era::V6_18,
+        }
+    }
+
     /// 6.1's deductions, gates and sign rules.
     pub(crate) fn bounds_v1(self) -> bool {
         self == Era::V6_1

@@ -6,6 +6,8 @@
 //! clone is two small copies (measured: well under a microsecond for the
 //! fixtures' states), and no copy-on-write indirection is needed yet.
 
+/// Read and write marks of kernels that keep liveness along parentage.
+pub mod live;
 pub(crate) mod refs;
 pub(crate) mod reg;
 pub(crate) mod stack;
@@ -33,6 +35,8 @@ pub struct FuncState {
     pub callsite: Option<usize>,
     /// Index of the subprogram this frame runs (`subprogno`).
     pub subprog: usize,
+    /// Read and write marks, on kernels that keep them.
+    pub live: live::FrameLive,
 }
 
 impl FuncState {
@@ -48,6 +52,7 @@ impl FuncState {
             frameno: 0,
             callsite: None,
             subprog: 0,
+            live: live::FrameLive::default(),
         }
     }
 
@@ -62,6 +67,7 @@ impl FuncState {
             frameno,
             callsite: Some(callsite),
             subprog,
+            live: live::FrameLive::default(),
         }
     }
 

@@ -86,6 +86,7 @@ pub(crate) fn fmt_slot(
     out: &mut String,
     spi: usize,
     slot: &StackSlot,
+    live: u8,
     frameno: u8,
     maps: &[bpfcheck_uapi::MapSpec],
 ) {
@@ -94,7 +95,9 @@ pub(crate) fn fmt_slot(
     }
     let chars: String = slot.types.iter().map(|t| t.log_char()).collect();
     let off = -(i64::try_from(spi).unwrap_or(0) + 1) * SLOT_SIZE as i64;
-    out.push_str(&format!(" fp{off}="));
+    out.push_str(&format!(" fp{off}"));
+    super::live::suffix(out, live);
+    out.push('=');
     if slot.is_spill() {
         // The bytes above a narrow spill print before the register.
         let first_spill = slot
