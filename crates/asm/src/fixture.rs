@@ -53,6 +53,8 @@ pub struct Fixture {
     pub insns: Vec<RawInsn>,
     /// Kernel symbols named by the program whose BTF ids are not filled in.
     kernel_symbols: Vec<KernelSymbol>,
+    /// `;! func_info:`: program BTF with one `FUNC` per subprogram.
+    funcs: Option<Vec<crate::func_btf::FuncDecl>>,
 }
 
 impl Fixture {
@@ -70,6 +72,7 @@ impl Fixture {
             expect: None,
             insns: Vec::new(),
             kernel_symbols: Vec::new(),
+            funcs: None,
         };
         for (i, line) in text.lines().enumerate() {
             let trimmed = line.trim_start();
@@ -86,6 +89,9 @@ impl Fixture {
         let assembled = assemble_with_symbols(text)?;
         f.insns = assembled.insns;
         f.kernel_symbols = assembled.kernel_symbols;
+        if let Some(decls) = &f.funcs {
+            crate::func_btf::build(decls, &f.insns).map_err(|e| AsmError::new(1, 1, e))?;
+        }
         Ok(f)
     }
 
@@ -131,6 +137,7 @@ impl Fixture {
                 self.fd_array = Some(entries);
             }
             "expect" => self.expect = Some(parse_expect(value)?),
+            "func_info" => self.funcs = Some(crate::func_btf::parse(value)?),
             _ => return Err(format!("unknown directive `{key}`")),
         }
         Ok(())
@@ -154,8 +161,15 @@ impl Fixture {
                 sym.describe()
             );
         }
+        let (prog_btf, func_info) = self
+            .funcs
+            .as_ref()
+            .and_then(|d| crate::func_btf::build(d, &self.insns).ok())
+            .map_or((None, Vec::new()), |(b, f)| (Some(b), f));
         LoadRequest {
             name: bpfcheck_uapi::prog_name_from(name),
+            prog_btf,
+            func_info,
             prog_type: self.prog_type,
             expected_attach_type: self.expected_attach_type,
             insns: self.insns.clone(),

@@ -581,6 +581,7 @@ fn interpret(
     let outcome = checker.run();
     let mut stats = checker.stats();
     if outcome.is_ok() {
+        checker.add_inlined_loop_stack(&mut stats);
         add_may_goto_stack(req, profile, &mut stats);
     }
     let logged = checker.error_logged();

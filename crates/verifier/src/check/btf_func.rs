@@ -534,6 +534,7 @@ impl Checker<'_> {
             VerifierState {
                 frames: vec![frame],
                 may_goto_depth: 0,
+                callback_unroll_depth: 0,
             },
             self.subprogs.starts[k],
         );
@@ -552,9 +553,7 @@ impl Checker<'_> {
         self.cur_hist_ent = None;
         // `free_states` drops the SCC visits with their backedges; the
         // state counters go on across walks, as the kernel's do.
-        for v in &mut self.visits {
-            *v = super::loops::SccVisit::default();
-        }
+        self.visits.clear();
         self.path = PathMeta {
             parent: None,
             first_idx: insn,

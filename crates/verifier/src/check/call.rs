@@ -81,6 +81,8 @@ struct Meta {
     const_key: Option<u64>,
     /// Memory arguments.
     mem: MemMeta,
+    /// The callback's first instruction (`subprogno`).
+    func: Option<u32>,
 }
 
 impl Checker<'_> {
@@ -108,6 +110,9 @@ impl Checker<'_> {
                 "helper call might sleep in a non-sleepable prog".to_owned(),
             ));
         }
+        if let Some(feature) = super::callback::unmodelled_callback_helper(insn.imm) {
+            return Err(self.unsupported(feature));
+        }
         if proto.id == GET_SMP_PROCESSOR_ID {
             return Err(self
                 .unsupported("bpf_get_smp_processor_id's return range (the machine's CPU count)"));
@@ -119,6 +124,12 @@ impl Checker<'_> {
         self.check_map_func_compat(proto, &meta)?;
         if let Some((regno, size)) = meta.mem.raw_access {
             self.helper_raw_writes(regno, size)?;
+        }
+        if proto.id == super::callback::LOOP {
+            let Some(func) = meta.func else {
+                return Err(self.unsupported("bpf_loop without a callback"));
+            };
+            self.loop_call(func)?;
         }
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
@@ -250,6 +261,23 @@ impl Checker<'_> {
             }
             // A privileged loader may pass pointers as numbers.
             ArgBase::Anything => Ok(()),
+            ArgBase::Scalar if arg.flags.is_empty() => match reg {
+                RegState::Scalar(_) => Ok(()),
+                _ => Err(self.type_mismatch(regno, "scalar")),
+            },
+            ArgBase::PtrToFunc if arg.flags.is_empty() => match reg {
+                RegState::PtrToFunc { subprog_start } => {
+                    meta.func = Some(subprog_start);
+                    Ok(())
+                }
+                _ => Err(self.type_mismatch(regno, "func")),
+            },
+            ArgBase::PtrToStack if null_ok => Ok(()),
+            ArgBase::PtrToStack if arg.flags == Default::default() || arg.maybe_null() => match reg
+            {
+                RegState::PtrToStack { .. } => Ok(()),
+                _ => Err(self.type_mismatch(regno, "fp")),
+            },
             ArgBase::ConstMapPtr if arg.flags.is_empty() => {
                 let RegState::ConstPtrToMap { map } = reg else {
                     return Err(self.type_mismatch(regno, "map_ptr"));

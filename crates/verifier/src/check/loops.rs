@@ -73,7 +73,10 @@ pub(crate) fn compute_scc(insns: &[RawInsn]) -> Vec<u32> {
             if low[w] < pre[w] {
                 continue;
             }
-            let assign = stack.last() != Some(&w) || succ[w].contains(&w);
+            // A callback-calling helper call is a loop of its own.
+            let assign = stack.last() != Some(&w)
+                || succ[w].contains(&w)
+                || super::callback::calls_callback(&insns[w]);
             loop {
                 let t = stack.pop().unwrap_or(w);
                 low[t] = NOT_ON_STACK;
@@ -112,20 +115,40 @@ pub(super) struct SccVisit {
     backedges: Vec<Backedge>,
 }
 
+/// Which exploration a checkpoint belongs to (`struct bpf_scc_callchain`):
+/// the call sites of the outer frames down to the outermost one inside a
+/// loop, and that loop's SCC. A loop in a subprogram called from within a
+/// loop (a callback's body, say) is part of the outer loop's exploration.
+pub(super) type SccKey = (Vec<usize>, u32);
+
 impl Checker<'_> {
-    fn scc_of(&self, insn: usize) -> u32 {
-        self.scc.get(insn).copied().unwrap_or(0)
+    /// `compute_scc_callchain` of checkpoint `c`.
+    fn scc_key(&self, c: usize) -> Option<SccKey> {
+        let cp = &self.checkpoints[c];
+        let st = &cp.state;
+        let n = st.frames.len();
+        let mut callsites = Vec::new();
+        for i in 0..n {
+            let at = if i + 1 == n {
+                cp.insn_idx
+            } else {
+                st.frames[i + 1].callsite.unwrap_or(0)
+            };
+            let scc = self.scc.get(at).copied().unwrap_or(0);
+            if scc != 0 {
+                return Some((callsites, scc));
+            }
+            callsites.push(at);
+        }
+        None
     }
 
     /// `incomplete_read_marks`: the loop of checkpoint `c` still has
     /// pending backedges.
     pub(super) fn incomplete_marks(&self, c: usize) -> bool {
-        let scc = self.scc_of(self.checkpoints[c].insn_idx);
-        scc != 0
-            && self
-                .visits
-                .get(scc as usize)
-                .is_some_and(|v| !v.backedges.is_empty())
+        self.scc_key(c)
+            .and_then(|k| self.visits.get(&k))
+            .is_some_and(|v| !v.backedges.is_empty())
     }
 
     /// `update_peak_states`.
@@ -136,11 +159,11 @@ impl Checker<'_> {
 
     /// `maybe_enter_scc` for the new checkpoint `c`.
     pub(super) fn maybe_enter_scc(&mut self, c: usize) {
-        let scc = self.scc_of(self.checkpoints[c].insn_idx);
-        if scc == 0 {
+        let Some(key) = self.scc_key(c) else {
             return;
-        }
-        let v = &mut self.visits[scc as usize];
+        };
+        let scc = key.1;
+        let v = self.visits.entry(key).or_default();
         if v.entry.is_none() {
             v.entry = Some(c);
             if self.log.level2() {
@@ -151,24 +174,30 @@ impl Checker<'_> {
 
     /// `maybe_exit_scc` for checkpoint `c`, all of whose paths ended.
     fn maybe_exit_scc(&mut self, c: usize) -> Result<(), Stop> {
-        let scc = self.scc_of(self.checkpoints[c].insn_idx);
-        if scc == 0 || self.visits[scc as usize].entry != Some(c) {
+        let Some(key) = self.scc_key(c) else {
             return Ok(());
-        }
-        if self.log.level2() {
-            self.log.push(&format!("SCC exit ({scc})\n"));
-        }
-        let visit = &mut self.visits[scc as usize];
+        };
+        let Some(visit) = self.visits.get_mut(&key).filter(|v| v.entry == Some(c)) else {
+            return Ok(());
+        };
         visit.entry = None;
-        self.num_backedges -= visit.backedges.len() as u64;
+        let n = visit.backedges.len() as u64;
+        if self.log.level2() {
+            self.log.push(&format!("SCC exit ({})\n", key.1));
+        }
+        self.num_backedges -= n;
         self.update_peak();
-        self.propagate_backedges(scc as usize)
+        self.propagate_backedges(&key)
     }
 
     /// `propagate_backedges`: precision from each backedge's covering
     /// checkpoint into the backedge's ancestors, until nothing changes.
-    fn propagate_backedges(&mut self, scc: usize) -> Result<(), Stop> {
-        let backedges = std::mem::take(&mut self.visits[scc].backedges);
+    fn propagate_backedges(&mut self, key: &SccKey) -> Result<(), Stop> {
+        let backedges = self
+            .visits
+            .get_mut(key)
+            .map(|v| std::mem::take(&mut v.backedges))
+            .unwrap_or_default();
         let mut iters = 0;
         loop {
             iters += 1;
@@ -195,7 +224,10 @@ impl Checker<'_> {
     /// Remembers the current path, pruned at `idx` by checkpoint `equal`
     /// of an unfinished loop (`add_scc_backedge`).
     pub(super) fn add_backedge(&mut self, equal: usize, idx: usize) {
-        let scc = self.scc_of(self.checkpoints[equal].insn_idx) as usize;
+        let Some(key) = self.scc_key(equal) else {
+            return;
+        };
+        let scc = key.1;
         let start = ChainStart {
             meta: self.path,
             insn_idx: idx,
@@ -209,7 +241,7 @@ impl Checker<'_> {
             start,
             equal,
         };
-        self.visits[scc].backedges.insert(0, b);
+        self.visits.entry(key).or_default().backedges.insert(0, b);
         self.num_backedges += 1;
         self.update_peak();
     }
@@ -271,7 +303,7 @@ fn widen_reg(old: &RegState, cur: &mut RegState, ids: &mut equiv::IdMap) {
 
 /// `widen_imprecise_scalars` of `cur` against the previous iteration's
 /// `old`, registers and spilled scalars, with one id map for all.
-fn widen_imprecise_scalars(old: &VerifierState, cur: &mut VerifierState, id_gen: u32) {
+pub(super) fn widen_imprecise_scalars(old: &VerifierState, cur: &mut VerifierState, id_gen: u32) {
     let mut ids = equiv::IdMap::new(id_gen);
     for (fo, fc) in old.frames.iter().zip(cur.frames.iter_mut()).rev() {
         for (ro, rc) in fo.regs.iter().zip(fc.regs.iter_mut()) {
@@ -287,9 +319,8 @@ fn widen_imprecise_scalars(old: &VerifierState, cur: &mut VerifierState, id_gen:
 
 impl Checker<'_> {
     /// `find_prev_entry`: the newest checkpoint at `idx` still being
-    /// explored and above `below` in the current path's tree.
-    fn find_prev_entry(&self, below: usize, idx: usize) -> Option<usize> {
-        let depth = self.checkpoints[below].dfs_depth;
+    /// explored and above `depth` in the current path's tree.
+    pub(super) fn find_prev_entry(&self, depth: u32, idx: usize) -> Option<usize> {
         self.checkpoint_at[self.bucket(idx)]
             .iter()
             .rev()
@@ -308,7 +339,10 @@ impl Checker<'_> {
     /// queued.
     pub(super) fn may_goto(&mut self, insn: &RawInsn) -> Result<Flow, Stop> {
         let idx = self.insn_idx;
-        let prev = self.path.parent.and_then(|p| self.find_prev_entry(p, idx));
+        let prev = self
+            .path
+            .parent
+            .and_then(|p| self.find_prev_entry(self.checkpoints[p].dfs_depth, idx));
         let mut queued = self.cur.clone();
         queued.may_goto_depth += 1;
         if let Some(p) = prev {

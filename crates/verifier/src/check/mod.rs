@@ -22,6 +22,7 @@ mod alu;
 mod atomic;
 mod btf_func;
 mod call;
+mod callback;
 mod ctx;
 mod ctx_cgroup;
 mod ctx_net;
@@ -139,7 +140,7 @@ pub(crate) struct Checker<'a> {
     /// SCC of each instruction, 0 outside loops.
     scc: Vec<u32>,
     /// Per SCC id.
-    visits: Vec<loops::SccVisit>,
+    visits: std::collections::HashMap<loops::SccKey, loops::SccVisit>,
     num_backedges: u64,
     explored_size: u64,
     free_list_size: u64,
@@ -163,6 +164,10 @@ pub(crate) struct Checker<'a> {
     prev_insn_print_len: usize,
     /// What [`crate::observe`] records, when asked.
     obs: Option<Box<observe::Recorder>>,
+    /// Helper calls that call a callback (`calls_callback`).
+    calls_callback: Vec<bool>,
+    /// `bpf_loop`'s inlining state per call instruction.
+    loop_inline: std::collections::HashMap<usize, callback::LoopInline>,
 }
 
 /// How an instruction ends.
@@ -191,9 +196,13 @@ impl<'a> Checker<'a> {
         let (prune_point, jmp_point) = prune_points(insns);
         let subprogs = subprog_call::Subprogs::new(insns);
         // `may_goto` always checkpoints (`mark_force_checkpoint`).
+        // and so do callback-calling helpers.
         let force_checkpoint = insns
             .iter()
-            .map(|i| i.class() == op::JMP && op::alu_op(i.code) == op::JCOND)
+            .map(|i| {
+                i.class() == op::JMP && op::alu_op(i.code) == op::JCOND
+                    || callback::calls_callback(i)
+            })
             .collect();
         Self {
             insns,
@@ -223,9 +232,7 @@ impl<'a> Checker<'a> {
             live_regs,
             hist: Vec::new(),
             hist_len: 0,
-            visits: (0..=scc.iter().copied().max().unwrap_or(0))
-                .map(|_| loops::SccVisit::default())
-                .collect(),
+            visits: std::collections::HashMap::new(),
             scc,
             num_backedges: 0,
             explored_size: 0,
@@ -246,6 +253,8 @@ impl<'a> Checker<'a> {
             prev_log_pos: 0,
             prev_insn_print_len: 0,
             obs: None,
+            calls_callback: insns.iter().map(callback::calls_callback).collect(),
+            loop_inline: std::collections::HashMap::new(),
         }
     }
 
@@ -448,8 +457,13 @@ impl<'a> Checker<'a> {
                         *self.cur.cur_mut().reg_mut(insn.dst) = reg;
                         return Ok(());
                     }
+                    op::PSEUDO_FUNC => {
+                        let reg = self.ld_func(insn)?;
+                        *self.cur.cur_mut().reg_mut(insn.dst) = reg;
+                        return Ok(());
+                    }
                     _ => {
-                        return Err(self.unsupported("ld_imm64 pseudo sources (BTF, functions)"));
+                        return Err(self.unsupported("ld_imm64 pseudo sources (BTF)"));
                     }
                 }
                 let hi = second.imm;
@@ -592,11 +606,26 @@ fn prune_points(insns: &[RawInsn]) -> (Vec<bool>, Vec<bool>) {
     };
     for (i, insn) in insns.iter().enumerate() {
         let class = insn.class();
+        if i > 0 && is_ldimm64(&insns[i - 1]) {
+            continue;
+        }
+        // A function reference: its target is explored as a branch.
+        if insn.code == op::LD | op::IMM | op::DW && insn.src == op::PSEUDO_FUNC {
+            let here = i64::try_from(i).unwrap_or(i64::MAX);
+            mark(&mut prune, here + 2);
+            mark(&mut jmp, here + 2);
+            prune[i] = true;
+            let t = here + 1 + i64::from(insn.imm);
+            mark(&mut prune, t);
+            mark(&mut jmp, t);
+            continue;
+        }
         if class != op::JMP && class != op::JMP32 {
             continue;
         }
-        if i > 0 && is_ldimm64(&insns[i - 1]) {
-            continue;
+        if callback::calls_callback(insn) {
+            prune[i] = true;
+            jmp[i] = true;
         }
         let here = i64::try_from(i).unwrap_or(i64::MAX);
         match op::alu_op(insn.code) {

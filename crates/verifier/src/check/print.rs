@@ -40,6 +40,9 @@ pub(super) fn frame(frame: &FuncState, only: Option<(u16, u64)>, maps: &[MapSpec
         }
         fmt_slot(&mut out, spi, slot, frame.frameno, maps);
     }
+    if frame.in_callback_fn {
+        out.push_str(" cb");
+    }
     out.push('\n');
     out
 }

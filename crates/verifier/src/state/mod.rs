@@ -31,6 +31,12 @@ pub struct FuncState {
     pub callsite: Option<usize>,
     /// Index of the subprogram this frame runs (`subprogno`).
     pub subprog: usize,
+    /// The frame runs a synchronous callback (`in_callback_fn`): its exit
+    /// returns to the helper call, which may call it again.
+    pub in_callback_fn: bool,
+    /// Callback iterations started from this frame's current helper call
+    /// (`callback_depth`).
+    pub callback_depth: u32,
 }
 
 impl FuncState {
@@ -46,6 +52,8 @@ impl FuncState {
             frameno: 0,
             callsite: None,
             subprog: 0,
+            in_callback_fn: false,
+            callback_depth: 0,
         }
     }
 
@@ -60,6 +68,8 @@ impl FuncState {
             frameno,
             callsite: Some(callsite),
             subprog,
+            in_callback_fn: false,
+            callback_depth: 0,
         }
     }
 
@@ -89,6 +99,8 @@ pub struct VerifierState {
     pub frames: Vec<FuncState>,
     /// `may_goto` iterations taken on this path (`may_goto_depth`).
     pub may_goto_depth: u32,
+    /// Callback bodies entered on this path (`callback_unroll_depth`).
+    pub callback_unroll_depth: u32,
 }
 
 impl VerifierState {
@@ -97,6 +109,7 @@ impl VerifierState {
         Self {
             frames: vec![FuncState::entry()],
             may_goto_depth: 0,
+            callback_unroll_depth: 0,
         }
     }
 
