@@ -121,6 +121,17 @@ pub(super) struct SccVisit {
 /// loop (a callback's body, say) is part of the outer loop's exploration.
 pub(super) type SccKey = (Vec<usize>, u32);
 
+/// `format_callchain`: `(callsite,…,scc)`, the call sites up to the first
+/// zero.
+fn fmt_scc_key((callsites, scc): &SccKey) -> String {
+    let mut out = String::from("(");
+    for c in callsites.iter().take_while(|&&c| c != 0) {
+        out.push_str(&format!("{c},"));
+    }
+    out.push_str(&format!("{scc})"));
+    out
+}
+
 impl Checker<'_> {
     /// `compute_scc_callchain` of checkpoint `c`.
     fn scc_key(&self, c: usize) -> Option<SccKey> {
@@ -162,12 +173,12 @@ impl Checker<'_> {
         let Some(key) = self.scc_key(c) else {
             return;
         };
-        let scc = key.1;
+        let text = fmt_scc_key(&key);
         let v = self.visits.entry(key).or_default();
         if v.entry.is_none() {
             v.entry = Some(c);
             if self.log.level2() {
-                self.log.push(&format!("SCC enter ({scc})\n"));
+                self.log.push(&format!("SCC enter {text}\n"));
             }
         }
     }
@@ -183,7 +194,7 @@ impl Checker<'_> {
         visit.entry = None;
         let n = visit.backedges.len() as u64;
         if self.log.level2() {
-            self.log.push(&format!("SCC exit ({})\n", key.1));
+            self.log.push(&format!("SCC exit {}\n", fmt_scc_key(&key)));
         }
         self.num_backedges -= n;
         self.update_peak();
@@ -227,14 +238,14 @@ impl Checker<'_> {
         let Some(key) = self.scc_key(equal) else {
             return;
         };
-        let scc = key.1;
         let start = ChainStart {
             meta: self.path,
             insn_idx: idx,
             hist: Some(self.path_hist().to_vec()),
         };
         if self.log.level2() {
-            self.log.push(&format!("SCC backedge ({scc})\n"));
+            self.log
+                .push(&format!("SCC backedge {}\n", fmt_scc_key(&key)));
         }
         let b = Backedge {
             state: self.cur.clone(),
