@@ -56,6 +56,8 @@ pub struct Fixture {
     pub insns: Vec<RawInsn>,
     /// Kernel symbols named by the program whose BTF ids are not filled in.
     kernel_symbols: Vec<KernelSymbol>,
+    /// `;! func_info:`: program BTF with one `FUNC` per subprogram.
+    funcs: Option<Vec<crate::func_btf::FuncDecl>>,
 }
 
 impl Fixture {
@@ -74,6 +76,7 @@ impl Fixture {
             expect: None,
             insns: Vec::new(),
             kernel_symbols: Vec::new(),
+            funcs: None,
         };
         for (i, line) in text.lines().enumerate() {
             let trimmed = line.trim_start();
@@ -90,6 +93,9 @@ impl Fixture {
         let assembled = assemble_with_symbols(text)?;
         f.insns = assembled.insns;
         f.kernel_symbols = assembled.kernel_symbols;
+        if let Some(decls) = &f.funcs {
+            crate::func_btf::build(decls, &f.insns).map_err(|e| AsmError::new(1, 1, e))?;
+        }
         Ok(f)
     }
 
@@ -134,8 +140,11 @@ impl Fixture {
                     .collect::<Result<Vec<_>, _>>()?;
                 self.fd_array = Some(entries);
             }
+            "map_value" if self.funcs.is_some() => return Err(BOTH_BTF.into()),
             "map_value" => self.map_values.push(parse_map_value(value)?),
             "expect" => self.expect = Some(parse_expect(value)?),
+            "func_info" if !self.map_values.is_empty() => return Err(BOTH_BTF.into()),
+            "func_info" => self.funcs = Some(crate::func_btf::parse(value)?),
             _ => return Err(format!("unknown directive `{key}`")),
         }
         Ok(())
@@ -160,11 +169,19 @@ impl Fixture {
             );
         }
         let mut maps = self.maps.clone();
-        let prog_btf =
-            (!self.map_values.is_empty()).then(|| map_value_btf(&mut maps, &self.map_values));
+        // One program BTF per fixture: the parser refuses both directives.
+        let (prog_btf, func_info) = if self.map_values.is_empty() {
+            self.funcs
+                .as_ref()
+                .and_then(|d| crate::func_btf::build(d, &self.insns).ok())
+                .map_or((None, Vec::new()), |(b, f)| (Some(b), f))
+        } else {
+            (Some(map_value_btf(&mut maps, &self.map_values)), Vec::new())
+        };
         LoadRequest {
             name: bpfcheck_uapi::prog_name_from(name),
             prog_btf,
+            func_info,
             prog_type: self.prog_type,
             expected_attach_type: self.expected_attach_type,
             insns: self.insns.clone(),
@@ -176,6 +193,9 @@ impl Fixture {
         }
     }
 }
+
+/// Each directive builds the program's BTF of its own.
+const BOTH_BTF: &str = "`map_value` and `func_info` cannot be combined in one fixture";
 
 /// A struct the kernel recognises in a map value by its name and size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

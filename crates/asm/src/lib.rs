@@ -89,6 +89,7 @@
 mod cursor;
 mod error;
 mod fixture;
+mod func_btf;
 mod program;
 mod rhs;
 mod stmt;

@@ -93,6 +93,22 @@
 //!   `check_max_stack_depth` after the walk (`combined stack size of %d
 //!   calls is %d. Too large`, `the call stack of %d frames is too deep !`,
 //!   JIT rounding);
+//! - synchronous callbacks of `bpf_loop` (module `check::callback`):
+//!   `ld_imm64` of a function (`PTR_TO_FUNC`, `missing btf func_info`,
+//!   `callback function not static`, `callback function cannot be the
+//!   main program`), `ARG_PTR_TO_FUNC`, `ARG_SCALAR` and
+//!   `ARG_PTR_TO_STACK` arguments, `update_loop_inline_state` (a zero
+//!   `flags` made precise, and after the walk the three slots
+//!   `optimize_bpf_loop` adds to the stack depth), `nr_loops` precise,
+//!   `push_callback_call` with `set_loop_callback_state` (`cb` frames,
+//!   `callback_depth`, `frame%d bpf_loop iteration limit reached`), the
+//!   callback's exit back to the call (`R0 not a scalar value`, `At
+//!   callback return the register R0 has … should have been in [0, 1]`,
+//!   `widen_imprecise_scalars`), the call as a forced checkpoint where an
+//!   iteration covered by one still explored ends as an SCC backedge
+//!   (SCC visits keyed by call chain, `compute_scc_callchain`), precision
+//!   backtracking through callback frames, and the stack liveness of the
+//!   caller at the call itself;
 //! - subprograms with BTF `func_info` (module `check::btf_func`):
 //!   `btf_prepare_func_args` for scalar, context (`struct __sk_buff *`)
 //!   and, for global functions, memory arguments (`PTR_TO_MEM` maybe NULL,
@@ -413,8 +429,9 @@
 //! Each gives `unsupported` naming the feature at the first instruction
 //! that needs it; nothing is guessed.
 //! - State comparison of pointer kinds other than stack, context and map
-//!   values; open-coded iterators and callbacks (`ld_imm64` of functions,
-//!   `bpf_loop`…; their loop rules in `is_state_visited` come with them);
+//!   values; open-coded iterators; the callbacks of
+//!   `bpf_for_each_map_elem`, `bpf_find_vma`, `bpf_user_ringbuf_drain`
+//!   and timers (`bpf_timer_set_callback`);
 //!   the `stack depth` statistics line of programs with `may_goto` (which
 //!   would include its hidden counter slot); kfunc calls.
 //! - Subprograms whose `func_info` the kernel would refuse or which
@@ -710,6 +727,7 @@ fn interpret(
     let outcome = checker.run();
     let mut stats = checker.stats();
     if outcome.is_ok() {
+        checker.add_inlined_loop_stack(&mut stats);
         add_may_goto_stack(req, profile, &mut stats);
     }
     let logged = checker.error_logged();

@@ -538,6 +538,7 @@ impl Checker<'_> {
                 frames: vec![frame],
                 may_goto_depth: 0,
                 refs: crate::state::Refs::default(),
+                callback_unroll_depth: 0,
             },
             self.subprogs.starts[k],
         );

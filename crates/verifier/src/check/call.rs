@@ -85,6 +85,8 @@ struct Meta {
     mem: MemMeta,
     /// The reference an argument carries or releases.
     refs: super::sock::RefMeta,
+    /// The callback's first instruction (`subprogno`).
+    func: Option<u32>,
 }
 
 impl Checker<'_> {
@@ -112,6 +114,9 @@ impl Checker<'_> {
                 "helper call might sleep in a non-sleepable prog".to_owned(),
             ));
         }
+        if let Some(feature) = super::callback::unmodelled_callback_helper(insn.imm) {
+            return Err(self.unsupported(feature));
+        }
         let mut meta = Meta::default();
         for i in 0..proto.args.len() {
             self.check_func_arg(proto, i, &mut meta)?;
@@ -129,6 +134,12 @@ impl Checker<'_> {
         // The kernel refuses a map it may not take only after setting R0,
         // which no log line shows.
         self.map_func_compat(proto, meta.map)?;
+        if proto.id == super::callback::LOOP {
+            let Some(func) = meta.func else {
+                return Err(self.unsupported("bpf_loop without a callback"));
+            };
+            self.loop_call(func)?;
+        }
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;
@@ -292,6 +303,23 @@ impl Checker<'_> {
             }
             // A privileged loader may pass pointers as numbers.
             ArgBase::Anything => Ok(()),
+            ArgBase::Scalar if arg.flags.is_empty() => match reg {
+                RegState::Scalar(_) => Ok(()),
+                _ => Err(self.type_mismatch(regno, "scalar")),
+            },
+            ArgBase::PtrToFunc if arg.flags.is_empty() => match reg {
+                RegState::PtrToFunc { subprog_start } => {
+                    meta.func = Some(subprog_start);
+                    Ok(())
+                }
+                _ => Err(self.type_mismatch(regno, "func")),
+            },
+            ArgBase::PtrToStack if null_ok => Ok(()),
+            ArgBase::PtrToStack if arg.flags == Default::default() || arg.maybe_null() => match reg
+            {
+                RegState::PtrToStack { .. } => Ok(()),
+                _ => Err(self.type_mismatch(regno, "fp")),
+            },
             ArgBase::ConstMapPtr if arg.flags.is_empty() => {
                 let RegState::ConstPtrToMap { map } = reg else {
                     return Err(self.type_mismatch(regno, "map_ptr"));

@@ -168,6 +168,7 @@ pub(super) fn regs_exact(
             | RegState::PtrToStack { .. }
             | RegState::ConstPtrToMap { .. }
             | RegState::PtrToMapValue { .. }
+            | RegState::PtrToFunc { .. }
     ) {
         return Err(Unmodelled);
     }
@@ -285,6 +286,9 @@ fn regsafe(
                 && p1.var.var_off.contains(p2.var.var_off)
         }
         (RegState::PtrToPacketEnd, RegState::PtrToPacketEnd) => true,
+        (RegState::PtrToFunc { subprog_start: a }, RegState::PtrToFunc { subprog_start: b }) => {
+            a == b
+        }
         _ => match socks_exact(old, cur, ids) {
             Some(same) => same,
             None => return Err(Unmodelled),
@@ -383,6 +387,10 @@ pub(super) fn states_equal(
         return Ok(false);
     }
     for (i, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
+        // A callback frame that ran fewer iterations is not covered.
+        if o.callback_depth > c.callback_depth {
+            return Ok(false);
+        }
         let live = live_regs.get(i).copied().unwrap_or(0);
         for r in 0..o.regs.len() {
             if live & (1 << r) != 0 && !regsafe(&o.regs[r], &c.regs[r], ids, exact)? {

@@ -73,7 +73,10 @@ pub(crate) fn compute_scc(insns: &[RawInsn]) -> Vec<u32> {
             if low[w] < pre[w] {
                 continue;
             }
-            let assign = stack.last() != Some(&w) || succ[w].contains(&w);
+            // A callback-calling helper call is a loop of its own.
+            let assign = stack.last() != Some(&w)
+                || succ[w].contains(&w)
+                || super::callback::calls_callback(&insns[w]);
             loop {
                 let t = stack.pop().unwrap_or(w);
                 low[t] = NOT_ON_STACK;
@@ -101,27 +104,6 @@ pub(super) struct Backedge {
     equal: usize,
 }
 
-/// Where a state is in a loop (`struct bpf_scc_callchain`): the call
-/// sites of the frames outside it, outermost first, and the loop. A loop
-/// in a subprogram is explored apart for each chain of calls reaching it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct Callchain {
-    callsites: Vec<usize>,
-    scc: u32,
-}
-
-impl std::fmt::Display for Callchain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("(")?;
-        // The kernel's fixed array ends at its first zero: a call at
-        // instruction 0 is not printed, nor anything after it.
-        for c in self.callsites.iter().take_while(|&&c| c != 0) {
-            write!(f, "{c},")?;
-        }
-        write!(f, "{})", self.scc)
-    }
-}
-
 /// The exploration of one loop for one call chain (`struct bpf_scc_visit`).
 #[derive(Default)]
 pub(super) struct SccVisit {
@@ -132,27 +114,41 @@ pub(super) struct SccVisit {
     backedges: Vec<Backedge>,
 }
 
-impl Checker<'_> {
-    fn scc_of(&self, insn: usize) -> u32 {
-        self.scc.get(insn).copied().unwrap_or(0)
-    }
+/// Which exploration a checkpoint belongs to (`struct bpf_scc_callchain`):
+/// the call sites of the outer frames down to the outermost one inside a
+/// loop, and that loop's SCC. A loop in a subprogram called from within a
+/// loop (a callback's body, say) is part of the outer loop's exploration.
+pub(super) type SccKey = (Vec<usize>, u32);
 
-    /// `compute_scc_callchain` for checkpoint `c`: `None` when no frame
-    /// of its state is in a loop.
-    fn callchain(&self, c: usize) -> Option<Callchain> {
+/// `format_callchain`: `(callsite,…,scc)`, the call sites up to the first
+/// zero.
+fn fmt_scc_key((callsites, scc): &SccKey) -> String {
+    let mut out = String::from("(");
+    for c in callsites.iter().take_while(|&&c| c != 0) {
+        out.push_str(&format!("{c},"));
+    }
+    out.push_str(&format!("{scc})"));
+    out
+}
+
+impl Checker<'_> {
+    /// `compute_scc_callchain` of checkpoint `c`.
+    fn scc_key(&self, c: usize) -> Option<SccKey> {
         let cp = &self.checkpoints[c];
-        let frames = &cp.state.frames;
+        let st = &cp.state;
+        let n = st.frames.len();
         let mut callsites = Vec::new();
-        for i in 0..frames.len() {
-            let insn = match frames.get(i + 1) {
-                Some(callee) => callee.callsite.unwrap_or(0),
-                None => cp.insn_idx,
+        for i in 0..n {
+            let at = if i + 1 == n {
+                cp.insn_idx
+            } else {
+                st.frames[i + 1].callsite.unwrap_or(0)
             };
-            let scc = self.scc_of(insn);
+            let scc = self.scc.get(at).copied().unwrap_or(0);
             if scc != 0 {
-                return Some(Callchain { callsites, scc });
+                return Some((callsites, scc));
             }
-            callsites.push(insn);
+            callsites.push(at);
         }
         None
     }
@@ -160,8 +156,8 @@ impl Checker<'_> {
     /// `incomplete_read_marks`: the loop of checkpoint `c` still has
     /// pending backedges.
     pub(super) fn incomplete_marks(&self, c: usize) -> bool {
-        self.callchain(c)
-            .and_then(|cc| self.visits.get(&cc))
+        self.scc_key(c)
+            .and_then(|k| self.visits.get(&k))
             .is_some_and(|v| !v.backedges.is_empty())
     }
 
@@ -173,45 +169,43 @@ impl Checker<'_> {
 
     /// `maybe_enter_scc` for the new checkpoint `c`.
     pub(super) fn maybe_enter_scc(&mut self, c: usize) {
-        let Some(cc) = self.callchain(c) else {
+        let Some(key) = self.scc_key(c) else {
             return;
         };
-        let line = self.log.level2().then(|| format!("SCC enter {cc}\n"));
-        let v = self.visits.entry(cc).or_default();
+        let text = fmt_scc_key(&key);
+        let v = self.visits.entry(key).or_default();
         if v.entry.is_none() {
             v.entry = Some(c);
-            if let Some(line) = line {
-                self.log.push(&line);
+            if self.log.level2() {
+                self.log.push(&format!("SCC enter {text}\n"));
             }
         }
     }
 
     /// `maybe_exit_scc` for checkpoint `c`, all of whose paths ended.
     fn maybe_exit_scc(&mut self, c: usize) -> Result<(), Stop> {
-        let Some(cc) = self.callchain(c) else {
+        let Some(key) = self.scc_key(c) else {
             return Ok(());
         };
-        if self.visits.get(&cc).is_none_or(|v| v.entry != Some(c)) {
-            return Ok(());
-        }
-        if self.log.level2() {
-            self.log.push(&format!("SCC exit {cc}\n"));
-        }
-        let Some(visit) = self.visits.get_mut(&cc) else {
+        let Some(visit) = self.visits.get_mut(&key).filter(|v| v.entry == Some(c)) else {
             return Ok(());
         };
         visit.entry = None;
-        self.num_backedges -= visit.backedges.len() as u64;
+        let n = visit.backedges.len() as u64;
+        if self.log.level2() {
+            self.log.push(&format!("SCC exit {}\n", fmt_scc_key(&key)));
+        }
+        self.num_backedges -= n;
         self.update_peak();
-        self.propagate_backedges(&cc)
+        self.propagate_backedges(&key)
     }
 
     /// `propagate_backedges`: precision from each backedge's covering
     /// checkpoint into the backedge's ancestors, until nothing changes.
-    fn propagate_backedges(&mut self, cc: &Callchain) -> Result<(), Stop> {
+    fn propagate_backedges(&mut self, key: &SccKey) -> Result<(), Stop> {
         let backedges = self
             .visits
-            .get_mut(cc)
+            .get_mut(key)
             .map(|v| std::mem::take(&mut v.backedges))
             .unwrap_or_default();
         let mut iters = 0;
@@ -240,9 +234,7 @@ impl Checker<'_> {
     /// Remembers the current path, pruned at `idx` by checkpoint `equal`
     /// of an unfinished loop (`add_scc_backedge`).
     pub(super) fn add_backedge(&mut self, equal: usize, idx: usize) {
-        // A checkpoint found in a loop has a call chain: the caller saw
-        // to it.
-        let Some(cc) = self.callchain(equal) else {
+        let Some(key) = self.scc_key(equal) else {
             return;
         };
         let start = ChainStart {
@@ -251,14 +243,15 @@ impl Checker<'_> {
             hist: Some(self.path_hist().to_vec()),
         };
         if self.log.level2() {
-            self.log.push(&format!("SCC backedge {cc}\n"));
+            self.log
+                .push(&format!("SCC backedge {}\n", fmt_scc_key(&key)));
         }
         let b = Backedge {
             state: self.cur.clone(),
             start,
             equal,
         };
-        self.visits.entry(cc).or_default().backedges.insert(0, b);
+        self.visits.entry(key).or_default().backedges.insert(0, b);
         self.num_backedges += 1;
         self.update_peak();
     }
@@ -320,7 +313,7 @@ fn widen_reg(old: &RegState, cur: &mut RegState, ids: &mut equiv::IdMap) {
 
 /// `widen_imprecise_scalars` of `cur` against the previous iteration's
 /// `old`, registers and spilled scalars, with one id map for all.
-fn widen_imprecise_scalars(old: &VerifierState, cur: &mut VerifierState, id_gen: u32) {
+pub(super) fn widen_imprecise_scalars(old: &VerifierState, cur: &mut VerifierState, id_gen: u32) {
     let mut ids = equiv::IdMap::new(id_gen);
     for (fo, fc) in old.frames.iter().zip(cur.frames.iter_mut()).rev() {
         for (ro, rc) in fo.regs.iter().zip(fc.regs.iter_mut()) {
@@ -336,9 +329,8 @@ fn widen_imprecise_scalars(old: &VerifierState, cur: &mut VerifierState, id_gen:
 
 impl Checker<'_> {
     /// `find_prev_entry`: the newest checkpoint at `idx` still being
-    /// explored and above `below` in the current path's tree.
-    fn find_prev_entry(&self, below: usize, idx: usize) -> Option<usize> {
-        let depth = self.checkpoints[below].dfs_depth;
+    /// explored and above `depth` in the current path's tree.
+    pub(super) fn find_prev_entry(&self, depth: u32, idx: usize) -> Option<usize> {
         self.checkpoint_at[self.bucket(idx)]
             .iter()
             .rev()
@@ -357,7 +349,10 @@ impl Checker<'_> {
     /// queued.
     pub(super) fn may_goto(&mut self, insn: &RawInsn) -> Result<Flow, Stop> {
         let idx = self.insn_idx;
-        let prev = self.path.parent.and_then(|p| self.find_prev_entry(p, idx));
+        let prev = self
+            .path
+            .parent
+            .and_then(|p| self.find_prev_entry(self.checkpoints[p].dfs_depth, idx));
         let mut queued = self.cur.clone();
         queued.may_goto_depth += 1;
         if let Some(p) = prev {

@@ -23,6 +23,7 @@ mod alu;
 mod atomic;
 mod btf_func;
 mod call;
+mod callback;
 mod ctx;
 mod ctx_cgroup;
 mod ctx_net;
@@ -148,7 +149,7 @@ pub(crate) struct Checker<'a> {
     /// SCC of each instruction, 0 outside loops.
     scc: Vec<u32>,
     /// Per SCC id.
-    visits: std::collections::BTreeMap<loops::Callchain, loops::SccVisit>,
+    visits: std::collections::BTreeMap<loops::SccKey, loops::SccVisit>,
     num_backedges: u64,
     explored_size: u64,
     free_list_size: u64,
@@ -179,6 +180,10 @@ pub(crate) struct Checker<'a> {
     read_marks: bool,
     /// `longest_mark_read_walk`.
     longest_mark_read: u64,
+    /// Helper calls that call a callback (`calls_callback`).
+    calls_callback: Vec<bool>,
+    /// `bpf_loop`'s inlining state per call instruction.
+    loop_inline: std::collections::BTreeMap<usize, callback::LoopInline>,
 }
 
 /// How an instruction ends.
@@ -207,9 +212,13 @@ impl<'a> Checker<'a> {
         let (prune_point, jmp_point) = prune_points(insns);
         let subprogs = subprog_call::Subprogs::new(insns);
         // `may_goto` always checkpoints (`mark_force_checkpoint`).
+        // and so do callback-calling helpers.
         let force_checkpoint = insns
             .iter()
-            .map(|i| i.class() == op::JMP && op::alu_op(i.code) == op::JCOND)
+            .map(|i| {
+                i.class() == op::JMP && op::alu_op(i.code) == op::JCOND
+                    || callback::calls_callback(i)
+            })
             .collect();
         Self {
             insns,
@@ -264,6 +273,8 @@ impl<'a> Checker<'a> {
             ptr_type_seen: vec![None; insns.len()],
             read_marks: !profile.features.static_liveness,
             longest_mark_read: 0,
+            calls_callback: insns.iter().map(callback::calls_callback).collect(),
+            loop_inline: std::collections::BTreeMap::new(),
         }
     }
 
@@ -473,8 +484,13 @@ impl<'a> Checker<'a> {
                         *self.cur.cur_mut().reg_mut(insn.dst) = reg;
                         return Ok(());
                     }
+                    op::PSEUDO_FUNC => {
+                        let reg = self.ld_func(insn)?;
+                        *self.cur.cur_mut().reg_mut(insn.dst) = reg;
+                        return Ok(());
+                    }
                     _ => {
-                        return Err(self.unsupported("ld_imm64 pseudo sources (BTF, functions)"));
+                        return Err(self.unsupported("ld_imm64 pseudo sources (BTF)"));
                     }
                 }
                 let hi = second.imm;
@@ -620,11 +636,26 @@ fn prune_points(insns: &[RawInsn]) -> (Vec<bool>, Vec<bool>) {
     };
     for (i, insn) in insns.iter().enumerate() {
         let class = insn.class();
+        if i > 0 && is_ldimm64(&insns[i - 1]) {
+            continue;
+        }
+        // A function reference: its target is explored as a branch.
+        if insn.code == op::LD | op::IMM | op::DW && insn.src == op::PSEUDO_FUNC {
+            let here = i64::try_from(i).unwrap_or(i64::MAX);
+            mark(&mut prune, here + 2);
+            mark(&mut jmp, here + 2);
+            prune[i] = true;
+            let t = here + 1 + i64::from(insn.imm);
+            mark(&mut prune, t);
+            mark(&mut jmp, t);
+            continue;
+        }
         if class != op::JMP && class != op::JMP32 {
             continue;
         }
-        if i > 0 && is_ldimm64(&insns[i - 1]) {
-            continue;
+        if callback::calls_callback(insn) {
+            prune[i] = true;
+            jmp[i] = true;
         }
         let here = i64::try_from(i).unwrap_or(i64::MAX);
         match op::alu_op(insn.code) {

@@ -226,7 +226,7 @@ fn leave_callee(bt: &mut Backtrack) -> Result<(), StepErr> {
 /// Backwards over a callee's exit: into the callee's frame, with `R0`
 /// wanted there if the caller wanted it after the call.
 fn enter_callee(insns: &[RawInsn], subseq_idx: i64, bt: &mut Backtrack) -> Result<(), StepErr> {
-    if bt.regs[bt.frame] & ARGS != 0 || bt.frame + 1 >= MAX_FRAMES {
+    if bt.frame + 1 >= MAX_FRAMES {
         return Err(StepErr::Unsupported(
             "a precision backtracking bug at an exit",
         ));
@@ -235,6 +235,13 @@ fn enter_callee(insns: &[RawInsn], subseq_idx: i64, bt: &mut Backtrack) -> Resul
         .ok()
         .and_then(|p| insns.get(p))
         .is_some_and(|c| c.code == op::JMP | op::CALL && c.src == op::PSEUDO_CALL);
+    // A callback's exit returns to the helper call, where the caller's
+    // arguments may well be wanted.
+    if after_call && bt.regs[bt.frame] & ARGS != 0 {
+        return Err(StepErr::Unsupported(
+            "a precision backtracking bug at an exit",
+        ));
+    }
     let r0 = after_call && bt.is_reg(0);
     bt.clear_reg(0);
     bt.frame += 1;
@@ -312,6 +319,21 @@ fn backtrack_insn(
             }
         }
         op::JMP | op::JMP32 => match opc {
+            // Backwards into the helper call from its callback's first
+            // instruction: the callback's arguments come from the helper.
+            op::CALL
+                if super::callback::calls_callback(insn)
+                    && i64::try_from(i).is_ok_and(|i| i != subseq_idx - 1) =>
+            {
+                let fr = bt.frame;
+                if bt.regs[fr] & !ARGS != 0 || bt.slots[fr] != 0 || fr == 0 {
+                    return Err(StepErr::Unsupported(
+                        "a precision backtracking bug at a callback call",
+                    ));
+                }
+                bt.regs[fr] &= !ARGS;
+                bt.frame -= 1;
+            }
             op::CALL if insn.src == 0 => {
                 bt.clear_reg(0);
                 if bt.regs[bt.frame] & 0b11_1110 != 0 {

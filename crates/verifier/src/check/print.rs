@@ -57,6 +57,9 @@ pub(super) fn frame(
         );
     }
     refs.fmt(&mut out);
+    if frame.in_callback_fn {
+        out.push_str(" cb");
+    }
     out.push('\n');
     out
 }

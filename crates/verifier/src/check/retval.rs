@@ -95,20 +95,24 @@ impl Checker<'_> {
         if i64::from(range.min) <= v.smin && v.smax <= i64::from(range.max) {
             return Ok(());
         }
-        let mut msg = format!("{ctx} the register R0 has");
-        if v.smin > i64::MIN {
-            msg.push_str(&format!(" smin={}", v.smin));
-        }
-        if v.smax < i64::MAX {
-            msg.push_str(&format!(" smax={}", v.smax));
-        }
-        if v.smin == i64::MIN && v.smax == i64::MAX {
-            msg.push_str(" unknown scalar value");
-        }
-        msg.push_str(&format!(
-            " should have been in [{}, {}]",
-            range.min, range.max
-        ));
+        let msg = invalid_scalar(ctx, &v, range.min.into(), range.max.into());
         Err(self.reject(ErrorCode::ReturnValue, Errno::EINVAL, msg))
     }
+}
+
+/// `verbose_invalid_scalar` for `R0`: its signed bounds against the range
+/// it should have had.
+pub(super) fn invalid_scalar(ctx: &str, v: &crate::domain::Scalar, min: i64, max: i64) -> String {
+    let mut msg = format!("{ctx} the register R0 has");
+    if v.smin > i64::MIN {
+        msg.push_str(&format!(" smin={}", v.smin));
+    }
+    if v.smax < i64::MAX {
+        msg.push_str(&format!(" smax={}", v.smax));
+    }
+    if v.smin == i64::MIN && v.smax == i64::MAX {
+        msg.push_str(" unknown scalar value");
+    }
+    msg.push_str(&format!(" should have been in [{min}, {max}]"));
+    msg
 }

@@ -71,6 +71,8 @@ pub(super) struct StackLiveness {
     cur_instance: Option<usize>,
     write_acc: [u64; MAX_FRAMES],
     write_idx: usize,
+    /// Helper calls that call a callback.
+    calls_callback: Vec<bool>,
 }
 
 /// `bpf_fmt_stack_mask`: `-8,-16,…`.
@@ -168,6 +170,7 @@ impl StackLiveness {
             cur_instance: None,
             write_acc: [0; MAX_FRAMES],
             write_idx: 0,
+            calls_callback: insns.iter().map(super::callback::calls_callback).collect(),
         }
     }
 
@@ -437,7 +440,13 @@ impl StackLiveness {
         for i in frame..cur {
             let callsite = self.instances[ci].chain[i];
             let inst = self.lookup(st, i);
-            if live(self, inst, callsite + 1) {
+            // After a callback-calling helper the callback may run again.
+            let after = if self.calls_callback.get(callsite).copied().unwrap_or(false) {
+                callsite
+            } else {
+                callsite + 1
+            };
+            if live(self, inst, after) {
                 return true;
             }
         }

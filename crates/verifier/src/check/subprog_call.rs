@@ -143,6 +143,9 @@ impl Checker<'_> {
                 "cannot return stack pointer to the caller".to_owned(),
             ));
         }
+        if callee.in_callback_fn {
+            return self.callback_exit();
+        }
         let ret = callee.callsite.map_or(0, |c| c + 1);
         self.live_return();
         let Some(callee) = self.cur.frames.pop() else {

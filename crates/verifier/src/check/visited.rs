@@ -57,10 +57,19 @@ impl Checker<'_> {
                 && self.force_checkpoint[idx]
                 && !same_depth
                 && self.compare(c, &live_regs, Strictness::RangeWithin)?;
+            // At a callback-calling helper, an iteration the earlier one
+            // covers ends the path; one it does not is not a loop either.
+            let calls_callback = exploring && self.calls_callback[idx];
+            let callback_hit =
+                calls_callback && self.compare(c, &live_regs, Strictness::RangeWithin)?;
+            let may_goto_hit = may_goto_hit || callback_hit;
             if exploring && !may_goto_hit {
-                if self.maybe_looping(c)
+                if !calls_callback
+                    && self.maybe_looping(c)
                     && self.compare(c, &live_regs, Strictness::Exact)?
                     && same_depth
+                    && self.checkpoints[c].state.callback_unroll_depth
+                        == self.cur.callback_unroll_depth
                 {
                     return Err(self.infinite_loop(c));
                 }

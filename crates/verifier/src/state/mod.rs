@@ -37,6 +37,12 @@ pub struct FuncState {
     pub subprog: usize,
     /// Read and write marks, on kernels that keep them.
     pub live: live::FrameLive,
+    /// The frame runs a synchronous callback (`in_callback_fn`): its exit
+    /// returns to the helper call, which may call it again.
+    pub in_callback_fn: bool,
+    /// Callback iterations started from this frame's current helper call
+    /// (`callback_depth`).
+    pub callback_depth: u32,
 }
 
 impl FuncState {
@@ -53,6 +59,8 @@ impl FuncState {
             callsite: None,
             subprog: 0,
             live: live::FrameLive::default(),
+            in_callback_fn: false,
+            callback_depth: 0,
         }
     }
 
@@ -68,6 +76,8 @@ impl FuncState {
             callsite: Some(callsite),
             subprog,
             live: live::FrameLive::default(),
+            in_callback_fn: false,
+            callback_depth: 0,
         }
     }
 
@@ -99,6 +109,8 @@ pub struct VerifierState {
     pub may_goto_depth: u32,
     /// References acquired and not released yet (`refs`).
     pub refs: Refs,
+    /// Callback bodies entered on this path (`callback_unroll_depth`).
+    pub callback_unroll_depth: u32,
 }
 
 impl VerifierState {
@@ -108,6 +120,7 @@ impl VerifierState {
             frames: vec![FuncState::entry()],
             may_goto_depth: 0,
             refs: Refs::default(),
+            callback_unroll_depth: 0,
         }
     }
 
