@@ -120,6 +120,14 @@ pub struct Features {
     /// `r += K` links, and a narrowing by a difference is not modelled.
     #[serde(default)]
     pub offset_links_v2: bool,
+    /// `check_resource_leak` of 6.14+: a lock is looked for before the
+    /// references everywhere, and a leak ends with `%s would lead to
+    /// reference leak`. Without it (`check_reference_leak`) an exit with a
+    /// lock held says `bpf_spin_unlock is missing`, a leaking exit ends
+    /// with its last `Unreleased reference` line, and `LD_ABS` looks at
+    /// references first (`cannot be mixed with socket references`).
+    #[serde(default)]
+    pub resource_leak_v2: bool,
 }
 
 /// Which kernel's scalar arithmetic the verifier reproduces.

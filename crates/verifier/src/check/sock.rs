@@ -324,6 +324,9 @@ impl Checker<'_> {
     /// `check_resource_leak` without locks to check: every reference
     /// still held is named, then the refusal with `what`'s prefix.
     pub(super) fn check_resource_leak(&mut self, what: &str) -> Result<(), Stop> {
+        if !self.profile.features.resource_leak_v2 {
+            return self.check_reference_leak_v1(what);
+        }
         // A subprogram's exit may keep a lock its caller releases.
         let exit = what.starts_with("BPF_EXIT");
         if !exit || self.cur.frames.len() == 1 {
@@ -346,6 +349,55 @@ impl Checker<'_> {
             Errno::EINVAL,
             format!("{what} would lead to reference leak"),
         ))
+    }
+}
+
+impl Checker<'_> {
+    /// The same checks before 6.14 (`check_reference_leak` and the lock
+    /// tests around it), in their order and with their messages.
+    fn check_reference_leak_v1(&mut self, what: &str) -> Result<(), Stop> {
+        let main = self.cur.frames.len() == 1;
+        let exit = what.starts_with("BPF_EXIT");
+        let ld_abs = what.starts_with("BPF_LD_");
+        if exit && main && self.cur.refs.lock().is_some() {
+            return Err(self.reject(
+                ErrorCode::InvalidInsn,
+                Errno::EINVAL,
+                "bpf_spin_unlock is missing".to_owned(),
+            ));
+        }
+        if !exit && !ld_abs {
+            self.no_lock_held(what)?;
+        }
+        let mut lines: Vec<String> = if main {
+            self.cur
+                .refs
+                .pointers()
+                .map(|r| format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn_idx))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if let Some(last) = lines.pop() {
+            let message = if exit {
+                last
+            } else {
+                lines.push(last);
+                if ld_abs {
+                    "BPF_LD_[ABS|IND] cannot be mixed with socket references".to_owned()
+                } else {
+                    format!("{what} would lead to reference leak")
+                }
+            };
+            for l in &lines {
+                self.log.push(&format!("{l}\n"));
+            }
+            return Err(self.reject(ErrorCode::ReferenceLeak, Errno::EINVAL, message));
+        }
+        if ld_abs {
+            self.no_lock_held(what)?;
+        }
+        Ok(())
     }
 }
 

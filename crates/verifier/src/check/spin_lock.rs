@@ -165,6 +165,11 @@ impl Checker<'_> {
                 ));
             }
             self.cur.refs.acquire_lock(id, self.insn_idx, map);
+            if !self.profile.features.resource_leak_v2 {
+                // Before 6.14 a held lock is not a reference and is not
+                // printed with them (`refs=`); that print is not modelled.
+                self.log.mark_inexact();
+            }
             return Ok(());
         }
         match self.cur.refs.lock().copied() {

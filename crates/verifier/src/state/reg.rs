@@ -424,16 +424,7 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             } else {
                 format!("r={r:#x}")
             });
-            if ptr.var.is_const() {
-                if ptr.var.var_off.value != 0 {
-                    items.push(format!("imm={}", snum(ptr.var.var_off.value as i64)));
-                }
-            } else {
-                let ranges = fmt_scalar_ranges(&ptr.var);
-                if !ranges.is_empty() {
-                    items.push(ranges);
-                }
-            }
+            push_var_items(&mut items, &ptr.var);
             out.push_str(&items.join(","));
             out.push(')');
         }
@@ -453,16 +444,7 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             if ptr.off != 0 {
                 items.push(format!("off={}", snum(i64::from(ptr.off))));
             }
-            if ptr.var.is_const() {
-                if ptr.var.var_off.value != 0 {
-                    items.push(format!("imm={}", snum(ptr.var.var_off.value as i64)));
-                }
-            } else {
-                let ranges = fmt_scalar_ranges(&ptr.var);
-                if !ranges.is_empty() {
-                    items.push(ranges);
-                }
-            }
+            push_var_items(&mut items, &ptr.var);
             out.push_str(&items.join(","));
             out.push(')');
         }
@@ -471,6 +453,21 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             // a state dump can never fail.
             out.push_str(other.type_str());
             out.push_str("()");
+        }
+    }
+}
+
+/// A pointer's variable offset as the kernel prints it: `imm=` for a
+/// non-zero constant, else its ranges.
+fn push_var_items(items: &mut Vec<String>, var: &Scalar) {
+    if var.is_const() {
+        if var.var_off.value != 0 {
+            items.push(format!("imm={}", snum(var.var_off.value as i64)));
+        }
+    } else {
+        let ranges = fmt_scalar_ranges(var);
+        if !ranges.is_empty() {
+            items.push(ranges);
         }
     }
 }
