@@ -61,7 +61,10 @@ for pair in bullseye:5.10 bookworm:6.1 bookworm-backports:6.12 sid:7.2; do
 import json, sys
 old = {p["name"]: p for p in json.load(open(sys.argv[1]))["programs"]}
 new = {p["name"]: p for p in json.load(open(sys.argv[2]))["programs"]}
-changed = [n for n in sorted(old) if new.get(n) != old[n]]
+# Only what the recording holds is compared: older recordings lack the
+# processed-instruction and state counts later runs add.
+changed = [n for n in sorted(old)
+           if n not in new or any(new[n].get(k) != v for k, v in old[n].items())]
 added = sorted(set(new) - set(old))
 for n in changed:
     print(f"  {n}: recorded {old[n]}, now {new.get(n, 'not answered')}")
@@ -74,7 +77,7 @@ PY
         # A fixture the kernel answers differently than recorded: the
         # recording is stale or the fixture changed; either needs a look.
         echo "FAILED matrix $profile: $new no longer answers as recorded in $recorded:"
-        echo "$verdict" | head -20
+        echo "$verdict" | head -20 || true
         status=1
     fi
 done

@@ -128,6 +128,12 @@ pub struct Features {
     /// references first (`cannot be mixed with socket references`).
     #[serde(default)]
     pub resource_leak_v2: bool,
+    /// A tail call that returns leaves the caller's packet pointers valid
+    /// (6.13+: whether a program changes packet data is worked out per
+    /// subprogram). Before, `bpf_tail_call` counts as a helper that
+    /// changes packet data, and every packet pointer is forgotten.
+    #[serde(default)]
+    pub tail_call_keeps_pkt: bool,
 }
 
 /// Which kernel's scalar arithmetic the verifier reproduces.

@@ -189,9 +189,10 @@ impl Checker<'_> {
             _ => return Err(self.unsupported(&format!("helper return type {ret}"))),
         };
         *self.cur.cur_mut().reg_mut(0) = r0;
-        // A tail call that returns did not run the callee: in the main
-        // frame it leaves the packet alone.
-        if super::packet::changes_pkt_data(insn.imm) && insn.imm != TAIL_CALL {
+        // A tail call that returns did not run the callee: since 6.13 it
+        // leaves the packet alone.
+        let keeps = insn.imm == TAIL_CALL && self.profile.features.tail_call_keeps_pkt;
+        if super::packet::changes_pkt_data(insn.imm) && !keeps {
             self.clear_all_pkt_pointers();
         }
         Ok(())
