@@ -82,27 +82,27 @@ impl Symbolizer for DefaultSymbolizer {}
 /// What kernel addresses are replaced with, on both sides of a comparison.
 pub const KERNEL_ADDR_TOKEN: &str = "<kaddr>";
 
-/// Replaces every kernel address (`0xffff` followed by twelve lowercase hex
+/// Replaces every kernel address (`0xff` and fourteen more lowercase hex
 /// digits, as `%llx` prints one) in `line` by [`KERNEL_ADDR_TOKEN`].
 pub fn normalize_kernel_addresses(line: &str) -> String {
-    const PREFIX: &str = "0xffff";
+    // A kernel address is sixteen hex digits from `0xff`: `0xffff…` with
+    // four-level paging, `0xff1…`–`0xff4…` in a guest with five levels.
+    const PREFIX: &str = "0xff";
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(pos) = rest.find(PREFIX) {
-        let after = &rest[pos + PREFIX.len()..];
-        let digits = after
+        let digits = rest[pos + 2..]
             .bytes()
-            .take(12)
-            .take_while(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            .take_while(u8::is_ascii_hexdigit)
             .count();
         out.push_str(&rest[..pos]);
-        if digits == 12 {
+        let end = pos + 2 + digits;
+        if digits == 16 && rest[pos + 2..end].bytes().all(|b| !b.is_ascii_uppercase()) {
             out.push_str(KERNEL_ADDR_TOKEN);
-            rest = &after[12..];
         } else {
-            out.push_str(PREFIX);
-            rest = after;
+            out.push_str(&rest[pos..end]);
         }
+        rest = &rest[end..];
     }
     out.push_str(rest);
     out
