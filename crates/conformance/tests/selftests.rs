@@ -335,15 +335,16 @@ fn live_selftests_corpus() {
     assert!(tested * 2 > s.annotated, "{}", s.render());
     assert!(s.kernel_verdict_ok * 100 >= tested * 95, "{}", s.render());
     // Diagnostics of the kernel's rejections: a source line nearly always,
-    // a causal account from bpfcheck's own analysis for most (74% when
-    // measured; the kernel's log is never its source).
+    // a causal account from bpfcheck's own analysis for at least 80% (the
+    // issue's target, met when measured; the kernel's log is never its
+    // source).
     assert!(
         s.diagnosed_source_line * 100 >= s.diagnosed * 95,
         "{}",
         s.render()
     );
     assert!(
-        s.diagnosed_causal * 100 >= s.diagnosed * 70,
+        s.diagnosed_causal * 100 >= s.diagnosed * 80,
         "{}",
         s.render()
     );
