@@ -47,19 +47,7 @@ fn run() -> Result<(), String> {
         .cache
         .or_else(default_cache_dir)
         .ok_or("no cache directory: pass --cache")?;
-    let mut objects = corpus::objects_in(&cache);
-    if let Some(f) = &args.filter {
-        objects.retain(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().contains(f.as_str()))
-        });
-    }
-    if objects.is_empty() {
-        return Err(format!(
-            "no objects in {}/objs: run tools/selftests/build.sh first",
-            cache.display()
-        ));
-    }
+    let objects = corpus::objects_matching(&cache, args.filter.as_deref())?;
     let kernel = bpfcheck_sys::Kernel::probe()
         .map_err(|e| format!("the running kernel cannot be asked: {e}"))?;
     let profile =

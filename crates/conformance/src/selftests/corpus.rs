@@ -46,6 +46,25 @@ pub fn objects_in(cache: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The objects of a cache directory whose file names contain `filter`
+/// (all without one), or why there are none.
+pub fn objects_matching(cache: &Path, filter: Option<&str>) -> Result<Vec<PathBuf>, String> {
+    let mut objects = objects_in(cache);
+    if let Some(f) = filter {
+        objects.retain(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(f))
+        });
+    }
+    if objects.is_empty() {
+        return Err(format!(
+            "no objects in {}/objs: run tools/selftests/build.sh first",
+            cache.display()
+        ));
+    }
+    Ok(objects)
+}
+
 /// What happened to one program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,12 +7,13 @@ use bpfcheck_isa::check_jmp_operand_fields;
 use bpfcheck_uapi::{RawInsn, op};
 
 use super::precision::LinkedLoc;
+use super::spin_lock::holds_spin_lock;
 use super::{Checker, Flow};
 use crate::domain::{self, AluOp, Era, JmpOp, Scalar, Width};
 use crate::error::{Stop, VerifierError};
-use crate::prepare::map_btf::SpecialField;
+use crate::prepare::map_btf::Field;
 use crate::state::reg::{ADD_CONST, ADD_CONST32};
-use crate::state::{MapIdx, RegState, ScalarReg, VerifierState};
+use crate::state::{RegState, ScalarReg, VerifierState};
 
 /// The relative offset of `ja` (`off`) or `gotol` (`imm`).
 pub(crate) fn ja_offset(insn: &RawInsn) -> i32 {
@@ -37,13 +38,13 @@ pub(super) fn target_of(idx: usize, insn: &RawInsn) -> usize {
 /// `mark_ptr_or_null_regs`: every copy of the lookup result `id` in the
 /// state becomes the number 0 (`is_null`) or a plain pointer. A NULL
 /// result that was its own reference (`ref_obj_id == id`) holds nothing
-/// to release. A map value whose map holds a spin lock keeps its id
-/// (`keeps_id`).
+/// to release. A map value whose map holds a spin lock (by the maps'
+/// special-field records `map_fields`) keeps its id, the lock's identity.
 pub(super) fn mark_ptr_or_null(
     state: &mut VerifierState,
     (id, ref_obj_id): (u32, u32),
     is_null: bool,
-    keeps_id: &dyn Fn(MapIdx) -> bool,
+    map_fields: &[Vec<Field>],
 ) {
     if is_null && ref_obj_id != 0 && ref_obj_id == id {
         state.refs.release(id);
@@ -92,7 +93,7 @@ pub(super) fn mark_ptr_or_null(
             } = r
             {
                 *maybe_null = false;
-                if !keeps_id(*map) {
+                if !holds_spin_lock(map_fields, *map) {
                     *id = 0;
                 }
             }
@@ -406,15 +407,9 @@ impl Checker<'_> {
         }
         let mut other = self.cur.clone();
         if width == Width::W64 && insn.imm == 0 && eq_ne && maybe_null {
-            let fields = &self.map_fields;
-            let keeps_id = |m: MapIdx| {
-                fields
-                    .get(m.0 as usize)
-                    .is_some_and(|f| f.iter().any(|f| f.kind == SpecialField::SpinLock))
-            };
             let ids = (id, ref_obj_id);
-            mark_ptr_or_null(&mut self.cur, ids, opk == JmpOp::Ne, &keeps_id);
-            mark_ptr_or_null(&mut other, ids, opk == JmpOp::Eq, &keeps_id);
+            mark_ptr_or_null(&mut self.cur, ids, opk == JmpOp::Ne, &self.map_fields);
+            mark_ptr_or_null(&mut other, ids, opk == JmpOp::Eq, &self.map_fields);
         }
         self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();

@@ -66,7 +66,7 @@ fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
 }
 
 /// Whether the pointer may still be NULL (`PTR_MAYBE_NULL`).
-fn maybe_null(r: &RegState) -> bool {
+pub(super) fn maybe_null(r: &RegState) -> bool {
     match r {
         RegState::PtrToMapValue { maybe_null, .. } => *maybe_null,
         RegState::PtrToMem { ptr, .. } => ptr.maybe_null,

@@ -10,22 +10,11 @@ use bpfcheck_uapi::{RawInsn, op};
 use super::jmp::{mark_ptr_or_null, target_of};
 use super::packet::flip;
 use super::precision::{CMP_DST_STACK, CMP_SRC_STACK};
-use super::ptr_alu::MAX_VAR_OFF;
+use super::ptr_alu::{MAX_VAR_OFF, maybe_null};
 use super::{Checker, Flow};
 use crate::domain::{JmpOp, Width};
 use crate::error::Stop;
-use crate::prepare::map_btf::SpecialField;
-use crate::state::MapIdx;
 use crate::state::RegState;
-
-/// Whether the pointer may still be NULL (`type_may_be_null`).
-fn maybe_null(r: &RegState) -> bool {
-    match r {
-        RegState::PtrToMapValue { maybe_null, .. } => *maybe_null,
-        RegState::PtrToMem { ptr, .. } => ptr.maybe_null,
-        other => super::sock::sock_fields(other).is_some_and(|p| p.maybe_null),
-    }
-}
 
 /// The constant of a scalar operand (`is_reg_const`, 64-bit).
 fn const_of(r: &RegState) -> Option<u64> {
@@ -118,17 +107,9 @@ impl Checker<'_> {
                     RegState::PtrToMem { ptr, .. } => (ptr.id, ptr.ref_obj_id),
                     _ => (0, 0),
                 };
-                // A map value of a map holding a spin lock keeps its id
-                // (the lock is known by it).
-                let fields = &self.map_fields;
-                let keeps_id = |m: MapIdx| {
-                    fields
-                        .get(m.0 as usize)
-                        .is_some_and(|f| f.iter().any(|f| f.kind == SpecialField::SpinLock))
-                };
                 let ids = (id, ref_obj_id);
-                mark_ptr_or_null(&mut self.cur, ids, opk == JmpOp::Ne, &keeps_id);
-                mark_ptr_or_null(&mut other, ids, opk == JmpOp::Eq, &keeps_id);
+                mark_ptr_or_null(&mut self.cur, ids, opk == JmpOp::Ne, &self.map_fields);
+                mark_ptr_or_null(&mut other, ids, opk == JmpOp::Eq, &self.map_fields);
             }
         }
         self.push_branch(other, target, idx)?;

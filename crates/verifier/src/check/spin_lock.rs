@@ -12,7 +12,7 @@ use bpfcheck_uapi::{Errno, RawInsn, op};
 
 use super::Checker;
 use crate::error::{ErrorCode, Stop};
-use crate::prepare::map_btf::SpecialField;
+use crate::prepare::map_btf::{Field, SpecialField};
 use crate::state::{MapIdx, RegState};
 
 /// `BPF_FUNC_spin_lock`, `BPF_FUNC_spin_unlock`, `BPF_FUNC_kptr_xchg`.
@@ -22,6 +22,14 @@ const KPTR_XCHG: i32 = 194;
 
 /// `BPF_OBJ_NAME_LEN`: the kernel keeps 15 bytes of a map's name.
 const OBJ_NAME_LEN: usize = 16;
+
+/// Whether map `map`'s value (by the maps' special-field records) holds a
+/// `bpf_spin_lock`.
+pub(super) fn holds_spin_lock(fields: &[Vec<Field>], map: MapIdx) -> bool {
+    fields
+        .get(map.0 as usize)
+        .is_some_and(|f| f.iter().any(|f| f.kind == SpecialField::SpinLock))
+}
 
 impl Checker<'_> {
     /// Where map `map`'s value holds its `bpf_spin_lock`, if it has one.
@@ -36,7 +44,7 @@ impl Checker<'_> {
     /// `reg_may_point_to_spin_lock`: a non-null map value of such a map
     /// gets an id, as the lock's identity.
     pub(super) fn keeps_id(&self, map: MapIdx) -> bool {
-        self.spin_lock_off(map).is_some()
+        holds_spin_lock(&self.map_fields, map)
     }
 
     /// The `do_check` rule for calls while a lock is held: only
