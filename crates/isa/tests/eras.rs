@@ -235,6 +235,11 @@ fn symbolizer_hooks() {
         normalize_kernel_addresses("9: (18) r1 = 0xffff8881046c3400 x 0xffff12"),
         format!("9: (18) r1 = {KERNEL_ADDR_TOKEN} x 0xffff12")
     );
+    // A guest with five-level paging maps the kernel at 0xff1…–0xff4….
+    assert_eq!(
+        normalize_kernel_addresses("0: (18) r1 = 0xff2d59383ea95e00 ; 0xff2d5938"),
+        format!("0: (18) r1 = {KERNEL_ADDR_TOKEN} ; 0xff2d5938")
+    );
 }
 
 #[test]
