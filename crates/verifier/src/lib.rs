@@ -679,6 +679,11 @@ fn interpretable(
             | ProgType::SOCK_OPS
             | ProgType::NETFILTER
             | ProgType::SYSCALL
+            | ProgType::SK_SKB
+            | ProgType::SK_MSG
+            | ProgType::FLOW_DISSECTOR
+            | ProgType::SK_REUSEPORT
+            | ProgType::SK_LOOKUP
     ) {
         return Err(Unsupported::new(
             format!("abstract interpretation of program type {}", req.prog_type),

@@ -169,6 +169,7 @@ pub(super) fn regs_exact(
             | RegState::ConstPtrToMap { .. }
             | RegState::PtrToMapValue { .. }
             | RegState::PtrToFunc { .. }
+            | RegState::PtrToFlowKeys(_)
     ) {
         return Err(Unmodelled);
     }
@@ -286,6 +287,8 @@ fn regsafe(
                 && p1.var.var_off.contains(p2.var.var_off)
         }
         (RegState::PtrToPacketEnd, RegState::PtrToPacketEnd) => true,
+        // `regs_exact`: flow keys have no id.
+        (RegState::PtrToFlowKeys(a), RegState::PtrToFlowKeys(b)) => a == b,
         (RegState::PtrToFunc { subprog_start: a }, RegState::PtrToFunc { subprog_start: b }) => {
             a == b
         }

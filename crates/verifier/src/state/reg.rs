@@ -431,7 +431,8 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
         RegState::PtrToSocket(ptr)
         | RegState::PtrToSockCommon(ptr)
         | RegState::PtrToTcpSock(ptr)
-        | RegState::PtrToXdpSock(ptr) => {
+        | RegState::PtrToXdpSock(ptr)
+        | RegState::PtrToFlowKeys(ptr) => {
             out.push_str(reg.type_str());
             out.push('(');
             let mut items = Vec::new();
