@@ -134,6 +134,12 @@ pub struct Features {
     /// changes packet data, and every packet pointer is forgotten.
     #[serde(default)]
     pub tail_call_keeps_pkt: bool,
+    /// `bpf_map_lookup_elem` on a socket map or hash gives a socket that
+    /// may be NULL (`sock_or_null`, as this workplace's 6.18 build logs
+    /// it). Without it (the 6.12 and 7.2 sources) the result is a map
+    /// value that may be NULL, a socket only once null-checked.
+    #[serde(default)]
+    pub sockmap_lookup_socket: bool,
 }
 
 /// Which kernel's scalar arithmetic the verifier reproduces.

@@ -128,8 +128,16 @@ fn without_ids(r: &RegState) -> (RegState, u32) {
 /// references corresponding.
 fn socks_exact(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Option<bool> {
     let (o, c) = (sock_fields(old)?, sock_fields(cur)?);
+    let same_map = match (old, cur) {
+        (
+            RegState::PtrToSockMapValue { map: a, .. },
+            RegState::PtrToSockMapValue { map: b, .. },
+        ) => a == b,
+        _ => true,
+    };
     Some(
-        std::mem::discriminant(old) == std::mem::discriminant(cur)
+        same_map
+            && std::mem::discriminant(old) == std::mem::discriminant(cur)
             && o.maybe_null == c.maybe_null
             && o.off == c.off
             && o.var == c.var

@@ -50,6 +50,7 @@ mod ptr_jmp;
 mod read_marks;
 mod retval;
 mod sock;
+mod sock_map;
 mod spin_lock;
 mod stack_liveness;
 mod subprog_call;
