@@ -197,10 +197,10 @@ impl Checker<'_> {
         if arg.flags.iter().any(|f| !known.contains(&f)) {
             return Err(self.unsupported(&format!("helper argument type {arg}")));
         }
-        // A socket map's lookup result is a map value until checked.
+        // A socket map's lookup result is a map value until checked; the
+        // argument's own `PTR_MAYBE_NULL` admits the `_or_null` kinds.
         let unchecked_map_value = matches!(reg, RegState::PtrToSockMapValue { .. });
         let fits = |p: &PtrFields| !unchecked_map_value && (!p.maybe_null || arg.maybe_null());
-        // The argument's own `PTR_MAYBE_NULL` admits the `_or_null` kinds.
         let (ok, expected) = match arg.base {
             ArgBase::PtrToSocket => (
                 matches!(reg, RegState::PtrToSocket(p) if fits(p)),
