@@ -142,6 +142,12 @@ pub struct Features {
     /// subprogram's stack depth shrinks to what is left.
     #[serde(default)]
     pub fastcall: bool,
+    /// `bpf_map_lookup_elem` on a socket map or hash gives a socket that
+    /// may be NULL (`sock_or_null`, as this workplace's 6.18 build logs
+    /// it). Without it (the 6.12 and 7.2 sources) the result is a map
+    /// value that may be NULL, a socket only once null-checked.
+    #[serde(default)]
+    pub sockmap_lookup_socket: bool,
 }
 
 /// Which kernel's scalar arithmetic the verifier reproduces.

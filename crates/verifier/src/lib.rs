@@ -75,7 +75,9 @@
 //! device or sysctl program, a
 //! lightweight-tunnel program (`lwt_in`, `lwt_out`, `lwt_xmit`,
 //! `lwt_seg6local`), a `sock_ops`, a netfilter or a (sleepable) syscall
-//! program, such as the loader program of a light skeleton,
+//! program, such as the loader program of a light skeleton, a socket
+//! map program (`sk_skb`, `sk_msg`), a flow dissector, a reuseport
+//! selector (`sk_reuseport`) or a socket lookup (`sk_lookup`) program,
 //! loaded by a privileged user on the 6.18 and 6.12 profiles (the kernels
 //! differ by profile features, see below), walking every path in
 //! the kernel's order with the kernel's log:
@@ -199,8 +201,11 @@
 //!   %s#%d`, `cannot update sockmap in this context`); the pairs whose
 //!   effect is modelled: map lookups, updates and deletes on hash and
 //!   array maps, cgroup storage, ring buffer output, perf event output and
-//!   reads, stack ids, cgroup arrays, `bpf_redirect_map`, tail calls in
-//!   programs without subprograms (leaving packet pointers alone);
+//!   reads, stack ids, cgroup arrays, `bpf_redirect_map`, the socket map
+//!   helpers (`bpf_sk_redirect_map`/`_hash`, `bpf_msg_redirect_map`/`_hash`,
+//!   `bpf_sock_map_update`, `bpf_sock_hash_update`,
+//!   `bpf_sk_select_reuseport`), lookups in socket maps and hashes, tail
+//!   calls in programs without subprograms (leaving packet pointers alone);
 //!   `bpf_get_smp_processor_id` returns `[0, nr_cpu_ids - 1]` from the
 //!   profile's `possible_cpus`;
 //! - spin locks in map values (module `check::spin_lock`):
@@ -304,7 +309,25 @@
 //!   the context is no memory argument of a helper; their helpers are
 //!   `bpf_sys_bpf`, `bpf_sys_close`, `bpf_btf_find_by_name_kind`,
 //!   `bpf_kallsyms_lookup_name` and the tracing ones, from the profile;
-//!   any return value);
+//!   any return value); the socket-level types (module `check::ctx_sk`):
+//!   `sk_skb` (`sk_skb_is_valid_access`: no `mark`, `tc_classid`,
+//!   `data_meta`, timestamps or `wire_len`; writes of `tc_index` and
+//!   `priority` only; `data`/`data_end` load packet pointers into a
+//!   writable packet, `sk` a `sock_common_or_null`), `sk_msg`
+//!   (`sk_msg_is_valid_access`: read-only, 8-byte `data`/`data_end`
+//!   packet pointers and `sk` (a `sock`, never NULL), every other field a
+//!   whole word), the flow dissector (`flow_dissector_is_valid_access`:
+//!   only `data`, `data_end` and `flow_keys`; the packet read-only; the
+//!   flow keys, module `check::flow_keys`, read and written inside their
+//!   56 bytes, `invalid access to flow keys off=%d size=%d`, moved by
+//!   known constants only, `R%d pointer arithmetic on flow_keys
+//!   prohibited`, no atomics), `sk_reuseport`
+//!   (`sk_reuseport_is_valid_access`: narrow reads, `eth_protocol` at
+//!   least 2 bytes, `hash` whole, `sk` a `sock`, `migrating_sk` a
+//!   `sock_common_or_null`, a read-only packet) and `sk_lookup`
+//!   (`sk_lookup_is_valid_access`: `sk` a `sock_or_null`, narrow reads,
+//!   `remote_port` also whole and its padding readable; return values
+//!   `SK_DROP`..`SK_PASS`);
 //! - direct packet access (module `check::packet`): packet pointer
 //!   arithmetic with constants (fixed offset, range and id kept) and
 //!   bounded scalars (a fresh id, range reset), `scalar += pkt`, the
@@ -333,8 +356,12 @@
 //! - socket pointers and references (module `check::sock`, the list in
 //!   `state::refs`): `sock`, `sock_common`, `tcp_sock` and their
 //!   `_or_null` forms from `__sk_buff.sk`, `bpf_sock_ops.sk`,
-//!   `bpf_sock_addr.sk`, `bpf_sockopt.sk` and the helpers returning
-//!   `RET_PTR_TO_SOCKET`/`SOCK_COMMON`/`TCP_SOCK`; `bpf_sk_lookup_tcp`,
+//!   `bpf_sock_addr.sk`, `bpf_sockopt.sk`, the socket-level contexts and
+//!   the helpers returning
+//!   `RET_PTR_TO_SOCKET`/`SOCK_COMMON`/`TCP_SOCK`; lookups in socket maps
+//!   and hashes (module `check::sock_map`: a referenced `sock_or_null` on
+//!   6.18, a referenced `map_value_or_null` that a null check makes a
+//!   `sock` on 6.12); `bpf_sk_lookup_tcp`,
 //!   `bpf_sk_lookup_udp` and `bpf_skc_lookup_tcp` acquire a reference
 //!   (`acquire_reference`, `ref_obj_id`), `bpf_sk_fullsock` and
 //!   `bpf_tcp_sock` share their argument's, `bpf_get_listener_sock` has
@@ -684,6 +711,11 @@ fn interpretable(
             | ProgType::SOCK_OPS
             | ProgType::NETFILTER
             | ProgType::SYSCALL
+            | ProgType::SK_SKB
+            | ProgType::SK_MSG
+            | ProgType::FLOW_DISSECTOR
+            | ProgType::SK_REUSEPORT
+            | ProgType::SK_LOOKUP
     ) {
         return Err(Unsupported::new(
             format!("abstract interpretation of program type {}", req.prog_type),

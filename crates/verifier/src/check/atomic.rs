@@ -55,6 +55,7 @@ impl Checker<'_> {
     fn atomic_ptr_refused(&self, regno: u8) -> Result<Option<&'static str>, Stop> {
         match self.cur.cur().reg(regno) {
             RegState::PtrToCtx { .. } => Ok(Some("ctx")),
+            RegState::PtrToFlowKeys(_) => Ok(Some("flow_keys")),
             r @ (RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. }) => {
                 Ok(Some(r.type_str()))
             }

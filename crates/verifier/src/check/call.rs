@@ -160,6 +160,9 @@ impl Checker<'_> {
                 }
             }
             RetBase::Void => RegState::NotInit,
+            RetBase::PtrToMapValue if super::sock_map::is_lookup(proto.id, meta.map, self.maps) => {
+                self.sock_map_lookup_ret(meta.map)?
+            }
             RetBase::PtrToMapValue
                 if ret.flags == Default::default() || ret.flags.has(TypeFlag::PtrMaybeNull) =>
             {

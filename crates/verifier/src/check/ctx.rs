@@ -52,6 +52,9 @@ pub(super) enum Verdict {
     Socket,
     /// Allowed, and a load gives a packet pointer of this kind.
     Packet(PacketField),
+    /// Allowed, and a load gives the flow dissector's `struct
+    /// bpf_flow_keys` (`PTR_TO_FLOW_KEYS`).
+    FlowKeys,
     /// Allowed, but a load gives a pointer kind not modelled here.
     Unmodelled(&'static str),
     Invalid,
@@ -203,11 +206,19 @@ impl Checker<'_> {
             ProgType::CGROUP_SOCK_ADDR => {
                 super::ctx_sock::sock_addr_access(off, size, write, self.req.expected_attach_type)
             }
+            ProgType::SK_SKB => super::ctx_sk::sk_skb_access(off, size, write, ldsx),
+            ProgType::SK_MSG => super::ctx_sk::sk_msg_access(off, size, write),
+            ProgType::FLOW_DISSECTOR => {
+                super::ctx_sk::flow_dissector_access(off, size, write, ldsx)
+            }
+            ProgType::SK_REUSEPORT => super::ctx_sk::sk_reuseport_access(off, size, write),
+            ProgType::SK_LOOKUP => super::ctx_sk::sk_lookup_access(off, size, write),
             _ => return Err(self.unsupported("context access of this program type")),
         };
         match verdict {
             Verdict::Scalar => Ok(RegState::unknown()),
             Verdict::Packet(field) => Ok(super::packet::loaded_pointer(field)),
+            Verdict::FlowKeys => Ok(RegState::PtrToFlowKeys(super::sock::fresh(0, false))),
             Verdict::SockPointer => Ok(RegState::PtrToSockCommon(super::sock::fresh(
                 self.new_id(),
                 true,

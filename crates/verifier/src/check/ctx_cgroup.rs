@@ -182,11 +182,17 @@ pub(super) fn helpers_need_pkt_access(prog_type: ProgType) -> bool {
 
 /// Whether a program type may store into its packet through packet
 /// pointers (`may_access_direct_pkt_data` for a write); cgroup
-/// socket-buffer programs and most tunnel programs may only read it.
+/// socket-buffer, reuseport and flow dissector programs and most tunnel
+/// programs may only read it.
 pub(super) fn may_write_packet(prog_type: ProgType) -> bool {
     !matches!(
         prog_type,
-        ProgType::CGROUP_SKB | ProgType::LWT_IN | ProgType::LWT_OUT | ProgType::LWT_SEG6LOCAL
+        ProgType::CGROUP_SKB
+            | ProgType::LWT_IN
+            | ProgType::LWT_OUT
+            | ProgType::LWT_SEG6LOCAL
+            | ProgType::SK_REUSEPORT
+            | ProgType::FLOW_DISSECTOR
     )
 }
 

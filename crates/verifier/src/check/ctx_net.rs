@@ -26,6 +26,8 @@ mod skb {
     pub(super) const DATA_END: Range<i32> = 80..84;
     /// `family` through `local_port`: socket addresses, hidden from tc.
     pub(super) const FAMILY_TILL_LOCAL_PORT: Range<i32> = 88..140;
+    /// `remote_ip4` through `local_ip6[3]`: whole words only.
+    pub(super) const ADDRESSES: Range<i32> = 92..132;
     pub(super) const DATA_META: Range<i32> = 140..144;
     pub(super) const FLOW_KEYS: Range<i32> = 144..152;
     pub(super) const TSTAMP: Range<i32> = 152..160;
@@ -104,8 +106,8 @@ pub(super) fn skb_full_access(off: i32, size: i32, write: bool, ldsx: bool) -> V
         off + size <= skb::CB.end
     } else if skb_packet_field(off).is_some() {
         !ldsx && size == SIZE_DEFAULT
-    } else if within(&skb::FAMILY_TILL_LOCAL_PORT, off) {
-        // Only the address words are checked here; tc never gets here.
+    } else if within(&skb::ADDRESSES, off) {
+        // The addresses whole; `family` and the ports are plain fields.
         size == SIZE_DEFAULT
     } else if within(&skb::FLOW_KEYS, off) || off == skb::TSTAMP_TYPE || within(&skb::PADDING, off)
     {

@@ -128,8 +128,16 @@ fn without_ids(r: &RegState) -> (RegState, u32) {
 /// references corresponding.
 fn socks_exact(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Option<bool> {
     let (o, c) = (sock_fields(old)?, sock_fields(cur)?);
+    let same_map = match (old, cur) {
+        (
+            RegState::PtrToSockMapValue { map: a, .. },
+            RegState::PtrToSockMapValue { map: b, .. },
+        ) => a == b,
+        _ => true,
+    };
     Some(
-        std::mem::discriminant(old) == std::mem::discriminant(cur)
+        same_map
+            && std::mem::discriminant(old) == std::mem::discriminant(cur)
             && o.maybe_null == c.maybe_null
             && o.off == c.off
             && o.var == c.var
@@ -169,6 +177,7 @@ pub(super) fn regs_exact(
             | RegState::ConstPtrToMap { .. }
             | RegState::PtrToMapValue { .. }
             | RegState::PtrToFunc { .. }
+            | RegState::PtrToFlowKeys(_)
     ) {
         return Err(Unmodelled);
     }
@@ -286,6 +295,8 @@ fn regsafe(
                 && p1.var.var_off.contains(p2.var.var_off)
         }
         (RegState::PtrToPacketEnd, RegState::PtrToPacketEnd) => true,
+        // `regs_exact`: flow keys have no id.
+        (RegState::PtrToFlowKeys(a), RegState::PtrToFlowKeys(b)) => a == b,
         (RegState::PtrToFunc { subprog_start: a }, RegState::PtrToFunc { subprog_start: b }) => {
             a == b
         }

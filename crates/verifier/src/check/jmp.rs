@@ -58,8 +58,8 @@ pub(super) fn mark_ptr_or_null(
                 *r = RegState::constant(0);
             } else {
                 // The reference stays until released.
-                ptr.maybe_null = false;
                 ptr.id = 0;
+                super::sock::mark_not_null(r);
             }
             return;
         }
@@ -439,9 +439,7 @@ impl Checker<'_> {
             };
             if let Some(state) = eq_branch {
                 let r = if dst_null { insn.dst } else { insn.src };
-                if let Some(p) = super::sock::sock_fields_mut(state.cur_mut().reg_mut(r)) {
-                    p.maybe_null = false;
-                }
+                super::sock::mark_not_null(state.cur_mut().reg_mut(r));
             }
         }
         self.push_branch(other, target, self.insn_idx)?;

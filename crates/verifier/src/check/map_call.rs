@@ -28,8 +28,10 @@ const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 /// compatibility check, returning a plain integer: `perf_event_read`,
 /// `perf_event_output`, `get_stackid`, `skb_under_cgroup`,
 /// `current_task_under_cgroup`, `redirect_map`, `perf_event_read_value`,
-/// `ringbuf_output`.
-const PLAIN_MAP_HELPERS: [u32; 8] = [22, 25, 27, 33, 37, 51, 55, 130];
+/// `ringbuf_output`; the socket map ones: `sk_redirect_map`,
+/// `sock_map_update`, `msg_redirect_map`, `sock_hash_update`,
+/// `msg_redirect_hash`, `sk_redirect_hash`, `sk_select_reuseport`.
+const PLAIN_MAP_HELPERS: [u32; 15] = [22, 25, 27, 33, 37, 51, 55, 130, 52, 53, 60, 70, 71, 72, 82];
 
 /// Map types whose lookups give plain map values of the map's value size.
 fn plain_value_map(t: MapType) -> bool {
@@ -153,7 +155,8 @@ impl Checker<'_> {
             // Deleting from a socket map takes only its key; an update's
             // value is a socket (`resolve_map_arg_type`, checked as one).
             MAP_DELETE | MAP_UPDATE => matches!(map_type, MapType::SOCKMAP | MapType::SOCKHASH),
-            MAP_LOOKUP => false,
+            // A referenced socket (`super::sock_map`).
+            MAP_LOOKUP => super::sock_map::holds_sockets(map_type),
             // In the main program of a program without subprograms a tail
             // call is a helper returning nothing (the packet pointers it
             // invalidates are those of `changes_pkt_data`); with

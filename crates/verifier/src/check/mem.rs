@@ -101,6 +101,9 @@ impl Checker<'_> {
         } else if let RegState::PtrToMem { .. } = base {
             self.mem_region_access(insn.src, &base, insn.off, size)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
+        } else if let RegState::PtrToFlowKeys(_) = base {
+            self.flow_keys_access(&base, insn.off, size)?;
+            *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
         } else if super::sock::sock_fields(&base).is_some() {
             self.sock_access(insn.src, &base, insn.off, size, Access::Read)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
@@ -204,6 +207,11 @@ impl Checker<'_> {
         }
         if super::sock::sock_fields(&base).is_some() {
             return self.sock_access(insn.dst, &base, insn.off, size, Access::Write);
+        }
+        if let RegState::PtrToFlowKeys(_) = base {
+            // Flow keys are not tracked; a privileged loader may store
+            // pointers there too.
+            return self.flow_keys_access(&base, insn.off, size);
         }
         self.mem_access(insn.dst, &base, insn.off, size, Access::Write)?;
         let off = self.stack_off(&base, insn.off);

@@ -44,7 +44,7 @@ fn offsets(r: &RegState) -> Option<(i32, Scalar)> {
         RegState::PtrToCtx { off, var } | RegState::PtrToMapValue { off, var, .. } => {
             Some((off, var))
         }
-        RegState::PtrToMem { ptr, .. } => Some((ptr.off, ptr.var)),
+        RegState::PtrToMem { ptr, .. } | RegState::PtrToFlowKeys(ptr) => Some((ptr.off, ptr.var)),
         RegState::PtrToStack { off, .. } => Some((off, Scalar::constant(0))),
         _ => None,
     }
@@ -58,7 +58,9 @@ fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
         RegState::PtrToCtx { off: o, var: v } | RegState::PtrToMapValue { off: o, var: v, .. } => {
             (*o, *v) = (off, var);
         }
-        RegState::PtrToMem { ptr, .. } => (ptr.off, ptr.var) = (off, var),
+        RegState::PtrToMem { ptr, .. } | RegState::PtrToFlowKeys(ptr) => {
+            (ptr.off, ptr.var) = (off, var);
+        }
         RegState::PtrToStack { off: o, .. } if var.var_off.equals_const(0) => *o = off,
         _ => return None,
     }
@@ -269,7 +271,11 @@ impl Checker<'_> {
                 *self.cur.cur_mut().reg_mut(dst) = *ptr;
                 return Ok(());
             }
-            RegState::ConstPtrToMap { .. } | RegState::PtrToPacketEnd => {
+            // Flow keys move by known amounts only.
+            RegState::PtrToFlowKeys(_) if known.is_some() => {}
+            RegState::ConstPtrToMap { .. }
+            | RegState::PtrToPacketEnd
+            | RegState::PtrToFlowKeys(_) => {
                 return Err(self.ptr_reject(
                     Errno::EACCES,
                     format!("R{dst} pointer arithmetic on {ty} prohibited"),

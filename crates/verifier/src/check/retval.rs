@@ -51,6 +51,8 @@ pub(super) fn return_range(prog_type: ProgType, attach: AttachType) -> Option<Re
         },
         // NF_DROP..NF_ACCEPT.
         ProgType::NETFILTER => range(0, 1),
+        // SK_DROP..SK_PASS.
+        ProgType::SK_LOOKUP => range(0, 1),
         _ => None,
     }
 }

@@ -47,13 +47,26 @@ const SOCK_COMMON_TYPES: &str = "sock_common, sock, tcp_sock, xdp_sock";
 const FULLSOCK_TYPES: &str = "sock";
 const BTF_ID_SOCK_COMMON_TYPES: &str = "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_";
 
-/// The pointer fields of a socket-kind register.
+/// `mark_ptr_not_null_reg` for a socket-kind register: no longer NULL,
+/// and a socket map's lookup result becomes the socket it found.
+pub(super) fn mark_not_null(reg: &mut RegState) {
+    if let RegState::PtrToSockMapValue { ptr, .. } = *reg {
+        *reg = RegState::PtrToSocket(ptr);
+    }
+    if let Some(p) = sock_fields_mut(reg) {
+        p.maybe_null = false;
+    }
+}
+
+/// The pointer fields of a socket-kind register (a socket map's lookup
+/// result included, for its nullness and reference).
 pub(super) fn sock_fields(reg: &RegState) -> Option<&PtrFields> {
     match reg {
         RegState::PtrToSocket(p)
         | RegState::PtrToSockCommon(p)
         | RegState::PtrToTcpSock(p)
-        | RegState::PtrToXdpSock(p) => Some(p),
+        | RegState::PtrToXdpSock(p)
+        | RegState::PtrToSockMapValue { ptr: p, .. } => Some(p),
         _ => None,
     }
 }
@@ -64,7 +77,8 @@ pub(super) fn sock_fields_mut(reg: &mut RegState) -> Option<&mut PtrFields> {
         RegState::PtrToSocket(p)
         | RegState::PtrToSockCommon(p)
         | RegState::PtrToTcpSock(p)
-        | RegState::PtrToXdpSock(p) => Some(p),
+        | RegState::PtrToXdpSock(p)
+        | RegState::PtrToSockMapValue { ptr: p, .. } => Some(p),
         _ => None,
     }
 }
@@ -183,9 +197,10 @@ impl Checker<'_> {
         if arg.flags.iter().any(|f| !known.contains(&f)) {
             return Err(self.unsupported(&format!("helper argument type {arg}")));
         }
-        // The argument's own `PTR_MAYBE_NULL` admits the `_or_null` kinds.
-        let null_ok = arg.maybe_null();
-        let fits = |p: &PtrFields| !p.maybe_null || null_ok;
+        // A socket map's lookup result is a map value until checked; the
+        // argument's own `PTR_MAYBE_NULL` admits the `_or_null` kinds.
+        let unchecked_map_value = matches!(reg, RegState::PtrToSockMapValue { .. });
+        let fits = |p: &PtrFields| !unchecked_map_value && (!p.maybe_null || arg.maybe_null());
         let (ok, expected) = match arg.base {
             ArgBase::PtrToSocket => (
                 matches!(reg, RegState::PtrToSocket(p) if fits(p)),
@@ -407,7 +422,8 @@ pub(super) fn ref_obj_id(reg: &RegState) -> u32 {
         RegState::PtrToSocket(p)
         | RegState::PtrToSockCommon(p)
         | RegState::PtrToTcpSock(p)
-        | RegState::PtrToXdpSock(p) => p.ref_obj_id,
+        | RegState::PtrToXdpSock(p)
+        | RegState::PtrToSockMapValue { ptr: p, .. } => p.ref_obj_id,
         RegState::PtrToMem { ptr, .. } | RegState::PtrToBtfId { ptr, .. } => ptr.ref_obj_id,
         _ => 0,
     }

@@ -147,6 +147,15 @@ pub enum RegState {
     PtrToPacketEnd,
     /// `struct bpf_flow_keys` (`PTR_TO_FLOW_KEYS`).
     PtrToFlowKeys(PtrFields),
+    /// A socket map or hash lookup not null-checked yet: the kernel's
+    /// `PTR_TO_MAP_VALUE | PTR_MAYBE_NULL` of that map, carrying the
+    /// reference the lookup acquired; a `PtrToSocket` once checked.
+    PtrToSockMapValue {
+        /// The socket map.
+        map: MapIdx,
+        /// Nullness id and reference (always `maybe_null`).
+        ptr: PtrFields,
+    },
     /// A socket (`PTR_TO_SOCKET`).
     PtrToSocket(PtrFields),
     /// `struct sock_common` (`PTR_TO_SOCK_COMMON`).
@@ -251,6 +260,7 @@ impl RegState {
             Self::PtrToPacketMeta { .. } => "pkt_meta",
             Self::PtrToPacketEnd => "pkt_end",
             Self::PtrToFlowKeys(_) => "flow_keys",
+            Self::PtrToSockMapValue { .. } => "map_value_or_null",
             Self::PtrToSocket(p) if p.maybe_null => "sock_or_null",
             Self::PtrToSocket(_) => "sock",
             Self::PtrToSockCommon(p) if p.maybe_null => "sock_common_or_null",
@@ -386,6 +396,18 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             }
             out.push(')');
         }
+        RegState::PtrToSockMapValue { map, ptr } => {
+            out.push_str(reg.type_str());
+            out.push('(');
+            if ptr.id != 0 {
+                let _ = write!(out, "id={},", ptr.id);
+            }
+            if ptr.ref_obj_id != 0 {
+                let _ = write!(out, "ref_obj_id={},", ptr.ref_obj_id);
+            }
+            fmt_map(out, maps, *map);
+            out.push(')');
+        }
         RegState::PtrToMem { ptr, size } => {
             out.push_str(reg.type_str());
             out.push('(');
@@ -431,7 +453,8 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
         RegState::PtrToSocket(ptr)
         | RegState::PtrToSockCommon(ptr)
         | RegState::PtrToTcpSock(ptr)
-        | RegState::PtrToXdpSock(ptr) => {
+        | RegState::PtrToXdpSock(ptr)
+        | RegState::PtrToFlowKeys(ptr) => {
             out.push_str(reg.type_str());
             out.push('(');
             let mut items = Vec::new();
