@@ -111,3 +111,29 @@ pub(crate) fn fmt_slot(
         out.push_str(&chars);
     }
 }
+
+/// `fpN=dynptr_KIND(id=…,ref_id=…)` for the dynptr whose first slot is
+/// `spi`, as `print_verifier_state` writes it.
+pub(crate) fn fmt_dynptr(out: &mut String, spi: usize, slot: &StackSlot, live: u8) {
+    let off = -(i64::try_from(spi).unwrap_or(0) + 1) * SLOT_SIZE as i64;
+    out.push_str(&format!(" fp{off}"));
+    super::live::suffix(out, live);
+    let RegState::ConstPtrToDynptr { ptr, dynptr } = slot.spilled else {
+        out.push_str("=dynptr_<invalid>()");
+        return;
+    };
+    out.push_str(&format!("=dynptr_{}(", dynptr.kind.name()));
+    let mut items = Vec::new();
+    if ptr.id != 0 {
+        items.push(format!("id={}", ptr.id));
+    }
+    if ptr.ref_obj_id != 0 {
+        items.push(format!("ref_id={}", ptr.ref_obj_id));
+    }
+    // A slot's `dynptr_id` is its dynptr's own id.
+    if ptr.id != 0 {
+        items.push(format!("dynptr_id={}", ptr.id));
+    }
+    out.push_str(&items.join(","));
+    out.push(')');
+}
