@@ -134,11 +134,11 @@ pub struct Features {
     /// changes packet data, and every packet pointer is forgotten.
     #[serde(default)]
     pub tail_call_keeps_pkt: bool,
-    /// Dynptr stack slots as 6.18 keeps them: a slot records its dynptr's
-    /// id as `dynptr_id` too (printed `dynptr_id=`), a use of the dynptr
-    /// scratches both slots, and constructing or destroying one writes
-    /// them in the stack liveness. Without it (6.12 tracks them with read
-    /// marks, not modelled) dynptr arguments are unsupported.
+    /// Dynptr stack slots as 6.18 keeps them: a use of the dynptr
+    /// scratches both slots (they are printed after the call), and
+    /// constructing or destroying one writes them in the stack liveness.
+    /// Without it (6.12 tracks them with read marks, not modelled)
+    /// dynptr arguments are unsupported.
     #[serde(default)]
     pub dynptr_slots_v2: bool,
 }

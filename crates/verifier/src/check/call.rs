@@ -457,9 +457,7 @@ impl Checker<'_> {
             | RegState::PtrToMapValue {
                 maybe_null: false, ..
             } => Ok(()),
-            RegState::PtrToMapKey { .. }
-            | RegState::PtrToBuf(_)
-            | RegState::PtrToBtfId { .. } => {
+            RegState::PtrToMapKey { .. } | RegState::PtrToBuf(_) | RegState::PtrToBtfId { .. } => {
                 Err(self.unsupported("helper memory arguments of this pointer type"))
             }
             _ => Err(self.type_mismatch(regno, MEM_TYPES)),

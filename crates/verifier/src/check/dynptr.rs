@@ -194,10 +194,7 @@ impl Checker<'_> {
             return Err(self.reject(
                 ErrorCode::DynptrState,
                 Errno::EINVAL,
-                format!(
-                    "Expected a dynptr of type {} as arg #{argno}",
-                    kind.name()
-                ),
+                format!("Expected a dynptr of type {} as arg #{argno}", kind.name()),
             ));
         }
         // `mark_dynptr_read`: both slots are read.
@@ -222,9 +219,8 @@ impl Checker<'_> {
     /// `mark_stack_slots_dynptr`: both slots become the new dynptr, with
     /// a reference for the kinds that hold one.
     fn mark_stack_slots_dynptr(&mut self, regno: u8, kind: DynptrKind) -> Result<(), Stop> {
-        let (frame, spi) = match self.dynptr_spi(regno) {
-            Ok(v) => v,
-            Err(_) => return Err(self.unsupported("dynptr slots outside the stack")),
+        let Ok((frame, spi)) = self.dynptr_spi(regno) else {
+            return Err(self.unsupported("dynptr slots outside the stack"));
         };
         self.destroy_if_dynptr_slot(frame, spi)?;
         self.destroy_if_dynptr_slot(frame, spi - 1)?;

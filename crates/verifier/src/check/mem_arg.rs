@@ -120,15 +120,19 @@ impl Checker<'_> {
         };
         let off = i64::from(off) + i64::from(ptr.off);
         let var = ptr.var;
-        let fail = |c: &Self, msg: String| c.reject(ErrorCode::InvalidMemAccess, Errno::EACCES, msg);
+        let fail =
+            |c: &Self, msg: String| c.reject(ErrorCode::InvalidMemAccess, Errno::EACCES, msg);
         if var.smin < 0
             && (var.smin == i64::MIN
                 || off + var.smin != i64::from((off + var.smin) as i32)
                 || var.smin + off < 0)
         {
-            return Err(fail(self, format!(
-                "R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
-            )));
+            return Err(fail(
+                self,
+                format!(
+                    "R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
+                ),
+            ));
         }
         // `__check_mem_access` takes the offset as an `int`.
         let in_bounds = |o: i64| {
@@ -142,14 +146,18 @@ impl Checker<'_> {
                 "invalid access to memory, mem_size={mem_size} off={} size={size}",
                 lo as i32
             ));
-            return Err(fail(self, format!(
-                "R{regno} min value is outside of the allowed memory range"
-            )));
+            return Err(fail(
+                self,
+                format!("R{regno} min value is outside of the allowed memory range"),
+            ));
         }
         if var.umax >= 1 << 29 {
-            return Err(fail(self, format!(
-                "R{regno} unbounded memory access, make sure to bounds check any such access"
-            )));
+            return Err(fail(
+                self,
+                format!(
+                    "R{regno} unbounded memory access, make sure to bounds check any such access"
+                ),
+            ));
         }
         let hi = (var.umax as i64).wrapping_add(off);
         if !in_bounds(hi) {
@@ -157,9 +165,10 @@ impl Checker<'_> {
                 "invalid access to memory, mem_size={mem_size} off={} size={size}",
                 hi as i32
             ));
-            return Err(fail(self, format!(
-                "R{regno} max value is outside of the allowed memory range"
-            )));
+            return Err(fail(
+                self,
+                format!("R{regno} max value is outside of the allowed memory range"),
+            ));
         }
         Ok(())
     }

@@ -37,7 +37,10 @@ impl Checker<'_> {
             return Err(self.reject(
                 ErrorCode::HelperCall,
                 Errno::EACCES,
-                format!("R{regno} type={} expected={RINGBUF_MEM_TYPES}", reg.type_str()),
+                format!(
+                    "R{regno} type={} expected={RINGBUF_MEM_TYPES}",
+                    reg.type_str()
+                ),
             ));
         }
         if arg.flags.has(TypeFlag::ObjRelease)

@@ -322,7 +322,9 @@ impl RegState {
             Self::PtrToXdpSock(p) if p.maybe_null => "xdp_sock_or_null",
             Self::PtrToXdpSock(_) => "xdp_sock",
             Self::PtrToBtfId { .. } => "ptr_",
-            Self::PtrToMem { ptr, tag, .. } => mem_type_str(tag.rdonly, tag.ringbuf, ptr.maybe_null),
+            Self::PtrToMem { ptr, tag, .. } => {
+                mem_type_str(tag.rdonly, tag.ringbuf, ptr.maybe_null)
+            }
             Self::PtrToBuf(_) => "buf",
             Self::PtrToFunc { .. } => "func",
             Self::ConstPtrToDynptr { .. } => "dynptr_ptr",

@@ -130,9 +130,10 @@ pub(crate) fn fmt_dynptr(out: &mut String, spi: usize, slot: &StackSlot, live: u
     if ptr.ref_obj_id != 0 {
         items.push(format!("ref_id={}", ptr.ref_obj_id));
     }
-    // A slot's `dynptr_id` is its dynptr's own id.
-    if ptr.id != 0 {
-        items.push(format!("dynptr_id={}", ptr.id));
+    // The kernel prints the slot's `dynptr_id`, which shares its bytes
+    // with `dynptr.first_slot`: 1 for a first slot.
+    if dynptr.first_slot {
+        items.push("dynptr_id=1".to_owned());
     }
     out.push_str(&items.join(","));
     out.push(')');
