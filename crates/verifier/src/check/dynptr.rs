@@ -417,3 +417,25 @@ impl Checker<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bpfcheck_profile::helpers::ArgType;
+
+    use super::DynptrArg;
+    use crate::state::DynptrKind;
+
+    #[test]
+    fn helper_dynptr_arguments() {
+        let arg = |s| DynptrArg::of_helper_arg(ArgType::parse(s).unwrap());
+        let ctor = arg("ARG_PTR_TO_DYNPTR|DYNPTR_TYPE_RINGBUF|MEM_UNINIT|MEM_WRITE").unwrap();
+        assert!(ctor.uninit && !ctor.rdonly && !ctor.release);
+        assert_eq!(ctor.kind, Some(DynptrKind::Ringbuf));
+        let rel = arg("ARG_PTR_TO_DYNPTR|DYNPTR_TYPE_RINGBUF|OBJ_RELEASE").unwrap();
+        assert!(rel.release && !rel.uninit);
+        let any = arg("ARG_PTR_TO_DYNPTR|MEM_RDONLY").unwrap();
+        assert!(any.rdonly && any.kind.is_none());
+        // A flag with no meaning for dynptrs is not guessed at.
+        assert!(arg("ARG_PTR_TO_DYNPTR|PTR_MAYBE_NULL").is_none());
+    }
+}

@@ -1,11 +1,10 @@
-//! Memory of a known size (`PTR_TO_MEM`) as a global function receives
-//! it for a pointer argument: the caller's side (`check_mem_reg`: the
+//! Memory of a known size (`PTR_TO_MEM`): as a global function receives
+//! it for a pointer argument, the caller's side (`check_mem_reg`: the
 //! pointed-to memory must allow a read and a write of the argument's
-//! size), the callee's loads and stores (`check_mem_region_access` with
-//! `invalid access to memory, …`), its null check, and its print-out.
-//!
-//! Only the unmodified pointer is modelled: arithmetic on it is refused
-//! as unsupported where the ALU meets it.
+//! size); for any `PTR_TO_MEM` (arguments, ring buffer records, dynptr
+//! slices), loads and stores through it at fixed and variable offsets
+//! (`check_mem_region_access` with `invalid access to memory, …`, and
+//! `MEM_RDONLY`'s refusal of stores).
 
 use bpfcheck_uapi::Errno;
 

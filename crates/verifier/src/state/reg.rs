@@ -550,3 +550,40 @@ fn push_var_items(items: &mut Vec<String>, var: &Scalar) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{MemTag, PtrFields, RegState, fmt_reg};
+    use crate::domain::Scalar;
+
+    #[test]
+    fn memory_prints_its_flags_and_reference() {
+        let ptr = PtrFields {
+            off: 0,
+            var: Scalar::constant(0),
+            id: 2,
+            ref_obj_id: 2,
+            maybe_null: true,
+        };
+        let tag = MemTag {
+            ringbuf: true,
+            ..MemTag::default()
+        };
+        let reg = RegState::PtrToMem { ptr, size: 16, tag };
+        let mut out = String::new();
+        fmt_reg(&mut out, &reg, 0, &[]);
+        assert_eq!(out, "ringbuf_mem_or_null(id=2,ref_obj_id=2,sz=16)");
+        let rdonly = RegState::PtrToMem {
+            ptr: PtrFields {
+                maybe_null: false,
+                ..ptr
+            },
+            size: 8,
+            tag: MemTag {
+                rdonly: true,
+                ..MemTag::default()
+            },
+        };
+        assert_eq!(rdonly.type_str(), "rdonly_mem");
+    }
+}

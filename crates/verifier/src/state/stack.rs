@@ -138,3 +138,36 @@ pub(crate) fn fmt_dynptr(out: &mut String, spi: usize, slot: &StackSlot, live: u
     out.push_str(&items.join(","));
     out.push(')');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{SLOT_SIZE, SlotType, StackSlot, fmt_dynptr};
+    use crate::domain::Scalar;
+    use crate::state::{DynptrInfo, DynptrKind, PtrFields, RegState};
+
+    fn slot(kind: DynptrKind, first_slot: bool, id: u32, ref_obj_id: u32) -> StackSlot {
+        StackSlot {
+            types: [SlotType::Dynptr; SLOT_SIZE],
+            spilled: RegState::ConstPtrToDynptr {
+                ptr: PtrFields {
+                    off: 0,
+                    var: Scalar::constant(0),
+                    id,
+                    ref_obj_id,
+                    maybe_null: false,
+                },
+                dynptr: DynptrInfo { kind, first_slot },
+            },
+        }
+    }
+
+    #[test]
+    fn dynptr_slots_print_as_the_kernel_prints_them() {
+        let mut out = String::new();
+        fmt_dynptr(&mut out, 1, &slot(DynptrKind::Ringbuf, true, 3, 4), 0);
+        assert_eq!(out, " fp-16=dynptr_ringbuf(id=3,ref_id=4,dynptr_id=1)");
+        out.clear();
+        fmt_dynptr(&mut out, 2, &slot(DynptrKind::Local, false, 2, 0), 0);
+        assert_eq!(out, " fp-24=dynptr_local(id=2)");
+    }
+}
