@@ -145,6 +145,12 @@ impl Checker<'_> {
             };
             self.loop_call(func)?;
         }
+        if proto.id == super::callback::USER_RINGBUF_DRAIN {
+            let Some(func) = meta.func else {
+                return Err(self.unsupported("bpf_user_ringbuf_drain without a callback"));
+            };
+            self.push_callback_call(func, super::callback::CallbackArgs::UserRingbuf)?;
+        }
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;

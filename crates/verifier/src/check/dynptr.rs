@@ -86,8 +86,9 @@ fn slot_dynptr(reg: &RegState) -> Option<(PtrFields, DynptrInfo)> {
     }
 }
 
-/// The spilled-register half of a dynptr slot (`__mark_dynptr_reg`).
-fn dynptr_reg(kind: DynptrKind, first_slot: bool, id: u32, ref_obj_id: u32) -> RegState {
+/// The spilled-register half of a dynptr slot, or a callback's dynptr
+/// argument (`__mark_dynptr_reg`).
+pub(super) fn dynptr_reg(kind: DynptrKind, first_slot: bool, id: u32, ref_obj_id: u32) -> RegState {
     RegState::ConstPtrToDynptr {
         ptr: PtrFields {
             off: 0,
@@ -146,8 +147,8 @@ impl Checker<'_> {
                 format!("arg#{argno} expected pointer to stack or const struct bpf_dynptr"),
             ));
         }
-        if is_const {
-            return Err(self.unsupported("dynptr arguments (CONST_PTR_TO_DYNPTR)"));
+        if let RegState::ConstPtrToDynptr { ptr, dynptr } = reg {
+            return self.const_dynptr_arg(regno, argno, arg, &ptr, dynptr);
         }
         if arg.uninit {
             if arg.rdonly {
@@ -203,6 +204,47 @@ impl Checker<'_> {
             self.live_read_slot(frame, s);
             self.scratch_slot(s);
         }
+        Ok(())
+    }
+
+    /// `process_dynptr_func` for a `CONST_PTR_TO_DYNPTR` (a callback's
+    /// dynptr): always initialised, never constructed, released or
+    /// changed.
+    fn const_dynptr_arg(
+        &mut self,
+        regno: u8,
+        argno: u8,
+        arg: DynptrArg,
+        ptr: &PtrFields,
+        dynptr: DynptrInfo,
+    ) -> Result<(), Stop> {
+        if ptr.off != 0 || !ptr.var.var_off.equals_const(0) {
+            return Err(self.unsupported("moved CONST_PTR_TO_DYNPTR arguments"));
+        }
+        if arg.uninit {
+            return Err(self.reject(
+                ErrorCode::DynptrState,
+                Errno::EINVAL,
+                "Dynptr has to be an uninitialized dynptr".to_owned(),
+            ));
+        }
+        if !arg.rdonly {
+            return Err(self.reject(
+                ErrorCode::DynptrState,
+                Errno::EINVAL,
+                "cannot pass pointer to const bpf_dynptr, the helper mutates it".to_owned(),
+            ));
+        }
+        if let Some(kind) = arg.kind
+            && kind != dynptr.kind
+        {
+            return Err(self.reject(
+                ErrorCode::DynptrState,
+                Errno::EINVAL,
+                format!("Expected a dynptr of type {} as arg #{argno}", kind.name()),
+            ));
+        }
+        let _ = regno;
         Ok(())
     }
 

@@ -299,6 +299,23 @@ fn regsafe(
                 && p1.var.var_off.contains(p2.var.var_off)
         }
         (RegState::PtrToPacketEnd, RegState::PtrToPacketEnd) => true,
+        // `regs_exact`: the same dynptr fields and offsets, ids mapped.
+        (
+            RegState::ConstPtrToDynptr {
+                ptr: p1,
+                dynptr: d1,
+            },
+            RegState::ConstPtrToDynptr {
+                ptr: p2,
+                dynptr: d2,
+            },
+        ) => {
+            d1 == d2
+                && p1.off == p2.off
+                && p1.var == p2.var
+                && ids.check(p1.id, p2.id)
+                && ids.check(p1.ref_obj_id, p2.ref_obj_id)
+        }
         (RegState::PtrToFunc { subprog_start: a }, RegState::PtrToFunc { subprog_start: b }) => {
             a == b
         }

@@ -23,6 +23,7 @@ const MAP_POP: u32 = 88;
 const RINGBUF_RESERVE: u32 = 131;
 const RINGBUF_QUERY: u32 = 134;
 const RINGBUF_RESERVE_DYNPTR: u32 = 198;
+const USER_RINGBUF_DRAIN: u32 = 209;
 
 /// `BPF_F_RDONLY_PROG`.
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
@@ -171,6 +172,7 @@ impl Checker<'_> {
             RINGBUF_RESERVE | RINGBUF_QUERY | RINGBUF_RESERVE_DYNPTR => {
                 map_type == MapType::RINGBUF
             }
+            USER_RINGBUF_DRAIN => map_type == MapType::USER_RINGBUF,
             _ => PLAIN_MAP_HELPERS.contains(&id),
         };
         if modelled {

@@ -278,7 +278,8 @@ impl Checker<'_> {
             RegState::PtrToMapValue {
                 maybe_null: true, ..
             }
-            | RegState::PtrToPacketEnd => Err(self.reject(
+            | RegState::PtrToPacketEnd
+            | RegState::ConstPtrToDynptr { .. } => Err(self.reject(
                 ErrorCode::InvalidMemAccess,
                 Errno::EACCES,
                 format!("R{regno} invalid mem access '{}'", base.type_str()),

@@ -527,6 +527,23 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             out.push_str(&items.join(","));
             out.push(')');
         }
+        RegState::ConstPtrToDynptr { ptr, dynptr } => {
+            out.push_str("dynptr_ptr(");
+            let mut items = Vec::new();
+            if ptr.id != 0 {
+                items.push(format!("id={}", ptr.id));
+            }
+            if ptr.ref_obj_id != 0 {
+                items.push(format!("ref_obj_id={}", ptr.ref_obj_id));
+            }
+            if ptr.off != 0 {
+                items.push(format!("off={}", snum(i64::from(ptr.off))));
+            }
+            items.push(format!("type={}", dynptr.kind.name()));
+            push_var_items(&mut items, &ptr.var);
+            out.push_str(&items.join(","));
+            out.push(')');
+        }
         other => {
             // Kinds the interpreter never creates; kept printable so that
             // a state dump can never fail.
