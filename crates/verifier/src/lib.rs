@@ -93,7 +93,8 @@
 //!   `check_max_stack_depth` after the walk (`combined stack size of %d
 //!   calls is %d. Too large`, `the call stack of %d frames is too deep !`,
 //!   JIT rounding);
-//! - synchronous callbacks of `bpf_loop` (module `check::callback`):
+//! - synchronous callbacks of `bpf_loop` and `bpf_user_ringbuf_drain`
+//!   (module `check::callback`; the latter's callback state below):
 //!   `ld_imm64` of a function (`PTR_TO_FUNC`, `missing btf func_info`,
 //!   `callback function not static`, `callback function cannot be the
 //!   main program`), `ARG_PTR_TO_FUNC`, `ARG_SCALAR` and
@@ -397,7 +398,13 @@
 //!   off=%d disallowed`), the level-2 print of a dynptr
 //!   (`fp-16=dynptr_ringbuf(id=1,ref_id=2,dynptr_id=1)`), 6.18's stack
 //!   liveness and scratch marks of its slots, and `stacksafe` of dynptr
-//!   slots (kind, slot and reference id);
+//!   slots (kind, slot and reference id); the `CONST_PTR_TO_DYNPTR` a
+//!   `bpf_user_ringbuf_drain` callback receives in `R1`
+//!   (`set_user_ringbuf_callback_state`, a local dynptr with a fresh id:
+//!   `cannot pass pointer to const bpf_dynptr, the helper mutates it`,
+//!   `cannot release unowned const bpf_dynptr`, `R%d invalid mem access
+//!   'dynptr_ptr'`, printed `dynptr_ptr(id=…,type=local)`, compared
+//!   exactly when pruning);
 //! - `BPF_F_STRICT_ALIGNMENT` for context, packet (`NET_IP_ALIGN`) and
 //!   constant-offset map value accesses (`misaligned %saccess off …`);
 //! - `BPF_LD_[ABS|IND]` (`check_ld_abs`) in socket filters and tc
@@ -470,8 +477,8 @@
 //! that needs it; nothing is guessed.
 //! - State comparison of pointer kinds other than stack, context and map
 //!   values; open-coded iterators; the callbacks of
-//!   `bpf_for_each_map_elem`, `bpf_find_vma`, `bpf_user_ringbuf_drain`
-//!   and timers (`bpf_timer_set_callback`);
+//!   `bpf_for_each_map_elem`, `bpf_find_vma` and timers
+//!   (`bpf_timer_set_callback`);
 //!   the `stack depth` statistics line of programs with `may_goto` (which
 //!   would include its hidden counter slot); kfunc calls.
 //! - Subprograms whose `func_info` the kernel would refuse or which
@@ -502,8 +509,7 @@
 //!   `check_stack_write_var_off`); a moved context pointer passed to a
 //!   global function or `LD_ABS`; a register compared with itself when
 //!   the comparison is open (6.18 narrows both operands in place).
-//! - Dynptrs other than those on the stack (`CONST_PTR_TO_DYNPTR`, as a
-//!   `bpf_user_ringbuf_drain` callback receives it), the kfunc dynptrs
+//! - Arithmetic on a `CONST_PTR_TO_DYNPTR`, the kfunc dynptrs
 //!   (`bpf_dynptr_from_skb`/`_xdp`, slices, clones: kfunc calls), dynptr
 //!   arguments of global functions, and dynptrs on the 6.12 profile
 //!   (whose read marks of dynptr slots are not modelled; the profile
