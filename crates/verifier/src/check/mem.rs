@@ -302,6 +302,7 @@ impl Checker<'_> {
     pub(super) fn stack_write(&mut self, off: i32, size: i32, value: Value) -> Result<(), Stop> {
         let (spi, _) = Self::slot_of(off);
         self.destroy_if_dynptr_slot(self.access_frame, spi)?;
+        self.fastcall_contract(off);
         self.scratch_slot(spi);
         if size == 8 {
             self.stack_live.write(self.access_frame, spi);
@@ -409,6 +410,7 @@ impl Checker<'_> {
     /// `check_stack_read_fixed_off` into `dst`, or only the checks (and
     /// the history entry of a full fill) when there is none.
     fn stack_read(&mut self, off: i32, size: i32, dst: Option<u8>) -> Result<(), Stop> {
+        self.fastcall_contract(off);
         let (spi, _) = Self::slot_of(off);
         self.scratch_slot(spi);
         self.stack_live

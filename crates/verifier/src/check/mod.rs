@@ -32,6 +32,7 @@ mod ctx_trace;
 mod dynptr;
 mod dynptr_call;
 mod equiv;
+mod fastcall;
 mod frames;
 mod helper_mem;
 mod jmp;
@@ -187,6 +188,8 @@ pub(crate) struct Checker<'a> {
     calls_callback: Vec<bool>,
     /// `bpf_loop`'s inlining state per call instruction.
     loop_inline: std::collections::BTreeMap<usize, callback::LoopInline>,
+    /// `bpf_fastcall` spill/fill patterns.
+    fastcall: fastcall::Fastcall,
 }
 
 /// How an instruction ends.
@@ -214,6 +217,7 @@ impl<'a> Checker<'a> {
         let insns = &req.insns[..];
         let (prune_point, jmp_point) = prune_points(insns);
         let subprogs = subprog_call::Subprogs::new(insns);
+        let fastcall = fastcall::Fastcall::mark(req, profile, &subprogs.starts);
         // `may_goto` always checkpoints (`mark_force_checkpoint`).
         // and so do callback-calling helpers.
         let force_checkpoint = insns
@@ -278,6 +282,7 @@ impl<'a> Checker<'a> {
             longest_mark_read: 0,
             calls_callback: insns.iter().map(callback::calls_callback).collect(),
             loop_inline: std::collections::BTreeMap::new(),
+            fastcall,
         }
     }
 
