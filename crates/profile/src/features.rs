@@ -134,6 +134,13 @@ pub struct Features {
     /// changes packet data, and every packet pointer is forgotten.
     #[serde(default)]
     pub tail_call_keeps_pkt: bool,
+    /// Dynptr stack slots as 6.18 keeps them: a use of the dynptr
+    /// scratches both slots (they are printed after the call), and
+    /// constructing or destroying one writes them in the stack liveness.
+    /// Without it (6.12 tracks them with read marks, not modelled)
+    /// dynptr arguments are unsupported.
+    #[serde(default)]
+    pub dynptr_slots_v2: bool,
     /// `bpf_fastcall` spill/fill patterns around helper calls are found
     /// before the walk (`mark_fastcall_patterns`, 6.12+); where every
     /// access to their slots belongs to a pattern and the JIT inlines the

@@ -95,7 +95,8 @@
 //!   `check_max_stack_depth` after the walk (`combined stack size of %d
 //!   calls is %d. Too large`, `the call stack of %d frames is too deep !`,
 //!   JIT rounding);
-//! - synchronous callbacks of `bpf_loop` (module `check::callback`):
+//! - synchronous callbacks of `bpf_loop` and `bpf_user_ringbuf_drain`
+//!   (module `check::callback`; the latter's callback state below):
 //!   `ld_imm64` of a function (`PTR_TO_FUNC`, `missing btf func_info`,
 //!   `callback function not static`, `callback function cannot be the
 //!   main program`), `ARG_PTR_TO_FUNC`, `ARG_SCALAR` and
@@ -385,6 +386,52 @@
 //!   then `BPF_EXIT instruction in main prog`, `tail_call` or
 //!   `BPF_LD_[ABS|IND]` `would lead to reference leak`
 //!   (`check_resource_leak`);
+//! - ring buffer records (module `check::ringbuf`): `bpf_ringbuf_reserve`
+//!   returns `ringbuf_mem_or_null` of the constant size
+//!   (`ARG_CONST_ALLOC_SIZE_OR_ZERO`) holding an acquired reference
+//!   (`id` and `ref_obj_id`, the `Unreleased reference` of a path that
+//!   keeps it); `bpf_ringbuf_submit`/`_discard` take it by
+//!   `ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE` (`R%d type=%s
+//!   expected=ringbuf_mem`, `R%d must have zero offset when passed to
+//!   release func or trusted arg to kfunc`) and release it, every copy
+//!   becoming an unknown number; `PTR_TO_MEM` of any flags (`rdonly_`,
+//!   `ringbuf_`) is loaded from, stored to (`R%d cannot write into %s`),
+//!   moved by constants and bounded numbers and passed as helper memory
+//!   with `check_mem_region_access` (`invalid access to memory,
+//!   mem_size=%u off=%d size=%d`, `R%d min/max value is outside of the
+//!   allowed memory range`, negative and unbounded offsets), and compared
+//!   in pruning with its flags, size, slice and both ids;
+//! - dynptrs through helpers (module `check::dynptr`, shared by any caller
+//!   of `process_dynptr_func`, and `check::dynptr_call` for the helpers):
+//!   `ARG_PTR_TO_DYNPTR` (`R%d type=%s expected=fp, dynptr_ptr`) with
+//!   `dynptr_get_spi` (`cannot pass in dynptr at an offset=%d`), the
+//!   constructors `bpf_dynptr_from_mem` (a map value only: `Unsupported
+//!   reg type %s for bpf_dynptr_from_mem data`) and
+//!   `bpf_ringbuf_reserve_dynptr` (`Dynptr has to be an uninitialized
+//!   dynptr`, two 8-byte stores, then two `STACK_DYNPTR` slots with the
+//!   dynptr's id, kind, first-slot mark and, for a ring buffer dynptr, an
+//!   acquired reference), the users `bpf_dynptr_read`, `bpf_dynptr_write`
+//!   and `bpf_dynptr_data` (`Expected an initialized dynptr as arg #%d`,
+//!   `Expected a dynptr of type %s as arg #%d`; a slice is
+//!   `mem_or_null` of the constant size carrying the dynptr's id and
+//!   reference), the release by `bpf_ringbuf_submit_dynptr`/
+//!   `_discard_dynptr` (`arg %d is an unacquired reference`; the reference,
+//!   its slices and every dynptr sharing it go), the destruction of a
+//!   dynptr by any store into either slot (`cannot overwrite referenced
+//!   dynptr`; a local dynptr's slices become unknown numbers), loads and
+//!   helper reads of its bytes (`invalid read from stack off %d+%d size
+//!   %d`, `invalid read from stack R%d off %d+%d size %d`), helpers
+//!   writing uninitialised memory over it (`potential write to dynptr at
+//!   off=%d disallowed`), the level-2 print of a dynptr
+//!   (`fp-16=dynptr_ringbuf(id=1,ref_id=2,dynptr_id=1)`), 6.18's stack
+//!   liveness and scratch marks of its slots, and `stacksafe` of dynptr
+//!   slots (kind, slot and reference id); the `CONST_PTR_TO_DYNPTR` a
+//!   `bpf_user_ringbuf_drain` callback receives in `R1`
+//!   (`set_user_ringbuf_callback_state`, a local dynptr with a fresh id:
+//!   `cannot pass pointer to const bpf_dynptr, the helper mutates it`,
+//!   `cannot release unowned const bpf_dynptr`, `R%d invalid mem access
+//!   'dynptr_ptr'`, printed `dynptr_ptr(id=…,type=local)`, compared
+//!   exactly when pruning);
 //! - `BPF_F_STRICT_ALIGNMENT` for context, packet (`NET_IP_ALIGN`) and
 //!   constant-offset map value accesses (`misaligned %saccess off …`);
 //! - `BPF_LD_[ABS|IND]` (`check_ld_abs`) in socket filters and tc
@@ -463,8 +510,8 @@
 //! that needs it; nothing is guessed.
 //! - State comparison of pointer kinds other than stack, context and map
 //!   values; open-coded iterators; the callbacks of
-//!   `bpf_for_each_map_elem`, `bpf_find_vma`, `bpf_user_ringbuf_drain`
-//!   and timers (`bpf_timer_set_callback`);
+//!   `bpf_for_each_map_elem`, `bpf_find_vma` and timers
+//!   (`bpf_timer_set_callback`);
 //!   the `stack depth` statistics line of programs with `may_goto` (which
 //!   would include its hidden counter slot); kfunc calls.
 //! - Subprograms whose `func_info` the kernel would refuse or which
@@ -487,15 +534,21 @@
 //!   `XSKMAP` lookups) and the `bpf_skc_to_*` casts (BTF pointers);
 //!   socket pointers compared with other pointer kinds or with linked
 //!   numbers.
-//! - Pointer types other than stack, context, map, packet and socket;
-//!   pointers compared with linked scalars; a maybe-NULL pointer compared
-//!   with another pointer or null-checked against a register;
+//! - Pointer types other than stack, context, map, packet, socket and
+//!   memory (`PTR_TO_MEM`); pointers compared with linked scalars; a
+//!   maybe-NULL pointer compared with another pointer or null-checked
+//!   against a register;
 //!   variable-offset stack pointers (`check_stack_read_var_off`,
 //!   `check_stack_write_var_off`); a moved context pointer passed to a
 //!   global function or `LD_ABS`; a register compared with itself when
 //!   the comparison is open (6.18 narrows both operands in place).
+//! - Arithmetic on a `CONST_PTR_TO_DYNPTR`, the kfunc dynptrs
+//!   (`bpf_dynptr_from_skb`/`_xdp`, slices, clones: kfunc calls), dynptr
+//!   arguments of global functions, and dynptrs on the 6.12 profile
+//!   (whose read marks of dynptr slots are not modelled; the profile
+//!   feature `dynptr_slots_v2`).
 //! - Helper argument kinds other than those above (constant strings, BTF
-//!   ids, dynptrs, callbacks, `MEM_UNINIT` map values…), memory arguments
+//!   ids, callbacks, `MEM_UNINIT` map values…), memory arguments
 //!   in map keys and other memory kinds, other return types,
 //!   `bpf_get_smp_processor_id` without a machine CPU count in the
 //!   profile, helpers with an `allowed`

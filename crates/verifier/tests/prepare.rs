@@ -273,12 +273,12 @@ fn logs_match_the_kernel_byte_for_byte() {
 
 #[test]
 fn structurally_sound_programs_are_not_guessed() {
-    // `do_check` models `r0 = 0; r1 = 0; exit`, but not the ring buffer
-    // record argument of `bpf_ringbuf_submit`: the program passes every
+    // `do_check` models `r0 = 0; r1 = 0; exit`, but not the per-CPU
+    // BTF pointer argument of `bpf_per_cpu_ptr`: the program passes every
     // check before interpretation and must then be reported as
     // unsupported at the call, not judged.
     let v = verify(
-        &req(vec![MOV0, i(0xb7, 1, 0, 0, 0), i(0x85, 0, 0, 0, 132), EXIT]),
+        &req(vec![MOV0, i(0xb7, 1, 0, 0, 0), i(0x85, 0, 0, 0, 153), EXIT]),
         &profile(),
         &VerifyOptions::default(),
     );
@@ -287,7 +287,7 @@ fn structurally_sound_programs_are_not_guessed() {
     assert_eq!(
         (u.feature.as_str(), u.insn),
         (
-            "helper argument type ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE",
+            "helper argument type ARG_PTR_TO_PERCPU_BTF_ID",
             Some(2.into())
         )
     );

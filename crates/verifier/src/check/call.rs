@@ -87,6 +87,10 @@ struct Meta {
     refs: super::sock::RefMeta,
     /// The callback's first instruction (`subprogno`).
     func: Option<u32>,
+    /// An `ARG_CONST_ALLOC_SIZE_OR_ZERO` argument's value (`mem_size`).
+    alloc_size: Option<u64>,
+    /// The dynptr argument.
+    dynptr: super::dynptr_call::DynptrMeta,
 }
 
 impl Checker<'_> {
@@ -127,6 +131,7 @@ impl Checker<'_> {
             self.helper_raw_writes(regno, size)?;
         }
         self.release_arg(proto, &meta.refs)?;
+        let slice_of = self.dynptr_call_effects(proto, &meta.dynptr)?;
         if insn.imm == TAIL_CALL {
             self.check_resource_leak("tail_call")?;
         }
@@ -139,6 +144,12 @@ impl Checker<'_> {
                 return Err(self.unsupported("bpf_loop without a callback"));
             };
             self.loop_call(func)?;
+        }
+        if proto.id == super::callback::USER_RINGBUF_DRAIN {
+            let Some(func) = meta.func else {
+                return Err(self.unsupported("bpf_user_ringbuf_drain without a callback"));
+            };
+            self.push_callback_call(func, super::callback::CallbackArgs::UserRingbuf)?;
         }
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
@@ -186,6 +197,7 @@ impl Checker<'_> {
                     id: if with_id { self.new_id() } else { 0 },
                 }
             }
+            RetBase::PtrToMem => self.mem_ret(proto, meta.alloc_size, slice_of)?,
             RetBase::PtrToSocket | RetBase::PtrToSockCommon | RetBase::PtrToTcpSock => self
                 .sock_ret(proto, &meta.refs)?
                 .ok_or_else(|| self.unsupported(&format!("helper return type {ret}")))?,
@@ -266,6 +278,11 @@ impl Checker<'_> {
             self.mark_chain_precision(regno)?;
         }
         self.check_arg_type(proto, i, &reg, null_ok, meta)?;
+        if arg.base == ArgBase::PtrToDynptr {
+            // The dynptr's slots, not the stack pointer, hold what is
+            // released (`dynptr_helper_arg`).
+            return Ok(());
+        }
         self.arg_refs(regno, arg, &reg, &mut meta.refs)
     }
 
@@ -292,7 +309,7 @@ impl Checker<'_> {
             ArgBase::PtrToMem => {
                 self.mem_ptr_flags_known(arg)?;
                 if !null_ok {
-                    self.check_mem_arg_type(regno, &reg)?;
+                    self.check_mem_arg_type(regno, &reg, arg)?;
                 }
                 self.mem_ptr_arg(regno, arg, proto.arg_size[i], &mut meta.mem)
             }
@@ -341,8 +358,12 @@ impl Checker<'_> {
                 self.ctx_arg(regno, &reg)
             }
             ArgBase::ConstAllocSizeOrZero if arg.flags.is_empty() => {
-                self.alloc_size_arg(regno, &reg)
+                self.alloc_size_arg(regno, &reg)?;
+                meta.alloc_size = reg.scalar().and_then(|s| s.value.const_value());
+                Ok(())
             }
+            ArgBase::PtrToRingbufMem => self.ringbuf_mem_arg(regno, arg),
+            ArgBase::PtrToDynptr => self.dynptr_helper_arg(regno, arg, &mut meta.dynptr),
             ArgBase::PtrToMapKey | ArgBase::PtrToMapValue if arg.flags.is_empty() => {
                 // `resolve_map_arg_type`: a socket map's value is a socket.
                 let sock_map = meta.map.is_some_and(|m| {
@@ -358,7 +379,7 @@ impl Checker<'_> {
                     };
                     return self.sock_arg(regno, as_sock, &reg);
                 }
-                self.check_mem_arg_type(regno, &reg)?;
+                self.check_mem_arg_type(regno, &reg, arg)?;
                 let Some(map) = meta.map else {
                     let what = if arg.base == ArgBase::PtrToMapKey {
                         "key"
@@ -426,8 +447,18 @@ impl Checker<'_> {
         self.mark_chain_precision(regno)
     }
 
-    /// `check_reg_type` for the memory argument kinds.
-    fn check_mem_arg_type(&self, regno: u8, reg: &RegState) -> Result<(), Stop> {
+    /// `check_reg_type` for the memory argument kinds (`arg`'s
+    /// `MEM_RDONLY` and `PTR_MAYBE_NULL` admit those kinds of memory).
+    fn check_mem_arg_type(&self, regno: u8, reg: &RegState, arg: ArgType) -> Result<(), Stop> {
+        if let RegState::PtrToMem { ptr, tag, .. } = reg {
+            let fits = (!tag.rdonly || arg.flags.has(TypeFlag::MemRdonly))
+                && (!ptr.maybe_null || arg.maybe_null());
+            return if fits {
+                Ok(())
+            } else {
+                Err(self.type_mismatch(regno, MEM_TYPES))
+            };
+        }
         match reg {
             RegState::PtrToStack { .. }
             | RegState::PtrToPacket { .. }
@@ -435,10 +466,7 @@ impl Checker<'_> {
             | RegState::PtrToMapValue {
                 maybe_null: false, ..
             } => Ok(()),
-            RegState::PtrToMapKey { .. }
-            | RegState::PtrToMem { .. }
-            | RegState::PtrToBuf(_)
-            | RegState::PtrToBtfId { .. } => {
+            RegState::PtrToMapKey { .. } | RegState::PtrToBuf(_) | RegState::PtrToBtfId { .. } => {
                 Err(self.unsupported("helper memory arguments of this pointer type"))
             }
             _ => Err(self.type_mismatch(regno, MEM_TYPES)),

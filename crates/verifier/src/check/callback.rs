@@ -7,8 +7,9 @@
 //! call. The callback's exit goes back to the helper call itself, which
 //! may queue the body again; the call instruction always checkpoints, so
 //! the iterations stop when a state at the call is covered by an earlier
-//! one still being explored. Only `bpf_loop` is modelled; the other
-//! callback-calling helpers are reported as unsupported.
+//! one still being explored. `bpf_loop` and `bpf_user_ringbuf_drain` are
+//! modelled; the other callback-calling helpers are reported as
+//! unsupported.
 
 use bpfcheck_uapi::{Errno, RawInsn, VerifierStats, op};
 
@@ -16,10 +17,23 @@ use super::btf_func::ArgsMatch;
 use super::subprog_call::{MAX_CALL_FRAMES, call_target};
 use super::{Checker, Flow, print};
 use crate::error::{ErrorCode, Stop};
-use crate::state::{FuncState, RegState};
+use crate::state::{DynptrKind, FuncState, RegState};
 
 /// `BPF_FUNC_loop`.
 pub(super) const LOOP: u32 = 181;
+/// `BPF_FUNC_user_ringbuf_drain`.
+pub(super) const USER_RINGBUF_DRAIN: u32 = 209;
+
+/// Which helper's callback state a callback body starts from
+/// (`set_callee_state_cb`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum CallbackArgs {
+    /// `set_loop_callback_state`: `R1` the iteration.
+    Loop,
+    /// `set_user_ringbuf_callback_state`: `R1` a local dynptr of the
+    /// sample (`mark_dynptr_cb_reg`).
+    UserRingbuf,
+}
 
 /// Helpers that call their callback synchronously
 /// (`is_sync_callback_calling_function`): `for_each_map_elem`,
@@ -39,7 +53,6 @@ pub(super) fn unmodelled_callback_helper(id: i32) -> Option<&'static str> {
     match id {
         164 => Some("bpf_for_each_map_elem callbacks"),
         180 => Some("bpf_find_vma callbacks"),
-        209 => Some("bpf_user_ringbuf_drain callbacks"),
         TIMER_SET_CALLBACK => Some("async callbacks (bpf_timer_set_callback)"),
         _ => None,
     }
@@ -129,7 +142,7 @@ impl Checker<'_> {
             return Err(self.unsupported("bpf_loop with a non-scalar count"));
         };
         if u64::from(self.cur.cur().callback_depth) < nr_loops {
-            return self.push_callback_call(subprog_start);
+            return self.push_callback_call(subprog_start, CallbackArgs::Loop);
         }
         self.cur.cur_mut().callback_depth = 0;
         if self.log.level2() {
@@ -140,10 +153,14 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// `push_callback_call` with `set_loop_callback_state`: the callback
-    /// body is queued with `R1` the iteration (an unknown scalar) and `R2`
-    /// the caller's `R3`.
-    fn push_callback_call(&mut self, subprog_start: u32) -> Result<(), Stop> {
+    /// `push_callback_call`: the callback body is queued with `R1` as
+    /// `args` says (the iteration, an unknown scalar, or the sample's
+    /// dynptr) and `R2` the caller's `R3`.
+    pub(super) fn push_callback_call(
+        &mut self,
+        subprog_start: u32,
+        args: CallbackArgs,
+    ) -> Result<(), Stop> {
         let idx = self.insn_idx;
         let Some(subprog) = usize::try_from(subprog_start)
             .ok()
@@ -165,7 +182,13 @@ impl Checker<'_> {
         let mut st = self.cur.clone();
         let frameno = u8::try_from(depth).unwrap_or(u8::MAX);
         let mut callee = FuncState::callee(frameno, idx, subprog);
-        callee.regs[1] = RegState::unknown();
+        callee.regs[1] = match args {
+            CallbackArgs::Loop => RegState::unknown(),
+            CallbackArgs::UserRingbuf => {
+                let id = self.new_id();
+                super::dynptr::dynptr_reg(DynptrKind::Local, true, id, 0)
+            }
+        };
         callee.regs[2] = *st.cur().reg(3);
         callee.in_callback_fn = true;
         st.cur_mut().callback_depth += 1;

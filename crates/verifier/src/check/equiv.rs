@@ -265,13 +265,26 @@ fn regsafe(
                 && ids.check(*i1, *i2)
         }
         // Memory of a known size: the old offsets must cover the new.
-        (RegState::PtrToMem { ptr: p1, size: s1 }, RegState::PtrToMem { ptr: p2, size: s2 }) => {
+        (
+            RegState::PtrToMem {
+                ptr: p1,
+                size: s1,
+                tag: t1,
+            },
+            RegState::PtrToMem {
+                ptr: p2,
+                size: s2,
+                tag: t2,
+            },
+        ) => {
             s1 == s2
+                && t1 == t2
                 && p1.off == p2.off
                 && p1.maybe_null == p2.maybe_null
                 && range_within(&p1.var, &p2.var)
                 && p1.var.var_off.contains(p2.var.var_off)
                 && ids.check(p1.id, p2.id)
+                && ids.check(p1.ref_obj_id, p2.ref_obj_id)
         }
         (
             RegState::PtrToPacket { ptr: p1, range: r1 },
@@ -297,6 +310,23 @@ fn regsafe(
         (RegState::PtrToPacketEnd, RegState::PtrToPacketEnd) => true,
         // `regs_exact`: flow keys have no id.
         (RegState::PtrToFlowKeys(a), RegState::PtrToFlowKeys(b)) => a == b,
+        // `regs_exact`: the same dynptr fields and offsets, ids mapped.
+        (
+            RegState::ConstPtrToDynptr {
+                ptr: p1,
+                dynptr: d1,
+            },
+            RegState::ConstPtrToDynptr {
+                ptr: p2,
+                dynptr: d2,
+            },
+        ) => {
+            d1 == d2
+                && p1.off == p2.off
+                && p1.var == p2.var
+                && ids.check(p1.id, p2.id)
+                && ids.check(p1.ref_obj_id, p2.ref_obj_id)
+        }
         (RegState::PtrToFunc { subprog_start: a }, RegState::PtrToFunc { subprog_start: b }) => {
             a == b
         }
@@ -324,6 +354,24 @@ fn scalar_for_slot(slot: &StackSlot) -> Option<RegState> {
         Some(RegState::unknown())
     } else {
         None
+    }
+}
+
+/// `stacksafe` of a dynptr slot: the same kind and half, and a reference
+/// that maps to the old one.
+fn dynptr_slot_safe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+    match (old, cur) {
+        (
+            RegState::ConstPtrToDynptr {
+                ptr: p1,
+                dynptr: d1,
+            },
+            RegState::ConstPtrToDynptr {
+                ptr: p2,
+                dynptr: d2,
+            },
+        ) => d1 == d2 && ids.check(p1.ref_obj_id, p2.ref_obj_id),
+        _ => false,
     }
 }
 
@@ -365,7 +413,12 @@ fn stacksafe(
                         }
                     }
                     SlotType::Misc | SlotType::Zero | SlotType::Invalid => {}
-                    SlotType::Dynptr | SlotType::Iter | SlotType::IrqFlag => {
+                    SlotType::Dynptr => {
+                        if !dynptr_slot_safe(&os.spilled, &cs.spilled, ids) {
+                            return Ok(false);
+                        }
+                    }
+                    SlotType::Iter | SlotType::IrqFlag => {
                         return Err(Unmodelled);
                     }
                 }

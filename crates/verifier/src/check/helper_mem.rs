@@ -213,6 +213,16 @@ impl Checker<'_> {
             RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. } => {
                 self.check_packet_access(regno, &reg, 0, size, zero_ok)
             }
+            RegState::PtrToMem { tag, .. } => {
+                if tag.rdonly && access == Access::Write {
+                    return Err(self.reject(
+                        ErrorCode::InvalidMemAccess,
+                        Errno::EACCES,
+                        format!("R{regno} cannot write into {}", reg.type_str()),
+                    ));
+                }
+                self.mem_region_bounds(regno, &reg, 0, size, zero_ok)
+            }
             _ => Err(self.unsupported("helper memory arguments of this pointer type")),
         }
     }
@@ -264,12 +274,7 @@ impl Checker<'_> {
         };
         if let Some(meta) = meta.filter(|m| m.raw_mode) {
             // Only bounds now; the writes follow the last argument.
-            for o in bytes {
-                let (spi, b) = slot_of(o);
-                if self.cur.frames[fr].stack[spi].types[b] == SlotType::Dynptr {
-                    return Err(self.unsupported("helper writes over dynptr stack slots"));
-                }
-            }
+            self.no_dynptr_under(fr, bytes)?;
             meta.raw_access = Some((regno, size));
             return Ok(());
         }
@@ -297,7 +302,18 @@ impl Checker<'_> {
                         }
                     }
                 }
-                SlotType::Dynptr | SlotType::Iter | SlotType::IrqFlag => {
+                SlotType::Dynptr => {
+                    let extra = if typed { "" } else { " indirect" };
+                    return Err(self.reject(
+                        ErrorCode::InvalidMemAccess,
+                        Errno::EACCES,
+                        format!(
+                            "invalid{extra} read from stack R{regno} off {off}+{} size {size}",
+                            o - off
+                        ),
+                    ));
+                }
+                SlotType::Iter | SlotType::IrqFlag => {
                     return Err(self.unsupported("helper access to special stack slots"));
                 }
             }

@@ -20,6 +20,10 @@ const TAIL_CALL: u32 = 12;
 const GET_LOCAL_STORAGE: u32 = 81;
 const MAP_PUSH: u32 = 87;
 const MAP_POP: u32 = 88;
+const RINGBUF_RESERVE: u32 = 131;
+const RINGBUF_QUERY: u32 = 134;
+const RINGBUF_RESERVE_DYNPTR: u32 = 198;
+const USER_RINGBUF_DRAIN: u32 = 209;
 
 /// `BPF_F_RDONLY_PROG`.
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
@@ -166,6 +170,12 @@ impl Checker<'_> {
                 return Err(self.unsupported("tail calls in programs with bpf-to-bpf calls"));
             }
             GET_LOCAL_STORAGE => true,
+            // Ring buffer records and dynptrs (`check::ringbuf`,
+            // `check::dynptr`); `bpf_ringbuf_query` returns a number.
+            RINGBUF_RESERVE | RINGBUF_QUERY | RINGBUF_RESERVE_DYNPTR => {
+                map_type == MapType::RINGBUF
+            }
+            USER_RINGBUF_DRAIN => map_type == MapType::USER_RINGBUF,
             _ => PLAIN_MAP_HELPERS.contains(&id),
         };
         if modelled {

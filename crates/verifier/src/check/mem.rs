@@ -19,7 +19,7 @@ pub(super) enum Access {
 
 /// What a store writes.
 #[derive(Clone, Copy)]
-enum Value {
+pub(super) enum Value {
     Reg(u8),
     Imm(i32),
     /// Bytes a helper writes (`value_regno` -1): nothing known.
@@ -99,7 +99,7 @@ impl Checker<'_> {
             };
             *self.cur.cur_mut().reg_mut(insn.dst) = v;
         } else if let RegState::PtrToMem { .. } = base {
-            self.mem_region_access(insn.src, &base, insn.off, size)?;
+            self.mem_region_access(insn.src, &base, insn.off, size, false)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
         } else if let RegState::PtrToFlowKeys(_) = base {
             self.flow_keys_access(&base, insn.off, size)?;
@@ -203,7 +203,7 @@ impl Checker<'_> {
         }
         if let RegState::PtrToMem { .. } = base {
             // Memory of a known size is not tracked either.
-            return self.mem_region_access(insn.dst, &base, insn.off, size);
+            return self.mem_region_access(insn.dst, &base, insn.off, size, true);
         }
         if super::sock::sock_fields(&base).is_some() {
             return self.sock_access(insn.dst, &base, insn.off, size, Access::Write);
@@ -233,7 +233,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn stack_off(&self, base: &RegState, off: i16) -> i32 {
+    pub(super) fn stack_off(&self, base: &RegState, off: i16) -> i32 {
         match base {
             RegState::PtrToStack { off: roff, .. } => roff + i32::from(off),
             _ => 0,
@@ -242,7 +242,7 @@ impl Checker<'_> {
 
     /// The pointer-type dispatch of `check_mem_access`, alignment and
     /// bounds; only stack pointers get through.
-    fn mem_access(
+    pub(super) fn mem_access(
         &mut self,
         regno: u8,
         base: &RegState,
@@ -286,7 +286,8 @@ impl Checker<'_> {
             RegState::PtrToMapValue {
                 maybe_null: true, ..
             }
-            | RegState::PtrToPacketEnd => Err(self.reject(
+            | RegState::PtrToPacketEnd
+            | RegState::ConstPtrToDynptr { .. } => Err(self.reject(
                 ErrorCode::InvalidMemAccess,
                 Errno::EACCES,
                 format!("R{regno} invalid mem access '{}'", base.type_str()),
@@ -306,9 +307,10 @@ impl Checker<'_> {
         (slot / SLOT_SIZE, slot % SLOT_SIZE)
     }
 
-    fn stack_write(&mut self, off: i32, size: i32, value: Value) -> Result<(), Stop> {
-        self.fastcall_contract(off);
+    pub(super) fn stack_write(&mut self, off: i32, size: i32, value: Value) -> Result<(), Stop> {
         let (spi, _) = Self::slot_of(off);
+        self.destroy_if_dynptr_slot(self.access_frame, spi)?;
+        self.fastcall_contract(off);
         self.scratch_slot(spi);
         if size == 8 {
             self.stack_live.write(self.access_frame, spi);
@@ -479,8 +481,14 @@ impl Checker<'_> {
             .all(|t| matches!(t, SlotType::Misc | SlotType::Zero | SlotType::Invalid))
         {
             RegState::unknown()
+        } else if let Some(i) = bytes.iter().position(|t| *t == SlotType::Dynptr) {
+            return Err(self.reject(
+                ErrorCode::InvalidMemAccess,
+                Errno::EACCES,
+                format!("invalid read from stack off {off}+{i} size {size}"),
+            ));
         } else {
-            return Err(self.unsupported("stack reads of dynptr, iterator or irq-flag slots"));
+            return Err(self.unsupported("stack reads of iterator or irq-flag slots"));
         };
         if let Some(dst) = dst {
             *self.cur.cur_mut().reg_mut(dst) = new;

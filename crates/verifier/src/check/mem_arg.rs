@@ -1,11 +1,10 @@
-//! Memory of a known size (`PTR_TO_MEM`) as a global function receives
-//! it for a pointer argument: the caller's side (`check_mem_reg`: the
+//! Memory of a known size (`PTR_TO_MEM`): as a global function receives
+//! it for a pointer argument, the caller's side (`check_mem_reg`: the
 //! pointed-to memory must allow a read and a write of the argument's
-//! size), the callee's loads and stores (`check_mem_region_access` with
-//! `invalid access to memory, …`), its null check, and its print-out.
-//!
-//! Only the unmodified pointer is modelled: arithmetic on it is refused
-//! as unsupported where the ALU meets it.
+//! size); for any `PTR_TO_MEM` (arguments, ring buffer records, dynptr
+//! slices), loads and stores through it at fixed and variable offsets
+//! (`check_mem_region_access` with `invalid access to memory, …`, and
+//! `MEM_RDONLY`'s refusal of stores).
 
 use bpfcheck_uapi::Errno;
 
@@ -13,7 +12,7 @@ use super::Checker;
 use super::mem::Access;
 use crate::domain::Scalar;
 use crate::error::{ErrorCode, Stop};
-use crate::state::{PtrFields, RegState};
+use crate::state::{MemTag, PtrFields, RegState};
 
 /// A global function's pointer argument of `size` bytes, maybe NULL.
 pub(super) fn mem_arg(id: u32, size: u32) -> RegState {
@@ -26,6 +25,7 @@ pub(super) fn mem_arg(id: u32, size: u32) -> RegState {
             maybe_null: true,
         },
         size,
+        tag: MemTag::default(),
     }
 }
 
@@ -74,35 +74,101 @@ impl Checker<'_> {
         base: &RegState,
         off: i16,
         size: i32,
+        write: bool,
     ) -> Result<(), Stop> {
-        let RegState::PtrToMem {
-            ptr,
-            size: mem_size,
-        } = *base
-        else {
+        let RegState::PtrToMem { ptr, tag, .. } = *base else {
             return Err(self.unsupported("memory access through this pointer type"));
         };
         if ptr.maybe_null {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,
                 Errno::EACCES,
-                format!("R{regno} invalid mem access 'mem_or_null'"),
+                format!("R{regno} invalid mem access '{}'", base.type_str()),
             ));
         }
-        if ptr.off != 0 || !ptr.var.var_off.equals_const(0) {
-            return Err(self.unsupported("memory pointers with an offset"));
+        if self.strict_alignment && size != 1 {
+            return Err(self.unsupported("strict alignment of memory pointers"));
         }
-        let off = i64::from(off);
-        if off >= 0 && size > 0 && off + i64::from(size) <= i64::from(mem_size) {
-            return Ok(());
+        if write && tag.rdonly {
+            return Err(self.reject(
+                ErrorCode::InvalidMemAccess,
+                Errno::EACCES,
+                format!("R{regno} cannot write into {}", base.type_str()),
+            ));
         }
-        self.log.line(&format!(
-            "invalid access to memory, mem_size={mem_size} off={off} size={size}"
-        ));
-        Err(self.reject(
-            ErrorCode::InvalidMemAccess,
-            Errno::EACCES,
-            format!("R{regno} min value is outside of the allowed memory range"),
-        ))
+        self.mem_region_bounds(regno, base, i32::from(off), size, false)
+    }
+
+    /// `check_mem_region_access` for `size` bytes at `off` past the fixed
+    /// offset of the `PTR_TO_MEM` `base` in register `regno`.
+    pub(super) fn mem_region_bounds(
+        &mut self,
+        regno: u8,
+        base: &RegState,
+        off: i32,
+        size: i32,
+        zero_ok: bool,
+    ) -> Result<(), Stop> {
+        let RegState::PtrToMem {
+            ptr,
+            size: mem_size,
+            ..
+        } = *base
+        else {
+            return Err(self.unsupported("memory access through this pointer type"));
+        };
+        let off = i64::from(off) + i64::from(ptr.off);
+        let var = ptr.var;
+        let fail =
+            |c: &Self, msg: String| c.reject(ErrorCode::InvalidMemAccess, Errno::EACCES, msg);
+        if var.smin < 0
+            && (var.smin == i64::MIN
+                || off + var.smin != i64::from((off + var.smin) as i32)
+                || var.smin + off < 0)
+        {
+            return Err(fail(
+                self,
+                format!(
+                    "R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
+                ),
+            ));
+        }
+        // `__check_mem_access` takes the offset as an `int`.
+        let in_bounds = |o: i64| {
+            let o = i64::from(o as i32);
+            let size_ok = size > 0 || (size == 0 && zero_ok);
+            o >= 0 && size_ok && o + i64::from(size) <= i64::from(mem_size)
+        };
+        let lo = var.smin.wrapping_add(off);
+        if !in_bounds(lo) {
+            self.log.line(&format!(
+                "invalid access to memory, mem_size={mem_size} off={} size={size}",
+                lo as i32
+            ));
+            return Err(fail(
+                self,
+                format!("R{regno} min value is outside of the allowed memory range"),
+            ));
+        }
+        if var.umax >= 1 << 29 {
+            return Err(fail(
+                self,
+                format!(
+                    "R{regno} unbounded memory access, make sure to bounds check any such access"
+                ),
+            ));
+        }
+        let hi = (var.umax as i64).wrapping_add(off);
+        if !in_bounds(hi) {
+            self.log.line(&format!(
+                "invalid access to memory, mem_size={mem_size} off={} size={size}",
+                hi as i32
+            ));
+            return Err(fail(
+                self,
+                format!("R{regno} max value is outside of the allowed memory range"),
+            ));
+        }
+        Ok(())
     }
 }

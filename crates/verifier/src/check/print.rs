@@ -4,8 +4,8 @@ use bpfcheck_isa::{PseudoSrc, Symbolizer};
 use bpfcheck_uapi::MapSpec;
 
 use crate::state::reg::fmt_reg;
-use crate::state::stack::fmt_slot;
-use crate::state::{FuncState, Refs, VerifierState};
+use crate::state::stack::{fmt_dynptr, fmt_slot};
+use crate::state::{FuncState, Refs, SLOT_SIZE, SlotType, VerifierState};
 
 /// The registers and slots of the current frame, each preceded by a
 /// space, and a newline. With `only`, just the scratched registers and
@@ -41,17 +41,30 @@ pub(super) fn frame(
         out.push('=');
         fmt_reg(&mut out, reg, frame.frameno, maps);
     }
-    for (spi, slot) in frame.stack.iter().enumerate() {
+    let mut spi = 0;
+    while spi < frame.stack.len() {
+        let here = spi;
+        spi += 1;
         if let Some((_, slots)) = only
-            && (spi >= 64 || slots & (1 << spi) == 0)
+            && (here >= 64 || slots & (1 << here) == 0)
         {
+            continue;
+        }
+        let slot = &frame.stack[here];
+        if slot.types[SLOT_SIZE - 1] == SlotType::Dynptr {
+            // The kernel prints a dynptr at the slot above the one it
+            // meets first, and skips that slot.
+            if let Some(next) = frame.stack.get(here + 1) {
+                fmt_dynptr(&mut out, here + 1, next, frame.live.slot(here + 1).flags);
+            }
+            spi += 1;
             continue;
         }
         fmt_slot(
             &mut out,
-            spi,
+            here,
             slot,
-            frame.live.slot(spi).flags,
+            frame.live.slot(here).flags,
             frame.frameno,
             maps,
         );

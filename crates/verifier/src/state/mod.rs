@@ -15,7 +15,7 @@ pub(crate) mod stack;
 use bpfcheck_uapi::RegNo;
 
 pub use refs::{RefEntry, Refs};
-pub use reg::{MapIdx, PtrFields, RegState, ScalarReg};
+pub use reg::{DynptrInfo, DynptrKind, MapIdx, MemTag, PtrFields, RegState, ScalarReg};
 pub use stack::{SLOT_SIZE, SlotType, StackSlot};
 
 /// `MAX_BPF_STACK`.

@@ -79,6 +79,59 @@ pub struct PtrFields {
     pub maybe_null: bool,
 }
 
+/// What a `PTR_TO_MEM` points into, besides its size: the type flags
+/// `MEM_RDONLY` and `MEM_RINGBUF`, and the dynptr a slice was taken from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MemTag {
+    /// `MEM_RDONLY`: loads only.
+    pub rdonly: bool,
+    /// `MEM_RINGBUF`: a ring buffer record.
+    pub ringbuf: bool,
+    /// `dynptr_id`: the dynptr a `bpf_dynptr_data` slice belongs to.
+    pub dynptr_id: u32,
+}
+
+/// The kind of a dynptr (`enum bpf_dynptr_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DynptrKind {
+    /// Memory of the program (`BPF_DYNPTR_TYPE_LOCAL`).
+    Local,
+    /// A ring buffer record (`BPF_DYNPTR_TYPE_RINGBUF`).
+    Ringbuf,
+    /// A socket buffer (`BPF_DYNPTR_TYPE_SKB`).
+    Skb,
+    /// An XDP buffer (`BPF_DYNPTR_TYPE_XDP`).
+    Xdp,
+}
+
+impl DynptrKind {
+    /// `dynptr_type_str`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Ringbuf => "ringbuf",
+            Self::Skb => "skb",
+            Self::Xdp => "xdp",
+        }
+    }
+
+    /// Whether a dynptr of this kind holds a reference
+    /// (`dynptr_type_refcounted`).
+    pub fn referenced(self) -> bool {
+        self == Self::Ringbuf
+    }
+}
+
+/// A dynptr's own fields (`reg->dynptr`), as its stack slots and a
+/// `CONST_PTR_TO_DYNPTR` hold them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DynptrInfo {
+    /// Its kind.
+    pub kind: DynptrKind,
+    /// The slot is the dynptr's first (the one a pointer to it names).
+    pub first_slot: bool,
+}
+
 /// A register's abstract value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RegState {
@@ -179,6 +232,8 @@ pub enum RegState {
         ptr: PtrFields,
         /// Accessible bytes.
         size: u32,
+        /// Type flags and the dynptr of a slice.
+        tag: MemTag,
     },
     /// A read-only or read-write buffer (`PTR_TO_BUF`).
     PtrToBuf(PtrFields),
@@ -187,8 +242,14 @@ pub enum RegState {
         /// The subprogram's first instruction.
         subprog_start: u32,
     },
-    /// A dynptr argument (`CONST_PTR_TO_DYNPTR`).
-    ConstPtrToDynptr(PtrFields),
+    /// A dynptr (`CONST_PTR_TO_DYNPTR`): as a callback's argument, and
+    /// the state a dynptr's stack slots hold.
+    ConstPtrToDynptr {
+        /// Its id and reference.
+        ptr: PtrFields,
+        /// Its kind and slot.
+        dynptr: DynptrInfo,
+    },
     /// Arena memory (`PTR_TO_ARENA`).
     PtrToArena,
     /// An instruction array slot (`PTR_TO_INSN`).
@@ -271,14 +332,29 @@ impl RegState {
             Self::PtrToXdpSock(p) if p.maybe_null => "xdp_sock_or_null",
             Self::PtrToXdpSock(_) => "xdp_sock",
             Self::PtrToBtfId { .. } => "ptr_",
-            Self::PtrToMem { ptr, .. } if ptr.maybe_null => "mem_or_null",
-            Self::PtrToMem { .. } => "mem",
+            Self::PtrToMem { ptr, tag, .. } => {
+                mem_type_str(tag.rdonly, tag.ringbuf, ptr.maybe_null)
+            }
             Self::PtrToBuf(_) => "buf",
             Self::PtrToFunc { .. } => "func",
-            Self::ConstPtrToDynptr(_) => "dynptr_ptr",
+            Self::ConstPtrToDynptr { .. } => "dynptr_ptr",
             Self::PtrToArena => "arena",
             Self::PtrToInsn(_) => "insn",
         }
+    }
+}
+
+/// `reg_type_str` of `PTR_TO_MEM` with its flags.
+fn mem_type_str(rdonly: bool, ringbuf: bool, maybe_null: bool) -> &'static str {
+    match (rdonly, ringbuf, maybe_null) {
+        (false, false, false) => "mem",
+        (false, false, true) => "mem_or_null",
+        (true, false, false) => "rdonly_mem",
+        (true, false, true) => "rdonly_mem_or_null",
+        (false, true, false) => "ringbuf_mem",
+        (false, true, true) => "ringbuf_mem_or_null",
+        (true, true, false) => "rdonly_ringbuf_mem",
+        (true, true, true) => "rdonly_ringbuf_mem_or_null",
     }
 }
 
@@ -408,12 +484,15 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             fmt_map(out, maps, *map);
             out.push(')');
         }
-        RegState::PtrToMem { ptr, size } => {
+        RegState::PtrToMem { ptr, size, .. } => {
             out.push_str(reg.type_str());
             out.push('(');
             let mut parts = Vec::new();
             if ptr.id != 0 {
                 parts.push(format!("id={}", ptr.id));
+            }
+            if ptr.ref_obj_id != 0 {
+                parts.push(format!("ref_obj_id={}", ptr.ref_obj_id));
             }
             if ptr.off != 0 {
                 parts.push(format!("off={}", snum(i64::from(ptr.off))));
@@ -471,6 +550,23 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             out.push_str(&items.join(","));
             out.push(')');
         }
+        RegState::ConstPtrToDynptr { ptr, dynptr } => {
+            out.push_str("dynptr_ptr(");
+            let mut items = Vec::new();
+            if ptr.id != 0 {
+                items.push(format!("id={}", ptr.id));
+            }
+            if ptr.ref_obj_id != 0 {
+                items.push(format!("ref_obj_id={}", ptr.ref_obj_id));
+            }
+            if ptr.off != 0 {
+                items.push(format!("off={}", snum(i64::from(ptr.off))));
+            }
+            items.push(format!("type={}", dynptr.kind.name()));
+            push_var_items(&mut items, &ptr.var);
+            out.push_str(&items.join(","));
+            out.push(')');
+        }
         other => {
             // Kinds the interpreter never creates; kept printable so that
             // a state dump can never fail.
@@ -492,5 +588,42 @@ fn push_var_items(items: &mut Vec<String>, var: &Scalar) {
         if !ranges.is_empty() {
             items.push(ranges);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MemTag, PtrFields, RegState, fmt_reg};
+    use crate::domain::Scalar;
+
+    #[test]
+    fn memory_prints_its_flags_and_reference() {
+        let ptr = PtrFields {
+            off: 0,
+            var: Scalar::constant(0),
+            id: 2,
+            ref_obj_id: 2,
+            maybe_null: true,
+        };
+        let tag = MemTag {
+            ringbuf: true,
+            ..MemTag::default()
+        };
+        let reg = RegState::PtrToMem { ptr, size: 16, tag };
+        let mut out = String::new();
+        fmt_reg(&mut out, &reg, 0, &[]);
+        assert_eq!(out, "ringbuf_mem_or_null(id=2,ref_obj_id=2,sz=16)");
+        let rdonly = RegState::PtrToMem {
+            ptr: PtrFields {
+                maybe_null: false,
+                ..ptr
+            },
+            size: 8,
+            tag: MemTag {
+                rdonly: true,
+                ..MemTag::default()
+            },
+        };
+        assert_eq!(rdonly.type_str(), "rdonly_mem");
     }
 }

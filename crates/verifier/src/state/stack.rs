@@ -111,3 +111,63 @@ pub(crate) fn fmt_slot(
         out.push_str(&chars);
     }
 }
+
+/// `fpN=dynptr_KIND(id=…,ref_id=…)` for the dynptr whose first slot is
+/// `spi`, as `print_verifier_state` writes it.
+pub(crate) fn fmt_dynptr(out: &mut String, spi: usize, slot: &StackSlot, live: u8) {
+    let off = -(i64::try_from(spi).unwrap_or(0) + 1) * SLOT_SIZE as i64;
+    out.push_str(&format!(" fp{off}"));
+    super::live::suffix(out, live);
+    let RegState::ConstPtrToDynptr { ptr, dynptr } = slot.spilled else {
+        out.push_str("=dynptr_<invalid>()");
+        return;
+    };
+    out.push_str(&format!("=dynptr_{}(", dynptr.kind.name()));
+    let mut items = Vec::new();
+    if ptr.id != 0 {
+        items.push(format!("id={}", ptr.id));
+    }
+    if ptr.ref_obj_id != 0 {
+        items.push(format!("ref_id={}", ptr.ref_obj_id));
+    }
+    // The kernel prints the slot's `dynptr_id`, which shares its bytes
+    // with `dynptr.first_slot`: 1 for a first slot.
+    if dynptr.first_slot {
+        items.push("dynptr_id=1".to_owned());
+    }
+    out.push_str(&items.join(","));
+    out.push(')');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SLOT_SIZE, SlotType, StackSlot, fmt_dynptr};
+    use crate::domain::Scalar;
+    use crate::state::{DynptrInfo, DynptrKind, PtrFields, RegState};
+
+    fn slot(kind: DynptrKind, first_slot: bool, id: u32, ref_obj_id: u32) -> StackSlot {
+        StackSlot {
+            types: [SlotType::Dynptr; SLOT_SIZE],
+            spilled: RegState::ConstPtrToDynptr {
+                ptr: PtrFields {
+                    off: 0,
+                    var: Scalar::constant(0),
+                    id,
+                    ref_obj_id,
+                    maybe_null: false,
+                },
+                dynptr: DynptrInfo { kind, first_slot },
+            },
+        }
+    }
+
+    #[test]
+    fn dynptr_slots_print_as_the_kernel_prints_them() {
+        let mut out = String::new();
+        fmt_dynptr(&mut out, 1, &slot(DynptrKind::Ringbuf, true, 3, 4), 0);
+        assert_eq!(out, " fp-16=dynptr_ringbuf(id=3,ref_id=4,dynptr_id=1)");
+        out.clear();
+        fmt_dynptr(&mut out, 2, &slot(DynptrKind::Local, false, 2, 0), 0);
+        assert_eq!(out, " fp-24=dynptr_local(id=2)");
+    }
+}
