@@ -213,6 +213,9 @@ impl Checker<'_> {
             RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. } => {
                 self.check_packet_access(regno, &reg, 0, size, zero_ok)
             }
+            RegState::PtrToMapKey { .. } => {
+                self.helper_map_key_access(regno, &reg, size, access == Access::Write)
+            }
             _ => Err(self.unsupported("helper memory arguments of this pointer type")),
         }
     }

@@ -20,6 +20,9 @@ const TAIL_CALL: u32 = 12;
 const GET_LOCAL_STORAGE: u32 = 81;
 const MAP_PUSH: u32 = 87;
 const MAP_POP: u32 = 88;
+const FOR_EACH_MAP_ELEM: u32 = 164;
+const TIMER_INIT: u32 = 169;
+const TIMER_CANCEL: u32 = 172;
 
 /// `BPF_F_RDONLY_PROG`.
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
@@ -163,6 +166,9 @@ impl Checker<'_> {
                 return Err(self.unsupported("tail calls in programs with bpf-to-bpf calls"));
             }
             GET_LOCAL_STORAGE => true,
+            // Callbacks over the elements, and the timer helpers on the
+            // timer's own map.
+            FOR_EACH_MAP_ELEM | TIMER_INIT..=TIMER_CANCEL => plain_value_map(map_type),
             _ => PLAIN_MAP_HELPERS.contains(&id),
         };
         if modelled {

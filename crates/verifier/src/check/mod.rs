@@ -37,6 +37,7 @@ mod ld_abs;
 mod loops;
 mod map;
 mod map_call;
+mod map_key;
 mod mem;
 mod mem_arg;
 mod observe;
@@ -51,6 +52,7 @@ mod sock;
 mod spin_lock;
 mod stack_liveness;
 mod subprog_call;
+mod timer;
 mod visited;
 
 pub(crate) use subprog_call::subprog_starts;
@@ -184,6 +186,8 @@ pub(crate) struct Checker<'a> {
     calls_callback: Vec<bool>,
     /// `bpf_loop`'s inlining state per call instruction.
     loop_inline: std::collections::BTreeMap<usize, callback::LoopInline>,
+    /// Subprograms run as async callbacks (`is_async_cb`).
+    async_cbs: std::collections::BTreeSet<usize>,
 }
 
 /// How an instruction ends.
@@ -275,6 +279,7 @@ impl<'a> Checker<'a> {
             longest_mark_read: 0,
             calls_callback: insns.iter().map(callback::calls_callback).collect(),
             loop_inline: std::collections::BTreeMap::new(),
+            async_cbs: std::collections::BTreeSet::new(),
         }
     }
 
