@@ -455,7 +455,7 @@
 //! - State comparison of pointer kinds other than stack, context and map
 //!   values; open-coded iterators; the callbacks of `bpf_find_vma`
 //!   (BTF-typed task and vma pointers) and `bpf_user_ringbuf_drain` (a
-//!   dynptr); `bpf_for_each_map_elem` over values with special fields;
+//!   dynptr); `bpf_for_each_map_elem` over values with a spin lock;
 //!   map key pointers under `BPF_F_STRICT_ALIGNMENT`; inner maps'
 //!   `map_uid` (the timer message prints 0);
 //!   the `stack depth` statistics line of programs with `may_goto` (which

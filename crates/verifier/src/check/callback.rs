@@ -240,15 +240,12 @@ impl Checker<'_> {
                         "callback function not allowed for map".to_owned(),
                     ));
                 }
-                if self
-                    .map_fields
-                    .get(map.0 as usize)
-                    .is_some_and(|f| !f.is_empty())
-                {
-                    // The value the callback receives has no id, which a
-                    // lock taken through it would need.
+                if super::spin_lock::holds_spin_lock(&self.map_fields, map) {
+                    // Whether a lock taken through the value the callback
+                    // receives (which has no id before 6.18) behaves as
+                    // one taken through a lookup's is not known.
                     return Err(self.unsupported(
-                        "bpf_for_each_map_elem callbacks over values with special fields",
+                        "bpf_for_each_map_elem callbacks over values with a bpf_spin_lock",
                     ));
                 }
                 let [m, key, value] = self.map_elem_args(map);
