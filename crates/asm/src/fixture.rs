@@ -140,10 +140,8 @@ impl Fixture {
                     .collect::<Result<Vec<_>, _>>()?;
                 self.fd_array = Some(entries);
             }
-            "map_value" if self.funcs.is_some() => return Err(BOTH_BTF.into()),
             "map_value" => self.map_values.push(parse_map_value(value)?),
             "expect" => self.expect = Some(parse_expect(value)?),
-            "func_info" if !self.map_values.is_empty() => return Err(BOTH_BTF.into()),
             "func_info" => self.funcs = Some(crate::func_btf::parse(value)?),
             _ => return Err(format!("unknown directive `{key}`")),
         }
@@ -169,14 +167,21 @@ impl Fixture {
             );
         }
         let mut maps = self.maps.clone();
-        // One program BTF per fixture: the parser refuses both directives.
+        // One program BTF per fixture, holding the maps' types and then
+        // the functions when there are both.
         let (prog_btf, func_info) = if self.map_values.is_empty() {
             self.funcs
                 .as_ref()
                 .and_then(|d| crate::func_btf::build(d, &self.insns).ok())
                 .map_or((None, Vec::new()), |(b, f)| (Some(b), f))
         } else {
-            (Some(map_value_btf(&mut maps, &self.map_values)), Vec::new())
+            let (btf, funcs) = map_value_btf(
+                &mut maps,
+                &self.map_values,
+                self.funcs.as_deref(),
+                &self.insns,
+            );
+            (Some(btf), funcs)
         };
         LoadRequest {
             name: bpfcheck_uapi::prog_name_from(name),
@@ -193,9 +198,6 @@ impl Fixture {
         }
     }
 }
-
-/// Each directive builds the program's BTF of its own.
-const BOTH_BTF: &str = "`map_value` and `func_info` cannot be combined in one fixture";
 
 /// A struct the kernel recognises in a map value by its name and size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,7 +261,12 @@ fn parse_map_value(value: &str) -> Result<(u32, Vec<(SpecialStruct, u32)>), Stri
 /// A program BTF in which each named map's key is an integer of its key
 /// size and its value a struct of its value size holding the given
 /// special structs (as libbpf passes a map's BTF).
-fn map_value_btf(maps: &mut [MapSpec], values: &[(u32, Vec<(SpecialStruct, u32)>)]) -> Vec<u8> {
+fn map_value_btf(
+    maps: &mut [MapSpec],
+    values: &[(u32, Vec<(SpecialStruct, u32)>)],
+    funcs: Option<&[crate::func_btf::FuncDecl]>,
+    insns: &[bpfcheck_uapi::RawInsn],
+) -> (Vec<u8>, Vec<bpfcheck_uapi::FuncInfo>) {
     use bpfcheck_btf::{BtfBuilder, ByteOrder};
     let mut b = BtfBuilder::new();
     let u32_ = b.int("unsigned int", 4, false);
@@ -283,7 +290,10 @@ fn map_value_btf(maps: &mut [MapSpec], values: &[(u32, Vec<(SpecialStruct, u32)>
         map.btf_key_type_id = key.0;
         map.btf_value_type_id = value.0;
     }
-    b.to_bytes(ByteOrder::Little)
+    let func_info = funcs
+        .and_then(|d| crate::func_btf::add_to(&mut b, d, insns).ok())
+        .unwrap_or_default();
+    (b.to_bytes(ByteOrder::Little), func_info)
 }
 
 /// `mapN`, `btfN` or a raw number.

@@ -115,3 +115,51 @@ pub(crate) fn build(
     btf.extend(strings);
     Ok((btf, infos))
 }
+
+/// The `FUNC` records of `decls` added to a program BTF being built (for
+/// a fixture whose maps give that BTF too), and their `func_info`.
+pub(crate) fn add_to(
+    b: &mut bpfcheck_btf::BtfBuilder,
+    decls: &[FuncDecl],
+    insns: &[RawInsn],
+) -> Result<Vec<FuncInfo>, String> {
+    use bpfcheck_btf::builder::TypeSpec;
+    use bpfcheck_btf::types::Linkage;
+    let starts = subprog_starts(insns);
+    if starts.len() != decls.len() {
+        return Err(format!(
+            "func_info names {} functions, the program has {} subprograms",
+            decls.len(),
+            starts.len()
+        ));
+    }
+    let int = b.int("int", 4, true);
+    let proto = b
+        .add(&TypeSpec::FuncProto {
+            ret: int,
+            params: Vec::new(),
+        })
+        .map_err(|e| e.to_string())?;
+    decls
+        .iter()
+        .zip(&starts)
+        .map(|(decl, start)| {
+            let linkage = if decl.global {
+                Linkage::Global
+            } else {
+                Linkage::Static
+            };
+            let func = b
+                .add(&TypeSpec::Func {
+                    name: decl.name.clone(),
+                    proto,
+                    linkage,
+                })
+                .map_err(|e| e.to_string())?;
+            Ok(FuncInfo {
+                insn_off: *start,
+                type_id: func.0,
+            })
+        })
+        .collect()
+}

@@ -155,6 +155,11 @@ pub struct Features {
     /// value that may be NULL, a socket only once null-checked.
     #[serde(default)]
     pub sockmap_lookup_socket: bool,
+    /// The map value a callback receives (`bpf_for_each_map_elem`'s, a
+    /// timer's) gets a fresh id, as a lookup result would: the host's
+    /// 6.18 build does this; the 6.12 and 7.2 sources do not.
+    #[serde(default)]
+    pub callback_value_id: bool,
 }
 
 /// Which kernel's scalar arithmetic the verifier reproduces.

@@ -112,6 +112,30 @@
 //!   (SCC visits keyed by call chain, `compute_scc_callchain`), precision
 //!   backtracking through callback frames, and the stack liveness of the
 //!   caller at the call itself;
+//! - `bpf_for_each_map_elem` callbacks (same module):
+//!   `set_map_elem_callback_state` (the map, `PTR_TO_MAP_KEY` and
+//!   `PTR_TO_MAP_VALUE` of the element, the caller's context), `callback
+//!   function not allowed for map` for maps other than arrays and hashes,
+//!   return in `[0, 1]`; map key pointers (module `check::map_key`):
+//!   loads within the key size (`invalid access to map key, key_size=%d
+//!   off=%d size=%d`), `write to change key R%d not allowed`, helper
+//!   reads of them and `R%d cannot write into map_key`, their
+//!   arithmetic, print-out and pruning;
+//! - `bpf_timer` in map values (module `check::timer`): the field's
+//!   bytes refused to loads, stores and helpers (`bpf_timer cannot be
+//!   accessed directly by load/store`), `ARG_PTR_TO_TIMER`
+//!   (`process_timer_func`: `R%d type=%s expected=map_value`, `R%d
+//!   doesn't have constant offset. bpf_timer has to be at the constant
+//!   offset`, `map '%s' has to have BTF in order to use bpf_timer`, `map
+//!   '%s' has no valid bpf_timer`, `off %lld doesn't point to 'struct
+//!   bpf_timer' that is at %d`), `bpf_timer_init`'s map (`timer pointer in
+//!   R1 map_uid=%d doesn't match map pointer in R2 map_uid=%d`), and
+//!   `bpf_timer_set_callback`'s callback as an async callback
+//!   (`push_async_cb`: a path of its own from a fresh state, frame 0
+//!   running the callback with the map, key and value, no references, not
+//!   sleepable; `async_entry_cnt` in the infinite-loop check; `At async
+//!   callback return the register R0 …should have been in [0, 0]`; its
+//!   subprogram a root of its own in `check_max_stack_depth`);
 //! - subprograms with BTF `func_info` (module `check::btf_func`):
 //!   `btf_prepare_func_args` for scalar, context (`struct __sk_buff *`)
 //!   and, for global functions, memory arguments (`PTR_TO_MEM` maybe NULL,
@@ -509,9 +533,10 @@
 //! Each gives `unsupported` naming the feature at the first instruction
 //! that needs it; nothing is guessed.
 //! - State comparison of pointer kinds other than stack, context and map
-//!   values; open-coded iterators; the callbacks of
-//!   `bpf_for_each_map_elem`, `bpf_find_vma` and timers
-//!   (`bpf_timer_set_callback`);
+//!   values; open-coded iterators; the callbacks of `bpf_find_vma`
+//!   (BTF-typed task and vma pointers); `bpf_for_each_map_elem` over values with a spin lock;
+//!   map key pointers under `BPF_F_STRICT_ALIGNMENT`; inner maps'
+//!   `map_uid` (the timer message prints 0);
 //!   the `stack depth` statistics line of programs with `may_goto` (which
 //!   would include its hidden counter slot); kfunc calls.
 //! - Subprograms whose `func_info` the kernel would refuse or which
@@ -556,8 +581,8 @@
 //!   (map-in-map, socket, XDP socket and device map lookups, queues and
 //!   stacks, storage helpers…), tail calls with subprograms or through
 //!   other maps, socket map values, spin locks in allocated objects, map
-//!   values with BTF special fields other than spin locks (timers,
-//!   workqueues, task works, refcounts, kptrs and uptrs, list and rbtree
+//!   values with BTF special fields other than spin locks and timers
+//!   (workqueues, task works, refcounts, kptrs and uptrs, list and rbtree
 //!   roots) or whose BTF the kernel's field parser would refuse; precision
 //!   through atomic fetches where a tracked register or slot meets them.
 //! - For the program types added after socket filters, tc and XDP: the

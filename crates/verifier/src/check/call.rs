@@ -111,7 +111,10 @@ impl Checker<'_> {
         if proto.allowed.is_some() {
             return Err(self.unsupported("helpers with an `allowed` callback"));
         }
-        if proto.might_sleep && self.req.prog_flags & load::BPF_F_SLEEPABLE == 0 {
+        // An async callback never sleeps (`in_sleepable`).
+        let sleepable = self.req.prog_flags & load::BPF_F_SLEEPABLE != 0
+            && !self.cur.frames[0].in_async_callback_fn;
+        if proto.might_sleep && !sleepable {
             return Err(self.reject(
                 ErrorCode::HelperCall,
                 Errno::EINVAL,
@@ -136,21 +139,10 @@ impl Checker<'_> {
             self.check_resource_leak("tail_call")?;
         }
         self.local_storage_flags(proto.id)?;
+        self.callback_call(proto.id, meta.func, meta.map)?;
         // The kernel refuses a map it may not take only after setting R0,
         // which no log line shows.
         self.map_func_compat(proto, meta.map)?;
-        if proto.id == super::callback::LOOP {
-            let Some(func) = meta.func else {
-                return Err(self.unsupported("bpf_loop without a callback"));
-            };
-            self.loop_call(func)?;
-        }
-        if proto.id == super::callback::USER_RINGBUF_DRAIN {
-            let Some(func) = meta.func else {
-                return Err(self.unsupported("bpf_user_ringbuf_drain without a callback"));
-            };
-            self.push_callback_call(func, super::callback::CallbackArgs::UserRingbuf)?;
-        }
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;
@@ -345,7 +337,15 @@ impl Checker<'_> {
                 let RegState::ConstPtrToMap { map } = reg else {
                     return Err(self.type_mismatch(regno, "map_ptr"));
                 };
+                // Only a timer argument comes before a map argument.
+                if let Some(timer_map) = meta.map {
+                    self.timer_map_matches(timer_map, map)?;
+                }
                 meta.map = Some(map);
+                Ok(())
+            }
+            ArgBase::PtrToTimer if arg.flags.is_empty() => {
+                meta.map = Some(self.timer_arg(regno, &reg)?);
                 Ok(())
             }
             ArgBase::PtrToCtx
@@ -463,10 +463,11 @@ impl Checker<'_> {
             RegState::PtrToStack { .. }
             | RegState::PtrToPacket { .. }
             | RegState::PtrToPacketMeta { .. }
+            | RegState::PtrToMapKey { .. }
             | RegState::PtrToMapValue {
                 maybe_null: false, ..
             } => Ok(()),
-            RegState::PtrToMapKey { .. } | RegState::PtrToBuf(_) | RegState::PtrToBtfId { .. } => {
+            RegState::PtrToBuf(_) | RegState::PtrToBtfId { .. } => {
                 Err(self.unsupported("helper memory arguments of this pointer type"))
             }
             _ => Err(self.type_mismatch(regno, MEM_TYPES)),

@@ -1,47 +1,38 @@
-//! Synchronous callbacks (6.18): a function reference (`ld_imm64` of a
-//! function, `PTR_TO_FUNC`) passed to a helper that calls it an unknown
-//! number of times.
+//! Callbacks (6.18): a function reference (`ld_imm64` of a function,
+//! `PTR_TO_FUNC`) passed to a helper that calls it.
 //!
-//! The helper call queues the callback body as a branch (a new frame whose
-//! arguments the helper's setter decides) and the path goes on after the
-//! call. The callback's exit goes back to the helper call itself, which
-//! may queue the body again; the call instruction always checkpoints, so
-//! the iterations stop when a state at the call is covered by an earlier
-//! one still being explored. `bpf_loop` and `bpf_user_ringbuf_drain` are
-//! modelled; the other callback-calling helpers are reported as
+//! A synchronous callback's helper call queues the callback body as a
+//! branch (a new frame whose arguments the helper's setter decides) and
+//! the path goes on after the call. The callback's exit goes back to the
+//! helper call itself, which may queue the body again; the call
+//! instruction always checkpoints, so the iterations stop when a state at
+//! the call is covered by an earlier one still being explored. Modelled:
+//! `bpf_loop`, `bpf_for_each_map_elem` and `bpf_user_ringbuf_drain`; the
+//! timer's async callback is [`super::timer`]'s. `bpf_find_vma` (whose
+//! callback receives BTF-typed task and vma pointers) is reported as
 //! unsupported.
 
-use bpfcheck_uapi::{Errno, RawInsn, VerifierStats, op};
+use bpfcheck_uapi::{Errno, MapType, RawInsn, VerifierStats, op};
 
 use super::btf_func::ArgsMatch;
 use super::subprog_call::{MAX_CALL_FRAMES, call_target};
 use super::{Checker, Flow, print};
 use crate::error::{ErrorCode, Stop};
-use crate::state::{DynptrKind, FuncState, RegState};
+use crate::state::{DynptrKind, FuncState, MapIdx, RegState};
 
 /// `BPF_FUNC_loop`.
 pub(super) const LOOP: u32 = 181;
+/// `BPF_FUNC_for_each_map_elem`.
+pub(super) const FOR_EACH_MAP_ELEM: u32 = 164;
+/// `BPF_FUNC_timer_set_callback`, whose callback runs asynchronously.
+pub(super) const TIMER_SET_CALLBACK: u32 = 170;
 /// `BPF_FUNC_user_ringbuf_drain`.
 pub(super) const USER_RINGBUF_DRAIN: u32 = 209;
-
-/// Which helper's callback state a callback body starts from
-/// (`set_callee_state_cb`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum CallbackArgs {
-    /// `set_loop_callback_state`: `R1` the iteration.
-    Loop,
-    /// `set_user_ringbuf_callback_state`: `R1` a local dynptr of the
-    /// sample (`mark_dynptr_cb_reg`).
-    UserRingbuf,
-}
 
 /// Helpers that call their callback synchronously
 /// (`is_sync_callback_calling_function`): `for_each_map_elem`,
 /// `find_vma`, `loop`, `user_ringbuf_drain`.
 const SYNC_CALLBACK_HELPERS: [i32; 4] = [164, 180, 181, 209];
-
-/// `BPF_FUNC_timer_set_callback`, whose callback runs asynchronously.
-const TIMER_SET_CALLBACK: i32 = 170;
 
 /// `is_sync_callback_calling_insn` for helpers (`calls_callback`).
 pub(crate) fn calls_callback(insn: &RawInsn) -> bool {
@@ -51,11 +42,37 @@ pub(crate) fn calls_callback(insn: &RawInsn) -> bool {
 /// Whether a helper call takes a callback this verifier does not model.
 pub(super) fn unmodelled_callback_helper(id: i32) -> Option<&'static str> {
     match id {
-        164 => Some("bpf_for_each_map_elem callbacks"),
-        180 => Some("bpf_find_vma callbacks"),
-        TIMER_SET_CALLBACK => Some("async callbacks (bpf_timer_set_callback)"),
+        180 => Some("bpf_find_vma callbacks (BTF-typed task and vma pointers)"),
         _ => None,
     }
+}
+
+/// Map types whose elements `bpf_for_each_map_elem` can walk (those with
+/// `map_set_for_each_callback_args`): arrays and hashes.
+fn walkable(t: MapType) -> bool {
+    matches!(
+        t,
+        MapType::ARRAY
+            | MapType::PERCPU_ARRAY
+            | MapType::HASH
+            | MapType::PERCPU_HASH
+            | MapType::LRU_HASH
+            | MapType::LRU_PERCPU_HASH
+    )
+}
+
+/// Which helper calls a synchronous callback, which decides the
+/// callback's arguments (the kernel's `set_*_callback_state`).
+#[derive(Clone, Copy)]
+enum Kind {
+    /// `bpf_loop`: the iteration and the caller's context.
+    Loop,
+    /// `bpf_for_each_map_elem` over this map: the map, the element's key
+    /// and value, the caller's context.
+    MapElem(MapIdx),
+    /// `bpf_user_ringbuf_drain`: a local dynptr of the sample
+    /// (`mark_dynptr_cb_reg`) and the caller's context.
+    UserRingbuf,
 }
 
 /// What `bpf_loop` at one call instruction has shown so far
@@ -103,6 +120,55 @@ impl Checker<'_> {
         })
     }
 
+    /// What `check_helper_call` does for a callback-calling helper once
+    /// its arguments are checked: `func` is the callback's first
+    /// instruction, `map` the call's map.
+    pub(super) fn callback_call(
+        &mut self,
+        id: u32,
+        func: Option<u32>,
+        map: Option<MapIdx>,
+    ) -> Result<(), Stop> {
+        if !matches!(
+            id,
+            LOOP | FOR_EACH_MAP_ELEM | TIMER_SET_CALLBACK | USER_RINGBUF_DRAIN
+        ) {
+            return Ok(());
+        }
+        let Some(func) = func else {
+            return Err(self.unsupported("callback helpers without a callback"));
+        };
+        if id == LOOP {
+            return self.loop_call(func);
+        }
+        if id == USER_RINGBUF_DRAIN {
+            let subprog = self.callback_subprog(func)?;
+            if let ArgsMatch::Mismatch(Some(line)) = self.btf_check_call(subprog)? {
+                self.log.line(&line);
+            }
+            return self.push_callback_call(subprog, Kind::UserRingbuf);
+        }
+        let Some(map) = map else {
+            return Err(self.unsupported("callback helpers without a map"));
+        };
+        let subprog = self.callback_subprog(func)?;
+        if let ArgsMatch::Mismatch(Some(line)) = self.btf_check_call(subprog)? {
+            self.log.line(&line);
+        }
+        if id == TIMER_SET_CALLBACK {
+            return self.push_async_cb(subprog, map);
+        }
+        self.push_callback_call(subprog, Kind::MapElem(map))
+    }
+
+    /// The subprogram whose first instruction is `start`.
+    fn callback_subprog(&self, start: u32) -> Result<usize, Stop> {
+        usize::try_from(start)
+            .ok()
+            .and_then(|s| self.subprogs.index_of(s))
+            .ok_or_else(|| self.unsupported("callbacks into no subprogram"))
+    }
+
     /// `bpf_loop` after its arguments: the inlining bookkeeping (which
     /// makes a zero `flags` precise), `nr_loops` precise, then another
     /// iteration of the callback unless this frame has run as many as
@@ -142,7 +208,11 @@ impl Checker<'_> {
             return Err(self.unsupported("bpf_loop with a non-scalar count"));
         };
         if u64::from(self.cur.cur().callback_depth) < nr_loops {
-            return self.push_callback_call(subprog_start, CallbackArgs::Loop);
+            let subprog = self.callback_subprog(subprog_start)?;
+            if let ArgsMatch::Mismatch(Some(line)) = self.btf_check_call(subprog)? {
+                self.log.line(&line);
+            }
+            return self.push_callback_call(subprog, Kind::Loop);
         }
         self.cur.cur_mut().callback_depth = 0;
         if self.log.level2() {
@@ -153,24 +223,12 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// `push_callback_call`: the callback body is queued with `R1` as
-    /// `args` says (the iteration, an unknown scalar, or the sample's
-    /// dynptr) and `R2` the caller's `R3`.
-    pub(super) fn push_callback_call(
-        &mut self,
-        subprog_start: u32,
-        args: CallbackArgs,
-    ) -> Result<(), Stop> {
+    /// `push_callback_call` of a synchronous callback, after
+    /// `btf_check_subprog_call`: the callback body is queued in a new
+    /// frame with the arguments `kind` gives (`set_loop_callback_state`,
+    /// `set_map_elem_callback_state`).
+    fn push_callback_call(&mut self, subprog: usize, kind: Kind) -> Result<(), Stop> {
         let idx = self.insn_idx;
-        let Some(subprog) = usize::try_from(subprog_start)
-            .ok()
-            .and_then(|s| self.subprogs.index_of(s))
-        else {
-            return Err(self.unsupported("callbacks into no subprogram"));
-        };
-        if let ArgsMatch::Mismatch(Some(line)) = self.btf_check_call(subprog)? {
-            self.log.line(&line);
-        }
         let depth = self.cur.frames.len();
         if depth >= MAX_CALL_FRAMES {
             return Err(self.reject(
@@ -182,14 +240,40 @@ impl Checker<'_> {
         let mut st = self.cur.clone();
         let frameno = u8::try_from(depth).unwrap_or(u8::MAX);
         let mut callee = FuncState::callee(frameno, idx, subprog);
-        callee.regs[1] = match args {
-            CallbackArgs::Loop => RegState::unknown(),
-            CallbackArgs::UserRingbuf => {
-                let id = self.new_id();
-                super::dynptr::dynptr_reg(DynptrKind::Local, true, id, 0)
+        match kind {
+            Kind::Loop => {
+                callee.regs[1] = RegState::unknown();
+                callee.regs[2] = *st.cur().reg(3);
             }
-        };
-        callee.regs[2] = *st.cur().reg(3);
+            Kind::UserRingbuf => {
+                let id = self.new_id();
+                callee.regs[1] = super::dynptr::dynptr_reg(DynptrKind::Local, true, id, 0);
+                callee.regs[2] = *st.cur().reg(3);
+            }
+            Kind::MapElem(map) => {
+                let spec = &self.maps[map.0 as usize];
+                if !walkable(spec.map_type) {
+                    return Err(self.reject(
+                        ErrorCode::HelperCall,
+                        Errno::ENOTSUPP,
+                        "callback function not allowed for map".to_owned(),
+                    ));
+                }
+                if super::spin_lock::holds_spin_lock(&self.map_fields, map) {
+                    // Whether a lock taken through the value the callback
+                    // receives (which has no id before 6.18) behaves as
+                    // one taken through a lookup's is not known.
+                    return Err(self.unsupported(
+                        "bpf_for_each_map_elem callbacks over values with a bpf_spin_lock",
+                    ));
+                }
+                let [m, key, value] = self.map_elem_args(map);
+                callee.regs[1] = m;
+                callee.regs[2] = key;
+                callee.regs[3] = value;
+                callee.regs[4] = *st.cur().reg(3);
+            }
+        }
         callee.in_callback_fn = true;
         st.cur_mut().callback_depth += 1;
         st.frames.push(callee);

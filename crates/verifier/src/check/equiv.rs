@@ -176,6 +176,7 @@ pub(super) fn regs_exact(
             | RegState::PtrToStack { .. }
             | RegState::ConstPtrToMap { .. }
             | RegState::PtrToMapValue { .. }
+            | RegState::PtrToMapKey { .. }
             | RegState::PtrToFunc { .. }
             | RegState::PtrToFlowKeys(_)
     ) {
@@ -263,6 +264,18 @@ fn regsafe(
                 && range_within(v1, v2)
                 && v1.var_off.contains(v2.var_off)
                 && ids.check(*i1, *i2)
+        }
+        // A callback's key: as a map value, the old offsets covering the
+        // new.
+        (
+            RegState::PtrToMapKey { map: m1, ptr: p1 },
+            RegState::PtrToMapKey { map: m2, ptr: p2 },
+        ) => {
+            m1 == m2
+                && p1.off == p2.off
+                && range_within(&p1.var, &p2.var)
+                && p1.var.var_off.contains(p2.var.var_off)
+                && ids.check(p1.id, p2.id)
         }
         // Memory of a known size: the old offsets must cover the new.
         (

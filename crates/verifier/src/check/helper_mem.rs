@@ -223,6 +223,9 @@ impl Checker<'_> {
                 }
                 self.mem_region_bounds(regno, &reg, 0, size, zero_ok)
             }
+            RegState::PtrToMapKey { .. } => {
+                self.helper_map_key_access(regno, &reg, size, access == Access::Write)
+            }
             _ => Err(self.unsupported("helper memory arguments of this pointer type")),
         }
     }

@@ -18,6 +18,17 @@ const BPF_F_WRONLY_PROG: u32 = 1 << 8;
 /// `BPF_MAX_VAR_OFF`.
 const MAX_VAR_OFF: u64 = 1 << 29;
 
+/// A bounded region a pointer points into, as `__check_mem_access`
+/// names it.
+#[derive(Clone, Copy)]
+pub(super) struct Region {
+    /// `map value`, `map key`.
+    pub(super) what: &'static str,
+    /// `value_size`, `key_size`.
+    pub(super) size_name: &'static str,
+    pub(super) size: u32,
+}
+
 impl Checker<'_> {
     /// The map an `ld_imm64` pseudo source names (the prepare pass has
     /// already refused bad references).
@@ -105,6 +116,25 @@ impl Checker<'_> {
             ));
         }
         let off = i64::from(off);
+        let region = Region {
+            what: "map value",
+            size_name: "value_size",
+            size: value_size,
+        };
+        self.mem_region(regno, &var, off, (size, zero_ok), region)?;
+        self.map_fields_untouched(map, (var.smin, var.umax), off, size)
+    }
+
+    /// `check_mem_region_access`: the access of `size` bytes at `off`
+    /// plus the variable offset `var`, at its least and at its most.
+    pub(super) fn mem_region(
+        &mut self,
+        regno: u8,
+        var: &Scalar,
+        off: i64,
+        (size, zero_ok): (i32, bool),
+        region: Region,
+    ) -> Result<(), Stop> {
         if var.smin < 0
             && (var.smin == i64::MIN
                 || off + var.smin != i64::from((off + var.smin) as i32)
@@ -118,8 +148,8 @@ impl Checker<'_> {
                 ),
             ));
         }
-        let bounds = (size, value_size, zero_ok);
-        self.mem_in_bounds(regno, var.smin.saturating_add(off), bounds, "min")?;
+        let bounds = (size, zero_ok);
+        self.mem_in_bounds(regno, var.smin.saturating_add(off), bounds, region, "min")?;
         if var.umax >= MAX_VAR_OFF {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,
@@ -132,27 +162,27 @@ impl Checker<'_> {
         let max = i64::try_from(var.umax)
             .unwrap_or(i64::MAX)
             .saturating_add(off);
-        self.mem_in_bounds(regno, max, bounds, "max")?;
-        self.map_fields_untouched(map, (var.smin, var.umax), off, size)
+        self.mem_in_bounds(regno, max, bounds, region, "max")
     }
 
-    /// `__check_mem_access` for a map value, with the line
+    /// `__check_mem_access` for a map key or value, with the line
     /// `check_mem_region_access` adds.
     fn mem_in_bounds(
         &mut self,
         regno: u8,
         off: i64,
-        (size, value_size, zero_ok): (i32, u32, bool),
+        (size, zero_ok): (i32, bool),
+        region: Region,
         which: &str,
     ) -> Result<(), Stop> {
         let size_ok = size > 0 || (size == 0 && zero_ok);
-        if off >= 0 && size_ok && off + i64::from(size) <= i64::from(value_size) {
+        if off >= 0 && size_ok && off + i64::from(size) <= i64::from(region.size) {
             return Ok(());
         }
         // The kernel prints the offset as an `int`.
         self.log.line(&format!(
-            "invalid access to map value, value_size={value_size} off={} size={size}",
-            off as i32
+            "invalid access to {}, {}={} off={} size={size}",
+            region.what, region.size_name, region.size, off as i32
         ));
         Err(self.reject(
             ErrorCode::InvalidMemAccess,

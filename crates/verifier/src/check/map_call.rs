@@ -24,6 +24,9 @@ const RINGBUF_RESERVE: u32 = 131;
 const RINGBUF_QUERY: u32 = 134;
 const RINGBUF_RESERVE_DYNPTR: u32 = 198;
 const USER_RINGBUF_DRAIN: u32 = 209;
+const FOR_EACH_MAP_ELEM: u32 = 164;
+const TIMER_INIT: u32 = 169;
+const TIMER_CANCEL: u32 = 172;
 
 /// `BPF_F_RDONLY_PROG`.
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
@@ -176,6 +179,9 @@ impl Checker<'_> {
                 map_type == MapType::RINGBUF
             }
             USER_RINGBUF_DRAIN => map_type == MapType::USER_RINGBUF,
+            // Callbacks over the elements, and the timer helpers on the
+            // timer's own map.
+            FOR_EACH_MAP_ELEM | TIMER_INIT..=TIMER_CANCEL => plain_value_map(map_type),
             _ => PLAIN_MAP_HELPERS.contains(&id),
         };
         if modelled {

@@ -104,6 +104,9 @@ impl Checker<'_> {
         } else if let RegState::PtrToFlowKeys(_) = base {
             self.flow_keys_access(&base, insn.off, size)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
+        } else if let RegState::PtrToMapKey { .. } = base {
+            self.map_key_access(insn.src, &base, insn.off, size, false)?;
+            *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
         } else if super::sock::sock_fields(&base).is_some() {
             self.sock_access(insn.src, &base, insn.off, size, Access::Read)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
@@ -204,6 +207,9 @@ impl Checker<'_> {
         if let RegState::PtrToMem { .. } = base {
             // Memory of a known size is not tracked either.
             return self.mem_region_access(insn.dst, &base, insn.off, size, true);
+        }
+        if let RegState::PtrToMapKey { .. } = base {
+            return self.map_key_access(insn.dst, &base, insn.off, size, true);
         }
         if super::sock::sock_fields(&base).is_some() {
             return self.sock_access(insn.dst, &base, insn.off, size, Access::Write);

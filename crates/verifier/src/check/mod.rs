@@ -42,6 +42,7 @@ mod ld_abs;
 mod loops;
 mod map;
 mod map_call;
+mod map_key;
 mod mem;
 mod mem_arg;
 mod observe;
@@ -58,6 +59,7 @@ mod sock_map;
 mod spin_lock;
 mod stack_liveness;
 mod subprog_call;
+mod timer;
 mod visited;
 
 pub(crate) use subprog_call::subprog_starts;
@@ -193,6 +195,8 @@ pub(crate) struct Checker<'a> {
     loop_inline: std::collections::BTreeMap<usize, callback::LoopInline>,
     /// `bpf_fastcall` spill/fill patterns.
     fastcall: fastcall::Fastcall,
+    /// Subprograms run as async callbacks (`is_async_cb`).
+    async_cbs: std::collections::BTreeSet<usize>,
 }
 
 /// How an instruction ends.
@@ -286,6 +290,7 @@ impl<'a> Checker<'a> {
             calls_callback: insns.iter().map(callback::calls_callback).collect(),
             loop_inline: std::collections::BTreeMap::new(),
             fastcall,
+            async_cbs: std::collections::BTreeSet::new(),
         }
     }
 

@@ -73,6 +73,9 @@ pub(super) fn frame(
     if frame.in_callback_fn {
         out.push_str(" cb");
     }
+    if frame.in_async_callback_fn {
+        out.push_str(" async_cb");
+    }
     out.push('\n');
     out
 }

@@ -44,7 +44,9 @@ fn offsets(r: &RegState) -> Option<(i32, Scalar)> {
         RegState::PtrToCtx { off, var } | RegState::PtrToMapValue { off, var, .. } => {
             Some((off, var))
         }
-        RegState::PtrToMem { ptr, .. } | RegState::PtrToFlowKeys(ptr) => Some((ptr.off, ptr.var)),
+        RegState::PtrToMem { ptr, .. }
+        | RegState::PtrToFlowKeys(ptr)
+        | RegState::PtrToMapKey { ptr, .. } => Some((ptr.off, ptr.var)),
         RegState::PtrToStack { off, .. } => Some((off, Scalar::constant(0))),
         _ => None,
     }
@@ -58,7 +60,9 @@ fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
         RegState::PtrToCtx { off: o, var: v } | RegState::PtrToMapValue { off: o, var: v, .. } => {
             (*o, *v) = (off, var);
         }
-        RegState::PtrToMem { ptr, .. } | RegState::PtrToFlowKeys(ptr) => {
+        RegState::PtrToMem { ptr, .. }
+        | RegState::PtrToFlowKeys(ptr)
+        | RegState::PtrToMapKey { ptr, .. } => {
             (ptr.off, ptr.var) = (off, var);
         }
         RegState::PtrToStack { off: o, .. } if var.var_off.equals_const(0) => *o = off,
@@ -262,6 +266,7 @@ impl Checker<'_> {
             RegState::PtrToCtx { .. }
             | RegState::PtrToStack { .. }
             | RegState::PtrToMapValue { .. }
+            | RegState::PtrToMapKey { .. }
             | RegState::PtrToMem { .. } => {}
             RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. } => {
                 return self.pkt_ptr_arith(insn, opk, ptr, off, reversed);

@@ -64,6 +64,9 @@ impl Checker<'_> {
     /// any scalar (`At subprogram exit the register R%d is not a scalar
     /// value (%s)` otherwise), and a callee's exit returns to its caller.
     pub(super) fn check_return_code(&mut self) -> Result<(), Stop> {
+        if self.cur.cur().in_async_callback_fn {
+            return self.async_return_code();
+        }
         // A global function verified on its own returns any scalar.
         if self.cur.cur().subprog > 0 {
             let r0 = self.cur.cur().reg(0);

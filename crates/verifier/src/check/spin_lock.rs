@@ -109,6 +109,7 @@ impl Checker<'_> {
             if i128::from(smin) + i128::from(off) < p + i128::from(f.size()) && p < last {
                 let name = match f.kind {
                     SpecialField::SpinLock => "bpf_spin_lock",
+                    SpecialField::Timer => "bpf_timer",
                     _ => return Err(self.unsupported("accesses near this special field")),
                 };
                 return Err(self.reject(

@@ -192,6 +192,11 @@ impl Checker<'_> {
     pub(super) fn check_max_stack_depth(&mut self) -> Result<(), Stop> {
         self.obs_walk_done();
         self.remove_fastcall_spills();
+        // Async callbacks run on a stack of their own: each is a root,
+        // checked before the main program, last subprogram first.
+        for &k in self.async_cbs.iter().rev() {
+            self.stack_depth_from(k, 0, 0)?;
+        }
         self.stack_depth_from(0, 0, 0)
     }
 
@@ -219,6 +224,11 @@ impl Checker<'_> {
             else {
                 continue;
             };
+            // An async callback adds to the stack only when called.
+            let called = self.insns[i].code == op::JMP | op::CALL;
+            if self.async_cbs.contains(&callee) && !called {
+                continue;
+            }
             if frame + 1 >= MAX_CALL_FRAMES {
                 return Err(self.reject(
                     ErrorCode::TooComplex,

@@ -64,7 +64,14 @@ impl Checker<'_> {
                 calls_callback && self.compare(c, &live_regs, Strictness::RangeWithin)?;
             let may_goto_hit = may_goto_hit || callback_hit;
             if exploring && !may_goto_hit {
+                // Another entry into an async callback is no loop.
+                let other_async_entry = {
+                    let old = self.checkpoints[c].state.cur();
+                    old.in_async_callback_fn
+                        && old.async_entry_cnt != self.cur.cur().async_entry_cnt
+                };
                 if !calls_callback
+                    && !other_async_entry
                     && self.maybe_looping(c)
                     && self.compare(c, &live_regs, Strictness::Exact)?
                     && same_depth

@@ -45,9 +45,10 @@ pub(crate) fn resolve(req: &LoadRequest, profile: &KernelProfile) -> Result<(), 
                         Vec::new()
                     };
                     check_map_prog_compatibility(req, profile, map, &fields, i)?;
-                    // Spin locks are modelled; the first other field names
-                    // what is not.
-                    if let Some(f) = fields.iter().find(|f| f.kind != SpecialField::SpinLock) {
+                    // Spin locks and timers are modelled; the first other
+                    // field names what is not.
+                    let modelled = |k| matches!(k, SpecialField::SpinLock | SpecialField::Timer);
+                    if let Some(f) = fields.iter().find(|f| !modelled(f.kind)) {
                         return Err(Unsupported::new(
                             format!("map values with BTF special fields ({})", f.kind.name()),
                             Some(i),
@@ -265,8 +266,8 @@ fn check_map_prog_compatibility(
 }
 
 /// A map whose value type has BTF: its special fields (`btf_record`).
-/// Spin locks are modelled; the other fields the verifier tracks (timers,
-/// kptrs, graph roots …) are not.
+/// Spin locks and timers are modelled; the other fields the verifier
+/// tracks (workqueues, kptrs, graph roots …) are not.
 fn check_value_fields<'a>(
     req: &'a LoadRequest,
     btf: &mut Option<Btf<'a>>,

@@ -43,6 +43,11 @@ pub struct FuncState {
     /// Callback iterations started from this frame's current helper call
     /// (`callback_depth`).
     pub callback_depth: u32,
+    /// The frame runs an async callback (`in_async_callback_fn`): the
+    /// entry frame of a path of its own, whose exit must return 0.
+    pub in_async_callback_fn: bool,
+    /// Async callbacks entered to reach this frame (`async_entry_cnt`).
+    pub async_entry_cnt: u32,
 }
 
 impl FuncState {
@@ -61,6 +66,8 @@ impl FuncState {
             live: live::FrameLive::default(),
             in_callback_fn: false,
             callback_depth: 0,
+            in_async_callback_fn: false,
+            async_entry_cnt: 0,
         }
     }
 
@@ -78,6 +85,8 @@ impl FuncState {
             live: live::FrameLive::default(),
             in_callback_fn: false,
             callback_depth: 0,
+            in_async_callback_fn: false,
+            async_entry_cnt: 0,
         }
     }
 

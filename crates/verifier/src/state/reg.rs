@@ -449,6 +449,10 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
         }
         RegState::PtrToMapValue {
             map, off, var, id, ..
+        }
+        | RegState::PtrToMapKey {
+            map,
+            ptr: PtrFields { off, var, id, .. },
         } => {
             out.push_str(reg.type_str());
             out.push('(');
