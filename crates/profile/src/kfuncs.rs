@@ -167,6 +167,12 @@ impl KfuncTable {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// Whether any registration carries `flag` (a kernel whose data never
+    /// does may not know it).
+    pub fn uses_flag(&self, flag: u32) -> bool {
+        self.by_name.values().flatten().any(|r| r.flags.has(flag))
+    }
+
     /// Every kfunc name, sorted.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.by_name.keys().copied()

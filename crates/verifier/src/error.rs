@@ -74,6 +74,9 @@ pub enum ErrorCode {
     /// A path ends, tail-calls or uses `LD_ABS` while holding a reference
     /// (`... would lead to reference leak`).
     ReferenceLeak,
+    /// A kfunc call refused: unknown or not allowed kfunc, license,
+    /// arguments, sleepable and RCU/preemption rules.
+    KfuncCall,
 }
 
 impl ErrorCode {
@@ -108,6 +111,7 @@ impl ErrorCode {
             Self::InfiniteLoop => "infinite_loop",
             Self::ReturnValue => "return_value",
             Self::ReferenceLeak => "reference_leak",
+            Self::KfuncCall => "kfunc_call",
         }
     }
 }

@@ -617,8 +617,8 @@ pub fn verify_observed(
             }
         }
         Err(Stop::Unsupported(u)) => unsupported(u),
-        Ok(()) => match interpretable(req, profile) {
-            Ok(funcs) => interpret(req, profile, log, observe, funcs),
+        Ok(kfuncs) => match interpretable(req, profile) {
+            Ok(funcs) => interpret(req, profile, log, observe, funcs, kfuncs),
             Err(why) => match first_encoding_error(req, profile) {
                 Some(err) => Verification {
                     verdict: Verdict::Rejected,
@@ -695,16 +695,20 @@ fn interpret(
     mut log: Log,
     observe: Observe,
     btf_funcs: Option<check::BtfFuncs>,
+    kfuncs: prepare::kfunc::KfuncTab,
 ) -> Verification {
     match linfo::SourceLines::new(req) {
         Ok(lines) => log.set_source_lines(lines),
         Err(u) => return unsupported(u),
     }
-    // `compute_call_live_regs`: a helper uses the registers of its
-    // prototype's arguments; an unavailable helper is taken to use all.
-    let helper_args = |id: i32| {
+    // `compute_call_live_regs`: a helper or kfunc uses the registers of
+    // its prototype's arguments; an unavailable helper is taken to use all.
+    let call_args = |insn: &bpfcheck_uapi::RawInsn| {
+        if insn.src == op::PSEUDO_KFUNC_CALL {
+            return kfuncs.nargs(insn);
+        }
         profile
-            .helper(id, req.prog_type, req.expected_attach_type)
+            .helper(insn.imm, req.prog_type, req.expected_attach_type)
             .ok()
             .and_then(|p| u8::try_from(p.used_args().len()).ok())
     };
@@ -714,15 +718,23 @@ fn interpret(
         // about them; those are not modelled.
         log.mark_inexact();
     }
-    let live = liveness::live_before(&req.insns, &helper_args);
+    let live = liveness::live_before(&req.insns, &call_args);
     let scc = check::compute_scc(&req.insns);
     if let Some(u) = unmodelled_walk(req, profile, &scc) {
         return unsupported(u);
     }
     if log.level2() && profile.features.live_regs_table {
-        log.push(&liveness::table(&req.insns, &live, &scc, profile.log_era));
+        let names = prepare::kfunc::KfuncNames(&kfuncs);
+        log.push(&liveness::table(
+            &req.insns,
+            &live,
+            &scc,
+            profile.log_era,
+            &names,
+        ));
     }
     let mut checker = check::Checker::new(req, profile, &mut log, live, scc, btf_funcs);
+    checker.set_kfuncs(kfuncs);
     checker.observe(observe);
     let outcome = checker.run();
     let mut stats = checker.stats();

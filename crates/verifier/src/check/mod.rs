@@ -33,6 +33,7 @@ mod equiv;
 mod frames;
 mod helper_mem;
 mod jmp;
+mod kfunc;
 mod ld_abs;
 mod loops;
 mod map;
@@ -53,9 +54,11 @@ mod stack_liveness;
 mod subprog_call;
 mod visited;
 
+pub(crate) use call::gpl_compatible;
+
 pub(crate) use subprog_call::subprog_starts;
 
-pub(crate) use btf_func::BtfFuncs;
+pub(crate) use btf_func::{BtfFuncs, is_prog_ctx};
 
 /// The subprograms' BTF from `func_info`, read once for the whole walk:
 /// with several subprograms it must be modelled; a lone main program's
@@ -184,6 +187,8 @@ pub(crate) struct Checker<'a> {
     calls_callback: Vec<bool>,
     /// `bpf_loop`'s inlining state per call instruction.
     loop_inline: std::collections::BTreeMap<usize, callback::LoopInline>,
+    /// The kfuncs the program calls (`kfunc_tab`).
+    kfuncs: crate::prepare::kfunc::KfuncTab,
 }
 
 /// How an instruction ends.
@@ -275,6 +280,7 @@ impl<'a> Checker<'a> {
             longest_mark_read: 0,
             calls_callback: insns.iter().map(callback::calls_callback).collect(),
             loop_inline: std::collections::BTreeMap::new(),
+            kfuncs: crate::prepare::kfunc::KfuncTab::default(),
         }
     }
 
@@ -363,7 +369,7 @@ impl<'a> Checker<'a> {
                 let era = self.profile.log_era;
                 self.log.line(&format!(
                     "{idx}: {}",
-                    disasm(self.insns, idx, era, &print::KernelAddrs)
+                    disasm(self.insns, idx, era, &print::KernelAddrs(&self.kfuncs))
                 ));
                 self.prev_insn_print_len = self.log.pos() - self.prev_log_pos;
                 self.prev_log_pos = self.log.pos();

@@ -5,7 +5,7 @@ use bpfcheck_profile::{IsaFeatures, KernelProfile};
 use bpfcheck_uapi::{Errno, LoadRequest, RawInsn, op};
 
 use crate::{
-    error::{ErrorCode, Stop, Unsupported, VerifierError},
+    error::{ErrorCode, Stop, VerifierError},
     log::Log,
 };
 
@@ -28,6 +28,7 @@ pub(crate) fn discover(
     req: &LoadRequest,
     profile: &KernelProfile,
     log: &mut Log,
+    kfuncs: &mut super::kfunc::KfuncTab,
 ) -> Result<Vec<usize>, Stop> {
     let insns = &req.insns;
     let isa = &profile.isa;
@@ -53,8 +54,8 @@ pub(crate) fn discover(
             );
         }
         if kfunc {
-            // Checking a kfunc needs the kernel's BTF and kfunc sets.
-            return Err(Unsupported::new("kfunc calls", Some(i)).into());
+            super::kfunc::add_kfunc_call(req, profile, log, kfuncs, i, insn)?;
+            continue;
         }
         let target = i64::try_from(i).unwrap_or(i64::MAX) + i64::from(insn.imm) + 1;
         let target = usize::try_from(target)
