@@ -372,3 +372,76 @@ fn scalar_struct(btf: &Btf<'_>, id: BtfTypeId, depth: u32) -> bool {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfcheck_uapi::{ProgType, op};
+
+    fn param(name: &str) -> KParam {
+        KParam {
+            name: name.to_owned(),
+            ty: KType::Scalar { size: 4 },
+            ctx: false,
+        }
+    }
+
+    #[test]
+    fn suffixes_need_a_name_before_them() {
+        assert!(param("len__sz").has_suffix("__sz"));
+        assert!(param("flags__k").has_suffix("__k"));
+        assert!(!param("__sz").has_suffix("__sz"));
+        assert!(!param("size").has_suffix("__sz"));
+    }
+
+    fn call(profile: &KernelProfile, name: &str, prog_type: ProgType) -> (KfuncTab, RawInsn) {
+        let btf = profile.btf.as_ref().unwrap().btf().unwrap();
+        let id = btf.find_kfunc(name).unwrap().id().0 as i32;
+        let insn = RawInsn::new(op::JMP | op::CALL, 0, op::PSEUDO_KFUNC_CALL, 0, id);
+        let req = LoadRequest {
+            prog_type,
+            license: "GPL".into(),
+            insns: vec![insn],
+            ..LoadRequest::default()
+        };
+        let mut tab = KfuncTab::default();
+        let mut log = Log::new(0);
+        add_kfunc_call(&req, profile, &mut log, &mut tab, 0, &insn).unwrap();
+        (tab, insn)
+    }
+
+    #[test]
+    fn prototypes_are_read_for_the_kfuncs_called() {
+        let profile = KernelProfile::builtin("6.18").unwrap();
+        let (tab, insn) = call(&profile, "bpf_xdp_pull_data", ProgType::XDP);
+        let d = tab.get(&insn).unwrap();
+        assert_eq!(d.name, "bpf_xdp_pull_data");
+        assert!(matches!(d.access, KAccess::Allowed(_)));
+        assert_eq!(d.params.len(), 2);
+        assert!(d.params[0].ctx && !d.params[1].ctx);
+        assert_eq!(d.ret, KType::Scalar { size: 4 });
+        assert_eq!(tab.nargs(&insn), Some(2));
+        assert_eq!(tab.name(insn.imm, 0).as_deref(), Some("bpf_xdp_pull_data"));
+        // Not registered for socket filters: refused at the call, and its
+        // call taken to read every argument register.
+        let (tab, insn) = call(&profile, "bpf_xdp_pull_data", ProgType::SOCKET_FILTER);
+        assert_eq!(tab.get(&insn).unwrap().access, KAccess::NotAllowed);
+        assert_eq!(tab.nargs(&insn), None);
+    }
+
+    #[test]
+    fn pointees_are_classified() {
+        let profile = KernelProfile::builtin("6.18").unwrap();
+        let (tab, insn) = call(&profile, "bpf_copy_from_user_str", ProgType::SYSCALL);
+        let d = tab.get(&insn).unwrap();
+        let KType::Ptr(dst) = &d.params[0].ty else {
+            panic!("{:?}", d.params[0]);
+        };
+        assert!(dst.void && !dst.scalar && !dst.composite);
+        assert!(d.params[1].has_suffix("__sz"));
+        let KAccess::Allowed(flags) = d.access else {
+            panic!("{:?}", d.access);
+        };
+        assert!(flags.has(KfuncFlags::SLEEPABLE));
+    }
+}
