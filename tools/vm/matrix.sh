@@ -20,11 +20,28 @@ skip() { echo "SKIPPED ($1): kernel matrix"; exit 0; }
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
 command -v python3 >/dev/null || skip "python3 missing"
 
-cargo build --release --locked -q -p bpfcheck-vmoracle --bin bpfcheck-vm
-init=$(tools/vm/build-init.sh 2>/dev/null | tail -1)
-vm=${CARGO_TARGET_DIR:-target}/release/bpfcheck-vm
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+# A build failure is a failure of the run, with the compiler's own words
+# and the disk space (a full disk is the usual reason on a CI machine).
+build_failed() {
+    echo "FAILED kernel matrix: $1 did not build:"
+    tail -30 "$work/build.log"
+    df -h "${CARGO_TARGET_DIR:-target}" . 2>/dev/null || true
+    exit 1
+}
+cargo build --release --locked -p bpfcheck-vmoracle --bin bpfcheck-vm >"$work/build.log" 2>&1 \
+    || build_failed bpfcheck-vm
+# The init is linked statically against glibc (libc6-dev's libc.a): a
+# machine that cannot do that cannot run the matrix, which is said loudly
+# with the linker's words.
+if ! init=$(tools/vm/build-init.sh 2>"$work/build.log" | tail -1) || [ ! -x "$init" ]; then
+    tail -30 "$work/build.log"
+    df -h "${CARGO_TARGET_DIR:-target}" . 2>/dev/null || true
+    skip "the static init (tools/vm/build-init.sh) does not build on this machine; its errors are above"
+fi
+vm=${CARGO_TARGET_DIR:-target}/release/bpfcheck-vm
 
 status=0
 for pair in bullseye:5.10 bookworm:6.1 bookworm-backports:6.12 sid:7.2; do

@@ -134,6 +134,14 @@ pub struct Features {
     /// changes packet data, and every packet pointer is forgotten.
     #[serde(default)]
     pub tail_call_keeps_pkt: bool,
+    /// `bpf_fastcall` spill/fill patterns around helper calls are found
+    /// before the walk (`mark_fastcall_patterns`, 6.12+); where every
+    /// access to their slots belongs to a pattern and the JIT inlines the
+    /// call (`bpf_get_smp_processor_id` on x86-64, the JIT being on by
+    /// default in every profiled kernel), the pairs are removed and the
+    /// subprogram's stack depth shrinks to what is left.
+    #[serde(default)]
+    pub fastcall: bool,
 }
 
 /// Which kernel's scalar arithmetic the verifier reproduces.

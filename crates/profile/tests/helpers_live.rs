@@ -393,8 +393,31 @@ fn live_kernel_agrees_with_the_6_18_helper_data() {
         write_offers(&live);
         return;
     }
+    let mut live = live;
+    let mut recorded = recorded;
+    for (pt, id) in BUILD_DEPENDENT {
+        let differs = |r: &Recording| r.refused.get(*pt).map(|v| v.contains(id));
+        if differs(&live) != differs(&recorded) {
+            println!(
+                "NOTICE: this 6.18 build's {pt} programs differ from the recording on helper {id}, \
+                 a known difference between 6.18 builds"
+            );
+        }
+        for r in [&mut live, &mut recorded] {
+            if let Some(v) = r.refused.get_mut(*pt) {
+                v.retain(|x| x != id);
+            }
+            r.helpers
+                .retain(|c| (c.prog_type.as_str(), c.id) != (*pt, *id));
+        }
+    }
     assert_eq!(
         live, recorded,
         "the kernel's answers differ from the recording"
     );
 }
+
+/// Offers that differ between 6.18 builds seen on our machines: the
+/// `-fc-v1300` build refuses `bpf_xdp_adjust_meta` to XDP programs, the
+/// `-fc-v1272` build (the recording's, like upstream) offers it.
+const BUILD_DEPENDENT: &[(&str, u32)] = &[("xdp", 54)];

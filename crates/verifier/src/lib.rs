@@ -437,6 +437,12 @@
 //!   propagated along an SCC's backedges to a fixed point when the state
 //!   that entered it finishes (`propagate_backedges`, each backedge walking
 //!   its own instruction history, as 6.18's states own theirs);
+//! - `bpf_fastcall` (module `check::fastcall`, 6.12+): the spill/fill
+//!   patterns around helper calls (`mark_fastcall_patterns`), voided by any
+//!   other access to their slots (`check_fastcall_stack_contract`), and the
+//!   stack depth once the pairs around inlined calls are removed
+//!   (`remove_fastcall_spills_fills`), as the statistics and the combined
+//!   stack size check see it;
 //! - the log: level 1 (failing path only, truncated at each queued branch
 //!   like the kernel, empty when accepted), level 2 (the `Live regs before
 //!   insn:` table, `from X to Y:` states, the padded `; R0=…` annotations of
@@ -509,8 +515,7 @@
 //!   ids, dynptrs, callbacks, `MEM_UNINIT` map values…), memory arguments
 //!   in map keys and other memory kinds, other return types,
 //!   `bpf_get_smp_processor_id` without a machine CPU count in the
-//!   profile or with `bpf_fastcall` spill/fill pairs around it (which
-//!   change the reported stack depth), helpers with an `allowed`
+//!   profile, helpers with an `allowed`
 //!   callback, helpers on map types whose effect is not modelled
 //!   (map-in-map, socket, XDP socket and device map lookups, queues and
 //!   stacks, storage helpers…), tail calls with subprograms or through

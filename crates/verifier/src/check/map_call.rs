@@ -6,7 +6,7 @@
 
 use bpfcheck_profile::helpers::HelperProto;
 use bpfcheck_profile::map_compat::{MapFuncCompat, map_func_compat};
-use bpfcheck_uapi::{Errno, MapType, helper_name, op};
+use bpfcheck_uapi::{Errno, MapType, helper_name};
 
 use super::Checker;
 use crate::domain::{Era, Scalar};
@@ -182,22 +182,6 @@ impl Checker<'_> {
             return Err(self
                 .unsupported("bpf_get_smp_processor_id's return range (the machine's CPU count)"));
         };
-        // bpf_fastcall spill/fill pairs around the call change the stack
-        // depth the kernel reports (`remove_fastcall_spills_fills`).
-        let i = self.insn_idx;
-        let spill = |k: usize| {
-            self.insns
-                .get(k)
-                .is_some_and(|s| s.code == op::STX | op::MEM | op::DW && s.dst == 10)
-        };
-        let fill = |k: usize| {
-            self.insns
-                .get(k)
-                .is_some_and(|l| l.code == op::LDX | op::MEM | op::DW && l.src == 10)
-        };
-        if i > 0 && spill(i - 1) && fill(i + 1) {
-            return Err(self.unsupported("bpf_fastcall spill/fill patterns"));
-        }
         let max = cpus - 1;
         let mut v = Scalar::unknown();
         v.umin = 0;

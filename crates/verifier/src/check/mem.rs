@@ -299,6 +299,7 @@ impl Checker<'_> {
     }
 
     fn stack_write(&mut self, off: i32, size: i32, value: Value) -> Result<(), Stop> {
+        self.fastcall_contract(off);
         let (spi, _) = Self::slot_of(off);
         self.scratch_slot(spi);
         if size == 8 {
@@ -407,6 +408,7 @@ impl Checker<'_> {
     /// `check_stack_read_fixed_off` into `dst`, or only the checks (and
     /// the history entry of a full fill) when there is none.
     fn stack_read(&mut self, off: i32, size: i32, dst: Option<u8>) -> Result<(), Stop> {
+        self.fastcall_contract(off);
         let (spi, _) = Self::slot_of(off);
         self.scratch_slot(spi);
         self.stack_live

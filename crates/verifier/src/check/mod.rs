@@ -30,6 +30,7 @@ mod ctx_net;
 mod ctx_sock;
 mod ctx_trace;
 mod equiv;
+mod fastcall;
 mod frames;
 mod helper_mem;
 mod jmp;
@@ -189,6 +190,8 @@ pub(crate) struct Checker<'a> {
     loop_inline: std::collections::BTreeMap<usize, callback::LoopInline>,
     /// The kfuncs the program calls (`kfunc_tab`).
     kfuncs: crate::prepare::kfunc::KfuncTab,
+    /// `bpf_fastcall` spill/fill patterns.
+    fastcall: fastcall::Fastcall,
 }
 
 /// How an instruction ends.
@@ -216,6 +219,7 @@ impl<'a> Checker<'a> {
         let insns = &req.insns[..];
         let (prune_point, jmp_point) = prune_points(insns);
         let subprogs = subprog_call::Subprogs::new(insns);
+        let fastcall = fastcall::Fastcall::mark(req, profile, &subprogs.starts);
         // `may_goto` always checkpoints (`mark_force_checkpoint`).
         // and so do callback-calling helpers.
         let force_checkpoint = insns
@@ -281,6 +285,7 @@ impl<'a> Checker<'a> {
             calls_callback: insns.iter().map(callback::calls_callback).collect(),
             loop_inline: std::collections::BTreeMap::new(),
             kfuncs: crate::prepare::kfunc::KfuncTab::default(),
+            fastcall,
         }
     }
 

@@ -64,6 +64,13 @@ impl Subprogs {
         self.depth.clone()
     }
 
+    /// Subprogram `k`'s depth, as `remove_fastcall_spills_fills` sets it.
+    pub(super) fn set_depth(&mut self, k: usize, depth: u32) {
+        if let Some(d) = self.depth.get_mut(k) {
+            *d = depth;
+        }
+    }
+
     /// `round_up_stack_depth` of a JIT-compiled program.
     fn rounded(&self, k: usize) -> u32 {
         self.depth[k].div_ceil(16) * 16
@@ -184,6 +191,7 @@ impl Checker<'_> {
     /// call chain together stay within `MAX_BPF_STACK`.
     pub(super) fn check_max_stack_depth(&mut self) -> Result<(), Stop> {
         self.obs_walk_done();
+        self.remove_fastcall_spills();
         self.stack_depth_from(0, 0, 0)
     }
 
