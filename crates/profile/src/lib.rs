@@ -30,6 +30,7 @@ use std::{
 mod embedded_btf;
 mod features;
 pub mod helpers;
+pub mod kfuncs;
 pub mod map_compat;
 
 pub use embedded_btf::embedded_btf_bytes;
@@ -293,6 +294,9 @@ pub struct KernelProfile {
     /// The embedded helper data of this kernel, if any.
     #[serde(skip)]
     pub helpers: Option<HelperData>,
+    /// The embedded kfunc registrations of this kernel, if any.
+    #[serde(skip)]
+    pub kfuncs: Option<kfuncs::KfuncData>,
     /// The machine's possible CPUs (`nr_cpu_ids`), which bounds what
     /// `bpf_get_smp_processor_id` returns: a fact of the machine, not of
     /// the kernel release, so built-in profiles have none until told
@@ -402,6 +406,7 @@ impl KernelProfile {
             btf: embedded_btf::btf_of("5.10"),
             note: None,
             helpers: None,
+            kfuncs: None,
             possible_cpus: None,
         }
     }
@@ -454,6 +459,7 @@ impl KernelProfile {
             btf: embedded_btf::btf_of("6.1"),
             note: None,
             helpers: Some(HelperData::V6_1),
+            kfuncs: None,
             possible_cpus: None,
         }
     }
@@ -506,6 +512,7 @@ impl KernelProfile {
             btf: embedded_btf::btf_of("6.12"),
             note: None,
             helpers: Some(HelperData::V6_12),
+            kfuncs: Some(kfuncs::KfuncData::V6_12),
             possible_cpus: None,
         }
     }
@@ -560,6 +567,7 @@ impl KernelProfile {
             btf: embedded_btf::btf_of("6.18"),
             note: None,
             helpers: Some(HelperData::V6_18),
+            kfuncs: Some(kfuncs::KfuncData::V6_18),
             possible_cpus: None,
         }
     }
@@ -590,6 +598,7 @@ impl KernelProfile {
             btf: embedded_btf::btf_of("7.2"),
             note: None,
             helpers: Some(HelperData::V7_2),
+            kfuncs: Some(kfuncs::KfuncData::V7_2),
             possible_cpus: None,
         }
     }

@@ -77,6 +77,9 @@ pub enum ErrorCode {
     /// A dynptr argument or stack slot in the wrong state (`Expected an
     /// initialized dynptr …`, `cannot overwrite referenced dynptr`, …).
     DynptrState,
+    /// A kfunc call refused: unknown or not allowed kfunc, license,
+    /// arguments, sleepable and RCU/preemption rules.
+    KfuncCall,
 }
 
 impl ErrorCode {
@@ -112,6 +115,7 @@ impl ErrorCode {
             Self::ReturnValue => "return_value",
             Self::ReferenceLeak => "reference_leak",
             Self::DynptrState => "dynptr_state",
+            Self::KfuncCall => "kfunc_call",
         }
     }
 }

@@ -20,7 +20,17 @@
 //! - `add_subprog_and_kfunc`: subprogram discovery from bpf-to-bpf calls and
 //!   `ld_imm64` function references, `call to invalid destination`,
 //!   `too many subprograms`, the `CAP_BPF` requirement, the level-2
-//!   `func#N @M` table;
+//!   `func#N @M` table; `add_kfunc_call` (module `prepare::kfunc`) for
+//!   each distinct kfunc the program calls, looked up once in the
+//!   profile's kernel BTF and kfunc registrations (no index of all
+//!   kfuncs is built): `cannot call kernel function from non-GPL
+//!   compatible program`, `negative offset disallowed for kernel module
+//!   function call` / `kfunc offset > 0 without fd_array is invalid` and
+//!   `failed to find BTF for kernel function`, `too many different kernel
+//!   function calls`, `kernel btf_id %u is not a function`, `kernel
+//!   function btf_id %u does not have a valid func_proto`, `metadata
+//!   kfuncs require device-bound program`; the prototype's argument count
+//!   feeds `compute_live_registers` for kfuncs the program may call;
 //! - `check_subprogs`: `jump out of range from insn %d to %d`,
 //!   `last insn is not an exit or jmp`;
 //! - `check_btf_info`'s `check_abnormal_return` without `func_info`:
@@ -216,6 +226,27 @@
 //!   liveness uses each prototype's argument count; a spilled constant
 //!   array key (its slot marked precise); `ARG_CONST_ALLOC_SIZE_OR_ZERO`
 //!   (`R%d is not a known constant'`) and `ARG_PTR_TO_CTX | PTR_MAYBE_NULL`;
+//! - kfunc calls (module `check::kfunc`, `check_kfunc_call` and
+//!   `check_kfunc_args`), printed by name (`call bpf_rcu_read_lock#N`):
+//!   `calling kernel function %s is not allowed` from the profile's
+//!   registrations (`bpfcheck_profile::kfuncs`: the common hook, then the
+//!   program type's), `program must be sleepable to call sleepable kfunc
+//!   %s`, `Function %s has %d > %d args`, scalar arguments (`R%d is not a
+//!   scalar`, `__k`: `R%d must be a known constant` and precision,
+//!   `__ign`), `Unrecognized arg#%d type %s`, `Possibly NULL pointer
+//!   passed to trusted arg%d` (where the data knows the flags), NULL for
+//!   `__nullable`/`__opt`, the program's context (`arg#%d expected pointer
+//!   to ctx, but got %s`, a moved context), `arg#%d pointer type %s %s must
+//!   point to %sscalar, or struct with scalar`; `void`, scalar and `void *`
+//!   returns, `R0`–`R5` clobbered, packet pointers dropped by
+//!   `bpf_xdp_pull_data`, precision backtracking through the call; the
+//!   regions of `bpf_rcu_read_lock`/`unlock` (`nested rcu read lock
+//!   (kernel function %s)`, `unmatched rcu read unlock …`) and
+//!   `bpf_preempt_disable`/`enable` (nested, `unmatched attempt to enable
+//!   preemption …`), part of state equivalence, and `check_resource_leak`'s
+//!   `%s cannot be used inside bpf_rcu_read_lock-ed region` /
+//!   `bpf_preempt_disable-ed region` at exit, tail calls and `LD_ABS` (6.12:
+//!   `bpf_rcu_read_unlock is missing`, `%d bpf_preempt_enable%s missing`);
 //! - helpers and maps (module `check::map_call`): `record_func_map`
 //!   (`write into map forbidden`, device maps being read-only),
 //!   `record_func_key` (a tail call's constant index is precise),
@@ -538,7 +569,20 @@
 //!   map key pointers under `BPF_F_STRICT_ALIGNMENT`; inner maps'
 //!   `map_uid` (the timer message prints 0);
 //!   the `stack depth` statistics line of programs with `may_goto` (which
-//!   would include its hidden counter slot); kfunc calls.
+//!   would include its hidden counter slot).
+//! - Kfunc calls beyond the modelled ones (see above), each naming the
+//!   kfunc and what it needs: BTF-typed pointer arguments and returns
+//!   (`kfunc bpf_task_from_pid: BTF-typed pointers`), acquired and
+//!   released references, memory arguments (`__sz`/`__szk` pairs,
+//!   pointers to scalars or scalar structs) and returned memory, dynptrs,
+//!   open-coded iterators, allocated objects and graph nodes, special map
+//!   fields, callbacks, `__str`/`__map`/`__uninit` arguments, exceptions
+//!   (`bpf_throw`), `KF_RCU_PROTECTED`, kfuncs whose registration has a
+//!   filter function or comes from source the profile data does not
+//!   read, module kfuncs (`off` > 0 with an `fd_array`), a NULL pointer
+//!   passed where 6.18's `KF_TRUSTED_ARGS` (not in the 7.2 source its
+//!   data comes from) would decide, sleepable kfuncs, sleepable helpers
+//!   and global functions inside RCU or preemption regions.
 //! - Subprograms whose `func_info` the kernel would refuse or which
 //!   `check_btf_func` would need to judge (counts or offsets that do not
 //!   match the subprograms, extern linkage); global functions with
@@ -600,8 +644,8 @@
 //!   per-instruction encoding checks are still applied in instruction
 //!   order after the passes above (the kernel applies them only where a
 //!   path reaches, after earlier state errors); such rejections carry no log.
-//! - Anything that needs the kernel's or the program's BTF: kfunc calls,
-//!   `ld_imm64` of BTF ids, BTF attach targets, `func_info` validation
+//! - Anything that needs the kernel's or the program's BTF (kfunc calls
+//!   aside): `ld_imm64` of BTF ids, BTF attach targets, `func_info` validation
 //!   (`line_info` tables the kernel would refuse are unsupported),
 //!   exception callbacks.
 
@@ -727,8 +771,8 @@ pub fn verify_observed(
             }
         }
         Err(Stop::Unsupported(u)) => unsupported(u),
-        Ok(()) => match interpretable(req, profile) {
-            Ok(funcs) => interpret(req, profile, log, observe, funcs),
+        Ok(kfuncs) => match interpretable(req, profile) {
+            Ok(funcs) => interpret(req, profile, log, observe, funcs, kfuncs),
             Err(why) => match first_encoding_error(req, profile) {
                 Some(err) => Verification {
                     verdict: Verdict::Rejected,
@@ -810,16 +854,20 @@ fn interpret(
     mut log: Log,
     observe: Observe,
     btf_funcs: Option<check::BtfFuncs>,
+    kfuncs: prepare::kfunc::KfuncTab,
 ) -> Verification {
     match linfo::SourceLines::new(req) {
         Ok(lines) => log.set_source_lines(lines),
         Err(u) => return unsupported(u),
     }
-    // `compute_call_live_regs`: a helper uses the registers of its
-    // prototype's arguments; an unavailable helper is taken to use all.
-    let helper_args = |id: i32| {
+    // `compute_call_live_regs`: a helper or kfunc uses the registers of
+    // its prototype's arguments; an unavailable helper is taken to use all.
+    let call_args = |insn: &bpfcheck_uapi::RawInsn| {
+        if insn.src == op::PSEUDO_KFUNC_CALL {
+            return kfuncs.nargs(insn);
+        }
         profile
-            .helper(id, req.prog_type, req.expected_attach_type)
+            .helper(insn.imm, req.prog_type, req.expected_attach_type)
             .ok()
             .and_then(|p| u8::try_from(p.used_args().len()).ok())
     };
@@ -829,15 +877,23 @@ fn interpret(
         // about them; those are not modelled.
         log.mark_inexact();
     }
-    let live = liveness::live_before(&req.insns, &helper_args);
+    let live = liveness::live_before(&req.insns, &call_args);
     let scc = check::compute_scc(&req.insns);
     if let Some(u) = unmodelled_walk(req, profile, &scc) {
         return unsupported(u);
     }
     if log.level2() && profile.features.live_regs_table {
-        log.push(&liveness::table(&req.insns, &live, &scc, profile.log_era));
+        let names = prepare::kfunc::KfuncNames(&kfuncs);
+        log.push(&liveness::table(
+            &req.insns,
+            &live,
+            &scc,
+            profile.log_era,
+            &names,
+        ));
     }
     let mut checker = check::Checker::new(req, profile, &mut log, live, scc, btf_funcs);
+    checker.set_kfuncs(kfuncs);
     checker.observe(observe);
     let outcome = checker.run();
     let mut stats = checker.stats();

@@ -2,7 +2,7 @@
 //! 6.15+), and the `Live regs before insn:` table the level-2 log starts
 //! with.
 
-use bpfcheck_isa::{DefaultSymbolizer, LogEra, disasm};
+use bpfcheck_isa::{LogEra, Symbolizer, disasm};
 use bpfcheck_uapi::{RawInsn, op};
 
 use crate::prepare::subprogs::is_ldimm64;
@@ -19,7 +19,7 @@ fn bit(r: u8) -> RegSet {
 }
 
 /// Registers an instruction reads and writes.
-fn use_def(insn: &RawInsn, helper_args: &dyn Fn(i32) -> Option<u8>) -> (RegSet, RegSet) {
+fn use_def(insn: &RawInsn, call_args: &dyn Fn(&RawInsn) -> Option<u8>) -> (RegSet, RegSet) {
     let (d, s) = (bit(insn.dst), bit(insn.src));
     let reg_src = op::src(insn.code) == op::X;
     let opb = op::alu_op(insn.code);
@@ -59,8 +59,10 @@ fn use_def(insn: &RawInsn, helper_args: &dyn Fn(i32) -> Option<u8>) -> (RegSet, 
             op::JA | op::JCOND => (0, 0),
             op::EXIT => (1, 0),
             op::CALL => {
-                let used = if insn.src == 0 {
-                    helper_args(insn.imm).map_or(ARGS, |n| ARGS & ((1 << (n + 1)) - 1))
+                // A helper or kfunc uses its prototype's arguments; a
+                // bpf-to-bpf call, or a callee not known, all five.
+                let used = if insn.src == 0 || insn.src == op::PSEUDO_KFUNC_CALL {
+                    call_args(insn).map_or(ARGS, |n| ARGS & ((1 << (n + 1)) - 1))
                 } else {
                     ARGS
                 };
@@ -104,10 +106,10 @@ pub(crate) fn successors(insns: &[RawInsn], i: usize) -> Vec<usize> {
 /// Live registers before each instruction, by backward fixpoint.
 pub(crate) fn live_before(
     insns: &[RawInsn],
-    helper_args: &dyn Fn(i32) -> Option<u8>,
+    call_args: &dyn Fn(&RawInsn) -> Option<u8>,
 ) -> Vec<RegSet> {
     let n = insns.len();
-    let ud: Vec<(RegSet, RegSet)> = insns.iter().map(|i| use_def(i, helper_args)).collect();
+    let ud: Vec<(RegSet, RegSet)> = insns.iter().map(|i| use_def(i, call_args)).collect();
     let succ: Vec<Vec<usize>> = (0..n).map(|i| successors(insns, i)).collect();
     let mut live = vec![0 as RegSet; n];
     let mut changed = true;
@@ -134,7 +136,13 @@ pub(crate) fn live_before(
 
 /// The `Live regs before insn:` table, with each instruction's SCC (blank
 /// outside loops).
-pub(crate) fn table(insns: &[RawInsn], live: &[RegSet], scc: &[u32], era: LogEra) -> String {
+pub(crate) fn table(
+    insns: &[RawInsn],
+    live: &[RegSet],
+    scc: &[u32],
+    era: LogEra,
+    sym: &dyn Symbolizer,
+) -> String {
     let mut out = String::from("Live regs before insn:\n");
     let mut i = 0;
     while i < insns.len() {
@@ -151,7 +159,7 @@ pub(crate) fn table(insns: &[RawInsn], live: &[RegSet], scc: &[u32], era: LogEra
             }
         }
         out.push(' ');
-        out.push_str(&disasm(insns, i, era, &DefaultSymbolizer));
+        out.push_str(&disasm(insns, i, era, sym));
         out.push('\n');
         i += if is_ldimm64(&insns[i]) { 2 } else { 1 };
     }

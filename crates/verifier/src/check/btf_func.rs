@@ -65,7 +65,7 @@ fn ctx_names(prog_type: ProgType) -> &'static [&'static str] {
 /// Whether a pointer to `pointee` is the program's context
 /// (`btf_is_prog_ctx_type`). Kprobes may name their context by the
 /// `bpf_user_pt_regs_t` typedef even when its struct is only declared.
-fn is_prog_ctx(btf: &Btf<'_>, pointee: BtfTypeId, prog_type: ProgType) -> bool {
+pub(crate) fn is_prog_ctx(btf: &Btf<'_>, pointee: BtfTypeId, prog_type: ProgType) -> bool {
     if prog_type == ProgType::KPROBE
         && let Ok(Type::Typedef(t)) = btf.skip_mods(pointee)
         && t.name() == Ok("bpf_user_pt_regs_t")
@@ -420,6 +420,9 @@ impl Checker<'_> {
     /// it does, verified later; the caller sees an unknown `R0`.
     pub(super) fn global_call(&mut self, k: usize, matched: bool) -> Result<(), Stop> {
         self.global_call_under_lock()?;
+        if self.cur.regions.any() {
+            return Err(self.unsupported("global function calls inside RCU or preemption regions"));
+        }
         let Some(b) = self.btf_funcs.as_mut() else {
             return Err(self.unsupported("global functions without BTF"));
         };
@@ -539,6 +542,7 @@ impl Checker<'_> {
                 may_goto_depth: 0,
                 refs: crate::state::Refs::default(),
                 callback_unroll_depth: 0,
+                regions: crate::state::Regions::default(),
             },
             self.subprogs.starts[k],
         );

@@ -63,7 +63,7 @@ const MEM_TYPES: &str =
 const SPIN_LOCK_TYPES: &str = "map_value, ptr_";
 
 /// `license_is_gpl_compatible`.
-fn gpl_compatible(license: &str) -> bool {
+pub(crate) fn gpl_compatible(license: &str) -> bool {
     matches!(
         license,
         "GPL"
@@ -97,7 +97,7 @@ impl Checker<'_> {
     pub(super) fn call(&mut self, insn: &RawInsn) -> Result<(), Stop> {
         match insn.src {
             op::PSEUDO_CALL => return Err(self.unsupported("bpf-to-bpf calls")),
-            op::PSEUDO_KFUNC_CALL => return Err(self.unsupported("kfunc calls")),
+            op::PSEUDO_KFUNC_CALL => return self.kfunc_call(insn),
             _ => {}
         }
         let proto = self.helper_proto(insn.imm)?;
@@ -120,6 +120,9 @@ impl Checker<'_> {
                 Errno::EINVAL,
                 "helper call might sleep in a non-sleepable prog".to_owned(),
             ));
+        }
+        if proto.might_sleep && self.cur.regions.any() {
+            return Err(self.unsupported("sleepable helpers inside RCU or preemption regions"));
         }
         if let Some(feature) = super::callback::unmodelled_callback_helper(insn.imm) {
             return Err(self.unsupported(feature));

@@ -460,7 +460,10 @@ pub(super) fn states_equal(
     ids: &mut IdMap,
     exact: Strictness,
 ) -> Result<bool, Unmodelled> {
-    if !same_callsites(old, cur) || !refsafe(&old.refs, &cur.refs, ids) {
+    if !same_callsites(old, cur)
+        || !refsafe(&old.refs, &cur.refs, ids)
+        || old.regions != cur.regions
+    {
         return Ok(false);
     }
     for (i, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {

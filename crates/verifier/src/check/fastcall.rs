@@ -19,10 +19,12 @@
 
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_profile::helpers::{ArgBase, ProgQuery, RetBase};
+use bpfcheck_profile::kfuncs::KfuncFlags;
 use bpfcheck_uapi::{LoadRequest, RawInsn, load, op};
 
 use super::subprog_call::call_target;
 use super::{Checker, jmp};
+use crate::prepare::kfunc::{KAccess, KType, KfuncTab};
 use crate::prepare::subprogs::is_ldimm64;
 
 /// `ARRAY_SIZE(caller_saved)`: `R0`–`R5`.
@@ -69,7 +71,12 @@ impl Fastcall {
     }
 
     /// `mark_fastcall_patterns` over every subprogram.
-    pub(super) fn mark(req: &LoadRequest, profile: &KernelProfile, starts: &[usize]) -> Self {
+    pub(super) fn mark(
+        req: &LoadRequest,
+        profile: &KernelProfile,
+        starts: &[usize],
+        kfuncs: &KfuncTab,
+    ) -> Self {
         let insns = &req.insns[..];
         let mut f = Self::none(insns.len(), starts);
         if !profile.features.fastcall {
@@ -87,7 +94,7 @@ impl Fastcall {
                 if insns[c].code != op::JMP | op::CALL {
                     continue;
                 }
-                if let Some(cs) = summary(req, profile, &insns[c]) {
+                if let Some(cs) = summary(req, profile, kfuncs, &insns[c]) {
                     f.mark_call(insns, &targets, k, c, lowest, &cs);
                 }
             }
@@ -182,9 +189,26 @@ fn is_spill(insn: &RawInsn) -> bool {
     insn.code == op::STX | op::MEM | op::DW && insn.dst == 10
 }
 
-/// `bpf_get_call_summary` for a helper call; kfunc calls never reach the
-/// walk (they are refused before it), and bpf-to-bpf calls have none.
-fn summary(req: &LoadRequest, profile: &KernelProfile, insn: &RawInsn) -> Option<CallSummary> {
+/// `bpf_get_call_summary`: a helper's prototype, or an allowed kfunc's
+/// BTF prototype and `KF_FASTCALL`. Bpf-to-bpf calls have none, and
+/// neither do calls the walk will refuse.
+fn summary(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+    kfuncs: &KfuncTab,
+    insn: &RawInsn,
+) -> Option<CallSummary> {
+    if insn.src == op::PSEUDO_KFUNC_CALL {
+        let d = kfuncs.get(insn)?;
+        let KAccess::Allowed(flags) = d.access else {
+            return None;
+        };
+        return Some(CallSummary {
+            params: u32::try_from(d.params.len()).unwrap_or(5),
+            is_void: matches!(d.ret, KType::Void),
+            inlined: flags.has(KfuncFlags::FASTCALL),
+        });
+    }
     if insn.src != 0 {
         return None;
     }

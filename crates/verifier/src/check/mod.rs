@@ -38,6 +38,7 @@ mod flow_keys;
 mod frames;
 mod helper_mem;
 mod jmp;
+mod kfunc;
 mod ld_abs;
 mod loops;
 mod map;
@@ -62,9 +63,11 @@ mod subprog_call;
 mod timer;
 mod visited;
 
+pub(crate) use call::gpl_compatible;
+
 pub(crate) use subprog_call::subprog_starts;
 
-pub(crate) use btf_func::BtfFuncs;
+pub(crate) use btf_func::{BtfFuncs, is_prog_ctx};
 
 /// The subprograms' BTF from `func_info`, read once for the whole walk:
 /// with several subprograms it must be modelled; a lone main program's
@@ -193,6 +196,8 @@ pub(crate) struct Checker<'a> {
     calls_callback: Vec<bool>,
     /// `bpf_loop`'s inlining state per call instruction.
     loop_inline: std::collections::BTreeMap<usize, callback::LoopInline>,
+    /// The kfuncs the program calls (`kfunc_tab`).
+    kfuncs: crate::prepare::kfunc::KfuncTab,
     /// `bpf_fastcall` spill/fill patterns.
     fastcall: fastcall::Fastcall,
     /// Subprograms run as async callbacks (`is_async_cb`).
@@ -224,7 +229,7 @@ impl<'a> Checker<'a> {
         let insns = &req.insns[..];
         let (prune_point, jmp_point) = prune_points(insns);
         let subprogs = subprog_call::Subprogs::new(insns);
-        let fastcall = fastcall::Fastcall::mark(req, profile, &subprogs.starts);
+        let fastcall = fastcall::Fastcall::mark(req, profile, &subprogs.starts, &Default::default());
         // `may_goto` always checkpoints (`mark_force_checkpoint`).
         // and so do callback-calling helpers.
         let force_checkpoint = insns
@@ -289,6 +294,7 @@ impl<'a> Checker<'a> {
             longest_mark_read: 0,
             calls_callback: insns.iter().map(callback::calls_callback).collect(),
             loop_inline: std::collections::BTreeMap::new(),
+            kfuncs: crate::prepare::kfunc::KfuncTab::default(),
             fastcall,
             async_cbs: std::collections::BTreeSet::new(),
         }
@@ -379,7 +385,7 @@ impl<'a> Checker<'a> {
                 let era = self.profile.log_era;
                 self.log.line(&format!(
                     "{idx}: {}",
-                    disasm(self.insns, idx, era, &print::KernelAddrs)
+                    disasm(self.insns, idx, era, &print::KernelAddrs(&self.kfuncs))
                 ));
                 self.prev_insn_print_len = self.log.pos() - self.prev_log_pos;
                 self.prev_log_pos = self.log.pos();

@@ -249,7 +249,7 @@ impl Checker<'_> {
                 .path
                 .iter()
                 .map(|s| {
-                    let text = disasm(self.insns, s.insn, era, &print::KernelAddrs);
+                    let text = disasm(self.insns, s.insn, era, &print::KernelAddrs(&self.kfuncs));
                     // `(xx) text`: the opcode is not part of the text.
                     let text = match text.split_once(") ") {
                         Some((code, rest)) if code.starts_with('(') && code.len() == 3 => {

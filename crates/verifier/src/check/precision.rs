@@ -12,7 +12,7 @@
 //! current state itself, only in its checkpointed ancestors, as the kernel
 //! does; the level-2 log shows each step (`mark_precise: …`).
 
-use bpfcheck_isa::{DefaultSymbolizer, disasm};
+use bpfcheck_isa::disasm;
 use bpfcheck_uapi::{RawInsn, op};
 
 use super::{Checker, print};
@@ -334,7 +334,8 @@ fn backtrack_insn(
                 bt.regs[fr] &= !ARGS;
                 bt.frame -= 1;
             }
-            op::CALL if insn.src == 0 => {
+            // A helper or kfunc sets `R0` and reads its arguments.
+            op::CALL if insn.src == 0 || insn.src == op::PSEUDO_KFUNC_CALL => {
                 bt.clear_reg(0);
                 if bt.regs[bt.frame] & 0b11_1110 != 0 {
                     return Err(StepErr::Unsupported("precision of helper arguments"));
@@ -354,7 +355,7 @@ fn backtrack_insn(
                 }
                 return leave_callee(bt);
             }
-            op::CALL => return Err(StepErr::Unsupported("precision across kfunc calls")),
+            op::CALL => return Err(StepErr::Unsupported("precision across this call")),
             op::EXIT => return enter_callee(insns, subseq_idx, bt),
             op::JA | op::JCOND => {}
             _ if reg_src => {
@@ -617,7 +618,12 @@ impl Checker<'_> {
                                 bt.frame,
                                 fmt_regs(bt.regs[bt.frame]),
                                 fmt_slots(bt.slots[bt.frame]),
-                                disasm(self.insns, i, self.profile.log_era, &DefaultSymbolizer)
+                                disasm(
+                                    self.insns,
+                                    i,
+                                    self.profile.log_era,
+                                    &crate::prepare::kfunc::KfuncNames(&self.kfuncs)
+                                )
                             );
                             self.log.push(&text);
                         }

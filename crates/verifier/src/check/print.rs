@@ -86,12 +86,16 @@ pub(super) fn frame(
 /// real one, so that the padding of the `; R1=…` annotation after it is
 /// the kernel's; log comparisons replace every such address by a token
 /// (`bpfcheck_isa::normalize_kernel_addresses`).
-pub(super) struct KernelAddrs;
+pub(super) struct KernelAddrs<'a>(pub(super) &'a crate::prepare::kfunc::KfuncTab);
 
 /// Where the made-up addresses start (the x86-64 direct map).
 const FAKE_KERNEL_BASE: u64 = 0xffff_8880_0000_0000;
 
-impl Symbolizer for KernelAddrs {
+impl Symbolizer for KernelAddrs<'_> {
+    fn kfunc_name(&self, btf_id: i32, fd_idx: i16) -> Option<String> {
+        self.0.name(btf_id, fd_idx)
+    }
+
     fn ld_imm64_text(&self, src: u8, value: u64) -> Option<String> {
         PseudoSrc::from_bits(src)
             .filter(|s| s.is_kernel_pointer())

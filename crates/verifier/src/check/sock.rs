@@ -344,11 +344,15 @@ impl Checker<'_> {
         }
         // A subprogram's exit may keep a lock its caller releases.
         let exit = what.starts_with("BPF_EXIT");
-        if !exit || self.cur.frames.len() == 1 {
+        let check_lock = !exit || self.cur.frames.len() == 1;
+        if check_lock {
             self.no_lock_held(what)?;
         }
         // A static subprogram may hand its references back to its caller.
         if self.cur.refs.pointers().next().is_none() || self.cur.frames.len() > 1 {
+            if check_lock {
+                self.no_region_held(what)?;
+            }
             return Ok(());
         }
         let mut text = String::new();
@@ -381,6 +385,9 @@ impl Checker<'_> {
                 "bpf_spin_unlock is missing".to_owned(),
             ));
         }
+        if exit && main {
+            self.no_region_at_exit_v1()?;
+        }
         if !exit && !ld_abs {
             self.no_lock_held(what)?;
         }
@@ -411,6 +418,9 @@ impl Checker<'_> {
         }
         if ld_abs {
             self.no_lock_held(what)?;
+        }
+        if !exit {
+            self.no_region_held(what)?;
         }
         Ok(())
     }

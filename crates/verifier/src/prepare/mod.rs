@@ -13,6 +13,7 @@
 
 pub(crate) mod attr;
 pub(crate) mod cfg;
+pub(crate) mod kfunc;
 pub(crate) mod ldimm64;
 pub(crate) mod map_btf;
 pub(crate) mod sleepable;
@@ -24,12 +25,19 @@ use bpfcheck_uapi::LoadRequest;
 use crate::{error::Stop, log::Log};
 
 /// Runs the passes; stops at the first refusal, as the kernel does.
-pub(crate) fn run(req: &LoadRequest, profile: &KernelProfile, log: &mut Log) -> Result<(), Stop> {
+/// Gives the kfuncs the program calls.
+pub(crate) fn run(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+    log: &mut Log,
+) -> Result<kfunc::KfuncTab, Stop> {
     attr::check(req, profile)?;
-    let subprog_starts = subprogs::discover(req, profile, log)?;
+    let mut kfuncs = kfunc::KfuncTab::default();
+    let subprog_starts = subprogs::discover(req, profile, log, &mut kfuncs)?;
     subprogs::check_ranges(&req.insns, &subprog_starts, &profile.isa)?;
     subprogs::check_abnormal_return(req, &subprog_starts)?;
     ldimm64::resolve(req, profile)?;
     cfg::check(req, &subprog_starts, profile)?;
-    sleepable::check(req, profile)
+    sleepable::check(req, profile)?;
+    Ok(kfuncs)
 }

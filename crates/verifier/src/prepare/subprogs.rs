@@ -28,6 +28,7 @@ pub(crate) fn discover(
     req: &LoadRequest,
     profile: &KernelProfile,
     log: &mut Log,
+    kfuncs: &mut super::kfunc::KfuncTab,
 ) -> Result<Vec<usize>, Stop> {
     let insns = &req.insns;
     let isa = &profile.isa;
@@ -53,8 +54,8 @@ pub(crate) fn discover(
             );
         }
         if kfunc {
-            // Checking a kfunc needs the kernel's BTF and kfunc sets.
-            return Err(Unsupported::new("kfunc calls", Some(i)).into());
+            super::kfunc::add_kfunc_call(req, profile, log, kfuncs, i, insn)?;
+            continue;
         }
         let target = i64::try_from(i).unwrap_or(i64::MAX) + i64::from(insn.imm) + 1;
         let target = usize::try_from(target)
@@ -81,14 +82,33 @@ pub(crate) fn discover(
             starts.insert(pos, target);
         }
     }
-    // An exception callback named by a BTF decl tag would be added here;
-    // that needs the program's BTF, which this pass does not read yet.
+    // An exception callback named by a BTF decl tag would be added here
+    // as a subprogram; without it `check_cfg` would find its code
+    // unreachable.
+    if declares_exception_callback(req) {
+        return Err(Unsupported::new("exception callbacks", Some(0)).into());
+    }
     if log.level2() && profile.features.log_subprog_table {
         for (n, start) in starts.iter().enumerate() {
             log.line(&format!("func#{n} @{start}"));
         }
     }
     Ok(starts)
+}
+
+/// Whether the program's BTF names an exception callback
+/// (`exception_callback:` decl tag on the main program).
+fn declares_exception_callback(req: &LoadRequest) -> bool {
+    let Some(bytes) = req.prog_btf.as_deref() else {
+        return false;
+    };
+    let Ok(btf) = bpfcheck_btf::Btf::parse(bytes) else {
+        return false;
+    };
+    btf.iter().any(|t| {
+        matches!(t, bpfcheck_btf::Type::DeclTag(d)
+            if d.name().is_ok_and(|n| n.starts_with("exception_callback:")))
+    })
 }
 
 /// Jumps must stay inside their subprogram, and a subprogram must not fall

@@ -10,12 +10,14 @@
 pub mod live;
 pub(crate) mod refs;
 pub(crate) mod reg;
+pub(crate) mod regions;
 pub(crate) mod stack;
 
 use bpfcheck_uapi::RegNo;
 
 pub use refs::{RefEntry, Refs};
 pub use reg::{DynptrInfo, DynptrKind, MapIdx, MemTag, PtrFields, RegState, ScalarReg};
+pub use regions::Regions;
 pub use stack::{SLOT_SIZE, SlotType, StackSlot};
 
 /// `MAX_BPF_STACK`.
@@ -120,6 +122,8 @@ pub struct VerifierState {
     pub refs: Refs,
     /// Callback bodies entered on this path (`callback_unroll_depth`).
     pub callback_unroll_depth: u32,
+    /// RCU and non-preemptible regions the path is in.
+    pub regions: Regions,
 }
 
 impl VerifierState {
@@ -130,6 +134,7 @@ impl VerifierState {
             may_goto_depth: 0,
             refs: Refs::default(),
             callback_unroll_depth: 0,
+            regions: Regions::default(),
         }
     }
 

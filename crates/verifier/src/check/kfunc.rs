@@ -1,0 +1,449 @@
+//! Kfunc calls in the walk (`check_kfunc_call`, `check_kfunc_args`): the
+//! registration (`calling kernel function %s is not allowed`), the
+//! destructive and sleepable rules, the arguments the prototype in the
+//! kernel's BTF asks for, the RCU read-side and non-preemptible regions of
+//! `bpf_rcu_read_lock`/`unlock` and `bpf_preempt_disable`/`enable`, and
+//! the return.
+//!
+//! Modelled arguments: scalars (`__k` constants made precise, `__ign`
+//! skipped), the program's context, `NULL` for a `__nullable`/`__opt`
+//! pointer. Modelled returns: `void`, scalars, `void *` (a scalar).
+//! Everything else stops the walk as `unsupported`, naming the kfunc and
+//! what it needs (BTF-typed pointers, references, memory arguments,
+//! dynptrs, iterators, graph nodes, …).
+
+use bpfcheck_profile::kfuncs::KfuncFlags;
+use bpfcheck_uapi::{Errno, RawInsn, load};
+
+use super::Checker;
+use crate::error::{ErrorCode, Stop};
+use crate::prepare::kfunc::{KAccess, KParam, KType, KfuncDesc, KfuncTab};
+use crate::state::RegState;
+
+/// `MAX_BPF_FUNC_REG_ARGS`.
+const MAX_REG_ARGS: usize = 5;
+
+/// What a kfunc needs beyond the modelled rules, by its name and flags:
+/// the feature that makes the call `unsupported`.
+fn special(name: &str, flags: KfuncFlags) -> Option<&'static str> {
+    if flags.has(KfuncFlags::ITER_NEW)
+        || flags.has(KfuncFlags::ITER_NEXT)
+        || flags.has(KfuncFlags::ITER_DESTROY)
+    {
+        return Some("open-coded iterators");
+    }
+    if name == "bpf_throw" {
+        return Some("exceptions (bpf_throw)");
+    }
+    const GRAPH: [&str; 6] = [
+        "bpf_obj_new",
+        "bpf_percpu_obj_",
+        "bpf_obj_drop",
+        "bpf_refcount_acquire",
+        "bpf_list_",
+        "bpf_rbtree_",
+    ];
+    if GRAPH.iter().any(|p| name.starts_with(p)) {
+        return Some("allocated objects and graph nodes (obj_new, list, rbtree)");
+    }
+    if flags.has(KfuncFlags::ACQUIRE) || flags.has(KfuncFlags::RELEASE) {
+        return Some("acquired references (KF_ACQUIRE/KF_RELEASE)");
+    }
+    if flags.has(KfuncFlags::RCU_PROTECTED) {
+        return Some("KF_RCU_PROTECTED");
+    }
+    if flags.has(KfuncFlags::IMPLICIT_ARGS)
+        || flags.has(KfuncFlags::ARENA_RET)
+        || flags.has(KfuncFlags::ARENA_ARG1)
+        || flags.has(KfuncFlags::ARENA_ARG2)
+    {
+        return Some("implicit or arena arguments");
+    }
+    match name {
+        "bpf_cast_to_kern_ctx" | "bpf_rdonly_cast" => Some("BTF-typed pointers (casts)"),
+        "bpf_res_spin_lock" | "bpf_res_spin_lock_irqsave" | "bpf_local_irq_save" => {
+            Some("resilient spin locks and IRQ regions")
+        }
+        "bpf_wq_set_callback_impl" | "bpf_task_work_schedule_signal_impl" => {
+            Some("kfunc callbacks")
+        }
+        _ => None,
+    }
+}
+
+/// A pointer parameter's special kind by its name or pointee
+/// (`get_kfunc_ptr_arg_type`), which the walk does not model.
+fn special_ptr_arg(p: &KParam) -> Option<&'static str> {
+    let KType::Ptr(pt) = &p.ty else {
+        return None;
+    };
+    let by_suffix = [
+        ("__alloc", "allocated objects"),
+        ("__refcounted_kptr", "refcounted kptrs"),
+        ("__str", "constant string arguments"),
+        ("__map", "map arguments"),
+        ("__irq_flag", "IRQ flag arguments"),
+        ("__prog", "program arguments"),
+        ("__uninit", "uninitialised (__uninit) arguments"),
+    ];
+    if let Some((_, what)) = by_suffix.iter().find(|(s, _)| p.has_suffix(s)) {
+        return Some(what);
+    }
+    if !pt.composite {
+        return None;
+    }
+    match pt.name.as_str() {
+        "bpf_dynptr" | "bpf_dynptr_kern" => Some("dynptrs"),
+        "bpf_list_head" | "bpf_list_node" | "bpf_rb_root" | "bpf_rb_node" => Some("graph nodes"),
+        "bpf_wq" | "bpf_timer" | "bpf_task_work" | "bpf_res_spin_lock" => {
+            Some("special map value fields")
+        }
+        n if n.starts_with("bpf_iter_") => Some("open-coded iterators"),
+        _ => None,
+    }
+}
+
+/// Whether a register holds the constant 0 (`register_is_null`).
+fn is_null(reg: &RegState) -> bool {
+    matches!(reg, RegState::Scalar(s) if s.value.const_value() == Some(0))
+}
+
+impl Checker<'_> {
+    /// The kfuncs the program calls, looked up before the walk.
+    pub(crate) fn set_kfuncs(&mut self, tab: KfuncTab) {
+        // `mark_fastcall_patterns` sees kfunc calls by their prototypes.
+        self.fastcall =
+            super::fastcall::Fastcall::mark(self.req, self.profile, &self.subprogs.starts, &tab);
+        self.kfuncs = tab;
+    }
+
+    fn kfunc_reject(&self, errno: Errno, msg: String) -> Stop {
+        self.reject(ErrorCode::KfuncCall, errno, msg)
+    }
+
+    /// `check_kfunc_call`.
+    pub(super) fn kfunc_call(&mut self, insn: &RawInsn) -> Result<(), Stop> {
+        let Some(desc) = self.kfuncs.get(insn).cloned() else {
+            return Err(self.unsupported("kfunc calls the scan did not resolve"));
+        };
+        let name = desc.name.as_str();
+        let flags = match &desc.access {
+            KAccess::Allowed(f) => *f,
+            KAccess::NotAllowed => {
+                return Err(self.kfunc_reject(
+                    Errno::EACCES,
+                    format!("calling kernel function {name} is not allowed"),
+                ));
+            }
+            KAccess::Unknown(why) => return Err(self.unsupported(why)),
+        };
+        if let Some(what) = special(name, flags) {
+            return Err(self.unsupported(&format!("kfunc {name}: {what}")));
+        }
+        if flags.has(KfuncFlags::DESTRUCTIVE) && !self.profile.caps.sys_admin {
+            return Err(self.unsupported(&format!(
+                "kfunc {name}: CAP_SYS_BOOT of a loader without CAP_SYS_ADMIN"
+            )));
+        }
+        let sleepable = flags.has(KfuncFlags::SLEEPABLE);
+        if sleepable && self.req.prog_flags & load::BPF_F_SLEEPABLE == 0 {
+            return Err(self.kfunc_reject(
+                Errno::EACCES,
+                format!("program must be sleepable to call sleepable kfunc {name}"),
+            ));
+        }
+        self.kfunc_args(&desc, flags)?;
+        self.kfunc_regions(name, sleepable)?;
+        let frame = self.cur.cur_mut();
+        for r in 1..=5u8 {
+            *frame.reg_mut(r) = RegState::NotInit;
+        }
+        for r in 0..=5u8 {
+            self.scratch_reg(r);
+            self.live_write_reg(r);
+        }
+        let r0 = match &desc.ret {
+            KType::Void => RegState::NotInit,
+            KType::Scalar { .. } => RegState::unknown(),
+            // `void *` is a number to the program.
+            KType::Ptr(p) if p.void => RegState::unknown(),
+            KType::Ptr(p) if p.composite => {
+                return Err(self.unsupported(&format!("kfunc {name}: BTF-typed pointers")));
+            }
+            KType::Ptr(_) => {
+                return Err(self.unsupported(&format!("kfunc {name}: returned memory")));
+            }
+            KType::Other(_) => {
+                return Err(self.unsupported(&format!("kfunc {name}: its return type")));
+            }
+        };
+        *self.cur.cur_mut().reg_mut(0) = r0;
+        // `bpf_is_kfunc_pkt_changing`.
+        if name == "bpf_xdp_pull_data" {
+            self.clear_all_pkt_pointers();
+        }
+        Ok(())
+    }
+
+    /// `check_kfunc_args`.
+    fn kfunc_args(&mut self, desc: &KfuncDesc, flags: KfuncFlags) -> Result<(), Stop> {
+        let name = desc.name.as_str();
+        let nargs = desc.params.len();
+        if nargs > MAX_REG_ARGS {
+            return Err(self.kfunc_reject(
+                Errno::EINVAL,
+                format!("Function {name} has {nargs} > {MAX_REG_ARGS} args"),
+            ));
+        }
+        let mut constant_seen = false;
+        for (i, p) in desc.params.iter().enumerate() {
+            let regno = u8::try_from(i + 1).unwrap_or(1);
+            let reg = *self.cur.cur().reg(regno);
+            if p.has_suffix("__ign") {
+                continue;
+            }
+            match &p.ty {
+                KType::Scalar { .. } => {
+                    if !matches!(reg, RegState::Scalar(_)) {
+                        return Err(
+                            self.kfunc_reject(Errno::EINVAL, format!("R{regno} is not a scalar"))
+                        );
+                    }
+                    if p.has_suffix("__k") {
+                        if constant_seen {
+                            return Err(
+                                self.unsupported(&format!("kfunc {name}: two constant arguments"))
+                            );
+                        }
+                        constant_seen = true;
+                        let RegState::Scalar(s) = reg else {
+                            unreachable!("checked above")
+                        };
+                        if !s.value.is_const() {
+                            return Err(self.kfunc_reject(
+                                Errno::EINVAL,
+                                format!("R{regno} must be a known constant"),
+                            ));
+                        }
+                        self.mark_chain_precision(regno)?;
+                    } else if p.name == "rdonly_buf_size" || p.name == "rdwr_buf_size" {
+                        return Err(self.unsupported(&format!(
+                            "kfunc {name}: returned buffers (rdonly/rdwr_buf_size)"
+                        )));
+                    }
+                }
+                KType::Ptr(pt) => {
+                    let nullable = p.has_suffix("__nullable") || p.has_suffix("__opt");
+                    let maybe_null = is_null(&reg) || reg_maybe_null(&reg);
+                    let trusted = flags.has(KfuncFlags::TRUSTED_ARGS) || flags.has(KfuncFlags::RCU);
+                    if maybe_null && !nullable {
+                        if trusted {
+                            return Err(self.kfunc_reject(
+                                Errno::EACCES,
+                                format!("Possibly NULL pointer passed to trusted arg{i}"),
+                            ));
+                        }
+                        if !self.trusted_args_known() {
+                            return Err(self.unsupported(&format!(
+                                "kfunc {name}: whether it has KF_TRUSTED_ARGS"
+                            )));
+                        }
+                    }
+                    if super::sock::ref_obj_id(&reg) != 0 {
+                        return Err(
+                            self.unsupported(&format!("kfunc {name}: referenced arguments"))
+                        );
+                    }
+                    let mem_size = desc
+                        .params
+                        .get(i + 1)
+                        .is_some_and(|n| n.has_suffix("__sz") || n.has_suffix("__szk"));
+                    if p.ctx {
+                        self.kfunc_ctx_arg(i, regno, &reg)?;
+                        continue;
+                    }
+                    if nullable && is_null(&reg) && !mem_size {
+                        continue;
+                    }
+                    if let Some(what) = special_ptr_arg(p) {
+                        return Err(self.unsupported(&format!("kfunc {name}: {what}")));
+                    }
+                    if btf_typed(&reg) {
+                        return Err(
+                            self.unsupported(&format!("kfunc {name}: BTF-typed pointer arguments"))
+                        );
+                    }
+                    if matches!(pt.kind, "FUNC_PROTO") {
+                        return Err(self.unsupported(&format!("kfunc {name}: callbacks")));
+                    }
+                    if !(pt.scalar || pt.scalar_struct || mem_size && pt.void) {
+                        return Err(self.kfunc_reject(
+                            Errno::EINVAL,
+                            format!(
+                                "arg#{i} pointer type {} {} must point to {}scalar, or struct with scalar",
+                                pt.kind,
+                                pt.name,
+                                if mem_size { "void, " } else { "" }
+                            ),
+                        ));
+                    }
+                    return Err(self.unsupported(&format!("kfunc {name}: memory arguments")));
+                }
+                KType::Void | KType::Other(_) => {
+                    let kind = match &p.ty {
+                        KType::Other(k) => k,
+                        _ => "UNKNOWN",
+                    };
+                    return Err(self
+                        .kfunc_reject(Errno::EINVAL, format!("Unrecognized arg#{i} type {kind}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `KF_ARG_PTR_TO_CTX`: `check_func_arg_reg_off`, then the type.
+    fn kfunc_ctx_arg(&mut self, i: usize, regno: u8, reg: &RegState) -> Result<(), Stop> {
+        match reg {
+            RegState::PtrToCtx { .. } => self.check_ptr_off_reg(regno, reg),
+            RegState::Scalar(_)
+            | RegState::PtrToStack { .. }
+            | RegState::PtrToMapValue { .. }
+            | RegState::PtrToMapKey { .. }
+            | RegState::PtrToPacket { .. }
+            | RegState::PtrToPacketMeta { .. } => Err(self.kfunc_reject(
+                Errno::EINVAL,
+                format!(
+                    "arg#{i} expected pointer to ctx, but got {}",
+                    reg.type_str()
+                ),
+            )),
+            _ => Err(self.unsupported("kfunc context arguments of this register type")),
+        }
+    }
+
+    /// Whether the profile's kfunc data knows `KF_TRUSTED_ARGS` (7.x made
+    /// every argument trusted and dropped the flag from the source the
+    /// 6.18 data comes from).
+    fn trusted_args_known(&self) -> bool {
+        self.profile
+            .kfuncs
+            .and_then(|d| d.table().ok())
+            .is_some_and(|t| t.uses_flag(KfuncFlags::TRUSTED_ARGS))
+    }
+
+    /// The RCU and preemption bookkeeping of `check_kfunc_call`.
+    fn kfunc_regions(&mut self, name: &str, sleepable: bool) -> Result<(), Stop> {
+        let rcu_lock = name == "bpf_rcu_read_lock";
+        let rcu_unlock = name == "bpf_rcu_read_unlock";
+        let preempt_disable = name == "bpf_preempt_disable";
+        let preempt_enable = name == "bpf_preempt_enable";
+        let regions = &mut self.cur.regions;
+        if regions.rcu {
+            if rcu_lock {
+                return Err(self.kfunc_reject(
+                    Errno::EINVAL,
+                    format!("nested rcu read lock (kernel function {name})"),
+                ));
+            } else if rcu_unlock {
+                // RCU-protected pointers would turn untrusted: none are
+                // modelled.
+                regions.rcu = false;
+            } else if sleepable {
+                return Err(self.unsupported(&format!(
+                    "kfunc {name}: a sleepable kfunc in an RCU read-side region"
+                )));
+            }
+        } else if rcu_lock {
+            regions.rcu = true;
+        } else if rcu_unlock {
+            return Err(self.kfunc_reject(
+                Errno::EINVAL,
+                format!("unmatched rcu read unlock (kernel function {name})"),
+            ));
+        }
+        let regions = &mut self.cur.regions;
+        if regions.preempt > 0 {
+            if preempt_disable {
+                regions.preempt += 1;
+            } else if preempt_enable {
+                regions.preempt -= 1;
+            } else if sleepable {
+                return Err(self.unsupported(&format!(
+                    "kfunc {name}: a sleepable kfunc in a non-preemptible region"
+                )));
+            }
+        } else if preempt_disable {
+            regions.preempt = 1;
+        } else if preempt_enable {
+            return Err(self.kfunc_reject(
+                Errno::EINVAL,
+                format!("unmatched attempt to enable preemption (kernel function {name})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The region rules of `check_resource_leak` after the reference
+    /// check (6.14+; `what` names the instruction).
+    pub(super) fn no_region_held(&self, what: &str) -> Result<(), Stop> {
+        let regions = self.cur.regions;
+        let region = if regions.rcu {
+            "bpf_rcu_read_lock"
+        } else if regions.preempt > 0 {
+            "bpf_preempt_disable"
+        } else {
+            return Ok(());
+        };
+        Err(self.kfunc_reject(
+            Errno::EINVAL,
+            format!("{what} cannot be used inside {region}-ed region"),
+        ))
+    }
+
+    /// The region rules of a main program's exit before 6.14.
+    pub(super) fn no_region_at_exit_v1(&self) -> Result<(), Stop> {
+        let regions = self.cur.regions;
+        if regions.rcu {
+            return Err(
+                self.kfunc_reject(Errno::EINVAL, "bpf_rcu_read_unlock is missing".to_owned())
+            );
+        }
+        if regions.preempt > 0 {
+            let n = regions.preempt;
+            let tail = if n == 1 { " is" } else { "(s) are" };
+            return Err(self.kfunc_reject(
+                Errno::EINVAL,
+                format!("{n} bpf_preempt_enable{tail} missing"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `type_may_be_null`.
+fn reg_maybe_null(reg: &RegState) -> bool {
+    match reg {
+        RegState::PtrToMapValue { maybe_null, .. } => *maybe_null,
+        RegState::PtrToSocket(p)
+        | RegState::PtrToSockCommon(p)
+        | RegState::PtrToTcpSock(p)
+        | RegState::PtrToBtfId { ptr: p, .. }
+        | RegState::PtrToMem { ptr: p, .. } => p.maybe_null,
+        _ => false,
+    }
+}
+
+/// Register types `get_kfunc_ptr_arg_type` takes as BTF-typed
+/// (`PTR_TO_BTF_ID` and the types of `reg2btf_ids`).
+fn btf_typed(reg: &RegState) -> bool {
+    matches!(
+        reg,
+        RegState::PtrToBtfId { .. }
+            | RegState::PtrToSocket(_)
+            | RegState::PtrToSockCommon(_)
+            | RegState::PtrToTcpSock(_)
+            | RegState::PtrToXdpSock(_)
+            | RegState::ConstPtrToMap { .. }
+    )
+}
