@@ -134,6 +134,14 @@ pub struct Features {
     /// changes packet data, and every packet pointer is forgotten.
     #[serde(default)]
     pub tail_call_keeps_pkt: bool,
+    /// `can_be_sleepable` of 7.x: tracepoints, raw tracepoints and the
+    /// tracing attach types `raw_tp`, `fsession` and the `*_multi` ones may
+    /// sleep too, and any other type is refused with `Program of this type
+    /// cannot be sleepable`. Without it (6.12 to 6.18) the refusal lists
+    /// the types that may (`Only fentry/fexit/fmod_ret, lsm, iter, uprobe,
+    /// and struct_ops programs can be sleepable`).
+    #[serde(default)]
+    pub sleepable_tracepoints: bool,
 }
 
 /// Which kernel's scalar arithmetic the verifier reproduces.
