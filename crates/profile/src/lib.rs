@@ -33,7 +33,7 @@ pub mod helpers;
 pub mod map_compat;
 
 pub use embedded_btf::embedded_btf_bytes;
-pub use features::{Features, ScalarArith};
+pub use features::{Features, ScalarArith, WalkV7};
 
 use bpfcheck_btf::{Btf, BtfError, BtfKind, BtfTypeId};
 pub use bpfcheck_isa::{IsaFeatures, LogEra};
@@ -394,6 +394,7 @@ impl KernelProfile {
                 resource_leak_v2: false,
                 tail_call_keeps_pkt: false,
                 sleepable_tracepoints: false,
+                walk_v7: WalkV7::default(),
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("5.10"),
@@ -443,6 +444,7 @@ impl KernelProfile {
                 resource_leak_v2: false,
                 tail_call_keeps_pkt: false,
                 sleepable_tracepoints: false,
+                walk_v7: WalkV7::default(),
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.1"),
@@ -492,6 +494,7 @@ impl KernelProfile {
                 resource_leak_v2: false,
                 tail_call_keeps_pkt: false,
                 sleepable_tracepoints: false,
+                walk_v7: WalkV7::default(),
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.12"),
@@ -543,6 +546,7 @@ impl KernelProfile {
                 resource_leak_v2: true,
                 tail_call_keeps_pkt: true,
                 sleepable_tracepoints: false,
+                walk_v7: WalkV7::default(),
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.18"),
@@ -559,7 +563,10 @@ impl KernelProfile {
             build: "Linux 7.2 (Debian sid, linux-source-7.2 7.2.13)".into(),
             isa: IsaFeatures::V7_2,
             log_era: LogEra::V7_2,
-            limits: Limits::MODERN,
+            limits: Limits {
+                max_call_frames: 16,
+                ..Limits::MODERN
+            },
             features: Features {
                 fd_array_cnt: true,
                 // BPF_TRACE_FSESSION, BPF_TRACE_FENTRY_MULTI,
@@ -569,8 +576,8 @@ impl KernelProfile {
                 sleepable_inner_maps: false,
                 tracing_timers_refused: false,
                 sleepable_tracepoints: true,
-                // 7.1's static stack liveness and 7.x's log are not modelled.
-                do_check: false,
+                walk_v7: WalkV7::V7_2,
+                do_check: true,
                 ..Self::v6_18().features
             },
             caps: Capabilities::ROOT,

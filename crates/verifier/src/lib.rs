@@ -511,6 +511,7 @@ pub mod observe;
 mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
+mod walk_v7;
 
 pub use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{Errno, InsnIdx, LoadRequest, ProgType, VerifierStats, op};
@@ -650,6 +651,9 @@ fn interpretable(
             ),
             Some(0),
         ));
+    }
+    if let Some(u) = walk_v7::unmodelled(profile) {
+        return Err(u);
     }
     let caps = &profile.caps;
     if !(caps.sys_admin || (caps.bpf && caps.perfmon)) {
