@@ -61,26 +61,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "asm/spin_lock_socket_filter",
         "5.10 refuses spin locks in socket filters with the tracing message (`tracing progs cannot use bpf_spin_lock yet`); its message is not a profile fact yet",
     ),
-    (
-        "7.2",
-        "malformed/atomic_bad_op",
-        "7.2 counts the instructions walked before an encoding error its `do_check` finds; bpfcheck reports 7.x's load-time encoding errors with no count",
-    ),
-    (
-        "7.2",
-        "malformed/atomic_bad_size",
-        "7.2 counts the instructions walked before an encoding error its `do_check` finds; bpfcheck reports 7.x's load-time encoding errors with no count",
-    ),
-    (
-        "7.2",
-        "malformed/atomic_fetch_u8",
-        "7.2 counts the instructions walked before an encoding error its `do_check` finds; bpfcheck reports 7.x's load-time encoding errors with no count",
-    ),
-    (
-        "7.2",
-        "malformed/store_release_bad_imm",
-        "7.2 counts the instructions walked before an encoding error its `do_check` finds; bpfcheck reports 7.x's load-time encoding errors with no count",
-    ),
 ];
 
 fn profile_for(name: &str) -> KernelProfile {

@@ -150,7 +150,7 @@ pub fn check_prepass(
 
 /// 7.x's load-time loop: register numbers (but the stack-argument forms
 /// that name `BPF_REG_PARAMS`), the `ld_imm64` pair and its reserved `off`,
-/// the opcode table, then the class's reserved fields.
+/// the opcode table, then the class's reserved fields (none for atomics).
 fn check_at_load(
     insns: &[RawInsn],
     idx: usize,
@@ -189,6 +189,11 @@ fn check_at_load(
         if (mode != op::MEM && mode != op::MEMSX) || raw.imm != 0 {
             return Err(InsnError::reserved(idx, "BPF_LDX"));
         }
+    }
+    // An atomic's operation and size are left to `check_atomic` in
+    // `do_check`, on the paths that reach it.
+    if raw.class() == op::STX && op::mode(raw.code) == op::ATOMIC {
+        return Ok(1);
     }
     check_fields(insns, idx, feats)?;
     check_jmp_operand_fields(&raw, idx)?;

@@ -49,7 +49,8 @@ pub struct IsaFeatures {
     /// Every instruction's encoding is checked at load time, in program
     /// order, by the pass that resolves `ld_imm64` (7.x's
     /// `check_and_resolve_insns`): register numbers, the opcode table, then
-    /// each class's reserved fields. Before, `do_check` checked the fields
+    /// each class's reserved fields but an atomic's (`check_atomic` stays in
+    /// `do_check`). Before, `do_check` checked the fields
     /// of the instructions a path reached, and the load-time loop only
     /// `BPF_LDX` (before the opcode table) and `ld_imm64`.
     pub fields_at_load: bool,

@@ -160,6 +160,113 @@ pub struct Features {
     /// 6.18 build does this; the 6.12 and 7.2 sources do not.
     #[serde(default)]
     pub callback_value_id: bool,
+    /// `can_be_sleepable` of 7.x: tracepoints, raw tracepoints and the
+    /// tracing attach types `raw_tp`, `fsession` and the `*_multi` ones may
+    /// sleep too, and any other type is refused with `Program of this type
+    /// cannot be sleepable`. Without it (6.12 to 6.18) the refusal lists
+    /// the types that may (`Only fentry/fexit/fmod_ret, lsm, iter, uprobe,
+    /// and struct_ops programs can be sleepable`).
+    #[serde(default)]
+    pub sleepable_tracepoints: bool,
+    /// How 7.x's `do_check` differs from 6.18's (all off before 7.1).
+    #[serde(default)]
+    pub walk_v7: WalkV7,
+}
+
+/// What 7.x's walk does differently from 6.18's, one switch per behaviour,
+/// each seen on Debian's 7.2.13 under QEMU (`fixtures/kernels/7.2.json`,
+/// its logs in `fixtures/kernels/logs/7.2.json`) and read in its source.
+/// bpfcheck's walk models none of them yet: a profile with any of them on
+/// gets `unsupported` naming the first, before the walk.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct WalkV7 {
+    /// A scalar's 64- and 32-bit ranges are circular numbers (`struct
+    /// cnum64`/`cnum32`, `kernel/bpf/cnum.c`): one wrapped interval per
+    /// width instead of the signed and unsigned pairs, so additions,
+    /// subtractions, negations, the deductions between widths and the
+    /// branch refinements give other bounds than 6.18's.
+    pub cnum_scalars: bool,
+    /// A pointer's fixed offset is part of its `var_off` (`reg->off` is
+    /// gone): states print `imm=N` (`off=` is the link delta), messages
+    /// lose a term (`misaligned value access off 4+0 size 8`), and packet
+    /// accesses out of range say `R%d min value is outside of the allowed
+    /// memory range` instead of `R%d offset is outside of the packet`.
+    pub ptr_offset_in_var_off: bool,
+    /// Before the walk, a forward constant analysis
+    /// (`bpf_compute_const_regs`) turns every conditional jump it decides
+    /// into a `goto` (`bpf_prune_dead_branches`): the log prints the
+    /// rewritten jump, and the walk counts and checkpoints change.
+    pub const_fold_branches: bool,
+    /// 7.1's static stack liveness (`kernel/bpf/liveness.c`): each
+    /// subprogram's stack uses and definitions are found before the walk,
+    /// in the subprograms' topological order, and logged at level 2
+    /// (`topo_order[N] = …`, `subprog#N: analyzing (depth D)...`, `stack
+    /// use/def subprog#N … (dD,csN):` with `; use:`/`; def:` marks); 6.18's
+    /// dataflow over the walk's call chains is gone.
+    pub static_stack_liveness: bool,
+    /// Recursion is refused before the walk by the topological sort of the
+    /// call graph (`sort_subprogs_topo`: `recursive call from %s() to
+    /// %s()`, `EINVAL`, no instruction processed) rather than by the call
+    /// depth the walk reaches.
+    pub recursion_before_walk: bool,
+    /// A context pointer is a memory argument of helpers (`, ctx` ends the
+    /// list of `R%d type=%s expected=…`); a syscall program's context is
+    /// accessed as memory (variable and misaligned offsets, `R%d min value
+    /// is outside of the allowed memory range`).
+    pub ctx_as_memory: bool,
+    /// Kprobe programs may write their `struct pt_regs` context
+    /// (`kprobe_write_ctx`).
+    pub kprobe_ctx_writes: bool,
+    /// A comparison of a maybe-NULL pointer with a register known to be 0
+    /// is a null check, as one with the constant 0 is.
+    pub null_check_by_register: bool,
+    /// Releasing an unreferenced pointer says `release helper %s expects
+    /// referenced PTR_TO_BTF_ID passed to R%d` (6.18: `R%d must be
+    /// referenced when passed to release function`).
+    pub release_ref_message: bool,
+    /// Stack arguments: loads and stores through `BPF_REG_PARAMS` (the
+    /// register after R10) pass a subprogram's sixth and later arguments.
+    pub stack_args: bool,
+    /// At log level 4 the statistics add `insns processed N[+M…]` (per
+    /// global subprogram) and `stack depth … max M`.
+    pub stats_insns_processed: bool,
+}
+
+impl WalkV7 {
+    /// Linux 7.2.
+    pub const V7_2: Self = Self {
+        cnum_scalars: true,
+        ptr_offset_in_var_off: true,
+        const_fold_branches: true,
+        static_stack_liveness: true,
+        recursion_before_walk: true,
+        ctx_as_memory: true,
+        kprobe_ctx_writes: true,
+        null_check_by_register: true,
+        release_ref_message: true,
+        stack_args: true,
+        stats_insns_processed: true,
+    };
+
+    /// The behaviours switched on, by name, most pervasive first.
+    pub fn enabled(&self) -> Vec<&'static str> {
+        [
+            (self.cnum_scalars, "cnum_scalars"),
+            (self.ptr_offset_in_var_off, "ptr_offset_in_var_off"),
+            (self.static_stack_liveness, "static_stack_liveness"),
+            (self.const_fold_branches, "const_fold_branches"),
+            (self.recursion_before_walk, "recursion_before_walk"),
+            (self.ctx_as_memory, "ctx_as_memory"),
+            (self.kprobe_ctx_writes, "kprobe_ctx_writes"),
+            (self.null_check_by_register, "null_check_by_register"),
+            (self.release_ref_message, "release_ref_message"),
+            (self.stack_args, "stack_args"),
+            (self.stats_insns_processed, "stats_insns_processed"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
 }
 
 /// Which kernel's scalar arithmetic the verifier reproduces.

@@ -34,7 +34,7 @@ pub mod kfuncs;
 pub mod map_compat;
 
 pub use embedded_btf::embedded_btf_bytes;
-pub use features::{Features, ScalarArith};
+pub use features::{Features, ScalarArith, WalkV7};
 
 use bpfcheck_btf::{Btf, BtfError, BtfKind, BtfTypeId};
 pub use bpfcheck_isa::{IsaFeatures, LogEra};
@@ -401,6 +401,8 @@ impl KernelProfile {
                 fastcall: false,
                 sockmap_lookup_socket: false,
                 callback_value_id: false,
+                sleepable_tracepoints: false,
+                walk_v7: WalkV7::default(),
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("5.10"),
@@ -454,6 +456,8 @@ impl KernelProfile {
                 fastcall: false,
                 sockmap_lookup_socket: false,
                 callback_value_id: false,
+                sleepable_tracepoints: false,
+                walk_v7: WalkV7::default(),
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.1"),
@@ -507,6 +511,8 @@ impl KernelProfile {
                 fastcall: true,
                 sockmap_lookup_socket: false,
                 callback_value_id: false,
+                sleepable_tracepoints: false,
+                walk_v7: WalkV7::default(),
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.12"),
@@ -562,6 +568,8 @@ impl KernelProfile {
                 fastcall: true,
                 sockmap_lookup_socket: true,
                 callback_value_id: true,
+                sleepable_tracepoints: false,
+                walk_v7: WalkV7::default(),
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.18"),
@@ -579,7 +587,10 @@ impl KernelProfile {
             build: "Linux 7.2 (Debian sid, linux-source-7.2 7.2.13)".into(),
             isa: IsaFeatures::V7_2,
             log_era: LogEra::V7_2,
-            limits: Limits::MODERN,
+            limits: Limits {
+                max_call_frames: 16,
+                ..Limits::MODERN
+            },
             features: Features {
                 fd_array_cnt: true,
                 // BPF_TRACE_FSESSION, BPF_TRACE_FENTRY_MULTI,
@@ -590,8 +601,11 @@ impl KernelProfile {
                 tracing_timers_refused: false,
                 sockmap_lookup_socket: false,
                 callback_value_id: false,
-                // 7.1's static stack liveness and 7.x's log are not modelled.
-                do_check: false,
+                sleepable_tracepoints: true,
+                // 7.x's walk differs in named switches; the first one not
+                // modelled refuses it (`verifier::walk_v7`).
+                walk_v7: WalkV7::V7_2,
+                do_check: true,
                 ..Self::v6_18().features
             },
             caps: Capabilities::ROOT,

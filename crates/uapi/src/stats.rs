@@ -94,13 +94,16 @@ impl VerifierStats {
 
 /// Whether a log line is one of those the verifier adds only at log level
 /// bit 4 (`BPF_LOG_STATS`): `verification time N usec`, `stack depth …`,
-/// and 7.x's `insns processed N`.
+/// and 7.x's `insns processed N` (`N+M…` with global subprograms).
 pub fn is_level4_line(line: &str) -> bool {
     line.starts_with("verification time ")
         || line.starts_with("stack depth ")
-        || line
-            .strip_prefix("insns processed ")
-            .is_some_and(|n| !n.is_empty() && n.trim_end().bytes().all(|b| b.is_ascii_digit()))
+        || line.strip_prefix("insns processed ").is_some_and(|n| {
+            let n = n.trim_end();
+            !n.is_empty()
+                && n.split('+')
+                    .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        })
 }
 
 /// Whether a log line belongs to the statistics the verifier appends after
@@ -154,6 +157,8 @@ mod tests {
         assert!(is_level4_line("verification time 12 usec"));
         assert!(is_level4_line("stack depth 8+0"));
         assert!(is_level4_line("insns processed 12"));
+        assert!(is_level4_line("insns processed 2+0+17"));
+        assert!(!is_level4_line("insns processed 2+"));
         assert!(!is_level4_line("insns processed by x"));
         assert!(is_stats_line(
             "processed 1 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0"

@@ -58,10 +58,12 @@
 //!   insn %d`, `back-edge from insn %d to %d` when loops are not allowed;
 //! - `compute_scc`: the strongly connected components of the CFG (the SCC
 //!   column of the level-2 `Live regs before insn:` table);
-//! - the first check of `check_attach_btf_id` on the 6.12 and 6.18
+//! - the first check of `check_attach_btf_id` on the 6.12, 6.18 and 7.2
 //!   profiles: `Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and
-//!   struct_ops programs can be sleepable` (`can_be_sleepable`) and
-//!   `Syscall programs can only be sleepable`.
+//!   struct_ops programs can be sleepable` (`can_be_sleepable`; 7.x's
+//!   longer list, with tracepoints, says `Program of this type cannot be
+//!   sleepable`: the profile's `sleepable_tracepoints`) and `Syscall
+//!   programs can only be sleepable`.
 //!
 //! What the 6.12 profile changes in the walk (features of
 //! [`bpfcheck_profile::Features`], never version checks): 6.12's scalar
@@ -636,8 +638,17 @@
 //!   whose prototype is not plainly a global `int f(struct named *)` gets
 //!   no log (verdict and statistics are still given).
 //! - Program types other than those above, unprivileged
-//!   loaders, and kernels other than 6.18 and 6.12 (profiles without
-//!   `do_check`). On profiles without `scc_loops` (6.12), programs with a
+//!   loaders, and kernels other than 6.18 and 6.12: profiles without
+//!   `do_check` (5.10, 6.1), and 7.2, whose walk differs from 6.18's in
+//!   the behaviours its profile names one by one
+//!   ([`bpfcheck_profile::WalkV7`]: circular-number scalar ranges,
+//!   pointer offsets in `var_off`, 7.1's static stack liveness, branches
+//!   decided by constant folding before the walk, recursion refused by
+//!   the call graph's topological sort, context pointers as memory, kprobe
+//!   context writes, null checks against a register, the release message,
+//!   stack arguments, the `insns processed` statistics line) and in
+//!   `MAX_CALL_FRAMES` (16); module `walk_v7` answers `unsupported` with
+//!   the first of them. On profiles without `scc_loops` (6.12), programs with a
 //!   back-edge or `may_goto`: those kernels check loops by loop entries,
 //!   which are not modelled. For
 //!   those the
@@ -665,6 +676,7 @@ pub mod observe;
 mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
+mod walk_v7;
 
 pub use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{Errno, InsnIdx, LoadRequest, ProgType, VerifierStats, op};
@@ -804,6 +816,9 @@ fn interpretable(
             ),
             Some(0),
         ));
+    }
+    if let Some(u) = walk_v7::unmodelled(profile) {
+        return Err(u);
     }
     let caps = &profile.caps;
     if !(caps.sys_admin || (caps.bpf && caps.perfmon)) {
