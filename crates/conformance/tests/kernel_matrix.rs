@@ -19,43 +19,32 @@ use bpfcheck_profile::KernelProfile;
 use bpfcheck_verifier::{LOG_LEVEL1, LOG_LEVEL2, Verdict, VerifyOptions, stats_trailer, verify};
 use serde_json::Value;
 
+/// Callback fixtures on 5.10, which has no `ld_imm64` of functions (5.13):
+/// it counts no callback subprogram and refuses `func_info` first
+/// (`number of funcs in func_info doesn't match number of subprogs`);
+/// bpfcheck's 5.10 pre-checks refuse the `ld_imm64` first.
+const NO_LD_FUNC: &str = "5.10 refuses the callback's func_info before its ld_imm64";
+
 /// (profile, fixture): why bpfcheck differs from that real kernel.
 const KNOWN: &[(&str, &str, &str)] = &[
-    (
-        "5.10",
-        "asm/callback_bad_ret",
-        "5.10 has no `ld_imm64` of functions (5.13): it counts no callback subprogram and refuses `func_info` first (`number of funcs in func_info doesn't match number of subprogs`); bpfcheck's 5.10 pre-checks refuse the `ld_imm64` first",
-    ),
-    (
-        "5.10",
-        "asm/callback_counter",
-        "5.10 has no `ld_imm64` of functions (5.13): it counts no callback subprogram and refuses `func_info` first (`number of funcs in func_info doesn't match number of subprogs`); bpfcheck's 5.10 pre-checks refuse the `ld_imm64` first",
-    ),
-    (
-        "5.10",
-        "asm/callback_limit",
-        "5.10 has no `ld_imm64` of functions (5.13): it counts no callback subprogram and refuses `func_info` first (`number of funcs in func_info doesn't match number of subprogs`); bpfcheck's 5.10 pre-checks refuse the `ld_imm64` first",
-    ),
-    (
-        "5.10",
-        "asm/callback_loop",
-        "5.10 has no `ld_imm64` of functions (5.13): it counts no callback subprogram and refuses `func_info` first (`number of funcs in func_info doesn't match number of subprogs`); bpfcheck's 5.10 pre-checks refuse the `ld_imm64` first",
-    ),
-    (
-        "5.10",
-        "asm/callback_nested",
-        "5.10 has no `ld_imm64` of functions (5.13): it counts no callback subprogram and refuses `func_info` first (`number of funcs in func_info doesn't match number of subprogs`); bpfcheck's 5.10 pre-checks refuse the `ld_imm64` first",
-    ),
-    (
-        "5.10",
-        "asm/callback_not_static",
-        "5.10 has no `ld_imm64` of functions (5.13): it counts no callback subprogram and refuses `func_info` first (`number of funcs in func_info doesn't match number of subprogs`); bpfcheck's 5.10 pre-checks refuse the `ld_imm64` first",
-    ),
-    (
-        "5.10",
-        "asm/callback_stack_write",
-        "5.10 has no `ld_imm64` of functions (5.13): it counts no callback subprogram and refuses `func_info` first (`number of funcs in func_info doesn't match number of subprogs`); bpfcheck's 5.10 pre-checks refuse the `ld_imm64` first",
-    ),
+    ("5.10", "asm/callback_bad_ret", NO_LD_FUNC),
+    ("5.10", "asm/callback_counter", NO_LD_FUNC),
+    ("5.10", "asm/callback_limit", NO_LD_FUNC),
+    ("5.10", "asm/callback_loop", NO_LD_FUNC),
+    ("5.10", "asm/callback_nested", NO_LD_FUNC),
+    ("5.10", "asm/callback_not_static", NO_LD_FUNC),
+    ("5.10", "asm/callback_stack_write", NO_LD_FUNC),
+    ("5.10", "asm/for_each_array", NO_LD_FUNC),
+    ("5.10", "asm/for_each_bad_map", NO_LD_FUNC),
+    ("5.10", "asm/for_each_bad_ret", NO_LD_FUNC),
+    ("5.10", "asm/for_each_key_helper_write", NO_LD_FUNC),
+    ("5.10", "asm/for_each_key_oob", NO_LD_FUNC),
+    ("5.10", "asm/for_each_key_write", NO_LD_FUNC),
+    ("5.10", "asm/for_each_lookup", NO_LD_FUNC),
+    ("5.10", "asm/for_each_timer", NO_LD_FUNC),
+    ("5.10", "asm/timer_async_stack", NO_LD_FUNC),
+    ("5.10", "asm/timer_cb_ret", NO_LD_FUNC),
+    ("5.10", "asm/timer_ok", NO_LD_FUNC),
     (
         "5.10",
         "asm/spin_lock_socket_filter",

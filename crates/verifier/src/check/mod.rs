@@ -229,7 +229,8 @@ impl<'a> Checker<'a> {
         let insns = &req.insns[..];
         let (prune_point, jmp_point) = prune_points(insns);
         let subprogs = subprog_call::Subprogs::new(insns);
-        let fastcall = fastcall::Fastcall::mark(req, profile, &subprogs.starts, &Default::default());
+        let fastcall =
+            fastcall::Fastcall::mark(req, profile, &subprogs.starts, &Default::default());
         // `may_goto` always checkpoints (`mark_force_checkpoint`).
         // and so do callback-calling helpers.
         let force_checkpoint = insns
