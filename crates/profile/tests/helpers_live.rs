@@ -328,7 +328,7 @@ fn check_recording(
 
 #[test]
 fn live_kernel_agrees_with_the_6_18_helper_data() {
-    let recorded: Recording =
+    let mut recorded: Recording =
         serde_json::from_str(&std::fs::read_to_string(RECORDING).unwrap_or_else(|_| {
             "{\"kernel\":\"\",\"helpers\":[],\"refused\":{},\"not_loadable\":{}}".into()
         }))
@@ -393,8 +393,6 @@ fn live_kernel_agrees_with_the_6_18_helper_data() {
         write_offers(&live);
         return;
     }
-    let mut live = live;
-    let mut recorded = recorded;
     for (pt, id) in BUILD_DEPENDENT {
         let differs = |r: &Recording| r.refused.get(*pt).map(|v| v.contains(id));
         if differs(&live) != differs(&recorded) {
