@@ -107,6 +107,9 @@ pub(super) enum Strictness {
     /// Pruning against a checkpoint whose loop is still being explored:
     /// precision marks are not final, so every scalar's range counts.
     RangeWithin,
+    /// 6.12's `RANGE_WITHIN`: also the same stack slot types byte for
+    /// byte, and an uninitialised register matches only another.
+    RangeWithinTyped,
 }
 
 /// The register without the fields `regs_exact` leaves to `check_ids`
@@ -198,7 +201,7 @@ fn regsafe(
         return regs_exact(old, cur, ids);
     }
     if matches!(old, RegState::NotInit) {
-        return Ok(true);
+        return Ok(exact != Strictness::RangeWithinTyped || matches!(cur, RegState::NotInit));
     }
     if std::mem::discriminant(old) != std::mem::discriminant(cur) {
         return Ok(false);
@@ -328,7 +331,8 @@ fn stacksafe(
         let mut j = 0;
         while j < SLOT_SIZE {
             let ot = os.types[j];
-            if exact == Strictness::Exact && cs.is_none_or(|cs| cs.types[j] != ot) {
+            let typed = matches!(exact, Strictness::Exact | Strictness::RangeWithinTyped);
+            if typed && cs.is_none_or(|cs| cs.types[j] != ot) {
                 return Ok(false);
             }
             if matches!(ot, SlotType::Invalid | SlotType::Misc) {

@@ -34,6 +34,7 @@ mod frames;
 mod helper_mem;
 mod jmp;
 mod ld_abs;
+mod loop_entry;
 mod loops;
 mod map;
 mod map_call;
