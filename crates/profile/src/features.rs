@@ -71,9 +71,10 @@ pub struct Features {
     /// (`mark_read`).
     pub static_liveness: bool,
     /// Bounded loops are checked with the strongly connected components
-    /// of the CFG (6.17+). Without it the kernel tracks loop entries
-    /// (`update_loop_entry`), which bpfcheck does not model: programs
-    /// with back-edges or `may_goto` are unsupported.
+    /// of the CFG (6.17+). Without it the kernel tracks loop entries in
+    /// the tree of states (`update_loop_entry`, `get_loop_entry`), with
+    /// 6.12's stricter `RANGE_WITHIN` and `peak_states` of states not
+    /// freed.
     pub scc_loops: bool,
     /// A helper's memory argument on the stack is read or written as its
     /// prototype's `MEM_WRITE` says (6.14+). Without it

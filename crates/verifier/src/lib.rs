@@ -78,7 +78,17 @@
 //! numbers (`sane_offset_split`); `pkt_end` marks kept through arithmetic
 //! (`pkt_arith_forgets_end`); every register sharing an id narrowed, live
 //! or not (`linked_regs_live_only`); NULL helper arguments not marked
-//! precise (`null_arg_precise`).
+//! precise (`null_arg_precise`); loops found by loop entries instead of
+//! SCCs (`scc_loops` off, module `check::loop_entry`): `update_loop_entry`
+//! and `get_loop_entry` (with its shortening of the chain),
+//! `update_branch_counts` handing a finished state's entry to its parent,
+//! a finished checkpoint whose outermost entry is still explored compared
+//! with 6.12's `RANGE_WITHIN` (every scalar's range, the same slot types
+//! byte for byte, an uninitialised register only matching another) and
+//! the path it covers joining the loop, no backedges, `SCC` lines or
+//! fixed-point precision propagation, and 6.12's `peak_states` (states
+//! taken less those freed at eviction: a cleaned one never named as a
+//! loop entry).
 //!
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
@@ -526,7 +536,8 @@
 //!   state:` dumps), and in a loop new checkpoints wait for 20 jumps or
 //!   100 instructions; eviction keeps unfinished states on the free list,
 //!   and `peak_states` counts explored, free-listed and backedge states;
-//!   the level-2 `SCC enter`/`SCC exit`/`SCC backedge` lines;
+//!   the level-2 `SCC enter`/`SCC exit`/`SCC backedge` lines; on 6.12 the
+//!   same walk with loop entries in place of SCC visits (see above);
 //! - `may_goto` (`BPF_JCOND`, what `cond_break`/`can_loop` compile to):
 //!   the taken branch first, the fall-through queued one `may_goto_depth`
 //!   deeper with imprecise scalars widened against the previous iteration
@@ -648,10 +659,7 @@
 //!   context writes, null checks against a register, the release message,
 //!   stack arguments, the `insns processed` statistics line) and in
 //!   `MAX_CALL_FRAMES` (16); module `walk_v7` answers `unsupported` with
-//!   the first of them. On profiles without `scc_loops` (6.12), programs with a
-//!   back-edge or `may_goto`: those kernels check loops by loop entries,
-//!   which are not modelled. For
-//!   those the
+//!   the first of them. For those the
 //!   per-instruction encoding checks are still applied in instruction
 //!   order after the passes above (the kernel applies them only where a
 //!   path reaches, after earlier state errors); such rejections carry no log.
@@ -894,9 +902,6 @@ fn interpret(
     }
     let live = liveness::live_before(&req.insns, &call_args);
     let scc = check::compute_scc(&req.insns);
-    if let Some(u) = unmodelled_walk(req, profile, &scc) {
-        return unsupported(u);
-    }
     if log.level2() && profile.features.live_regs_table {
         let names = prepare::kfunc::KfuncNames(&kfuncs);
         log.push(&liveness::table(
@@ -958,27 +963,6 @@ fn interpret(
             ..unsupported(u)
         },
     }
-}
-
-/// What the walk of this profile's kernel does that bpfcheck does not
-/// model for this program: loops without the SCC machinery.
-fn unmodelled_walk(req: &LoadRequest, profile: &KernelProfile, scc: &[u32]) -> Option<Unsupported> {
-    if profile.features.scc_loops {
-        return None;
-    }
-    let may_goto = req
-        .insns
-        .iter()
-        .position(|i| i.code == op::JMP | op::JCOND && i.src == op::MAY_GOTO);
-    let in_loop = scc.iter().position(|&c| c != 0);
-    let insn = match (may_goto, in_loop) {
-        (Some(a), Some(b)) => a.min(b),
-        (a, b) => a.or(b)?,
-    };
-    Some(Unsupported::new(
-        "loops (back-edges, may_goto) checked by loop entries instead of SCCs",
-        Some(insn),
-    ))
 }
 
 fn unsupported(u: Unsupported) -> Verification {

@@ -566,6 +566,7 @@ impl Checker<'_> {
             parent: None,
             first_idx: insn,
             hist_start: 0,
+            loop_entry: None,
         };
         for bucket in &mut self.checkpoint_at {
             bucket.clear();

@@ -295,6 +295,8 @@ impl Checker<'_> {
                 "R0 not a scalar value".to_owned(),
             ));
         }
+        // With read marks (6.12) the value returned is read.
+        self.live_read_reg_64(0);
         self.mark_chain_precision(0)?;
         if let Some(s) = self.cur.cur().reg(0).scalar() {
             let v = s.value;

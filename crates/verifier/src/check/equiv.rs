@@ -107,6 +107,9 @@ pub(super) enum Strictness {
     /// Pruning against a checkpoint whose loop is still being explored:
     /// precision marks are not final, so every scalar's range counts.
     RangeWithin,
+    /// 6.12's `RANGE_WITHIN`: also the same stack slot types byte for
+    /// byte, and an uninitialised register matches only another.
+    RangeWithinTyped,
 }
 
 /// The register without the fields `regs_exact` leaves to `check_ids`
@@ -208,7 +211,7 @@ fn regsafe(
         return regs_exact(old, cur, ids);
     }
     if matches!(old, RegState::NotInit) {
-        return Ok(true);
+        return Ok(exact != Strictness::RangeWithinTyped || matches!(cur, RegState::NotInit));
     }
     if std::mem::discriminant(old) != std::mem::discriminant(cur) {
         return Ok(false);
@@ -400,7 +403,8 @@ fn stacksafe(
         let mut j = 0;
         while j < SLOT_SIZE {
             let ot = os.types[j];
-            if exact == Strictness::Exact && cs.is_none_or(|cs| cs.types[j] != ot) {
+            let typed = matches!(exact, Strictness::Exact | Strictness::RangeWithinTyped);
+            if typed && cs.is_none_or(|cs| cs.types[j] != ot) {
                 return Ok(false);
             }
             if matches!(ot, SlotType::Invalid | SlotType::Misc) {
@@ -496,5 +500,57 @@ pub(super) fn clean_frame(frame: &mut FuncState, live_regs: u16, live_slots: u64
         if spi >= 64 || live_slots & (1 << spi) == 0 {
             *slot = StackSlot::default();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IdMap, Strictness, states_equal};
+    use crate::state::{RegState, SlotType, StackSlot, VerifierState};
+
+    fn equal(old: &VerifierState, cur: &VerifierState, exact: Strictness) -> bool {
+        states_equal(old, cur, &[u16::MAX], &mut IdMap::new(0), exact).is_ok_and(|same| same)
+    }
+
+    fn with_r2(reg: RegState) -> VerifierState {
+        let mut st = VerifierState::entry();
+        *st.cur_mut().reg_mut(2) = reg;
+        st
+    }
+
+    fn with_slot(types: [SlotType; 8]) -> VerifierState {
+        let mut st = VerifierState::entry();
+        st.cur_mut().grow_stack(8);
+        st.cur_mut().stack[0] = StackSlot {
+            types,
+            spilled: RegState::NotInit,
+        };
+        st
+    }
+
+    /// 6.18's `RANGE_WITHIN` lets an uninitialised register cover
+    /// anything; 6.12's only another uninitialised one.
+    #[test]
+    fn an_uninitialised_register_covers_only_itself_in_612_loops() {
+        let old = with_r2(RegState::NotInit);
+        let cur = with_r2(RegState::constant(7));
+        assert!(equal(&old, &cur, Strictness::Loose));
+        assert!(equal(&old, &cur, Strictness::RangeWithin));
+        assert!(!equal(&old, &cur, Strictness::RangeWithinTyped));
+        assert!(equal(&old, &old.clone(), Strictness::RangeWithinTyped));
+    }
+
+    /// 6.12's `RANGE_WITHIN` wants the same slot types byte for byte:
+    /// never-written bytes no longer cover data.
+    #[test]
+    fn slot_types_must_be_the_same_in_612_loops() {
+        let old = with_slot([SlotType::Invalid; 8]);
+        let cur = with_slot([SlotType::Misc; 8]);
+        assert!(equal(&old, &cur, Strictness::RangeWithin));
+        assert!(!equal(&old, &cur, Strictness::RangeWithinTyped));
+        let zero = with_slot([SlotType::Zero; 8]);
+        let misc = with_slot([SlotType::Misc; 8]);
+        assert!(equal(&misc, &zero, Strictness::RangeWithin));
+        assert!(!equal(&misc, &zero, Strictness::RangeWithinTyped));
     }
 }

@@ -260,6 +260,10 @@ impl Checker<'_> {
     /// checkpoint whose last path this was is finished, leaves its loop,
     /// and is freed if it had been evicted.
     pub(super) fn finish_path(&mut self, path: PathMeta) -> Result<(), Stop> {
+        if !self.profile.features.scc_loops {
+            self.finish_path_loop_entries(path);
+            return Ok(());
+        }
         let mut st = path.parent;
         while let Some(c) = st {
             let cp = &mut self.checkpoints[c];

@@ -40,6 +40,7 @@ mod helper_mem;
 mod jmp;
 mod kfunc;
 mod ld_abs;
+mod loop_entry;
 mod loops;
 mod map;
 mod map_call;

@@ -78,6 +78,8 @@ pub(crate) struct PathMeta {
     pub(crate) parent: Option<usize>,
     pub(crate) first_idx: usize,
     pub(crate) hist_start: usize,
+    /// The state's loop entry (`loop_entry`, kernels without SCCs).
+    pub(crate) loop_entry: Option<usize>,
 }
 
 /// A checkpoint (an explored state).
@@ -103,6 +105,9 @@ pub(crate) struct Checkpoint {
     pub(crate) in_free_list: bool,
     /// Checkpoints above it (`dfs_depth`).
     pub(crate) dfs_depth: u32,
+    /// Named as some state's loop entry (`used_as_loop_entry`, kernels
+    /// without SCCs): never freed when evicted.
+    pub(crate) used_as_loop_entry: bool,
 }
 
 /// Where a precision walk starts: the current path, or a state copied

@@ -100,6 +100,16 @@ impl Checker<'_> {
         self.mark_read_up(from, Target::Reg(usize::from(r)), flag, 0);
     }
 
+    /// `mark_reg_read(…, REG_LIVE_READ64)` of a register of the current
+    /// frame, whatever the instruction (a callback's `R0` at its exit).
+    pub(super) fn live_read_reg_64(&mut self, r: u8) {
+        if !self.read_marks || r >= 10 {
+            return;
+        }
+        let from = self.cur.cur().live.regs[usize::from(r)];
+        self.mark_read_up(from, Target::Reg(usize::from(r)), READ64, 0);
+    }
+
     /// A stack slot of frame `frame` read.
     pub(super) fn live_read_slot(&mut self, frame: usize, spi: usize) {
         if !self.read_marks {

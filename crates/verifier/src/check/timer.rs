@@ -148,6 +148,7 @@ impl Checker<'_> {
             parent: None,
             first_idx: 0,
             hist_start: self.hist_len,
+            loop_entry: None,
         };
         self.queue.push(Pending {
             state,

@@ -7,9 +7,16 @@
 use bpfcheck_uapi::Errno;
 
 use super::equiv::{self, Strictness};
+use super::loop_entry::St;
 use super::precision::{Checkpoint, PathMeta};
 use super::{Checker, HISTORY_FORCE, print};
 use crate::error::{ErrorCode, Stop};
+
+/// `is_may_goto_insn`.
+fn is_may_goto(insn: &bpfcheck_uapi::RawInsn) -> bool {
+    insn.code == bpfcheck_uapi::op::JMP | bpfcheck_uapi::op::JCOND
+        && insn.src == bpfcheck_uapi::op::MAY_GOTO
+}
 
 /// Inside a loop a new checkpoint waits for this many jumps or
 /// instructions since the last one.
@@ -51,19 +58,23 @@ impl Checker<'_> {
             let exploring = self.checkpoints[c].branches > 0;
             let old_depth = self.checkpoints[c].state.may_goto_depth;
             let same_depth = old_depth == self.cur.may_goto_depth;
+            let looping = self.loop_strictness();
             // Another `may_goto` iteration in a state the checkpoint
             // covers: the loop converged.
             let may_goto_hit = exploring
-                && self.force_checkpoint[idx]
+                && is_may_goto(&self.insns[idx])
                 && !same_depth
-                && self.compare(c, &live_regs, Strictness::RangeWithin)?;
+                && self.compare(c, &live_regs, looping)?;
+            if may_goto_hit && !self.profile.features.scc_loops {
+                self.update_loop_entry(St::Cur, c);
+            }
             // At a callback-calling helper, an iteration the earlier one
             // covers ends the path; one it does not is not a loop either.
             let calls_callback = exploring && self.calls_callback[idx];
             let callback_hit =
-                calls_callback && self.compare(c, &live_regs, Strictness::RangeWithin)?;
-            let may_goto_hit = may_goto_hit || callback_hit;
-            if exploring && !may_goto_hit {
+                !may_goto_hit && calls_callback && self.compare(c, &live_regs, looping)?;
+            let loop_hit = may_goto_hit || callback_hit;
+            if exploring && !loop_hit {
                 // Another entry into an async callback is no loop.
                 let other_async_entry = {
                     let old = self.checkpoints[c].state.cur();
@@ -84,15 +95,21 @@ impl Checker<'_> {
                     add = false;
                 }
             } else {
-                let in_loop = may_goto_hit || self.incomplete_marks(c);
-                let exact = if in_loop {
-                    Strictness::RangeWithin
+                // A finished checkpoint in a loop still being explored:
+                // 6.18 knows it by its SCC visit, 6.12 by its loop entry.
+                let (in_loop, entry) = if loop_hit {
+                    (true, None)
+                } else if self.profile.features.scc_loops {
+                    (self.incomplete_marks(c), None)
                 } else {
-                    Strictness::Loose
+                    let e = self.exploring_loop_entry(c);
+                    (e.is_some(), e)
                 };
-                if (may_goto_hit || self.compare(c, &live_regs, exact)?)
-                    && !self.explores_all_paths()
-                {
+                let exact = if in_loop { looping } else { Strictness::Loose };
+                if (loop_hit || self.compare(c, &live_regs, exact)?) && !self.explores_all_paths() {
+                    if let Some(e) = entry {
+                        self.update_loop_entry(St::Cur, e);
+                    }
                     self.obs_pruned(idx, c);
                     self.checkpoints[c].hit_cnt += 1;
                     if self.jmp_point[idx] {
@@ -101,7 +118,7 @@ impl Checker<'_> {
                     self.live_propagate(c);
                     let start = self.chain_start();
                     self.propagate_precision(c, &start, self.cur.frames.len())?;
-                    if in_loop {
+                    if in_loop && self.profile.features.scc_loops {
                         self.add_backedge(c, idx);
                     }
                     return Ok(true);
@@ -118,12 +135,17 @@ impl Checker<'_> {
             };
             if cp.miss_cnt > cp.hit_cnt * n + n {
                 // Unlikely to be useful: off the list, freed once no path
-                // from it is walked any more.
-                cp.in_free_list = true;
+                // from it is walked any more (6.18), or now if it can be
+                // (6.12).
                 self.checkpoint_at[bucket].remove(k);
-                self.free_list_size += 1;
                 self.explored_size -= 1;
-                self.maybe_free(c);
+                if self.profile.features.scc_loops {
+                    self.checkpoints[c].in_free_list = true;
+                    self.free_list_size += 1;
+                    self.maybe_free(c);
+                } else {
+                    self.evict_612(c);
+                }
             }
         }
         self.max_states_per_insn = self.max_states_per_insn.max(states_cnt);
@@ -132,7 +154,12 @@ impl Checker<'_> {
         }
         self.total_states += 1;
         self.explored_size += 1;
-        self.update_peak();
+        if self.profile.features.scc_loops {
+            self.update_peak();
+        } else {
+            // 6.12 counts states taken, less those freed.
+            self.peak_states += 1;
+        }
         self.prev_jmps_processed = self.jmps_processed;
         self.prev_insn_processed = self.insn_processed;
         self.forget_precision();
@@ -152,13 +179,17 @@ impl Checker<'_> {
                 .path
                 .parent
                 .map_or(0, |p| self.checkpoints[p].dfs_depth + 1),
+            used_as_loop_entry: false,
         });
         self.checkpoint_at[bucket].push(id);
-        self.maybe_enter_scc(id);
+        if self.profile.features.scc_loops {
+            self.maybe_enter_scc(id);
+        }
         self.path = PathMeta {
             parent: Some(id),
             first_idx: idx,
             hist_start: self.hist_len,
+            loop_entry: self.path.loop_entry,
         };
         self.live_linked_to_checkpoint(id);
         Ok(false)
@@ -170,13 +201,11 @@ impl Checker<'_> {
     fn clean_live_states(&mut self, idx: usize, bucket: usize) {
         for k in 0..self.checkpoint_at[bucket].len() {
             let c = self.checkpoint_at[bucket][k];
+            if self.checkpoints[c].branches != 0 || self.unsettled_loop(c) {
+                continue;
+            }
             let cp = &self.checkpoints[c];
-            if cp.branches != 0
-                || self.incomplete_marks(c)
-                || cp.insn_idx != idx
-                || !equiv::same_callsites(&cp.state, &self.cur)
-                || cp.cleaned
-            {
+            if cp.insn_idx != idx || !equiv::same_callsites(&cp.state, &self.cur) || cp.cleaned {
                 continue;
             }
             if self.read_marks {
@@ -184,6 +213,17 @@ impl Checker<'_> {
             } else {
                 self.clean_checkpoint(c);
             }
+        }
+    }
+
+    /// Whether finished checkpoint `c` is in a loop still being explored,
+    /// its marks incomplete (6.18: its SCC visit has backedges; 6.12: its
+    /// outermost loop entry is being explored).
+    fn unsettled_loop(&mut self, c: usize) -> bool {
+        if self.profile.features.scc_loops {
+            self.incomplete_marks(c)
+        } else {
+            self.exploring_loop_entry(c).is_some()
         }
     }
 
