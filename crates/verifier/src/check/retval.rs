@@ -83,7 +83,12 @@ impl Checker<'_> {
         let Some(range) = return_range(self.prog_type, self.req.expected_attach_type) else {
             return Ok(());
         };
-        let ctx = "At program exit";
+        self.r0_in_range("At program exit", range.min.into(), range.max.into())
+    }
+
+    /// The check of `R0` against a return range: a scalar, made precise,
+    /// whose signed bounds lie in `[min, max]` (`ctx` starts the message).
+    pub(super) fn r0_in_range(&mut self, ctx: &str, min: i64, max: i64) -> Result<(), Stop> {
         let RegState::Scalar(_) = self.cur.cur().reg(0) else {
             let ty = self.cur.cur().reg(0).type_str();
             return Err(self.reject(
@@ -93,14 +98,13 @@ impl Checker<'_> {
             ));
         };
         self.mark_chain_precision(0)?;
-        let Some(s) = self.cur.cur().reg(0).scalar() else {
+        let Some(v) = self.cur.cur().reg(0).scalar().map(|s| s.value) else {
             return Err(self.unsupported("return value check of a non-scalar"));
         };
-        let v = s.value;
-        if i64::from(range.min) <= v.smin && v.smax <= i64::from(range.max) {
+        if min <= v.smin && v.smax <= max {
             return Ok(());
         }
-        let msg = invalid_scalar(ctx, &v, range.min.into(), range.max.into());
+        let msg = invalid_scalar(ctx, &v, min, max);
         Err(self.reject(ErrorCode::ReturnValue, Errno::EINVAL, msg))
     }
 }

@@ -174,23 +174,6 @@ impl Checker<'_> {
     /// `check_return_code` at the exit of an async callback: `R0` a
     /// precise scalar 0.
     pub(super) fn async_return_code(&mut self) -> Result<(), Stop> {
-        let ctx = "At async callback return";
-        let RegState::Scalar(_) = self.cur.cur().reg(0) else {
-            let ty = self.cur.cur().reg(0).type_str();
-            return Err(self.reject(
-                ErrorCode::ReturnValue,
-                Errno::EINVAL,
-                format!("{ctx} the register R0 is not a known value ({ty})"),
-            ));
-        };
-        self.mark_chain_precision(0)?;
-        let Some(v) = self.cur.cur().reg(0).scalar().map(|s| s.value) else {
-            return Err(self.unsupported("return value check of a non-scalar"));
-        };
-        if v.smin >= 0 && v.smax <= 0 {
-            return Ok(());
-        }
-        let msg = super::retval::invalid_scalar(ctx, &v, 0, 0);
-        Err(self.reject(ErrorCode::ReturnValue, Errno::EINVAL, msg))
+        self.r0_in_range("At async callback return", 0, 0)
     }
 }

@@ -491,16 +491,7 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
         RegState::PtrToMem { ptr, size, .. } => {
             out.push_str(reg.type_str());
             out.push('(');
-            let mut parts = Vec::new();
-            if ptr.id != 0 {
-                parts.push(format!("id={}", ptr.id));
-            }
-            if ptr.ref_obj_id != 0 {
-                parts.push(format!("ref_obj_id={}", ptr.ref_obj_id));
-            }
-            if ptr.off != 0 {
-                parts.push(format!("off={}", snum(i64::from(ptr.off))));
-            }
+            let mut parts = id_items(ptr);
             parts.push(format!("sz={size}"));
             if ptr.var.is_const() {
                 if ptr.var.var_off.value != 0 {
@@ -540,32 +531,14 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
         | RegState::PtrToFlowKeys(ptr) => {
             out.push_str(reg.type_str());
             out.push('(');
-            let mut items = Vec::new();
-            if ptr.id != 0 {
-                items.push(format!("id={}", ptr.id));
-            }
-            if ptr.ref_obj_id != 0 {
-                items.push(format!("ref_obj_id={}", ptr.ref_obj_id));
-            }
-            if ptr.off != 0 {
-                items.push(format!("off={}", snum(i64::from(ptr.off))));
-            }
+            let mut items = id_items(ptr);
             push_var_items(&mut items, &ptr.var);
             out.push_str(&items.join(","));
             out.push(')');
         }
         RegState::ConstPtrToDynptr { ptr, dynptr } => {
             out.push_str("dynptr_ptr(");
-            let mut items = Vec::new();
-            if ptr.id != 0 {
-                items.push(format!("id={}", ptr.id));
-            }
-            if ptr.ref_obj_id != 0 {
-                items.push(format!("ref_obj_id={}", ptr.ref_obj_id));
-            }
-            if ptr.off != 0 {
-                items.push(format!("off={}", snum(i64::from(ptr.off))));
-            }
+            let mut items = id_items(ptr);
             items.push(format!("type={}", dynptr.kind.name()));
             push_var_items(&mut items, &ptr.var);
             out.push_str(&items.join(","));
@@ -578,6 +551,21 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             out.push_str("()");
         }
     }
+}
+
+/// The `id=`, `ref_obj_id=` and `off=` a pointer prints, those not zero.
+fn id_items(ptr: &PtrFields) -> Vec<String> {
+    let mut items = Vec::new();
+    if ptr.id != 0 {
+        items.push(format!("id={}", ptr.id));
+    }
+    if ptr.ref_obj_id != 0 {
+        items.push(format!("ref_obj_id={}", ptr.ref_obj_id));
+    }
+    if ptr.off != 0 {
+        items.push(format!("off={}", snum(i64::from(ptr.off))));
+    }
+    items
 }
 
 /// A pointer's variable offset as the kernel prints it: `imm=` for a
