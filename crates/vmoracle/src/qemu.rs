@@ -16,6 +16,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// CPUs of every guest: what bounds `bpf_get_smp_processor_id` there.
+pub const GUEST_CPUS: u32 = 1;
+
 use crate::{VmError, initramfs, protocol::Batch, protocol::GuestEvent};
 
 /// How often the channel file and QEMU are polled.
@@ -105,7 +108,12 @@ impl VmConfig {
             "-cpu",
             &self.cpu,
         ])
-        .args(["-m", &self.memory_mb.to_string(), "-smp", "1"])
+        .args([
+            "-m",
+            &self.memory_mb.to_string(),
+            "-smp",
+            &GUEST_CPUS.to_string(),
+        ])
         .args(["-nodefaults", "-no-user-config", "-display", "none"])
         .args(["-no-reboot", "-monitor", "none"])
         .arg("-kernel")

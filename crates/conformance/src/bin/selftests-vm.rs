@@ -69,7 +69,9 @@ fn parse_args() -> Result<Args, String> {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let profile = KernelProfile::builtin(&args.profile).map_err(|e| e.to_string())?;
+    let profile = KernelProfile::builtin(&args.profile)
+        .map_err(|e| e.to_string())?
+        .with_possible_cpus(Some(bpfcheck_vmoracle::qemu::GUEST_CPUS));
     let cache = args
         .cache
         .or_else(default_cache_dir)
