@@ -19,8 +19,8 @@ use bpfcheck_asm::{Fixture, SymKind};
 use bpfcheck_btf::BtfKind;
 use bpfcheck_profile::kfuncs::{KfuncAccess, KfuncData};
 use bpfcheck_profile::{KernelBtf, KernelProfile};
-use bpfcheck_sys::LoadOptions;
 use bpfcheck_sys::test_support::kernel_or_skip;
+use bpfcheck_sys::{LoadOptions, error_line};
 use bpfcheck_uapi::ProgType;
 use bpfcheck_verifier::{LOG_LEVEL1, Verdict, VerifyOptions, verify};
 
@@ -45,20 +45,6 @@ fn request(text: &str, profile: &KernelProfile) -> bpfcheck_uapi::LoadRequest {
     })
     .unwrap_or_else(|e| panic!("{text}: {e}"));
     fx.load_request("kfunc")
-}
-
-/// The kernel's last meaningful log line (as `fixtures/README.md` says).
-fn error_line(log: &str) -> Option<String> {
-    log.lines()
-        .rev()
-        .map(str::trim_end)
-        .find(|l| {
-            !l.is_empty()
-                && !l.starts_with("processed ")
-                && !l.starts_with("verification time")
-                && !l.starts_with("stack depth")
-        })
-        .map(str::to_owned)
 }
 
 const OPTS: LoadOptions = LoadOptions {

@@ -4,8 +4,8 @@
 
 use bpfcheck_asm::Fixture;
 use bpfcheck_profile::KernelProfile;
-use bpfcheck_sys::LoadOptions;
 use bpfcheck_sys::test_support::kernel_or_skip;
+use bpfcheck_sys::{LoadOptions, error_line};
 use bpfcheck_verifier::{LOG_LEVEL1, Verdict, VerifyOptions, verify};
 
 /// Maps by their `;! map:` spec.
@@ -80,20 +80,6 @@ fn program(map: &str, prog_type: &str, call: &str) -> String {
     text.push_str(call);
     text.push_str("\nr0 = 0\nexit\n");
     text
-}
-
-/// The kernel's last meaningful log line (as `fixtures/README.md` says).
-fn error_line(log: &str) -> Option<String> {
-    log.lines()
-        .rev()
-        .map(str::trim_end)
-        .find(|l| {
-            !l.is_empty()
-                && !l.starts_with("processed ")
-                && !l.starts_with("verification time")
-                && !l.starts_with("stack depth")
-        })
-        .map(str::to_owned)
 }
 
 #[test]

@@ -15,10 +15,11 @@
 //! [`super::spin_lock`]'s. Everything else is reported as unsupported,
 //! naming the feature.
 
+use bpfcheck_profile::KernelProfile;
 use bpfcheck_profile::helpers::{
     ArgBase, ArgType, HelperProto, HelperUnavailable, ProgQuery, RetBase, TypeFlag, TypeFlags,
 };
-use bpfcheck_uapi::{Errno, MapType, RawInsn, load, op};
+use bpfcheck_uapi::{Errno, LoadRequest, MapType, RawInsn, load, op};
 
 use super::Checker;
 use super::helper_mem::{self, MemMeta};
@@ -210,15 +211,10 @@ impl Checker<'_> {
 
     /// `get_helper_proto` with the kernel's messages.
     fn helper_proto(&self, id: i32) -> Result<&'static HelperProto, Stop> {
-        let q = ProgQuery {
-            sleepable: self.req.prog_flags & load::BPF_F_SLEEPABLE != 0,
-            ..ProgQuery::new(
-                self.req.prog_type,
-                self.req.expected_attach_type,
-                self.profile.caps,
-            )
-        };
-        match self.profile.helper_for(id, &q) {
+        match self
+            .profile
+            .helper_for(id, &helper_query(self.req, self.profile))
+        {
             Ok(p) => Ok(p),
             Err(
                 e @ (HelperUnavailable::UnknownId { .. } | HelperUnavailable::NotOffered { .. }),
@@ -511,5 +507,14 @@ impl Checker<'_> {
             }
             None => Ok(None),
         }
+    }
+}
+
+/// What decides which helpers a program may call and with which
+/// prototypes (`env->ops->get_func_proto` for this program).
+pub(super) fn helper_query<'a>(req: &LoadRequest, profile: &KernelProfile) -> ProgQuery<'a> {
+    ProgQuery {
+        sleepable: req.prog_flags & load::BPF_F_SLEEPABLE != 0,
+        ..ProgQuery::new(req.prog_type, req.expected_attach_type, profile.caps)
     }
 }

@@ -18,9 +18,9 @@
 //! first pair that does not fit.
 
 use bpfcheck_profile::KernelProfile;
-use bpfcheck_profile::helpers::{ArgBase, ProgQuery, RetBase};
+use bpfcheck_profile::helpers::{ArgBase, RetBase};
 use bpfcheck_profile::kfuncs::KfuncFlags;
-use bpfcheck_uapi::{LoadRequest, RawInsn, load, op};
+use bpfcheck_uapi::{LoadRequest, RawInsn, op};
 
 use super::subprog_call::call_target;
 use super::{Checker, jmp};
@@ -212,11 +212,8 @@ fn summary(
     if insn.src != 0 {
         return None;
     }
-    let q = ProgQuery {
-        sleepable: req.prog_flags & load::BPF_F_SLEEPABLE != 0,
-        ..ProgQuery::new(req.prog_type, req.expected_attach_type, profile.caps)
-    };
     // A helper the program may not call is refused when the walk reaches it.
+    let q = super::call::helper_query(req, profile);
     let proto = profile.helper_for(insn.imm, &q).ok()?;
     let params = proto
         .args
