@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the BPF selftest programs of Linux 6.12 (Debian's linux-source-6.12)
 # into a cache directory, for bpfcheck's selftests conformance runner
-# (`cargo run -p bpfcheck-conformance --bin selftests`).
+# (`cargo run -p bpfcheck-conformance --bin selftests`). KVER=6.1 builds
+# 6.1's instead (linux-source-6.1), the corpus of the 6.1 profile under
+# QEMU (`selftests-vm --profile 6.1 --cache …/selftests-6.1`).
 #
-# Usage: tools/selftests/build.sh [CACHE_DIR]
-#   CACHE_DIR defaults to ${XDG_CACHE_HOME:-~/.cache}/bpfcheck/selftests-6.12
+# Usage: [KVER=6.1] tools/selftests/build.sh [CACHE_DIR]
+#   CACHE_DIR defaults to ${XDG_CACHE_HOME:-~/.cache}/bpfcheck/selftests-$KVER
 #
 # Layout of the cache:
 #   src/         the extracted subset of the kernel tree
@@ -17,17 +19,18 @@
 # Nothing from the kernel is committed to bpfcheck; only this script is.
 #
 # Environment: CLANG (default clang-19), BPFTOOL (default bpftool),
-# JOBS (default 2), KSRC_TARBALL (default /usr/src/linux-source-6.12.tar.xz),
+# JOBS (default 2), KSRC_TARBALL (default /usr/src/linux-source-$KVER.tar.xz),
 # VMLINUX_BTF (default /sys/kernel/btf/vmlinux).
 set -euo pipefail
 
-CACHE_DIR=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfcheck/selftests-6.12}
+KVER=${KVER:-6.12}
+CACHE_DIR=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfcheck/selftests-$KVER}
 CLANG=${CLANG:-clang-19}
 BPFTOOL=${BPFTOOL:-bpftool}
 JOBS=${JOBS:-2}
-KSRC_TARBALL=${KSRC_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+KSRC_TARBALL=${KSRC_TARBALL:-/usr/src/linux-source-$KVER.tar.xz}
 VMLINUX_BTF=${VMLINUX_BTF:-/sys/kernel/btf/vmlinux}
-TOP=linux-source-6.12
+TOP=linux-source-$KVER
 
 die() { echo "build.sh: $*" >&2; exit 1; }
 
@@ -37,8 +40,8 @@ command -v python3 >/dev/null || die "python3 not found (needed by scripts/bpf_d
 [ -r "$VMLINUX_BTF" ] || die "$VMLINUX_BTF not readable: the running kernel exposes no BTF"
 
 if [ ! -r "$KSRC_TARBALL" ]; then
-    echo "== $KSRC_TARBALL missing: installing linux-source-6.12 (Debian bookworm)"
-    apt-get install -y linux-source-6.12 || die "cannot install linux-source-6.12"
+    echo "== $KSRC_TARBALL missing: installing linux-source-$KVER (Debian bookworm)"
+    apt-get install -y "linux-source-$KVER" || die "cannot install linux-source-$KVER"
 fi
 
 mkdir -p "$CACHE_DIR"
@@ -151,7 +154,7 @@ printf '%s\n' "${SOURCES[@]}" | xargs -P "$JOBS" -I{} bash -c 'compile_one "$1"'
         name=$(basename "$src" .c)
         if [ -s "$OBJS/$name.bpf.o" ]; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
     done
-    echo "selftests 6.12 BPF programs: ${#SOURCES[@]} sources, $ok compiled, $failed failed"
+    echo "selftests $KVER BPF programs: ${#SOURCES[@]} sources, $ok compiled, $failed failed"
     echo "cache: $CACHE_DIR"
     if [ "$failed" -gt 0 ]; then
         echo "failure classes (count, first error line; example file):"
