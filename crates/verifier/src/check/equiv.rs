@@ -235,12 +235,14 @@ fn regsafe(
             RegState::PtrToStack {
                 frameno: f1,
                 off: o1,
+                var: v1,
             },
             RegState::PtrToStack {
                 frameno: f2,
                 off: o2,
+                var: v2,
             },
-        ) => f1 == f2 && o1 == o2,
+        ) => f1 == f2 && o1 == o2 && v1 == v2,
         // `regs_exact`: a context pointer has no id.
         (RegState::PtrToCtx { .. }, RegState::PtrToCtx { .. }) => old == cur,
         // `regs_exact`: a map pointer has no id.

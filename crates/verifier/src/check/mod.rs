@@ -59,6 +59,7 @@ mod ringbuf;
 mod sock;
 mod sock_map;
 mod spin_lock;
+mod stack_var;
 mod stack_liveness;
 mod subprog_call;
 mod timer;

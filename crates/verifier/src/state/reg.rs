@@ -148,13 +148,17 @@ pub enum RegState {
         /// Variable part of the offset.
         var: Scalar,
     },
-    /// A pointer into a function frame's stack (`PTR_TO_STACK`), at a
-    /// constant offset from that frame's `r10`.
+    /// A pointer into a function frame's stack (`PTR_TO_STACK`), at
+    /// `off` plus `var` from that frame's `r10`.
     PtrToStack {
         /// The frame whose stack it points into.
         frameno: u8,
-        /// Offset from that frame's `r10` (non-positive when in bounds).
+        /// Fixed offset from that frame's `r10` (non-positive when in
+        /// bounds).
         off: i32,
+        /// Variable part of the offset: the constant 0 unless a scalar
+        /// that was not a known constant was added.
+        var: Scalar,
     },
     /// A map (`CONST_PTR_TO_MAP`).
     ConstPtrToMap {
@@ -265,6 +269,15 @@ impl RegState {
     /// The scalar constant `v` (`__mark_reg_known`).
     pub const fn constant(v: u64) -> Self {
         Self::Scalar(ScalarReg::new(Scalar::constant(v)))
+    }
+
+    /// A stack pointer at the constant offset `off` of frame `frameno`.
+    pub const fn fp(frameno: u8, off: i32) -> Self {
+        Self::PtrToStack {
+            frameno,
+            off,
+            var: Scalar::constant(0),
+        }
     }
 
     /// The context pointer as the program receives it.
@@ -425,12 +438,25 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             }
             out.push(')');
         }
-        RegState::PtrToStack { frameno: f, off } => {
+        RegState::PtrToStack {
+            frameno: f,
+            off,
+            var,
+        } => {
             out.push_str("fp");
             if *f != frameno {
                 let _ = write!(out, "[{f}]");
             }
-            out.push_str(&snum(i64::from(*off)));
+            if var.is_const() {
+                out.push_str(&snum(i64::from(*off).wrapping_add(var.var_off.value as i64)));
+                return;
+            }
+            let mut items = Vec::new();
+            if *off != 0 {
+                items.push(format!("off={}", snum(i64::from(*off))));
+            }
+            push_var(&mut items, var);
+            let _ = write!(out, "({})", items.join(","));
         }
         RegState::PtrToCtx { off, var } => {
             out.push_str("ctx(");
