@@ -912,7 +912,8 @@ fn interpret(
             &names,
         ));
     }
-    let mut checker = check::Checker::new(req, profile, &mut log, live, scc, btf_funcs);
+    let maps = check::map_in_map::MapTable::new(&req.maps);
+    let mut checker = check::Checker::new(req, &maps, profile, &mut log, live, scc, btf_funcs);
     checker.set_kfuncs(kfuncs);
     checker.observe(observe);
     let outcome = checker.run();

@@ -170,6 +170,12 @@ impl Checker<'_> {
             RetBase::PtrToMapValue if super::sock_map::is_lookup(proto.id, meta.map, self.maps) => {
                 self.sock_map_lookup_ret(meta.map)?
             }
+            RetBase::PtrToMapValue if self.xsk_lookup_gives_sock(proto.id, meta.map) => {
+                RegState::PtrToXdpSock(super::sock::fresh(self.new_id(), true))
+            }
+            RetBase::PtrToMapValue if self.inner_map_of(meta.map).is_some() => {
+                self.map_in_map_lookup_ret(meta.map)?
+            }
             RetBase::PtrToMapValue
                 if ret.flags == Default::default() || ret.flags.has(TypeFlag::PtrMaybeNull) =>
             {

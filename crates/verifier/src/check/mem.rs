@@ -311,6 +311,7 @@ impl Checker<'_> {
                 maybe_null: true, ..
             }
             | RegState::PtrToPacketEnd
+            | RegState::ConstPtrToMapOrNull { .. }
             | RegState::ConstPtrToDynptr { .. } => Err(self.reject(
                 ErrorCode::InvalidMemAccess,
                 Errno::EACCES,

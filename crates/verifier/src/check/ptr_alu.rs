@@ -76,6 +76,7 @@ fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
 pub(super) fn maybe_null(r: &RegState) -> bool {
     match r {
         RegState::PtrToMapValue { maybe_null, .. } => *maybe_null,
+        RegState::ConstPtrToMapOrNull { .. } => true,
         RegState::PtrToMem { ptr, .. } => ptr.maybe_null,
         other => super::sock::sock_fields(other).is_some_and(|p| p.maybe_null),
     }

@@ -165,6 +165,14 @@ pub enum RegState {
         /// Which map.
         map: MapIdx,
     },
+    /// A map-in-map lookup result not checked yet, on kernels that give
+    /// the inner map at once (`CONST_PTR_TO_MAP | PTR_MAYBE_NULL`).
+    ConstPtrToMapOrNull {
+        /// The inner map's meta map.
+        map: MapIdx,
+        /// Nullness id shared by copies of the lookup result.
+        id: u32,
+    },
     /// A pointer into a map value (`PTR_TO_MAP_VALUE`).
     PtrToMapValue {
         /// Which map.
@@ -323,6 +331,7 @@ impl RegState {
             Self::PtrToCtx { .. } => "ctx",
             Self::PtrToStack { .. } => "fp",
             Self::ConstPtrToMap { .. } => "map_ptr",
+            Self::ConstPtrToMapOrNull { .. } => "map_ptr_or_null",
             Self::PtrToMapValue {
                 maybe_null: false, ..
             } => "map_value",
@@ -470,6 +479,14 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
         }
         RegState::ConstPtrToMap { map } => {
             out.push_str("map_ptr(");
+            fmt_map(out, maps, *map);
+            out.push(')');
+        }
+        RegState::ConstPtrToMapOrNull { map, id } => {
+            out.push_str("map_ptr_or_null(");
+            if *id != 0 {
+                let _ = write!(out, "id={id},");
+            }
             fmt_map(out, maps, *map);
             out.push(')');
         }
