@@ -320,8 +320,7 @@ impl Checker<'_> {
             // `check_ptr_to_map_access` walks the kernel's `struct bpf_map`
             // (or the map type's own struct) in vmlinux BTF, as signed
             // loaders do to read a map's hash.
-            RegState::ConstPtrToMap { .. } => Err(self
-                .unsupported("access through a map pointer (CONST_PTR_TO_MAP, BTF struct access)")),
+            RegState::ConstPtrToMap { map } => self.map_ptr_access(regno, *map, off, access),
             _ => Err(self.unsupported("memory access through this pointer type")),
         }
     }

@@ -45,6 +45,7 @@ mod loops;
 mod map;
 mod map_call;
 pub(crate) mod map_in_map;
+mod map_ptr;
 mod map_key;
 mod mem;
 mod mem_arg;
