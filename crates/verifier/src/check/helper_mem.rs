@@ -267,7 +267,15 @@ impl Checker<'_> {
         let (min, max) = self.stack_var_bounds(regno, frameno, off, var, size, what)?;
         // Before access types, a helper could write any stack argument.
         let clobber = access == Access::Write || !typed;
-        self.stack_var_range(regno, frameno, var, min, max + i64::from(size), size, clobber)
+        self.stack_var_range(
+            regno,
+            frameno,
+            var,
+            min,
+            max + i64::from(size),
+            size,
+            clobber,
+        )
     }
 
     /// `check_stack_range_initialized` for a helper's access at the

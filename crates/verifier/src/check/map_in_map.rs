@@ -88,7 +88,10 @@ pub(super) fn not_null_map_value(reg: &mut RegState, non_null: &[NonNullAs], map
 pub(super) fn mark_not_null_keep_id(reg: &mut RegState, non_null: &[NonNullAs]) -> bool {
     match reg {
         RegState::PtrToMapValue {
-            maybe_null, map, id, ..
+            maybe_null,
+            map,
+            id,
+            ..
         } => {
             let map = *map;
             if *id != 0 && matches!(non_null.get(map.0 as usize), Some(NonNullAs::InnerMap(_))) {
@@ -153,9 +156,9 @@ impl Checker<'_> {
                     .get(inner.0 as usize)
                     .is_some_and(|f| !f.is_empty())
                 {
-                    return Err(self.unsupported(
-                        "map-in-map inner maps with BTF special fields (map_uid)",
-                    ));
+                    return Err(
+                        self.unsupported("map-in-map inner maps with BTF special fields (map_uid)")
+                    );
                 }
                 Ok(true)
             }

@@ -42,8 +42,9 @@ impl Checker<'_> {
         off: i16,
         access: Access,
     ) -> Result<(), Stop> {
-        let unsupported =
-            || self.unsupported("access through a map pointer (CONST_PTR_TO_MAP, BTF struct access)");
+        let unsupported = || {
+            self.unsupported("access through a map pointer (CONST_PTR_TO_MAP, BTF struct access)")
+        };
         if self.strict_alignment || self.profile.btf.is_none() {
             return Err(unsupported());
         }

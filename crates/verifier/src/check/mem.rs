@@ -271,7 +271,8 @@ impl Checker<'_> {
     ) -> Result<(), Stop> {
         match base {
             RegState::PtrToStack { var, .. } if !var.var_off.is_const() => {
-                Err(self.unsupported("stack pointers with variable offsets (atomics, helper writes)"))
+                Err(self
+                    .unsupported("stack pointers with variable offsets (atomics, helper writes)"))
             }
             RegState::PtrToStack {
                 frameno, off: roff, ..

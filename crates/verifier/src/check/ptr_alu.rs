@@ -64,9 +64,7 @@ fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
         | RegState::PtrToMapKey { ptr, .. } => {
             (ptr.off, ptr.var) = (off, var);
         }
-        RegState::PtrToStack {
-            off: o, var: v, ..
-        } => (*o, *v) = (off, var),
+        RegState::PtrToStack { off: o, var: v, .. } => (*o, *v) = (off, var),
         _ => return None,
     }
     Some(out)

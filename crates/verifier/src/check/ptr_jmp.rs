@@ -124,8 +124,20 @@ impl Checker<'_> {
                     _ => (0, 0),
                 };
                 let ids = (id, ref_obj_id);
-                mark_ptr_or_null(&mut self.cur, ids, opk == JmpOp::Ne, &self.map_fields, self.non_null);
-                mark_ptr_or_null(&mut other, ids, opk == JmpOp::Eq, &self.map_fields, self.non_null);
+                mark_ptr_or_null(
+                    &mut self.cur,
+                    ids,
+                    opk == JmpOp::Ne,
+                    &self.map_fields,
+                    self.non_null,
+                );
+                mark_ptr_or_null(
+                    &mut other,
+                    ids,
+                    opk == JmpOp::Eq,
+                    &self.map_fields,
+                    self.non_null,
+                );
             }
         }
         self.push_branch(other, target, idx)?;

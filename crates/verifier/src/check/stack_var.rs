@@ -72,10 +72,16 @@ impl Checker<'_> {
 
     /// `check_ptr_alignment` of a stack access (always strict) through a
     /// variable-offset pointer.
-    fn stack_var_aligned(&self, off: i32, var: &Scalar, insn_off: i16, size: i32) -> Result<(), Stop> {
-        let at = var
-            .var_off
-            .add(crate::domain::Tnum::constant((i64::from(off) + i64::from(insn_off)) as u64));
+    fn stack_var_aligned(
+        &self,
+        off: i32,
+        var: &Scalar,
+        insn_off: i16,
+        size: i32,
+    ) -> Result<(), Stop> {
+        let at = var.var_off.add(crate::domain::Tnum::constant(
+            (i64::from(off) + i64::from(insn_off)) as u64,
+        ));
         if at.is_aligned(u64::try_from(size).unwrap_or(1)) {
             return Ok(());
         }
@@ -112,7 +118,15 @@ impl Checker<'_> {
         self.access_frame = usize::from(frameno);
         match dst_or_value {
             Ok(dst) => {
-                self.stack_var_range(regno, frameno, &var, min, max + i64::from(size), size, false)?;
+                self.stack_var_range(
+                    regno,
+                    frameno,
+                    &var,
+                    min,
+                    max + i64::from(size),
+                    size,
+                    false,
+                )?;
                 self.stack_var_read(frameno, min, max + i64::from(size), dst);
                 self.fastcall_contract(i32::try_from(min).unwrap_or(0));
                 Ok(())
@@ -209,7 +223,13 @@ impl Checker<'_> {
 
     /// `check_stack_write_var_off` for the bytes `min..end` of frame
     /// `frameno`.
-    fn stack_var_write(&mut self, frameno: u8, min: i64, end: i64, value: Value) -> Result<(), Stop> {
+    fn stack_var_write(
+        &mut self,
+        frameno: u8,
+        min: i64,
+        end: i64,
+        value: Value,
+    ) -> Result<(), Stop> {
         let fr = usize::from(frameno);
         let writing_zero = match value {
             Value::Reg(r) => matches!(self.cur.cur().reg(r),

@@ -457,7 +457,9 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
                 let _ = write!(out, "[{f}]");
             }
             if var.is_const() {
-                out.push_str(&snum(i64::from(*off).wrapping_add(var.var_off.value as i64)));
+                out.push_str(&snum(
+                    i64::from(*off).wrapping_add(var.var_off.value as i64),
+                ));
                 return;
             }
             let mut items = Vec::new();
