@@ -117,6 +117,28 @@ impl Fixture {
         Ok(())
     }
 
+    /// `inner_map: IDX TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES[:FLAGS]`: the
+    /// inner-map template of map-in-map `IDX` (created first, its fd
+    /// passed as `inner_map_fd`).
+    fn set_inner_map(&mut self, value: &str) -> Result<(), String> {
+        let (idx, spec) = value
+            .trim()
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("inner_map `{value}`: expected IDX TYPE:K:V:N"))?;
+        let idx = idx
+            .parse::<usize>()
+            .map_err(|_| format!("inner_map `{value}`: bad map index"))?;
+        let mut inner = spec.trim().parse::<MapSpec>().map_err(|e| e.to_string())?;
+        let outer = self
+            .maps
+            .get_mut(idx)
+            .ok_or_else(|| format!("inner_map `{value}`: no map {idx} yet"))?;
+        inner.name = format!("{}.inner", outer.name);
+        inner.name.truncate(15);
+        outer.inner = Some(Box::new(inner));
+        Ok(())
+    }
+
     fn apply(&mut self, key: &str, value: &str) -> Result<(), String> {
         match key {
             "prog_type" => {
@@ -141,6 +163,7 @@ impl Fixture {
                 self.fd_array = Some(entries);
             }
             "map_value" => self.map_values.push(parse_map_value(value)?),
+            "inner_map" => self.set_inner_map(value)?,
             "expect" => self.expect = Some(parse_expect(value)?),
             "func_info" => self.funcs = Some(crate::func_btf::parse(value)?),
             _ => return Err(format!("unknown directive `{key}`")),

@@ -152,10 +152,18 @@ pub struct Features {
     pub fastcall: bool,
     /// `bpf_map_lookup_elem` on a socket map or hash gives a socket that
     /// may be NULL (`sock_or_null`, as this workplace's 6.18 build logs
-    /// it). Without it (the 6.12 and 7.2 sources) the result is a map
-    /// value that may be NULL, a socket only once null-checked.
+    /// it), and on an XDP socket map an `xdp_sock_or_null`. Without it
+    /// (the 6.12 and 7.2 sources) the result is a map value that may be
+    /// NULL, a socket only once null-checked.
     #[serde(default)]
     pub sockmap_lookup_socket: bool,
+    /// `bpf_map_lookup_elem` on a map-in-map gives the inner map's meta
+    /// map that may be NULL (`map_ptr_or_null`, as the live 6.18 build
+    /// logs it and later upstream selftests expect). Without it (6.12's
+    /// source) the result is a map value of the outer map that may be
+    /// NULL, the inner map only once null-checked (`mark_ptr_not_null_reg`).
+    #[serde(default)]
+    pub map_in_map_lookup_map_ptr: bool,
     /// The map value a callback receives (`bpf_for_each_map_elem`'s, a
     /// timer's) gets a fresh id, as a lookup result would: the host's
     /// 6.18 build does this; the 6.12 and 7.2 sources do not.

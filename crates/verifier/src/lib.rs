@@ -185,7 +185,7 @@
 //!   32-bit copies of pointers, pointer differences, negated or
 //!   byte-swapped pointers (unknown numbers);
 //! - pointer arithmetic (module `check::ptr_alu`, `adjust_ptr_min_max_vals`)
-//!   on context, stack (constants only), map value, sized memory and map
+//!   on context, stack, map value, sized memory and map
 //!   pointers, `pointer += scalar` and `scalar += pointer`: fixed and
 //!   variable offsets, the refusals (`R%d 32-bit pointer arithmetic
 //!   prohibited`, `R%d pointer arithmetic on %s prohibited[, null-check it
@@ -212,6 +212,27 @@
 //!   `invalid read from/write to stack`, spills and fills (full, narrow,
 //!   misaligned), `STACK_MISC`/`STACK_ZERO`, reads of never-written slots,
 //!   `invalid size of register spill/fill`; `R%d invalid mem access 'scalar'`;
+//! - stack pointers with variable offsets (module `check::stack_var`,
+//!   printed `fp(off=…,smin=…,var_off=…)`): `check_stack_access_within_bounds`
+//!   (`invalid unbounded variable-offset %s stack R%d`, `invalid
+//!   variable-offset %s stack R%d var_off=%s off=%d size=%d`), strict
+//!   alignment, `check_stack_read_var_off` (every byte in range readable,
+//!   a known zero when all are `STACK_ZERO`), `check_stack_write_var_off`
+//!   (dynptrs destroyed, spills forgotten, bytes `STACK_MISC` or kept zero
+//!   with the written zero made precise), helper memory through them
+//!   (never raw; `invalid [indirect ]read from stack R%d var_off %s+%d size
+//!   %d`; 6.12's helper clobbering by `helper_mem_access_types`), `dynptr has
+//!   to be at a constant offset`;
+//! - map-in-map and `XSKMAP` lookups (module `check::map_in_map`): the
+//!   inner map's meta map (no name) as a map of its own,
+//!   `map_ptr_or_null` on 6.18 or a `map_value_or_null` of the outer map
+//!   turned into the inner `map_ptr` by its null check on 6.12
+//!   (`Features::map_in_map_lookup_map_ptr`), `xdp_sock_or_null` on 6.18
+//!   (`Features::sockmap_lookup_socket`); a maybe-NULL pointer found
+//!   equal to a non-NULL pointer is not NULL on that branch (its id kept);
+//!   the refusals of `check_ptr_to_map_access` before its BTF walk for
+//!   array and hash maps (`R%d is %s invalid negative access: off=%d`,
+//!   `only read from %s is supported`);
 //! - `ld_imm64` constants and map references (`CONST_PTR_TO_MAP`, direct
 //!   `PTR_TO_MAP_VALUE`, printed as kernel-length addresses); `ja`/`gotol`;
 //!   `exit` (R0 must be readable) with 6.18's `check_return_code` (module
@@ -611,17 +632,20 @@
 //!   (the log is then `None`).
 //! - Loads through a map pointer (`CONST_PTR_TO_MAP`,
 //!   `check_ptr_to_map_access`: a BTF walk of the kernel's map struct, as
-//!   6.18's signed loaders read a map's hash).
-//! - Socket pointers under `BPF_F_STRICT_ALIGNMENT`; XDP sockets (from
-//!   `XSKMAP` lookups) and the `bpf_skc_to_*` casts (BTF pointers);
+//!   6.18's signed loaders read a map's hash), and any access through a
+//!   pointer to a map other than an array or hash, or under
+//!   `BPF_F_STRICT_ALIGNMENT`; map-in-map lookups whose inner map has BTF
+//!   special fields (a timer's or workqueue's `map_uid`).
+//! - Socket pointers under `BPF_F_STRICT_ALIGNMENT`; the `bpf_skc_to_*`
+//!   casts (BTF pointers);
 //!   socket pointers compared with other pointer kinds or with linked
 //!   numbers.
 //! - Pointer types other than stack, context, map, packet, socket and
-//!   memory (`PTR_TO_MEM`); pointers compared with linked scalars; a
-//!   maybe-NULL pointer compared with another pointer or null-checked
-//!   against a register;
-//!   variable-offset stack pointers (`check_stack_read_var_off`,
-//!   `check_stack_write_var_off`); a moved context pointer passed to a
+//!   memory (`PTR_TO_MEM`); pointers compared with linked scalars; two
+//!   maybe-NULL pointers compared, a maybe-NULL socket or map-in-map
+//!   lookup result found equal to another pointer (the ids a `map_ptr`
+//!   would keep), a maybe-NULL pointer null-checked against a register;
+//!   atomics through variable-offset stack pointers; a moved context pointer passed to a
 //!   global function or `LD_ABS`; a register compared with itself when
 //!   the comparison is open (6.18 narrows both operands in place).
 //! - Arithmetic on a `CONST_PTR_TO_DYNPTR`, the kfunc dynptrs
@@ -635,7 +659,7 @@
 //!   `bpf_get_smp_processor_id` without a machine CPU count in the
 //!   profile, helpers with an `allowed`
 //!   callback, helpers on map types whose effect is not modelled
-//!   (map-in-map, socket, XDP socket and device map lookups, queues and
+//!   (device map lookups, queues and
 //!   stacks, storage helpers…), tail calls with subprograms or through
 //!   other maps, socket map values, spin locks in allocated objects, map
 //!   values with BTF special fields other than spin locks and timers
@@ -912,7 +936,8 @@ fn interpret(
             &names,
         ));
     }
-    let mut checker = check::Checker::new(req, profile, &mut log, live, scc, btf_funcs);
+    let maps = check::map_in_map::MapTable::new(&req.maps);
+    let mut checker = check::Checker::new(req, &maps, profile, &mut log, live, scc, btf_funcs);
     checker.set_kfuncs(kfuncs);
     checker.observe(observe);
     let outcome = checker.run();

@@ -244,9 +244,9 @@ fn stack_depth_is_the_kernels() {
 
 #[test]
 fn a_walk_that_stops_unsupported_shows_its_path_and_what_it_found() {
-    // A stack pointer moved by a variable is not modelled: the walk stops
-    // at insn 3, with the path that reached it.
-    let text = ";! prog_type: socket_filter\ncall bpf_get_prandom_u32#7\nr0 &= 7\nr1 = r10\nr1 += r0\nr0 = 0\nexit\n";
+    // An atomic through a stack pointer moved by a variable is not
+    // modelled: the walk stops at insn 4, with the path that reached it.
+    let text = ";! prog_type: socket_filter\ncall bpf_get_prandom_u32#7\nr0 &= 7\nr1 = r10\nr1 += r0\nlock *(u64 *)(r1 +0) += r0\nr0 = 0\nexit\n";
     let req = Fixture::parse(text).unwrap().load_request("stops");
     let profile = KernelProfile::builtin("6.18").unwrap();
     let v = verify_observed(&req, &profile, &VerifyOptions::default(), ALL);
@@ -254,9 +254,9 @@ fn a_walk_that_stops_unsupported_shows_its_path_and_what_it_found() {
     let stop = v.unsupported.as_ref().and_then(|u| u.insn).map(|i| i.0);
     let obs = v.observation.as_deref().expect("an observation");
     let insns: Vec<u32> = obs.path.iter().map(|s| s.insn).collect();
-    assert_eq!(insns, [0, 1, 2, 3]);
-    assert_eq!(stop, Some(3));
-    assert_eq!(obs.processed.iter().sum::<u64>(), 4);
+    assert_eq!(insns, [0, 1, 2, 3, 4]);
+    assert_eq!(stop, Some(4));
+    assert_eq!(obs.processed.iter().sum::<u64>(), 5);
     let found: Vec<(&str, &str)> = obs
         .stop_state
         .iter()
@@ -269,7 +269,10 @@ fn a_walk_that_stops_unsupported_shows_its_path_and_what_it_found() {
                 "R0",
                 "scalar(smin=smin32=0,smax=umax=smax32=umax32=7,var_off=(0x0; 0x7))"
             ),
-            ("R1", "fp0"),
+            (
+                "R1",
+                "fp(smin=smin32=0,smax=umax=smax32=umax32=7,var_off=(0x0; 0x7))"
+            ),
             ("R10", "fp0")
         ]
     );

@@ -170,6 +170,12 @@ impl Checker<'_> {
             RetBase::PtrToMapValue if super::sock_map::is_lookup(proto.id, meta.map, self.maps) => {
                 self.sock_map_lookup_ret(meta.map)?
             }
+            RetBase::PtrToMapValue if self.xsk_lookup_gives_sock(proto.id, meta.map) => {
+                RegState::PtrToXdpSock(super::sock::fresh(self.new_id(), true))
+            }
+            RetBase::PtrToMapValue if self.inner_map_of(meta.map).is_some() => {
+                self.map_in_map_lookup_ret(meta.map)?
+            }
             RetBase::PtrToMapValue
                 if ret.flags == Default::default() || ret.flags.has(TypeFlag::PtrMaybeNull) =>
             {
@@ -476,9 +482,13 @@ impl Checker<'_> {
     /// `get_constant_map_key` for an array lookup: `Ok(Some(k))` when the
     /// key is the constant `k`, `Ok(None)` when it is not known.
     fn constant_map_key(&mut self, reg: &RegState, key_size: i32) -> Result<Option<u64>, Stop> {
-        let RegState::PtrToStack { frameno, off } = *reg else {
+        let RegState::PtrToStack { frameno, off, var } = *reg else {
             return Ok(None);
         };
+        // Only a constant offset names one key.
+        if !var.var_off.equals_const(0) {
+            return Ok(None);
+        }
         let slot = usize::try_from(-off - 1).unwrap_or(0);
         let frame = &self.cur.frames[usize::from(frameno)];
         let Some(st) = frame.stack.get(slot / SLOT_SIZE) else {

@@ -105,9 +105,14 @@ impl Checker<'_> {
     /// `dynptr_get_spi` (`stack_slot_obj_get_spi`) for the stack pointer
     /// in `regno`: the first slot's index in its frame.
     fn dynptr_spi(&mut self, regno: u8) -> Result<(usize, usize), SpiError> {
-        let RegState::PtrToStack { frameno, off } = *self.cur.cur().reg(regno) else {
+        let RegState::PtrToStack { frameno, off, var } = *self.cur.cur().reg(regno) else {
             return Err(SpiError::Invalid);
         };
+        if !var.var_off.is_const() {
+            self.log.line("dynptr has to be at a constant offset");
+            return Err(SpiError::Invalid);
+        }
+        let off = off.wrapping_add(var.var_off.value as i32);
         if off % SLOT_SIZE as i32 != 0 {
             self.log
                 .line(&format!("cannot pass in dynptr at an offset={off}"));

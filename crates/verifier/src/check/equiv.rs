@@ -121,7 +121,9 @@ fn without_ids(r: &RegState) -> (RegState, u32) {
             s.precise = false;
             std::mem::take(&mut s.id)
         }
-        RegState::PtrToMapValue { id, .. } => std::mem::take(id),
+        RegState::PtrToMapValue { id, .. } | RegState::ConstPtrToMapOrNull { id, .. } => {
+            std::mem::take(id)
+        }
         _ => 0,
     };
     (r, id)
@@ -178,6 +180,7 @@ pub(super) fn regs_exact(
             | RegState::PtrToCtx { .. }
             | RegState::PtrToStack { .. }
             | RegState::ConstPtrToMap { .. }
+            | RegState::ConstPtrToMapOrNull { .. }
             | RegState::PtrToMapValue { .. }
             | RegState::PtrToMapKey { .. }
             | RegState::PtrToFunc { .. }
@@ -235,16 +238,23 @@ fn regsafe(
             RegState::PtrToStack {
                 frameno: f1,
                 off: o1,
+                var: v1,
             },
             RegState::PtrToStack {
                 frameno: f2,
                 off: o2,
+                var: v2,
             },
-        ) => f1 == f2 && o1 == o2,
+        ) => f1 == f2 && o1 == o2 && v1 == v2,
         // `regs_exact`: a context pointer has no id.
         (RegState::PtrToCtx { .. }, RegState::PtrToCtx { .. }) => old == cur,
         // `regs_exact`: a map pointer has no id.
         (RegState::ConstPtrToMap { map: m1 }, RegState::ConstPtrToMap { map: m2 }) => m1 == m2,
+        // `regs_exact`: the same map, ids mapped.
+        (
+            RegState::ConstPtrToMapOrNull { map: m1, id: i1 },
+            RegState::ConstPtrToMapOrNull { map: m2, id: i2 },
+        ) => m1 == m2 && ids.check(*i1, *i2),
         (
             RegState::PtrToMapValue {
                 map: m1,

@@ -93,6 +93,9 @@ impl Checker<'_> {
     /// argument.
     fn helper_mem_aligned(&mut self, regno: u8, size: i32) -> Result<(), Stop> {
         let (what, off) = match *self.cur.cur().reg(regno) {
+            RegState::PtrToStack { var, .. } if !var.var_off.is_const() => {
+                return Err(self.unsupported("alignment of variable stack pointers"));
+            }
             RegState::PtrToStack { off, .. } => ("stack ", off),
             RegState::PtrToMapValue { off, var, .. } if var.var_off.is_const() => {
                 if var.var_off.value != 0 {
@@ -175,7 +178,10 @@ impl Checker<'_> {
     ) -> Result<(), Stop> {
         let reg = *self.cur.cur().reg(regno);
         match reg {
-            RegState::PtrToStack { frameno, off } => {
+            RegState::PtrToStack { frameno, off, var } if !var.var_off.is_const() => {
+                self.helper_stack_var_range(regno, frameno, off, &var, size, zero_ok, access)
+            }
+            RegState::PtrToStack { frameno, off, .. } => {
                 self.helper_stack_range(regno, frameno, off, size, zero_ok, access, meta)
             }
             RegState::PtrToMapValue {
@@ -228,6 +234,48 @@ impl Checker<'_> {
             }
             _ => Err(self.unsupported("helper memory arguments of this pointer type")),
         }
+    }
+
+    /// `check_stack_range_initialized` for a helper's access through a
+    /// stack pointer with a variable offset: never raw (uninitialised
+    /// memory would stay uninitialised where the helper did not write),
+    /// so every byte it may touch is checked as for a read.
+    #[allow(clippy::too_many_arguments)]
+    fn helper_stack_var_range(
+        &mut self,
+        regno: u8,
+        frameno: u8,
+        off: i32,
+        var: &crate::domain::Scalar,
+        size: i32,
+        zero_ok: bool,
+        access: Access,
+    ) -> Result<(), Stop> {
+        if size == 0 && !zero_ok {
+            return Err(self.reject(
+                ErrorCode::InvalidMemAccess,
+                Errno::EACCES,
+                "invalid zero-sized read".to_owned(),
+            ));
+        }
+        let typed = self.profile.features.helper_mem_access_types;
+        let what = match access {
+            _ if !typed => " indirect access to",
+            Access::Read => " read from",
+            Access::Write => " write to",
+        };
+        let (min, max) = self.stack_var_bounds(regno, frameno, off, var, size, what)?;
+        // Before access types, a helper could write any stack argument.
+        let clobber = access == Access::Write || !typed;
+        self.stack_var_range(
+            regno,
+            frameno,
+            var,
+            min,
+            max + i64::from(size),
+            size,
+            clobber,
+        )
     }
 
     /// `check_stack_range_initialized` for a helper's access at the

@@ -45,6 +45,7 @@ pub(super) fn mark_ptr_or_null(
     (id, ref_obj_id): (u32, u32),
     is_null: bool,
     map_fields: &[Vec<Field>],
+    non_null: &[super::map_in_map::NonNullAs],
 ) {
     if is_null && ref_obj_id != 0 && ref_obj_id == id {
         state.refs.release(id);
@@ -76,6 +77,16 @@ pub(super) fn mark_ptr_or_null(
             }
             return;
         }
+        if let RegState::ConstPtrToMapOrNull { map, id: rid } = *r
+            && rid == id
+        {
+            *r = if is_null {
+                RegState::constant(0)
+            } else {
+                RegState::ConstPtrToMap { map }
+            };
+            return;
+        }
         if let RegState::PtrToMapValue {
             maybe_null: true,
             id: rid,
@@ -96,6 +107,8 @@ pub(super) fn mark_ptr_or_null(
                 if !holds_spin_lock(map_fields, *map) {
                     *id = 0;
                 }
+                let map = *map;
+                super::map_in_map::not_null_map_value(r, non_null, map);
             }
         }
     };
@@ -408,8 +421,20 @@ impl Checker<'_> {
         let mut other = self.cur.clone();
         if width == Width::W64 && insn.imm == 0 && eq_ne && maybe_null {
             let ids = (id, ref_obj_id);
-            mark_ptr_or_null(&mut self.cur, ids, opk == JmpOp::Ne, &self.map_fields);
-            mark_ptr_or_null(&mut other, ids, opk == JmpOp::Eq, &self.map_fields);
+            mark_ptr_or_null(
+                &mut self.cur,
+                ids,
+                opk == JmpOp::Ne,
+                &self.map_fields,
+                self.non_null,
+            );
+            mark_ptr_or_null(
+                &mut other,
+                ids,
+                opk == JmpOp::Eq,
+                &self.map_fields,
+                self.non_null,
+            );
         }
         self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();

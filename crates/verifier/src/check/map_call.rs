@@ -163,7 +163,7 @@ impl Checker<'_> {
             // value is a socket (`resolve_map_arg_type`, checked as one).
             MAP_DELETE | MAP_UPDATE => matches!(map_type, MapType::SOCKMAP | MapType::SOCKHASH),
             // A referenced socket (`super::sock_map`).
-            MAP_LOOKUP => super::sock_map::holds_sockets(map_type),
+            MAP_LOOKUP => super::sock_map::holds_sockets(map_type) || self.lookup_modelled(map)?,
             // In the main program of a program without subprograms a tail
             // call is a helper returning nothing (the packet pointers it
             // invalidates are those of `changes_pkt_data`); with

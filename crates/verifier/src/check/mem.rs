@@ -26,6 +26,12 @@ pub(super) enum Value {
     Unknown,
 }
 
+/// A stack pointer whose offset is not a known constant
+/// (`!tnum_is_const(reg->var_off)`).
+fn is_var_stack(r: &RegState) -> bool {
+    matches!(r, RegState::PtrToStack { var, .. } if !var.var_off.is_const())
+}
+
 fn size_bytes(code: u8) -> i32 {
     match op::size(code) {
         op::B => 1,
@@ -110,6 +116,8 @@ impl Checker<'_> {
         } else if super::sock::sock_fields(&base).is_some() {
             self.sock_access(insn.src, &base, insn.off, size, Access::Read)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
+        } else if is_var_stack(&base) {
+            self.stack_var_access(insn.src, insn.off, size, Access::Read, Ok(insn.dst))?;
         } else {
             self.mem_access(insn.src, &base, insn.off, size, Access::Read)?;
             let off = self.stack_off(&base, insn.off);
@@ -219,6 +227,9 @@ impl Checker<'_> {
             // pointers there too.
             return self.flow_keys_access(&base, insn.off, size);
         }
+        if is_var_stack(&base) {
+            return self.stack_var_access(insn.dst, insn.off, size, Access::Write, Err(value));
+        }
         self.mem_access(insn.dst, &base, insn.off, size, Access::Write)?;
         let off = self.stack_off(&base, insn.off);
         self.stack_write(off, size, value)
@@ -241,7 +252,9 @@ impl Checker<'_> {
 
     pub(super) fn stack_off(&self, base: &RegState, off: i16) -> i32 {
         match base {
-            RegState::PtrToStack { off: roff, .. } => roff + i32::from(off),
+            RegState::PtrToStack { off: roff, var, .. } => {
+                roff.wrapping_add(var.var_off.value as i32) + i32::from(off)
+            }
             _ => 0,
         }
     }
@@ -257,7 +270,13 @@ impl Checker<'_> {
         access: Access,
     ) -> Result<(), Stop> {
         match base {
-            RegState::PtrToStack { frameno, off: roff } => {
+            RegState::PtrToStack { var, .. } if !var.var_off.is_const() => {
+                Err(self
+                    .unsupported("stack pointers with variable offsets (atomics, helper writes)"))
+            }
+            RegState::PtrToStack {
+                frameno, off: roff, ..
+            } => {
                 // The frame whose stack the access goes to (a callee may
                 // hold a pointer into its callers' stacks).
                 self.access_frame = usize::from(*frameno);
@@ -293,6 +312,7 @@ impl Checker<'_> {
                 maybe_null: true, ..
             }
             | RegState::PtrToPacketEnd
+            | RegState::ConstPtrToMapOrNull { .. }
             | RegState::ConstPtrToDynptr { .. } => Err(self.reject(
                 ErrorCode::InvalidMemAccess,
                 Errno::EACCES,
@@ -301,8 +321,7 @@ impl Checker<'_> {
             // `check_ptr_to_map_access` walks the kernel's `struct bpf_map`
             // (or the map type's own struct) in vmlinux BTF, as signed
             // loaders do to read a map's hash.
-            RegState::ConstPtrToMap { .. } => Err(self
-                .unsupported("access through a map pointer (CONST_PTR_TO_MAP, BTF struct access)")),
+            RegState::ConstPtrToMap { map } => self.map_ptr_access(regno, *map, off, access),
             _ => Err(self.unsupported("memory access through this pointer type")),
         }
     }

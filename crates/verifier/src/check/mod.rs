@@ -44,7 +44,9 @@ mod loop_entry;
 mod loops;
 mod map;
 mod map_call;
+pub(crate) mod map_in_map;
 mod map_key;
+mod map_ptr;
 mod mem;
 mod mem_arg;
 mod observe;
@@ -60,6 +62,7 @@ mod sock;
 mod sock_map;
 mod spin_lock;
 mod stack_liveness;
+mod stack_var;
 mod subprog_call;
 mod timer;
 mod visited;
@@ -123,6 +126,8 @@ pub(crate) struct Checker<'a> {
     req: &'a LoadRequest,
     /// The request's maps, indexed by [`crate::state::MapIdx`].
     maps: &'a [MapSpec],
+    /// What each map's non-NULL lookup results are.
+    non_null: &'a [map_in_map::NonNullAs],
     /// Each map's value fields (`map->record`), same index.
     map_fields: Vec<Vec<crate::prepare::map_btf::Field>>,
     prog_type: ProgType,
@@ -221,6 +226,7 @@ pub(crate) enum Flow {
 impl<'a> Checker<'a> {
     pub(crate) fn new(
         req: &'a LoadRequest,
+        maps: &'a map_in_map::MapTable,
         profile: &'a KernelProfile,
         log: &'a mut Log,
         live_regs: Vec<crate::liveness::RegSet>,
@@ -244,8 +250,9 @@ impl<'a> Checker<'a> {
         Self {
             insns,
             req,
-            maps: &req.maps,
-            map_fields: crate::prepare::map_btf::map_records(req),
+            maps: &maps.maps,
+            non_null: &maps.non_null,
+            map_fields: crate::prepare::map_btf::map_records(req, &maps.maps),
             prog_type: req.prog_type,
             strict_alignment: req.prog_flags & BPF_F_STRICT_ALIGNMENT != 0,
             test_state_freq: req.prog_flags & BPF_F_TEST_STATE_FREQ != 0,

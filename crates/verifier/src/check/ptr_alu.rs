@@ -47,13 +47,12 @@ fn offsets(r: &RegState) -> Option<(i32, Scalar)> {
         RegState::PtrToMem { ptr, .. }
         | RegState::PtrToFlowKeys(ptr)
         | RegState::PtrToMapKey { ptr, .. } => Some((ptr.off, ptr.var)),
-        RegState::PtrToStack { off, .. } => Some((off, Scalar::constant(0))),
+        RegState::PtrToStack { off, var, .. } => Some((off, var)),
         _ => None,
     }
 }
 
-/// `r` moved to the offsets `off` and `var`; `None` for a stack pointer
-/// with a variable part, which the state does not represent.
+/// `r` moved to the offsets `off` and `var`.
 fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
     let mut out = *r;
     match &mut out {
@@ -65,7 +64,7 @@ fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
         | RegState::PtrToMapKey { ptr, .. } => {
             (ptr.off, ptr.var) = (off, var);
         }
-        RegState::PtrToStack { off: o, .. } if var.var_off.equals_const(0) => *o = off,
+        RegState::PtrToStack { off: o, var: v, .. } => (*o, *v) = (off, var),
         _ => return None,
     }
     Some(out)
@@ -75,6 +74,7 @@ fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
 pub(super) fn maybe_null(r: &RegState) -> bool {
     match r {
         RegState::PtrToMapValue { maybe_null, .. } => *maybe_null,
+        RegState::ConstPtrToMapOrNull { .. } => true,
         RegState::PtrToMem { ptr, .. } => ptr.maybe_null,
         other => super::sock::sock_fields(other).is_some_and(|p| p.maybe_null),
     }
@@ -355,7 +355,7 @@ impl Checker<'_> {
         self.sane_offset_ptr(&var, i64::from(new_off), ty)?;
         var.sync(self.era);
         let Some(moved) = with_offsets(ptr, new_off, var) else {
-            return Err(self.unsupported("stack pointers with variable offsets"));
+            return Err(self.unsupported("pointer arithmetic on this pointer type"));
         };
         *self.cur.cur_mut().reg_mut(dst) = moved;
         Ok(())

@@ -94,8 +94,23 @@ impl Checker<'_> {
         let eq_ne = matches!(opk, JmpOp::Eq | JmpOp::Ne);
         let mut other = self.cur.clone();
         if width == Width::W64 && reg_src && dst.is_pointer() && src.is_pointer() && eq_ne {
-            if maybe_null(dst) || maybe_null(src) {
-                return Err(self.unsupported("a maybe-NULL pointer compared with a pointer"));
+            if maybe_null(dst) && maybe_null(src) {
+                return Err(self.unsupported("two maybe-NULL pointers compared"));
+            }
+            // Equal to a pointer that is not NULL, a maybe-NULL one is not
+            // NULL either (on that branch only, keeping its id).
+            let eq_branch = match opk {
+                JmpOp::Eq => Some(&mut other),
+                _ => Some(&mut self.cur),
+            };
+            let r = if maybe_null(dst) { insn.dst } else { insn.src };
+            let btf = |r: &RegState| matches!(r, RegState::PtrToBtfId { .. });
+            let infer = (maybe_null(dst) || maybe_null(src)) && !btf(dst) && !btf(src);
+            if let Some(state) = eq_branch.filter(|_| infer) {
+                let reg = state.cur_mut().reg_mut(r);
+                if !super::map_in_map::mark_not_null_keep_id(reg, self.non_null) {
+                    return Err(self.unsupported("a maybe-NULL pointer compared with a pointer"));
+                }
             }
         } else if width == Width::W64 && eq_ne && maybe_null(dst) {
             if reg_src {
@@ -103,13 +118,26 @@ impl Checker<'_> {
             }
             if insn.imm == 0 {
                 let (id, ref_obj_id) = match *dst {
-                    RegState::PtrToMapValue { id, .. } => (id, 0),
+                    RegState::PtrToMapValue { id, .. }
+                    | RegState::ConstPtrToMapOrNull { id, .. } => (id, 0),
                     RegState::PtrToMem { ptr, .. } => (ptr.id, ptr.ref_obj_id),
                     _ => (0, 0),
                 };
                 let ids = (id, ref_obj_id);
-                mark_ptr_or_null(&mut self.cur, ids, opk == JmpOp::Ne, &self.map_fields);
-                mark_ptr_or_null(&mut other, ids, opk == JmpOp::Eq, &self.map_fields);
+                mark_ptr_or_null(
+                    &mut self.cur,
+                    ids,
+                    opk == JmpOp::Ne,
+                    &self.map_fields,
+                    self.non_null,
+                );
+                mark_ptr_or_null(
+                    &mut other,
+                    ids,
+                    opk == JmpOp::Eq,
+                    &self.map_fields,
+                    self.non_null,
+                );
             }
         }
         self.push_branch(other, target, idx)?;

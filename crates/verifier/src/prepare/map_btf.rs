@@ -111,10 +111,12 @@ pub(crate) enum ValueFields {
 
 /// Every map's record, by map index: what the prepare pass let through
 /// (spin locks only) or nothing.
-pub(crate) fn map_records(req: &bpfcheck_uapi::LoadRequest) -> Vec<Vec<Field>> {
+pub(crate) fn map_records(
+    req: &bpfcheck_uapi::LoadRequest,
+    maps: &[bpfcheck_uapi::MapSpec],
+) -> Vec<Vec<Field>> {
     let btf = req.prog_btf.as_deref().and_then(|b| Btf::parse(b).ok());
-    req.maps
-        .iter()
+    maps.iter()
         .map(|m| match (&btf, m.btf_value_type_id) {
             (Some(btf), id) if id != 0 => match value_fields(btf, BtfTypeId(id)) {
                 ValueFields::Special(f) => f,

@@ -58,7 +58,7 @@ impl FuncState {
     pub fn entry() -> Self {
         let mut regs = [RegState::NotInit; RegNo::COUNT];
         regs[1] = RegState::ctx();
-        regs[10] = RegState::PtrToStack { frameno: 0, off: 0 };
+        regs[10] = RegState::fp(0, 0);
         Self {
             regs,
             stack: Vec::new(),
@@ -77,7 +77,7 @@ impl FuncState {
     /// (`init_func_state`).
     pub fn callee(frameno: u8, callsite: usize, subprog: usize) -> Self {
         let mut regs = [RegState::NotInit; RegNo::COUNT];
-        regs[10] = RegState::PtrToStack { frameno, off: 0 };
+        regs[10] = RegState::fp(frameno, 0);
         Self {
             regs,
             stack: Vec::new(),

@@ -148,18 +148,30 @@ pub enum RegState {
         /// Variable part of the offset.
         var: Scalar,
     },
-    /// A pointer into a function frame's stack (`PTR_TO_STACK`), at a
-    /// constant offset from that frame's `r10`.
+    /// A pointer into a function frame's stack (`PTR_TO_STACK`), at
+    /// `off` plus `var` from that frame's `r10`.
     PtrToStack {
         /// The frame whose stack it points into.
         frameno: u8,
-        /// Offset from that frame's `r10` (non-positive when in bounds).
+        /// Fixed offset from that frame's `r10` (non-positive when in
+        /// bounds).
         off: i32,
+        /// Variable part of the offset: the constant 0 unless a scalar
+        /// that was not a known constant was added.
+        var: Scalar,
     },
     /// A map (`CONST_PTR_TO_MAP`).
     ConstPtrToMap {
         /// Which map.
         map: MapIdx,
+    },
+    /// A map-in-map lookup result not checked yet, on kernels that give
+    /// the inner map at once (`CONST_PTR_TO_MAP | PTR_MAYBE_NULL`).
+    ConstPtrToMapOrNull {
+        /// The inner map's meta map.
+        map: MapIdx,
+        /// Nullness id shared by copies of the lookup result.
+        id: u32,
     },
     /// A pointer into a map value (`PTR_TO_MAP_VALUE`).
     PtrToMapValue {
@@ -267,6 +279,15 @@ impl RegState {
         Self::Scalar(ScalarReg::new(Scalar::constant(v)))
     }
 
+    /// A stack pointer at the constant offset `off` of frame `frameno`.
+    pub const fn fp(frameno: u8, off: i32) -> Self {
+        Self::PtrToStack {
+            frameno,
+            off,
+            var: Scalar::constant(0),
+        }
+    }
+
     /// The context pointer as the program receives it.
     pub const fn ctx() -> Self {
         Self::PtrToCtx {
@@ -310,6 +331,7 @@ impl RegState {
             Self::PtrToCtx { .. } => "ctx",
             Self::PtrToStack { .. } => "fp",
             Self::ConstPtrToMap { .. } => "map_ptr",
+            Self::ConstPtrToMapOrNull { .. } => "map_ptr_or_null",
             Self::PtrToMapValue {
                 maybe_null: false, ..
             } => "map_value",
@@ -425,12 +447,27 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             }
             out.push(')');
         }
-        RegState::PtrToStack { frameno: f, off } => {
+        RegState::PtrToStack {
+            frameno: f,
+            off,
+            var,
+        } => {
             out.push_str("fp");
             if *f != frameno {
                 let _ = write!(out, "[{f}]");
             }
-            out.push_str(&snum(i64::from(*off)));
+            if var.is_const() {
+                out.push_str(&snum(
+                    i64::from(*off).wrapping_add(var.var_off.value as i64),
+                ));
+                return;
+            }
+            let mut items = Vec::new();
+            if *off != 0 {
+                items.push(format!("off={}", snum(i64::from(*off))));
+            }
+            push_var(&mut items, var);
+            let _ = write!(out, "({})", items.join(","));
         }
         RegState::PtrToCtx { off, var } => {
             out.push_str("ctx(");
@@ -444,6 +481,14 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
         }
         RegState::ConstPtrToMap { map } => {
             out.push_str("map_ptr(");
+            fmt_map(out, maps, *map);
+            out.push(')');
+        }
+        RegState::ConstPtrToMapOrNull { map, id } => {
+            out.push_str("map_ptr_or_null(");
+            if *id != 0 {
+                let _ = write!(out, "id={id},");
+            }
             fmt_map(out, maps, *map);
             out.push(')');
         }
