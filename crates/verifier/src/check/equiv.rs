@@ -391,6 +391,25 @@ fn dynptr_slot_safe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
     }
 }
 
+/// `stacksafe` of an iterator slot: the same type and state, references
+/// corresponding; the depth is not compared, or loops would never
+/// converge.
+fn iter_slot_safe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+    match (old, cur) {
+        (
+            RegState::IterSlot {
+                ref_obj_id: r1,
+                iter: i1,
+            },
+            RegState::IterSlot {
+                ref_obj_id: r2,
+                iter: i2,
+            },
+        ) => i1.btf_id == i2.btf_id && i1.state == i2.state && ids.check(*r1, *r2),
+        _ => false,
+    }
+}
+
 /// `stacksafe`, for a privileged loader.
 fn stacksafe(
     old: &FuncState,
@@ -435,7 +454,12 @@ fn stacksafe(
                             return Ok(false);
                         }
                     }
-                    SlotType::Iter | SlotType::IrqFlag => {
+                    SlotType::Iter => {
+                        if !iter_slot_safe(&os.spilled, &cs.spilled, ids) {
+                            return Ok(false);
+                        }
+                    }
+                    SlotType::IrqFlag => {
                         return Err(Unmodelled);
                     }
                 }

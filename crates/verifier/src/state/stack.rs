@@ -139,6 +139,27 @@ pub(crate) fn fmt_dynptr(out: &mut String, spi: usize, slot: &StackSlot, live: u
     out.push(')');
 }
 
+/// `fpN=iter_TYPE(ref_id=…,state=…,depth=…)` for an iterator's first
+/// slot `spi`, as `print_verifier_state` writes it; its other slots print
+/// nothing.
+pub(crate) fn fmt_iter(out: &mut String, spi: usize, slot: &StackSlot, live: u8) {
+    let RegState::IterSlot { ref_obj_id, iter } = slot.spilled else {
+        return;
+    };
+    if ref_obj_id == 0 {
+        return;
+    }
+    let off = -(i64::try_from(spi).unwrap_or(0) + 1) * SLOT_SIZE as i64;
+    out.push_str(&format!(" fp{off}"));
+    super::live::suffix(out, live);
+    out.push_str(&format!(
+        "=iter_{}(ref_id={ref_obj_id},state={},depth={})",
+        iter.kind.name(),
+        iter.state.name(),
+        iter.depth
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::{SLOT_SIZE, SlotType, StackSlot, fmt_dynptr};
