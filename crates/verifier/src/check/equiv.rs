@@ -171,6 +171,31 @@ pub(super) fn regs_exact(
     if sock_fields(old).is_some() {
         return Ok(false);
     }
+    // Memory: every field but the ids, which must correspond.
+    if let (
+        RegState::PtrToMem {
+            ptr: p1,
+            size: s1,
+            tag: t1,
+        },
+        RegState::PtrToMem {
+            ptr: p2,
+            size: s2,
+            tag: t2,
+        },
+    ) = (old, cur)
+    {
+        return Ok(s1 == s2
+            && t1 == t2
+            && p1.off == p2.off
+            && p1.var == p2.var
+            && p1.maybe_null == p2.maybe_null
+            && ids.check(p1.id, p2.id)
+            && ids.check(p1.ref_obj_id, p2.ref_obj_id));
+    }
+    if matches!(old, RegState::PtrToMem { .. }) {
+        return Ok(false);
+    }
     if !matches!(
         old,
         RegState::NotInit
