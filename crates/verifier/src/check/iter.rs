@@ -192,7 +192,8 @@ impl Checker<'_> {
         };
         // `mark_iter_read`.
         for k in 0..nr_slots {
-            self.stack_live.read(&self.cur, frame, self.insn_idx, spi - k);
+            self.stack_live
+                .read(&self.cur, frame, self.insn_idx, spi - k);
             self.live_read_slot(frame, spi - k);
             self.scratch_slot(spi - k);
         }
@@ -292,9 +293,7 @@ impl Checker<'_> {
             };
             let prev = self.find_prev_entry(self.checkpoints[parent].dfs_depth, idx);
             let mut queued = self.cur.clone();
-            if let RegState::IterSlot { iter, .. } =
-                &mut queued.frames[frame].stack[spi].spilled
-            {
+            if let RegState::IterSlot { iter, .. } = &mut queued.frames[frame].stack[spi].spilled {
                 iter.state = IterState::Active;
                 iter.depth += 1;
             }
@@ -320,5 +319,57 @@ impl Checker<'_> {
 fn mark_ptr_not_null(reg: &mut RegState) {
     if let RegState::PtrToMem { ptr, .. } = reg {
         ptr.maybe_null = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{active_depths_differ, arg_iter_active};
+    use crate::state::{
+        IterInfo, IterKind, IterState, RegState, SLOT_SIZE, SlotType, StackSlot, VerifierState,
+    };
+
+    fn with_iter(state: IterState, depth: u32) -> VerifierState {
+        let mut st = VerifierState::entry();
+        st.cur_mut().grow_stack(8);
+        st.cur_mut().stack[0] = StackSlot {
+            types: [SlotType::Iter; SLOT_SIZE],
+            spilled: RegState::IterSlot {
+                ref_obj_id: 1,
+                iter: IterInfo {
+                    kind: IterKind::Num,
+                    btf_id: 9,
+                    state,
+                    depth,
+                },
+            },
+        };
+        *st.cur_mut().reg_mut(1) = RegState::PtrToStack {
+            frameno: 0,
+            off: -8,
+        };
+        st
+    }
+
+    /// Only an active iterator's depth keeps two states apart in the
+    /// infinite-loop check: a drained one is sticky.
+    #[test]
+    fn depths_of_active_iterators_tell_iterations_apart() {
+        let a1 = with_iter(IterState::Active, 1);
+        let a2 = with_iter(IterState::Active, 2);
+        assert!(active_depths_differ(&a1, &a2));
+        assert!(!active_depths_differ(&a1, &a1.clone()));
+        let d1 = with_iter(IterState::Drained, 1);
+        let d2 = with_iter(IterState::Drained, 2);
+        assert!(!active_depths_differ(&d1, &d2));
+    }
+
+    #[test]
+    fn the_next_call_argument_names_the_iterator() {
+        assert!(arg_iter_active(&with_iter(IterState::Active, 0)));
+        assert!(!arg_iter_active(&with_iter(IterState::Drained, 0)));
+        let mut st = with_iter(IterState::Active, 0);
+        *st.cur_mut().reg_mut(1) = RegState::constant(0);
+        assert!(!arg_iter_active(&st));
     }
 }

@@ -7,10 +7,11 @@
 //!
 //! Modelled arguments: scalars (`__k` constants made precise, `__ign`
 //! skipped), the program's context, `NULL` for a `__nullable`/`__opt`
-//! pointer. Modelled returns: `void`, scalars, `void *` (a scalar).
+//! pointer, iterators of the types `check::iter` models. Modelled
+//! returns: `void`, scalars, `void *` (a scalar), an iterator's element.
 //! Everything else stops the walk as `unsupported`, naming the kfunc and
 //! what it needs (BTF-typed pointers, references, memory arguments,
-//! dynptrs, iterators, graph nodes, …).
+//! dynptrs, other iterators, graph nodes, …).
 
 use bpfcheck_profile::kfuncs::KfuncFlags;
 use bpfcheck_uapi::{Errno, RawInsn, load};

@@ -183,6 +183,38 @@ mod tests {
     }
 
     #[test]
+    fn iterator_slots_print_their_first_slot_only() {
+        use super::fmt_iter;
+        use crate::state::{IterInfo, IterKind, IterState};
+        let iter = IterInfo {
+            kind: IterKind::Bits,
+            btf_id: 7,
+            state: IterState::Drained,
+            depth: 2,
+        };
+        let first = StackSlot {
+            types: [SlotType::Iter; SLOT_SIZE],
+            spilled: RegState::IterSlot {
+                ref_obj_id: 3,
+                iter,
+            },
+        };
+        let mut out = String::new();
+        fmt_iter(&mut out, 2, &first, 0);
+        assert_eq!(out, " fp-24=iter_bits(ref_id=3,state=drained,depth=2)");
+        let other = StackSlot {
+            spilled: RegState::IterSlot {
+                ref_obj_id: 0,
+                iter,
+            },
+            ..first
+        };
+        out.clear();
+        fmt_iter(&mut out, 1, &other, 0);
+        assert_eq!(out, "");
+    }
+
+    #[test]
     fn dynptr_slots_print_as_the_kernel_prints_them() {
         let mut out = String::new();
         fmt_dynptr(&mut out, 1, &slot(DynptrKind::Ringbuf, true, 3, 4), 0);
