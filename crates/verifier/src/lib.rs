@@ -280,6 +280,26 @@
 //!   `%s cannot be used inside bpf_rcu_read_lock-ed region` /
 //!   `bpf_preempt_disable-ed region` at exit, tail calls and `LD_ABS` (6.12:
 //!   `bpf_rcu_read_unlock is missing`, `%d bpf_preempt_enable%s missing`);
+//! - open-coded iterators of the types whose elements are memory
+//!   (`bpf_iter_num`, `bpf_iter_bits`; module `check::iter`) on the 6.18
+//!   profile: `process_iter_arg` for `KF_ITER_NEW`/`NEXT`/`DESTROY`
+//!   kfuncs and `__iter` arguments (`arg#%d expected pointer to an
+//!   iterator on stack`, `cannot pass in iter at an offset=%d`, `expected
+//!   uninitialized iter_%s as arg #%d`, `expected an initialized iter_%s
+//!   as arg #%d`), `STACK_ITER` slots (the constructor's 8-byte writes, a
+//!   reference per iterator released by `_destroy` with the elements
+//!   taken from it, `fp-8=iter_num(ref_id=…,state=…,depth=…)` in the log,
+//!   stores scrubbing them to data, loads and helper reads of them
+//!   refused, `Unreleased reference` at exit); `_next` returning read-only
+//!   memory of the element's size tied to the iterator's reference;
+//!   `process_iter_next_call` (the drained path with `R0` zero, the
+//!   active one queued one level deeper with its imprecise scalars
+//!   widened against the previous iteration), the forced checkpoint at
+//!   every `_next` call, where an active iterator in a state an unfinished
+//!   checkpoint covers with `RANGE_WITHIN` ends the path as an SCC
+//!   backedge, and `iter_active_depths_differ` in the infinite-loop check;
+//!   iterator slots in `stacksafe` (type, state and reference, never the
+//!   depth);
 //! - helpers and maps (module `check::map_call`): `record_func_map`
 //!   (`write into map forbidden`, device maps being read-only),
 //!   `record_func_key` (a tail call's constant index is precise),
@@ -598,7 +618,9 @@
 //! Each gives `unsupported` naming the feature at the first instruction
 //! that needs it; nothing is guessed.
 //! - State comparison of pointer kinds other than stack, context and map
-//!   values; open-coded iterators; the callbacks of `bpf_find_vma`
+//!   values; open-coded iterators whose elements are BTF-typed pointers
+//!   (task, css, task_vma, …) and any iterator on the 6.12 profile (its
+//!   loop entries); the callbacks of `bpf_find_vma`
 //!   (BTF-typed task and vma pointers); `bpf_for_each_map_elem` over values with a spin lock;
 //!   map key pointers under `BPF_F_STRICT_ALIGNMENT`; inner maps'
 //!   `map_uid` (the timer message prints 0);
@@ -609,7 +631,7 @@
 //!   (`kfunc bpf_task_from_pid: BTF-typed pointers`), acquired and
 //!   released references, memory arguments (`__sz`/`__szk` pairs,
 //!   pointers to scalars or scalar structs) and returned memory, dynptrs,
-//!   open-coded iterators, allocated objects and graph nodes, special map
+//!   allocated objects and graph nodes, special map
 //!   fields, callbacks, `__str`/`__map`/`__uninit` arguments, exceptions
 //!   (`bpf_throw`), `KF_RCU_PROTECTED`, kfuncs whose registration has a
 //!   filter function or comes from source the profile data does not

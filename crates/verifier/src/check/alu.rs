@@ -107,15 +107,20 @@ impl Checker<'_> {
             RegState::Scalar(s) => s.id & ADD_CONST != 0 || (s.id == 0 && !s.value.is_const()),
             _ => false,
         };
-        if needs {
+        if !needs {
+            return;
+        }
+        let Some(s) = self.cur.cur_mut().reg_mut(r).scalar_mut() else {
+            return;
+        };
+        if s.id & ADD_CONST != 0 {
+            s.clear_id();
+        }
+        // A constant whose link was dropped needs no new id.
+        if !s.value.is_const() {
             let id = self.new_id();
             if let Some(s) = self.cur.cur_mut().reg_mut(r).scalar_mut() {
-                if s.id & ADD_CONST != 0 {
-                    s.clear_id();
-                }
-                if !s.value.is_const() {
-                    s.id = id;
-                }
+                s.id = id;
             }
         }
     }

@@ -256,7 +256,7 @@ impl Checker<'_> {
     /// One 8-byte `BPF_WRITE` of an unknown value at `off` from the stack
     /// pointer in `regno`, as `check_mem_access` makes it for a
     /// constructor.
-    fn helper_stack_store(&mut self, regno: u8, off: i16) -> Result<(), Stop> {
+    pub(super) fn helper_stack_store(&mut self, regno: u8, off: i16) -> Result<(), Stop> {
         let base = *self.cur.cur().reg(regno);
         self.mem_access(regno, &base, off, 8, Access::Write)?;
         let at = self.stack_off(&base, off);

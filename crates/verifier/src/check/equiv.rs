@@ -173,6 +173,31 @@ pub(super) fn regs_exact(
     if sock_fields(old).is_some() {
         return Ok(false);
     }
+    // Memory: every field but the ids, which must correspond.
+    if let (
+        RegState::PtrToMem {
+            ptr: p1,
+            size: s1,
+            tag: t1,
+        },
+        RegState::PtrToMem {
+            ptr: p2,
+            size: s2,
+            tag: t2,
+        },
+    ) = (old, cur)
+    {
+        return Ok(s1 == s2
+            && t1 == t2
+            && p1.off == p2.off
+            && p1.var == p2.var
+            && p1.maybe_null == p2.maybe_null
+            && ids.check(p1.id, p2.id)
+            && ids.check(p1.ref_obj_id, p2.ref_obj_id));
+    }
+    if matches!(old, RegState::PtrToMem { .. }) {
+        return Ok(false);
+    }
     if !matches!(
         old,
         RegState::NotInit
@@ -401,6 +426,25 @@ fn dynptr_slot_safe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
     }
 }
 
+/// `stacksafe` of an iterator slot: the same type and state, references
+/// corresponding; the depth is not compared, or loops would never
+/// converge.
+fn iter_slot_safe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+    match (old, cur) {
+        (
+            RegState::IterSlot {
+                ref_obj_id: r1,
+                iter: i1,
+            },
+            RegState::IterSlot {
+                ref_obj_id: r2,
+                iter: i2,
+            },
+        ) => i1.btf_id == i2.btf_id && i1.state == i2.state && ids.check(*r1, *r2),
+        _ => false,
+    }
+}
+
 /// `stacksafe`, for a privileged loader.
 fn stacksafe(
     old: &FuncState,
@@ -445,7 +489,12 @@ fn stacksafe(
                             return Ok(false);
                         }
                     }
-                    SlotType::Iter | SlotType::IrqFlag => {
+                    SlotType::Iter => {
+                        if !iter_slot_safe(&os.spilled, &cs.spilled, ids) {
+                            return Ok(false);
+                        }
+                    }
+                    SlotType::IrqFlag => {
                         return Err(Unmodelled);
                     }
                 }

@@ -353,7 +353,7 @@ impl Checker<'_> {
                         }
                     }
                 }
-                SlotType::Dynptr => {
+                SlotType::Dynptr | SlotType::Iter => {
                     let extra = if typed { "" } else { " indirect" };
                     return Err(self.reject(
                         ErrorCode::InvalidMemAccess,
@@ -364,8 +364,8 @@ impl Checker<'_> {
                         ),
                     ));
                 }
-                SlotType::Iter | SlotType::IrqFlag => {
-                    return Err(self.unsupported("helper access to special stack slots"));
+                SlotType::IrqFlag => {
+                    return Err(self.unsupported("helper access to irq-flag stack slots"));
                 }
             }
             if !read.contains(&spi) {

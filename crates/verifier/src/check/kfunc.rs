@@ -7,18 +7,20 @@
 //!
 //! Modelled arguments: scalars (`__k` constants made precise, `__ign`
 //! skipped), the program's context, `NULL` for a `__nullable`/`__opt`
-//! pointer. Modelled returns: `void`, scalars, `void *` (a scalar).
+//! pointer, iterators of the types `check::iter` models. Modelled
+//! returns: `void`, scalars, `void *` (a scalar), an iterator's element.
 //! Everything else stops the walk as `unsupported`, naming the kfunc and
 //! what it needs (BTF-typed pointers, references, memory arguments,
-//! dynptrs, iterators, graph nodes, …).
+//! dynptrs, other iterators, graph nodes, …).
 
 use bpfcheck_profile::kfuncs::KfuncFlags;
 use bpfcheck_uapi::{Errno, RawInsn, load};
 
 use super::Checker;
+use super::iter::{self, IterMeta, IterOp};
 use crate::error::{ErrorCode, Stop};
 use crate::prepare::kfunc::{KAccess, KParam, KType, KfuncDesc, KfuncTab};
-use crate::state::RegState;
+use crate::state::{MemTag, PtrFields, RegState};
 
 /// `MAX_BPF_FUNC_REG_ARGS`.
 const MAX_REG_ARGS: usize = 5;
@@ -26,12 +28,6 @@ const MAX_REG_ARGS: usize = 5;
 /// What a kfunc needs beyond the modelled rules, by its name and flags:
 /// the feature that makes the call `unsupported`.
 fn special(name: &str, flags: KfuncFlags) -> Option<&'static str> {
-    if flags.has(KfuncFlags::ITER_NEW)
-        || flags.has(KfuncFlags::ITER_NEXT)
-        || flags.has(KfuncFlags::ITER_DESTROY)
-    {
-        return Some("open-coded iterators");
-    }
     if name == "bpf_throw" {
         return Some("exceptions (bpf_throw)");
     }
@@ -103,6 +99,33 @@ fn special_ptr_arg(p: &KParam) -> Option<&'static str> {
     }
 }
 
+/// The iterator kfunc kind of a call, by its flags.
+fn iter_op(flags: KfuncFlags) -> Option<IterOp> {
+    if flags.has(KfuncFlags::ITER_NEW) {
+        Some(IterOp::New)
+    } else if flags.has(KfuncFlags::ITER_NEXT) {
+        Some(IterOp::Next)
+    } else if flags.has(KfuncFlags::ITER_DESTROY) {
+        Some(IterOp::Destroy)
+    } else {
+        None
+    }
+}
+
+/// Whether an iterator kfunc's iterator (its first argument) is of a
+/// type the walk models; the unsupported feature otherwise.
+fn unmodelled_iter(desc: &KfuncDesc) -> Option<String> {
+    let first = desc.params.first().map(|p| &p.ty);
+    match first {
+        Some(KType::Ptr(pt)) if iter::iter_type(pt).is_some() => None,
+        Some(KType::Ptr(pt)) => Some(format!(
+            "open-coded iterators of struct {} (BTF-typed pointers)",
+            pt.name
+        )),
+        _ => Some("open-coded iterators without an iterator argument".to_owned()),
+    }
+}
+
 /// Whether a register holds the constant 0 (`register_is_null`).
 fn is_null(reg: &RegState) -> bool {
     matches!(reg, RegState::Scalar(s) if s.value.const_value() == Some(0))
@@ -115,6 +138,30 @@ impl Checker<'_> {
         self.fastcall =
             super::fastcall::Fastcall::mark(self.req, self.profile, &self.subprogs.starts, &tab);
         self.kfuncs = tab;
+        // `check_cfg` checkpoints every iterator next call, always.
+        for i in 0..self.insns.len() {
+            if self.is_iter_next(i) {
+                self.prune_point[i] = true;
+                self.force_checkpoint[i] = true;
+            }
+        }
+    }
+
+    /// Whether instruction `idx` calls an iterator's next kfunc
+    /// (`is_iter_next_insn`).
+    pub(super) fn is_iter_next(&self, idx: usize) -> bool {
+        let Some(insn) = self.insns.get(idx) else {
+            return false;
+        };
+        use bpfcheck_uapi::op;
+        let call = insn.class() == op::JMP && op::alu_op(insn.code) == op::CALL;
+        if !call || insn.src != op::PSEUDO_KFUNC_CALL {
+            return false;
+        }
+        matches!(
+            self.kfuncs.get(insn).map(|d| &d.access),
+            Some(KAccess::Allowed(f)) if f.has(KfuncFlags::ITER_NEXT)
+        )
     }
 
     fn kfunc_reject(&self, errno: Errno, msg: String) -> Stop {
@@ -137,6 +184,17 @@ impl Checker<'_> {
             }
             KAccess::Unknown(why) => return Err(self.unsupported(why)),
         };
+        let iter_op = iter_op(flags);
+        if iter_op.is_some() {
+            if let Some(what) = unmodelled_iter(&desc) {
+                return Err(self.unsupported(&format!("kfunc {name}: {what}")));
+            }
+            if !self.profile.features.scc_loops {
+                return Err(self.unsupported(&format!(
+                    "kfunc {name}: open-coded iterators converging by loop entries"
+                )));
+            }
+        }
         if let Some(what) = special(name, flags) {
             return Err(self.unsupported(&format!("kfunc {name}: {what}")));
         }
@@ -152,7 +210,7 @@ impl Checker<'_> {
                 format!("program must be sleepable to call sleepable kfunc {name}"),
             ));
         }
-        self.kfunc_args(&desc, flags)?;
+        let iter_meta = self.kfunc_args(&desc, flags)?;
         self.kfunc_regions(name, sleepable)?;
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
@@ -170,6 +228,25 @@ impl Checker<'_> {
             KType::Ptr(p) if p.composite => {
                 return Err(self.unsupported(&format!("kfunc {name}: BTF-typed pointers")));
             }
+            // An iterator's element: read-only memory of the pointee's
+            // size, tied to the iterator's reference.
+            KType::Ptr(p) if iter_op == Some(IterOp::Next) && p.size.is_some_and(|s| s > 0) => {
+                let ret_null = flags.has(KfuncFlags::RET_NULL);
+                RegState::PtrToMem {
+                    ptr: PtrFields {
+                        off: 0,
+                        var: crate::domain::Scalar::constant(0),
+                        id: if ret_null { self.new_id() } else { 0 },
+                        ref_obj_id: iter_meta.ref_obj_id,
+                        maybe_null: ret_null,
+                    },
+                    size: p.size.unwrap_or(0),
+                    tag: MemTag {
+                        rdonly: true,
+                        ..MemTag::default()
+                    },
+                }
+            }
             KType::Ptr(_) => {
                 return Err(self.unsupported(&format!("kfunc {name}: returned memory")));
             }
@@ -182,11 +259,15 @@ impl Checker<'_> {
         if name == "bpf_xdp_pull_data" {
             self.clear_all_pkt_pointers();
         }
+        if iter_op == Some(IterOp::Next) {
+            self.process_iter_next_call(&iter_meta)?;
+        }
         Ok(())
     }
 
     /// `check_kfunc_args`.
-    fn kfunc_args(&mut self, desc: &KfuncDesc, flags: KfuncFlags) -> Result<(), Stop> {
+    fn kfunc_args(&mut self, desc: &KfuncDesc, flags: KfuncFlags) -> Result<IterMeta, Stop> {
+        let mut iter_meta = IterMeta::default();
         let name = desc.name.as_str();
         let nargs = desc.params.len();
         if nargs > MAX_REG_ARGS {
@@ -265,6 +346,20 @@ impl Checker<'_> {
                     if nullable && is_null(&reg) && !mem_size {
                         continue;
                     }
+                    // `KF_ARG_PTR_TO_ITER`: an iterator kfunc's first
+                    // argument, or any `__iter` one.
+                    let op = iter_op(flags);
+                    if op.map_or(p.has_suffix("__iter"), |_| i == 0) {
+                        let Some(ty) = iter::iter_type(pt) else {
+                            return Err(self.unsupported(&format!(
+                                "kfunc {name}: open-coded iterators of struct {}",
+                                pt.name
+                            )));
+                        };
+                        let op = op.unwrap_or(IterOp::Other);
+                        self.process_iter_arg(i, op, ty, pt.id.0, &mut iter_meta)?;
+                        continue;
+                    }
                     if let Some(what) = special_ptr_arg(p) {
                         return Err(self.unsupported(&format!("kfunc {name}: {what}")));
                     }
@@ -299,7 +394,7 @@ impl Checker<'_> {
                 }
             }
         }
-        Ok(())
+        Ok(iter_meta)
     }
 
     /// `KF_ARG_PTR_TO_CTX`: `check_func_arg_reg_off`, then the type.

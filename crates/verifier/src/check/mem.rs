@@ -413,15 +413,20 @@ impl Checker<'_> {
     fn assign_spill_id(&mut self, r: u8) {
         let needs = matches!(self.cur.cur().reg(r),
             RegState::Scalar(s) if (s.id == 0 && !s.value.is_const()) || s.id & crate::state::reg::ADD_CONST != 0);
-        if needs {
+        if !needs {
+            return;
+        }
+        let Some(s) = self.cur.cur_mut().reg_mut(r).scalar_mut() else {
+            return;
+        };
+        if s.id & crate::state::reg::ADD_CONST != 0 {
+            s.clear_id();
+        }
+        // A constant whose link was dropped needs no new id.
+        if !s.value.is_const() {
             let id = self.new_id();
             if let Some(s) = self.cur.cur_mut().reg_mut(r).scalar_mut() {
-                if s.id & crate::state::reg::ADD_CONST != 0 {
-                    s.clear_id();
-                }
-                if !s.value.is_const() {
-                    s.id = id;
-                }
+                s.id = id;
             }
         }
     }
@@ -506,14 +511,17 @@ impl Checker<'_> {
             .all(|t| matches!(t, SlotType::Misc | SlotType::Zero | SlotType::Invalid))
         {
             RegState::unknown()
-        } else if let Some(i) = bytes.iter().position(|t| *t == SlotType::Dynptr) {
+        } else if let Some(i) = bytes
+            .iter()
+            .position(|t| matches!(t, SlotType::Dynptr | SlotType::Iter))
+        {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,
                 Errno::EACCES,
                 format!("invalid read from stack off {off}+{i} size {size}"),
             ));
         } else {
-            return Err(self.unsupported("stack reads of iterator or irq-flag slots"));
+            return Err(self.unsupported("stack reads of irq-flag slots"));
         };
         if let Some(dst) = dst {
             *self.cur.cur_mut().reg_mut(dst) = new;

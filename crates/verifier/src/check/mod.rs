@@ -37,6 +37,7 @@ mod fastcall;
 mod flow_keys;
 mod frames;
 mod helper_mem;
+mod iter;
 mod jmp;
 mod kfunc;
 mod ld_abs;

@@ -4,7 +4,7 @@ use bpfcheck_isa::{PseudoSrc, Symbolizer};
 use bpfcheck_uapi::MapSpec;
 
 use crate::state::reg::fmt_reg;
-use crate::state::stack::{fmt_dynptr, fmt_slot};
+use crate::state::stack::{fmt_dynptr, fmt_iter, fmt_slot};
 use crate::state::{FuncState, Refs, SLOT_SIZE, SlotType, VerifierState};
 
 /// The registers and slots of the current frame, each preceded by a
@@ -58,6 +58,10 @@ pub(super) fn frame(
                 fmt_dynptr(&mut out, here + 1, next, frame.live.slot(here + 1).flags);
             }
             spi += 1;
+            continue;
+        }
+        if slot.types[SLOT_SIZE - 1] == SlotType::Iter {
+            fmt_iter(&mut out, here, slot, frame.live.slot(here).flags);
             continue;
         }
         fmt_slot(

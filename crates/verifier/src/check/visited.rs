@@ -73,18 +73,29 @@ impl Checker<'_> {
             let calls_callback = exploring && self.calls_callback[idx];
             let callback_hit =
                 !may_goto_hit && calls_callback && self.compare(c, &live_regs, looping)?;
-            let loop_hit = may_goto_hit || callback_hit;
+            // Another entry into an async callback is no loop.
+            let other_async_entry = {
+                let old = self.checkpoints[c].state.cur();
+                old.in_async_callback_fn && old.async_entry_cnt != self.cur.cur().async_entry_cnt
+            };
+            // At an iterator's next call, an active iterator in a state
+            // the earlier iteration covers: the loop converged.
+            let iter_next = exploring && !other_async_entry && self.is_iter_next(idx);
+            let iter_hit = iter_next
+                && !may_goto_hit
+                && self.compare(c, &live_regs, looping)?
+                && super::iter::arg_iter_active(&self.cur);
+            if iter_hit && !self.profile.features.scc_loops {
+                self.update_loop_entry(St::Cur, c);
+            }
+            let loop_hit = may_goto_hit || callback_hit || iter_hit;
             if exploring && !loop_hit {
-                // Another entry into an async callback is no loop.
-                let other_async_entry = {
-                    let old = self.checkpoints[c].state.cur();
-                    old.in_async_callback_fn
-                        && old.async_entry_cnt != self.cur.cur().async_entry_cnt
-                };
                 if !calls_callback
+                    && !iter_next
                     && !other_async_entry
                     && self.maybe_looping(c)
                     && self.compare(c, &live_regs, Strictness::Exact)?
+                    && !super::iter::active_depths_differ(&self.checkpoints[c].state, &self.cur)
                     && same_depth
                     && self.checkpoints[c].state.callback_unroll_depth
                         == self.cur.callback_unroll_depth

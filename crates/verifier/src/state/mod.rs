@@ -16,7 +16,10 @@ pub(crate) mod stack;
 use bpfcheck_uapi::RegNo;
 
 pub use refs::{RefEntry, Refs};
-pub use reg::{DynptrInfo, DynptrKind, MapIdx, MemTag, PtrFields, RegState, ScalarReg};
+pub use reg::{
+    DynptrInfo, DynptrKind, IterInfo, IterKind, IterState, MapIdx, MemTag, PtrFields, RegState,
+    ScalarReg,
+};
 pub use regions::Regions;
 pub use stack::{SLOT_SIZE, SlotType, StackSlot};
 

@@ -132,6 +132,68 @@ pub struct DynptrInfo {
     pub first_slot: bool,
 }
 
+/// The iterator types whose state the walk models, by the name of their
+/// `struct bpf_iter_<type>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IterKind {
+    /// `bpf_iter_num`.
+    Num,
+    /// `bpf_iter_bits`.
+    Bits,
+}
+
+impl IterKind {
+    /// The kind of `struct bpf_iter_<type>`, when modelled.
+    pub fn of_struct(name: &str) -> Option<Self> {
+        match name.strip_prefix("bpf_iter_")? {
+            "num" => Some(Self::Num),
+            "bits" => Some(Self::Bits),
+            _ => None,
+        }
+    }
+
+    /// `iter_type_str`: the name without its `bpf_iter_` prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Num => "num",
+            Self::Bits => "bits",
+        }
+    }
+}
+
+/// Where an iterator stands (`enum bpf_iter_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IterState {
+    /// More elements may come (`BPF_ITER_STATE_ACTIVE`).
+    Active,
+    /// `next` returned NULL, and will again (`BPF_ITER_STATE_DRAINED`).
+    Drained,
+}
+
+impl IterState {
+    /// `iter_state_str`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Drained => "drained",
+        }
+    }
+}
+
+/// An iterator's fields (`reg->iter`) in each of its stack slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IterInfo {
+    /// Its type.
+    pub kind: IterKind,
+    /// The BTF id of its `struct bpf_iter_<type>`.
+    pub btf_id: u32,
+    /// Its state.
+    pub state: IterState,
+    /// Iterations simulated so far: keeps two iterations apart for the
+    /// infinite-loop check, never compared when pruning.
+    pub depth: u32,
+}
+
 /// A register's abstract value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RegState {
@@ -262,6 +324,15 @@ pub enum RegState {
         /// Its kind and slot.
         dynptr: DynptrInfo,
     },
+    /// The state an iterator's stack slots hold (the kernel's
+    /// `PTR_TO_STACK` with `reg->iter`); only its first slot carries the
+    /// reference.
+    IterSlot {
+        /// The iterator's reference (0 in the slots after the first).
+        ref_obj_id: u32,
+        /// Its type and state.
+        iter: IterInfo,
+    },
     /// Arena memory (`PTR_TO_ARENA`).
     PtrToArena,
     /// An instruction array slot (`PTR_TO_INSN`).
@@ -360,6 +431,7 @@ impl RegState {
             Self::PtrToBuf(_) => "buf",
             Self::PtrToFunc { .. } => "func",
             Self::ConstPtrToDynptr { .. } => "dynptr_ptr",
+            Self::IterSlot { .. } => "fp",
             Self::PtrToArena => "arena",
             Self::PtrToInsn(_) => "insn",
         }

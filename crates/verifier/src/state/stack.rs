@@ -139,6 +139,27 @@ pub(crate) fn fmt_dynptr(out: &mut String, spi: usize, slot: &StackSlot, live: u
     out.push(')');
 }
 
+/// `fpN=iter_TYPE(ref_id=…,state=…,depth=…)` for an iterator's first
+/// slot `spi`, as `print_verifier_state` writes it; its other slots print
+/// nothing.
+pub(crate) fn fmt_iter(out: &mut String, spi: usize, slot: &StackSlot, live: u8) {
+    let RegState::IterSlot { ref_obj_id, iter } = slot.spilled else {
+        return;
+    };
+    if ref_obj_id == 0 {
+        return;
+    }
+    let off = -(i64::try_from(spi).unwrap_or(0) + 1) * SLOT_SIZE as i64;
+    out.push_str(&format!(" fp{off}"));
+    super::live::suffix(out, live);
+    out.push_str(&format!(
+        "=iter_{}(ref_id={ref_obj_id},state={},depth={})",
+        iter.kind.name(),
+        iter.state.name(),
+        iter.depth
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::{SLOT_SIZE, SlotType, StackSlot, fmt_dynptr};
@@ -159,6 +180,38 @@ mod tests {
                 dynptr: DynptrInfo { kind, first_slot },
             },
         }
+    }
+
+    #[test]
+    fn iterator_slots_print_their_first_slot_only() {
+        use super::fmt_iter;
+        use crate::state::{IterInfo, IterKind, IterState};
+        let iter = IterInfo {
+            kind: IterKind::Bits,
+            btf_id: 7,
+            state: IterState::Drained,
+            depth: 2,
+        };
+        let first = StackSlot {
+            types: [SlotType::Iter; SLOT_SIZE],
+            spilled: RegState::IterSlot {
+                ref_obj_id: 3,
+                iter,
+            },
+        };
+        let mut out = String::new();
+        fmt_iter(&mut out, 2, &first, 0);
+        assert_eq!(out, " fp-24=iter_bits(ref_id=3,state=drained,depth=2)");
+        let other = StackSlot {
+            spilled: RegState::IterSlot {
+                ref_obj_id: 0,
+                iter,
+            },
+            ..first
+        };
+        out.clear();
+        fmt_iter(&mut out, 1, &other, 0);
+        assert_eq!(out, "");
     }
 
     #[test]
