@@ -315,10 +315,15 @@ impl Checker<'_> {
             }
             // A privileged loader may pass pointers as numbers.
             ArgBase::Anything => Ok(()),
-            ArgBase::Scalar if arg.flags.is_empty() => match reg {
-                RegState::Scalar(_) => Ok(()),
-                _ => Err(self.type_mismatch(regno, "scalar")),
-            },
+            ArgBase::Scalar if arg.flags.is_empty() => {
+                match (reg, self.profile.features.scalar_arg_typed) {
+                    (RegState::Scalar(_), _) | (_, Some(false)) => Ok(()),
+                    (_, Some(true)) => Err(self.type_mismatch(regno, "scalar")),
+                    (_, None) => {
+                        Err(self.unsupported("a pointer for an ARG_SCALAR argument on this kernel"))
+                    }
+                }
+            }
             ArgBase::PtrToFunc if arg.flags.is_empty() => match reg {
                 RegState::PtrToFunc { subprog_start } => {
                     meta.func = Some(subprog_start);
