@@ -22,29 +22,19 @@ use bpfcheck_verifier::{Verdict, Verification, VerifyOptions, verify};
 /// Helper ids bpfcheck answers `unsupported` for (in the correct call, the
 /// wrong one or both), each with the feature it lacks. Must be exact.
 const UNSUPPORTED: &[(u32, &str)] = &[
-    (87, QUEUE_STACK),
-    (88, QUEUE_STACK),
-    (89, QUEUE_STACK),
     (141, BTF_PTR),
-    (
-        147,
-        "bpf_d_path's `allowed` callback (its BTF attach allowlist)",
-    ),
     (153, BTF_PTR),
     (154, BTF_PTR),
     (156, BTF_PTR),
     (157, BTF_PTR),
     (158, BTF_PTR),
     (162, BTF_PTR),
-    (165, CONST_STR),
     (175, BTF_PTR),
     (180, BTF_PTR),
-    (182, CONST_STR),
     (
         194,
         "ARG_KPTR_XCHG_DEST: kptr fields of map values (BTF-typed)",
     ),
-    (195, "bpf_map_lookup_percpu_elem's map types (per-CPU maps)"),
     (210, BTF_PTR),
     (211, BTF_PTR),
 ];
@@ -52,10 +42,6 @@ const UNSUPPORTED: &[(u32, &str)] = &[
 /// Arguments or results that are BTF-typed kernel pointers
 /// (`ARG_PTR_TO_BTF_ID`, `ARG_PTR_TO_PERCPU_BTF_ID`, `RET_PTR_TO_BTF_ID`).
 const BTF_PTR: &str = "BTF-typed pointer arguments and results";
-/// `bpf_map_push_elem`/`pop`/`peek`: queue and stack maps.
-const QUEUE_STACK: &str = "queue and stack maps (and ARG_PTR_TO_MAP_VALUE | MEM_UNINIT)";
-/// `ARG_PTR_TO_CONST_STR`: a read-only map's frozen contents.
-const CONST_STR: &str = "ARG_PTR_TO_CONST_STR (a frozen read-only map's contents)";
 
 /// How one program's judgement compares.
 #[derive(Clone, Debug, PartialEq, Eq)]
