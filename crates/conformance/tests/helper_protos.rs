@@ -175,6 +175,7 @@ fn every_helper_prototype_is_judged_as_the_6_18_kernel_judges_it() {
         rows.push((c, [right, wrong], outcome));
     }
     print_table(&rows);
+    print_uncovered(&cases);
 
     let mut failures = Vec::new();
     for (c, _, outcome) in &rows {
@@ -236,5 +237,50 @@ fn print_table(rows: &[(&Case, [Outcome; 2], Outcome)]) {
         count(|o| *o == Outcome::Agree),
         count(|o| matches!(o, Outcome::Differs(_))),
         count(|o| matches!(o, Outcome::Unsupported(_))),
+    ));
+}
+
+/// The helper ids no directly loadable program type is offered: those a
+/// tracing or LSM program gets (they need a BTF attach target, which the
+/// running kernel cannot load without trampolines), and the rest.
+fn print_uncovered(cases: &[Case]) {
+    use bpfcheck_profile::Capabilities;
+    use bpfcheck_profile::helpers::ProgQuery;
+    use bpfcheck_uapi::{AttachType, ProgType};
+    let t = bpfcheck_conformance::helper_cases::table();
+    let targets = [
+        (ProgType::TRACING, AttachType::TRACE_FENTRY),
+        (ProgType::TRACING, AttachType::TRACE_ITER),
+        (ProgType::TRACING, AttachType::TRACE_RAW_TP),
+        (ProgType::LSM, AttachType::LSM_MAC),
+    ];
+    let (mut tracing, mut other) = (Vec::new(), Vec::new());
+    for id in (1..t.max_id()).filter(|id| cases.iter().all(|c| c.id != *id)) {
+        let offered = targets.iter().any(|(pt, eat)| {
+            [false, true].iter().any(|&sleepable| {
+                let q = ProgQuery {
+                    sleepable,
+                    ..ProgQuery::new(*pt, *eat, Capabilities::ROOT)
+                };
+                t.resolve(id as i32, &q).is_ok()
+            })
+        });
+        let name = bpfcheck_uapi::helper_name(id as i32).unwrap_or("unknown");
+        let entry = format!("{name}#{id}");
+        if offered {
+            tracing.push(entry);
+        } else {
+            other.push(entry);
+        }
+    }
+    report(&format!(
+        "helper ids offered only to tracing/LSM programs (not loadable here): {}: {}",
+        tracing.len(),
+        tracing.join(" ")
+    ));
+    report(&format!(
+        "helper ids offered to none of those in this data (struct_ops, lirc, options the build lacks): {}: {}",
+        other.len(),
+        other.join(" ")
     ));
 }
