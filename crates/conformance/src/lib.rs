@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+pub mod helper_cases;
 pub mod selftests;
 
 use std::path::{Path, PathBuf};

@@ -20,8 +20,9 @@ pub struct Features {
     /// `bpf_prog_load_check_attach` lists for a program type are those of
     /// the newest kernel, cut here.
     pub attach_type_end: u32,
-    /// `BPF_PROG_TYPE_SK_REUSEPORT` programs must name their attach type
-    /// (5.14+); before, any `expected_attach_type` was accepted.
+    /// `BPF_PROG_TYPE_SK_REUSEPORT` programs must have a reuseport attach
+    /// type, 0 being taken as `select` (5.14+); before, any
+    /// `expected_attach_type` was accepted.
     pub sk_reuseport_attach_check: bool,
     /// `__BPF_FUNC_MAX_ID`: helper ids at or past it have no name in the
     /// kernel's disassembler (`call unknown#%d`).
@@ -103,6 +104,14 @@ pub struct Features {
     /// (a stable fix: the development host's 6.18 has it, Debian's
     /// 6.12.95 does not).
     pub null_arg_precise: bool,
+    /// Whether `check_func_arg` requires a scalar for an `ARG_SCALAR`
+    /// argument (`bpf_loop`'s count): `Some(true)` up to 6.12 (source:
+    /// `R1 type=fp expected=scalar`); `Some(false)` on 6.18, where any
+    /// register passes (live kernel) and a pointer count then fails
+    /// `bpf_loop`'s precision marking (`verifier bug: backtracking
+    /// misuse`, EFAULT); `None` where not established (a non-scalar there
+    /// is `unsupported`).
+    pub scalar_arg_typed: Option<bool>,
     /// `rX += rX` never links `rX` to its copies by a constant (a stable
     /// fix: 6.12.117 and the host's 6.18 have it). Without it (Debian's
     /// 6.12.95) the "constant" added is the register's value after the

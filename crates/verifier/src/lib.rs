@@ -249,10 +249,18 @@
 //!   (or `unknown scalar value`); the other types return anything;
 //! - helper calls through the profile's prototypes and per-program-type
 //!   availability (`invalid func`, `program of this type cannot use
-//!   helper`, GPL-only, `might_sleep`), arguments `ARG_ANYTHING`,
+//!   helper`, GPL-only, `might_sleep`, the `allowed` callbacks of
+//!   `bpf_d_path` and `bpf_ima_inode_hash` for a program without attach
+//!   target: `helper call is not allowed in probe`, module
+//!   `check::helper_allowed`), arguments `ARG_ANYTHING`, `ARG_SCALAR`
+//!   (any register on 6.18, `scalar_arg_typed`),
+//!   `ARG_PTR_TO_CONST_STR`'s register type (`R%d type=%s
+//!   expected=map_value`; the string itself is unsupported),
 //!   `ARG_CONST_MAP_PTR`, `ARG_PTR_TO_CTX`, `ARG_PTR_TO_MAP_KEY/VALUE` from
 //!   the stack or a map value (`R%d type=%s expected=%s`, `invalid map_ptr
-//!   to access map->key`, stack bounds), the constant array key that drops
+//!   to access map->key`, stack bounds), `ARG_PTR_TO_MAP_VALUE |
+//!   MEM_UNINIT | MEM_WRITE` (queue/stack pop and peek: bounds only, the
+//!   bytes written after the arguments), the constant array key that drops
 //!   `PTR_MAYBE_NULL` (`get_constant_map_key`, STACK_ZERO keys), returns
 //!   `RET_INTEGER`/`RET_VOID`/`RET_PTR_TO_MAP_VALUE[_OR_NULL]` with a fresh
 //!   id, `R1`–`R5` clobbered; the map helpers with hash and array maps;
@@ -309,7 +317,9 @@
 //!   (`bpfcheck_profile::map_compat`: `cannot pass map_type %d into func
 //!   %s#%d`, `cannot update sockmap in this context`); the pairs whose
 //!   effect is modelled: map lookups, updates and deletes on hash and
-//!   array maps, cgroup storage, ring buffer output, perf event output and
+//!   array maps, push/pop/peek on queue and stack maps,
+//!   `bpf_map_lookup_percpu_elem` on per-CPU maps, cgroup storage, ring
+//!   buffer output, perf event output and
 //!   reads, stack ids, cgroup arrays, `bpf_redirect_map`, the socket map
 //!   helpers (`bpf_sk_redirect_map`/`_hash`, `bpf_msg_redirect_map`/`_hash`,
 //!   `bpf_sock_map_update`, `bpf_sock_hash_update`,

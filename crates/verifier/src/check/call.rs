@@ -109,9 +109,7 @@ impl Checker<'_> {
                 "cannot call GPL-restricted function from non-GPL compatible program".to_owned(),
             ));
         }
-        if proto.allowed.is_some() {
-            return Err(self.unsupported("helpers with an `allowed` callback"));
-        }
+        self.helper_allowed(proto)?;
         // An async callback never sleeps (`in_sleepable`).
         let sleepable = self.req.prog_flags & load::BPF_F_SLEEPABLE != 0
             && !self.cur.frames[0].in_async_callback_fn;
@@ -321,10 +319,15 @@ impl Checker<'_> {
             }
             // A privileged loader may pass pointers as numbers.
             ArgBase::Anything => Ok(()),
-            ArgBase::Scalar if arg.flags.is_empty() => match reg {
-                RegState::Scalar(_) => Ok(()),
-                _ => Err(self.type_mismatch(regno, "scalar")),
-            },
+            ArgBase::Scalar if arg.flags.is_empty() => {
+                match (reg, self.profile.features.scalar_arg_typed) {
+                    (RegState::Scalar(_), _) | (_, Some(false)) => Ok(()),
+                    (_, Some(true)) => Err(self.type_mismatch(regno, "scalar")),
+                    (_, None) => {
+                        Err(self.unsupported("a pointer for an ARG_SCALAR argument on this kernel"))
+                    }
+                }
+            }
             ArgBase::PtrToFunc if arg.flags.is_empty() => match reg {
                 RegState::PtrToFunc { subprog_start } => {
                     meta.func = Some(subprog_start);
@@ -369,7 +372,9 @@ impl Checker<'_> {
             }
             ArgBase::PtrToRingbufMem => self.ringbuf_mem_arg(regno, arg),
             ArgBase::PtrToDynptr => self.dynptr_helper_arg(regno, arg, &mut meta.dynptr),
-            ArgBase::PtrToMapKey | ArgBase::PtrToMapValue if arg.flags.is_empty() => {
+            ArgBase::PtrToMapKey | ArgBase::PtrToMapValue
+                if arg.flags.is_empty() || map_value_out(arg) =>
+            {
                 // `resolve_map_arg_type`: a socket map's value is a socket.
                 let sock_map = meta.map.is_some_and(|m| {
                     matches!(
@@ -409,7 +414,12 @@ impl Checker<'_> {
                     && self.profile.features.array_lookup_not_null
                     && matches!(spec.map_type, MapType::ARRAY | MapType::PERCPU_ARRAY);
                 let size = i32::try_from(size).map_err(|_| self.unsupported("huge map keys"))?;
-                self.helper_mem_access(regno, size, Access::Read, false, None)?;
+                // Where the helper writes the value (pop, peek) the bytes
+                // need not be initialised: written after the arguments.
+                let out = map_value_out(arg);
+                meta.mem.raw_mode = out;
+                let access = if out { Access::Write } else { Access::Read };
+                self.helper_mem_access(regno, size, access, false, out.then_some(&mut meta.mem))?;
                 if key_of_array_lookup {
                     meta.const_key = self.constant_map_key(&reg, size)?;
                 }
@@ -423,6 +433,14 @@ impl Checker<'_> {
                     Err(self.unsupported("spin locks in allocated objects"))
                 }
                 _ => Err(self.type_mismatch(regno, SPIN_LOCK_TYPES)),
+            },
+            // Only a map value can hold the string; what it says needs the
+            // frozen read-only map's contents.
+            ArgBase::PtrToConstStr if arg.flags.is_empty() => match reg {
+                RegState::PtrToMapValue {
+                    maybe_null: false, ..
+                } => Err(self.unsupported("ARG_PTR_TO_CONST_STR: a read-only map's contents")),
+                _ => Err(self.type_mismatch(regno, "map_value")),
             },
             _ => Err(self.unsupported(&format!("helper argument type {arg}"))),
         }
@@ -527,4 +545,14 @@ pub(super) fn helper_query<'a>(req: &LoadRequest, profile: &KernelProfile) -> Pr
         sleepable: req.prog_flags & load::BPF_F_SLEEPABLE != 0,
         ..ProgQuery::new(req.prog_type, req.expected_attach_type, profile.caps)
     }
+}
+
+/// `ARG_PTR_TO_MAP_VALUE | MEM_UNINIT | MEM_WRITE`: a value the helper
+/// copies out of the map (`bpf_map_pop_elem`, `bpf_map_peek_elem`).
+fn map_value_out(arg: ArgType) -> bool {
+    arg.base == ArgBase::PtrToMapValue
+        && arg.flags
+            == bpfcheck_profile::helpers::TypeFlags::EMPTY
+                .with(TypeFlag::MemUninit)
+                .with(TypeFlag::MemWrite)
 }

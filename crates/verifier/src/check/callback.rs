@@ -203,6 +203,15 @@ impl Checker<'_> {
             }
             Some(_) => {}
         }
+        if self.cur.cur().reg(1).scalar().is_none() {
+            // A pointer count passed the argument check (6.18): the
+            // kernel's precision walk refuses to start from it.
+            return Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EFAULT,
+                "verifier bug: backtracking misuse".to_owned(),
+            ));
+        }
         self.mark_chain_precision(1)?;
         let Some(nr_loops) = self.cur.cur().reg(1).scalar().map(|s| s.value.umax) else {
             return Err(self.unsupported("bpf_loop with a non-scalar count"));

@@ -20,6 +20,8 @@ const TAIL_CALL: u32 = 12;
 const GET_LOCAL_STORAGE: u32 = 81;
 const MAP_PUSH: u32 = 87;
 const MAP_POP: u32 = 88;
+const MAP_PEEK: u32 = 89;
+const MAP_LOOKUP_PERCPU: u32 = 195;
 const RINGBUF_RESERVE: u32 = 131;
 const RINGBUF_QUERY: u32 = 134;
 const RINGBUF_RESERVE_DYNPTR: u32 = 198;
@@ -173,6 +175,10 @@ impl Checker<'_> {
                 return Err(self.unsupported("tail calls in programs with bpf-to-bpf calls"));
             }
             GET_LOCAL_STORAGE => true,
+            // Queue and stack maps copy one value in or out.
+            MAP_PUSH | MAP_POP | MAP_PEEK => matches!(map_type, MapType::QUEUE | MapType::STACK),
+            // One CPU's element of a per-CPU map: a plain value.
+            MAP_LOOKUP_PERCPU => plain_value_map(map_type),
             // Ring buffer records and dynptrs (`check::ringbuf`,
             // `check::dynptr`); `bpf_ringbuf_query` returns a number.
             RINGBUF_RESERVE | RINGBUF_QUERY | RINGBUF_RESERVE_DYNPTR => {

@@ -36,6 +36,7 @@ mod equiv;
 mod fastcall;
 mod flow_keys;
 mod frames;
+mod helper_allowed;
 mod helper_mem;
 mod iter;
 mod jmp;

@@ -76,8 +76,8 @@ fn check_attr_fields(req: &LoadRequest, profile: &KernelProfile) -> Result<(), S
 }
 
 /// `bpf_prog_load_check_attach` for programs without a BTF attach target,
-/// after `bpf_prog_load_fixup_attach_type` (a cgroup/sock program with
-/// attach type 0 means `sock_create`).
+/// after `bpf_prog_load_fixup_attach_type` (attach type 0 means
+/// `sock_create` for a cgroup/sock program, `select` for sk_reuseport).
 fn attach_type_allowed(prog: ProgType, attach: AttachType, profile: &KernelProfile) -> bool {
     use AttachType as A;
     // The lists are the newest kernel's; an older one lacks the later types.
@@ -116,7 +116,7 @@ fn attach_type_allowed(prog: ProgType, attach: AttachType, profile: &KernelProfi
         ProgType::CGROUP_SOCKOPT => one_of(&[A::CGROUP_SETSOCKOPT, A::CGROUP_GETSOCKOPT]),
         ProgType::SK_LOOKUP => attach == A::SK_LOOKUP,
         ProgType::SK_REUSEPORT if profile.features.sk_reuseport_attach_check => {
-            one_of(&[A::SK_REUSEPORT_SELECT, A::SK_REUSEPORT_SELECT_OR_MIGRATE])
+            attach.0 == 0 || one_of(&[A::SK_REUSEPORT_SELECT, A::SK_REUSEPORT_SELECT_OR_MIGRATE])
         }
         ProgType::NETFILTER => attach == A::NETFILTER,
         ProgType::SYSCALL | ProgType::EXT => attach.0 == 0,
@@ -186,9 +186,15 @@ mod tests {
             AttachType(0),
             &profile("5.10")
         ));
-        assert!(!attach_type_allowed(
+        // Later ones do, after turning 0 into `select`.
+        assert!(attach_type_allowed(
             ProgType::SK_REUSEPORT,
             AttachType(0),
+            &profile("6.1")
+        ));
+        assert!(!attach_type_allowed(
+            ProgType::SK_REUSEPORT,
+            AttachType::XDP,
             &profile("6.1")
         ));
     }

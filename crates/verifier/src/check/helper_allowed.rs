@@ -1,0 +1,49 @@
+//! The `allowed` callbacks of helper prototypes, consulted by
+//! `check_helper_call` before the arguments (`helper call is not allowed
+//! in probe`, EINVAL). Their answers depend on the attach target; what
+//! cannot be decided without the kernel's BTF id sets is `unsupported`.
+
+use bpfcheck_profile::helpers::HelperProto;
+use bpfcheck_uapi::{AttachType, Errno, ProgType};
+
+use super::Checker;
+use crate::error::{ErrorCode, Stop};
+
+impl Checker<'_> {
+    /// `fn->allowed(prog)`, for a prototype that has one.
+    pub(super) fn helper_allowed(&self, proto: &HelperProto) -> Result<(), Stop> {
+        let Some(callback) = proto.allowed else {
+            return Ok(());
+        };
+        let req = self.req;
+        // The BTF id sets these callbacks look an attach target up in
+        // (sleepable LSM hooks, d_path's allowlist) never hold id 0.
+        let no_target = req.attach_btf_id == 0 && req.attach_target.is_none();
+        let allowed = match callback {
+            "bpf_d_path_allowed" => {
+                if req.prog_type == ProgType::TRACING
+                    && req.expected_attach_type == AttachType::TRACE_ITER
+                {
+                    Some(true)
+                } else if no_target {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+            "bpf_ima_inode_hash_allowed" if no_target => Some(false),
+            _ => None,
+        };
+        match allowed {
+            Some(true) => Ok(()),
+            Some(false) => Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EINVAL,
+                "helper call is not allowed in probe".to_owned(),
+            )),
+            None => Err(self.unsupported(&format!(
+                "{callback} for this attach target (the kernel's BTF id sets)"
+            ))),
+        }
+    }
+}
