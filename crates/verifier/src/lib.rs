@@ -684,6 +684,7 @@ pub mod observe;
 mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
+mod walk_v6_1;
 mod walk_v7;
 
 pub use bpfcheck_profile::KernelProfile;
@@ -828,6 +829,9 @@ fn interpretable(
     if let Some(u) = walk_v7::unmodelled(profile) {
         return Err(u);
     }
+    if let Some(u) = walk_v6_1::unmodelled(req, profile) {
+        return Err(u);
+    }
     let caps = &profile.caps;
     if !(caps.sys_admin || (caps.bpf && caps.perfmon)) {
         return Err(Unsupported::new("unprivileged loaders", Some(0)));
@@ -894,6 +898,11 @@ fn interpret(
             .ok()
             .and_then(|p| u8::try_from(p.used_args().len()).ok())
     };
+    if profile.features.walk_v6_1.state_print {
+        // 6.1's state print-outs and precision lines are not modelled
+        // (`walk_v6_1.state_print`): the verdict is given, the log not.
+        log.mark_inexact();
+    }
     if main_proto::has_arg_tags(req) {
         // The kernel reads `arg:` declaration tags and type tags of the
         // main function's parameters (`btf_prepare_func_args`) and may log

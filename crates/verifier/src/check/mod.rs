@@ -62,6 +62,7 @@ mod spin_lock;
 mod stack_liveness;
 mod subprog_call;
 mod timer;
+mod v6_1;
 mod visited;
 
 pub(crate) use call::gpl_compatible;
