@@ -222,6 +222,13 @@ pub struct WalkV6_1 {
     /// Each frame's stack counts rounded up to 32 bytes in
     /// `check_max_stack_depth` (6.12 with the JIT: 16).
     pub stack_round_32: bool,
+    /// Linked scalars of 6.1: a 64-bit `mov` links any scalar without an
+    /// id (constants too), a 32-bit `mov` never links, arithmetic always
+    /// breaks a link (no `BPF_ADD_CONST`), pruning compares a precise
+    /// scalar by its range and bits only (no `check_scalar_ids`), and
+    /// precision is not passed on to linked registers. 6.12 links only
+    /// non-constants, keeps `r += K` links, and checks scalar ids.
+    pub linked_scalars: bool,
     /// Level-1 and level-2 logs print 6.1's states (`R1=ctx(off=0,imm=0)`,
     /// `R0_w=scalar(umax=…)`, ids and `refs=` as 6.1 does) and 6.1's
     /// precision lines (`last_idx`, `regs=%x stack=%llx before`). Not
@@ -276,6 +283,7 @@ impl WalkV6_1 {
         st_ctx_refused: true,
         ptr_not_null_v6_1: true,
         stack_round_32: true,
+        linked_scalars: true,
         state_print: true,
         callbacks_once: true,
         lock_rules: true,

@@ -334,7 +334,7 @@ impl Checker<'_> {
             collect_linked(&mut self.cur, d.id, &live, &mut linked);
         }
         let curframe = self.cur.cur().frameno;
-        if linked.len() > 1 {
+        if linked.len() > 1 && !self.profile.features.walk_v6_1.linked_scalars {
             let locs = linked
                 .iter()
                 .map(|l| match *l {
