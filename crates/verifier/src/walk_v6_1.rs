@@ -72,3 +72,47 @@ pub(crate) fn unmodelled(req: &LoadRequest, profile: &KernelProfile) -> Option<U
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(insns: Vec<RawInsn>) -> LoadRequest {
+        LoadRequest {
+            insns,
+            ..LoadRequest::default()
+        }
+    }
+
+    #[test]
+    fn six_one_refuses_loops_callbacks_and_locks_by_name() {
+        let p61 = KernelProfile::builtin("6.1").unwrap();
+        let p612 = KernelProfile::builtin("6.12").unwrap();
+        let mov0 = RawInsn::new(op::ALU64 | op::MOV | op::K, 0, 0, 0, 0);
+        let exit = RawInsn::new(op::JMP | op::EXIT, 0, 0, 0, 0);
+        // r0 = 0; if r0 != 0 goto -2; exit: a loop.
+        let looping = req(vec![
+            mov0,
+            RawInsn::new(op::JMP | op::JNE | op::K, 0, 0, -2, 0),
+            exit,
+        ]);
+        let u = unmodelled(&looping, &p61).expect("6.1's loop pruning is not modelled");
+        assert_eq!(
+            u.feature,
+            "do_check of kernel 6.1: loops pruned without loop entries (walk_v6_1.loops_without_entries)"
+        );
+        assert!(unmodelled(&looping, &p612).is_none());
+        let lock = req(vec![
+            RawInsn::new(op::JMP | op::CALL, 0, 0, 0, 93),
+            mov0,
+            exit,
+        ]);
+        assert!(
+            unmodelled(&lock, &p61)
+                .unwrap()
+                .feature
+                .ends_with("(walk_v6_1.lock_rules)")
+        );
+        assert!(unmodelled(&req(vec![mov0, exit]), &p61).is_none());
+    }
+}
