@@ -90,6 +90,25 @@
 //! taken less those freed at eviction: a cleaned one never named as a
 //! loop entry).
 //!
+//! What the 6.1 profile changes in the walk (`Features::walk_v6_1`, see
+//! `docs/walk-6.1.md`; module `check::v6_1`, gate `walk_v6_1`), on top of
+//! the 6.12 switches: 6.1's spills and fills (`spill_rules`: only bounded
+//! non-zero scalars spilled, zeros as `STACK_ZERO` made precise, narrow
+//! fills unknown, a read of zeros a precise 0, backtracking only through
+//! `R10`), `check_return_code` by `tnum_in` with tnum messages and no
+//! precision (`return_code_tnum`), `tnum_strn` pairs in `misaligned`
+//! messages (`tnum_str_hex`), `BPF_ST stores into R%d %s is not allowed`
+//! (`st_ctx_refused`), 6.1's `reg_type_not_null` in `is_branch_taken`
+//! (`ptr_not_null_v6_1`), 32-byte frame rounding in
+//! `check_max_stack_depth` (`stack_round_32`), 6.1's linked scalars (ids
+//! on every 64-bit copy, no offset links, no scalar ids in pruning, no
+//! linked precision: `linked_scalars`), tail calls keeping packet pointers
+//! and 6.1's sleepable rules. Not modelled, `unsupported` naming the
+//! switch: 6.1's log format (the log is not given, `state_print`),
+//! callbacks, spin locks and timers, loops, precision backtracking across
+//! calls, helper argument type lists, zero-sized helper memory, ring
+//! buffer memory and socket pointer comparisons with registers.
+//!
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
 //! kprobe, tracepoint, raw tracepoint (also writable) or perf event
