@@ -61,7 +61,7 @@ pub(crate) fn unmodelled(req: &LoadRequest, profile: &KernelProfile) -> Option<U
         let looping = scc
             .iter()
             .position(|&c| c != 0)
-            .or_else(|| req.insns.iter().position(|insn| jumps_to_itself(insn)));
+            .or_else(|| req.insns.iter().position(jumps_to_itself));
         if let Some(i) = looping {
             return refuse(
                 "loops pruned without loop entries",
