@@ -140,8 +140,10 @@ pub struct Features {
     pub resource_leak_v2: bool,
     /// A tail call that returns leaves the caller's packet pointers valid
     /// (6.13+: whether a program changes packet data is worked out per
-    /// subprogram). Before, `bpf_tail_call` counts as a helper that
-    /// changes packet data, and every packet pointer is forgotten.
+    /// subprogram; 6.1, whose `bpf_helper_changes_pkt_data` never listed
+    /// `bpf_tail_call`, too). Between (6.12.y's fix), `bpf_tail_call`
+    /// counts as a helper that changes packet data, and every packet
+    /// pointer is forgotten.
     #[serde(default)]
     pub tail_call_keeps_pkt: bool,
     /// Dynptr stack slots as 6.18 keeps them: a use of the dynptr
@@ -189,6 +191,126 @@ pub struct Features {
     /// How 7.x's `do_check` differs from 6.18's (all off before 7.1).
     #[serde(default)]
     pub walk_v7: WalkV7,
+    /// How 6.1's `do_check` differs from 6.12's (all off from 6.12 on).
+    #[serde(default)]
+    pub walk_v6_1: WalkV6_1,
+}
+
+/// What 6.1's walk does differently from 6.12's, one switch per behaviour,
+/// each read in `linux-source-6.1` and seen on Debian's 6.1 under QEMU
+/// (`fixtures/kernels/6.1.json`, its logs in `fixtures/kernels/logs/6.1.json`;
+/// `docs/walk-6.1.md`). The first group is modelled; the verifier answers
+/// `unsupported` naming a switch of the second group where it matters
+/// (before the walk for a program property, at the instruction otherwise).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct WalkV6_1 {
+    /// 6.1's stack spills and fills (`check_stack_write_fixed_off`,
+    /// `check_stack_read_fixed_off`): only a bounded, non-zero scalar is
+    /// spilled (a zero becomes `STACK_ZERO` with its register made
+    /// precise, an unbounded one `STACK_MISC`), a spill through a register
+    /// other than `R10` makes the value precise, a `BPF_ST` of 0 writes
+    /// `STACK_ZERO`, a fill narrower than its spill is unknown, a read of
+    /// zeros is a precise 0, and a pointer to the stack cannot be spilled
+    /// into a caller's frame. 6.12 spills every scalar (with an id), reads
+    /// the low end of a wider spill, and backtracks through other
+    /// registers' stack accesses.
+    pub spill_rules: bool,
+    /// `check_return_code` of 6.1: `R0` is checked with `tnum_in` against
+    /// the range as a tnum, is not made precise, and a failure prints both
+    /// as tnums (`has value (0x2; 0x0) should have been in (0x0; 0x1)`);
+    /// cgroup egress `skb` programs may return 0 to 3. 6.12 compares the
+    /// signed bounds, marks `R0` precise and prints `smin=`/`smax=` and
+    /// `[min, max]`.
+    pub return_code_tnum: bool,
+    /// `tnum_strn` prints every tnum as `(value; mask)`, constants
+    /// included (`misaligned stack access off (0x0; 0x0)+-8+-3 size 4`);
+    /// 6.12 prints a constant as a number.
+    pub tnum_str_hex: bool,
+    /// A `BPF_ST` into the context is refused in the walk (`BPF_ST stores
+    /// into R%d %s is not allowed`, `EACCES`), before the context access
+    /// is looked at; 6.12 checks it as any context write.
+    pub st_ctx_refused: bool,
+    /// `is_branch_taken` decides a pointer compared with 0 only for the
+    /// types `reg_type_not_null` lists (map values and keys, sockets), only
+    /// with the pointer as destination, and in 32-bit jumps too; 6.12 also
+    /// counts a map pointer or sized memory as never NULL and looks at
+    /// either operand.
+    pub ptr_not_null_v6_1: bool,
+    /// Each frame's stack counts rounded up to 32 bytes in
+    /// `check_max_stack_depth` (6.12 with the JIT: 16).
+    pub stack_round_32: bool,
+    /// Linked scalars of 6.1: a 64-bit `mov` links any scalar without an
+    /// id (constants too), a 32-bit `mov` never links, arithmetic always
+    /// breaks a link (no `BPF_ADD_CONST`), pruning compares a precise
+    /// scalar by its range and bits only (no `check_scalar_ids`), and
+    /// precision is not passed on to linked registers. 6.12 links only
+    /// non-constants, keeps `r += K` links, and checks scalar ids.
+    pub linked_scalars: bool,
+    /// Level-1 and level-2 logs print 6.1's states (`R1=ctx(off=0,imm=0)`,
+    /// `R0_w=scalar(umax=…)`, ids and `refs=` as 6.1 does) and 6.1's
+    /// precision lines (`last_idx`, `regs=%x stack=%llx before`). Not
+    /// modelled: a 6.1 log is not given (the verdict is).
+    pub state_print: bool,
+    /// Callbacks (`bpf_loop`, `bpf_for_each_map_elem`, timers,
+    /// `bpf_user_ringbuf_drain`) are walked once, as a call, with 6.1's
+    /// `callback_ret_range` check; 6.12 explores them until their states
+    /// converge. Not modelled: a program with a callback is unsupported.
+    pub callbacks_once: bool,
+    /// `bpf_spin_lock` and `bpf_timer` rules of 6.1 (errors are `EACCES`
+    /// in helper argument checks, other map messages, no subprogram calls
+    /// while a lock is held, an unlock missing at any exit). Not modelled:
+    /// a program calling those helpers is unsupported.
+    pub lock_rules: bool,
+    /// Loops are pruned without 6.12's loop entries (`update_loop_entry`):
+    /// a state inside a loop being explored may be pruned by a checkpoint
+    /// of the same loop. Not modelled: a program with a back-edge is
+    /// unsupported.
+    pub loops_without_entries: bool,
+    /// Precision backtracking gives up at a bpf-to-bpf call or exit
+    /// (`-ENOTSUPP`, then every scalar of the path, the current state
+    /// included, is made precise). Not modelled: unsupported where a
+    /// backtracking reaches one.
+    pub precision_across_calls: bool,
+    /// The types a helper argument accepts are 6.1's (`R%d type=%s
+    /// expected=…` lists `alloc_mem`, no `ringbuf_mem` or `trusted_ptr_`).
+    /// Not modelled: unsupported where such a mismatch is found.
+    pub helper_arg_types: bool,
+    /// A helper's size argument that may be 0 where 0 is not allowed is
+    /// refused by the check of the memory it sizes (`invalid zero-sized
+    /// read` for the stack, the memory type's own message otherwise); 6.12
+    /// refuses it first (`R%d invalid zero-sized read: u64=[%lld,%lld]`).
+    /// Not modelled: unsupported where one is found.
+    pub zero_size_checks: bool,
+    /// Ring buffer memory is `PTR_TO_MEM | MEM_ALLOC`, printed `alloc_mem`
+    /// (6.12: `MEM_RINGBUF`, `ringbuf_mem`). Not modelled: a program
+    /// calling `bpf_ringbuf_reserve` is unsupported.
+    pub alloc_mem_ringbuf: bool,
+    /// Comparisons between socket pointers or a socket pointer and a
+    /// register learn nothing (6.12 infers non-NULL from equality). Not
+    /// modelled: unsupported where one is reached.
+    pub sock_compare: bool,
+}
+
+impl WalkV6_1 {
+    /// Linux 6.1 (and older kernels, whose walk is not modelled at all).
+    pub const V6_1: Self = Self {
+        spill_rules: true,
+        return_code_tnum: true,
+        tnum_str_hex: true,
+        st_ctx_refused: true,
+        ptr_not_null_v6_1: true,
+        stack_round_32: true,
+        linked_scalars: true,
+        state_print: true,
+        callbacks_once: true,
+        lock_rules: true,
+        loops_without_entries: true,
+        precision_across_calls: true,
+        helper_arg_types: true,
+        zero_size_checks: true,
+        alloc_mem_ringbuf: true,
+        sock_compare: true,
+    };
 }
 
 /// What 7.x's walk does differently from 6.18's, one switch per behaviour,

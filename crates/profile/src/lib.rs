@@ -34,7 +34,7 @@ pub mod kfuncs;
 pub mod map_compat;
 
 pub use embedded_btf::embedded_btf_bytes;
-pub use features::{Features, ScalarArith, WalkV7};
+pub use features::{Features, ScalarArith, WalkV6_1, WalkV7};
 
 use bpfcheck_btf::{Btf, BtfError, BtfKind, BtfTypeId};
 pub use bpfcheck_isa::{IsaFeatures, LogEra};
@@ -405,6 +405,7 @@ impl KernelProfile {
                 callback_value_id: false,
                 sleepable_tracepoints: false,
                 walk_v7: WalkV7::default(),
+                walk_v6_1: WalkV6_1::V6_1,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("5.10"),
@@ -439,7 +440,7 @@ impl KernelProfile {
                 sleepable_inner_maps: false,
                 may_goto_stack_extra: 0,
                 tracing_timers_refused: true,
-                do_check: false,
+                do_check: true,
                 scalar_arith: ScalarArith::V6_1,
                 live_regs_table: false,
                 static_liveness: false,
@@ -454,7 +455,7 @@ impl KernelProfile {
                 self_add_clears_id: false,
                 offset_links_v2: false,
                 resource_leak_v2: false,
-                tail_call_keeps_pkt: false,
+                tail_call_keeps_pkt: true,
                 dynptr_slots_v2: false,
                 fastcall: false,
                 sockmap_lookup_socket: false,
@@ -462,6 +463,7 @@ impl KernelProfile {
                 callback_value_id: false,
                 sleepable_tracepoints: false,
                 walk_v7: WalkV7::default(),
+                walk_v6_1: WalkV6_1::V6_1,
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.1"),
@@ -519,6 +521,7 @@ impl KernelProfile {
                 callback_value_id: false,
                 sleepable_tracepoints: false,
                 walk_v7: WalkV7::default(),
+                walk_v6_1: WalkV6_1::default(),
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.12"),
@@ -578,6 +581,7 @@ impl KernelProfile {
                 callback_value_id: true,
                 sleepable_tracepoints: false,
                 walk_v7: WalkV7::default(),
+                walk_v6_1: WalkV6_1::default(),
             },
             caps: Capabilities::ROOT,
             btf: embedded_btf::btf_of("6.18"),

@@ -90,6 +90,25 @@
 //! taken less those freed at eviction: a cleaned one never named as a
 //! loop entry).
 //!
+//! What the 6.1 profile changes in the walk (`Features::walk_v6_1`, see
+//! `docs/walk-6.1.md`; module `check::v6_1`, gate `walk_v6_1`), on top of
+//! the 6.12 switches: 6.1's spills and fills (`spill_rules`: only bounded
+//! non-zero scalars spilled, zeros as `STACK_ZERO` made precise, narrow
+//! fills unknown, a read of zeros a precise 0, backtracking only through
+//! `R10`), `check_return_code` by `tnum_in` with tnum messages and no
+//! precision (`return_code_tnum`), `tnum_strn` pairs in `misaligned`
+//! messages (`tnum_str_hex`), `BPF_ST stores into R%d %s is not allowed`
+//! (`st_ctx_refused`), 6.1's `reg_type_not_null` in `is_branch_taken`
+//! (`ptr_not_null_v6_1`), 32-byte frame rounding in
+//! `check_max_stack_depth` (`stack_round_32`), 6.1's linked scalars (ids
+//! on every 64-bit copy, no offset links, no scalar ids in pruning, no
+//! linked precision: `linked_scalars`), tail calls keeping packet pointers
+//! and 6.1's sleepable rules. Not modelled, `unsupported` naming the
+//! switch: 6.1's log format (the log is not given, `state_print`),
+//! callbacks, spin locks and timers, loops, precision backtracking across
+//! calls, helper argument type lists, zero-sized helper memory, ring
+//! buffer memory and socket pointer comparisons with registers.
+//!
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
 //! kprobe, tracepoint, raw tracepoint (also writable) or perf event
@@ -740,6 +759,7 @@ pub mod observe;
 mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
+mod walk_v6_1;
 mod walk_v7;
 
 pub use bpfcheck_profile::KernelProfile;
@@ -884,6 +904,9 @@ fn interpretable(
     if let Some(u) = walk_v7::unmodelled(profile) {
         return Err(u);
     }
+    if let Some(u) = walk_v6_1::unmodelled(req, profile) {
+        return Err(u);
+    }
     let caps = &profile.caps;
     if !(caps.sys_admin || (caps.bpf && caps.perfmon)) {
         return Err(Unsupported::new("unprivileged loaders", Some(0)));
@@ -950,6 +973,11 @@ fn interpret(
             .ok()
             .and_then(|p| u8::try_from(p.used_args().len()).ok())
     };
+    if profile.features.walk_v6_1.state_print {
+        // 6.1's state print-outs and precision lines are not modelled
+        // (`walk_v6_1.state_print`): the verdict is given, the log not.
+        log.mark_inexact();
+    }
     if main_proto::has_arg_tags(req) {
         // The kernel reads `arg:` declaration tags and type tags of the
         // main function's parameters (`btf_prepare_func_args`) and may log

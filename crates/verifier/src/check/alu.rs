@@ -103,6 +103,17 @@ impl Checker<'_> {
 
     /// `assign_scalar_id_before_mov`.
     fn assign_id(&mut self, r: u8) {
+        if self.profile.features.walk_v6_1.linked_scalars {
+            // 6.1 links whatever has no id yet, constants included.
+            let fresh = matches!(self.cur.cur().reg(r), RegState::Scalar(s) if s.id == 0);
+            if fresh {
+                let id = self.new_id();
+                if let Some(s) = self.cur.cur_mut().reg_mut(r).scalar_mut() {
+                    s.id = id;
+                }
+            }
+            return;
+        }
         let needs = match self.cur.cur().reg(r) {
             RegState::Scalar(s) => s.id & ADD_CONST != 0 || (s.id == 0 && !s.value.is_const()),
             _ => false,
@@ -160,7 +171,9 @@ impl Checker<'_> {
             );
             return self.set_scalar(insn.dst, ScalarReg::new(v));
         };
-        let keep_id = if sx {
+        let keep_id = if self.profile.features.walk_v6_1.linked_scalars {
+            width == Width::W64 && !sx
+        } else if sx {
             let bits = u32::try_from(insn.off).unwrap_or(64);
             bits < 64 && s.value.umax < (1u64 << (bits - 1))
         } else {
@@ -225,7 +238,9 @@ impl Checker<'_> {
         let mut out = cur;
         out.value = domain::alu(self.era, opk, width, &cur.value, &s.value);
         let same_reg = reg_src && insn.src == insn.dst;
-        let link = if self.profile.features.offset_links_v2 {
+        let link = if self.profile.features.walk_v6_1.linked_scalars {
+            None
+        } else if self.profile.features.offset_links_v2 {
             let linkable = matches!(opk, AluOp::Add | AluOp::Sub) && out.id != 0 && !same_reg;
             linkable
                 .then(|| link_offset(opk, width, &s.value, d.value.umax))

@@ -95,7 +95,10 @@ impl Checker<'_> {
         Err(self.reject(
             ErrorCode::InvalidMemAccess,
             Errno::EACCES,
-            format!("misaligned value access off 0+{roff}+{off} size {size}"),
+            format!(
+                "misaligned value access off {}+{roff}+{off} size {size}",
+                self.tnum_str(crate::domain::Tnum::constant(0))
+            ),
         ))
     }
 

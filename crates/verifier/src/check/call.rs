@@ -228,6 +228,10 @@ impl Checker<'_> {
     }
 
     fn type_mismatch(&self, regno: u8, expected: &str) -> Stop {
+        if self.profile.features.walk_v6_1.helper_arg_types {
+            return self
+                .unsupported("helper argument types of kernel 6.1 (walk_v6_1.helper_arg_types)");
+        }
         let got = self.cur.cur().reg(regno).type_str();
         self.reject(
             ErrorCode::HelperCall,

@@ -166,7 +166,7 @@ impl Checker<'_> {
                 Errno::EACCES,
                 format!(
                     "misaligned context access off {}+{reg_off}+{off} size {size}",
-                    var.var_off
+                    self.tnum_str(var.var_off)
                 ),
             ));
         }

@@ -25,6 +25,9 @@ pub(super) struct IdMap {
     /// Fresh ids for unlinked current scalars (`tmp_id_gen`), above every
     /// id the walk handed out.
     tmp_id_gen: u32,
+    /// Whether precise scalars are compared by their ids too (6.12's
+    /// `check_scalar_ids`; 6.1 does not).
+    scalar_ids: bool,
 }
 
 impl IdMap {
@@ -32,7 +35,14 @@ impl IdMap {
         Self {
             pairs: Vec::new(),
             tmp_id_gen: id_gen,
+            scalar_ids: true,
         }
+    }
+
+    /// 6.1's comparison: scalars by range and bits only.
+    pub(super) fn without_scalar_ids(mut self) -> Self {
+        self.scalar_ids = false;
+        self
     }
 
     /// `check_ids`: `old` and `cur` must correspond one-to-one.
@@ -248,6 +258,11 @@ fn regsafe(
         (RegState::Scalar(o), RegState::Scalar(c)) => {
             if !o.precise && exact == Strictness::Loose {
                 return Ok(true);
+            }
+            if !ids.scalar_ids {
+                return Ok(
+                    range_within(&o.value, &c.value) && o.value.var_off.contains(c.value.var_off)
+                );
             }
             // The offset-link flags must be the same (32-bit links
             // zero-extend, 64-bit ones do not), and so must the offsets.

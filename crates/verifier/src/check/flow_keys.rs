@@ -38,7 +38,8 @@ impl Checker<'_> {
                 Errno::EACCES,
                 format!(
                     "misaligned flow keys access off {}+{}+{off} size {size}",
-                    p.var.var_off, p.off
+                    self.tnum_str(p.var.var_off),
+                    p.off
                 ),
             ));
         }

@@ -114,7 +114,10 @@ impl Checker<'_> {
         Err(self.reject(
             ErrorCode::InvalidMemAccess,
             Errno::EACCES,
-            format!("misaligned {what}access off 0+{off}+0 size {size}"),
+            format!(
+                "misaligned {what}access off {}+{off}+0 size {size}",
+                self.tnum_str(crate::domain::Tnum::constant(0))
+            ),
         ))
     }
 
@@ -151,6 +154,11 @@ impl Checker<'_> {
             )));
         }
         if v.umin == 0 && !zero_ok {
+            if self.profile.features.walk_v6_1.zero_size_checks {
+                return Err(self.unsupported(
+                    "zero-sized helper memory of kernel 6.1 (walk_v6_1.zero_size_checks)",
+                ));
+            }
             return Err(fail(format!(
                 "R{regno} invalid zero-sized read: u64=[{},{}]",
                 v.umin as i64, v.umax as i64

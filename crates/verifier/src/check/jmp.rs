@@ -263,6 +263,13 @@ impl Checker<'_> {
         if super::packet::is_pkt_any(&dst) && super::packet::is_pkt_any(&src) {
             return self.pkt_cond_jmp(insn, opk, width, &dst, &src);
         }
+        let sock_cmp = reg_src
+            && (super::sock::sock_fields(&dst).is_some()
+                || super::sock::sock_fields(&src).is_some());
+        if sock_cmp && self.profile.features.walk_v6_1.sock_compare {
+            return Err(self
+                .unsupported("socket pointer comparisons of kernel 6.1 (walk_v6_1.sock_compare)"));
+        }
         if !reg_src && super::sock::sock_fields(&dst).is_some() {
             return self.cond_jmp_map_ptr(insn, opk, width, &dst, target_of(idx, insn));
         }
@@ -340,7 +347,7 @@ impl Checker<'_> {
             collect_linked(&mut self.cur, d.id, &live, &mut linked);
         }
         let curframe = self.cur.cur().frameno;
-        if linked.len() > 1 {
+        if linked.len() > 1 && !self.profile.features.walk_v6_1.linked_scalars {
             let locs = linked
                 .iter()
                 .map(|l| match *l {

@@ -173,6 +173,7 @@ impl Checker<'_> {
 
     pub(super) fn st(&mut self, insn: &RawInsn) -> Result<(), Stop> {
         self.read_reg(insn.dst)?;
+        self.st_into_ctx(insn)?;
         self.store(insn, Value::Imm(insn.imm))
     }
 
@@ -285,7 +286,10 @@ impl Checker<'_> {
                     return Err(self.reject(
                         ErrorCode::InvalidMemAccess,
                         Errno::EACCES,
-                        format!("misaligned stack access off 0+{roff}+{off} size {size}"),
+                        format!(
+                            "misaligned stack access off {}+{roff}+{off} size {size}",
+                            self.tnum_str(crate::domain::Tnum::constant(0))
+                        ),
                     ));
                 }
                 if !(-MAX_STACK..=-1).contains(&full) || full + size > 0 {
@@ -347,6 +351,16 @@ impl Checker<'_> {
             Value::Reg(r) => Some(*self.cur.cur().reg(r)),
             Value::Imm(_) | Value::Unknown => None,
         };
+        if self.profile.features.walk_v6_1.spill_rules {
+            let stored = match (value, reg) {
+                (Value::Reg(r), Some(reg)) => super::v6_1::Stored::Reg(r, reg),
+                (Value::Imm(imm), _) => super::v6_1::Stored::Imm(imm),
+                _ => super::v6_1::Stored::Unknown,
+            };
+            if self.stack_write_v6_1(spi, off, width, stored)? {
+                return Ok(());
+            }
+        }
         match (reg, value) {
             (Some(RegState::Scalar(s)), Value::Reg(r)) if aligned => {
                 let fits = 64 - s.value.umax.leading_zeros() <= 8 * size.unsigned_abs();
@@ -465,7 +479,14 @@ impl Checker<'_> {
                     .map_or(SlotType::Invalid, |s| s.types[b])
             })
             .collect();
-        let new = if slot.is_spill() {
+        let v6_1 = if self.profile.features.walk_v6_1.spill_rules {
+            self.stack_read_v6_1(spi, off, &bytes, dst)?
+        } else {
+            None
+        };
+        let new = if let Some(v) = v6_1 {
+            v
+        } else if slot.is_spill() {
             let spill = slot.spill_size();
             if width == SLOT_SIZE && spill == SLOT_SIZE {
                 self.push_hist_stack(spi);

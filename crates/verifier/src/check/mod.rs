@@ -67,6 +67,7 @@ mod stack_liveness;
 mod stack_var;
 mod subprog_call;
 mod timer;
+mod v6_1;
 mod visited;
 
 pub(crate) use call::gpl_compatible;

@@ -360,7 +360,8 @@ impl Checker<'_> {
             Errno::EACCES,
             format!(
                 "misaligned packet access off {IP_ALIGN}+{}+{}+{off} size {size}",
-                p.var.var_off, p.off
+                self.tnum_str(p.var.var_off),
+                p.off
             ),
         ))
     }

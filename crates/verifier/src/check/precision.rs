@@ -632,6 +632,15 @@ impl Checker<'_> {
                             );
                             self.log.push(&text);
                         }
+                        let crosses_frames = self.insns[i].code == op::JMP | op::EXIT
+                            || self.insns[i].code == op::JMP | op::CALL
+                                && self.insns[i].src == op::PSEUDO_CALL;
+                        if crosses_frames && self.profile.features.walk_v6_1.precision_across_calls
+                        {
+                            return Err(self.unsupported(
+                                "precision backtracking across calls of kernel 6.1 (walk_v6_1.precision_across_calls)",
+                            ));
+                        }
                         match backtrack_insn(
                             self.insns,
                             &globals,

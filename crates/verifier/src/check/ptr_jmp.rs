@@ -76,7 +76,18 @@ impl Checker<'_> {
         if flags != 0 {
             self.push_hist_cmp_stack(flags);
         }
-        if let Some(taken) = ptr_branch_taken(opk, width, dst, src) {
+        let v6_1 = self.profile.features.walk_v6_1.ptr_not_null_v6_1;
+        if v6_1 && width == Width::W32 {
+            return Err(self.unsupported(
+                "32-bit pointer comparisons of kernel 6.1 (walk_v6_1.ptr_not_null_v6_1)",
+            ));
+        }
+        let taken = if v6_1 {
+            super::v6_1::ptr_branch_taken_v6_1(opk, dst, src)
+        } else {
+            ptr_branch_taken(opk, width, dst, src)
+        };
+        if let Some(taken) = taken {
             // Only the number compared with the pointer needs to be exact.
             if dst.scalar().is_some() {
                 self.mark_chain_precision(insn.dst)?;

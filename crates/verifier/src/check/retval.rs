@@ -83,6 +83,9 @@ impl Checker<'_> {
         let Some(range) = return_range(self.prog_type, self.req.expected_attach_type) else {
             return Ok(());
         };
+        if self.profile.features.walk_v6_1.return_code_tnum {
+            return self.return_code_v6_1(range);
+        }
         self.r0_in_range("At program exit", range.min.into(), range.max.into())
     }
 

@@ -33,6 +33,10 @@ impl Checker<'_> {
             RegState::PtrToMem { ptr, tag, .. }
                 if tag.ringbuf && !tag.rdonly && !ptr.maybe_null
         );
+        if !ok && self.profile.features.walk_v6_1.helper_arg_types {
+            return Err(self
+                .unsupported("helper argument types of kernel 6.1 (walk_v6_1.helper_arg_types)"));
+        }
         if !ok {
             return Err(self.reject(
                 ErrorCode::HelperCall,

@@ -217,6 +217,9 @@ impl Checker<'_> {
         };
         if ok {
             Ok(())
+        } else if self.profile.features.walk_v6_1.helper_arg_types {
+            Err(self
+                .unsupported("helper argument types of kernel 6.1 (walk_v6_1.helper_arg_types)"))
         } else {
             Err(self.reject(
                 ErrorCode::HelperCall,

@@ -201,7 +201,13 @@ impl Checker<'_> {
     }
 
     fn stack_depth_from(&self, k: usize, frame: usize, depth: u32) -> Result<(), Stop> {
-        let depth = depth + self.subprogs.rounded(k);
+        let own = if self.profile.features.walk_v6_1.stack_round_32 {
+            // 6.1 rounds to the interpreter's 32 bytes, JIT or not.
+            self.subprogs.depth[k].max(1).div_ceil(32) * 32
+        } else {
+            self.subprogs.rounded(k)
+        };
+        let depth = depth + own;
         if depth > MAX_STACK.unsigned_abs() {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,

@@ -241,6 +241,9 @@ impl Checker<'_> {
     /// `states_equal` of checkpoint `c` and the current state.
     fn compare(&self, c: usize, live_regs: &[u16], exact: Strictness) -> Result<bool, Stop> {
         let mut ids = equiv::IdMap::new(self.id_gen);
+        if self.profile.features.walk_v6_1.linked_scalars {
+            ids = ids.without_scalar_ids();
+        }
         equiv::states_equal(
             &self.checkpoints[c].state,
             &self.cur,

@@ -37,7 +37,7 @@ fn can_be_sleepable(t: ProgType, attach: AttachType, tracepoints: bool) -> bool 
 pub(crate) fn check(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Stop> {
     if !matches!(
         profile.log_era,
-        LogEra::V6_12 | LogEra::V6_18 | LogEra::V7_2
+        LogEra::V6_1 | LogEra::V6_12 | LogEra::V6_18 | LogEra::V7_2
     ) {
         return Ok(());
     }
@@ -56,6 +56,20 @@ pub(crate) fn check(req: &LoadRequest, profile: &KernelProfile) -> Result<(), St
         } else {
             refuse("Syscall programs can only be sleepable")
         };
+    }
+    if profile.log_era == LogEra::V6_1 {
+        // 6.1 lets tracing, LSM and kprobe programs sleep (the attach
+        // target decides later), nothing else.
+        let may = matches!(
+            req.prog_type,
+            ProgType::TRACING | ProgType::LSM | ProgType::KPROBE
+        );
+        if sleepable && !may {
+            return refuse(
+                "Only fentry/fexit/fmod_ret, lsm, and kprobe/uprobe programs can be sleepable",
+            );
+        }
+        return Ok(());
     }
     let tracepoints = profile.features.sleepable_tracepoints;
     if sleepable && !can_be_sleepable(req.prog_type, req.expected_attach_type, tracepoints) {
