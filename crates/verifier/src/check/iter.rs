@@ -94,9 +94,13 @@ pub(super) fn active_depths_differ(old: &VerifierState, cur: &VerifierState) -> 
 /// Whether the iterator `R1` names in `st` (a `_next` call's argument)
 /// is active: the convergence test of `is_state_visited`.
 pub(super) fn arg_iter_active(st: &VerifierState) -> bool {
-    let RegState::PtrToStack { frameno, off } = *st.cur().reg(1) else {
+    let RegState::PtrToStack { frameno, off, var } = *st.cur().reg(1) else {
         return false;
     };
+    if !var.var_off.is_const() {
+        return false;
+    }
+    let off = off.wrapping_add(var.var_off.value as i32);
     let Ok(spi) = usize::try_from((-i64::from(off) - 1) / SLOT_SIZE as i64) else {
         return false;
     };
@@ -111,9 +115,14 @@ impl Checker<'_> {
     /// `iter_get_spi` (`stack_slot_obj_get_spi`) for the stack pointer in
     /// `regno`: the frame and first slot of an iterator of `nr_slots`.
     fn iter_spi(&mut self, regno: u8, nr_slots: usize) -> Result<(usize, usize), SpiError> {
-        let RegState::PtrToStack { frameno, off } = *self.cur.cur().reg(regno) else {
+        let RegState::PtrToStack { frameno, off, var } = *self.cur.cur().reg(regno) else {
             return Err(SpiError::Invalid);
         };
+        if !var.var_off.is_const() {
+            self.log.line("iter has to be at a constant offset");
+            return Err(SpiError::Invalid);
+        }
+        let off = off.wrapping_add(var.var_off.value as i32);
         if off % SLOT_SIZE as i32 != 0 {
             self.log
                 .line(&format!("cannot pass in iter at an offset={off}"));
