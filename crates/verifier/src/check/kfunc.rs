@@ -32,9 +32,6 @@ fn special(name: &str, flags: KfuncFlags) -> Option<&'static str> {
     {
         return Some("open-coded iterators");
     }
-    if name == "bpf_throw" {
-        return Some("exceptions (bpf_throw)");
-    }
     const GRAPH: [&str; 6] = [
         "bpf_obj_new",
         "bpf_percpu_obj_",
@@ -154,6 +151,9 @@ impl Checker<'_> {
         }
         self.kfunc_args(&desc, flags)?;
         self.kfunc_regions(name, sleepable)?;
+        if name == "bpf_throw" {
+            self.throw_cookie()?;
+        }
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;
