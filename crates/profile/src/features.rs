@@ -161,6 +161,12 @@ pub struct Features {
     /// subprogram's stack depth shrinks to what is left.
     #[serde(default)]
     pub fastcall: bool,
+    /// Exceptions (6.7+): the main program may name an exception callback
+    /// with a `exception_callback:` decl tag, a subprogram nothing calls,
+    /// and `bpf_throw` ends a path. Without it the tag means nothing and
+    /// the callback's code is unreachable.
+    #[serde(default)]
+    pub exceptions: bool,
     /// `bpf_map_lookup_elem` on a socket map or hash gives a socket that
     /// may be NULL (`sock_or_null`, as this workplace's 6.18 build logs
     /// it), and on an XDP socket map an `xdp_sock_or_null`. Without it

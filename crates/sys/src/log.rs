@@ -24,6 +24,10 @@ fn is_loop_state_dump(line: &str) -> bool {
 /// picks the second; the full log stays available for matching earlier
 /// lines.
 ///
+/// A message the kernel writes without its newline (`insn %d cannot call
+/// exception cb directly`) has the first statistics line run on from it;
+/// that tail is cut off.
+///
 /// Returns `None` for a log with no such line (no log requested, or the
 /// load failed before the verifier ran, e.g. on a bad attribute).
 pub fn error_line(log: &str) -> Option<String> {
@@ -31,7 +35,17 @@ pub fn error_line(log: &str) -> Option<String> {
         .rev()
         .map(str::trim_end)
         .find(|l| !l.trim().is_empty() && !is_stats_line(l) && !is_loop_state_dump(l))
-        .map(str::to_owned)
+        .map(|l| without_stats_tail(l).to_owned())
+}
+
+/// `l` without a statistics line that runs on from it.
+fn without_stats_tail(l: &str) -> &str {
+    ["verification time ", "processed "]
+        .iter()
+        .filter_map(|head| l.find(head))
+        .filter(|&at| at > 0 && is_stats_line(&l[at..]))
+        .min()
+        .map_or(l, |at| &l[..at])
 }
 
 #[cfg(test)]
@@ -55,6 +69,16 @@ mod tests {
                 "processed 1 insns (limit 1) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n"
             ),
             None
+        );
+        let run_on = "insn 3 cannot call exception cb directlyverification time 92 usec\nstack depth 0+0\nprocessed 7 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
+        assert_eq!(
+            error_line(run_on).as_deref(),
+            Some("insn 3 cannot call exception cb directly")
+        );
+        let level1 = "insn 3 cannot call exception cb directlyprocessed 7 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
+        assert_eq!(
+            error_line(level1).as_deref(),
+            Some("insn 3 cannot call exception cb directly")
         );
     }
 }

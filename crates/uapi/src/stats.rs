@@ -114,12 +114,27 @@ pub fn is_stats_line(line: &str) -> bool {
 }
 
 /// A log without its [`is_level4_line`] lines, for callers that asked the
-/// kernel for statistics only to measure it.
+/// kernel for statistics only to measure it. A message the kernel wrote
+/// without its newline has the first of those lines run on from it: the
+/// message is kept, as unterminated as the kernel left it.
 pub fn strip_level4_lines(log: &str) -> String {
-    log.lines()
-        .filter(|l| !is_level4_line(l))
-        .flat_map(|l| [l, "\n"])
-        .collect()
+    let mut out = String::with_capacity(log.len());
+    for l in log.lines() {
+        if is_level4_line(l) {
+            continue;
+        }
+        match l
+            .find("verification time ")
+            .filter(|&at| at > 0 && is_level4_line(&l[at..]))
+        {
+            Some(at) => out.push_str(&l[..at]),
+            None => {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 /// The index of the last instruction line (`N: (xx) …`) of a log: the

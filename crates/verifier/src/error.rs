@@ -80,6 +80,9 @@ pub enum ErrorCode {
     /// A kfunc call refused: unknown or not allowed kfunc, license,
     /// arguments, sleepable and RCU/preemption rules.
     KfuncCall,
+    /// Exceptions refused: a bad exception callback, `bpf_throw` from a
+    /// callback or with a lock or region held.
+    Exception,
 }
 
 impl ErrorCode {
@@ -116,6 +119,7 @@ impl ErrorCode {
             Self::ReferenceLeak => "reference_leak",
             Self::DynptrState => "dynptr_state",
             Self::KfuncCall => "kfunc_call",
+            Self::Exception => "exception",
         }
     }
 }
@@ -138,6 +142,10 @@ pub struct VerifierError {
     /// The kernel's message, exactly, without the newline. Empty when the
     /// kernel refuses the load without writing a log.
     pub message: String,
+    /// The kernel writes the message without its newline, so the next
+    /// log line (the statistics) runs on from it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unterminated: bool,
 }
 
 impl VerifierError {
@@ -152,7 +160,14 @@ impl VerifierError {
             errno,
             insn: insn.map(InsnIdx::from),
             message: message.into(),
+            unterminated: false,
         }
+    }
+
+    /// The same error, logged without a newline.
+    pub(crate) fn unterminated(mut self) -> Self {
+        self.unterminated = true;
+        self
     }
 }
 
@@ -187,6 +202,7 @@ impl From<InsnError> for VerifierError {
             errno,
             insn: Some(e.insn),
             message: e.message,
+            unterminated: false,
         }
     }
 }

@@ -661,8 +661,9 @@
 //!   released references, memory arguments (`__sz`/`__szk` pairs,
 //!   pointers to scalars or scalar structs) and returned memory, dynptrs,
 //!   allocated objects and graph nodes, special map
-//!   fields, callbacks, `__str`/`__map`/`__uninit` arguments, exceptions
-//!   (`bpf_throw`), `KF_RCU_PROTECTED`, kfuncs whose registration has a
+//!   fields, callbacks, `__str`/`__map`/`__uninit` arguments, `bpf_throw`
+//!   on 6.12 (its leak checks before `check_resource_leak`),
+//!   `KF_RCU_PROTECTED`, kfuncs whose registration has a
 //!   filter function or comes from source the profile data does not
 //!   read, module kfuncs (`off` > 0 with an `fd_array`), a NULL pointer
 //!   passed where 6.18's `KF_TRUSTED_ARGS` (not in the 7.2 source its
@@ -740,8 +741,23 @@
 //!   path reaches, after earlier state errors); such rejections carry no log.
 //! - Anything that needs the kernel's or the program's BTF (kfunc calls
 //!   aside): `ld_imm64` of BTF ids, BTF attach targets, `func_info` validation
-//!   (`line_info` tables the kernel would refuse are unsupported),
-//!   exception callbacks.
+//!   (`line_info` tables the kernel would refuse are unsupported).
+
+//!
+//! Exceptions (6.18; `Features::exceptions` finds the callback on 6.12 and
+//! 7.2 too): the `exception_callback:` decl tag of the main program and its
+//! refusals (`multiple exception callback tags for main subprog`, `…
+//! could not be found in BTF`, `… must have global linkage`, `… type id
+//! not found in func_info`), the callback as a subprogram and a second root
+//! of `check_cfg`, verified after the main program as a global function
+//! presumed called (`exception cb only supports single integer argument`,
+//! the program type's return range at its exit); `bpf_throw` ending the
+//! path with `check_resource_leak`'s `bpf_throw` rules in every frame, its
+//! cookie checked as the return value without a callback (`At program
+//! exit the register R1 …`, `At async callback return …`); after the walk
+//! `bpf_throw kfunc (insn %d) cannot be called from callback subprog %d`
+//! and `insn %d cannot call exception cb directly` (logged, as the kernel
+//! does, without its newline). Module `check::exception`.
 
 #![deny(missing_docs)]
 
@@ -1027,7 +1043,9 @@ fn interpret(
             observation,
         },
         Err(Stop::Reject(err)) => {
-            if !logged {
+            if !logged && err.unterminated {
+                log.push(&err.message);
+            } else if !logged {
                 log.line(&err.message);
             }
             Verification {
@@ -1160,7 +1178,7 @@ fn add_may_goto_stack(req: &LoadRequest, profile: &KernelProfile, stats: &mut Ve
     if extra == 0 {
         return;
     }
-    let starts = check::subprog_starts(&req.insns);
+    let starts = check::subprog_starts(req);
     for (k, depth) in depths.iter_mut().enumerate() {
         let (Some(&start), end) = (starts.get(k), starts.get(k + 1).copied()) else {
             continue;

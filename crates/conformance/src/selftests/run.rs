@@ -273,11 +273,5 @@ pub fn strip_stats_lines(log: &str, log_level: u32) -> String {
     if log_level & LOG_STATS != 0 {
         return log.to_owned();
     }
-    let mut out = String::with_capacity(log.len());
-    for l in log.split_inclusive('\n') {
-        if !l.starts_with("verification time ") && !l.starts_with("stack depth ") {
-            out.push_str(l);
-        }
-    }
-    out
+    bpfcheck_uapi::strip_level4_lines(log)
 }

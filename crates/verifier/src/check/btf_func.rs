@@ -91,7 +91,7 @@ fn kind_str(t: &Type<'_>) -> &'static str {
 
 /// An argument's kind (`sub->args[i].arg_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ArgKind {
+pub(super) enum ArgKind {
     /// `ARG_ANYTHING`: a scalar.
     Scalar,
     /// `ARG_PTR_TO_CTX`.
@@ -261,16 +261,6 @@ impl BtfFuncs {
         let btf = Btf::parse(bytes).map_err(|e| unsupported(format!("unreadable BTF: {e}")))?;
         if req.func_info.len() != starts.len() {
             return Err(unsupported("func_info that does not match the subprograms"));
-        }
-        // An exception callback (a `exception_callback:` tag on the main
-        // program) is verified as a subprogram of its own, with rules of
-        // its own.
-        let exception_cb = btf.iter().any(|t| {
-            matches!(t, Type::DeclTag(d)
-                if d.name().is_ok_and(|n| n.starts_with("exception_callback:")))
-        });
-        if exception_cb {
-            return Err(unsupported("exception callbacks"));
         }
         // `check_btf_func` refuses LD_ABS and tail calls in a subprogram
         // that does not return an integer, and an LD_ABS in a subprogram
@@ -504,6 +494,12 @@ impl Checker<'_> {
                 self.log.line(&line);
             }
         }
+        // The exception callback is presumed called (`do_check_subprogs`).
+        if let Some(k) = self.exception_cb
+            && let Some(c) = b.called.get_mut(k)
+        {
+            *c = true;
+        }
         let pending = |b: &BtfFuncs, from: usize| {
             (from.max(1)..b.sigs.len()).find(|&i| b.sigs[i].global && b.called[i] && !b.verified[i])
         };
@@ -516,14 +512,26 @@ impl Checker<'_> {
             return self.check_max_stack_depth();
         };
         let sig = b.sigs[k].clone();
+        let exception_cb = self.exception_cb == Some(k);
+        // Only the exception callback, which no call checked, can reach
+        // its validation with a prototype the kernel refuses.
+        if let (Prep::Refused(line), true) = (&sig.prep, exception_cb) {
+            self.log
+                .line(&format!("Validating {}() func#{k}...", sig.name));
+            return Err(self.reject(ErrorCode::Exception, Errno::EINVAL, line.clone()));
+        }
         let Prep::Args(args) = sig.prep else {
             return Err(self.unsupported("global functions the kernel cannot prepare"));
         };
         self.log
             .line(&format!("Validating {}() func#{k}...", sig.name));
+        if exception_cb {
+            self.check_exception_cb_args(&args)?;
+        }
         let mut frame = FuncState::entry();
         frame.regs[1] = RegState::NotInit;
         frame.subprog = k;
+        frame.in_exception_cb = exception_cb;
         for (i, a) in args.iter().enumerate() {
             frame.regs[i + 1] = match a {
                 ArgKind::Scalar => RegState::unknown(),

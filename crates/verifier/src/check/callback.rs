@@ -237,6 +237,7 @@ impl Checker<'_> {
     /// frame with the arguments `kind` gives (`set_loop_callback_state`,
     /// `set_map_elem_callback_state`).
     fn push_callback_call(&mut self, subprog: usize, kind: Kind) -> Result<(), Stop> {
+        self.cb_subprogs.insert(subprog);
         let idx = self.insn_idx;
         let depth = self.cur.frames.len();
         if depth >= MAX_CALL_FRAMES {

@@ -28,9 +28,6 @@ const MAX_REG_ARGS: usize = 5;
 /// What a kfunc needs beyond the modelled rules, by its name and flags:
 /// the feature that makes the call `unsupported`.
 fn special(name: &str, flags: KfuncFlags) -> Option<&'static str> {
-    if name == "bpf_throw" {
-        return Some("exceptions (bpf_throw)");
-    }
     const GRAPH: [&str; 6] = [
         "bpf_obj_new",
         "bpf_percpu_obj_",
@@ -212,6 +209,9 @@ impl Checker<'_> {
         }
         let iter_meta = self.kfunc_args(&desc, flags)?;
         self.kfunc_regions(name, sleepable)?;
+        if name == "bpf_throw" {
+            self.throw_cookie()?;
+        }
         let frame = self.cur.cur_mut();
         for r in 1..=5u8 {
             *frame.reg_mut(r) = RegState::NotInit;

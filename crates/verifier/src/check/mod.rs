@@ -33,6 +33,7 @@ mod ctx_trace;
 mod dynptr;
 mod dynptr_call;
 mod equiv;
+mod exception;
 mod fastcall;
 mod flow_keys;
 mod frames;
@@ -80,7 +81,7 @@ pub(crate) use btf_func::{BtfFuncs, is_prog_ctx};
 /// with several subprograms it must be modelled; a lone main program's
 /// that is not only goes without.
 pub(crate) fn btf_funcs(req: &LoadRequest) -> Result<Option<BtfFuncs>, Unsupported> {
-    let starts = subprog_starts(&req.insns);
+    let starts = subprog_starts(req);
     let funcs = BtfFuncs::from_request(req, &starts);
     if starts.len() > 1 {
         funcs
@@ -211,6 +212,10 @@ pub(crate) struct Checker<'a> {
     fastcall: fastcall::Fastcall,
     /// Subprograms run as async callbacks (`is_async_cb`).
     async_cbs: std::collections::BTreeSet<usize>,
+    /// Subprograms run as callbacks, synchronous or not (`is_cb`).
+    cb_subprogs: std::collections::BTreeSet<usize>,
+    /// The exception callback's subprogram, verified on its own.
+    exception_cb: Option<usize>,
 }
 
 /// How an instruction ends.
@@ -238,7 +243,8 @@ impl<'a> Checker<'a> {
     ) -> Self {
         let insns = &req.insns[..];
         let (prune_point, jmp_point) = prune_points(insns);
-        let subprogs = subprog_call::Subprogs::new(insns);
+        let subprogs = subprog_call::Subprogs::new(req);
+        let exception_cb = subprog_call::exception_cb(req).and_then(|s| subprogs.index_of(s));
         let fastcall =
             fastcall::Fastcall::mark(req, profile, &subprogs.starts, &Default::default());
         // `may_goto` always checkpoints (`mark_force_checkpoint`).
@@ -309,6 +315,8 @@ impl<'a> Checker<'a> {
             kfuncs: crate::prepare::kfunc::KfuncTab::default(),
             fastcall,
             async_cbs: std::collections::BTreeSet::new(),
+            cb_subprogs: std::collections::BTreeSet::new(),
+            exception_cb,
         }
     }
 
@@ -483,7 +491,12 @@ impl<'a> Checker<'a> {
                         if insn.src == op::PSEUDO_CALL {
                             self.pseudo_call()
                         } else {
-                            self.call(insn).map(|()| Flow::Next)
+                            self.call(insn)?;
+                            if self.is_throw(insn) {
+                                self.throw_exit()
+                            } else {
+                                Ok(Flow::Next)
+                            }
                         }
                     }
                     op::JA => Ok(Flow::Goto(jmp::ja_target(idx, insn))),

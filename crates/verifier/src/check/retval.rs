@@ -64,20 +64,29 @@ impl Checker<'_> {
     /// any scalar (`At subprogram exit the register R%d is not a scalar
     /// value (%s)` otherwise), and a callee's exit returns to its caller.
     pub(super) fn check_return_code(&mut self) -> Result<(), Stop> {
-        if self.cur.cur().in_async_callback_fn {
-            return self.async_return_code();
+        self.check_return_reg(0)
+    }
+
+    /// `check_return_code` of register `r` (R0 at an exit, `bpf_throw`'s
+    /// cookie in R1 without an exception callback). The rules are those
+    /// of the walk's entry frame: an async callback returns 0, a global
+    /// function any scalar, the main program and the exception callback
+    /// what the program type allows.
+    pub(super) fn check_return_reg(&mut self, r: u8) -> Result<(), Stop> {
+        let entry = &self.cur.frames[0];
+        if entry.in_async_callback_fn {
+            return self.reg_in_range(r, "At async callback return", 0, 0);
         }
-        // A global function verified on its own returns any scalar.
-        if self.cur.cur().subprog > 0 {
-            let r0 = self.cur.cur().reg(0);
-            if matches!(r0, RegState::Scalar(_)) {
+        if entry.subprog > 0 && !entry.in_exception_cb {
+            let reg = self.cur.cur().reg(r);
+            if matches!(reg, RegState::Scalar(_)) {
                 return Ok(());
             }
-            let ty = r0.type_str();
+            let ty = reg.type_str();
             return Err(self.reject(
                 ErrorCode::ReturnValue,
                 Errno::EINVAL,
-                format!("At subprogram exit the register R0 is not a scalar value ({ty})"),
+                format!("At subprogram exit the register R{r} is not a scalar value ({ty})"),
             ));
         }
         let Some(range) = return_range(self.prog_type, self.req.expected_attach_type) else {
@@ -86,28 +95,30 @@ impl Checker<'_> {
         if self.profile.features.walk_v6_1.return_code_tnum {
             return self.return_code_v6_1(range);
         }
-        self.r0_in_range("At program exit", range.min.into(), range.max.into())
+        self.reg_in_range(r, "At program exit", range.min.into(), range.max.into())
     }
 
-    /// The check of `R0` against a return range: a scalar, made precise,
-    /// whose signed bounds lie in `[min, max]` (`ctx` starts the message).
-    pub(super) fn r0_in_range(&mut self, ctx: &str, min: i64, max: i64) -> Result<(), Stop> {
-        let RegState::Scalar(_) = self.cur.cur().reg(0) else {
-            let ty = self.cur.cur().reg(0).type_str();
+    /// The check of register `r` against a return range: a scalar, made
+    /// precise, whose signed bounds lie in `[min, max]` (`ctx` starts the
+    /// message).
+    fn reg_in_range(&mut self, r: u8, ctx: &str, min: i64, max: i64) -> Result<(), Stop> {
+        let RegState::Scalar(_) = self.cur.cur().reg(r) else {
+            let ty = self.cur.cur().reg(r).type_str();
             return Err(self.reject(
                 ErrorCode::ReturnValue,
                 Errno::EINVAL,
-                format!("{ctx} the register R0 is not a known value ({ty})"),
+                format!("{ctx} the register R{r} is not a known value ({ty})"),
             ));
         };
-        self.mark_chain_precision(0)?;
-        let Some(v) = self.cur.cur().reg(0).scalar().map(|s| s.value) else {
+        self.mark_chain_precision(r)?;
+        let Some(v) = self.cur.cur().reg(r).scalar().map(|s| s.value) else {
             return Err(self.unsupported("return value check of a non-scalar"));
         };
         if min <= v.smin && v.smax <= max {
             return Ok(());
         }
-        let msg = invalid_scalar(ctx, &v, min, max);
+        let msg =
+            invalid_scalar(ctx, &v, min, max).replacen("register R0", &format!("register R{r}"), 1);
         Err(self.reject(ErrorCode::ReturnValue, Errno::EINVAL, msg))
     }
 }

@@ -7,11 +7,11 @@
 //! from a callee copies `R0` back and pops the frame. Both print the
 //! frames involved at log level 1 and above, as the kernel does.
 
-use bpfcheck_uapi::{Errno, RawInsn, op};
+use bpfcheck_uapi::{Errno, LoadRequest, RawInsn, op};
 
 use super::btf_func::ArgsMatch;
 use super::{Checker, Flow, print};
-use crate::error::{ErrorCode, Stop};
+use crate::error::{ErrorCode, Stop, VerifierError};
 use crate::state::{FuncState, MAX_STACK, RegState, SLOT_SIZE};
 
 /// `MAX_CALL_FRAMES`.
@@ -35,10 +35,14 @@ pub(super) fn call_target(insns: &[RawInsn], i: usize) -> Option<usize> {
     usize::try_from(i64::try_from(i).ok()? + i64::from(insn.imm) + 1).ok()
 }
 
-/// The first instruction of every subprogram, in order.
-pub(crate) fn subprog_starts(insns: &[RawInsn]) -> Vec<usize> {
+/// The first instruction of every subprogram, in order: the entry, every
+/// call or function-reference target and the exception callback (which
+/// the passes before accepted only where the kernel has exceptions).
+pub(crate) fn subprog_starts(req: &LoadRequest) -> Vec<usize> {
+    let insns = &req.insns[..];
     let mut starts: Vec<usize> = (0..insns.len())
         .filter_map(|i| call_target(insns, i))
+        .chain(exception_cb(req))
         .filter(|t| *t < insns.len())
         .collect();
     starts.push(0);
@@ -47,10 +51,15 @@ pub(crate) fn subprog_starts(insns: &[RawInsn]) -> Vec<usize> {
     starts
 }
 
+/// The first instruction of the exception callback the program names.
+pub(crate) fn exception_cb(req: &LoadRequest) -> Option<usize> {
+    crate::prepare::exception_cb::find(req).ok().flatten()
+}
+
 impl Subprogs {
     /// The subprograms of a program `prepare` accepted.
-    pub(super) fn new(insns: &[RawInsn]) -> Self {
-        let starts = subprog_starts(insns);
+    pub(super) fn new(req: &LoadRequest) -> Self {
+        let starts = subprog_starts(req);
         let depth = vec![0; starts.len()];
         Self { starts, depth }
     }
@@ -192,15 +201,40 @@ impl Checker<'_> {
     pub(super) fn check_max_stack_depth(&mut self) -> Result<(), Stop> {
         self.obs_walk_done();
         self.remove_fastcall_spills();
-        // Async callbacks run on a stack of their own: each is a root,
-        // checked before the main program, last subprogram first.
-        for &k in self.async_cbs.iter().rev() {
-            self.stack_depth_from(k, 0, 0)?;
+        // Async callbacks and the exception callback run on a stack of
+        // their own: each is a root, checked before the main program, last
+        // subprogram first.
+        let roots: std::collections::BTreeSet<usize> = self
+            .async_cbs
+            .iter()
+            .copied()
+            .chain(self.exception_cb)
+            .collect();
+        for &k in roots.iter().rev() {
+            self.stack_depth_from(k, 0, 0, false)?;
         }
-        self.stack_depth_from(0, 0, 0)
+        self.stack_depth_from(0, 0, 0, false)
     }
 
-    fn stack_depth_from(&self, k: usize, frame: usize, depth: u32) -> Result<(), Stop> {
+    /// Whether subprogram `k` runs on a stack of its own (`is_async_cb`).
+    fn is_async_root(&self, k: usize) -> bool {
+        self.async_cbs.contains(&k) || self.exception_cb == Some(k)
+    }
+
+    /// Whether subprogram `k` is a callback (`is_cb`).
+    fn is_cb(&self, k: usize) -> bool {
+        self.cb_subprogs.contains(&k) || self.exception_cb == Some(k)
+    }
+
+    /// The walk from subprogram `k` at call depth `frame`: `under_cb` when
+    /// a caller on the chain is a callback.
+    fn stack_depth_from(
+        &self,
+        k: usize,
+        frame: usize,
+        depth: u32,
+        under_cb: bool,
+    ) -> Result<(), Stop> {
         let own = if self.profile.features.walk_v6_1.stack_round_32 {
             // 6.1 rounds to the interpreter's 32 bytes, JIT or not.
             self.subprogs.depth[k].max(1).div_ceil(32) * 32
@@ -218,6 +252,7 @@ impl Checker<'_> {
                 ),
             ));
         }
+        let in_cb = under_cb || self.is_cb(k);
         let start = self.subprogs.starts[k];
         let end = self
             .subprogs
@@ -226,14 +261,39 @@ impl Checker<'_> {
             .copied()
             .unwrap_or(self.insns.len());
         for i in start..end {
+            if in_cb && self.is_throw(&self.insns[i]) {
+                return Err(Stop::Reject(VerifierError::new(
+                    ErrorCode::Exception,
+                    Errno::EINVAL,
+                    Some(i),
+                    format!(
+                        "bpf_throw kfunc (insn {i}) cannot be called from callback subprog {k}"
+                    ),
+                )));
+            }
             let Some(callee) = call_target(self.insns, i).and_then(|t| self.subprogs.index_of(t))
             else {
                 continue;
             };
-            // An async callback adds to the stack only when called.
+            // An async callback adds to the stack only when called; the
+            // exception callback may not be called at all.
             let called = self.insns[i].code == op::JMP | op::CALL;
-            if self.async_cbs.contains(&callee) && !called {
-                continue;
+            if self.is_async_root(callee) {
+                if !called {
+                    continue;
+                }
+                if self.exception_cb == Some(callee) {
+                    // The kernel's message has no newline.
+                    return Err(Stop::Reject(
+                        VerifierError::new(
+                            ErrorCode::Exception,
+                            Errno::EINVAL,
+                            Some(i),
+                            format!("insn {i} cannot call exception cb directly"),
+                        )
+                        .unterminated(),
+                    ));
+                }
             }
             if frame + 1 >= MAX_CALL_FRAMES {
                 return Err(self.reject(
@@ -242,7 +302,7 @@ impl Checker<'_> {
                     format!("the call stack of {} frames is too deep !", frame + 1),
                 ));
             }
-            self.stack_depth_from(callee, frame + 1, depth)?;
+            self.stack_depth_from(callee, frame + 1, depth, in_cb)?;
         }
         Ok(())
     }

@@ -128,6 +128,7 @@ impl Checker<'_> {
         let idx = self.insn_idx;
         let start = self.subprogs.starts[subprog];
         self.async_cbs.insert(subprog);
+        self.cb_subprogs.insert(subprog);
         let mut frame = FuncState::entry();
         frame.subprog = subprog;
         frame.regs[1..4].copy_from_slice(&self.map_elem_args(map));
@@ -169,11 +170,5 @@ impl Checker<'_> {
             ));
         }
         Ok(())
-    }
-
-    /// `check_return_code` at the exit of an async callback: `R0` a
-    /// precise scalar 0.
-    pub(super) fn async_return_code(&mut self) -> Result<(), Stop> {
-        self.r0_in_range("At async callback return", 0, 0)
     }
 }

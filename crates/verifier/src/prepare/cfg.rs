@@ -183,6 +183,7 @@ impl Walk<'_> {
 pub(crate) fn check(
     req: &LoadRequest,
     subprog_starts: &[usize],
+    exception_cb: Option<usize>,
     profile: &KernelProfile,
 ) -> Result<(), Stop> {
     let insns = &req.insns[..];
@@ -197,10 +198,18 @@ pub(crate) fn check(
         ldimm64_pairs: profile.features.cfg_ldimm64_middle_check,
     };
     walk.marks[0] = Mark::Discovered { pushed: Edge::None };
-    while let Some(&t) = walk.stack.last() {
-        if let Step::Done = walk.visit(t)? {
-            walk.marks[t] = Mark::Explored;
-            walk.stack.pop();
+    // The exception callback, which nothing calls, is a second root,
+    // walked once the main program's walk is done.
+    for root in [Some(0), exception_cb].into_iter().flatten() {
+        if root != 0 {
+            walk.marks[root] = Mark::Discovered { pushed: Edge::None };
+            walk.stack.push(root);
+        }
+        while let Some(&t) = walk.stack.last() {
+            if let Step::Done = walk.visit(t)? {
+                walk.marks[t] = Mark::Explored;
+                walk.stack.pop();
+            }
         }
     }
     let mut i = 0;
@@ -237,7 +246,7 @@ mod tests {
             insns: insns.to_vec(),
             ..LoadRequest::default()
         };
-        check(&req, &[0], &p).map_err(|e| match e {
+        check(&req, &[0], None, &p).map_err(|e| match e {
             Stop::Reject(e) => e.message,
             Stop::Unsupported(u) => u.to_string(),
         })

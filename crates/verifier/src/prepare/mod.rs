@@ -13,6 +13,7 @@
 
 pub(crate) mod attr;
 pub(crate) mod cfg;
+pub(crate) mod exception_cb;
 pub(crate) mod kfunc;
 pub(crate) mod ldimm64;
 pub(crate) mod map_btf;
@@ -33,11 +34,11 @@ pub(crate) fn run(
 ) -> Result<kfunc::KfuncTab, Stop> {
     attr::check(req, profile)?;
     let mut kfuncs = kfunc::KfuncTab::default();
-    let subprog_starts = subprogs::discover(req, profile, log, &mut kfuncs)?;
+    let (subprog_starts, exception_cb) = subprogs::discover(req, profile, log, &mut kfuncs)?;
     subprogs::check_ranges(&req.insns, &subprog_starts, &profile.isa)?;
     subprogs::check_abnormal_return(req, &subprog_starts)?;
     ldimm64::resolve(req, profile)?;
-    cfg::check(req, &subprog_starts, profile)?;
+    cfg::check(req, &subprog_starts, exception_cb, profile)?;
     sleepable::check(req, profile)?;
     Ok(kfuncs)
 }

@@ -5,7 +5,7 @@ use bpfcheck_profile::{IsaFeatures, KernelProfile};
 use bpfcheck_uapi::{Errno, LoadRequest, RawInsn, op};
 
 use crate::{
-    error::{ErrorCode, Stop, Unsupported, VerifierError},
+    error::{ErrorCode, Stop, VerifierError},
     log::Log,
 };
 
@@ -21,15 +21,16 @@ fn is_call(i: &RawInsn) -> bool {
     i.code == op::JMP | op::CALL
 }
 
-/// Finds every subprogram start (the entry and every target of a
-/// bpf-to-bpf call or `ld_imm64` function reference) and prints the
-/// `func#N @M` table at log level 2.
+/// Finds every subprogram start (the entry, every target of a bpf-to-bpf
+/// call or `ld_imm64` function reference, and the exception callback) and
+/// prints the `func#N @M` table at log level 2. Gives the starts and the
+/// exception callback's first instruction.
 pub(crate) fn discover(
     req: &LoadRequest,
     profile: &KernelProfile,
     log: &mut Log,
     kfuncs: &mut super::kfunc::KfuncTab,
-) -> Result<Vec<usize>, Stop> {
+) -> Result<(Vec<usize>, Option<usize>), Stop> {
     let insns = &req.insns;
     let isa = &profile.isa;
     let mut starts = vec![0usize];
@@ -82,33 +83,42 @@ pub(crate) fn discover(
             starts.insert(pos, target);
         }
     }
-    // An exception callback named by a BTF decl tag would be added here
-    // as a subprogram; without it `check_cfg` would find its code
-    // unreachable.
-    if declares_exception_callback(req) {
-        return Err(Unsupported::new("exception callbacks", Some(0)).into());
+    // The exception callback a decl tag names is a subprogram that no
+    // instruction calls.
+    let exception_cb = if profile.features.exceptions {
+        super::exception_cb::find(req)?
+    } else {
+        None
+    };
+    if let Some(off) = exception_cb {
+        if off >= insns.len() {
+            return Err(VerifierError::new(
+                ErrorCode::InvalidCallTarget,
+                Errno::EINVAL,
+                None,
+                "call to invalid destination",
+            )
+            .into());
+        }
+        if let Err(pos) = starts.binary_search(&off) {
+            if starts.len() >= profile.limits.max_subprogs as usize {
+                return Err(VerifierError::new(
+                    ErrorCode::TooManySubprogs,
+                    Errno::E2BIG,
+                    None,
+                    "too many subprograms",
+                )
+                .into());
+            }
+            starts.insert(pos, off);
+        }
     }
     if log.level2() && profile.features.log_subprog_table {
         for (n, start) in starts.iter().enumerate() {
             log.line(&format!("func#{n} @{start}"));
         }
     }
-    Ok(starts)
-}
-
-/// Whether the program's BTF names an exception callback
-/// (`exception_callback:` decl tag on the main program).
-fn declares_exception_callback(req: &LoadRequest) -> bool {
-    let Some(bytes) = req.prog_btf.as_deref() else {
-        return false;
-    };
-    let Ok(btf) = bpfcheck_btf::Btf::parse(bytes) else {
-        return false;
-    };
-    btf.iter().any(|t| {
-        matches!(t, bpfcheck_btf::Type::DeclTag(d)
-            if d.name().is_ok_and(|n| n.starts_with("exception_callback:")))
-    })
+    Ok((starts, exception_cb))
 }
 
 /// Jumps must stay inside their subprogram, and a subprogram must not fall

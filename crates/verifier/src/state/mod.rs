@@ -53,6 +53,9 @@ pub struct FuncState {
     pub in_async_callback_fn: bool,
     /// Async callbacks entered to reach this frame (`async_entry_cnt`).
     pub async_entry_cnt: u32,
+    /// The frame is the exception callback verified on its own
+    /// (`in_exception_callback_fn`): its exit returns for the program.
+    pub in_exception_cb: bool,
 }
 
 impl FuncState {
@@ -73,6 +76,7 @@ impl FuncState {
             callback_depth: 0,
             in_async_callback_fn: false,
             async_entry_cnt: 0,
+            in_exception_cb: false,
         }
     }
 
@@ -92,6 +96,7 @@ impl FuncState {
             callback_depth: 0,
             in_async_callback_fn: false,
             async_entry_cnt: 0,
+            in_exception_cb: false,
         }
     }
 
