@@ -861,7 +861,8 @@ fn interpretable(
             | ProgType::FLOW_DISSECTOR
             | ProgType::SK_REUSEPORT
             | ProgType::SK_LOOKUP
-    ) {
+    ) && !prepare::attach::walks_tracing(req)
+    {
         return Err(Unsupported::new(
             format!("abstract interpretation of program type {}", req.prog_type),
             Some(0),
