@@ -428,6 +428,48 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// `check_reg_type` of a BTF pointer for a helper's memory argument
+    /// (`mem_types`): only a trusted kernel pointer is memory, and only
+    /// for a read-only argument.
+    pub(super) fn btf_mem_arg_type(
+        &self,
+        helper: u32,
+        regno: u8,
+        reg: &RegState,
+        arg: bpfcheck_profile::helpers::ArgType,
+    ) -> Result<(), Stop> {
+        use bpfcheck_profile::helpers::TypeFlag;
+        let RegState::PtrToBtfId { ptr, btf } = reg else {
+            return Err(self.unsupported("helper memory arguments of this pointer type"));
+        };
+        let trusted = btf.trust == Trust::Trusted && btf.mem == MemKind::Kernel;
+        if !trusted || (ptr.maybe_null && !arg.maybe_null()) {
+            return Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EACCES,
+                format!(
+                    "R{regno} type={} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+                    reg.type_str()
+                ),
+            ));
+        }
+        if !arg.flags.has(TypeFlag::MemRdonly) {
+            let name = i32::try_from(helper)
+                .ok()
+                .and_then(bpfcheck_uapi::helper_name)
+                .unwrap_or("?");
+            return Err(self.reject(
+                ErrorCode::HelperCall,
+                Errno::EACCES,
+                format!(
+                    "{name}() may write into memory pointed by R{regno} type={}",
+                    reg.type_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// `in_rcu_cs`: inside `bpf_rcu_read_lock()`, or any non-sleepable
     /// program (spin lock regions are not reached with BTF pointers here).
     fn in_rcu_cs(&self) -> bool {

@@ -312,3 +312,54 @@ pub(super) fn listed(btf: &Btf<'_>, parent: u32, field: &str, target: u32, suffi
             && m.name().is_ok_and(|n| n == field)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_btf(f: impl FnOnce(&Btf<'_>, u32)) {
+        let p = bpfcheck_profile::KernelProfile::builtin("6.18").unwrap();
+        let btf = p.btf.as_ref().unwrap().btf().unwrap();
+        let task = btf
+            .find_by_name_kind("task_struct", BtfKind::Struct)
+            .unwrap()
+            .id()
+            .0;
+        f(btf, task);
+    }
+
+    #[test]
+    fn members_of_task_struct() {
+        with_btf(|btf, task| {
+            // `comm` is a char[16] at 1752: bytes inside are a number,
+            // past its end the kernel's message.
+            assert_eq!(struct_access(btf, task, 1752, 8, false), Ok(Walked::Scalar));
+            let e = struct_access(btf, task, 1752, 17, false).unwrap_err();
+            assert_eq!(
+                e.msg,
+                "access beyond the end of member comm (mend:1768) in struct task_struct with off 1752 size 17"
+            );
+            assert_eq!(e.errno, Errno::EACCES);
+            let Ok(Walked::Ptr { field, .. }) = struct_access(btf, task, 1280, 8, false) else {
+                panic!("real_parent is a pointer to a struct");
+            };
+            assert_eq!(field, "real_parent");
+            let e = struct_access(btf, task, 1281, 4, false).unwrap_err();
+            assert!(
+                e.msg
+                    .starts_with("cannot access ptr member real_parent with moff 1280")
+            );
+            let e = struct_access(btf, task, 3264, 8, false).unwrap_err();
+            assert_eq!(e.msg, "access beyond struct task_struct at off 3264 size 8");
+        });
+    }
+
+    #[test]
+    fn trusted_lists_come_from_the_kernels_btf() {
+        with_btf(|btf, task| {
+            assert!(listed(btf, task, "real_parent", task, "__safe_rcu"));
+            assert!(!listed(btf, task, "real_parent", task, "__safe_trusted"));
+            assert!(!listed(btf, task, "parent", task, "__safe_rcu"));
+        });
+    }
+}
