@@ -194,6 +194,14 @@ pub struct Features {
     /// and struct_ops programs can be sleepable`).
     #[serde(default)]
     pub sleepable_tracepoints: bool,
+    /// Loads through BTF pointers as 6.17+ types them (the host's 6.18
+    /// does): a pointer field reached from a trusted or RCU pointer that
+    /// the kernel's trusted/RCU lists do not name is `PTR_UNTRUSTED`, and a
+    /// pointer field to anything but a struct loads read-only untrusted
+    /// memory of size 0. Before (6.12's source): a flagless `PTR_TO_BTF_ID`
+    /// and a number.
+    #[serde(default)]
+    pub btf_walk_untrusted: bool,
     /// How 7.x's `do_check` differs from 6.18's (all off before 7.1).
     #[serde(default)]
     pub walk_v7: WalkV7,

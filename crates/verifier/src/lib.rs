@@ -13,7 +13,9 @@
 //! - unknown `prog_flags` bits (`EINVAL`); zero or too many instructions
 //!   (`E2BIG`); unknown program type (`EINVAL`);
 //! - `expected_attach_type` against the program type for programs without a
-//!   BTF attach target (`bpf_prog_load_check_attach`).
+//!   BTF attach target (`bpf_prog_load_check_attach`); an `attach_btf_id`
+//!   past `BTF_MAX_TYPE` or on a program type other than tracing, LSM,
+//!   struct_ops and freplace (`EINVAL`).
 //!
 //! The passes of `bpf_check` before abstract interpretation, in order, with
 //! the kernel's messages and errnos:
@@ -63,7 +65,14 @@
 //!   struct_ops programs can be sleepable` (`can_be_sleepable`; 7.x's
 //!   longer list, with tracepoints, says `Program of this type cannot be
 //!   sleepable`: the profile's `sleepable_tracepoints`) and `Syscall
-//!   programs can only be sleepable`.
+//!   programs can only be sleepable`; then, for tracing and LSM programs,
+//!   the target in the profile's kernel BTF (module `prepare::attach`,
+//!   `bpf_check_attach_target`): `Tracing programs must provide btf_id`,
+//!   `attach_btf_id %u is invalid`, `… is not a typedef` and `… points to
+//!   wrong type name %s` (`tp_btf`: a `btf_trace_<name>` typedef), `… is
+//!   not a function` (fentry, fexit, fmod_ret, iter, LSM), and LSM's
+//!   `LSM programs must have a GPL compatible license` and hooks that are
+//!   not `bpf_lsm_` functions.
 //!
 //! What the 6.12 profile changes in the walk (features of
 //! [`bpfcheck_profile::Features`], never version checks): 6.12's scalar
@@ -111,8 +120,8 @@
 //!
 //! `do_check` (module `check`) for the main program of a socket filter,
 //! a tc classifier or action (`sched_cls`, `sched_act`), an XDP program, a
-//! kprobe, tracepoint, raw tracepoint (also writable) or perf event
-//! program, a cgroup socket-buffer, socket, socket-address, socket-option,
+//! kprobe, tracepoint, raw tracepoint (also writable), BTF tracepoint
+//! (`tp_btf`) or perf event program, a cgroup socket-buffer, socket, socket-address, socket-option,
 //! device or sysctl program, a
 //! lightweight-tunnel program (`lwt_in`, `lwt_out`, `lwt_xmit`,
 //! `lwt_seg6local`), a `sock_ops`, a netfilter or a (sleepable) syscall
@@ -412,7 +421,30 @@
 //!   reads starting among the 12 `u64` arguments; the writable kind's
 //!   first word only as a whole 8-byte read) and perf events
 //!   (`pe_prog_is_valid_access`: whole registers, narrow reads of
-//!   `sample_period` and `addr`); cgroup socket-buffer programs (module
+//!   `sample_period` and `addr`); `tp_btf` programs (module
+//!   `check::btf_ptr`, `btf_ctx_access` over the tracepoint's prototype):
+//!   `func '%s' offset %d is not multiple of 8`, `… doesn't have %d-th
+//!   argument`, `… has type %s. Only pointer access is allowed`, `… size
+//!   %d must be 8`, `… type %s is not a struct`; a pointer to a struct
+//!   loads `trusted_ptr_<struct>()` after the `func '%s' arg%d has btf_id
+//!   %d type %s '%s'` line, `void *` and integer pointers load numbers;
+//!   BTF pointers (`PTR_TO_BTF_ID`, `state::btf_ptr`: trusted, RCU,
+//!   untrusted, user and per-CPU flags printed as `reg_type_str` prints
+//!   them, `or_null_` when maybe NULL): loads through them
+//!   (`check_ptr_to_btf_access`, module `check::btf_walk` for
+//!   `btf_struct_walk`: nested structs and unions, linearised arrays,
+//!   trailing flexible arrays, bitfields; `R%d is ptr_%s invalid negative
+//!   access`, `… invalid variable offset`, `… access user memory`, `…
+//!   access percpu memory`, `access beyond struct %s at off %u size %u`,
+//!   `cannot access ptr member %s …`, `access beyond the end of member %s
+//!   …`, `struct %s doesn't have field at offset %d`), the trust of a
+//!   loaded pointer (untrusted stays so; from a trusted or RCU pointer the
+//!   fields named by the kernel's `<struct>__safe_trusted[_or_null]` and
+//!   `__safe_rcu[_or_null]` BTF types keep trust, `__rcu` fields give
+//!   `rcu_ptr_or_null_`, others flagless or, with the profile's
+//!   `btf_walk_untrusted` (6.17+), untrusted), null checks, pointer
+//!   arithmetic, `regs_exact` pruning, `bpf_rcu_read_unlock` turning RCU
+//!   pointers untrusted; cgroup socket-buffer programs (module
 //!   `check::ctx_cgroup`, `cg_skb_is_valid_access`: no `tc_classid`,
 //!   `data_meta`, `wire_len`; writes of `mark`, `priority`, `cb[]`,
 //!   `tstamp`; socket addresses whole, `family` and ports narrowly;
@@ -739,10 +771,17 @@
 //!   per-instruction encoding checks are still applied in instruction
 //!   order after the passes above (the kernel applies them only where a
 //!   path reaches, after earlier state errors); such rejections carry no log.
+//! - BTF attach targets past their kind checks for fentry, fexit,
+//!   fmod_ret, LSM and iterator programs (their walks, error-injection
+//!   and sleepable lists, registered iterators); freplace
+//!   (`attach_prog_fd`) and struct_ops programs; `tp_btf` tracepoints on
+//!   `raw_tp_null_args`; BTF pointers as helper or kfunc arguments, BTF
+//!   pointers returned by helpers, stores through BTF pointers, walks
+//!   through a union to a listed field, 6.17's `rdonly_untrusted_mem`
+//!   loads.
 //! - Anything that needs the kernel's or the program's BTF (kfunc calls
-//!   aside): `ld_imm64` of BTF ids, BTF attach targets, `func_info` validation
+//!   aside): `ld_imm64` of BTF ids, `func_info` validation
 //!   (`line_info` tables the kernel would refuse are unsupported).
-
 //!
 //! Exceptions (6.18; `Features::exceptions` finds the callback on 6.12 and
 //! 7.2 too): the `exception_callback:` decl tag of the main program and its
@@ -956,7 +995,8 @@ fn interpretable(
             | ProgType::FLOW_DISSECTOR
             | ProgType::SK_REUSEPORT
             | ProgType::SK_LOOKUP
-    ) {
+    ) && !prepare::attach::walks_tracing(req)
+    {
         return Err(Unsupported::new(
             format!("abstract interpretation of program type {}", req.prog_type),
             Some(0),

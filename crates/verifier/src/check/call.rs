@@ -308,7 +308,11 @@ impl Checker<'_> {
             ArgBase::PtrToMem => {
                 self.mem_ptr_flags_known(arg)?;
                 if !null_ok {
-                    self.check_mem_arg_type(regno, &reg, arg)?;
+                    if let RegState::PtrToBtfId { .. } = reg {
+                        self.btf_mem_arg_type(proto.id, regno, &reg, arg)?;
+                    } else {
+                        self.check_mem_arg_type(regno, &reg, arg)?;
+                    }
                 }
                 self.mem_ptr_arg(regno, arg, proto.arg_size[i], &mut meta.mem)
             }

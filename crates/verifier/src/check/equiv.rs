@@ -374,6 +374,15 @@ fn regsafe(
                 && p1.var.var_off.contains(p2.var.var_off)
         }
         (RegState::PtrToPacketEnd, RegState::PtrToPacketEnd) => true,
+        // `regs_exact`: the same type, flags and offsets, ids mapped.
+        (RegState::PtrToBtfId { ptr: p1, btf: b1 }, RegState::PtrToBtfId { ptr: p2, btf: b2 }) => {
+            b1 == b2
+                && p1.off == p2.off
+                && p1.var == p2.var
+                && p1.maybe_null == p2.maybe_null
+                && ids.check(p1.id, p2.id)
+                && ids.check(p1.ref_obj_id, p2.ref_obj_id)
+        }
         // `regs_exact`: flow keys have no id.
         (RegState::PtrToFlowKeys(a), RegState::PtrToFlowKeys(b)) => a == b,
         // `regs_exact`: the same dynptr fields and offsets, ids mapped.

@@ -240,6 +240,10 @@ impl Checker<'_> {
             RegState::PtrToMapKey { .. } => {
                 self.helper_map_key_access(regno, &reg, size, access == Access::Write)
             }
+            // `check_ptr_to_btf_access` as a read, whatever the helper does.
+            RegState::PtrToBtfId { ptr, .. } if !ptr.maybe_null && size > 0 => {
+                self.btf_ptr_load(regno, &reg, 0, size).map(drop)
+            }
             _ => Err(self.unsupported("helper memory arguments of this pointer type")),
         }
     }

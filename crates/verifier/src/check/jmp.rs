@@ -65,7 +65,7 @@ pub(super) fn mark_ptr_or_null(
             return;
         }
         // Memory of a known size (a global function's argument) too.
-        if let RegState::PtrToMem { ptr, .. } = r
+        if let RegState::PtrToMem { ptr, .. } | RegState::PtrToBtfId { ptr, .. } = r
             && ptr.maybe_null
             && ptr.id == id
         {

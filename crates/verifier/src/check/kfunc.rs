@@ -441,9 +441,8 @@ impl Checker<'_> {
                     format!("nested rcu read lock (kernel function {name})"),
                 ));
             } else if rcu_unlock {
-                // RCU-protected pointers would turn untrusted: none are
-                // modelled.
                 regions.rcu = false;
+                super::btf_ptr::rcu_unlock(&mut self.cur);
             } else if sleepable {
                 return Err(self.unsupported(&format!(
                     "kfunc {name}: a sleepable kfunc in an RCU read-side region"

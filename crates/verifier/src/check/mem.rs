@@ -58,12 +58,16 @@ impl Checker<'_> {
         let special = |t: &str| {
             matches!(
                 t,
-                "ctx" | "sock" | "sock_common" | "tcp_sock" | "xdp_sock" | "ptr_" | "arena"
-            )
+                "ctx" | "sock" | "sock_common" | "tcp_sock" | "xdp_sock" | "arena"
+            ) || t.contains("ptr_")
         };
+        // Loads may mix trusted and untrusted BTF pointers, and memory
+        // (`allow_trust_mismatch`).
+        let btf_or_mem = |t: &str| t.contains("ptr_") || t.ends_with("mem");
         let seen = &mut self.ptr_type_seen[self.insn_idx];
         match *seen {
             None => *seen = Some(ty),
+            Some(prev) if btf_or_mem(prev) && btf_or_mem(ty) => {}
             Some(prev) if prev != ty && (special(prev) || special(ty)) => {
                 return Err(self.reject(
                     ErrorCode::InvalidMemAccess,
@@ -113,6 +117,9 @@ impl Checker<'_> {
         } else if let RegState::PtrToMapKey { .. } = base {
             self.map_key_access(insn.src, &base, insn.off, size, false)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
+        } else if let RegState::PtrToBtfId { .. } = base {
+            let loaded = self.btf_ptr_load(insn.src, &base, insn.off, size)?;
+            *self.cur.cur_mut().reg_mut(insn.dst) = loaded;
         } else if super::sock::sock_fields(&base).is_some() {
             self.sock_access(insn.src, &base, insn.off, size, Access::Read)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();

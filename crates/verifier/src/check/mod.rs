@@ -22,6 +22,8 @@
 mod alu;
 mod atomic;
 mod btf_func;
+mod btf_ptr;
+mod btf_walk;
 mod call;
 mod callback;
 mod ctx;

@@ -45,6 +45,7 @@ fn offsets(r: &RegState) -> Option<(i32, Scalar)> {
             Some((off, var))
         }
         RegState::PtrToMem { ptr, .. }
+        | RegState::PtrToBtfId { ptr, .. }
         | RegState::PtrToFlowKeys(ptr)
         | RegState::PtrToMapKey { ptr, .. } => Some((ptr.off, ptr.var)),
         RegState::PtrToStack { off, var, .. } => Some((off, var)),
@@ -60,6 +61,7 @@ fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
             (*o, *v) = (off, var);
         }
         RegState::PtrToMem { ptr, .. }
+        | RegState::PtrToBtfId { ptr, .. }
         | RegState::PtrToFlowKeys(ptr)
         | RegState::PtrToMapKey { ptr, .. } => {
             (ptr.off, ptr.var) = (off, var);
@@ -75,7 +77,7 @@ pub(super) fn maybe_null(r: &RegState) -> bool {
     match r {
         RegState::PtrToMapValue { maybe_null, .. } => *maybe_null,
         RegState::ConstPtrToMapOrNull { .. } => true,
-        RegState::PtrToMem { ptr, .. } => ptr.maybe_null,
+        RegState::PtrToMem { ptr, .. } | RegState::PtrToBtfId { ptr, .. } => ptr.maybe_null,
         other => super::sock::sock_fields(other).is_some_and(|p| p.maybe_null),
     }
 }
@@ -267,7 +269,8 @@ impl Checker<'_> {
             | RegState::PtrToStack { .. }
             | RegState::PtrToMapValue { .. }
             | RegState::PtrToMapKey { .. }
-            | RegState::PtrToMem { .. } => {}
+            | RegState::PtrToMem { .. }
+            | RegState::PtrToBtfId { .. } => {}
             RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. } => {
                 return self.pkt_ptr_arith(insn, opk, ptr, off, reversed);
             }

@@ -36,6 +36,12 @@ fn var_may_wrap(r: &RegState) -> bool {
 /// and sized memory never are NULL once checked; the context, the stack
 /// and packet pointers are not counted as such by the kernel.
 fn not_null(r: &RegState) -> bool {
+    // A BTF pointer only when trusted (`is_trusted_reg`).
+    if let RegState::PtrToBtfId { ptr, btf } = r {
+        return !ptr.maybe_null
+            && btf.mem == crate::state::MemKind::Kernel
+            && (ptr.ref_obj_id != 0 || btf.trust == crate::state::Trust::Trusted);
+    }
     matches!(
         r,
         RegState::PtrToMapValue { .. } | RegState::PtrToMem { .. } | RegState::ConstPtrToMap { .. }
@@ -131,7 +137,9 @@ impl Checker<'_> {
                 let (id, ref_obj_id) = match *dst {
                     RegState::PtrToMapValue { id, .. }
                     | RegState::ConstPtrToMapOrNull { id, .. } => (id, 0),
-                    RegState::PtrToMem { ptr, .. } => (ptr.id, ptr.ref_obj_id),
+                    RegState::PtrToMem { ptr, .. } | RegState::PtrToBtfId { ptr, .. } => {
+                        (ptr.id, ptr.ref_obj_id)
+                    }
                     _ => (0, 0),
                 };
                 let ids = (id, ref_obj_id);

@@ -5,7 +5,7 @@
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{AttachType, Errno, LoadRequest, ProgType};
 
-use crate::error::{ErrorCode, Stop, Unsupported, VerifierError};
+use crate::error::{ErrorCode, Stop, VerifierError};
 
 /// Offsets of the `BPF_PROG_LOAD` fields a [`LoadRequest`] can set that
 /// not every kernel has (uapi layout, stable across kernels).
@@ -28,9 +28,7 @@ pub(crate) fn check(req: &LoadRequest, profile: &KernelProfile) -> Result<(), St
     if req.prog_type.0 == 0 || req.prog_type.0 >= profile.features.prog_type_end {
         return Err(refuse(ErrorCode::InvalidAttr, Errno::EINVAL));
     }
-    if req.attach_btf_id != 0 || req.attach_target.is_some() {
-        return Err(Unsupported::new("BTF attach targets (attach_btf_id)", None).into());
-    }
+    super::attach::check_attr(req, profile)?;
     if !attach_type_allowed(req.prog_type, req.expected_attach_type, profile) {
         return Err(refuse(ErrorCode::InvalidAttr, Errno::EINVAL));
     }

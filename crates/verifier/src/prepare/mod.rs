@@ -9,8 +9,10 @@
 //! 4. [`cfg`]: `check_cfg`, the depth-first walk for unreachable code,
 //!    out-of-range jumps and (without `CAP_BPF`) back-edges.
 //! 5. [`sleepable`]: the sleepable flag against the program type
-//!    (`check_attach_btf_id`).
+//!    (`check_attach_btf_id`), then [`attach`]: the BTF attach target of
+//!    tracing and LSM programs.
 
+pub(crate) mod attach;
 pub(crate) mod attr;
 pub(crate) mod cfg;
 pub(crate) mod exception_cb;
@@ -40,5 +42,6 @@ pub(crate) fn run(
     ldimm64::resolve(req, profile)?;
     cfg::check(req, &subprog_starts, exception_cb, profile)?;
     sleepable::check(req, profile)?;
+    attach::check(req, profile)?;
     Ok(kfuncs)
 }

@@ -7,6 +7,7 @@
 //! fixtures' states), and no copy-on-write indirection is needed yet.
 
 /// Read and write marks of kernels that keep liveness along parentage.
+pub mod btf_ptr;
 pub mod live;
 pub(crate) mod refs;
 pub(crate) mod reg;
@@ -15,6 +16,7 @@ pub(crate) mod stack;
 
 use bpfcheck_uapi::RegNo;
 
+pub use btf_ptr::{BtfPtr, MemKind, Trust, TypeName};
 pub use refs::{RefEntry, Refs};
 pub use reg::{
     DynptrInfo, DynptrKind, IterInfo, IterKind, IterState, MapIdx, MemTag, PtrFields, RegState,

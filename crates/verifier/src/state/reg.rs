@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use bpfcheck_uapi::MapSpec;
 
+use super::btf_ptr::BtfPtr;
 use crate::domain::{Scalar, fmt_scalar_ranges};
 
 /// The `BPF_ADD_CONST64` flag of a scalar id: the register is the linked
@@ -297,8 +298,8 @@ pub enum RegState {
     PtrToBtfId {
         /// The pointer's offsets, id and reference.
         ptr: PtrFields,
-        /// Its BTF type id.
-        btf_id: u32,
+        /// Its type and type flags.
+        btf: BtfPtr,
     },
     /// Memory of a known size (`PTR_TO_MEM`).
     PtrToMem {
@@ -424,7 +425,7 @@ impl RegState {
             Self::PtrToTpBuffer(_) => "tp_buffer",
             Self::PtrToXdpSock(p) if p.maybe_null => "xdp_sock_or_null",
             Self::PtrToXdpSock(_) => "xdp_sock",
-            Self::PtrToBtfId { .. } => "ptr_",
+            Self::PtrToBtfId { ptr, btf } => super::btf_ptr::type_str(btf, ptr.maybe_null),
             Self::PtrToMem { ptr, tag, .. } => {
                 mem_type_str(tag.rdonly, tag.ringbuf, ptr.maybe_null)
             }
@@ -647,6 +648,15 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
         | RegState::PtrToXdpSock(ptr)
         | RegState::PtrToFlowKeys(ptr) => {
             out.push_str(reg.type_str());
+            out.push('(');
+            let mut items = id_items(ptr);
+            push_var_items(&mut items, &ptr.var);
+            out.push_str(&items.join(","));
+            out.push(')');
+        }
+        RegState::PtrToBtfId { ptr, btf } => {
+            out.push_str(reg.type_str());
+            out.push_str(btf.name.as_str());
             out.push('(');
             let mut items = id_items(ptr);
             push_var_items(&mut items, &ptr.var);

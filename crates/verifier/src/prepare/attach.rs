@@ -1,0 +1,221 @@
+//! BTF attach targets: the attribute rules of `bpf_prog_load_check_attach`
+//! for `attach_btf_id`, and `check_attach_btf_id` / `bpf_check_attach_target`
+//! for tracing and LSM programs (after `check_cfg`), in the kernel's order
+//! and words. The target is a type of the profile's kernel BTF (what
+//! `bpf_get_btf_vmlinux` gives), read only for programs that name one.
+//!
+//! What this judges: a missing or malformed target (wrong kind, wrong
+//! `btf_trace_` prefix, wrong LSM hook name). What it cannot: whether the
+//! kernel found the target's address or tracepoint, error-injection lists
+//! and sleepable hooks; programs whose verdict hangs on those are
+//! `unsupported`, by their attach type's name.
+
+use bpfcheck_btf::{Btf, BtfTypeId, Type};
+use bpfcheck_profile::KernelProfile;
+use bpfcheck_uapi::{AttachType, Errno, LoadRequest, ProgType, load::BPF_F_SLEEPABLE};
+
+use crate::error::{ErrorCode, Stop, Unsupported, VerifierError};
+
+/// `BTF_MAX_TYPE`.
+const BTF_MAX_TYPE: u32 = 0x000f_ffff;
+/// The typedef prefix of a raw tracepoint's prototype (`btf_trace_##call`).
+const TRACE_PREFIX: &str = "btf_trace_";
+/// The prefix of every BPF LSM hook (`bpf_lsm_verify_prog`).
+const LSM_PREFIX: &str = "bpf_lsm_";
+
+/// A resolved attach target (`attach_func_name`, `attach_func_proto`).
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    /// `attach_func_name`: the function, or the tracepoint without its
+    /// `btf_trace_` prefix.
+    pub(crate) name: String,
+    /// The `FUNC_PROTO` of the target.
+    pub(crate) proto: BtfTypeId,
+    /// `attach_btf_trace`: the prototype's first parameter is the
+    /// tracepoint's `void *__data`, not an argument.
+    pub(crate) btf_trace: bool,
+}
+
+fn refuse(msg: String) -> Stop {
+    VerifierError::new(ErrorCode::InvalidAttr, Errno::EINVAL, None, msg).into()
+}
+
+fn unsupported(what: impl Into<String>) -> Stop {
+    Unsupported::new(what, None).into()
+}
+
+/// Whether the load names a BTF attach target the kernel would look at.
+pub(crate) fn names_target(req: &LoadRequest) -> bool {
+    req.attach_btf_id != 0
+}
+
+/// The `attach_btf_id` part of `bpf_prog_load_check_attach` (no log:
+/// `bpf_prog_load` refuses before the verifier exists). The loader is
+/// taken to pass no `attach_prog_fd`, which a [`LoadRequest`] cannot hold.
+pub(crate) fn check_attr(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Stop> {
+    let silent = || {
+        Stop::Reject(VerifierError::new(
+            ErrorCode::InvalidAttr,
+            Errno::EINVAL,
+            None,
+            "",
+        ))
+    };
+    match req.prog_type {
+        // The program types a target prog or BTF would change: judged
+        // by their own rules, which are not modelled.
+        ProgType::EXT => return Err(unsupported("freplace programs (attach_prog_fd)")),
+        ProgType::STRUCT_OPS => return Err(unsupported("struct_ops programs")),
+        _ => {}
+    }
+    if !names_target(req) {
+        return Ok(());
+    }
+    if req.attach_btf_id > BTF_MAX_TYPE {
+        return Err(silent());
+    }
+    if profile.btf.is_none() {
+        return Err(unsupported("BTF attach targets without the kernel's BTF"));
+    }
+    if !matches!(req.prog_type, ProgType::TRACING | ProgType::LSM) {
+        return Err(silent());
+    }
+    Ok(())
+}
+
+/// `check_attach_btf_id` for tracing and LSM programs, after the
+/// sleepable check.
+pub(crate) fn check(req: &LoadRequest, profile: &KernelProfile) -> Result<(), Stop> {
+    if !matches!(req.prog_type, ProgType::TRACING | ProgType::LSM) {
+        return Ok(());
+    }
+    if req.attach_btf_id == 0 {
+        return Err(refuse("Tracing programs must provide btf_id".to_owned()));
+    }
+    let btf = kernel_btf(profile)?;
+    let target = resolve(req, btf)?;
+    let sleepable = req.prog_flags & BPF_F_SLEEPABLE != 0;
+    let id = req.attach_btf_id;
+    use AttachType as A;
+    match req.expected_attach_type {
+        A::TRACE_RAW_TP if req.prog_type == ProgType::TRACING => return Ok(()),
+        // `bpf_iter_prog_supported` needs the registered iterator targets.
+        A::TRACE_ITER => return Err(unsupported("iterator programs (iter/)")),
+        // `btf_distill_func_proto`, the target's address, and the lists
+        // of sleepable and modifiable functions come next.
+        _ if sleepable => {
+            return Err(unsupported(format!(
+                "sleepable {} programs (the kernel's sleepable lists)",
+                req.expected_attach_type
+            )));
+        }
+        A::MODIFY_RETURN => {
+            return Err(unsupported(
+                "fmod_ret programs (the kernel's error-injection list)",
+            ));
+        }
+        _ => {}
+    }
+    if req.prog_type == ProgType::LSM {
+        // `bpf_lsm_verify_prog`: every hook is a `bpf_lsm_` function,
+        // though not every such function is a hook.
+        if !crate::check::gpl_compatible(&req.license) {
+            return Err(refuse(
+                "LSM programs must have a GPL compatible license".to_owned(),
+            ));
+        }
+        if !target.name.starts_with(LSM_PREFIX) {
+            return Err(refuse(format!(
+                "attach_btf_id {id} points to wrong type name {}",
+                target.name
+            )));
+        }
+        return Err(unsupported(
+            "LSM programs (bpf_lsm_hooks, abstract interpretation)",
+        ));
+    }
+    Err(unsupported(format!(
+        "{} programs (abstract interpretation)",
+        req.expected_attach_type
+    )))
+}
+
+fn kernel_btf(profile: &KernelProfile) -> Result<&Btf<'static>, Stop> {
+    let Some(k) = profile.btf.as_ref() else {
+        return Err(unsupported("BTF attach targets without the kernel's BTF"));
+    };
+    k.btf()
+        .map_err(|e| unsupported(format!("BTF attach targets (kernel BTF unreadable: {e})")))
+}
+
+/// `bpf_check_attach_target` without a target program: the kinds and
+/// names the attach type wants.
+fn resolve(req: &LoadRequest, btf: &Btf<'_>) -> Result<Target, Stop> {
+    let id = req.attach_btf_id;
+    let Ok(t) = btf.type_by_id(BtfTypeId(id)) else {
+        return Err(refuse(format!("attach_btf_id {id} is invalid")));
+    };
+    let tname = t.name().unwrap_or("").to_owned();
+    use AttachType as A;
+    match req.expected_attach_type {
+        A::TRACE_RAW_TP => {
+            let Type::Typedef(r) = t else {
+                return Err(refuse(format!("attach_btf_id {id} is not a typedef")));
+            };
+            let Some(name) = tname.strip_prefix(TRACE_PREFIX) else {
+                return Err(refuse(format!(
+                    "attach_btf_id {id} points to wrong type name {tname}"
+                )));
+            };
+            // The template's FUNC (found by its kallsyms name) has the
+            // typedef's parameter types; the typedef's pointee stands in.
+            let proto = match btf.type_by_id(r.target()) {
+                Ok(Type::Ptr(p)) => p.target(),
+                _ => return Err(unsupported("a btf_trace_ typedef that is not a pointer")),
+            };
+            match btf.type_by_id(proto) {
+                Ok(Type::FuncProto(_)) => Ok(Target {
+                    name: name.to_owned(),
+                    proto,
+                    btf_trace: true,
+                }),
+                _ => Err(unsupported("a btf_trace_ typedef without a prototype")),
+            }
+        }
+        A::TRACE_ITER
+        | A::MODIFY_RETURN
+        | A::LSM_MAC
+        | A::LSM_CGROUP
+        | A::TRACE_FENTRY
+        | A::TRACE_FEXIT => {
+            let Type::Func(f) = t else {
+                return Err(refuse(format!("attach_btf_id {id} is not a function")));
+            };
+            Ok(Target {
+                name: tname,
+                proto: f.proto(),
+                btf_trace: false,
+            })
+        }
+        // Any other attach type: refused without a word, which the log's
+        // statistics line alone would show.
+        other => Err(unsupported(format!(
+            "attach type {other} of program type {}",
+            req.prog_type
+        ))),
+    }
+}
+
+/// Whether `do_check` models this tracing program: `tp_btf` programs.
+pub(crate) fn walks_tracing(req: &LoadRequest) -> bool {
+    req.prog_type == ProgType::TRACING && req.expected_attach_type == AttachType::TRACE_RAW_TP
+}
+
+/// The target of a program [`check`] accepted (`None` for programs
+/// without one).
+pub(crate) fn target(req: &LoadRequest, profile: &KernelProfile) -> Option<Target> {
+    if !matches!(req.prog_type, ProgType::TRACING | ProgType::LSM) || req.attach_btf_id == 0 {
+        return None;
+    }
+    resolve(req, kernel_btf(profile).ok()?).ok()
+}
