@@ -356,6 +356,7 @@ mod tests {
         *st.cur_mut().reg_mut(1) = RegState::PtrToStack {
             frameno: 0,
             off: -8,
+            var: crate::domain::Scalar::constant(0),
         };
         st
     }
