@@ -20,6 +20,7 @@ use bpfcheck_uapi::Errno;
 
 use super::Checker;
 use super::mem::{Access, Value};
+use super::stack_obj::SpiError;
 use crate::domain::Scalar;
 use crate::error::{ErrorCode, Stop};
 use crate::state::{DynptrInfo, DynptrKind, PtrFields, RegState, SLOT_SIZE, SlotType};
@@ -69,15 +70,6 @@ impl DynptrArg {
     }
 }
 
-/// Why `dynptr_get_spi` found no slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SpiError {
-    /// The pointer is misplaced; the kernel logged why.
-    Invalid,
-    /// The slots are past the frame's stack so far (`-ERANGE`).
-    Range,
-}
-
 /// The dynptr of a stack slot, when the slot holds one.
 fn slot_dynptr(reg: &RegState) -> Option<(PtrFields, DynptrInfo)> {
     match *reg {
@@ -102,34 +94,10 @@ pub(super) fn dynptr_reg(kind: DynptrKind, first_slot: bool, id: u32, ref_obj_id
 }
 
 impl Checker<'_> {
-    /// `dynptr_get_spi` (`stack_slot_obj_get_spi`) for the stack pointer
-    /// in `regno`: the first slot's index in its frame.
+    /// `dynptr_get_spi`: the frame and first slot of the dynptr the
+    /// stack pointer in `regno` points to.
     fn dynptr_spi(&mut self, regno: u8) -> Result<(usize, usize), SpiError> {
-        let RegState::PtrToStack { frameno, off, var } = *self.cur.cur().reg(regno) else {
-            return Err(SpiError::Invalid);
-        };
-        if !var.var_off.is_const() {
-            self.log.line("dynptr has to be at a constant offset");
-            return Err(SpiError::Invalid);
-        }
-        let off = off.wrapping_add(var.var_off.value as i32);
-        if off % SLOT_SIZE as i32 != 0 {
-            self.log
-                .line(&format!("cannot pass in dynptr at an offset={off}"));
-            return Err(SpiError::Invalid);
-        }
-        let spi = (-i64::from(off) - 1).div_euclid(SLOT_SIZE as i64);
-        if spi + 1 < NR_SLOTS as i64 {
-            self.log
-                .line(&format!("cannot pass in dynptr at an offset={off}"));
-            return Err(SpiError::Invalid);
-        }
-        let frame = usize::from(frameno);
-        let spi = usize::try_from(spi).map_err(|_| SpiError::Invalid)?;
-        if spi >= self.cur.frames[frame].stack.len() {
-            return Err(SpiError::Range);
-        }
-        Ok((frame, spi))
+        self.stack_obj_spi(regno, "dynptr", NR_SLOTS)
     }
 
     /// `process_dynptr_func` for argument register `regno` (`argno` is

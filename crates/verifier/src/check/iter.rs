@@ -18,6 +18,7 @@
 use bpfcheck_uapi::Errno;
 
 use super::Checker;
+use super::stack_obj::SpiError;
 use crate::error::{ErrorCode, Stop};
 use crate::prepare::kfunc::Pointee;
 use crate::state::{IterInfo, IterKind, IterState, RegState, SLOT_SIZE, SlotType, VerifierState};
@@ -40,15 +41,6 @@ pub(super) enum IterOp {
     Destroy,
     /// Any other kfunc taking an `__iter` argument.
     Other,
-}
-
-/// Why `iter_get_spi` found no slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SpiError {
-    /// Misplaced; the kernel logged why.
-    Invalid,
-    /// Past the frame's stack so far (`-ERANGE`).
-    Range,
 }
 
 /// The iterator a stack slot holds.
@@ -112,35 +104,10 @@ pub(super) fn arg_iter_active(st: &VerifierState) -> bool {
 }
 
 impl Checker<'_> {
-    /// `iter_get_spi` (`stack_slot_obj_get_spi`) for the stack pointer in
-    /// `regno`: the frame and first slot of an iterator of `nr_slots`.
+    /// `iter_get_spi`: the frame and first slot of an iterator of
+    /// `nr_slots` the stack pointer in `regno` points to.
     fn iter_spi(&mut self, regno: u8, nr_slots: usize) -> Result<(usize, usize), SpiError> {
-        let RegState::PtrToStack { frameno, off, var } = *self.cur.cur().reg(regno) else {
-            return Err(SpiError::Invalid);
-        };
-        if !var.var_off.is_const() {
-            self.log.line("iter has to be at a constant offset");
-            return Err(SpiError::Invalid);
-        }
-        let off = off.wrapping_add(var.var_off.value as i32);
-        if off % SLOT_SIZE as i32 != 0 {
-            self.log
-                .line(&format!("cannot pass in iter at an offset={off}"));
-            return Err(SpiError::Invalid);
-        }
-        // `__get_spi` divides as C does, toward zero.
-        let spi = (-i64::from(off) - 1) / SLOT_SIZE as i64;
-        if spi + 1 < nr_slots as i64 {
-            self.log
-                .line(&format!("cannot pass in iter at an offset={off}"));
-            return Err(SpiError::Invalid);
-        }
-        let frame = usize::from(frameno);
-        let spi = usize::try_from(spi).map_err(|_| SpiError::Invalid)?;
-        if spi >= self.cur.frames[frame].stack.len() {
-            return Err(SpiError::Range);
-        }
-        Ok((frame, spi))
+        self.stack_obj_spi(regno, "iter", nr_slots)
     }
 
     /// `process_iter_arg` for argument `argno` (register `argno + 1`), a

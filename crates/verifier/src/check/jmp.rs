@@ -427,21 +427,7 @@ impl Checker<'_> {
         }
         let mut other = self.cur.clone();
         if width == Width::W64 && insn.imm == 0 && eq_ne && maybe_null {
-            let ids = (id, ref_obj_id);
-            mark_ptr_or_null(
-                &mut self.cur,
-                ids,
-                opk == JmpOp::Ne,
-                &self.map_fields,
-                self.non_null,
-            );
-            mark_ptr_or_null(
-                &mut other,
-                ids,
-                opk == JmpOp::Eq,
-                &self.map_fields,
-                self.non_null,
-            );
+            self.mark_null_check(&mut other, (id, ref_obj_id), opk == JmpOp::Ne);
         }
         self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();

@@ -67,6 +67,7 @@ mod sock;
 mod sock_map;
 mod spin_lock;
 mod stack_liveness;
+mod stack_obj;
 mod stack_var;
 mod subprog_call;
 mod timer;

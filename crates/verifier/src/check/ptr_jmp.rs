@@ -50,6 +50,31 @@ fn not_null(r: &RegState) -> bool {
 }
 
 impl Checker<'_> {
+    /// `mark_ptr_or_null_regs` on both sides of a NULL check of the
+    /// pointers with `ids`: the current state falls through, `other` jumps;
+    /// `jump_if_not_null` for `!= 0`.
+    pub(super) fn mark_null_check(
+        &mut self,
+        other: &mut crate::state::VerifierState,
+        ids: (u32, u32),
+        jump_if_not_null: bool,
+    ) {
+        mark_ptr_or_null(
+            &mut self.cur,
+            ids,
+            jump_if_not_null,
+            &self.map_fields,
+            self.non_null,
+        );
+        mark_ptr_or_null(
+            other,
+            ids,
+            !jump_if_not_null,
+            &self.map_fields,
+            self.non_null,
+        );
+    }
+
     /// A conditional jump where `dst` or `src` (the immediate for
     /// `BPF_K`) is a pointer, not both packet pointers.
     pub(super) fn ptr_cond_jmp(
@@ -142,21 +167,7 @@ impl Checker<'_> {
                     }
                     _ => (0, 0),
                 };
-                let ids = (id, ref_obj_id);
-                mark_ptr_or_null(
-                    &mut self.cur,
-                    ids,
-                    opk == JmpOp::Ne,
-                    &self.map_fields,
-                    self.non_null,
-                );
-                mark_ptr_or_null(
-                    &mut other,
-                    ids,
-                    opk == JmpOp::Eq,
-                    &self.map_fields,
-                    self.non_null,
-                );
+                self.mark_null_check(&mut other, (id, ref_obj_id), opk == JmpOp::Ne);
             }
         }
         self.push_branch(other, target, idx)?;
