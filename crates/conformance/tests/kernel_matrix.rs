@@ -45,6 +45,12 @@ const KNOWN: &[(&str, &str, &str)] = &[
     ("5.10", "asm/timer_async_stack", NO_LD_FUNC),
     ("5.10", "asm/timer_cb_ret", NO_LD_FUNC),
     ("5.10", "asm/timer_ok", NO_LD_FUNC),
+    ("5.10", "asm/loop_pointer_count", NO_LD_FUNC),
+    (
+        "6.12",
+        "asm/loop_pointer_count",
+        "a pointer passed as bpf_loop's count: the 6.12 source bpfcheck's profile follows refuses its type (`R1 type=fp expected=scalar`); Debian's 6.12.95 build fails later with EFAULT in precision backtracking, a build difference not yet a profile switch",
+    ),
     (
         "5.10",
         "asm/spin_lock_socket_filter",

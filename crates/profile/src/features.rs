@@ -303,6 +303,13 @@ pub struct WalkV6_1 {
     /// register learn nothing (6.12 infers non-NULL from equality). Not
     /// modelled: unsupported where one is reached.
     pub sock_compare: bool,
+    /// Variable-offset stack accesses of 6.1: its messages lack the fixed
+    /// offset (`invalid variable-offset write to stack R2 var_off=%s
+    /// size=%d`), and bytes written through a variable offset cannot be
+    /// filled into a register later (`invalid size of register fill`).
+    /// Not modelled: unsupported where one is reached.
+    #[serde(default)]
+    pub var_off_stack: bool,
 }
 
 impl WalkV6_1 {
@@ -324,6 +331,7 @@ impl WalkV6_1 {
         zero_size_checks: true,
         alloc_mem_ringbuf: true,
         sock_compare: true,
+        var_off_stack: true,
     };
 }
 

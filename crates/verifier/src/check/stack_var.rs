@@ -39,6 +39,11 @@ impl Checker<'_> {
         size: i32,
         what: &str,
     ) -> Result<(i64, i64), Stop> {
+        if self.profile.features.walk_v6_1.var_off_stack {
+            return Err(self.unsupported(
+                "variable-offset stack accesses of kernel 6.1 (walk_v6_1.var_off_stack)",
+            ));
+        }
         if var.smax >= MAX_VAR_OFF || var.smin <= -MAX_VAR_OFF {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,
