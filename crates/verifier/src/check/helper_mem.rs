@@ -347,25 +347,9 @@ impl Checker<'_> {
         for o in bytes {
             let (spi, b) = slot_of(o);
             let slot = &mut self.cur.frames[fr].stack[spi];
-            match slot.types[b] {
-                SlotType::Misc => {}
-                // Privileged: never-written bytes may be passed too.
-                SlotType::Zero | SlotType::Invalid => {
-                    if clobber {
-                        slot.types[b] = SlotType::Misc;
-                    }
-                }
-                SlotType::Spill => {
-                    if clobber {
-                        slot.spilled = RegState::unknown();
-                        for t in &mut slot.types {
-                            if *t != SlotType::Invalid {
-                                *t = SlotType::Misc;
-                            }
-                        }
-                    }
-                }
-                SlotType::Dynptr | SlotType::Iter => {
+            match touch_stack_byte(slot, b, clobber) {
+                None => {}
+                Some(SlotType::Dynptr | SlotType::Iter) => {
                     let extra = if typed { "" } else { " indirect" };
                     return Err(self.reject(
                         ErrorCode::InvalidMemAccess,
@@ -376,7 +360,7 @@ impl Checker<'_> {
                         ),
                     ));
                 }
-                SlotType::IrqFlag => {
+                Some(_) => {
                     return Err(self.unsupported("helper access to irq-flag stack slots"));
                 }
             }
@@ -411,4 +395,37 @@ fn converts_ctx_access(t: ProgType) -> bool {
             | ProgType::NETFILTER
             | ProgType::LIRC_MODE2
     )
+}
+
+/// A helper's (or a variable-offset) access to byte `b` of a stack slot
+/// (`check_stack_range_initialized`): a clobbering access turns what it
+/// touches into `STACK_MISC`, and a spill it touches into an unknown
+/// scalar. Gives the slot type of a dynptr, iterator or IRQ-flag slot,
+/// which such an access may not touch (the caller says how).
+pub(super) fn touch_stack_byte(
+    slot: &mut crate::state::StackSlot,
+    b: usize,
+    clobber: bool,
+) -> Option<SlotType> {
+    match slot.types[b] {
+        SlotType::Misc => {}
+        // Privileged: never-written bytes may be passed too.
+        SlotType::Zero | SlotType::Invalid => {
+            if clobber {
+                slot.types[b] = SlotType::Misc;
+            }
+        }
+        SlotType::Spill => {
+            if clobber {
+                slot.spilled = RegState::unknown();
+                for t in &mut slot.types {
+                    if *t != SlotType::Invalid {
+                        *t = SlotType::Misc;
+                    }
+                }
+            }
+        }
+        special @ (SlotType::Dynptr | SlotType::Iter | SlotType::IrqFlag) => return Some(special),
+    }
+    None
 }

@@ -163,36 +163,18 @@ impl Checker<'_> {
             let Some(slot) = self.cur.frames[fr].stack.get_mut(spi) else {
                 return Err(self.unsupported("stack reads past the allocated stack"));
             };
-            match slot.types[b] {
-                SlotType::Misc => {}
-                SlotType::Zero | SlotType::Invalid => {
-                    if clobber {
-                        slot.types[b] = SlotType::Misc;
-                    }
-                }
-                SlotType::Spill => {
-                    if clobber {
-                        slot.spilled = RegState::unknown();
-                        for t in &mut slot.types {
-                            if *t != SlotType::Invalid {
-                                *t = SlotType::Misc;
-                            }
-                        }
-                    }
-                }
-                SlotType::Dynptr | SlotType::Iter | SlotType::IrqFlag => {
-                    let typed = self.profile.features.helper_mem_access_types;
-                    let extra = if clobber && !typed { " indirect" } else { "" };
-                    return Err(self.reject(
-                        ErrorCode::InvalidMemAccess,
-                        Errno::EACCES,
-                        format!(
-                            "invalid{extra} read from stack R{regno} var_off {}+{} size {size}",
-                            var.var_off,
-                            o - min
-                        ),
-                    ));
-                }
+            if super::helper_mem::touch_stack_byte(slot, b, clobber).is_some() {
+                let typed = self.profile.features.helper_mem_access_types;
+                let extra = if clobber && !typed { " indirect" } else { "" };
+                return Err(self.reject(
+                    ErrorCode::InvalidMemAccess,
+                    Errno::EACCES,
+                    format!(
+                        "invalid{extra} read from stack R{regno} var_off {}+{} size {size}",
+                        var.var_off,
+                        o - min
+                    ),
+                ));
             }
             if !read.contains(&spi) {
                 read.push(spi);
