@@ -418,11 +418,7 @@ pub(super) fn touch_stack_byte(
         SlotType::Spill => {
             if clobber {
                 slot.spilled = RegState::unknown();
-                for t in &mut slot.types {
-                    if *t != SlotType::Invalid {
-                        *t = SlotType::Misc;
-                    }
-                }
+                slot.written_bytes_to_misc();
             }
         }
         special @ (SlotType::Dynptr | SlotType::Iter | SlotType::IrqFlag) => return Some(special),

@@ -412,11 +412,7 @@ impl Checker<'_> {
                 let slot = &mut frame.stack[spi];
                 slot.spilled = RegState::NotInit;
                 if slot.is_special() {
-                    for t in &mut slot.types {
-                        if *t != SlotType::Invalid {
-                            *t = SlotType::Misc;
-                        }
-                    }
+                    slot.written_bytes_to_misc();
                 }
                 let ty = if zero { SlotType::Zero } else { SlotType::Misc };
                 for i in 0..width {

@@ -243,11 +243,7 @@ impl Checker<'_> {
             // `scrub_special_slot`: whatever was spilled here is gone.
             slot.spilled = RegState::NotInit;
             if slot.is_special() {
-                for t in &mut slot.types {
-                    if *t != SlotType::Invalid {
-                        *t = SlotType::Misc;
-                    }
-                }
+                slot.written_bytes_to_misc();
             }
             slot.types[b] = if writing_zero && slot.types[b] == SlotType::Zero {
                 zero_used = true;

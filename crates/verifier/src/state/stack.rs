@@ -74,6 +74,16 @@ impl StackSlot {
         )
     }
 
+    /// Every written byte becomes `STACK_MISC` (`scrub_special_slot`'s
+    /// and a clobbered spill's byte types).
+    pub fn written_bytes_to_misc(&mut self) {
+        for t in &mut self.types {
+            if *t != SlotType::Invalid {
+                *t = SlotType::Misc;
+            }
+        }
+    }
+
     /// Whether any byte was written.
     pub fn is_valid(&self) -> bool {
         self.types.iter().any(|t| *t != SlotType::Invalid)
