@@ -24,8 +24,9 @@
 //! --target x86_64-unknown-linux-gnu --bin bpfcheck-vm-init`
 //! (`tools/vm/build-init.sh`).
 
-// mount(2) and mallopt(3) have no safe wrapper in std; the calls in
-// `mount` and `fixed_mmap_threshold` are this binary's only unsafe code.
+// mount(2), mallopt(3) and setrlimit(2) have no safe wrapper in std; the
+// calls in `mount`, `fixed_mmap_threshold` and `unlimited_memlock` are this
+// binary's only unsafe code.
 #![allow(unsafe_code)]
 
 use std::{
@@ -74,6 +75,27 @@ fn fixed_mmap_threshold() {
     let ok = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
     if ok != 1 {
         eprintln!("bpfcheck-vm-init: mallopt(M_MMAP_THRESHOLD) failed; loads will be slower");
+    }
+}
+
+/// Lifts `RLIMIT_MEMLOCK`. Kernels before 5.11 charge every map and
+/// program to the loading user's locked-memory limit, which for PID 1 is
+/// the kernel's built-in 64 KiB before 5.16. Programs are uncharged only
+/// when their RCU-deferred free runs, so under TCG a batch can hit the limit
+/// part way through and a load fails with `EPERM` before the verifier runs
+/// (seen on 5.10 in CI). libbpf-based loaders lift the limit the same way.
+fn unlimited_memlock() {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: `unlimited` is a valid rlimit that lives across the call.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+    if rc != 0 {
+        eprintln!(
+            "bpfcheck-vm-init: setrlimit(RLIMIT_MEMLOCK): {}; loads on kernels before 5.11 may fail with EPERM",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
@@ -131,6 +153,7 @@ fn power_off() {
 
 fn main() -> ExitCode {
     fixed_mmap_threshold();
+    unlimited_memlock();
     for (fs, dir) in [(c"proc", c"/proc"), (c"sysfs", c"/sys")] {
         if let Err(e) = mount(fs, dir) {
             eprintln!("bpfcheck-vm-init: mount {fs:?} on {dir:?}: {e}");
