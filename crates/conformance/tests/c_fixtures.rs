@@ -1,12 +1,18 @@
-//! The compiled C fixtures (`fixtures/c/*.o`, self-contained programs
-//! clang and libbpf conventions produce) against the live kernel: every
-//! program bpfcheck judges on the 6.18 profile gets the kernel's verdict,
-//! first error, processed-instruction count and level-2 log.
+//! The compiled C fixtures against the live kernel: every program
+//! bpfcheck judges gets the kernel's verdict, first error,
+//! processed-instruction count and level-2 log.
+//!
+//! - `fixtures/c/*.o` are self-contained programs, judged on the 6.18
+//!   profile as they are.
+//! - `fixtures/c/loader/*.o` need the kernel to be prepared (kfunc and
+//!   variable `__ksym`s, `__kconfig`, CO-RE, BTF attach targets): they are
+//!   prepared as libbpf would on this machine and judged on the host's
+//!   profile, so the BTF ids in the request are the ones the profile reads.
 
 use std::path::PathBuf;
 
 use bpfcheck_conformance::selftests::run::{ProgramId, ask_kernel, diff_record, strip_stats_lines};
-use bpfcheck_obj::{LoadOptions, Object};
+use bpfcheck_obj::{HostResolver, LoadOptions, Object};
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_sys::test_support::kernel_or_skip;
 use bpfcheck_verifier::LOG_LEVEL2;
@@ -19,8 +25,19 @@ const KNOWN: &[(&str, &str, &str)] = &[(
     "known divergence 9: `r1 = (s32)r3` keeps fewer bounds than 6.18",
 )];
 
-fn objects() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/c");
+/// Programs that must be judged (not `unsupported`), so that a feature
+/// measured only here cannot fall back to `unsupported` unnoticed.
+const MUST_JUDGE: &[(&str, &str)] = &[
+    // Exceptions: bpf_throw from a subprogram, with an exception callback.
+    ("loader/exceptions.v3.o", "throwing"),
+    ("loader/exceptions.v4.o", "throwing"),
+    ("loader/exceptions.v3.o", "not_throwing"),
+];
+
+fn objects(sub: &str) -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/c")
+        .join(sub);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -35,14 +52,24 @@ fn judged_c_fixtures_agree_with_the_live_kernel() {
     let Some(kernel) = kernel_or_skip("judged_c_fixtures_agree_with_the_live_kernel") else {
         return;
     };
-    let profile = KernelProfile::builtin("6.18").unwrap();
+    let builtin = KernelProfile::builtin("6.18").unwrap();
+    let host = bpfcheck_conformance::host_profile().expect("a profile for the running kernel");
+    let resolver = HostResolver::probe();
     let (mut judged, mut total) = (0, 0);
     let mut differ = Vec::new();
-    for path in objects() {
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    let mut must: Vec<&(&str, &str)> = MUST_JUDGE.iter().collect();
+    let self_contained = objects("").into_iter().map(|p| (p, "", false));
+    let loader = objects("loader").into_iter().map(|p| (p, "loader/", true));
+    for (path, dir, needs_kernel) in self_contained.chain(loader) {
+        let file = format!("{dir}{}", path.file_name().unwrap().to_string_lossy());
+        let (profile, opts) = if needs_kernel {
+            (&host, resolver.load_options())
+        } else {
+            (&builtin, LoadOptions::default())
+        };
         let obj =
             Object::parse(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
-        for (name, req) in obj.load_requests_each(&LoadOptions::default()) {
+        for (name, req) in obj.load_requests_each(&opts) {
             let Ok(p) = req else { continue };
             total += 1;
             let (out, wall) = ask_kernel(&kernel, &p.request, LOG_LEVEL2)
@@ -55,11 +82,12 @@ fn judged_c_fixtures_agree_with_the_live_kernel() {
                 program: &name,
                 section: &p.section,
             };
-            let (record, _) = diff_record(id, &p.request, &profile, LOG_LEVEL2, kside);
+            let (record, _) = diff_record(id, &p.request, profile, LOG_LEVEL2, kside);
             let Some(a) = record.agree else { continue };
             if record.verdict == "unsupported" {
                 continue;
             }
+            must.retain(|m| !(m.0 == file && m.1 == name));
             judged += 1;
             let same = a.verdict && a.error && a.insns_processed && a.log;
             let known = KNOWN.iter().find(|k| k.0 == file && k.1 == name);
@@ -78,5 +106,6 @@ fn judged_c_fixtures_agree_with_the_live_kernel() {
         differ.len()
     ));
     assert!(differ.is_empty(), "differences:\n{}", differ.join("\n"));
+    assert!(must.is_empty(), "not judged (or not prepared): {must:?}");
     assert!(judged >= 20, "only {judged} C fixture programs judged");
 }
