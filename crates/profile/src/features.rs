@@ -310,6 +310,11 @@ pub struct WalkV6_1 {
     /// Not modelled: unsupported where one is reached.
     #[serde(default)]
     pub var_off_stack: bool,
+    /// Pointer arguments of `tp_btf`, `fentry` and `fexit` programs are
+    /// flagless `PTR_TO_BTF_ID`s (printed `ptr_`): 6.1 has no
+    /// `prog_args_trusted`, and no `__nullable` parameters. Modelled.
+    #[serde(default)]
+    pub btf_tracing_args_plain: bool,
 }
 
 impl WalkV6_1 {
@@ -332,6 +337,7 @@ impl WalkV6_1 {
         alloc_mem_ringbuf: true,
         sock_compare: true,
         var_off_stack: true,
+        btf_tracing_args_plain: true,
     };
 }
 

@@ -4,8 +4,14 @@
 //!
 //! ```text
 //! selftests-vm --profile 6.12 --image ~/.cache/bpfcheck/kernels/bookworm-backports/vmlinuz \
-//!     --init target/release/bpfcheck-vm-init [--filter verifier_] [--json OUT] [--timeout 1800]
+//!     --init target/release/bpfcheck-vm-init [--filter verifier_] [--json OUT] [--timeout 1800] \
+//!     [--unannotated]
 //! ```
+//!
+//! `--unannotated` also loads the programs without a verdict annotation
+//! (the guest's answer is the judge). The `config` beside the image, when
+//! there is one, resolves `__kconfig` externs, and `__ksym`s resolve in the
+//! profile's BTF, as libbpf would in the guest.
 //!
 //! Kernel images come from `tools/vm/fetch-kernel.sh`, the static init
 //! from `tools/vm/build-init.sh`, the corpus from `tools/selftests/build.sh`.
@@ -21,7 +27,7 @@ use bpfcheck_vmoracle::qemu::VmConfig;
 use bpfcheck_vmoracle::session;
 
 const USAGE: &str = "usage: selftests-vm --profile NAME --image VMLINUZ --init INIT \
-[--cache DIR] [--filter SUBSTR] [--json FILE] [--timeout SECS]";
+[--cache DIR] [--filter SUBSTR] [--json FILE] [--timeout SECS] [--unannotated]";
 
 struct Args {
     profile: String,
@@ -31,6 +37,7 @@ struct Args {
     filter: Option<String>,
     json: Option<PathBuf>,
     timeout: u64,
+    unannotated: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -43,6 +50,7 @@ fn parse_args() -> Result<Args, String> {
         filter: None,
         json: None,
         timeout: 1800,
+        unannotated: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -57,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
             "--timeout" => {
                 a.timeout = value()?.parse().map_err(|e| format!("--timeout: {e}"))?;
             }
+            "--unannotated" => a.unannotated = true,
             "-h" | "--help" => return Err(USAGE.into()),
             _ => return Err(format!("unknown argument {arg:?}\n{USAGE}")),
         }
@@ -77,7 +86,17 @@ fn run() -> Result<(), String> {
         .or_else(default_cache_dir)
         .ok_or("no cache directory: pass --cache")?;
     let objects = corpus::objects_matching(&cache, args.filter.as_deref())?;
-    let (prepared, skipped) = vm::prepare(&objects, &profile);
+    let kconfig = args
+        .image
+        .parent()
+        .map(|d| d.join("config"))
+        .and_then(|c| std::fs::read_to_string(c).ok())
+        .map(|t| bpfcheck_obj::host::parse_kconfig(&t));
+    let with = vm::PrepareOptions {
+        unannotated: args.unannotated,
+        kconfig,
+    };
+    let (prepared, skipped) = vm::prepare_with(&objects, &profile, &with);
     let batch = Batch {
         log_level: LOG_LEVEL1,
         exact_log_level: false,

@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bpfcheck_btf::Btf;
-use bpfcheck_obj::{LoadOptions, Object};
+use bpfcheck_btf::BtfKind;
+use bpfcheck_obj::{
+    Extern, ExternKind, ExternResolver, HostResolver, KsymValue, LoadOptions, Object,
+};
 use bpfcheck_report::{KernelSide, Record, Summary};
 use bpfcheck_uapi::LoadRequest;
 use bpfcheck_verifier::KernelProfile;
@@ -41,13 +44,46 @@ impl Prepared {
     }
 }
 
+/// What [`prepare_with`] loads besides what [`prepare`] does.
+#[derive(Clone, Debug, Default)]
+pub struct PrepareOptions {
+    /// Also the programs without a verdict annotation: the guest kernel's
+    /// answer is the judge, the annotation is not needed. Most `fentry`,
+    /// `fexit` and LSM programs of the selftests have none.
+    pub unannotated: bool,
+    /// The guest kernel's configuration (the `config` fetched beside its
+    /// image), for `__kconfig` externs. With it, `__ksym` functions and
+    /// typed variables resolve in the profile's BTF (the guest's own), as
+    /// libbpf would resolve them in the guest; address-only `__ksym`s
+    /// still cannot be prepared.
+    pub kconfig: Option<std::collections::HashMap<String, String>>,
+}
+
 /// The programs of `objects` to load, in order, and how many were left out
 /// by reason.
 pub fn prepare(
     objects: &[PathBuf],
     profile: &KernelProfile,
 ) -> (Vec<Prepared>, BTreeMap<String, u64>) {
+    prepare_with(objects, profile, &PrepareOptions::default())
+}
+
+/// [`prepare`], with more programs as `with` says.
+pub fn prepare_with(
+    objects: &[PathBuf],
+    profile: &KernelProfile,
+    with: &PrepareOptions,
+) -> (Vec<Prepared>, BTreeMap<String, u64>) {
     let vmlinux = profile.btf.as_ref().and_then(|b| b.btf().ok());
+    let resolver = with.kconfig.as_ref().map(|kconfig| {
+        let v = &profile.version;
+        let code =
+            (u32::from(v.major) << 16) | (u32::from(v.minor) << 8) | u32::from(v.patch.min(255));
+        GuestResolver {
+            kconfig: HostResolver::new(None, kconfig.clone(), Default::default(), code),
+            vmlinux,
+        }
+    });
     let mut out = Vec::new();
     let mut skipped = BTreeMap::new();
     let mut skip = |why: &str| *skipped.entry(why.to_owned()).or_insert(0) += 1;
@@ -64,7 +100,7 @@ pub fn prepare(
                 skip("bad annotation");
                 continue;
             };
-            if spec.auxiliary || !spec.has_verdict {
+            if spec.auxiliary || (!spec.has_verdict && !with.unannotated) {
                 skip("not a test");
                 continue;
             }
@@ -77,7 +113,7 @@ pub fn prepare(
                 continue;
             }
             let opts = LoadOptions {
-                resolver: None,
+                resolver: resolver.as_ref().map(|r| r as &dyn ExternResolver),
                 kernel_version: None,
                 target_btf: vmlinux,
             };
@@ -101,6 +137,33 @@ pub fn prepare(
         }
     }
     (out, skipped)
+}
+
+/// Externs as libbpf resolves them in the guest: `__kconfig` from the
+/// guest's configuration, `__ksym` functions and typed variables by name
+/// in its BTF (the profile's). Address-only `__ksym`s stay unresolved.
+struct GuestResolver<'a> {
+    kconfig: HostResolver,
+    vmlinux: Option<&'a Btf<'static>>,
+}
+
+impl ExternResolver for GuestResolver<'_> {
+    fn kconfig(&self, ext: &Extern) -> Option<Vec<u8>> {
+        self.kconfig.kconfig(ext)
+    }
+
+    fn ksym(&self, ext: &Extern) -> Option<KsymValue> {
+        let ExternKind::Ksym { func, type_id } = ext.kind else {
+            return None;
+        };
+        if !func && type_id == 0 {
+            return None;
+        }
+        let kind = if func { BtfKind::Func } else { BtfKind::Var };
+        self.vmlinux?
+            .find_by_name_kind(&ext.name, kind)
+            .map(|t| KsymValue::BtfId(t.id().0))
+    }
 }
 
 fn open(path: &Path) -> Option<(Object, Btf<'static>)> {

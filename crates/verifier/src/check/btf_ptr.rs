@@ -13,7 +13,7 @@
 //!   be NULL, others lose their flags.
 
 use bpfcheck_btf::{Btf, BtfTypeId, Type};
-use bpfcheck_uapi::{Errno, ProgType};
+use bpfcheck_uapi::{AttachType, Errno, ProgType};
 
 use super::Checker;
 use super::btf_walk::{Tag, Walked, listed, struct_access};
@@ -144,7 +144,10 @@ impl<'a> Checker<'a> {
         let Some(target) = crate::prepare::attach::target(self.req, self.profile) else {
             return Err(self.unsupported("context access of this tracing program"));
         };
-        if !target.btf_trace || self.prog_type != ProgType::TRACING {
+        let attach = self.req.expected_attach_type;
+        let walked = target.btf_trace
+            || matches!(attach, AttachType::TRACE_FENTRY | AttachType::TRACE_FEXIT);
+        if !walked || self.prog_type != ProgType::TRACING {
             return Err(self.unsupported("context access of this tracing program"));
         }
         // `bpf_tracing_ctx_access`, silent.
@@ -152,7 +155,7 @@ impl<'a> Checker<'a> {
             return Err(self.invalid_ctx(off, size));
         }
         if ldsx {
-            return Err(self.unsupported("sign-extending loads from a tp_btf context"));
+            return Err(self.unsupported("sign-extending loads from a BTF tracing context"));
         }
         match self.btf_ctx_slot(&target, off, size)? {
             Ok(Slot::Scalar) => Ok(RegState::unknown()),
@@ -167,8 +170,11 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `btf_ctx_access` for a raw tracepoint's prototype: the slot, or the
-    /// line the kernel logs before refusing.
+    /// `btf_ctx_access` for a traced function's or raw tracepoint's
+    /// prototype: the slot, or the line the kernel logs before refusing.
+    /// Argument slots are counted over the whole prototype, a
+    /// tracepoint's leading `void *__data` included, and the return value
+    /// takes the slot after the last argument (readable by `fexit`).
     fn btf_ctx_slot(
         &mut self,
         target: &Target,
@@ -210,19 +216,25 @@ impl<'a> Checker<'a> {
                 arg = params.len();
             }
         }
-        let nr_args = params.len().saturating_sub(1);
-        if arg >= nr_args {
+        let skip = usize::from(target.btf_trace);
+        let nr_args = params.len().saturating_sub(skip);
+        let fexit = self.req.expected_attach_type == AttachType::TRACE_FEXIT;
+        let ty = if arg < nr_args {
+            params[arg + skip].ty
+        } else if arg == nr_args && fexit {
+            proto.return_type()
+        } else {
             return Ok(Err(format!(
                 "func '{tname}' doesn't have {}-th argument",
                 arg + 1
             )));
-        }
-        let ty = params[arg + 1].ty;
+        };
         let Ok(t) = btf.resolve(ty) else {
             return Err(self.unsupported("tracepoint argument types"));
         };
         let small_int = matches!(t, Type::Int(_)) && t.raw().size_or_type() <= 8;
-        if small_int || matches!(t, Type::Enum(_) | Type::Enum64(_) | Type::Struct(_)) {
+        let composite = matches!(t, Type::Struct(_) | Type::Union(_));
+        if small_int || composite || matches!(t, Type::Enum(_) | Type::Enum64(_)) {
             return Ok(Ok(Slot::Scalar));
         }
         let Type::Ptr(p) = t else {
@@ -242,7 +254,7 @@ impl<'a> Checker<'a> {
         {
             return Ok(Ok(Slot::Scalar));
         }
-        if RAW_TP_NULL_ARGS.contains(&tname.as_str()) {
+        if target.btf_trace && RAW_TP_NULL_ARGS.contains(&tname.as_str()) {
             return Err(self.unsupported("tracepoints with nullable arguments (raw_tp_null_args)"));
         }
         let mut mem = MemKind::Kernel;
@@ -273,10 +285,20 @@ impl<'a> Checker<'a> {
         let Some(name) = TypeName::new(name) else {
             return Err(self.unsupported("BTF type names longer than 63 bytes"));
         };
+        // `prog_args_trusted`: a tracepoint's arguments are trusted, a
+        // traced function's are not.
+        let plain = !target.btf_trace || self.profile.features.walk_v6_1.btf_tracing_args_plain;
+        let nullable = !self.profile.features.walk_v6_1.btf_tracing_args_plain
+            && params
+                .get(arg + skip)
+                .is_some_and(|p| p.name().is_ok_and(|n| n.ends_with("__nullable")));
+        if nullable {
+            return Err(self.unsupported("__nullable parameters of a BTF tracing target"));
+        }
         Ok(Ok(Slot::Ptr(BtfPtr {
             btf_id: st.id().0,
             name,
-            trust: Trust::Trusted,
+            trust: if plain { Trust::Plain } else { Trust::Trusted },
             mem,
         })))
     }

@@ -45,6 +45,10 @@ pub(super) fn return_range(prog_type: ProgType, attach: AttachType) -> Option<Re
             A::CGROUP_INET4_BIND | A::CGROUP_INET6_BIND => range(0, 3),
             _ => range(0, 1),
         },
+        ProgType::TRACING => match attach {
+            A::TRACE_FENTRY | A::TRACE_FEXIT => range(0, 0),
+            _ => None,
+        },
         ProgType::KPROBE => match attach {
             A::TRACE_KPROBE_SESSION | A::TRACE_UPROBE_SESSION => range(0, 1),
             _ => None,

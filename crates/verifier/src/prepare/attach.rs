@@ -134,10 +134,140 @@ pub(crate) fn check(req: &LoadRequest, profile: &KernelProfile) -> Result<(), St
             "LSM programs (bpf_lsm_hooks, abstract interpretation)",
         ));
     }
+    if req.prog_type == ProgType::TRACING
+        && matches!(req.expected_attach_type, A::TRACE_FENTRY | A::TRACE_FEXIT)
+    {
+        distill_func_proto(btf, &target)?;
+        if ATTACH_DENIED.contains(&target.name.as_str())
+            || (req.expected_attach_type == A::TRACE_FEXIT
+                && NORETURN.contains(&target.name.as_str()))
+        {
+            return Err(unsupported(
+                "tracing a function on the kernel's deny lists (btf_id_deny, noreturn_deny)",
+            ));
+        }
+        // The target's address is taken to exist: vmlinux BTF describes
+        // the functions pahole found in the symbol table.
+        return Ok(());
+    }
     Err(unsupported(format!(
         "{} programs (abstract interpretation)",
         req.expected_attach_type
     )))
+}
+
+/// `MAX_BPF_FUNC_ARGS`: what a trampoline saves.
+const MAX_BPF_FUNC_ARGS: usize = 12;
+
+/// Functions `btf_id_deny` may hold (which of them depends on the
+/// kernel's configuration and version: the union of 6.1 to 7.x). Tracing
+/// them is `unsupported` rather than guessed.
+const ATTACH_DENIED: &[&str] = &[
+    "migrate_disable",
+    "migrate_enable",
+    "__migrate_enable",
+    "___migrate_enable",
+    "rcu_read_unlock_strict",
+    "preempt_count_add",
+    "preempt_count_sub",
+    "__rcu_read_lock",
+    "__rcu_read_unlock",
+];
+
+/// `noreturn_deny`, likewise the union over versions and configurations.
+const NORETURN: &[&str] = &[
+    "__ia32_sys_exit",
+    "__ia32_sys_exit_group",
+    "__kunit_abort",
+    "kunit_try_catch_throw",
+    "__module_put_and_kthread_exit",
+    "__x64_sys_exit",
+    "__x64_sys_exit_group",
+    "do_exit",
+    "do_group_exit",
+    "kthread_complete_and_exit",
+    "kthread_exit",
+    "make_task_dead",
+];
+
+/// The size a trampoline gives a parameter or return type
+/// (`__get_type_size`): pointers 8, numbers and composites their size,
+/// void 0; `None` for any other kind, with the type met.
+fn trampoline_size<'b>(btf: &'b Btf<'_>, id: BtfTypeId) -> (Option<u32>, Option<Type<'b>>) {
+    if id.is_void() {
+        return (Some(0), None);
+    }
+    let Ok(t) = btf.resolve(id) else {
+        return (None, None);
+    };
+    let size = match t {
+        Type::Ptr(_) => Some(8),
+        Type::Int(_) | Type::Enum(_) | Type::Enum64(_) | Type::Struct(_) | Type::Union(_) => {
+            Some(t.raw().size_or_type())
+        }
+        _ => None,
+    };
+    (size, Some(t))
+}
+
+/// `btf_type_str` of a type met by [`trampoline_size`].
+fn kind_name(t: Option<&Type<'_>>) -> &'static str {
+    match t.map(Type::kind) {
+        None | Some(bpfcheck_btf::BtfKind::Void) => "UNKNOWN",
+        Some(k) => k.name(),
+    }
+}
+
+/// `btf_distill_func_proto`: the prototype a trampoline can call.
+fn distill_func_proto(btf: &Btf<'_>, target: &Target) -> Result<(), Stop> {
+    let Ok(Type::FuncProto(proto)) = btf.type_by_id(target.proto) else {
+        return Err(refuse(String::new()));
+    };
+    let name = &target.name;
+    let params: Vec<_> = proto.params().collect();
+    if params.len() > MAX_BPF_FUNC_ARGS {
+        return Err(refuse(format!(
+            "The function {name} has {} arguments. Too many.",
+            params.len()
+        )));
+    }
+    let (ret, t) = trampoline_size(btf, proto.return_type());
+    let composite = matches!(t, Some(Type::Struct(_) | Type::Union(_)));
+    let Some(ret) = ret.filter(|_| !composite) else {
+        return Err(refuse(format!(
+            "The function {name} return type {} is unsupported.",
+            kind_name(t.as_ref())
+        )));
+    };
+    for (i, p) in params.iter().enumerate() {
+        if i + 1 == params.len() && p.ty.is_void() {
+            return Err(refuse(format!(
+                "The function {name} with variable args is unsupported."
+            )));
+        }
+        match trampoline_size(btf, p.ty) {
+            (Some(0), _) => {
+                return Err(refuse(format!(
+                    "The function {name} has malformed void argument."
+                )));
+            }
+            (Some(1..=16), _) => {}
+            (_, t) => {
+                return Err(refuse(format!(
+                    "The function {name} arg{i} type {} is unsupported.",
+                    kind_name(t.as_ref())
+                )));
+            }
+        }
+    }
+    if ret > 8 {
+        // Trampolines that read the return value refuse it (6.12+); not
+        // every kernel does.
+        return Err(unsupported(
+            "tracing a function with a >8 byte return value",
+        ));
+    }
+    Ok(())
 }
 
 fn kernel_btf(profile: &KernelProfile) -> Result<&Btf<'static>, Stop> {
@@ -206,9 +336,14 @@ fn resolve(req: &LoadRequest, btf: &Btf<'_>) -> Result<Target, Stop> {
     }
 }
 
-/// Whether `do_check` models this tracing program: `tp_btf` programs.
+/// Whether `do_check` models this tracing program: `tp_btf`, `fentry`
+/// and `fexit` programs.
 pub(crate) fn walks_tracing(req: &LoadRequest) -> bool {
-    req.prog_type == ProgType::TRACING && req.expected_attach_type == AttachType::TRACE_RAW_TP
+    req.prog_type == ProgType::TRACING
+        && matches!(
+            req.expected_attach_type,
+            AttachType::TRACE_RAW_TP | AttachType::TRACE_FENTRY | AttachType::TRACE_FEXIT
+        )
 }
 
 /// The target of a program [`check`] accepted (`None` for programs
