@@ -106,6 +106,12 @@ fn combine(right: &Outcome, wrong: &Outcome) -> Outcome {
     }
 }
 
+/// Offers that differ between 6.18 builds seen on our machines (as in
+/// `helpers_live`): the `-fc-v1300` build refuses `bpf_xdp_adjust_meta`
+/// to XDP programs, the `-fc-v1272` build (the recording's, like
+/// upstream) offers it. bpfcheck's 6.18 profile follows the recording.
+const BUILD_DEPENDENT: &[(&str, u32)] = &[("xdp", 54)];
+
 #[test]
 fn every_helper_prototype_is_judged_as_the_6_18_kernel_judges_it() {
     let recorded = Recording::load();
@@ -154,7 +160,19 @@ fn every_helper_prototype_is_judged_as_the_6_18_kernel_judges_it() {
                 },
             )];
             if let Some(k) = &kernel {
-                kernels.push(("live", kernel_answer(k, &req)));
+                let live = kernel_answer(k, &req);
+                let build_dependent = BUILD_DEPENDENT
+                    .iter()
+                    .any(|&(pt, id)| id == c.id && c.prog_type.to_string() == pt);
+                if build_dependent && live.line != kernels[0].1.line {
+                    println!(
+                        "NOTICE: this 6.18 build answers helper {} ({}) differently from the \
+                         recording (`{}`), a known difference between 6.18 builds",
+                        c.id, c.prog_type, live.line
+                    );
+                } else {
+                    kernels.push(("live", live));
+                }
             }
             let v = verify(&req, &profile, &opts);
             if debug == Some(c.id) {
