@@ -22,6 +22,7 @@
 mod alu;
 mod atomic;
 mod btf_func;
+mod btf_match;
 mod btf_ptr;
 mod btf_walk;
 mod call;
