@@ -18,8 +18,6 @@ use super::btf_walk::resolve_size;
 const MAX_STEPS: usize = 4096;
 
 /// `btf_struct_ids_match` for types of the kernel's BTF.
-// Shared with the kfunc and kptr checks, which may not call it yet.
-#[allow(dead_code)]
 pub(super) fn struct_ids_match(
     btf: &Btf<'_>,
     have: u32,

@@ -92,6 +92,8 @@ struct Meta {
     alloc_size: Option<u64>,
     /// The dynptr argument.
     dynptr: super::dynptr_call::DynptrMeta,
+    /// A per-CPU BTF argument.
+    btf: super::helper_btf::BtfArgMeta,
 }
 
 impl Checker<'_> {
@@ -123,12 +125,13 @@ impl Checker<'_> {
         if proto.might_sleep && self.cur.regions.any() {
             return Err(self.unsupported("sleepable helpers inside RCU or preemption regions"));
         }
-        if let Some(feature) = super::callback::unmodelled_callback_helper(insn.imm) {
-            return Err(self.unsupported(feature));
-        }
         let mut meta = Meta::default();
         for i in 0..proto.args.len() {
             self.check_func_arg(proto, i, &mut meta)?;
+        }
+        // The arguments are checked before the callback is visited.
+        if let Some(feature) = super::callback::unmodelled_callback_helper(insn.imm) {
+            return Err(self.unsupported(feature));
         }
         self.record_func_map(proto.id, meta.map)?;
         self.record_func_key(proto.id, meta.map)?;
@@ -198,6 +201,9 @@ impl Checker<'_> {
                 }
             }
             RetBase::PtrToMem => self.mem_ret(proto, meta.alloc_size, slice_of)?,
+            RetBase::PtrToBtfId | RetBase::PtrToMemOrBtfId => self
+                .btf_helper_ret(proto, &meta.btf, meta.refs.ref_obj_id)?
+                .ok_or_else(|| self.unsupported(&format!("helper return type {ret}")))?,
             RetBase::PtrToSocket | RetBase::PtrToSockCommon | RetBase::PtrToTcpSock => self
                 .sock_ret(proto, &meta.refs)?
                 .ok_or_else(|| self.unsupported(&format!("helper return type {ret}")))?,
@@ -301,8 +307,19 @@ impl Checker<'_> {
             ArgBase::PtrToSocket | ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => {
                 if null_ok {
                     Ok(())
+                } else if arg.base == ArgBase::PtrToBtfIdSockCommon
+                    && matches!(reg, RegState::PtrToBtfId { .. })
+                {
+                    self.btf_sock_common_arg(proto.id, regno, arg, &reg)
                 } else {
                     self.sock_arg(regno, arg, &reg)
+                }
+            }
+            ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => {
+                if null_ok {
+                    Ok(())
+                } else {
+                    self.btf_helper_arg(proto, i, &reg, &mut meta.btf)
                 }
             }
             ArgBase::PtrToMem => {
@@ -395,6 +412,9 @@ impl Checker<'_> {
                         base: ArgBase::PtrToBtfIdSockCommon,
                         flags: arg.flags,
                     };
+                    if let RegState::PtrToBtfId { .. } = reg {
+                        return self.btf_sock_common_arg(proto.id, regno, as_sock, &reg);
+                    }
                     return self.sock_arg(regno, as_sock, &reg);
                 }
                 self.check_mem_arg_type(regno, &reg, arg)?;

@@ -41,6 +41,7 @@ mod fastcall;
 mod flow_keys;
 mod frames;
 mod helper_allowed;
+mod helper_btf;
 mod helper_mem;
 mod iter;
 mod jmp;
