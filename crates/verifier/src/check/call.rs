@@ -129,10 +129,6 @@ impl Checker<'_> {
         for i in 0..proto.args.len() {
             self.check_func_arg(proto, i, &mut meta)?;
         }
-        // The arguments are checked before the callback is visited.
-        if let Some(feature) = super::callback::unmodelled_callback_helper(insn.imm) {
-            return Err(self.unsupported(feature));
-        }
         self.record_func_map(proto.id, meta.map)?;
         self.record_func_key(proto.id, meta.map)?;
         if let Some((regno, size)) = meta.mem.raw_access {

@@ -77,6 +77,21 @@ impl Checker<'_> {
         )
     }
 
+    /// The vma `bpf_find_vma` hands its callback
+    /// (`btf_tracing_ids[BTF_TRACING_TYPE_VMA]`), no flags.
+    pub(super) fn vma_ptr(&self) -> Result<BtfPtr, Stop> {
+        let (btf_id, name) = self.proto_btf_type(BtfRef::Named {
+            kind: "struct",
+            name: "vm_area_struct",
+        })?;
+        Ok(BtfPtr {
+            btf_id,
+            name,
+            trust: Trust::Plain,
+            mem: MemKind::Kernel,
+        })
+    }
+
     /// `ARG_PTR_TO_BTF_ID` and `ARG_PTR_TO_PERCPU_BTF_ID` (a NULL the
     /// argument allows was let through before).
     pub(super) fn btf_helper_arg(
