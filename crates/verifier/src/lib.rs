@@ -303,7 +303,10 @@
 //!   `check::btf_match`, and `check_func_arg_reg_off`), returns
 //!   `RET_PTR_TO_BTF_ID[_OR_NULL|_TRUSTED]` and `RET_PTR_TO_MEM_OR_BTF_ID`
 //!   of a per-CPU struct, the `bpf_skc_to_*` casts sharing their
-//!   argument's reference, `bpf_find_vma`'s callback;
+//!   argument's reference, `bpf_find_vma`'s callback (6.12 and later;
+//!   6.1 is unsupported); the local storage helpers (`bpf_sk_storage_get`,
+//!   `bpf_task_storage_get`, … and their deletes) on their storage maps,
+//!   with an `ARG_PTR_TO_MAP_VALUE | PTR_MAYBE_NULL` initial value;
 //! - kfunc calls (module `check::kfunc`, `check_kfunc_call` and
 //!   `check_kfunc_args`), printed by name (`call bpf_rcu_read_lock#N`):
 //!   `calling kernel function %s is not allowed` from the profile's

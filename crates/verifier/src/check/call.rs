@@ -393,8 +393,13 @@ impl Checker<'_> {
             }
             ArgBase::PtrToRingbufMem => self.ringbuf_mem_arg(regno, arg),
             ArgBase::PtrToDynptr => self.dynptr_helper_arg(regno, arg, &mut meta.dynptr),
+            // A local storage's initial value may be NULL.
+            ArgBase::PtrToMapValue if null_ok => Ok(()),
             ArgBase::PtrToMapKey | ArgBase::PtrToMapValue
-                if arg.flags.is_empty() || map_value_out(arg) =>
+                if arg.flags.is_empty()
+                    || map_value_out(arg)
+                    || (arg.base == ArgBase::PtrToMapValue
+                        && arg.flags == TypeFlags::EMPTY.with(TypeFlag::PtrMaybeNull)) =>
             {
                 // `resolve_map_arg_type`: a socket map's value is a socket.
                 let sock_map = meta.map.is_some_and(|m| {

@@ -77,6 +77,15 @@ impl Checker<'_> {
         )
     }
 
+    /// The type lists and flags here are 6.12's and later; 6.1 knew no
+    /// trusted or RCU pointers.
+    fn btf_helpers_modelled(&self) -> Result<(), Stop> {
+        if self.profile.features.walk_v6_1.helper_arg_types {
+            return Err(self.unsupported("BTF-typed helper pointers on kernel 6.1"));
+        }
+        Ok(())
+    }
+
     /// The vma `bpf_find_vma` hands its callback
     /// (`btf_tracing_ids[BTF_TRACING_TYPE_VMA]`), no flags.
     pub(super) fn vma_ptr(&self) -> Result<BtfPtr, Stop> {
@@ -101,6 +110,7 @@ impl Checker<'_> {
         reg: &RegState,
         meta: &mut BtfArgMeta,
     ) -> Result<(), Stop> {
+        self.btf_helpers_modelled()?;
         let arg = proto.args[i];
         let regno = u8::try_from(i + 1).unwrap_or(1);
         let known = [TypeFlag::PtrMaybeNull, TypeFlag::ObjRelease];
@@ -151,6 +161,7 @@ impl Checker<'_> {
         reg: &RegState,
     ) -> Result<(), Stop> {
         let expected = super::sock::BTF_ID_SOCK_COMMON_TYPES;
+        self.btf_helpers_modelled()?;
         let RegState::PtrToBtfId { ptr, btf } = *reg else {
             return Err(self.btf_arg_mismatch(regno, reg, expected));
         };
@@ -264,6 +275,9 @@ impl Checker<'_> {
         ref_obj_id: u32,
     ) -> Result<Option<RegState>, Stop> {
         let ret = proto.ret;
+        if matches!(ret.base, RetBase::PtrToBtfId | RetBase::PtrToMemOrBtfId) {
+            self.btf_helpers_modelled()?;
+        }
         let maybe_null = ret.flags.has(TypeFlag::PtrMaybeNull);
         let btf = match ret.base {
             RetBase::PtrToBtfId => {
