@@ -21,27 +21,10 @@ use bpfcheck_verifier::{Verdict, Verification, VerifyOptions, verify};
 
 /// Helper ids bpfcheck answers `unsupported` for (in the correct call, the
 /// wrong one or both), each with the feature it lacks. Must be exact.
-const UNSUPPORTED: &[(u32, &str)] = &[
-    (141, BTF_PTR),
-    (153, BTF_PTR),
-    (154, BTF_PTR),
-    (156, BTF_PTR),
-    (157, BTF_PTR),
-    (158, BTF_PTR),
-    (162, BTF_PTR),
-    (175, BTF_PTR),
-    (180, BTF_PTR),
-    (
-        194,
-        "ARG_KPTR_XCHG_DEST: kptr fields of map values (BTF-typed)",
-    ),
-    (210, BTF_PTR),
-    (211, BTF_PTR),
-];
-
-/// Arguments or results that are BTF-typed kernel pointers
-/// (`ARG_PTR_TO_BTF_ID`, `ARG_PTR_TO_PERCPU_BTF_ID`, `RET_PTR_TO_BTF_ID`).
-const BTF_PTR: &str = "BTF-typed pointer arguments and results";
+const UNSUPPORTED: &[(u32, &str)] = &[(
+    194,
+    "ARG_KPTR_XCHG_DEST: kptr fields of map values (BTF-typed)",
+)];
 
 /// How one program's judgement compares.
 #[derive(Clone, Debug, PartialEq, Eq)]

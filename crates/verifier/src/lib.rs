@@ -295,6 +295,18 @@
 //!   liveness uses each prototype's argument count; a spilled constant
 //!   array key (its slot marked precise); `ARG_CONST_ALLOC_SIZE_OR_ZERO`
 //!   (`R%d is not a known constant'`) and `ARG_PTR_TO_CTX | PTR_MAYBE_NULL`;
+//!   BTF-typed pointers (module `check::helper_btf`): `ARG_PTR_TO_BTF_ID`,
+//!   `ARG_PTR_TO_PERCPU_BTF_ID` and BTF pointers for
+//!   `ARG_PTR_TO_BTF_ID_SOCK_COMMON` (`check_reg_type`'s type lists,
+//!   `Possibly NULL pointer passed to helper arg%d`, `R%d is of type %s
+//!   but %s is expected` through `btf_struct_ids_match`,
+//!   `check::btf_match`, and `check_func_arg_reg_off`), returns
+//!   `RET_PTR_TO_BTF_ID[_OR_NULL|_TRUSTED]` and `RET_PTR_TO_MEM_OR_BTF_ID`
+//!   of a per-CPU struct, the `bpf_skc_to_*` casts sharing their
+//!   argument's reference, `bpf_find_vma`'s callback (6.12 and later;
+//!   6.1 is unsupported); the local storage helpers (`bpf_sk_storage_get`,
+//!   `bpf_task_storage_get`, … and their deletes) on their storage maps,
+//!   with an `ARG_PTR_TO_MAP_VALUE | PTR_MAYBE_NULL` initial value;
 //! - kfunc calls (module `check::kfunc`, `check_kfunc_call` and
 //!   `check_kfunc_args`), printed by name (`call bpf_rcu_read_lock#N`):
 //!   `calling kernel function %s is not allowed` from the profile's
@@ -681,8 +693,7 @@
 //! - State comparison of pointer kinds other than stack, context and map
 //!   values; open-coded iterators whose elements are BTF-typed pointers
 //!   (task, css, task_vma, …) and any iterator on the 6.12 profile (its
-//!   loop entries); the callbacks of `bpf_find_vma`
-//!   (BTF-typed task and vma pointers); `bpf_for_each_map_elem` over values with a spin lock;
+//!   loop entries); `bpf_for_each_map_elem` over values with a spin lock;
 //!   map key pointers under `BPF_F_STRICT_ALIGNMENT`; inner maps'
 //!   `map_uid` (the timer message prints 0);
 //!   the `stack depth` statistics line of programs with `may_goto` (which
@@ -775,8 +786,9 @@
 //!   fmod_ret, LSM and iterator programs (their walks, error-injection
 //!   and sleepable lists, registered iterators); freplace
 //!   (`attach_prog_fd`) and struct_ops programs; `tp_btf` tracepoints on
-//!   `raw_tp_null_args`; BTF pointers as helper or kfunc arguments, BTF
-//!   pointers returned by helpers, stores through BTF pointers, walks
+//!   `raw_tp_null_args`; BTF pointers as kfunc arguments, `MEM_ALLOC`
+//!   objects as helper arguments, per-CPU pointers to non-structs
+//!   (`__ksym` variables), stores through BTF pointers, walks
 //!   through a union to a listed field, 6.17's `rdonly_untrusted_mem`
 //!   loads.
 //! - Anything that needs the kernel's or the program's BTF (kfunc calls

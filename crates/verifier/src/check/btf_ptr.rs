@@ -112,7 +112,7 @@ enum Slot {
 
 impl<'a> Checker<'a> {
     /// The kernel's BTF, borrowed from the profile (not from `self`).
-    fn kernel_btf(&self) -> Result<&'a Btf<'static>, Stop> {
+    pub(super) fn kernel_btf(&self) -> Result<&'a Btf<'static>, Stop> {
         let profile: &'a bpfcheck_profile::KernelProfile = self.profile;
         profile
             .btf

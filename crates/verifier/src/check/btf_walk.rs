@@ -62,16 +62,16 @@ fn is_composite(t: &Type<'_>) -> bool {
 
 /// `__btf_resolve_size`: the size of a member's type, and for an array
 /// the element type and the total number of elements.
-struct Sized<'b> {
-    size: u32,
+pub(super) struct Sized<'b> {
+    pub(super) size: u32,
     /// The array (if any), else the resolved type.
-    ty: Type<'b>,
+    pub(super) ty: Type<'b>,
     /// The innermost element type, modifiers skipped.
-    elem: Type<'b>,
-    nelems: u32,
+    pub(super) elem: Type<'b>,
+    pub(super) nelems: u32,
 }
 
-fn resolve_size<'b>(btf: &'b Btf<'_>, id: BtfTypeId) -> Option<Sized<'b>> {
+pub(super) fn resolve_size<'b>(btf: &'b Btf<'_>, id: BtfTypeId) -> Option<Sized<'b>> {
     let mut t = btf.type_by_id(id).ok()?;
     let mut array: Option<Type<'b>> = None;
     let mut nelems: u32 = 1;

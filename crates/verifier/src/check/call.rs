@@ -92,6 +92,8 @@ struct Meta {
     alloc_size: Option<u64>,
     /// The dynptr argument.
     dynptr: super::dynptr_call::DynptrMeta,
+    /// A per-CPU BTF argument.
+    btf: super::helper_btf::BtfArgMeta,
 }
 
 impl Checker<'_> {
@@ -122,9 +124,6 @@ impl Checker<'_> {
         }
         if proto.might_sleep && self.cur.regions.any() {
             return Err(self.unsupported("sleepable helpers inside RCU or preemption regions"));
-        }
-        if let Some(feature) = super::callback::unmodelled_callback_helper(insn.imm) {
-            return Err(self.unsupported(feature));
         }
         let mut meta = Meta::default();
         for i in 0..proto.args.len() {
@@ -198,6 +197,9 @@ impl Checker<'_> {
                 }
             }
             RetBase::PtrToMem => self.mem_ret(proto, meta.alloc_size, slice_of)?,
+            RetBase::PtrToBtfId | RetBase::PtrToMemOrBtfId => self
+                .btf_helper_ret(proto, &meta.btf, meta.refs.ref_obj_id)?
+                .ok_or_else(|| self.unsupported(&format!("helper return type {ret}")))?,
             RetBase::PtrToSocket | RetBase::PtrToSockCommon | RetBase::PtrToTcpSock => self
                 .sock_ret(proto, &meta.refs)?
                 .ok_or_else(|| self.unsupported(&format!("helper return type {ret}")))?,
@@ -301,8 +303,19 @@ impl Checker<'_> {
             ArgBase::PtrToSocket | ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => {
                 if null_ok {
                     Ok(())
+                } else if arg.base == ArgBase::PtrToBtfIdSockCommon
+                    && matches!(reg, RegState::PtrToBtfId { .. })
+                {
+                    self.btf_sock_common_arg(proto.id, regno, arg, &reg)
                 } else {
                     self.sock_arg(regno, arg, &reg)
+                }
+            }
+            ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => {
+                if null_ok {
+                    Ok(())
+                } else {
+                    self.btf_helper_arg(proto, i, &reg, &mut meta.btf)
                 }
             }
             ArgBase::PtrToMem => {
@@ -380,8 +393,13 @@ impl Checker<'_> {
             }
             ArgBase::PtrToRingbufMem => self.ringbuf_mem_arg(regno, arg),
             ArgBase::PtrToDynptr => self.dynptr_helper_arg(regno, arg, &mut meta.dynptr),
+            // A local storage's initial value may be NULL.
+            ArgBase::PtrToMapValue if null_ok => Ok(()),
             ArgBase::PtrToMapKey | ArgBase::PtrToMapValue
-                if arg.flags.is_empty() || map_value_out(arg) =>
+                if arg.flags.is_empty()
+                    || map_value_out(arg)
+                    || (arg.base == ArgBase::PtrToMapValue
+                        && arg.flags == TypeFlags::EMPTY.with(TypeFlag::PtrMaybeNull)) =>
             {
                 // `resolve_map_arg_type`: a socket map's value is a socket.
                 let sock_map = meta.map.is_some_and(|m| {
@@ -395,6 +413,9 @@ impl Checker<'_> {
                         base: ArgBase::PtrToBtfIdSockCommon,
                         flags: arg.flags,
                     };
+                    if let RegState::PtrToBtfId { .. } = reg {
+                        return self.btf_sock_common_arg(proto.id, regno, as_sock, &reg);
+                    }
                     return self.sock_arg(regno, as_sock, &reg);
                 }
                 self.check_mem_arg_type(regno, &reg, arg)?;

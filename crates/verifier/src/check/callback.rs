@@ -7,10 +7,9 @@
 //! helper call itself, which may queue the body again; the call
 //! instruction always checkpoints, so the iterations stop when a state at
 //! the call is covered by an earlier one still being explored. Modelled:
-//! `bpf_loop`, `bpf_for_each_map_elem` and `bpf_user_ringbuf_drain`; the
-//! timer's async callback is [`super::timer`]'s. `bpf_find_vma` (whose
-//! callback receives BTF-typed task and vma pointers) is reported as
-//! unsupported.
+//! `bpf_loop`, `bpf_for_each_map_elem`, `bpf_user_ringbuf_drain` and
+//! `bpf_find_vma` (whose callback receives the caller's task pointer and
+//! a BTF-typed vma); the timer's async callback is [`super::timer`]'s.
 
 use bpfcheck_uapi::{Errno, MapType, RawInsn, VerifierStats, op};
 
@@ -28,6 +27,8 @@ pub(super) const FOR_EACH_MAP_ELEM: u32 = 164;
 pub(super) const TIMER_SET_CALLBACK: u32 = 170;
 /// `BPF_FUNC_user_ringbuf_drain`.
 pub(super) const USER_RINGBUF_DRAIN: u32 = 209;
+/// `BPF_FUNC_find_vma`.
+const FIND_VMA: u32 = 180;
 
 /// Helpers that call their callback synchronously
 /// (`is_sync_callback_calling_function`): `for_each_map_elem`,
@@ -37,14 +38,6 @@ const SYNC_CALLBACK_HELPERS: [i32; 4] = [164, 180, 181, 209];
 /// `is_sync_callback_calling_insn` for helpers (`calls_callback`).
 pub(crate) fn calls_callback(insn: &RawInsn) -> bool {
     insn.code == op::JMP | op::CALL && insn.src == 0 && SYNC_CALLBACK_HELPERS.contains(&insn.imm)
-}
-
-/// Whether a helper call takes a callback this verifier does not model.
-pub(super) fn unmodelled_callback_helper(id: i32) -> Option<&'static str> {
-    match id {
-        180 => Some("bpf_find_vma callbacks (BTF-typed task and vma pointers)"),
-        _ => None,
-    }
 }
 
 /// Map types whose elements `bpf_for_each_map_elem` can walk (those with
@@ -73,6 +66,9 @@ enum Kind {
     /// `bpf_user_ringbuf_drain`: a local dynptr of the sample
     /// (`mark_dynptr_cb_reg`) and the caller's context.
     UserRingbuf,
+    /// `bpf_find_vma`: the caller's task, the vma (a flagless
+    /// `struct vm_area_struct` pointer) and the caller's context.
+    FindVma(crate::state::BtfPtr),
 }
 
 /// What `bpf_loop` at one call instruction has shown so far
@@ -131,7 +127,7 @@ impl Checker<'_> {
     ) -> Result<(), Stop> {
         if !matches!(
             id,
-            LOOP | FOR_EACH_MAP_ELEM | TIMER_SET_CALLBACK | USER_RINGBUF_DRAIN
+            LOOP | FOR_EACH_MAP_ELEM | TIMER_SET_CALLBACK | USER_RINGBUF_DRAIN | FIND_VMA
         ) {
             return Ok(());
         }
@@ -147,6 +143,14 @@ impl Checker<'_> {
                 self.log.line(&line);
             }
             return self.push_callback_call(subprog, Kind::UserRingbuf);
+        }
+        if id == FIND_VMA {
+            let vma = self.vma_ptr()?;
+            let subprog = self.callback_subprog(func)?;
+            if let ArgsMatch::Mismatch(Some(line)) = self.btf_check_call(subprog)? {
+                self.log.line(&line);
+            }
+            return self.push_callback_call(subprog, Kind::FindVma(vma));
         }
         let Some(map) = map else {
             return Err(self.unsupported("callback helpers without a map"));
@@ -254,6 +258,20 @@ impl Checker<'_> {
             Kind::Loop => {
                 callee.regs[1] = RegState::unknown();
                 callee.regs[2] = *st.cur().reg(3);
+            }
+            Kind::FindVma(vma) => {
+                callee.regs[1] = *st.cur().reg(1);
+                callee.regs[2] = RegState::PtrToBtfId {
+                    ptr: crate::state::PtrFields {
+                        off: 0,
+                        var: crate::domain::Scalar::constant(0),
+                        id: 0,
+                        ref_obj_id: 0,
+                        maybe_null: false,
+                    },
+                    btf: vma,
+                };
+                callee.regs[3] = *st.cur().reg(4);
             }
             Kind::UserRingbuf => {
                 let id = self.new_id();

@@ -55,6 +55,19 @@ fn plain_value_map(t: MapType) -> bool {
     )
 }
 
+/// The local storage map a storage helper takes: `sk_storage_get` and
+/// `_delete`, `inode_`, `task_`, `cgrp_storage_get` and `_delete`. The
+/// value is a plain map value of the map's value size.
+fn storage_helper_map(id: u32) -> Option<MapType> {
+    match id {
+        107 | 108 => Some(MapType::SK_STORAGE),
+        145 | 146 => Some(MapType::INODE_STORAGE),
+        156 | 157 => Some(MapType::TASK_STORAGE),
+        210 | 211 => Some(MapType::CGRP_STORAGE),
+        _ => None,
+    }
+}
+
 impl Checker<'_> {
     /// `record_func_map`: a map the program may only read takes no update,
     /// delete, push or pop.
@@ -188,7 +201,7 @@ impl Checker<'_> {
             // Callbacks over the elements, and the timer helpers on the
             // timer's own map.
             FOR_EACH_MAP_ELEM | TIMER_INIT..=TIMER_CANCEL => plain_value_map(map_type),
-            _ => PLAIN_MAP_HELPERS.contains(&id),
+            _ => PLAIN_MAP_HELPERS.contains(&id) || storage_helper_map(id) == Some(map_type),
         };
         if modelled {
             Ok(())

@@ -22,6 +22,7 @@
 mod alu;
 mod atomic;
 mod btf_func;
+mod btf_match;
 mod btf_ptr;
 mod btf_walk;
 mod call;
@@ -40,6 +41,7 @@ mod fastcall;
 mod flow_keys;
 mod frames;
 mod helper_allowed;
+mod helper_btf;
 mod helper_mem;
 mod iter;
 mod jmp;

@@ -45,7 +45,8 @@ const XDP_SOCK_SIZE: i32 = 4;
 /// them when refusing one.
 const SOCK_COMMON_TYPES: &str = "sock_common, sock, tcp_sock, xdp_sock";
 const FULLSOCK_TYPES: &str = "sock";
-const BTF_ID_SOCK_COMMON_TYPES: &str = "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_";
+pub(super) const BTF_ID_SOCK_COMMON_TYPES: &str =
+    "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_";
 
 /// `mark_ptr_not_null_reg` for a socket-kind register: no longer NULL,
 /// and a socket map's lookup result becomes the socket it found.
