@@ -31,10 +31,6 @@ const UNSUPPORTED: &[(u32, &str)] = &[
     (162, BTF_PTR),
     (175, BTF_PTR),
     (180, BTF_PTR),
-    (
-        194,
-        "ARG_KPTR_XCHG_DEST: kptr fields of map values (BTF-typed)",
-    ),
     (210, BTF_PTR),
     (211, BTF_PTR),
 ];

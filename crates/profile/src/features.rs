@@ -310,6 +310,12 @@ pub struct WalkV6_1 {
     /// Not modelled: unsupported where one is reached.
     #[serde(default)]
     pub var_off_stack: bool,
+    /// Kptrs of 6.1: the type tag `kptr` is an unreferenced kptr and
+    /// `kptr_ref` a referenced one (6.12: `kptr_untrusted` and `kptr`),
+    /// with 6.1's load types and messages. Not modelled: a map value with
+    /// a kptr field is unsupported.
+    #[serde(default)]
+    pub kptr_tags: bool,
 }
 
 impl WalkV6_1 {
@@ -332,6 +338,7 @@ impl WalkV6_1 {
         alloc_mem_ringbuf: true,
         sock_compare: true,
         var_off_stack: true,
+        kptr_tags: true,
     };
 }
 

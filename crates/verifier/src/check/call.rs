@@ -92,6 +92,8 @@ struct Meta {
     alloc_size: Option<u64>,
     /// The dynptr argument.
     dynptr: super::dynptr_call::DynptrMeta,
+    /// `bpf_kptr_xchg`'s destination (`kptr_field`).
+    kptr: Option<super::kptr::XchgDest>,
 }
 
 impl Checker<'_> {
@@ -198,6 +200,12 @@ impl Checker<'_> {
                 }
             }
             RetBase::PtrToMem => self.mem_ret(proto, meta.alloc_size, slice_of)?,
+            RetBase::PtrToBtfId
+                if proto.id == super::kptr::KPTR_XCHG
+                    && ret.flags == TypeFlags::EMPTY.with(TypeFlag::PtrMaybeNull) =>
+            {
+                self.kptr_xchg_ret(meta.kptr)?
+            }
             RetBase::PtrToSocket | RetBase::PtrToSockCommon | RetBase::PtrToTcpSock => self
                 .sock_ret(proto, &meta.refs)?
                 .ok_or_else(|| self.unsupported(&format!("helper return type {ret}")))?,
@@ -444,6 +452,24 @@ impl Checker<'_> {
             },
             // Only a map value can hold the string; what it says needs the
             // frozen read-only map's contents.
+            ArgBase::KptrXchgDest | ArgBase::PtrToKptr if arg.flags.is_empty() => {
+                let (map, dest) = self.kptr_xchg_dest(regno, &reg)?;
+                meta.map = Some(map);
+                meta.kptr = Some(dest);
+                Ok(())
+            }
+            ArgBase::PtrToBtfId
+                if proto.id == super::kptr::KPTR_XCHG
+                    && arg.flags
+                        == TypeFlags::EMPTY
+                            .with(TypeFlag::PtrMaybeNull)
+                            .with(TypeFlag::ObjRelease) =>
+            {
+                if null_ok {
+                    return Ok(());
+                }
+                self.kptr_xchg_src(regno, &reg, meta.kptr)
+            }
             ArgBase::PtrToConstStr if arg.flags.is_empty() => match reg {
                 RegState::PtrToMapValue {
                     maybe_null: false, ..
