@@ -47,6 +47,10 @@ impl Checker<'_> {
         size: i32,
         direct: bool,
     ) -> Result<(), Stop> {
+        if f.kernel.is_none() {
+            // An inner map's kptr the prepare pass never looked at.
+            return Err(self.unsupported("kptr fields the prepare pass did not resolve"));
+        }
         let acc = |msg: String| self.reject(ErrorCode::InvalidMemAccess, Errno::EACCES, msg);
         if !direct {
             return Err(acc("kptr cannot be accessed indirectly by helper".into()));
