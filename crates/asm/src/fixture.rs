@@ -222,8 +222,9 @@ impl Fixture {
     }
 }
 
-/// A struct the kernel recognises in a map value by its name and size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A field the kernel recognises in a map value: a struct by its name and
+/// size, or a pointer tagged as a kptr.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SpecialStruct {
     /// `struct bpf_spin_lock` (4 bytes).
     SpinLock,
@@ -233,6 +234,14 @@ pub enum SpecialStruct {
     Workqueue,
     /// `struct bpf_refcount` (4 bytes).
     Refcount,
+    /// A pointer to `struct TARGET` under the type tag `tag` (`kptr`,
+    /// `kptr_untrusted`, `percpu_kptr`): written `TAG:TARGET`.
+    Kptr {
+        /// The type tag.
+        tag: String,
+        /// The struct's name (a kernel type, found by name).
+        target: String,
+    },
 }
 
 impl SpecialStruct {
@@ -242,23 +251,33 @@ impl SpecialStruct {
             "timer" => Self::Timer,
             "wq" => Self::Workqueue,
             "refcount" => Self::Refcount,
-            _ => return None,
+            _ => {
+                let (tag, target) = s.split_once(':')?;
+                if !matches!(tag, "kptr" | "kptr_untrusted" | "percpu_kptr") || target.is_empty() {
+                    return None;
+                }
+                Self::Kptr {
+                    tag: tag.to_owned(),
+                    target: target.to_owned(),
+                }
+            }
         })
     }
 
-    /// The C struct's name and size.
-    fn shape(self) -> (&'static str, u32) {
+    /// The C struct's name and size (a kptr's pointee, for a kptr).
+    fn shape(&self) -> (&str, u32) {
         match self {
             Self::SpinLock => ("bpf_spin_lock", 4),
             Self::Timer => ("bpf_timer", 16),
             Self::Workqueue => ("bpf_wq", 16),
             Self::Refcount => ("bpf_refcount", 4),
+            Self::Kptr { target, .. } => (target, 4),
         }
     }
 }
 
 /// `N KIND@OFF…`: map index N's value holds each KIND (`spin_lock`,
-/// `timer`, `wq`, `refcount`) at byte OFF.
+/// `timer`, `wq`, `refcount`, or a kptr `kptr:task_struct`) at byte OFF.
 fn parse_map_value(value: &str) -> Result<(u32, Vec<(SpecialStruct, u32)>), String> {
     let mut words = value.split_whitespace();
     let idx = words
@@ -305,7 +324,20 @@ fn map_value_btf(
             let st = b
                 .struct_(sname, size, &[("__opaque", u32_, 0)])
                 .unwrap_or_default();
-            members.push((name.as_str(), st, *off));
+            let ty = match kind {
+                SpecialStruct::Kptr { tag, .. } => {
+                    let tagged = b
+                        .add(&bpfcheck_btf::builder::TypeSpec::TypeTag {
+                            value: tag.clone(),
+                            target: st,
+                            attr: false,
+                        })
+                        .unwrap_or_default();
+                    b.ptr(tagged)
+                }
+                _ => st,
+            };
+            members.push((name.as_str(), ty, *off));
         }
         let value = b
             .struct_(&format!("val{idx}"), map.value_size, &members)

@@ -21,10 +21,7 @@ use bpfcheck_verifier::{Verdict, Verification, VerifyOptions, verify};
 
 /// Helper ids bpfcheck answers `unsupported` for (in the correct call, the
 /// wrong one or both), each with the feature it lacks. Must be exact.
-const UNSUPPORTED: &[(u32, &str)] = &[(
-    194,
-    "ARG_KPTR_XCHG_DEST: kptr fields of map values (BTF-typed)",
-)];
+const UNSUPPORTED: &[(u32, &str)] = &[];
 
 /// How one program's judgement compares.
 #[derive(Clone, Debug, PartialEq, Eq)]

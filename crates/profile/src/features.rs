@@ -315,6 +315,12 @@ pub struct WalkV6_1 {
     /// `prog_args_trusted`, and no `__nullable` parameters. Modelled.
     #[serde(default)]
     pub btf_tracing_args_plain: bool,
+    /// Kptrs of 6.1: the type tag `kptr` is an unreferenced kptr and
+    /// `kptr_ref` a referenced one (6.12: `kptr_untrusted` and `kptr`),
+    /// with 6.1's load types and messages. Not modelled: a map value with
+    /// a kptr field is unsupported.
+    #[serde(default)]
+    pub kptr_tags: bool,
 }
 
 impl WalkV6_1 {
@@ -338,6 +344,7 @@ impl WalkV6_1 {
         sock_compare: true,
         var_off_stack: true,
         btf_tracing_args_plain: true,
+        kptr_tags: true,
     };
 }
 

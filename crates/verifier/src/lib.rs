@@ -380,6 +380,21 @@
 //!   program's exit and `BPF_LD_[ABS|IND]`, and `bpf_spin_lock cannot be
 //!   accessed directly by load/store` for loads, stores and helper
 //!   accesses touching the lock;
+//! - kptrs to kernel types in map values (modules `prepare::kptr_btf`,
+//!   `check::kptr`): the pointee found by name in the kernel's BTF, a
+//!   destructor kfunc for referenced ones; `check_map_access`'s rules
+//!   (`kptr cannot be accessed indirectly by helper`, `kptr access cannot
+//!   have variable offset`, `kptr access misaligned expected=%u
+//!   off=%llu`, `kptr access size must be BPF_DW`), `check_map_kptr_access`
+//!   (loads give `untrusted_ptr_or_null_` or, for referenced RCU-protected
+//!   types inside an RCU section, `rcu_ptr_or_null_` pointers; `store to
+//!   referenced kptr disallowed`, `BPF_ST imm must be 0 when storing to
+//!   kptr at off=%u`, stores of NULL made precise, `… only be accessed
+//!   using BPF_MEM instruction mode`), `map_kptr_match_type` (`invalid
+//!   kptr access, R%d type=%s%s expected=%s%s`, the offset checks,
+//!   `btf_struct_ids_match` strict or through nested first members), and
+//!   `bpf_kptr_xchg` (`process_kptr_func`'s messages, the released
+//!   source, the acquired `ptr_or_null_` result, `Unreleased reference`);
 //! - helper memory arguments (`ARG_PTR_TO_MEM` with `MEM_RDONLY`,
 //!   `MEM_UNINIT`, `MEM_WRITE`, `MEM_FIXED_SIZE`, `MEM_ALIGNED`,
 //!   `PTR_MAYBE_NULL`, sized by `ARG_CONST_SIZE[_OR_ZERO]`) on the stack
@@ -757,9 +772,14 @@
 //!   (device map lookups, queues and
 //!   stacks, storage helpers…), tail calls with subprograms or through
 //!   other maps, socket map values, spin locks in allocated objects, map
-//!   values with BTF special fields other than spin locks and timers
-//!   (workqueues, task works, refcounts, kptrs and uptrs, list and rbtree
-//!   roots) or whose BTF the kernel's field parser would refuse; precision
+//!   values with BTF special fields other than spin locks, timers and
+//!   kptrs to kernel types (workqueues, task works, refcounts, uptrs,
+//!   list and rbtree roots; kptrs to program-local types — `bpf_obj_new`
+//!   objects — or module types, `__percpu_kptr`, kptrs in map types or to
+//!   types without a destructor that the kernel refuses at map creation)
+//!   or whose BTF the kernel's field parser would refuse; kptr stores of
+//!   a pointer into a nested struct across an array member, and
+//!   `bpf_kptr_xchg` into allocated objects; precision
 //!   through atomic fetches where a tracked register or slot meets them.
 //! - For the program types added after socket filters, tc and XDP: the
 //!   kernel's look at the main function's BTF prototype

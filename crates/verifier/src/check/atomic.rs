@@ -162,6 +162,8 @@ impl Checker<'_> {
                 let off = i32::from(insn.off);
                 self.map_value_aligned(insn.dst, insn.off, size)?;
                 self.map_value_access(insn.dst, &base, off, size, false)?;
+                // A kptr there refuses the atomic's mode.
+                self.kptr_access(insn, &base, off)?;
                 if let Some(load) = load {
                     let v = match self.map_direct_read(&base, off, size) {
                         Some(v) => RegState::constant(v),

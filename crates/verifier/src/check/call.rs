@@ -94,6 +94,8 @@ struct Meta {
     dynptr: super::dynptr_call::DynptrMeta,
     /// A per-CPU BTF argument.
     btf: super::helper_btf::BtfArgMeta,
+    /// `bpf_kptr_xchg`'s destination (`kptr_field`).
+    kptr: Option<super::kptr::XchgDest>,
 }
 
 impl Checker<'_> {
@@ -197,6 +199,12 @@ impl Checker<'_> {
                 }
             }
             RetBase::PtrToMem => self.mem_ret(proto, meta.alloc_size, slice_of)?,
+            RetBase::PtrToBtfId
+                if proto.id == super::kptr::KPTR_XCHG
+                    && ret.flags == TypeFlags::EMPTY.with(TypeFlag::PtrMaybeNull) =>
+            {
+                self.kptr_xchg_ret(meta.kptr)?
+            }
             RetBase::PtrToBtfId | RetBase::PtrToMemOrBtfId => self
                 .btf_helper_ret(proto, &meta.btf, meta.refs.ref_obj_id)?
                 .ok_or_else(|| self.unsupported(&format!("helper return type {ret}")))?,
@@ -310,6 +318,19 @@ impl Checker<'_> {
                 } else {
                     self.sock_arg(regno, arg, &reg)
                 }
+            }
+            // bpf_kptr_xchg's source: checked against the destination field.
+            ArgBase::PtrToBtfId
+                if proto.id == super::kptr::KPTR_XCHG
+                    && arg.flags
+                        == TypeFlags::EMPTY
+                            .with(TypeFlag::PtrMaybeNull)
+                            .with(TypeFlag::ObjRelease) =>
+            {
+                if null_ok {
+                    return Ok(());
+                }
+                self.kptr_xchg_src(regno, &reg, meta.kptr)
             }
             ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => {
                 if null_ok {
@@ -463,6 +484,12 @@ impl Checker<'_> {
                 }
                 _ => Err(self.type_mismatch(regno, SPIN_LOCK_TYPES)),
             },
+            ArgBase::KptrXchgDest | ArgBase::PtrToKptr if arg.flags.is_empty() => {
+                let (map, dest) = self.kptr_xchg_dest(regno, &reg)?;
+                meta.map = Some(map);
+                meta.kptr = Some(dest);
+                Ok(())
+            }
             // Only a map value can hold the string; what it says needs the
             // frozen read-only map's contents.
             ArgBase::PtrToConstStr if arg.flags.is_empty() => match reg {

@@ -196,7 +196,7 @@ impl Checker<'_> {
                 maybe_null: false, ..
             } => {
                 let write = access == Access::Write;
-                self.map_value_access_sized(regno, &reg, 0, size, write, zero_ok)
+                self.map_value_access_sized(regno, &reg, 0, size, (write, false), zero_ok)
             }
             RegState::PtrToCtx { .. } if !converts_ctx_access(self.prog_type) => {
                 // Without a rewrite of context accesses the kernel cannot

@@ -77,18 +77,19 @@ impl Checker<'_> {
         size: i32,
         write: bool,
     ) -> Result<(), Stop> {
-        self.map_value_access_sized(regno, reg, off, size, write, false)
+        self.map_value_access_sized(regno, reg, off, size, (write, true), false)
     }
 
     /// [`Self::map_value_access`] where a helper's size argument may allow
-    /// an empty access (`zero_size_allowed`).
+    /// an empty access (`zero_size_allowed`); `direct` is false for a
+    /// helper's access (`ACCESS_HELPER`).
     pub(super) fn map_value_access_sized(
         &mut self,
         regno: u8,
         reg: &RegState,
         off: i32,
         size: i32,
-        write: bool,
+        (write, direct): (bool, bool),
         zero_ok: bool,
     ) -> Result<(), Stop> {
         let RegState::PtrToMapValue {
@@ -122,7 +123,7 @@ impl Checker<'_> {
             size: value_size,
         };
         self.mem_region(regno, &var, off, (size, zero_ok), region)?;
-        self.map_fields_untouched(map, (var.smin, var.umax), off, size)
+        self.map_fields_untouched(map, &var, off, size, direct)
     }
 
     /// `check_mem_region_access`: the access of `size` bytes at `off`

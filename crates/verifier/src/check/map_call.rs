@@ -198,6 +198,8 @@ impl Checker<'_> {
                 map_type == MapType::RINGBUF
             }
             USER_RINGBUF_DRAIN => map_type == MapType::USER_RINGBUF,
+            // The kptr field of the destination's map (`check::kptr`).
+            super::kptr::KPTR_XCHG => true,
             // Callbacks over the elements, and the timer helpers on the
             // timer's own map.
             FOR_EACH_MAP_ELEM | TIMER_INIT..=TIMER_CANCEL => plain_value_map(map_type),

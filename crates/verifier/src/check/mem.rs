@@ -103,11 +103,13 @@ impl Checker<'_> {
                 self.map_value_aligned(insn.src, insn.off, size)?;
             }
             self.map_value_access(insn.src, &base, i32::from(insn.off), size, false)?;
-            let v = match self.map_direct_read(&base, i32::from(insn.off), size) {
-                Some(v) => RegState::constant(v),
-                None => RegState::unknown(),
-            };
-            *self.cur.cur_mut().reg_mut(insn.dst) = v;
+            if !self.kptr_access(insn, &base, i32::from(insn.off))? {
+                let v = match self.map_direct_read(&base, i32::from(insn.off), size) {
+                    Some(v) => RegState::constant(v),
+                    None => RegState::unknown(),
+                };
+                *self.cur.cur_mut().reg_mut(insn.dst) = v;
+            }
         } else if let RegState::PtrToMem { .. } = base {
             self.mem_region_access(insn.src, &base, insn.off, size, false)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
@@ -218,7 +220,8 @@ impl Checker<'_> {
             if self.strict_alignment {
                 self.map_value_aligned(insn.dst, insn.off, size)?;
             }
-            return self.map_value_access(insn.dst, &base, i32::from(insn.off), size, true);
+            self.map_value_access(insn.dst, &base, i32::from(insn.off), size, true)?;
+            return self.kptr_access(insn, &base, i32::from(insn.off)).map(drop);
         }
         if let RegState::PtrToMem { .. } = base {
             // Memory of a known size is not tracked either.

@@ -46,6 +46,7 @@ mod helper_mem;
 mod iter;
 mod jmp;
 mod kfunc;
+mod kptr;
 mod ld_abs;
 mod loop_entry;
 mod loops;
@@ -266,7 +267,7 @@ impl<'a> Checker<'a> {
             req,
             maps: &maps.maps,
             non_null: &maps.non_null,
-            map_fields: crate::prepare::map_btf::map_records(req, &maps.maps),
+            map_fields: crate::prepare::map_btf::map_records(req, &maps.maps, profile),
             prog_type: req.prog_type,
             strict_alignment: req.prog_flags & BPF_F_STRICT_ALIGNMENT != 0,
             test_state_freq: req.prog_flags & BPF_F_TEST_STATE_FREQ != 0,

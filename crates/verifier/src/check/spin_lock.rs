@@ -91,25 +91,33 @@ impl Checker<'_> {
     }
 
     /// `check_map_access`'s look at the value's special fields: no load,
-    /// store or helper access may touch any byte of one. `off` includes
-    /// the pointer's fixed offset; `smin`/`umax` bound its variable part.
+    /// store or helper access may touch any byte of one, but a direct
+    /// access of a whole kptr. `off` includes the pointer's fixed offset;
+    /// `var` is its variable part.
     pub(super) fn map_fields_untouched(
         &self,
         map: MapIdx,
-        (smin, umax): (i64, u64),
+        var: &crate::domain::Scalar,
         off: i64,
         size: i32,
+        direct: bool,
     ) -> Result<(), Stop> {
         let Some(fields) = self.map_fields.get(map.0 as usize) else {
             return Ok(());
         };
-        let last = i128::from(umax) + i128::from(off) + i128::from(size);
+        let last = i128::from(var.umax) + i128::from(off) + i128::from(size);
         for f in fields {
             let p = i128::from(f.offset);
-            if i128::from(smin) + i128::from(off) < p + i128::from(f.size()) && p < last {
+            if i128::from(var.smin) + i128::from(off) < p + i128::from(f.size()) && p < last {
                 let name = match f.kind {
                     SpecialField::SpinLock => "bpf_spin_lock",
                     SpecialField::Timer => "bpf_timer",
+                    SpecialField::Kptr(_)
+                        if crate::prepare::kptr_btf::KptrKind::of(f.kind).is_some() =>
+                    {
+                        self.kptr_overlap(f, var, off, size, direct)?;
+                        continue;
+                    }
                     _ => return Err(self.unsupported("accesses near this special field")),
                 };
                 return Err(self.reject(

@@ -45,16 +45,7 @@ pub(crate) fn resolve(req: &LoadRequest, profile: &KernelProfile) -> Result<(), 
                         Vec::new()
                     };
                     check_map_prog_compatibility(req, profile, map, &fields, i)?;
-                    // Spin locks and timers are modelled; the first other
-                    // field names what is not.
-                    let modelled = |k| matches!(k, SpecialField::SpinLock | SpecialField::Timer);
-                    if let Some(f) = fields.iter().find(|f| !modelled(f.kind)) {
-                        return Err(Unsupported::new(
-                            format!("map values with BTF special fields ({})", f.kind.name()),
-                            Some(i),
-                        )
-                        .into());
-                    }
+                    check_modelled_fields(btf.as_ref(), profile, map, &fields, i)?;
                     if matches!(insn.src, op::PSEUDO_MAP_VALUE | op::PSEUDO_MAP_IDX_VALUE) {
                         check_direct_value(map, second.imm as u32, profile, i)?;
                     }
@@ -296,6 +287,36 @@ fn check_value_fields<'a>(
             "map value BTF the kernel's field parser refuses ({why})"
         ))),
     }
+}
+
+/// Spin locks, timers and kptrs to kernel types are modelled; the first
+/// other field names what is not.
+fn check_modelled_fields(
+    btf: Option<&Btf<'_>>,
+    profile: &KernelProfile,
+    map: &MapSpec,
+    fields: &[Field],
+    i: usize,
+) -> Result<(), Stop> {
+    for f in fields {
+        let why = match f.kind {
+            SpecialField::SpinLock | SpecialField::Timer => continue,
+            SpecialField::Kptr(_) => match btf {
+                Some(btf) => match super::kptr_btf::resolve(btf, profile, map.map_type, f) {
+                    Ok(_) => continue,
+                    Err(why) => why,
+                },
+                None => "kptrs without the program's BTF".into(),
+            },
+            k => k.name().to_owned(),
+        };
+        return Err(Unsupported::new(
+            format!("map values with BTF special fields ({why})"),
+            Some(i),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// `BPF_PSEUDO_MAP_VALUE`: only single-entry arrays hand out a direct

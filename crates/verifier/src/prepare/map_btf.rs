@@ -89,6 +89,12 @@ pub(crate) struct Field {
     pub(crate) kind: SpecialField,
     /// Byte offset in the value.
     pub(crate) offset: u32,
+    /// For a kptr: the struct it points to, in the program's BTF
+    /// (modifiers skipped); 0 otherwise.
+    pub(crate) target: u32,
+    /// For a kptr: that struct in the kernel's BTF, once resolved
+    /// ([`super::kptr_btf`]).
+    pub(crate) kernel: Option<super::kptr_btf::KptrTarget>,
 }
 
 impl Field {
@@ -110,16 +116,24 @@ pub(crate) enum ValueFields {
 }
 
 /// Every map's record, by map index: what the prepare pass let through
-/// (spin locks only) or nothing.
+/// (spin locks, timers, kptrs with their kernel types) or nothing.
 pub(crate) fn map_records(
     req: &bpfcheck_uapi::LoadRequest,
     maps: &[bpfcheck_uapi::MapSpec],
+    profile: &bpfcheck_profile::KernelProfile,
 ) -> Vec<Vec<Field>> {
     let btf = req.prog_btf.as_deref().and_then(|b| Btf::parse(b).ok());
     maps.iter()
         .map(|m| match (&btf, m.btf_value_type_id) {
             (Some(btf), id) if id != 0 => match value_fields(btf, BtfTypeId(id)) {
-                ValueFields::Special(f) => f,
+                ValueFields::Special(mut fields) => {
+                    for f in &mut fields {
+                        if matches!(f.kind, SpecialField::Kptr(_)) {
+                            f.kernel = super::kptr_btf::resolve(btf, profile, m.map_type, f).ok();
+                        }
+                    }
+                    fields
+                }
                 _ => Vec::new(),
             },
             _ => Vec::new(),
@@ -265,7 +279,7 @@ fn field_one(
         |sz: u32| expected.is_none_or(|e| u64::from(e) == u64::from(sz).saturating_mul(nelems));
     let off = at.off;
     // Repeated elements are laid out one after another.
-    let copies = |f: SpecialField, out: &mut Vec<Field>| -> Found {
+    let copies = |f: SpecialField, target: u32, out: &mut Vec<Field>| -> Found {
         if nelems > 1 && !matches!(f, SpecialField::Kptr(_)) {
             // Arrays of locks, timers or roots: the kernel's record would
             // have one entry per element; not modelled.
@@ -276,6 +290,8 @@ fn field_one(
             out.push(Field {
                 kind: f,
                 offset: at.base + off + k * sz,
+                target,
+                kernel: None,
             });
         }
         Ok(())
@@ -309,18 +325,19 @@ fn field_one(
     }
     match candidate {
         SpecialField::Kptr(_) => match kptr_tag(btf, t)? {
-            Some(f) => copies(f, out),
+            Some((f, target)) => copies(f, target, out),
             None => Ok(()),
         },
         // Named like a special struct but not one of the kernel's shape.
-        f if is_struct && t.raw().size_or_type() == sz => copies(f, out),
+        f if is_struct && t.raw().size_or_type() == sz => copies(f, 0, out),
         _ => Ok(()),
     }
 }
 
 /// `btf_find_kptr`: a (possibly volatile) pointer to exactly one type tag
-/// naming the kind of kptr, over a struct.
-fn kptr_tag(btf: &Btf<'_>, t: Type<'_>) -> Result<Option<SpecialField>, String> {
+/// naming the kind of kptr, over a struct (whose id, modifiers skipped,
+/// comes with the kind).
+fn kptr_tag(btf: &Btf<'_>, t: Type<'_>) -> Result<Option<(SpecialField, u32)>, String> {
     let err = |e: bpfcheck_btf::BtfError| e.to_string();
     let t = match t {
         Type::Volatile(r) => btf.type_by_id(r.target()).map_err(err)?,
@@ -342,10 +359,11 @@ fn kptr_tag(btf: &Btf<'_>, t: Type<'_>) -> Result<Option<SpecialField>, String> 
         "uptr" => "uptr",
         other => return Err(format!("pointer tagged \"{other}\" in a map value")),
     };
-    if btf.resolve(tag.target()).map_err(err)?.kind() != BtfKind::Struct {
+    let target = btf.resolve(tag.target()).map_err(err)?;
+    if target.kind() != BtfKind::Struct {
         return Err(format!("__{kind} pointer to a non-struct in a map value"));
     }
-    Ok(Some(SpecialField::Kptr(kind)))
+    Ok(Some((SpecialField::Kptr(kind), target.id().0)))
 }
 
 #[cfg(test)]

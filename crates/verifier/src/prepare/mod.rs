@@ -17,6 +17,7 @@ pub(crate) mod attr;
 pub(crate) mod cfg;
 pub(crate) mod exception_cb;
 pub(crate) mod kfunc;
+pub(crate) mod kptr_btf;
 pub(crate) mod ldimm64;
 pub(crate) mod map_btf;
 pub(crate) mod sleepable;
