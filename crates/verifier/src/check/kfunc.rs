@@ -18,6 +18,7 @@ use bpfcheck_uapi::{Errno, RawInsn, load};
 
 use super::Checker;
 use super::iter::{self, IterMeta, IterOp};
+use super::kfunc_ref::KfuncRefs;
 use crate::error::{ErrorCode, Stop};
 use crate::prepare::kfunc::{KAccess, KParam, KType, KfuncDesc, KfuncTab};
 use crate::state::{MemTag, PtrFields, RegState};
@@ -39,9 +40,6 @@ fn special(name: &str, flags: KfuncFlags) -> Option<&'static str> {
     if GRAPH.iter().any(|p| name.starts_with(p)) {
         return Some("allocated objects and graph nodes (obj_new, list, rbtree)");
     }
-    if flags.has(KfuncFlags::ACQUIRE) || flags.has(KfuncFlags::RELEASE) {
-        return Some("acquired references (KF_ACQUIRE/KF_RELEASE)");
-    }
     if flags.has(KfuncFlags::RCU_PROTECTED) {
         return Some("KF_RCU_PROTECTED");
     }
@@ -54,6 +52,8 @@ fn special(name: &str, flags: KfuncFlags) -> Option<&'static str> {
     }
     match name {
         "bpf_cast_to_kern_ctx" | "bpf_rdonly_cast" => Some("BTF-typed pointers (casts)"),
+        // Returns the kernel types specially (untrusted, writable).
+        "bpf_get_kmem_cache" | "bpf_session_cookie" => Some("special returns"),
         "bpf_res_spin_lock" | "bpf_res_spin_lock_irqsave" | "bpf_local_irq_save" => {
             Some("resilient spin locks and IRQ regions")
         }
@@ -207,8 +207,9 @@ impl Checker<'_> {
                 format!("program must be sleepable to call sleepable kfunc {name}"),
             ));
         }
-        let iter_meta = self.kfunc_args(&desc, flags)?;
+        let (iter_meta, refs) = self.kfunc_args(&desc, flags)?;
         self.kfunc_regions(name, sleepable)?;
+        self.kfunc_release(&desc, &refs)?;
         if name == "bpf_throw" {
             self.throw_cookie()?;
         }
@@ -220,11 +221,21 @@ impl Checker<'_> {
             self.scratch_reg(r);
             self.live_write_reg(r);
         }
+        let struct_ptr = matches!(&desc.ret, KType::Ptr(p) if p.composite);
+        if flags.has(KfuncFlags::ACQUIRE) && !struct_ptr {
+            return Err(self.kfunc_reject(
+                Errno::EINVAL,
+                "acquire kernel function does not return PTR_TO_BTF_ID".to_owned(),
+            ));
+        }
         let r0 = match &desc.ret {
             KType::Void => RegState::NotInit,
             KType::Scalar { .. } => RegState::unknown(),
             // `void *` is a number to the program.
             KType::Ptr(p) if p.void => RegState::unknown(),
+            KType::Ptr(p) if p.composite && iter_op.is_none() => {
+                self.kfunc_struct_ret(&desc, flags, p)?
+            }
             KType::Ptr(p) if p.composite => {
                 return Err(self.unsupported(&format!("kfunc {name}: BTF-typed pointers")));
             }
@@ -247,6 +258,7 @@ impl Checker<'_> {
                     },
                 }
             }
+            KType::Ptr(p) if iter_op.is_none() => self.kfunc_mem_ret(&desc, flags, p, &refs)?,
             KType::Ptr(_) => {
                 return Err(self.unsupported(&format!("kfunc {name}: returned memory")));
             }
@@ -266,8 +278,13 @@ impl Checker<'_> {
     }
 
     /// `check_kfunc_args`.
-    fn kfunc_args(&mut self, desc: &KfuncDesc, flags: KfuncFlags) -> Result<IterMeta, Stop> {
+    fn kfunc_args(
+        &mut self,
+        desc: &KfuncDesc,
+        flags: KfuncFlags,
+    ) -> Result<(IterMeta, KfuncRefs), Stop> {
         let mut iter_meta = IterMeta::default();
+        let mut refs = KfuncRefs::default();
         let name = desc.name.as_str();
         let nargs = desc.params.len();
         if nargs > MAX_REG_ARGS {
@@ -316,7 +333,10 @@ impl Checker<'_> {
                 KType::Ptr(pt) => {
                     let nullable = p.has_suffix("__nullable") || p.has_suffix("__opt");
                     let maybe_null = is_null(&reg) || reg_maybe_null(&reg);
-                    let trusted = flags.has(KfuncFlags::TRUSTED_ARGS) || flags.has(KfuncFlags::RCU);
+                    // `is_kfunc_trusted_args` counts release kfuncs in.
+                    let trusted = flags.has(KfuncFlags::TRUSTED_ARGS)
+                        || flags.has(KfuncFlags::RELEASE)
+                        || flags.has(KfuncFlags::RCU);
                     if maybe_null && !nullable {
                         if trusted {
                             return Err(self.kfunc_reject(
@@ -330,11 +350,7 @@ impl Checker<'_> {
                             )));
                         }
                     }
-                    if super::sock::ref_obj_id(&reg) != 0 {
-                        return Err(
-                            self.unsupported(&format!("kfunc {name}: referenced arguments"))
-                        );
-                    }
+                    self.kfunc_arg_ref(name, flags, regno, &reg, &mut refs)?;
                     let mem_size = desc
                         .params
                         .get(i + 1)
@@ -364,9 +380,8 @@ impl Checker<'_> {
                         return Err(self.unsupported(&format!("kfunc {name}: {what}")));
                     }
                     if btf_typed(&reg) {
-                        return Err(
-                            self.unsupported(&format!("kfunc {name}: BTF-typed pointer arguments"))
-                        );
+                        self.kfunc_btf_arg(desc, flags, i, regno, &reg, pt)?;
+                        continue;
                     }
                     if matches!(pt.kind, "FUNC_PROTO") {
                         return Err(self.unsupported(&format!("kfunc {name}: callbacks")));
@@ -394,7 +409,13 @@ impl Checker<'_> {
                 }
             }
         }
-        Ok(iter_meta)
+        if flags.has(KfuncFlags::RELEASE) && refs.release_regno.is_none() {
+            return Err(self.kfunc_reject(
+                Errno::EINVAL,
+                format!("release kernel function {name} expects refcounted PTR_TO_BTF_ID"),
+            ));
+        }
+        Ok((iter_meta, refs))
     }
 
     /// `KF_ARG_PTR_TO_CTX`: `check_func_arg_reg_off`, then the type.
@@ -420,7 +441,7 @@ impl Checker<'_> {
     /// Whether the profile's kfunc data knows `KF_TRUSTED_ARGS` (7.x made
     /// every argument trusted and dropped the flag from the source the
     /// 6.18 data comes from).
-    fn trusted_args_known(&self) -> bool {
+    pub(super) fn trusted_args_known(&self) -> bool {
         self.profile
             .kfuncs
             .and_then(|d| d.table().ok())

@@ -22,6 +22,7 @@
 mod alu;
 mod atomic;
 mod btf_func;
+mod btf_match;
 mod btf_ptr;
 mod btf_walk;
 mod call;
@@ -44,6 +45,7 @@ mod helper_mem;
 mod iter;
 mod jmp;
 mod kfunc;
+mod kfunc_ref;
 mod ld_abs;
 mod loop_entry;
 mod loops;
