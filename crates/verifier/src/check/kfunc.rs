@@ -51,7 +51,6 @@ fn special(name: &str, flags: KfuncFlags) -> Option<&'static str> {
         return Some("implicit or arena arguments");
     }
     match name {
-        "bpf_cast_to_kern_ctx" | "bpf_rdonly_cast" => Some("BTF-typed pointers (casts)"),
         // Returns the kernel types specially (untrusted, writable).
         "bpf_get_kmem_cache" | "bpf_session_cookie" => Some("special returns"),
         "bpf_res_spin_lock" | "bpf_res_spin_lock_irqsave" | "bpf_local_irq_save" => {
@@ -208,6 +207,7 @@ impl Checker<'_> {
             ));
         }
         let (iter_meta, refs) = self.kfunc_args(&desc, flags)?;
+        let cast = self.kfunc_cast_ret(name)?;
         self.kfunc_regions(name, sleepable)?;
         self.kfunc_release(&desc, &refs)?;
         if name == "bpf_throw" {
@@ -229,6 +229,7 @@ impl Checker<'_> {
             ));
         }
         let r0 = match &desc.ret {
+            _ if cast.is_some() => cast.unwrap_or_default(),
             KType::Void => RegState::NotInit,
             KType::Scalar { .. } => RegState::unknown(),
             // `void *` is a number to the program.
@@ -355,7 +356,7 @@ impl Checker<'_> {
                         .params
                         .get(i + 1)
                         .is_some_and(|n| n.has_suffix("__sz") || n.has_suffix("__szk"));
-                    if p.ctx {
+                    if p.ctx || name == "bpf_cast_to_kern_ctx" {
                         self.kfunc_ctx_arg(i, regno, &reg)?;
                         continue;
                     }

@@ -12,7 +12,7 @@
 
 use bpfcheck_btf::{BtfKind, BtfTypeId};
 use bpfcheck_profile::kfuncs::KfuncFlags;
-use bpfcheck_uapi::Errno;
+use bpfcheck_uapi::{Errno, ProgType};
 
 use super::Checker;
 use super::btf_match::{ids_match, is_projection_of, nocast_alias};
@@ -384,6 +384,99 @@ impl Checker<'_> {
 }
 
 impl<'a> Checker<'a> {
+    /// `R0` of the cast kfuncs, decided once their arguments are checked
+    /// (before the argument registers are cleared): `bpf_cast_to_kern_ctx`
+    /// gives a trusted pointer to the kernel struct behind the program's
+    /// context (`get_kern_ctx_btf_id`), `bpf_rdonly_cast` an untrusted
+    /// pointer to the struct its constant names.
+    pub(super) fn kfunc_cast_ret(&mut self, name: &str) -> Result<Option<RegState>, Stop> {
+        let (btf_id, trust) = match name {
+            "bpf_cast_to_kern_ctx" => (self.kern_ctx_btf_id()?, Trust::Trusted),
+            "bpf_rdonly_cast" => {
+                let r2 = *self.cur.cur().reg(2);
+                let Some(id) = (match r2 {
+                    RegState::Scalar(s) => s.value.const_value(),
+                    _ => None,
+                }) else {
+                    return Err(self.unsupported("kfunc bpf_rdonly_cast: its type id"));
+                };
+                let btf = self.kernel_btf_ref()?;
+                let is_struct = u32::try_from(id)
+                    .ok()
+                    .and_then(|id| btf.type_by_id(BtfTypeId(id)).ok())
+                    .is_some_and(|t| matches!(t.kind(), BtfKind::Struct | BtfKind::Union));
+                if !is_struct {
+                    // 6.18 also casts to `void *` (untrusted memory).
+                    return Err(
+                        self.unsupported("kfunc bpf_rdonly_cast: a type id that is not a struct")
+                    );
+                }
+                (u32::try_from(id).unwrap_or(0), Trust::Untrusted)
+            }
+            _ => return Ok(None),
+        };
+        let btf = self.kernel_btf_ref()?;
+        let tname = btf
+            .type_by_id(BtfTypeId(btf_id))
+            .ok()
+            .and_then(|t| t.name().ok())
+            .unwrap_or("");
+        let Some(tname) = TypeName::new(tname) else {
+            return Err(self.unsupported("BTF type names longer than 63 bytes"));
+        };
+        Ok(Some(RegState::PtrToBtfId {
+            ptr: PtrFields {
+                off: 0,
+                var: Scalar::constant(0),
+                id: 0,
+                ref_obj_id: 0,
+                maybe_null: false,
+            },
+            btf: BtfPtr {
+                btf_id,
+                name: tname,
+                trust,
+                mem: MemKind::Kernel,
+            },
+        }))
+    }
+
+    /// `get_kern_ctx_btf_id`: the `_kern` member of `struct
+    /// bpf_ctx_convert` for the program type, which must be a struct.
+    fn kern_ctx_btf_id(&self) -> Result<u32, Stop> {
+        let Some(pname) = self
+            .prog_type
+            .name()
+            .filter(|_| self.prog_type != ProgType::EXT)
+        else {
+            return Err(self.unsupported("kfunc bpf_cast_to_kern_ctx: this program type"));
+        };
+        let btf = self.kernel_btf_ref()?;
+        let member = format!("BPF_PROG_TYPE_{}_kern", pname.to_ascii_uppercase());
+        let found = btf
+            .find_by_name_kind("bpf_ctx_convert", BtfKind::Struct)
+            .and_then(|conv| match conv {
+                bpfcheck_btf::Type::Struct(c) => c
+                    .members()
+                    .find(|m| m.name() == Ok(member.as_str()))
+                    .map(|m| m.ty),
+                _ => None,
+            });
+        let Some(ty) = found else {
+            return Err(self.unsupported("kfunc bpf_cast_to_kern_ctx: this program type"));
+        };
+        let is_struct = btf
+            .type_by_id(ty)
+            .is_ok_and(|t| matches!(t.kind(), BtfKind::Struct | BtfKind::Union));
+        if !is_struct {
+            return Err(self.kfunc_reject_ref(
+                Errno::EINVAL,
+                format!("kern ctx type id {} is not a struct", ty.0),
+            ));
+        }
+        Ok(ty.0)
+    }
+
     /// The kernel's BTF, borrowed from the profile.
     fn kernel_btf_ref(&self) -> Result<&'a bpfcheck_btf::Btf<'static>, Stop> {
         let profile: &'a bpfcheck_profile::KernelProfile = self.profile;
