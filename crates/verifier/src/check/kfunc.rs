@@ -345,7 +345,7 @@ impl Checker<'_> {
                                 format!("Possibly NULL pointer passed to trusted arg{i}"),
                             ));
                         }
-                        if !self.trusted_args_known() {
+                        if !self.trusted_args_known(name) {
                             return Err(self.unsupported(&format!(
                                 "kfunc {name}: whether it has KF_TRUSTED_ARGS"
                             )));
@@ -439,14 +439,15 @@ impl Checker<'_> {
         }
     }
 
-    /// Whether the profile's kfunc data knows `KF_TRUSTED_ARGS` (7.x made
-    /// every argument trusted and dropped the flag from the source the
-    /// 6.18 data comes from).
-    pub(super) fn trusted_args_known(&self) -> bool {
+    /// Whether the profile's kfunc data says if `name` has
+    /// `KF_TRUSTED_ARGS` (7.x made every argument trusted and dropped the
+    /// flag from the source the 6.18 data comes from: there only the
+    /// kfuncs proven on the live kernel are known).
+    pub(super) fn trusted_args_known(&self, name: &str) -> bool {
         self.profile
             .kfuncs
             .and_then(|d| d.table().ok())
-            .is_some_and(|t| t.uses_flag(KfuncFlags::TRUSTED_ARGS))
+            .is_some_and(|t| t.trusted_args_known(name))
     }
 
     /// The RCU and preemption bookkeeping of `check_kfunc_call`.

@@ -6,9 +6,10 @@
 //! struct pointers and sized memory.
 //!
 //! The profile's 6.18 kfunc flags come from a source without
-//! `KF_TRUSTED_ARGS`: where a kfunc has neither `KF_RCU` nor
-//! `KF_RELEASE` and the answer would depend on that flag (a pointer that
-//! is not trusted), the call is `unsupported`.
+//! `KF_TRUSTED_ARGS` (plus the kfuncs proven to have it): where a kfunc
+//! has neither `KF_RCU` nor `KF_RELEASE` nor a known `KF_TRUSTED_ARGS`
+//! and the answer would depend on that flag (a pointer that is not
+//! trusted), the call is `unsupported`.
 
 use bpfcheck_btf::{BtfKind, BtfTypeId};
 use bpfcheck_profile::kfuncs::KfuncFlags;
@@ -145,7 +146,7 @@ impl Checker<'_> {
                     ));
                 }
             }
-        } else if !is_trusted(reg) && !self.trusted_args_known() {
+        } else if !is_trusted(reg) && !self.trusted_args_known(name) {
             return Err(self.unsupported(&format!("kfunc {name}: whether it has KF_TRUSTED_ARGS")));
         }
         self.kfunc_arg_reg_off(regno, reg, release && ref_obj_id(reg) != 0)?;
