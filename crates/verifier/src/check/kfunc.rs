@@ -7,11 +7,13 @@
 //!
 //! Modelled arguments: scalars (`__k` constants made precise, `__ign`
 //! skipped), the program's context, `NULL` for a `__nullable`/`__opt`
-//! pointer, iterators of the types `check::iter` models. Modelled
-//! returns: `void`, scalars, `void *` (a scalar), an iterator's element.
+//! pointer, iterators of the types `check::iter` models, BTF-typed
+//! pointers and references (`check::kfunc_ref`). Modelled returns:
+//! `void`, scalars, `void *` (a scalar), an iterator's element, struct
+//! pointers (acquired or not), sized memory, the casts' BTF pointers.
 //! Everything else stops the walk as `unsupported`, naming the kfunc and
-//! what it needs (BTF-typed pointers, references, memory arguments,
-//! dynptrs, other iterators, graph nodes, …).
+//! what it needs (memory arguments, dynptrs, other iterators, graph
+//! nodes, …).
 
 use bpfcheck_profile::kfuncs::KfuncFlags;
 use bpfcheck_uapi::{Errno, RawInsn, load};
