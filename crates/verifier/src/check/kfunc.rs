@@ -196,6 +196,10 @@ impl Checker<'_> {
         if let Some(what) = special(name, flags) {
             return Err(self.unsupported(&format!("kfunc {name}: {what}")));
         }
+        let cast = matches!(name, "bpf_cast_to_kern_ctx" | "bpf_rdonly_cast");
+        if flags.has(KfuncFlags::ACQUIRE) || flags.has(KfuncFlags::RELEASE) || cast {
+            self.kfunc_v7_rules(name)?;
+        }
         if flags.has(KfuncFlags::DESTRUCTIVE) && !self.profile.caps.sys_admin {
             return Err(self.unsupported(&format!(
                 "kfunc {name}: CAP_SYS_BOOT of a loader without CAP_SYS_ADMIN"

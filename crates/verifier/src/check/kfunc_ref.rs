@@ -91,6 +91,7 @@ impl Checker<'_> {
         if id == 0 {
             return Ok(());
         }
+        self.kfunc_v7_rules(name)?;
         let release = flags.has(KfuncFlags::RELEASE);
         if release && refs.ref_obj_id != 0 {
             return Err(self.unsupported(&format!(
@@ -116,6 +117,7 @@ impl Checker<'_> {
         pt: &Pointee,
     ) -> Result<(), Stop> {
         let name = desc.name.as_str();
+        self.kfunc_v7_rules(name)?;
         if matches!(reg, RegState::PtrToXdpSock(_)) {
             return Err(self.unsupported(&format!("kfunc {name}: XDP socket arguments")));
         }
@@ -297,6 +299,7 @@ impl Checker<'_> {
         p: &Pointee,
     ) -> Result<RegState, Stop> {
         let name = desc.name.as_str();
+        self.kfunc_v7_rules(name)?;
         if p.kind != "STRUCT" {
             return Err(self.unsupported(&format!("kfunc {name}: returned unions")));
         }
@@ -333,6 +336,7 @@ impl Checker<'_> {
         refs: &KfuncRefs,
     ) -> Result<RegState, Stop> {
         let name = desc.name.as_str();
+        self.kfunc_v7_rules(name)?;
         let size = p.size.unwrap_or(0);
         if size == 0 {
             return Err(self.kfunc_reject_ref(
@@ -379,6 +383,17 @@ impl Checker<'_> {
         }
     }
 
+    /// 7.x's default-trusted kfunc rules, not modelled: the parts of a
+    /// call this module judges are `unsupported` there.
+    pub(super) fn kfunc_v7_rules(&self, name: &str) -> Result<(), Stop> {
+        if self.profile.features.kfunc_trusted_by_default {
+            return Err(self.unsupported(&format!(
+                "kfunc {name}: references and BTF-typed pointers under 7.x's default-trusted kfunc rules"
+            )));
+        }
+        Ok(())
+    }
+
     fn kfunc_reject_ref(&self, errno: Errno, msg: String) -> Stop {
         self.reject(ErrorCode::KfuncCall, errno, msg)
     }
@@ -391,6 +406,9 @@ impl<'a> Checker<'a> {
     /// context (`get_kern_ctx_btf_id`), `bpf_rdonly_cast` an untrusted
     /// pointer to the struct its constant names.
     pub(super) fn kfunc_cast_ret(&mut self, name: &str) -> Result<Option<RegState>, Stop> {
+        if matches!(name, "bpf_cast_to_kern_ctx" | "bpf_rdonly_cast") {
+            self.kfunc_v7_rules(name)?;
+        }
         let (btf_id, trust) = match name {
             "bpf_cast_to_kern_ctx" => (self.kern_ctx_btf_id()?, Trust::Trusted),
             "bpf_rdonly_cast" => {
