@@ -20,6 +20,8 @@ Output, sorted and stable (one registration per line):
   hook PROG_TYPE HOOK          the program type's kfunc hook
   kfunc NAME HOOK FLAGS [filter=FN]
 (HOOK `none`: a kfunc registered for no program type.) FLAGS is `-` or KF_ names without the prefix joined by `|`.
+  trusted_args listed          only the kfuncs listed with TRUSTED_ARGS are
+                               known to have it (--trusted-args)
 
   gen_kfuncs.py --ksrc DIR --btf FILE --name NAME --source TEXT --out FILE
 """
@@ -158,6 +160,9 @@ def main():
                     help="a hook the live kernel proved different from the source's (max: none)")
     ap.add_argument("--unregistered", action="append", default=[], metavar="KFUNC",
                     help="a kfunc the live kernel proved registered for no program type")
+    ap.add_argument("--trusted-args", action="append", default=[], metavar="KFUNC",
+                    help="a kfunc the live kernel proved to have KF_TRUSTED_ARGS, for a source "
+                         "that no longer has the flag (the output then says only these have it)")
     a = ap.parse_args()
 
     funcs, tagged = btf_funcs(a.btf)
@@ -184,6 +189,8 @@ def main():
         for name, flags in sets[(rel, set_name)]:
             if name not in known or name in a.unregistered:
                 continue
+            if name in a.trusted_args:
+                flags = sorted(set(flags) | {"TRUSTED_ARGS"})
             row = ("|".join(flags) or "-", flt)
             prev = rows.setdefault((name, hook), row)
             if prev != row:
@@ -201,7 +208,13 @@ def main():
             out.write(f"# proven on the live kernel, not the source: hook {o}\n")
         for o in a.unregistered:
             out.write(f"# proven on the live kernel, not the source: {o} unregistered\n")
+        for o in a.trusted_args:
+            out.write(f"# proven on the live kernel, not the source: {o} has KF_TRUSTED_ARGS\n")
         out.write("# hook PROG_TYPE HOOK | kfunc NAME HOOK FLAGS [filter=FN]\n")
+        if a.trusted_args:
+            # KF_TRUSTED_ARGS is known only where proven: other kfuncs
+            # may or may not have it.
+            out.write("trusted_args listed\n")
         for pt in sorted(hooks):
             out.write(f"hook {pt} {hooks[pt]}\n")
         for (name, hook) in sorted(rows):

@@ -202,6 +202,13 @@ pub struct Features {
     /// and a number.
     #[serde(default)]
     pub btf_walk_untrusted: bool,
+    /// 7.x's kfunc rules: `KF_TRUSTED_ARGS` is gone because every kfunc's
+    /// pointer arguments must be trusted, and the struct pointers kfuncs
+    /// return are trusted. Not modelled: references, BTF-typed arguments
+    /// and pointer returns of kfuncs are `unsupported` there. Without it
+    /// (6.x) the flags decide, and returns are flagless.
+    #[serde(default)]
+    pub kfunc_trusted_by_default: bool,
     /// How 7.x's `do_check` differs from 6.18's (all off before 7.1).
     #[serde(default)]
     pub walk_v7: WalkV7,

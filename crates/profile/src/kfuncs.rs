@@ -122,6 +122,10 @@ pub enum KfuncAccess<'a> {
 pub struct KfuncTable {
     hooks: BTreeMap<&'static str, &'static str>,
     by_name: BTreeMap<&'static str, Vec<Registration>>,
+    /// `trusted_args listed`: only the kfuncs carrying `KF_TRUSTED_ARGS`
+    /// are known to have it (a source without the flag, facts proven on
+    /// the live kernel added).
+    trusted_args_listed: bool,
 }
 
 impl KfuncTable {
@@ -137,6 +141,7 @@ impl KfuncTable {
                 ["hook", prog_type, hook] => {
                     t.hooks.insert(prog_type, hook);
                 }
+                ["trusted_args", "listed"] => t.trusted_args_listed = true,
                 ["kfunc", name, hook, flags, rest @ ..] => {
                     let flags = KfuncFlags::parse(flags).ok_or_else(bad)?;
                     let filter = match rest {
@@ -171,6 +176,20 @@ impl KfuncTable {
     /// does may not know it).
     pub fn uses_flag(&self, flag: u32) -> bool {
         self.by_name.values().flatten().any(|r| r.flags.has(flag))
+    }
+
+    /// Whether the data says if `name` has `KF_TRUSTED_ARGS`: a source
+    /// with the flag says it of every kfunc; one without it (7.x, where
+    /// trusted arguments are the rule) only of the kfuncs proven to have
+    /// it.
+    pub fn trusted_args_known(&self, name: &str) -> bool {
+        if self.trusted_args_listed {
+            self.registrations(name)
+                .iter()
+                .any(|r| r.flags.has(KfuncFlags::TRUSTED_ARGS))
+        } else {
+            self.uses_flag(KfuncFlags::TRUSTED_ARGS)
+        }
     }
 
     /// Every kfunc name, sorted.
@@ -249,6 +268,17 @@ mod tests {
             assert_eq!(t.hook_of(ProgType::XDP), Some("xdp"));
             assert_eq!(t.hook_of(ProgType::SCHED_CLS), Some("tc"));
         }
+    }
+
+    #[test]
+    fn trusted_args_are_known_where_the_data_says() {
+        let t = KfuncData::V6_12.table().unwrap();
+        assert!(t.trusted_args_known("bpf_task_acquire"));
+        let t = KfuncData::V6_18.table().unwrap();
+        assert!(t.trusted_args_known("bpf_cpumask_acquire"));
+        assert!(!t.trusted_args_known("bpf_task_acquire"));
+        let t = KfuncData::V7_2.table().unwrap();
+        assert!(!t.trusted_args_known("bpf_cpumask_acquire"));
     }
 
     #[test]

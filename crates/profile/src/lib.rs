@@ -406,6 +406,7 @@ impl KernelProfile {
                 callback_value_id: false,
                 sleepable_tracepoints: false,
                 btf_walk_untrusted: false,
+                kfunc_trusted_by_default: false,
                 walk_v7: WalkV7::default(),
                 walk_v6_1: WalkV6_1::V6_1,
             },
@@ -466,6 +467,7 @@ impl KernelProfile {
                 callback_value_id: false,
                 sleepable_tracepoints: false,
                 btf_walk_untrusted: false,
+                kfunc_trusted_by_default: false,
                 walk_v7: WalkV7::default(),
                 walk_v6_1: WalkV6_1::V6_1,
             },
@@ -526,6 +528,7 @@ impl KernelProfile {
                 callback_value_id: false,
                 sleepable_tracepoints: false,
                 btf_walk_untrusted: false,
+                kfunc_trusted_by_default: false,
                 walk_v7: WalkV7::default(),
                 walk_v6_1: WalkV6_1::default(),
             },
@@ -588,6 +591,7 @@ impl KernelProfile {
                 callback_value_id: true,
                 sleepable_tracepoints: false,
                 btf_walk_untrusted: true,
+                kfunc_trusted_by_default: false,
                 walk_v7: WalkV7::default(),
                 walk_v6_1: WalkV6_1::default(),
             },
@@ -626,6 +630,7 @@ impl KernelProfile {
                 // 7.x's walk differs in named switches; the first one not
                 // modelled refuses it (`verifier::walk_v7`).
                 walk_v7: WalkV7::V7_2,
+                kfunc_trusted_by_default: true,
                 do_check: true,
                 scalar_arg_typed: None,
                 ..Self::v6_18().features

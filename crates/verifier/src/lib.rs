@@ -713,19 +713,24 @@
 //!   `map_uid` (the timer message prints 0);
 //!   the `stack depth` statistics line of programs with `may_goto` (which
 //!   would include its hidden counter slot).
-//! - Kfunc calls beyond the modelled ones (see above), each naming the
-//!   kfunc and what it needs: BTF-typed pointer arguments and returns
-//!   (`kfunc bpf_task_from_pid: BTF-typed pointers`), acquired and
-//!   released references, memory arguments (`__sz`/`__szk` pairs,
-//!   pointers to scalars or scalar structs) and returned memory, dynptrs,
+//! - Kfunc calls beyond the modelled ones (see above; acquired and
+//!   released references, BTF-typed pointer arguments with their trust
+//!   rules and `btf_struct_ids_match`, returned struct pointers and sized
+//!   memory, `bpf_cast_to_kern_ctx` and `bpf_rdonly_cast` to a struct are
+//!   modelled), each naming the kfunc and what it needs: memory arguments
+//!   (`__sz`/`__szk` pairs, pointers to scalars or scalar structs), returned
+//!   unions, special returns (`bpf_get_kmem_cache`, `bpf_session_cookie`),
+//!   `bpf_rdonly_cast` to `void`, BTF struct walks the kernel logs a line
+//!   for while matching an argument's type, dynptrs,
 //!   allocated objects and graph nodes, special map
 //!   fields, callbacks, `__str`/`__map`/`__uninit` arguments, `bpf_throw`
 //!   on 6.12 (its leak checks before `check_resource_leak`),
 //!   `KF_RCU_PROTECTED`, kfuncs whose registration has a
 //!   filter function or comes from source the profile data does not
-//!   read, module kfuncs (`off` > 0 with an `fd_array`), a NULL pointer
-//!   passed where 6.18's `KF_TRUSTED_ARGS` (not in the 7.2 source its
-//!   data comes from) would decide, sleepable kfuncs, sleepable helpers
+//!   read, module kfuncs (`off` > 0 with an `fd_array`), a NULL or
+//!   untrusted pointer passed where 6.18's `KF_TRUSTED_ARGS` (not in the
+//!   7.2 source its data comes from, except where proven on the live
+//!   kernel) would decide, sleepable kfuncs, sleepable helpers
 //!   and global functions inside RCU or preemption regions.
 //! - Subprograms whose `func_info` the kernel would refuse or which
 //!   `check_btf_func` would need to judge (counts or offsets that do not

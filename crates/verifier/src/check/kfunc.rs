@@ -7,17 +7,20 @@
 //!
 //! Modelled arguments: scalars (`__k` constants made precise, `__ign`
 //! skipped), the program's context, `NULL` for a `__nullable`/`__opt`
-//! pointer, iterators of the types `check::iter` models. Modelled
-//! returns: `void`, scalars, `void *` (a scalar), an iterator's element.
+//! pointer, iterators of the types `check::iter` models, BTF-typed
+//! pointers and references (`check::kfunc_ref`). Modelled returns:
+//! `void`, scalars, `void *` (a scalar), an iterator's element, struct
+//! pointers (acquired or not), sized memory, the casts' BTF pointers.
 //! Everything else stops the walk as `unsupported`, naming the kfunc and
-//! what it needs (BTF-typed pointers, references, memory arguments,
-//! dynptrs, other iterators, graph nodes, …).
+//! what it needs (memory arguments, dynptrs, other iterators, graph
+//! nodes, …).
 
 use bpfcheck_profile::kfuncs::KfuncFlags;
 use bpfcheck_uapi::{Errno, RawInsn, load};
 
 use super::Checker;
 use super::iter::{self, IterMeta, IterOp};
+use super::kfunc_ref::KfuncRefs;
 use crate::error::{ErrorCode, Stop};
 use crate::prepare::kfunc::{KAccess, KParam, KType, KfuncDesc, KfuncTab};
 use crate::state::{MemTag, PtrFields, RegState};
@@ -39,9 +42,6 @@ fn special(name: &str, flags: KfuncFlags) -> Option<&'static str> {
     if GRAPH.iter().any(|p| name.starts_with(p)) {
         return Some("allocated objects and graph nodes (obj_new, list, rbtree)");
     }
-    if flags.has(KfuncFlags::ACQUIRE) || flags.has(KfuncFlags::RELEASE) {
-        return Some("acquired references (KF_ACQUIRE/KF_RELEASE)");
-    }
     if flags.has(KfuncFlags::RCU_PROTECTED) {
         return Some("KF_RCU_PROTECTED");
     }
@@ -53,7 +53,8 @@ fn special(name: &str, flags: KfuncFlags) -> Option<&'static str> {
         return Some("implicit or arena arguments");
     }
     match name {
-        "bpf_cast_to_kern_ctx" | "bpf_rdonly_cast" => Some("BTF-typed pointers (casts)"),
+        // Returns the kernel types specially (untrusted, writable).
+        "bpf_get_kmem_cache" | "bpf_session_cookie" => Some("special returns"),
         "bpf_res_spin_lock" | "bpf_res_spin_lock_irqsave" | "bpf_local_irq_save" => {
             Some("resilient spin locks and IRQ regions")
         }
@@ -195,6 +196,10 @@ impl Checker<'_> {
         if let Some(what) = special(name, flags) {
             return Err(self.unsupported(&format!("kfunc {name}: {what}")));
         }
+        let cast = matches!(name, "bpf_cast_to_kern_ctx" | "bpf_rdonly_cast");
+        if flags.has(KfuncFlags::ACQUIRE) || flags.has(KfuncFlags::RELEASE) || cast {
+            self.kfunc_v7_rules(name)?;
+        }
         if flags.has(KfuncFlags::DESTRUCTIVE) && !self.profile.caps.sys_admin {
             return Err(self.unsupported(&format!(
                 "kfunc {name}: CAP_SYS_BOOT of a loader without CAP_SYS_ADMIN"
@@ -207,8 +212,10 @@ impl Checker<'_> {
                 format!("program must be sleepable to call sleepable kfunc {name}"),
             ));
         }
-        let iter_meta = self.kfunc_args(&desc, flags)?;
+        let (iter_meta, refs) = self.kfunc_args(&desc, flags)?;
+        let cast = self.kfunc_cast_ret(name)?;
         self.kfunc_regions(name, sleepable)?;
+        self.kfunc_release(&desc, &refs)?;
         if name == "bpf_throw" {
             self.throw_cookie()?;
         }
@@ -220,11 +227,22 @@ impl Checker<'_> {
             self.scratch_reg(r);
             self.live_write_reg(r);
         }
+        let struct_ptr = matches!(&desc.ret, KType::Ptr(p) if p.composite);
+        if flags.has(KfuncFlags::ACQUIRE) && !struct_ptr {
+            return Err(self.kfunc_reject(
+                Errno::EINVAL,
+                "acquire kernel function does not return PTR_TO_BTF_ID".to_owned(),
+            ));
+        }
         let r0 = match &desc.ret {
+            _ if cast.is_some() => cast.unwrap_or_default(),
             KType::Void => RegState::NotInit,
             KType::Scalar { .. } => RegState::unknown(),
             // `void *` is a number to the program.
             KType::Ptr(p) if p.void => RegState::unknown(),
+            KType::Ptr(p) if p.composite && iter_op.is_none() => {
+                self.kfunc_struct_ret(&desc, flags, p)?
+            }
             KType::Ptr(p) if p.composite => {
                 return Err(self.unsupported(&format!("kfunc {name}: BTF-typed pointers")));
             }
@@ -247,6 +265,7 @@ impl Checker<'_> {
                     },
                 }
             }
+            KType::Ptr(p) if iter_op.is_none() => self.kfunc_mem_ret(&desc, flags, p, &refs)?,
             KType::Ptr(_) => {
                 return Err(self.unsupported(&format!("kfunc {name}: returned memory")));
             }
@@ -266,8 +285,13 @@ impl Checker<'_> {
     }
 
     /// `check_kfunc_args`.
-    fn kfunc_args(&mut self, desc: &KfuncDesc, flags: KfuncFlags) -> Result<IterMeta, Stop> {
+    fn kfunc_args(
+        &mut self,
+        desc: &KfuncDesc,
+        flags: KfuncFlags,
+    ) -> Result<(IterMeta, KfuncRefs), Stop> {
         let mut iter_meta = IterMeta::default();
+        let mut refs = KfuncRefs::default();
         let name = desc.name.as_str();
         let nargs = desc.params.len();
         if nargs > MAX_REG_ARGS {
@@ -316,7 +340,10 @@ impl Checker<'_> {
                 KType::Ptr(pt) => {
                     let nullable = p.has_suffix("__nullable") || p.has_suffix("__opt");
                     let maybe_null = is_null(&reg) || reg_maybe_null(&reg);
-                    let trusted = flags.has(KfuncFlags::TRUSTED_ARGS) || flags.has(KfuncFlags::RCU);
+                    // `is_kfunc_trusted_args` counts release kfuncs in.
+                    let trusted = flags.has(KfuncFlags::TRUSTED_ARGS)
+                        || flags.has(KfuncFlags::RELEASE)
+                        || flags.has(KfuncFlags::RCU);
                     if maybe_null && !nullable {
                         if trusted {
                             return Err(self.kfunc_reject(
@@ -324,22 +351,18 @@ impl Checker<'_> {
                                 format!("Possibly NULL pointer passed to trusted arg{i}"),
                             ));
                         }
-                        if !self.trusted_args_known() {
+                        if !self.trusted_args_known(name) {
                             return Err(self.unsupported(&format!(
                                 "kfunc {name}: whether it has KF_TRUSTED_ARGS"
                             )));
                         }
                     }
-                    if super::sock::ref_obj_id(&reg) != 0 {
-                        return Err(
-                            self.unsupported(&format!("kfunc {name}: referenced arguments"))
-                        );
-                    }
+                    self.kfunc_arg_ref(name, flags, regno, &reg, &mut refs)?;
                     let mem_size = desc
                         .params
                         .get(i + 1)
                         .is_some_and(|n| n.has_suffix("__sz") || n.has_suffix("__szk"));
-                    if p.ctx {
+                    if p.ctx || name == "bpf_cast_to_kern_ctx" {
                         self.kfunc_ctx_arg(i, regno, &reg)?;
                         continue;
                     }
@@ -364,9 +387,8 @@ impl Checker<'_> {
                         return Err(self.unsupported(&format!("kfunc {name}: {what}")));
                     }
                     if btf_typed(&reg) {
-                        return Err(
-                            self.unsupported(&format!("kfunc {name}: BTF-typed pointer arguments"))
-                        );
+                        self.kfunc_btf_arg(desc, flags, i, regno, &reg, pt)?;
+                        continue;
                     }
                     if matches!(pt.kind, "FUNC_PROTO") {
                         return Err(self.unsupported(&format!("kfunc {name}: callbacks")));
@@ -394,7 +416,13 @@ impl Checker<'_> {
                 }
             }
         }
-        Ok(iter_meta)
+        if flags.has(KfuncFlags::RELEASE) && refs.release_regno.is_none() {
+            return Err(self.kfunc_reject(
+                Errno::EINVAL,
+                format!("release kernel function {name} expects refcounted PTR_TO_BTF_ID"),
+            ));
+        }
+        Ok((iter_meta, refs))
     }
 
     /// `KF_ARG_PTR_TO_CTX`: `check_func_arg_reg_off`, then the type.
@@ -417,14 +445,15 @@ impl Checker<'_> {
         }
     }
 
-    /// Whether the profile's kfunc data knows `KF_TRUSTED_ARGS` (7.x made
-    /// every argument trusted and dropped the flag from the source the
-    /// 6.18 data comes from).
-    fn trusted_args_known(&self) -> bool {
+    /// Whether the profile's kfunc data says if `name` has
+    /// `KF_TRUSTED_ARGS` (7.x made every argument trusted and dropped the
+    /// flag from the source the 6.18 data comes from: there only the
+    /// kfuncs proven on the live kernel are known).
+    pub(super) fn trusted_args_known(&self, name: &str) -> bool {
         self.profile
             .kfuncs
             .and_then(|d| d.table().ok())
-            .is_some_and(|t| t.uses_flag(KfuncFlags::TRUSTED_ARGS))
+            .is_some_and(|t| t.trusted_args_known(name))
     }
 
     /// The RCU and preemption bookkeeping of `check_kfunc_call`.

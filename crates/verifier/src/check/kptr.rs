@@ -252,11 +252,11 @@ impl Checker<'_> {
             .as_ref()
             .and_then(|b| b.btf().ok())
             .ok_or_else(|| self.unsupported("BTF pointers without the kernel's BTF"))?;
-        match nested_match(btf_k, btf.btf_id, ptr.off, target.btf_id) {
+        match super::btf_match::ids_match(btf_k, btf.btf_id, ptr.off, target.btf_id, false) {
             Some(true) => Ok(()),
             Some(false) => Err(bad(reg_name.as_str())),
             None => Err(self.unsupported(
-                "kptr stores of a pointer into a struct with arrays (btf_struct_ids_match walk)",
+                "kptr stores whose type match the kernel logs (btf_struct_ids_match walk)",
             )),
         }
     }
@@ -388,94 +388,5 @@ impl Checker<'_> {
                 mem: MemKind::Kernel,
             },
         })
-    }
-}
-
-/// `btf_struct_ids_match` without `strict`: whether the struct `want`
-/// begins at `off` inside struct `have`, entering the member that holds
-/// each offset and then first members (`btf_struct_walk`'s
-/// `WALK_STRUCT`). `None` where the walk meets an array, which is not
-/// followed here.
-fn nested_match(btf: &bpfcheck_btf::Btf<'_>, have: u32, off: i32, want: u32) -> Option<bool> {
-    use bpfcheck_btf::{BtfTypeId, Type};
-    if off == 0 && have == want {
-        return Some(true);
-    }
-    let mut id = have;
-    let mut off = u32::try_from(off).ok()?;
-    // Each round ends at a struct found at `off`, or gives up.
-    for _ in 0..64 {
-        let mut t = btf.resolve(BtfTypeId(id)).ok()?;
-        let found = 'walk: loop {
-            let (Type::Struct(c) | Type::Union(c)) = t else {
-                return Some(false);
-            };
-            if off + 1 > c.size() {
-                // Only a trailing flexible array would make room.
-                return None;
-            }
-            for m in c.members() {
-                let moff = m.bit_offset / 8;
-                if off < moff {
-                    return Some(false);
-                }
-                if m.bitfield_size != 0 {
-                    let end = (m.bit_offset + u32::from(m.bitfield_size)).div_ceil(8);
-                    if off <= moff && end <= off + 1 {
-                        return Some(false);
-                    }
-                    continue;
-                }
-                let mt = btf.resolve(m.ty).ok()?;
-                if matches!(mt, Type::Array(_)) {
-                    return None;
-                }
-                let msize = match mt {
-                    Type::Ptr(_) => 8,
-                    _ => mt.raw().size_or_type(),
-                };
-                if off >= moff + msize {
-                    continue;
-                }
-                if matches!(mt, Type::Struct(_) | Type::Union(_)) {
-                    if off == moff {
-                        break 'walk mt.id().0;
-                    }
-                    off -= moff;
-                    t = mt;
-                    continue 'walk;
-                }
-                // A pointer or a number: not a struct.
-                return Some(false);
-            }
-            return Some(false);
-        };
-        if found == want {
-            return Some(true);
-        }
-        id = found;
-        off = 0;
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use bpfcheck_btf::BtfKind;
-
-    use super::nested_match;
-
-    #[test]
-    fn nested_first_members_match_and_numbers_do_not() {
-        let p = bpfcheck_profile::KernelProfile::builtin("6.18").unwrap();
-        let btf = p.btf.as_ref().unwrap().btf().unwrap();
-        let id = |name: &str| btf.find_by_name_kind(name, BtfKind::Struct).unwrap().id().0;
-        let (outer, memb) = (id("prog_test_ref_kfunc"), id("prog_test_member"));
-        // `struct prog_test_ref_kfunc { int a; int b; struct
-        // prog_test_member memb; … }`.
-        assert_eq!(nested_match(btf, outer, 0, outer), Some(true));
-        assert_eq!(nested_match(btf, outer, 8, memb), Some(true));
-        assert_eq!(nested_match(btf, outer, 4, outer), Some(false));
-        assert_eq!(nested_match(btf, outer, 0, memb), Some(false));
     }
 }

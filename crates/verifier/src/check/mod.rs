@@ -46,6 +46,7 @@ mod helper_mem;
 mod iter;
 mod jmp;
 mod kfunc;
+mod kfunc_ref;
 mod kptr;
 mod ld_abs;
 mod loop_entry;
