@@ -801,6 +801,7 @@
 #![deny(missing_docs)]
 
 mod check;
+mod const_fold;
 /// The scalar value domain: tnums, range bounds, ALU and branch transfer
 /// functions, and their log text.
 pub mod domain;
@@ -814,6 +815,7 @@ pub mod observe;
 mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
+mod subprog_topo;
 mod walk_v6_1;
 mod walk_v7;
 
@@ -899,7 +901,9 @@ pub fn verify_observed(
         insn_limit: u64::from(profile.limits.complexity_insns),
         ..VerifierStats::default()
     };
-    match prepare::run(req, profile, &mut log) {
+    let prepared = prepare::run(req, profile, &mut log)
+        .and_then(|k| walk_v7::before_walk(req, profile, &mut log).map(|()| k));
+    match prepared {
         Err(Stop::Reject(err)) => {
             // Attribute refusals happen before the verifier's log exists.
             let pre_verifier = err.message.is_empty();
@@ -956,7 +960,7 @@ fn interpretable(
             Some(0),
         ));
     }
-    if let Some(u) = walk_v7::unmodelled(profile) {
+    if let Some(u) = walk_v7::unmodelled(req, profile) {
         return Err(u);
     }
     if let Some(u) = walk_v6_1::unmodelled(req, profile) {
