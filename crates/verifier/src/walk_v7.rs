@@ -122,6 +122,12 @@ pub(crate) fn unmodelled(req: &LoadRequest, profile: &KernelProfile) -> Option<U
         let at = match name {
             // Modelled in `before_walk`.
             "recursion_before_walk" => continue,
+            // Modelled in the walk, or refused there at the instruction
+            // that meets them (`ctx_as_memory`).
+            "release_ref_message"
+            | "null_check_by_register"
+            | "kprobe_ctx_writes"
+            | "ctx_as_memory" => continue,
             "stack_args" => match first_stack_arg(req) {
                 Some(i) => i,
                 None => continue,
