@@ -767,7 +767,13 @@
 //!   context writes, null checks against a register, the release message,
 //!   stack arguments, the `insns processed` statistics line) and in
 //!   `MAX_CALL_FRAMES` (16); module `walk_v7` answers `unsupported` with
-//!   the first of them. For those the
+//!   the first of them that the program meets. Modelled so far: the
+//!   passes 7.x runs between `check_attach_btf_id` and the walk (constant
+//!   folding, `const_fold`; the call graph's topological sort and its
+//!   `recursive call from %s() to %s()`, `subprog_topo`), the release
+//!   message, kprobe context writes and null checks against a register
+//!   known to be 0; context pointers as memory are refused where met.
+//!   For those the
 //!   per-instruction encoding checks are still applied in instruction
 //!   order after the passes above (the kernel applies them only where a
 //!   path reaches, after earlier state errors); such rejections carry no log.

@@ -32,6 +32,7 @@ fn describe(name: &str) -> &'static str {
         "release_ref_message" => "release of unreferenced pointers",
         "stack_args" => "stack arguments (BPF_REG_PARAMS)",
         "stats_insns_processed" => "the insns processed statistics line",
+        "dynptr_args" => "7.x's dynptr argument checks",
         _ => "a 7.x walk behaviour",
     }
 }
@@ -123,11 +124,12 @@ pub(crate) fn unmodelled(req: &LoadRequest, profile: &KernelProfile) -> Option<U
             // Modelled in `before_walk`.
             "recursion_before_walk" => continue,
             // Modelled in the walk, or refused there at the instruction
-            // that meets them (`ctx_as_memory`).
+            // that meets them (`ctx_as_memory`, `dynptr_args`).
             "release_ref_message"
             | "null_check_by_register"
             | "kprobe_ctx_writes"
-            | "ctx_as_memory" => continue,
+            | "ctx_as_memory"
+            | "dynptr_args" => continue,
             "stack_args" => match first_stack_arg(req) {
                 Some(i) => i,
                 None => continue,

@@ -91,3 +91,61 @@ fn recursion_is_refused_before_the_walk() {
     check("asm/call_recursion");
     check("malformed/call_self");
 }
+
+/// How far the modelled switches take the 7.2 profile once the
+/// unmodelled ones are off: every recorded fixture, verdict, error and
+/// processed instructions, counted (`cargo test --test walk_v7 --
+/// --ignored --nocapture`). A measurement, not a check: the differences
+/// are those of the unmodelled switches.
+#[test]
+#[ignore]
+fn measure_modelled_switches_on_the_fixtures() {
+    let text = std::fs::read_to_string(fixtures().join("kernels/7.2.json")).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let profile = modelled_7_2();
+    let (mut judged, mut verdict, mut error, mut rejected, mut insns) = (0, 0, 0, 0, 0);
+    for p in doc["programs"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let Ok(text) = std::fs::read_to_string(fixtures().join(format!("{name}.s"))) else {
+            continue;
+        };
+        let fx = Fixture::parse(&text).unwrap();
+        if !fx.kernel_symbols().is_empty() {
+            continue;
+        }
+        let v = verify(
+            &fx.load_request(name),
+            &profile,
+            &VerifyOptions {
+                log_level: LOG_LEVEL1,
+            },
+        );
+        let ours = match v.verdict {
+            Verdict::Unsupported => continue,
+            Verdict::Accepted => "accepted",
+            Verdict::Rejected => "rejected",
+        };
+        judged += 1;
+        verdict += u32::from(p["verdict"] == ours);
+        if p["verdict"] != ours {
+            println!("verdict {name}: kernel {}, bpfcheck {ours}", p["verdict"]);
+        }
+        if p["verdict"] == "rejected" {
+            rejected += 1;
+            let msg = v.error.as_ref().map(|e| e.message.as_str());
+            let same = p["error"].as_str() == msg;
+            error += u32::from(same);
+            if !same {
+                println!("error {name}: kernel {:?}, bpfcheck {msg:?}", p["error"]);
+            }
+        }
+        let same = p["insns_processed"].as_u64() == v.stats.map(|s| s.insns_processed);
+        insns += u32::from(same);
+        if !same {
+            println!("insns {name}");
+        }
+    }
+    println!(
+        "7.2 with the unmodelled switches off: {judged} judged, verdict {verdict}, first error {error} of {rejected}, insns {insns}"
+    );
+}
