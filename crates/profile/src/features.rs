@@ -358,8 +358,13 @@ impl WalkV6_1 {
 /// What 7.x's walk does differently from 6.18's, one switch per behaviour,
 /// each seen on Debian's 7.2.13 under QEMU (`fixtures/kernels/7.2.json`,
 /// its logs in `fixtures/kernels/logs/7.2.json`) and read in its source.
-/// bpfcheck's walk models none of them yet: a profile with any of them on
-/// gets `unsupported` naming the first, before the walk.
+/// The verifier models `recursion_before_walk` (before the walk),
+/// `release_ref_message`, `kprobe_ctx_writes` and
+/// `null_check_by_register`; `const_fold_branches` and `stack_args` are
+/// refused only for programs they change, `ctx_as_memory` and
+/// `dynptr_args` at the instruction that meets them, the others for every
+/// program (module
+/// `walk_v7` of the verifier, `docs/walk-7.2.md`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct WalkV7 {
     /// A scalar's 64- and 32-bit ranges are circular numbers (`struct
@@ -412,6 +417,13 @@ pub struct WalkV7 {
     /// At log level 4 the statistics add `insns processed N[+M…]` (per
     /// global subprogram) and `stack depth … max M`.
     pub stats_insns_processed: bool,
+    /// 7.x's `process_dynptr_func`: arguments are named by register
+    /// (`Expected an initialized dynptr as R3`, 6.18: `as arg #2`), a
+    /// released dynptr's type is checked before its reference, and a
+    /// constant dynptr refused release with `CONST_PTR_TO_DYNPTR cannot be
+    /// released`.
+    #[serde(default)]
+    pub dynptr_args: bool,
 }
 
 impl WalkV7 {
@@ -428,6 +440,7 @@ impl WalkV7 {
         release_ref_message: true,
         stack_args: true,
         stats_insns_processed: true,
+        dynptr_args: true,
     };
 
     /// The behaviours switched on, by name, most pervasive first.
@@ -444,6 +457,7 @@ impl WalkV7 {
             (self.release_ref_message, "release_ref_message"),
             (self.stack_args, "stack_args"),
             (self.stats_insns_processed, "stats_insns_processed"),
+            (self.dynptr_args, "dynptr_args"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))

@@ -624,7 +624,10 @@ impl KernelProfile {
                 sleepable_inner_maps: false,
                 tracing_timers_refused: false,
                 sockmap_lookup_socket: false,
-                map_in_map_lookup_map_ptr: true,
+                // 7.2.13 says `map_value_or_null` for an unchecked lookup
+                // in a map-in-map (`map_in_map_unchecked`), as 6.12's
+                // source does.
+                map_in_map_lookup_map_ptr: false,
                 callback_value_id: false,
                 sleepable_tracepoints: true,
                 // 7.x's walk differs in named switches; the first one not

@@ -803,7 +803,13 @@
 //!   context writes, null checks against a register, the release message,
 //!   stack arguments, the `insns processed` statistics line) and in
 //!   `MAX_CALL_FRAMES` (16); module `walk_v7` answers `unsupported` with
-//!   the first of them. For those the
+//!   the first of them that the program meets. Modelled so far: the
+//!   passes 7.x runs between `check_attach_btf_id` and the walk (constant
+//!   folding, `const_fold`; the call graph's topological sort and its
+//!   `recursive call from %s() to %s()`, `subprog_topo`), the release
+//!   message, kprobe context writes and null checks against a register
+//!   known to be 0; context pointers as memory are refused where met.
+//!   For those the
 //!   per-instruction encoding checks are still applied in instruction
 //!   order after the passes above (the kernel applies them only where a
 //!   path reaches, after earlier state errors); such rejections carry no log.
@@ -838,6 +844,7 @@
 #![deny(missing_docs)]
 
 mod check;
+mod const_fold;
 /// The scalar value domain: tnums, range bounds, ALU and branch transfer
 /// functions, and their log text.
 pub mod domain;
@@ -851,6 +858,7 @@ pub mod observe;
 mod prepare;
 /// The abstract state of a path: registers, stack slots, frames.
 pub mod state;
+mod subprog_topo;
 mod walk_v6_1;
 mod walk_v7;
 
@@ -936,7 +944,9 @@ pub fn verify_observed(
         insn_limit: u64::from(profile.limits.complexity_insns),
         ..VerifierStats::default()
     };
-    match prepare::run(req, profile, &mut log) {
+    let prepared = prepare::run(req, profile, &mut log)
+        .and_then(|k| walk_v7::before_walk(req, profile, &mut log).map(|()| k));
+    match prepared {
         Err(Stop::Reject(err)) => {
             // Attribute refusals happen before the verifier's log exists.
             let pre_verifier = err.message.is_empty();
@@ -993,7 +1003,7 @@ fn interpretable(
             Some(0),
         ));
     }
-    if let Some(u) = walk_v7::unmodelled(profile) {
+    if let Some(u) = walk_v7::unmodelled(req, profile) {
         return Err(u);
     }
     if let Some(u) = walk_v6_1::unmodelled(req, profile) {

@@ -472,6 +472,12 @@ impl<'a> Checker<'a> {
         };
         let trusted = btf.trust == Trust::Trusted && btf.mem == MemKind::Kernel;
         if !trusted || (ptr.maybe_null && !arg.maybe_null()) {
+            if self.profile.features.walk_v7.ctx_as_memory {
+                // 7.x's list ends with `ctx`.
+                return Err(self.unsupported(
+                    "context pointers as memory arguments of kernel 7.x (walk_v7.ctx_as_memory)",
+                ));
+            }
             return Err(self.reject(
                 ErrorCode::HelperCall,
                 Errno::EACCES,

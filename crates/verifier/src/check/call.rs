@@ -529,6 +529,21 @@ impl Checker<'_> {
     /// `check_reg_type` for the memory argument kinds (`arg`'s
     /// `MEM_RDONLY` and `PTR_MAYBE_NULL` admit those kinds of memory).
     fn check_mem_arg_type(&self, regno: u8, reg: &RegState, arg: ArgType) -> Result<(), Stop> {
+        let checked = self.check_mem_arg_type_v6(regno, reg, arg);
+        // 7.x also takes a context pointer as memory, and lists `ctx`
+        // among the types it expected.
+        let ctx = matches!(reg, RegState::PtrToCtx { .. });
+        if self.profile.features.walk_v7.ctx_as_memory
+            && (ctx || matches!(checked, Err(Stop::Reject(_))))
+        {
+            return Err(self.unsupported(
+                "context pointers as memory arguments of kernel 7.x (walk_v7.ctx_as_memory)",
+            ));
+        }
+        checked
+    }
+
+    fn check_mem_arg_type_v6(&self, regno: u8, reg: &RegState, arg: ArgType) -> Result<(), Stop> {
         if let RegState::PtrToMem { ptr, tag, .. } = reg {
             let fits = (!tag.rdonly || arg.flags.has(TypeFlag::MemRdonly))
                 && (!ptr.maybe_null || arg.maybe_null());

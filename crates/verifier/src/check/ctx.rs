@@ -155,6 +155,11 @@ impl Checker<'_> {
         let RegState::PtrToCtx { off: reg_off, var } = *base else {
             return Err(self.unsupported("memory access through this pointer type"));
         };
+        if self.prog_type == ProgType::SYSCALL && self.profile.features.walk_v7.ctx_as_memory {
+            return Err(self.unsupported(
+                "syscall contexts accessed as memory by kernel 7.x (walk_v7.ctx_as_memory)",
+            ));
+        }
         // `check_generic_ptr_alignment`.
         let at = var.var_off.add(crate::domain::Tnum::constant(
             (i64::from(reg_off) + i64::from(off)) as u64,
@@ -181,7 +186,12 @@ impl Checker<'_> {
                 let devmap = self.req.expected_attach_type == AttachType::XDP_DEVMAP;
                 super::ctx_net::xdp_access(off, size, write, ldsx, devmap)
             }
-            ProgType::KPROBE => super::ctx_trace::kprobe_access(off, size, write),
+            ProgType::KPROBE => super::ctx_trace::kprobe_access(
+                off,
+                size,
+                write,
+                self.profile.features.walk_v7.kprobe_ctx_writes,
+            ),
             ProgType::TRACEPOINT => super::ctx_trace::tracepoint_access(off, size, write),
             ProgType::RAW_TRACEPOINT => super::ctx_trace::raw_tp_access(off, size, write),
             ProgType::RAW_TRACEPOINT_WRITABLE => {

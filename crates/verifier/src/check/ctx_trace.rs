@@ -30,11 +30,13 @@ fn scalar_if(ok: bool) -> Verdict {
     Verdict::scalar_if(ok)
 }
 
-/// `kprobe_prog_is_valid_access`: any aligned read inside the registers.
-pub(super) fn kprobe_access(off: i32, size: i32, write: bool) -> Verdict {
+/// `kprobe_prog_is_valid_access`: any aligned read inside the registers;
+/// aligned writes too where the kernel lets kprobes write their context
+/// (`kprobe_write_ctx`, 7.x).
+pub(super) fn kprobe_access(off: i32, size: i32, write: bool, writable: bool) -> Verdict {
     scalar_if(
         (0..PT_REGS_SIZE).contains(&off)
-            && aligned_read(off, size, write)
+            && aligned_read(off, size, write && !writable)
             && off + size <= PT_REGS_SIZE,
     )
 }
@@ -85,12 +87,14 @@ mod tests {
 
     #[test]
     fn kprobe_rules() {
-        assert_eq!(kprobe_access(160, 8, false), Verdict::Scalar);
-        assert_eq!(kprobe_access(167, 1, false), Verdict::Scalar);
-        assert_eq!(kprobe_access(168, 8, false), Verdict::Invalid);
-        assert_eq!(kprobe_access(4, 8, false), Verdict::Invalid);
-        assert_eq!(kprobe_access(0, 8, true), Verdict::Invalid);
-        assert_eq!(kprobe_access(-8, 8, false), Verdict::Invalid);
+        assert_eq!(kprobe_access(160, 8, false, false), Verdict::Scalar);
+        assert_eq!(kprobe_access(167, 1, false, false), Verdict::Scalar);
+        assert_eq!(kprobe_access(168, 8, false, false), Verdict::Invalid);
+        assert_eq!(kprobe_access(4, 8, false, false), Verdict::Invalid);
+        assert_eq!(kprobe_access(0, 8, true, false), Verdict::Invalid);
+        assert_eq!(kprobe_access(0, 8, true, true), Verdict::Scalar);
+        assert_eq!(kprobe_access(4, 8, true, true), Verdict::Invalid);
+        assert_eq!(kprobe_access(-8, 8, false, false), Verdict::Invalid);
     }
 
     #[test]

@@ -111,6 +111,9 @@ impl Checker<'_> {
         if !self.profile.features.dynptr_slots_v2 {
             return Err(self.unsupported("dynptrs as this kernel tracks them (read marks)"));
         }
+        if self.profile.features.walk_v7.dynptr_args {
+            return Err(self.unsupported("dynptr arguments of kernel 7.x (walk_v7.dynptr_args)"));
+        }
         let reg = *self.cur.cur().reg(regno);
         let is_const = matches!(reg, RegState::ConstPtrToDynptr { .. });
         if !is_const && !matches!(reg, RegState::PtrToStack { .. }) {
@@ -328,6 +331,9 @@ impl Checker<'_> {
     /// The release check of `check_func_arg` for a dynptr argument:
     /// only a dynptr on the stack holding a reference can be released.
     pub(crate) fn dynptr_release_arg(&mut self, regno: u8) -> Result<(), Stop> {
+        if self.profile.features.walk_v7.dynptr_args {
+            return Err(self.unsupported("dynptr arguments of kernel 7.x (walk_v7.dynptr_args)"));
+        }
         if !matches!(self.cur.cur().reg(regno), RegState::PtrToStack { .. }) {
             return Err(self.reject(
                 ErrorCode::HelperCall,

@@ -293,11 +293,18 @@ impl Checker<'_> {
                         self.unsupported("comparisons of socket pointers with linked scalars")
                     );
                 }
-                let null_test = width == Width::W64
-                    && !p.maybe_null
+                let zero_eq_ne = width == Width::W64
                     && sc.value.var_off.equals_const(0)
                     && matches!(opk, JmpOp::Eq | JmpOp::Ne);
-                return self.cond_jmp_sock_scalar(insn, opk, null_test, scalar_reg);
+                let null_test = zero_eq_ne && !p.maybe_null;
+                // 7.x: a maybe-NULL socket compared with a register known
+                // to be 0 is null-checked (the socket the destination).
+                let null_check = (zero_eq_ne
+                    && p.maybe_null
+                    && scalar_reg == insn.src
+                    && self.profile.features.walk_v7.null_check_by_register)
+                    .then_some((p.id, p.ref_obj_id));
+                return self.cond_jmp_sock_scalar(insn, opk, null_test, null_check, scalar_reg);
             }
         }
         if dst.is_pointer() || src.is_pointer() {
@@ -466,13 +473,15 @@ impl Checker<'_> {
     }
 
     /// A socket pointer compared with a number held in a register: a
-    /// socket against 0 is decided (the number's zero made precise),
-    /// anything else is an open fork without refinement.
+    /// socket against 0 is decided (the number's zero made precise), a
+    /// maybe-NULL one against 0 is null-checked on 7.x (`null_check`:
+    /// its ids), anything else is an open fork without refinement.
     fn cond_jmp_sock_scalar(
         &mut self,
         insn: &RawInsn,
         opk: JmpOp,
         null_test: bool,
+        null_check: Option<(u32, u32)>,
         scalar_reg: u8,
     ) -> Result<Flow, Stop> {
         let target = target_of(self.insn_idx, insn);
@@ -485,7 +494,11 @@ impl Checker<'_> {
                 Flow::Next
             });
         }
-        let other = self.cur.clone();
+        let mut other = self.cur.clone();
+        if let Some(ids) = null_check {
+            self.mark_chain_precision(scalar_reg)?;
+            self.mark_null_check(&mut other, ids, opk == JmpOp::Ne);
+        }
         self.push_branch(other, target, self.insn_idx)?;
         self.print_insn_state();
         Ok(Flow::Next)

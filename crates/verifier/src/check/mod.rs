@@ -113,6 +113,7 @@ use crate::state::{RegState, VerifierState};
 use precision::{Checkpoint, HistEntry, PathMeta};
 
 pub(crate) use loops::compute_scc;
+pub(crate) use stack_liveness::postorder as insn_postorder;
 
 /// A branch queued for later (`struct bpf_verifier_stack_elem`).
 struct Pending {

@@ -155,10 +155,18 @@ impl Checker<'_> {
                 }
             }
         } else if width == Width::W64 && eq_ne && maybe_null(dst) {
-            if reg_src {
+            // 7.x null-checks against a register known to be 0 too, the
+            // zero being a property of the path (made precise).
+            let by_register = reg_src
+                && self.profile.features.walk_v7.null_check_by_register
+                && const_of(src) == Some(0);
+            if reg_src && !by_register {
                 return Err(self.unsupported("null checks against a register"));
             }
-            if insn.imm == 0 {
+            if by_register {
+                self.mark_chain_precision(insn.src)?;
+            }
+            if by_register || insn.imm == 0 {
                 let (id, ref_obj_id) = match *dst {
                     RegState::PtrToMapValue { id, .. }
                     | RegState::ConstPtrToMapOrNull { id, .. } => (id, 0),

@@ -243,11 +243,17 @@ impl Checker<'_> {
         let ref_obj_id = ref_obj_id(reg);
         if arg.flags.has(TypeFlag::ObjRelease) {
             if ref_obj_id == 0 && !super::helper_mem::is_null(reg) {
-                return Err(self.reject(
-                    ErrorCode::HelperCall,
-                    Errno::EINVAL,
-                    format!("R{regno} must be referenced when passed to release function"),
-                ));
+                let message = if self.profile.features.walk_v7.release_ref_message {
+                    // 7.x names the helper (`func_id_name`).
+                    let helper = self.req.insns[self.insn_idx].imm;
+                    format!(
+                        "release helper {} expects referenced PTR_TO_BTF_ID passed to R{regno}",
+                        bpfcheck_uapi::helper_name(helper).unwrap_or("unknown")
+                    )
+                } else {
+                    format!("R{regno} must be referenced when passed to release function")
+                };
+                return Err(self.reject(ErrorCode::HelperCall, Errno::EINVAL, message));
             }
             if meta.release_regno.is_some() {
                 return Err(self.unsupported("helpers with two release arguments"));

@@ -116,7 +116,7 @@ fn log_change(
 /// walks it: every undiscovered successor is pushed at once (the branch
 /// target last, so explored first), a node is emitted when it comes back
 /// to the top; calls are not entered.
-fn postorder(insns: &[RawInsn], start: usize, state: &mut [u8]) -> Vec<usize> {
+pub(crate) fn postorder(insns: &[RawInsn], start: usize, state: &mut [u8]) -> Vec<usize> {
     const DISCOVERED: u8 = 1;
     const EXPLORED: u8 = 2;
     let n = insns.len();

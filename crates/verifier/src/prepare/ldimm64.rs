@@ -96,6 +96,12 @@ fn lookup_map(req: &LoadRequest, i: usize) -> Result<(u32, &MapSpec), Stop> {
     }
 }
 
+/// The index in the request's maps of the map the `ld_imm64` at `i`
+/// names, once the passes before accepted it.
+pub(crate) fn map_index(req: &LoadRequest, i: usize) -> Option<u32> {
+    lookup_map(req, i).ok().map(|(m, _)| m)
+}
+
 /// First use of a map by the program: the per-program limits on maps.
 fn bind_map(
     req: &LoadRequest,
