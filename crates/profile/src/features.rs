@@ -310,6 +310,17 @@ pub struct WalkV6_1 {
     /// Not modelled: unsupported where one is reached.
     #[serde(default)]
     pub var_off_stack: bool,
+    /// Global functions of 6.1 (`do_check_subprogs`, `btf_check_func_arg_match`):
+    /// every global subprogram is verified before the main program, called
+    /// or not; a call matches the registers against the BTF prototype
+    /// argument by argument (`check_mem_reg` sizes, forward-declared
+    /// pointees refused with `arg#%d reference type('%s %s') size cannot
+    /// be determined`); the messages name no function (`Caller passes
+    /// invalid args into func#%d`, `Func#%d is global and valid.
+    /// Skipping.`); a call does not invalidate packet pointers. Not
+    /// modelled: a program with a global subprogram is unsupported.
+    #[serde(default)]
+    pub global_funcs: bool,
 }
 
 impl WalkV6_1 {
@@ -332,6 +343,7 @@ impl WalkV6_1 {
         alloc_mem_ringbuf: true,
         sock_compare: true,
         var_off_stack: true,
+        global_funcs: true,
     };
 }
 

@@ -6,8 +6,12 @@
 //! selftests-vm --profile 6.12 --image ~/.cache/bpfcheck/kernels/bookworm-backports/vmlinuz \
 //!     --init target/release/bpfcheck-vm-init [--filter verifier_] [--json OUT] \
 //!     [--answers OUT.answers.jsonl] [--resume] [--batch 200] [--program-timeout 120] \
-//!     [--timeout 1800]
+//!     [--timeout 1800] [--untested]
 //! ```
+//!
+//! `--untested` also loads the programs no annotation gives a verdict
+//! (bpfcheck is compared with the kernel, not with the annotation): 6.1's
+//! own selftests mostly predate the annotations.
 //!
 //! The programs are loaded in batches (`--batch`, one VM each); every
 //! batch's answers are appended to the answers file (default: the `--json`
@@ -35,7 +39,7 @@ use bpfcheck_vmoracle::qemu::VmConfig;
 
 const USAGE: &str = "usage: selftests-vm --profile NAME --image VMLINUZ --init INIT \
 [--cache DIR] [--filter SUBSTR] [--json FILE] [--answers FILE] [--resume] [--batch N] \
-[--program-timeout SECS] [--timeout SECS]";
+[--program-timeout SECS] [--timeout SECS] [--untested]";
 
 struct Args {
     profile: String,
@@ -49,6 +53,7 @@ struct Args {
     batch: usize,
     program_timeout: u64,
     timeout: u64,
+    untested: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -65,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
         batch: 200,
         program_timeout: 120,
         timeout: 1800,
+        untested: false,
     };
     let number = |arg: &str, v: String| -> Result<u64, String> {
         v.parse().map_err(|e| format!("{arg}: {e}"))
@@ -81,6 +87,7 @@ fn parse_args() -> Result<Args, String> {
             "--json" => a.json = Some(value()?.into()),
             "--answers" => a.answers = Some(value()?.into()),
             "--resume" => a.resume = true,
+            "--untested" => a.untested = true,
             "--batch" => {
                 a.batch = usize::try_from(number(&arg, value()?)?).map_err(|e| e.to_string())?;
             }
@@ -123,7 +130,7 @@ fn run() -> Result<(), String> {
         .or_else(default_cache_dir)
         .ok_or("no cache directory: pass --cache")?;
     let objects = corpus::objects_matching(&cache, args.filter.as_deref())?;
-    let (prepared, skipped) = vm::prepare(&objects, &profile);
+    let (prepared, skipped) = vm::prepare_programs(&objects, &profile, args.untested);
     let programs: Vec<NamedRequest> = prepared
         .iter()
         .map(|p| NamedRequest {

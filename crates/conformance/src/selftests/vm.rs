@@ -47,6 +47,19 @@ pub fn prepare(
     objects: &[PathBuf],
     profile: &KernelProfile,
 ) -> (Vec<Prepared>, BTreeMap<String, u64>) {
+    prepare_programs(objects, profile, false)
+}
+
+/// [`prepare`], with `untested` also the programs no annotation gives a
+/// verdict (auxiliary programs, and those of objects the selftests load
+/// from their own C tests): the kernel's answer is what bpfcheck is
+/// compared with, so a program needs no expected verdict. 6.1's selftests
+/// mostly predate the annotations.
+pub fn prepare_programs(
+    objects: &[PathBuf],
+    profile: &KernelProfile,
+    untested: bool,
+) -> (Vec<Prepared>, BTreeMap<String, u64>) {
     let vmlinux = profile.btf.as_ref().and_then(|b| b.btf().ok());
     let mut out = Vec::new();
     let mut skipped = BTreeMap::new();
@@ -64,7 +77,7 @@ pub fn prepare(
                 skip("bad annotation");
                 continue;
             };
-            if spec.auxiliary || !spec.has_verdict {
+            if !untested && (spec.auxiliary || !spec.has_verdict) {
                 skip("not a test");
                 continue;
             }
