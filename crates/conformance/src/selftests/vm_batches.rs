@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bpfcheck_report::KernelSide;
 use bpfcheck_vmoracle::protocol::{Batch, NamedRequest};
 use bpfcheck_vmoracle::qemu::VmConfig;
+use bpfcheck_vmoracle::results::exit_text;
 use bpfcheck_vmoracle::session;
 use serde::{Deserialize, Serialize};
 
@@ -144,6 +145,9 @@ pub struct Progress {
     pub elapsed: Duration,
     /// The slowest load of the last batch and its wall time.
     pub slowest: Option<(String, Duration)>,
+    /// When the last batch left programs without an answer: how its last
+    /// VM ended and the last lines of that VM's console.
+    pub trouble: Option<String>,
 }
 
 impl Progress {
@@ -163,8 +167,13 @@ impl Progress {
             .as_ref()
             .map(|(n, d)| format!("; slowest {n} {:.1} s", d.as_secs_f64()))
             .unwrap_or_default();
+        let trouble = self
+            .trouble
+            .as_ref()
+            .map(|t| format!("\n{t}"))
+            .unwrap_or_default();
         format!(
-            "batch {}/{}: {}/{} programs done ({} resumed), {} timed out, {} without an answer, {} VMs, {secs} s{eta}{slow}",
+            "batch {}/{}: {}/{} programs done ({} resumed), {} timed out, {} without an answer, {} VMs, {secs} s{eta}{slow}{trouble}",
             self.batch,
             self.batches,
             self.done,
@@ -172,7 +181,7 @@ impl Progress {
             self.resumed,
             self.timed_out,
             self.missing,
-            self.vms
+            self.vms,
         )
     }
 }
@@ -253,6 +262,22 @@ pub fn run_batches(
                 release: report.release.clone(),
             });
         }
+        let trouble = (report.missing.iter().any(|m| !m.timed_out)).then(|| {
+            let tail: Vec<&str> = report
+                .console_tail
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .rev()
+                .take(12)
+                .collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!(
+                "  last VM: {}; console tail:\n    {}",
+                exit_text(&report.exit),
+                tail.join("\n    ")
+            )
+        });
         file.append(&batch_answers)?;
         for a in batch_answers {
             if let Some(&i) = chunk.iter().find(|&&i| programs[i].name == a.name) {
@@ -275,6 +300,7 @@ pub fn run_batches(
             vms,
             elapsed: start.elapsed(),
             slowest,
+            trouble,
         });
     }
     Ok(Outcome {
@@ -350,6 +376,7 @@ mod tests {
             vms: 3,
             elapsed: Duration::from_secs(100),
             slowest: Some(("o:p".into(), Duration::from_millis(2500))),
+            trouble: None,
         };
         assert_eq!(
             p.line(),
