@@ -32,6 +32,9 @@ pub struct Answer {
     /// The per-program timeout ended its VM.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub timed_out: bool,
+    /// The per-program timeout of the run that timed it out, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_timeout_s: Option<u64>,
     /// Why there is no answer (crash, hang, timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<String>,
@@ -45,8 +48,20 @@ pub struct Answer {
 
 impl Answer {
     /// Whether `--resume` should leave it alone: answered, refused by the
-    /// guest's set-up, or timed out (a second try would take as long). A
-    /// program lost to a crash is tried again.
+    /// guest's set-up, or timed out under a per-program timeout at least
+    /// `timeout` (a second try would take as long; a longer timeout tries
+    /// again). A program lost to a crash is tried again.
+    pub fn is_final_under(&self, timeout: Option<Duration>) -> bool {
+        let timed_out_for_good = self.timed_out
+            && match (timeout, self.program_timeout_s) {
+                (None, _) => false,
+                (Some(t), Some(had)) => t.as_secs() <= had,
+                (Some(_), None) => true,
+            };
+        self.kernel.is_some() || self.setup_error.is_some() || timed_out_for_good
+    }
+
+    /// [`Answer::is_final_under`] the timeout it was given.
     pub fn is_final(&self) -> bool {
         self.kernel.is_some() || self.setup_error.is_some() || self.timed_out
     }
@@ -218,7 +233,11 @@ pub fn run_batches(
         .map(|p| earlier.get(&p.name).cloned())
         .collect();
     let todo: Vec<usize> = (0..programs.len())
-        .filter(|&i| !answers[i].as_ref().is_some_and(Answer::is_final))
+        .filter(|&i| {
+            !answers[i]
+                .as_ref()
+                .is_some_and(|a| a.is_final_under(cfg.program_timeout))
+        })
         .collect();
     let resumed = programs.len() - todo.len();
     let mut release = answers.iter().flatten().find_map(|a| a.release.clone());
@@ -246,6 +265,7 @@ pub fn run_batches(
                 kernel: r.kernel.clone(),
                 setup_error: r.setup_error.clone(),
                 timed_out: false,
+                program_timeout_s: None,
                 missing: None,
                 wall_us: Some(r.wall_us),
                 release: report.release.clone(),
@@ -257,6 +277,10 @@ pub fn run_batches(
                 kernel: None,
                 setup_error: None,
                 timed_out: m.timed_out,
+                program_timeout_s: m
+                    .timed_out
+                    .then(|| cfg.program_timeout.map(|t| t.as_secs()))
+                    .flatten(),
                 missing: Some(m.reason.clone()),
                 wall_us: None,
                 release: report.release.clone(),
@@ -332,6 +356,7 @@ mod tests {
             }),
             setup_error: None,
             timed_out,
+            program_timeout_s: timed_out.then_some(60),
             missing: (!kernel).then(|| "x".to_owned()),
             wall_us: None,
             release: Some("6.1.0-test".into()),
@@ -356,6 +381,11 @@ mod tests {
         assert!(got["o:a"].is_final() && got["o:a"].kernel.is_some());
         assert!(got["o:b"].is_final() && got["o:b"].timed_out);
         assert!(!answer("o:d", false, false).is_final());
+        // A longer timeout tries a timed-out program again.
+        let b = &got["o:b"];
+        assert!(b.is_final_under(Some(Duration::from_secs(60))));
+        assert!(!b.is_final_under(Some(Duration::from_secs(600))));
+        assert!(!b.is_final_under(None));
         // `fresh` starts over.
         drop(AnswerFile::open(&p, true).unwrap());
         assert!(read_answers(&p).unwrap().is_empty());
