@@ -171,14 +171,14 @@ fn run() -> Result<(), String> {
     let outcome = outcome?;
     let mut answers = vec![None; prepared.len()];
     let (mut setup_errors, mut missing) = (0u64, 0u64);
-    let mut timed_out = Vec::new();
+    let mut timed_out: Vec<(String, String)> = Vec::new();
     for (slot, a) in answers.iter_mut().zip(&outcome.answers) {
         let Some(a) = a else {
             missing += 1;
             continue;
         };
         if a.timed_out {
-            timed_out.push(a.name.clone());
+            timed_out.push((a.name.clone(), a.missing.clone().unwrap_or_default()));
         } else if a.setup_error.is_some() {
             setup_errors += 1;
         } else if a.kernel.is_none() {
@@ -195,7 +195,7 @@ fn run() -> Result<(), String> {
             "skipped": skipped,
             "missing": missing,
             "setup_errors": setup_errors,
-            "timed_out": timed_out,
+            "timed_out": timed_out.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             "resumed": outcome.resumed,
             "vms": outcome.vms,
             "wall_seconds": wall.as_secs_f64(),
@@ -218,8 +218,8 @@ fn run() -> Result<(), String> {
         missing,
         setup_errors
     );
-    for name in &timed_out {
-        println!("  timed out (> {} s): {name}", args.program_timeout);
+    for (name, why) in &timed_out {
+        println!("  {name}: {why}");
     }
     for (why, n) in &skipped {
         println!("  left out: {n:>5}  {why}");
