@@ -61,6 +61,7 @@ pub mod corpus;
 pub mod run;
 pub mod summary;
 pub mod vm;
+pub mod vm_batches;
 
 pub use annotations::{MsgPattern, Spec, match_msgs, parse_tags, spec_of};
 pub use bpfcheck_obj::HostResolver;

@@ -328,6 +328,17 @@ pub struct WalkV6_1 {
     /// a kptr field is unsupported.
     #[serde(default)]
     pub kptr_tags: bool,
+    /// Global functions of 6.1 (`do_check_subprogs`, `btf_check_func_arg_match`):
+    /// every global subprogram is verified before the main program, called
+    /// or not; a call matches the registers against the BTF prototype
+    /// argument by argument (`check_mem_reg` sizes, forward-declared
+    /// pointees refused with `arg#%d reference type('%s %s') size cannot
+    /// be determined`); the messages name no function (`Caller passes
+    /// invalid args into func#%d`, `Func#%d is global and valid.
+    /// Skipping.`); a call does not invalidate packet pointers. Not
+    /// modelled: a program with a global subprogram is unsupported.
+    #[serde(default)]
+    pub global_funcs: bool,
 }
 
 impl WalkV6_1 {
@@ -352,6 +363,7 @@ impl WalkV6_1 {
         var_off_stack: true,
         btf_tracing_args_plain: true,
         kptr_tags: true,
+        global_funcs: true,
     };
 }
 

@@ -3,6 +3,8 @@
 //! before the walk, naming the switch. The modelled switches act in
 //! `check` (module `check::v6_1`).
 
+use bpfcheck_btf::types::Linkage;
+use bpfcheck_btf::{Btf, BtfTypeId, Type};
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::{LoadRequest, RawInsn, op};
 
@@ -26,6 +28,22 @@ fn jumps_to_itself(insn: &RawInsn) -> bool {
         && insn.off == -1
         && insn.code & 0xf0 != op::CALL
         && insn.code & 0xf0 != op::EXIT
+}
+
+/// The first instruction of a global subprogram other than the main
+/// program, by its `func_info` and BTF.
+fn global_subprog(req: &LoadRequest) -> Option<usize> {
+    if req.func_info.len() < 2 {
+        return None;
+    }
+    let btf = Btf::parse(req.prog_btf.as_deref()?).ok()?;
+    req.func_info
+        .iter()
+        .skip(1)
+        .find_map(|fi| match btf.type_by_id(BtfTypeId(fi.type_id)) {
+            Ok(Type::Func(f)) if f.linkage() == Linkage::Global => Some(fi.insn_off as usize),
+            _ => None,
+        })
 }
 
 /// The first 6.1 walk behaviour not modelled that `req` would meet, by
@@ -55,6 +73,11 @@ pub(crate) fn unmodelled(req: &LoadRequest, profile: &KernelProfile) -> Option<U
         {
             return refuse("6.1's spin lock and timer rules", "lock_rules", i);
         }
+    }
+    if v.global_funcs
+        && let Some(at) = global_subprog(req)
+    {
+        return refuse("global functions verified first", "global_funcs", at);
     }
     if v.loops_without_entries {
         let scc = crate::check::compute_scc(&req.insns);

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use bpfcheck_report::KernelSide;
-use bpfcheck_sys::{Kernel, LoadOptions, LoadOutcome};
+use bpfcheck_sys::{Kernel, LoadOptions, LoadOutcome, MAX_LOG_SIZE};
 
 use crate::protocol::{
     Batch, GuestEvent, LOG_STATS, ProgramResult, error_line, last_insn_of_log, parse_uptime_ms,
@@ -34,10 +34,32 @@ pub fn run_batch(kernel: &Kernel, batch: &Batch, mut emit: impl FnMut(&GuestEven
     for (index, named) in batch.programs.iter().enumerate() {
         emit(&GuestEvent::Loading { index });
         let start = Instant::now();
-        let outcome = kernel.load(&named.request, &opts);
+        let mut outcome = kernel.load(&named.request, &opts);
+        let mut first_log = None;
+        if batch.log_size == 0
+            && let Ok(out) = &outcome
+            && log_overflowed_unsized(out, opts.log_size)
+        {
+            let big = LoadOptions {
+                log_size: RETRY_LOG_SIZE.min(MAX_LOG_SIZE),
+                ..opts
+            };
+            first_log = Some(out.log.clone());
+            outcome = kernel.load(&named.request, &big);
+        }
         let wall_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         let result = match outcome {
-            Ok(out) => describe(&named.name, &out, batch.log_level, wall_us),
+            Ok(out) => {
+                let mut r = describe(&named.name, &out, batch.log_level, wall_us);
+                if let (Some(first), Some(k)) = (first_log, r.kernel.as_mut()) {
+                    // The verdict, error line and counts are the whole
+                    // log's; the text sent back is the first buffer's, so
+                    // that tens of megabytes do not cross the serial line.
+                    k.log = k.log.as_ref().map(|_| first);
+                    r.log_retried = true;
+                }
+                r
+            }
             Err(e) => ProgramResult {
                 name: named.name.clone(),
                 kernel: None,
@@ -52,6 +74,22 @@ pub fn run_batch(kernel: &Kernel, batch: &Batch, mut emit: impl FnMut(&GuestEven
             result: Box::new(result),
         });
     }
+}
+
+/// Log buffer of the second load of a program whose log overflowed the
+/// first on a kernel that cannot say how much it needed (before 6.4). Those
+/// kernels answer `ENOSPC` for any full log, whatever the verifier decided
+/// (a 1M-instruction walk logs tens of megabytes at level 1).
+const RETRY_LOG_SIZE: usize = 128 << 20;
+
+/// `ENOSPC` with a full buffer and no `log_true_size`: the log, not the
+/// program, was refused.
+fn log_overflowed_unsized(out: &LoadOutcome, log_size: usize) -> bool {
+    out.errno == Some(libc::ENOSPC)
+        && out.log_true_size == 0
+        && log_size != 0
+        && out.log.len() + 1 >= log_size
+        && !out.log_retried
 }
 
 /// The result for a program that reached `BPF_PROG_LOAD`. The log keeps the

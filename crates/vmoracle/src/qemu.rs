@@ -45,6 +45,12 @@ pub struct VmConfig {
     pub cpu: String,
     /// Wall-clock limit for the whole run, boot included.
     pub timeout: Duration,
+    /// Wall-clock limit for one program, from its `loading` event to its
+    /// result: a program that keeps the verifier busy longer ends the VM
+    /// with [`VmExit::ProgramTimedOut`] (under TCG a 1M-instruction walk
+    /// takes tens of seconds, and one slow program must not eat the run's
+    /// whole budget). `None`: only [`VmConfig::timeout`] applies.
+    pub program_timeout: Option<Duration>,
     /// Where the initramfs and the logs are written.
     pub work_dir: PathBuf,
     /// Extra kernel command-line words.
@@ -62,6 +68,7 @@ impl VmConfig {
             machine: "q35".to_owned(),
             cpu: "max".to_owned(),
             timeout: Duration::from_secs(120),
+            program_timeout: None,
             work_dir,
             extra_append: String::new(),
         }
@@ -146,6 +153,10 @@ pub enum VmExit {
     Stopped(String),
     /// The timeout expired; QEMU was killed.
     TimedOut,
+    /// One program was being loaded for longer than
+    /// [`VmConfig::program_timeout`]; QEMU was killed. The index is the
+    /// program's in the batch this VM was given.
+    ProgramTimedOut(usize),
 }
 
 /// What one VM run produced.
@@ -160,6 +171,9 @@ pub struct VmRun {
     pub host_to_hello_ms: Option<u64>,
     /// From QEMU's start to its end (or kill), milliseconds.
     pub total_ms: u64,
+    /// From QEMU's start to the `loading` event of the program that had
+    /// no result when the VM ended, milliseconds.
+    pub in_flight_since_ms: Option<u64>,
     /// How it ended.
     pub exit: VmExit,
     /// The last lines of the console, for diagnosis.
@@ -225,6 +239,8 @@ struct Collector {
     finished_at: Option<Instant>,
     done: bool,
     fatal: Option<String>,
+    /// The program being loaded and since when (host time).
+    in_flight: Option<(usize, Instant)>,
 }
 
 impl Collector {
@@ -237,7 +253,14 @@ impl Collector {
             finished_at: None,
             done: false,
             fatal: None,
+            in_flight: None,
         }
+    }
+
+    /// The program in flight for longer than `limit`, if any.
+    fn overdue(&self, limit: Option<Duration>) -> Option<usize> {
+        let (index, since) = self.in_flight?;
+        (since.elapsed() > limit?).then_some(index)
     }
 
     fn lines(&mut self, lines: &[String]) {
@@ -258,7 +281,8 @@ impl Collector {
                     self.fatal = Some(message.clone());
                     self.finished_at = Some(Instant::now());
                 }
-                GuestEvent::Loading { .. } | GuestEvent::Result { .. } => {}
+                GuestEvent::Loading { index } => self.in_flight = Some((*index, Instant::now())),
+                GuestEvent::Result { .. } => self.in_flight = None,
             }
             self.events.push(event);
         }
@@ -364,14 +388,27 @@ pub fn run(cfg: &VmConfig, batch: &Batch) -> Result<VmRun, VmError> {
             got.lines(&tail.read_lines().unwrap_or_default());
             break VmExit::TimedOut;
         }
+        if let Some(index) = got.overdue(cfg.program_timeout) {
+            kill(&mut child);
+            // A result that arrived at the last moment still counts.
+            got.lines(&tail.read_lines().unwrap_or_default());
+            break match got.in_flight {
+                Some((i, _)) if i == index => VmExit::ProgramTimedOut(index),
+                _ => VmExit::Stopped("killed after a program timed out".to_owned()),
+            };
+        }
         std::thread::sleep(POLL);
     };
     let total_ms = elapsed_ms(start);
+    let in_flight_since_ms = got
+        .in_flight
+        .map(|(_, t)| u64::try_from(t.duration_since(start).as_millis()).unwrap_or(u64::MAX));
     Ok(VmRun {
         events: got.events,
         noise_lines: got.noise_lines,
         host_to_hello_ms: got.host_to_hello_ms,
         total_ms,
+        in_flight_since_ms,
         exit,
         console_tail: file_tail(&cfg.console_path(), CONSOLE_TAIL_LINES),
         qemu_stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),

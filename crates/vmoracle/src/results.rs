@@ -32,6 +32,10 @@ pub struct Missing {
     pub name: String,
     /// Why there is no answer.
     pub reason: String,
+    /// The VM was ended because this program was being loaded for longer
+    /// than the per-program timeout (it is not tried again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
 }
 
 /// One VM of a run.
@@ -106,6 +110,9 @@ pub struct ReportBuilder {
     names: Vec<String>,
     slots: Vec<Option<ProgramResult>>,
     crashes: Vec<u8>,
+    /// Seconds a program was in flight when the per-program timeout
+    /// ended its VM.
+    timed_out: Vec<Option<u64>>,
     last_in_flight: Option<usize>,
 }
 
@@ -130,6 +137,7 @@ impl ReportBuilder {
             names: batch.programs.iter().map(|p| p.name.clone()).collect(),
             slots: vec![None; n],
             crashes: vec![0; n],
+            timed_out: vec![None; n],
             last_in_flight: None,
         }
     }
@@ -138,13 +146,20 @@ impl ReportBuilder {
     /// not given up.
     pub fn remaining(&self) -> Vec<usize> {
         (0..self.slots.len())
-            .filter(|&i| self.slots[i].is_none() && self.crashes[i] < CRASHES_TO_GIVE_UP)
+            .filter(|&i| {
+                self.slots[i].is_none()
+                    && self.crashes[i] < CRASHES_TO_GIVE_UP
+                    && self.timed_out[i].is_none()
+            })
             .collect()
     }
 
     /// Adds a VM that was given the programs `index_map` (its batch index
     /// `j` is this batch's `index_map[j]`). Returns whether another VM could
     /// answer more: the VM crashed or timed out and programs remain.
+    ///
+    /// A program that ended its VM by the per-program timeout is given up
+    /// at once: the next VM would spend as long on it again.
     pub fn add_run(&mut self, index_map: &[usize], run: &VmRun) -> bool {
         let mut boot = None;
         let mut done = None;
@@ -175,7 +190,20 @@ impl ReportBuilder {
                 GuestEvent::Fatal { .. } => {}
             }
         }
-        let ended_early = matches!(run.exit, VmExit::Stopped(_) | VmExit::TimedOut);
+        let ended_early = matches!(
+            run.exit,
+            VmExit::Stopped(_) | VmExit::TimedOut | VmExit::ProgramTimedOut(_)
+        );
+        if let VmExit::ProgramTimedOut(j) = run.exit
+            && let Some(&i) = index_map.get(j)
+            && self.slots.get(i).is_some_and(Option::is_none)
+        {
+            let since_loading = run
+                .total_ms
+                .saturating_sub(run.in_flight_since_ms.unwrap_or(run.total_ms));
+            self.timed_out[i] = Some(since_loading / 1000);
+            in_flight = None;
+        }
         if ended_early && let Some(i) = in_flight {
             self.crashes[i] = self.crashes[i].saturating_add(1);
         }
@@ -219,7 +247,12 @@ impl ReportBuilder {
                 self.report.programs.push(r);
                 continue;
             }
-            let reason = if self.crashes[i] >= CRASHES_TO_GIVE_UP {
+            let timed_out = self.timed_out[i];
+            let reason = if let Some(secs) = timed_out {
+                format!(
+                    "timed out: the kernel was still loading it after {secs} s (per-program timeout)"
+                )
+            } else if self.crashes[i] >= CRASHES_TO_GIVE_UP {
                 format!(
                     "the VM died while the kernel was loading it, {} times (crash or hang; see the console tail)",
                     self.crashes[i]
@@ -241,11 +274,15 @@ impl ReportBuilder {
                     VmExit::TimedOut => {
                         format!("the run timed out before it was loaded ({vms} VMs)")
                     }
+                    VmExit::ProgramTimedOut(_) => {
+                        format!("another program timed out before it was loaded ({vms} VMs)")
+                    }
                 }
             };
             self.report.missing.push(Missing {
                 name: self.names[i].clone(),
                 reason,
+                timed_out: timed_out.is_some(),
             });
         }
         self.report
@@ -260,6 +297,9 @@ pub fn exit_text(exit: &VmExit) -> String {
         VmExit::Fatal(m) => format!("init failed: {m}"),
         VmExit::Stopped(s) => format!("QEMU exited early ({s})"),
         VmExit::TimedOut => "timed out; QEMU killed".to_owned(),
+        VmExit::ProgramTimedOut(i) => {
+            format!("program {i} of the VM's batch timed out; QEMU killed")
+        }
     }
 }
 
@@ -300,6 +340,7 @@ mod tests {
             noise_lines: 0,
             host_to_hello_ms: Some(900),
             total_ms: 1000,
+            in_flight_since_ms: None,
             exit,
             console_tail: "Kernel panic".into(),
             qemu_stderr: String::new(),

@@ -163,3 +163,39 @@ fn a_vm_that_dies_during_boot_is_replaced() {
     assert_eq!(report.exit, VmExit::Completed);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_slow_program_is_timed_out_and_the_batch_goes_on() {
+    let dir = scratch("program-timeout");
+    // The first "VM" hangs in program 0; the second (given programs 1 and
+    // 2 as its 0 and 1) answers both.
+    let result = |i: usize, name: &str| {
+        RESULT0
+            .replace("\"index\":0", &format!("\"index\":{i}"))
+            .replace("prog0", name)
+    };
+    let body = format!(
+        "if [ ! -e \"$chan.first\" ]; then : > \"$chan.first\"; printf '%s\\n' '{{\"event\":\"hello\",\"release\":\"x\",\"uptime_ms\":1,\"programs\":3}}' '{{\"event\":\"loading\",\"index\":0}}' > \"$chan\"; exec sleep 60; fi\nprintf '%s\\n' '{{\"event\":\"hello\",\"release\":\"x\",\"uptime_ms\":1,\"programs\":2}}' '{}' '{}' '{{\"event\":\"done\",\"uptime_ms\":2}}' > \"$chan\"",
+        result(0, "prog1"),
+        result(1, "prog2")
+    );
+    let mut cfg = config(&dir, fake_qemu(&dir, &body), Duration::from_secs(30));
+    cfg.program_timeout = Some(Duration::from_millis(500));
+    let start = std::time::Instant::now();
+    // One VM allowed: the timed-out one does not count.
+    let report = run_resuming(&cfg, &batch(3), 1).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(report.attempts.len(), 2);
+    assert_eq!(report.attempts[0].exit, VmExit::ProgramTimedOut(0));
+    let names: Vec<&str> = report.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["prog1", "prog2"]);
+    assert_eq!(report.missing.len(), 1);
+    assert_eq!(report.missing[0].name, "prog0");
+    assert!(report.missing[0].timed_out);
+    assert!(
+        report.missing[0].reason.contains("timed out"),
+        "{}",
+        report.missing[0].reason
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,7 +9,7 @@
 //! externs) are counted apart, as are those the annotations say are not
 //! for a privileged x86-64 run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use bpfcheck_btf::Btf;
@@ -44,43 +44,39 @@ impl Prepared {
     }
 }
 
-/// What [`prepare_with`] loads besides what [`prepare`] does.
-#[derive(Clone, Debug, Default)]
-pub struct PrepareOptions {
-    /// Also the programs without a verdict annotation: the guest kernel's
-    /// answer is the judge, the annotation is not needed. Most `fentry`,
-    /// `fexit` and LSM programs of the selftests have none.
-    pub unannotated: bool,
-    /// The guest kernel's configuration (the `config` fetched beside its
-    /// image), for `__kconfig` externs. With it, `__ksym` functions and
-    /// typed variables resolve in the profile's BTF (the guest's own), as
-    /// libbpf would resolve them in the guest; address-only `__ksym`s
-    /// still cannot be prepared.
-    pub kconfig: Option<std::collections::HashMap<String, String>>,
-}
-
 /// The programs of `objects` to load, in order, and how many were left out
 /// by reason.
 pub fn prepare(
     objects: &[PathBuf],
     profile: &KernelProfile,
 ) -> (Vec<Prepared>, BTreeMap<String, u64>) {
-    prepare_with(objects, profile, &PrepareOptions::default())
+    prepare_programs(objects, profile, false, None)
 }
 
-/// [`prepare`], with more programs as `with` says.
-pub fn prepare_with(
+/// [`prepare`], with `untested` also the programs no annotation gives a
+/// verdict (auxiliary programs, and those of objects the selftests load
+/// from their own C tests): the kernel's answer is what bpfcheck is
+/// compared with, so a program needs no expected verdict. 6.1's selftests
+/// mostly predate the annotations.
+///
+/// With `kconfig`, the guest kernel's configuration (the `config` fetched
+/// beside its image), externs resolve as libbpf would resolve them in the
+/// guest: `__kconfig` from it, `__ksym` functions and typed variables by
+/// name in the profile's BTF (the guest's own); address-only `__ksym`s
+/// still cannot be prepared. Without it, no extern resolves.
+pub fn prepare_programs(
     objects: &[PathBuf],
     profile: &KernelProfile,
-    with: &PrepareOptions,
+    untested: bool,
+    kconfig: Option<&HashMap<String, String>>,
 ) -> (Vec<Prepared>, BTreeMap<String, u64>) {
     let vmlinux = profile.btf.as_ref().and_then(|b| b.btf().ok());
-    let resolver = with.kconfig.as_ref().map(|kconfig| {
+    let resolver = kconfig.map(|kconfig| {
         let v = &profile.version;
         let code =
             (u32::from(v.major) << 16) | (u32::from(v.minor) << 8) | u32::from(v.patch.min(255));
         GuestResolver {
-            kconfig: HostResolver::new(None, kconfig.clone(), Default::default(), code),
+            kconfig: HostResolver::new(None, kconfig.clone(), HashMap::new(), code),
             vmlinux,
         }
     });
@@ -100,7 +96,7 @@ pub fn prepare_with(
                 skip("bad annotation");
                 continue;
             };
-            if spec.auxiliary || (!spec.has_verdict && !with.unannotated) {
+            if !untested && (spec.auxiliary || !spec.has_verdict) {
                 skip("not a test");
                 continue;
             }
@@ -139,9 +135,7 @@ pub fn prepare_with(
     (out, skipped)
 }
 
-/// Externs as libbpf resolves them in the guest: `__kconfig` from the
-/// guest's configuration, `__ksym` functions and typed variables by name
-/// in its BTF (the profile's). Address-only `__ksym`s stay unresolved.
+/// Externs as libbpf resolves them in the guest (see [`prepare_programs`]).
 struct GuestResolver<'a> {
     kconfig: HostResolver,
     vmlinux: Option<&'a Btf<'static>>,

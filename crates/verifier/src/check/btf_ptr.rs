@@ -470,6 +470,12 @@ impl<'a> Checker<'a> {
         let RegState::PtrToBtfId { ptr, btf } = reg else {
             return Err(self.unsupported("helper memory arguments of this pointer type"));
         };
+        if self.profile.features.walk_v6_1.helper_arg_types {
+            // 6.1 takes no BTF pointer as helper memory (`trusted_ptr_` is
+            // not in its lists, and it prints the type its own way).
+            return Err(self
+                .unsupported("helper argument types of kernel 6.1 (walk_v6_1.helper_arg_types)"));
+        }
         let trusted = btf.trust == Trust::Trusted && btf.mem == MemKind::Kernel;
         if !trusted || (ptr.maybe_null && !arg.maybe_null()) {
             if self.profile.features.walk_v7.ctx_as_memory {

@@ -198,7 +198,9 @@ impl Checker<'_> {
         for (j, t) in slot.types.iter_mut().enumerate() {
             if j >= SLOT_SIZE - width {
                 *t = SlotType::Spill;
-            } else if !matches!(*t, SlotType::Zero | SlotType::Invalid) {
+            } else if *t != SlotType::Invalid {
+                // 6.1's `scrub_spilled_slot`: zeros too (6.12's
+                // `mark_stack_slot_misc` keeps them).
                 *t = SlotType::Misc;
             }
         }

@@ -174,7 +174,13 @@ impl Walk<'_> {
         let here = i64::try_from(t).unwrap_or(i64::MAX);
         match self.push(t, here + width, Edge::FallThrough, false)? {
             Step::Descend => Ok(Step::Descend),
-            Step::Done if visit_callee => self.push(t, callee, Edge::Branch, false),
+            // A function reference's edge may close a loop (a callback
+            // naming a function being visited: `bpf_pseudo_func` is
+            // `push_insn`'s `loop_ok`); a call's may not.
+            Step::Done if visit_callee => {
+                let func_ref = is_ldimm64(&self.insns[t]);
+                self.push(t, callee, Edge::Branch, func_ref)
+            }
             Step::Done => Ok(Step::Done),
         }
     }
@@ -283,6 +289,24 @@ mod tests {
             run(&prog, "5.10").unwrap_err(),
             "back-edge from insn 1 to 2"
         );
+    }
+
+    #[test]
+    fn a_callback_may_name_a_function_being_visited() {
+        // 0: call 3; 1: r0 = 0; 2: exit; 3-4: r1 = &func(3); 5: r0 = 0;
+        // 6: exit. The reference at 3 names its own function: a loop the
+        // kernel allows for references (6.1's `loop_ok`), not for calls.
+        let prog = [
+            RawInsn::new(0x85, 0, 1, 0, 2),
+            RawInsn::new(0xb7, 0, 0, 0, 0),
+            RawInsn::new(0x95, 0, 0, 0, 0),
+            RawInsn::new(0x18, 1, 4, 0, -1),
+            RawInsn::new(0, 0, 0, 0, 0),
+            RawInsn::new(0xb7, 0, 0, 0, 0),
+            RawInsn::new(0x95, 0, 0, 0, 0),
+        ];
+        assert_eq!(run(&prog, "6.1"), Ok(()));
+        assert_eq!(run(&prog, "6.12"), Ok(()));
     }
 
     #[test]

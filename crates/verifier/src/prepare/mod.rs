@@ -26,7 +26,10 @@ pub(crate) mod subprogs;
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_uapi::LoadRequest;
 
-use crate::{error::Stop, log::Log};
+use crate::{
+    error::{Stop, Unsupported},
+    log::Log,
+};
 
 /// Runs the passes; stops at the first refusal, as the kernel does.
 /// Gives the kfuncs the program calls.
@@ -36,6 +39,16 @@ pub(crate) fn run(
     log: &mut Log,
 ) -> Result<kfunc::KfuncTab, Stop> {
     attr::check(req, profile)?;
+    if !profile.features.exceptions && matches!(exception_cb::find(req), Ok(Some(_))) {
+        // Such a kernel ignores the decl tag: the callback is a subprogram
+        // only if something calls it, and `func_info` then may count one
+        // function more than the kernel's subprograms (its
+        // `check_btf_func` count check is not modelled).
+        return Err(Stop::Unsupported(Unsupported::new(
+            "an exception callback (decl tag) on a kernel without exceptions",
+            None,
+        )));
+    }
     let mut kfuncs = kfunc::KfuncTab::default();
     let (subprog_starts, exception_cb) = subprogs::discover(req, profile, log, &mut kfuncs)?;
     subprogs::check_ranges(&req.insns, &subprog_starts, &profile.isa)?;
