@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
             log_level: LOG_STATS,
         };
         group.bench_function(&name, |b| {
-            b.iter(|| verify(black_box(&req), &profile, &opts).verdict)
+            b.iter(|| verify(black_box(&req), &profile, &opts).verdict);
         });
     }
     group.finish();
