@@ -448,8 +448,14 @@
 //!   reads starting among the 12 `u64` arguments; the writable kind's
 //!   first word only as a whole 8-byte read) and perf events
 //!   (`pe_prog_is_valid_access`: whole registers, narrow reads of
-//!   `sample_period` and `addr`); `tp_btf` programs (module
-//!   `check::btf_ptr`, `btf_ctx_access` over the tracepoint's prototype):
+//!   `sample_period` and `addr`); `tp_btf`, `fentry` and `fexit` programs
+//!   (module `check::btf_ptr`, `btf_ctx_access` over the tracepoint's or
+//!   the traced function's prototype; `fexit` also reads the return value
+//!   in the slot after the arguments; a traced function's pointer
+//!   arguments are flagless `ptr_`, a tracepoint's trusted, 6.1's all
+//!   flagless; `prepare::attach` refuses what `btf_distill_func_proto`
+//!   refuses, with its messages, and answers `unsupported` for targets on
+//!   the configuration-dependent deny lists):
 //!   `func '%s' offset %d is not multiple of 8`, `… doesn't have %d-th
 //!   argument`, `… has type %s. Only pointer access is allowed`, `… size
 //!   %d must be 8`, `… type %s is not a struct`; a pointer to a struct
@@ -813,11 +819,14 @@
 //!   per-instruction encoding checks are still applied in instruction
 //!   order after the passes above (the kernel applies them only where a
 //!   path reaches, after earlier state errors); such rejections carry no log.
-//! - BTF attach targets past their kind checks for fentry, fexit,
-//!   fmod_ret, LSM and iterator programs (their walks, error-injection
-//!   and sleepable lists, registered iterators); freplace
+//! - BTF attach targets past their kind checks for fmod_ret, LSM,
+//!   sleepable tracing and iterator programs (their walks, error-injection
+//!   and sleepable lists, registered iterators); the kernel's finding of
+//!   a traced function's address (taken to exist when its BTF does);
+//!   freplace
 //!   (`attach_prog_fd`) and struct_ops programs; `tp_btf` tracepoints on
-//!   `raw_tp_null_args`; BTF pointers as kfunc arguments, `MEM_ALLOC`
+//!   `raw_tp_null_args`; NULL or untrusted pointers to 6.18 kfuncs whose
+//!   `KF_TRUSTED_ARGS` is not proven, `MEM_ALLOC`
 //!   objects as helper arguments, per-CPU pointers to non-structs
 //!   (`__ksym` variables), stores through BTF pointers, walks
 //!   through a union to a listed field, 6.17's `rdonly_untrusted_mem`
