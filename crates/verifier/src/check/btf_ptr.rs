@@ -121,6 +121,16 @@ impl<'a> Checker<'a> {
             .ok_or_else(|| self.unsupported("BTF pointers without the kernel's BTF"))
     }
 
+    /// The name of kernel type `btf_id` as a register holds it.
+    pub(super) fn btf_type_name(&self, btf: &Btf<'_>, btf_id: u32) -> Result<TypeName, Stop> {
+        let name = btf
+            .type_by_id(BtfTypeId(btf_id))
+            .ok()
+            .and_then(|t| t.name().ok())
+            .unwrap_or("");
+        TypeName::new(name).ok_or_else(|| self.unsupported("BTF type names longer than 63 bytes"))
+    }
+
     fn invalid_ctx(&mut self, off: i32, size: i32) -> Stop {
         if !self.log.level1() && self.log.has_source_lines() {
             self.log.mark_inexact();
@@ -386,14 +396,7 @@ impl<'a> Checker<'a> {
                 via_union,
             } => (btf_id, field, tag, via_union),
         };
-        let name = btf
-            .type_by_id(BtfTypeId(btf_id))
-            .ok()
-            .and_then(|t| t.name().ok())
-            .unwrap_or("");
-        let Some(name) = TypeName::new(name) else {
-            return Err(self.unsupported("BTF type names longer than 63 bytes"));
-        };
+        let name = self.btf_type_name(btf, btf_id)?;
         let mut out = BtfPtr {
             btf_id,
             name,

@@ -186,7 +186,7 @@ impl Checker<'_> {
         pt: &Pointee,
     ) -> Result<(), Stop> {
         let name = desc.name.as_str();
-        let btf = self.kernel_btf_ref()?;
+        let btf = self.kernel_btf()?;
         let (have, off) = match reg {
             RegState::PtrToBtfId { ptr, btf: bp } => (bp.btf_id, ptr.off),
             _ => {
@@ -419,7 +419,7 @@ impl<'a> Checker<'a> {
                 }) else {
                     return Err(self.unsupported("kfunc bpf_rdonly_cast: its type id"));
                 };
-                let btf = self.kernel_btf_ref()?;
+                let btf = self.kernel_btf()?;
                 let is_struct = u32::try_from(id)
                     .ok()
                     .and_then(|id| btf.type_by_id(BtfTypeId(id)).ok())
@@ -434,15 +434,8 @@ impl<'a> Checker<'a> {
             }
             _ => return Ok(None),
         };
-        let btf = self.kernel_btf_ref()?;
-        let tname = btf
-            .type_by_id(BtfTypeId(btf_id))
-            .ok()
-            .and_then(|t| t.name().ok())
-            .unwrap_or("");
-        let Some(tname) = TypeName::new(tname) else {
-            return Err(self.unsupported("BTF type names longer than 63 bytes"));
-        };
+        let btf = self.kernel_btf()?;
+        let tname = self.btf_type_name(btf, btf_id)?;
         Ok(Some(RegState::PtrToBtfId {
             ptr: PtrFields {
                 off: 0,
@@ -470,7 +463,7 @@ impl<'a> Checker<'a> {
         else {
             return Err(self.unsupported("kfunc bpf_cast_to_kern_ctx: this program type"));
         };
-        let btf = self.kernel_btf_ref()?;
+        let btf = self.kernel_btf()?;
         let member = format!("BPF_PROG_TYPE_{}_kern", pname.to_ascii_uppercase());
         let found = btf
             .find_by_name_kind("bpf_ctx_convert", BtfKind::Struct)
@@ -494,15 +487,5 @@ impl<'a> Checker<'a> {
             ));
         }
         Ok(ty.0)
-    }
-
-    /// The kernel's BTF, borrowed from the profile.
-    fn kernel_btf_ref(&self) -> Result<&'a bpfcheck_btf::Btf<'static>, Stop> {
-        let profile: &'a bpfcheck_profile::KernelProfile = self.profile;
-        profile
-            .btf
-            .as_ref()
-            .and_then(|b| b.btf().ok())
-            .ok_or_else(|| self.unsupported("BTF pointers without the kernel's BTF"))
     }
 }

@@ -246,12 +246,7 @@ impl Checker<'_> {
         if kind != KptrKind::Unref {
             return Err(bad(reg_name.as_str()));
         }
-        let btf_k = self
-            .profile
-            .btf
-            .as_ref()
-            .and_then(|b| b.btf().ok())
-            .ok_or_else(|| self.unsupported("BTF pointers without the kernel's BTF"))?;
+        let btf_k = self.kernel_btf()?;
         match super::btf_match::ids_match(btf_k, btf.btf_id, ptr.off, target.btf_id, false) {
             Some(true) => Ok(()),
             Some(false) => Err(bad(reg_name.as_str())),
