@@ -55,7 +55,7 @@ fn judged_c_fixtures_agree_with_the_live_kernel() {
     let builtin = KernelProfile::builtin("6.18").unwrap();
     let host = bpfcheck_conformance::host_profile().expect("a profile for the running kernel");
     let resolver = HostResolver::probe();
-    let (mut judged, mut total) = (0, 0);
+    let (mut judged, mut total, mut cannot_judge) = (0, 0, 0);
     let mut differ = Vec::new();
     let mut must: Vec<&(&str, &str)> = MUST_JUDGE.iter().collect();
     let self_contained = objects("").into_iter().map(|p| (p, "", false));
@@ -74,6 +74,16 @@ fn judged_c_fixtures_agree_with_the_live_kernel() {
             total += 1;
             let (out, wall) = ask_kernel(&kernel, &p.request, LOG_LEVEL2)
                 .unwrap_or_else(|e| panic!("{file}:{name}: {e}"));
+            // This machine's kernel refuses trampoline programs before
+            // its verifier runs (EPERM, no log); Debian's kernels under
+            // QEMU judge them (`selftests-vm`).
+            let trampoline = ["fentry", "fexit", "fmod_ret", "lsm"]
+                .iter()
+                .any(|t| p.section.split(['/', '.']).next() == Some(t));
+            if trampoline && !out.accepted && out.errno == Some(1) && out.log.is_empty() {
+                cannot_judge += 1;
+                continue;
+            }
             let mut kside =
                 bpfcheck_conformance::selftests::run::kernel_side(&out, LOG_LEVEL2, wall);
             kside.log = Some(strip_stats_lines(&out.log, LOG_LEVEL2));
@@ -102,7 +112,8 @@ fn judged_c_fixtures_agree_with_the_live_kernel() {
         }
     }
     bpfcheck_conformance::report(&format!(
-        "C fixtures: {total} programs, {judged} judged by bpfcheck, {} differ from the live kernel",
+        "C fixtures: {total} programs, {cannot_judge} refused by this kernel before its verifier \
+         runs (trampolines), {judged} judged by bpfcheck, {} differ from the live kernel",
         differ.len()
     ));
     assert!(differ.is_empty(), "differences:\n{}", differ.join("\n"));
