@@ -273,21 +273,32 @@ fn logs_match_the_kernel_byte_for_byte() {
 
 #[test]
 fn structurally_sound_programs_are_not_guessed() {
-    // `do_check` models `r0 = 0; r1 = 0; exit`, but not the per-CPU
-    // BTF pointer argument of `bpf_per_cpu_ptr`: the program passes every
-    // check before interpretation and must then be reported as
+    // `do_check` models `r1 = 0; r2 = 0; call kfunc; r0 = 0; exit`, but not
+    // the allocated objects of `bpf_obj_new_impl`: the program passes
+    // every check before interpretation and must then be reported as
     // unsupported at the call, not judged.
-    let v = verify(
-        &req(vec![MOV0, i(0xb7, 1, 0, 0, 0), i(0x85, 0, 0, 0, 153), EXIT]),
-        &profile(),
-        &VerifyOptions::default(),
-    );
-    assert_eq!(v.verdict, Verdict::Unsupported);
+    let p = profile();
+    let btf = p.btf.as_ref().unwrap().btf().unwrap();
+    let obj_new = btf
+        .find_by_name_kind("bpf_obj_new_impl", bpfcheck_btf::BtfKind::Func)
+        .expect("6.18 has bpf_obj_new_impl")
+        .id()
+        .0;
+    let mut r = req(vec![
+        i(0xb7, 1, 0, 0, 0),
+        i(0xb7, 2, 0, 0, 0),
+        i(0x85, 0, 2, 0, obj_new as i32),
+        MOV0,
+        EXIT,
+    ]);
+    r.prog_type = ProgType::SCHED_CLS;
+    let v = verify(&r, &p, &VerifyOptions::default());
+    assert_eq!(v.verdict, Verdict::Unsupported, "{:?}", v.error);
     let u = v.unsupported.unwrap();
     assert_eq!(
         (u.feature.as_str(), u.insn),
         (
-            "helper argument type ARG_PTR_TO_PERCPU_BTF_ID",
+            "kfunc bpf_obj_new_impl: allocated objects and graph nodes (obj_new, list, rbtree)",
             Some(2.into())
         )
     );
