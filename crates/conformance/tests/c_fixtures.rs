@@ -53,17 +53,26 @@ fn judged_c_fixtures_agree_with_the_live_kernel() {
         return;
     };
     let builtin = KernelProfile::builtin("6.18").unwrap();
-    let host = bpfcheck_conformance::host_profile().expect("a profile for the running kernel");
+    let host = bpfcheck_conformance::host_profile();
+    if host.is_none() {
+        bpfcheck_sys::test_support::skipped(
+            "no bpfcheck profile for the running kernel",
+            "c_fixtures: fixtures/c/loader",
+        );
+    }
     let resolver = HostResolver::probe();
     let (mut judged, mut total, mut cannot_judge) = (0, 0, 0);
     let mut differ = Vec::new();
-    let mut must: Vec<&(&str, &str)> = MUST_JUDGE.iter().collect();
+    let mut must: Vec<&(&str, &str)> = MUST_JUDGE.iter().filter(|_| host.is_some()).collect();
     let self_contained = objects("").into_iter().map(|p| (p, "", false));
-    let loader = objects("loader").into_iter().map(|p| (p, "loader/", true));
+    let loader = objects("loader")
+        .into_iter()
+        .filter(|_| host.is_some())
+        .map(|p| (p, "loader/", true));
     for (path, dir, needs_kernel) in self_contained.chain(loader) {
         let file = format!("{dir}{}", path.file_name().unwrap().to_string_lossy());
-        let (profile, opts) = if needs_kernel {
-            (&host, resolver.load_options())
+        let (profile, opts) = if let (true, Some(host)) = (needs_kernel, &host) {
+            (host, resolver.load_options())
         } else {
             (&builtin, LoadOptions::default())
         };
