@@ -170,7 +170,7 @@ impl<'a> Checker<'a> {
         match self.btf_ctx_slot(&target, off, size)? {
             Ok(Slot::Scalar) => Ok(RegState::unknown()),
             Ok(Slot::Ptr(btf)) => Ok(RegState::PtrToBtfId {
-                ptr: fresh_ptr(0, false),
+                ptr: PtrFields::fresh(0, false),
                 btf,
             }),
             Err(msg) => {
@@ -454,7 +454,7 @@ impl<'a> Checker<'a> {
         }
         let id = if maybe_null { self.new_id() } else { 0 };
         Ok(RegState::PtrToBtfId {
-            ptr: fresh_ptr(id, maybe_null),
+            ptr: PtrFields::fresh(id, maybe_null),
             btf: out,
         })
     }
@@ -517,17 +517,6 @@ impl<'a> Checker<'a> {
     /// program (spin lock regions are not reached with BTF pointers here).
     fn in_rcu_cs(&self) -> bool {
         self.cur.regions.rcu || self.req.prog_flags & bpfcheck_uapi::load::BPF_F_SLEEPABLE == 0
-    }
-}
-
-/// A BTF pointer at offset 0.
-fn fresh_ptr(id: u32, maybe_null: bool) -> PtrFields {
-    PtrFields {
-        off: 0,
-        var: crate::domain::Scalar::constant(0),
-        id,
-        ref_obj_id: 0,
-        maybe_null,
     }
 }
 

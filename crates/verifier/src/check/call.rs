@@ -170,7 +170,7 @@ impl Checker<'_> {
                 self.sock_map_lookup_ret(meta.map)?
             }
             RetBase::PtrToMapValue if self.xsk_lookup_gives_sock(proto.id, meta.map) => {
-                RegState::PtrToXdpSock(super::sock::fresh(self.new_id(), true))
+                RegState::PtrToXdpSock(crate::state::PtrFields::fresh(self.new_id(), true))
             }
             RetBase::PtrToMapValue if self.inner_map_of(meta.map).is_some() => {
                 self.map_in_map_lookup_ret(meta.map)?

@@ -262,13 +262,7 @@ impl Checker<'_> {
             Kind::FindVma(vma) => {
                 callee.regs[1] = *st.cur().reg(1);
                 callee.regs[2] = RegState::PtrToBtfId {
-                    ptr: crate::state::PtrFields {
-                        off: 0,
-                        var: crate::domain::Scalar::constant(0),
-                        id: 0,
-                        ref_obj_id: 0,
-                        maybe_null: false,
-                    },
+                    ptr: crate::state::PtrFields::fresh(0, false),
                     btf: vma,
                 };
                 callee.regs[3] = *st.cur().reg(4);

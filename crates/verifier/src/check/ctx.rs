@@ -229,16 +229,20 @@ impl Checker<'_> {
         match verdict {
             Verdict::Scalar => Ok(RegState::unknown()),
             Verdict::Packet(field) => Ok(super::packet::loaded_pointer(field)),
-            Verdict::FlowKeys => Ok(RegState::PtrToFlowKeys(super::sock::fresh(0, false))),
-            Verdict::SockPointer => Ok(RegState::PtrToSockCommon(super::sock::fresh(
+            Verdict::FlowKeys => Ok(RegState::PtrToFlowKeys(crate::state::PtrFields::fresh(
+                0, false,
+            ))),
+            Verdict::SockPointer => Ok(RegState::PtrToSockCommon(crate::state::PtrFields::fresh(
                 self.new_id(),
                 true,
             ))),
-            Verdict::FullSockPointer => Ok(RegState::PtrToSocket(super::sock::fresh(
+            Verdict::FullSockPointer => Ok(RegState::PtrToSocket(crate::state::PtrFields::fresh(
                 self.new_id(),
                 true,
             ))),
-            Verdict::Socket => Ok(RegState::PtrToSocket(super::sock::fresh(0, false))),
+            Verdict::Socket => Ok(RegState::PtrToSocket(crate::state::PtrFields::fresh(
+                0, false,
+            ))),
             Verdict::Unmodelled(what) => Err(self.unsupported(what)),
             Verdict::Invalid => {
                 // The kernel prints the source line after this message;

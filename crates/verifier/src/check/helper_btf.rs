@@ -248,22 +248,7 @@ impl Checker<'_> {
                 ),
             ));
         }
-        let fixed_ok = fixed_ok && !release;
-        let ty = reg.type_str();
-        let off = ptr.off;
-        let msg = if off < 0 {
-            format!("negative offset {ty} ptr R{regno} off={off} disallowed")
-        } else if !fixed_ok && off != 0 {
-            format!("dereference of modified {ty} ptr R{regno} off={off} disallowed")
-        } else if !ptr.var.var_off.equals_const(0) {
-            format!(
-                "variable {ty} access var_off={} disallowed",
-                ptr.var.var_off
-            )
-        } else {
-            return Ok(());
-        };
-        Err(self.reject(ErrorCode::InvalidMemAccess, Errno::EACCES, msg))
+        self.ptr_off_reg(regno, reg, ptr.off, &ptr.var, fixed_ok && !release)
     }
 
     /// `R0` of `RET_PTR_TO_BTF_ID` and `RET_PTR_TO_MEM_OR_BTF_ID`; `None`
@@ -329,13 +314,7 @@ impl Checker<'_> {
             }
             _ => return Ok(None),
         };
-        let mut ptr = PtrFields {
-            off: 0,
-            var: crate::domain::Scalar::constant(0),
-            id: if maybe_null { self.new_id() } else { 0 },
-            ref_obj_id: 0,
-            maybe_null,
-        };
+        let mut ptr = PtrFields::fresh(if maybe_null { self.new_id() } else { 0 }, maybe_null);
         if SKC_CASTS.contains(&proto.id) {
             ptr.ref_obj_id = ref_obj_id;
         }

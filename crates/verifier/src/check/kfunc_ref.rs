@@ -18,7 +18,6 @@ use bpfcheck_uapi::{Errno, ProgType};
 use super::Checker;
 use super::btf_match::{ids_match, is_projection_of, nocast_alias};
 use super::sock::ref_obj_id;
-use crate::domain::Scalar;
 use crate::error::{ErrorCode, Stop};
 use crate::prepare::kfunc::{KfuncDesc, Pointee};
 use crate::state::btf_ptr::TypeName;
@@ -249,26 +248,7 @@ impl Checker<'_> {
         let fixed_off_ok = !release
             && matches!(reg, RegState::PtrToBtfId { ptr, btf }
                 if !ptr.maybe_null && btf.mem == MemKind::Kernel && btf.trust != Trust::Untrusted);
-        let ty = reg.type_str();
-        let msg = if ptr.off < 0 {
-            format!(
-                "negative offset {ty} ptr R{regno} off={} disallowed",
-                ptr.off
-            )
-        } else if !fixed_off_ok && ptr.off != 0 {
-            format!(
-                "dereference of modified {ty} ptr R{regno} off={} disallowed",
-                ptr.off
-            )
-        } else if !ptr.var.var_off.equals_const(0) {
-            format!(
-                "variable {ty} access var_off={} disallowed",
-                ptr.var.var_off
-            )
-        } else {
-            return Ok(());
-        };
-        Err(self.reject(ErrorCode::InvalidMemAccess, Errno::EACCES, msg))
+        self.ptr_off_reg(regno, reg, ptr.off, &ptr.var, fixed_off_ok)
     }
 
     /// The release of `check_kfunc_call`, once the arguments are checked.
@@ -306,13 +286,7 @@ impl Checker<'_> {
         let Some(tname) = TypeName::new(&p.name) else {
             return Err(self.unsupported("BTF type names longer than 63 bytes"));
         };
-        let mut ptr = PtrFields {
-            off: 0,
-            var: Scalar::constant(0),
-            id: 0,
-            ref_obj_id: 0,
-            maybe_null: false,
-        };
+        let mut ptr = PtrFields::fresh(0, false);
         self.kfunc_ret_ids(flags, &mut ptr);
         Ok(RegState::PtrToBtfId {
             ptr,
@@ -348,11 +322,8 @@ impl Checker<'_> {
             ));
         }
         let mut ptr = PtrFields {
-            off: 0,
-            var: Scalar::constant(0),
-            id: 0,
             ref_obj_id: refs.ref_obj_id,
-            maybe_null: false,
+            ..PtrFields::fresh(0, false)
         };
         self.kfunc_ret_ids(flags, &mut ptr);
         Ok(RegState::PtrToMem {
@@ -437,13 +408,7 @@ impl<'a> Checker<'a> {
         let btf = self.kernel_btf()?;
         let tname = self.btf_type_name(btf, btf_id)?;
         Ok(Some(RegState::PtrToBtfId {
-            ptr: PtrFields {
-                off: 0,
-                var: Scalar::constant(0),
-                id: 0,
-                ref_obj_id: 0,
-                maybe_null: false,
-            },
+            ptr: PtrFields::fresh(0, false),
             btf: BtfPtr {
                 btf_id,
                 name: tname,

@@ -163,13 +163,7 @@ impl Checker<'_> {
         };
         let id = self.new_id();
         RegState::PtrToBtfId {
-            ptr: PtrFields {
-                off: 0,
-                var: Scalar::constant(0),
-                id,
-                ref_obj_id: 0,
-                maybe_null: true,
-            },
+            ptr: PtrFields::fresh(id, true),
             btf,
         }
     }
@@ -216,28 +210,7 @@ impl Checker<'_> {
             return Err(bad(""));
         }
         let reg_name = btf.name;
-        // `__check_ptr_off_reg` with a fixed offset allowed.
-        let tstr = reg.type_str();
-        if ptr.off < 0 {
-            return Err(self.reject(
-                ErrorCode::InvalidMemAccess,
-                Errno::EACCES,
-                format!(
-                    "negative offset {tstr} ptr R{regno} off={} disallowed",
-                    ptr.off
-                ),
-            ));
-        }
-        if !ptr.var.var_off.equals_const(0) {
-            return Err(self.reject(
-                ErrorCode::InvalidMemAccess,
-                Errno::EACCES,
-                format!(
-                    "variable {tstr} access var_off={} disallowed",
-                    self.tnum_str(ptr.var.var_off)
-                ),
-            ));
-        }
+        self.ptr_off_reg(regno, reg, ptr.off, &ptr.var, true)?;
         // `btf_struct_ids_match`: the same type at offset 0; a referenced
         // kptr asks for nothing else (strict).
         if ptr.off == 0 && btf.btf_id == target.btf_id {
@@ -370,11 +343,8 @@ impl Checker<'_> {
         self.cur.refs.acquire(id, self.insn_idx);
         Ok(RegState::PtrToBtfId {
             ptr: PtrFields {
-                off: 0,
-                var: Scalar::constant(0),
-                id,
                 ref_obj_id: id,
-                maybe_null: true,
+                ..PtrFields::fresh(id, true)
             },
             btf: BtfPtr {
                 btf_id: dest.target.btf_id,

@@ -75,7 +75,7 @@ pub(super) fn not_null_map_value(reg: &mut RegState, non_null: &[NonNullAs], map
                 RegState::PtrToMapValue { id, .. } => *id,
                 _ => 0,
             };
-            *reg = RegState::PtrToXdpSock(super::sock::fresh(id, false));
+            *reg = RegState::PtrToXdpSock(crate::state::PtrFields::fresh(id, false));
         }
         _ => {}
     }

@@ -176,10 +176,24 @@ impl Checker<'_> {
         let Some((off, var)) = offsets(reg) else {
             return Ok(());
         };
+        self.ptr_off_reg(regno, reg, off, &var, false)
+    }
+
+    /// `__check_ptr_off_reg` of pointer `reg` in `regno` at offsets `off`
+    /// and `var`: never negative, never variable, and moved only when
+    /// `fixed_off_ok`.
+    pub(super) fn ptr_off_reg(
+        &self,
+        regno: u8,
+        reg: &RegState,
+        off: i32,
+        var: &Scalar,
+        fixed_off_ok: bool,
+    ) -> Result<(), Stop> {
         let ty = reg.type_str();
         let msg = if off < 0 {
             format!("negative offset {ty} ptr R{regno} off={off} disallowed")
-        } else if off != 0 {
+        } else if !fixed_off_ok && off != 0 {
             format!("dereference of modified {ty} ptr R{regno} off={off} disallowed")
         } else if !var.var_off.equals_const(0) {
             format!("variable {ty} access var_off={} disallowed", var.var_off)

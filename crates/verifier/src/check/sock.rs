@@ -16,7 +16,6 @@ use bpfcheck_uapi::Errno;
 use super::Checker;
 use super::ctx_sock::bpf_sock_access;
 use super::mem::Access;
-use crate::domain::Scalar;
 use crate::error::{ErrorCode, Stop};
 use crate::state::{PtrFields, RegState, VerifierState};
 
@@ -81,17 +80,6 @@ pub(super) fn sock_fields_mut(reg: &mut RegState) -> Option<&mut PtrFields> {
         | RegState::PtrToXdpSock(p)
         | RegState::PtrToSockMapValue { ptr: p, .. } => Some(p),
         _ => None,
-    }
-}
-
-/// A fresh socket pointer at offset 0 (`mark_reg_known_zero`).
-pub(super) fn fresh(id: u32, maybe_null: bool) -> PtrFields {
-    PtrFields {
-        off: 0,
-        var: Scalar::constant(0),
-        id,
-        ref_obj_id: 0,
-        maybe_null,
     }
 }
 
@@ -332,7 +320,7 @@ impl Checker<'_> {
             return Err(self.unsupported(&format!("helper return type {ret}")));
         }
         let maybe_null = ret.flags.has(TypeFlag::PtrMaybeNull);
-        let mut ptr = fresh(if maybe_null { self.new_id() } else { 0 }, maybe_null);
+        let mut ptr = PtrFields::fresh(if maybe_null { self.new_id() } else { 0 }, maybe_null);
         if CASTING.contains(&proto.id) {
             ptr.ref_obj_id = meta.ref_obj_id;
         } else if ACQUIRING.contains(&proto.id) {
@@ -451,15 +439,16 @@ pub(super) fn ref_obj_id(reg: &RegState) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::{fresh, valid_access};
+    use super::valid_access;
+    use crate::state::PtrFields;
     use crate::state::RegState;
 
     #[test]
     fn socket_field_rules() {
-        let sock = RegState::PtrToSocket(fresh(0, false));
-        let common = RegState::PtrToSockCommon(fresh(0, false));
-        let tcp = RegState::PtrToTcpSock(fresh(0, false));
-        let xdp = RegState::PtrToXdpSock(fresh(0, false));
+        let sock = RegState::PtrToSocket(PtrFields::fresh(0, false));
+        let common = RegState::PtrToSockCommon(PtrFields::fresh(0, false));
+        let tcp = RegState::PtrToTcpSock(PtrFields::fresh(0, false));
+        let xdp = RegState::PtrToXdpSock(PtrFields::fresh(0, false));
         // `type` through `priority` exist only in full sockets.
         assert!(valid_access(&sock, 8, 4) && !valid_access(&common, 8, 4));
         assert!(valid_access(&sock, 20, 4) && !valid_access(&common, 20, 4));

@@ -38,7 +38,7 @@ impl Checker<'_> {
         let _ = self.new_id();
         let id = self.new_id();
         self.cur.refs.acquire(id, self.insn_idx);
-        let mut ptr = super::sock::fresh(id, true);
+        let mut ptr = crate::state::PtrFields::fresh(id, true);
         ptr.ref_obj_id = id;
         if self.profile.features.sockmap_lookup_socket {
             return Ok(RegState::PtrToSocket(ptr));

@@ -23,13 +23,7 @@ const OBJ_NAME_LEN: usize = 16;
 fn key_of(map: MapIdx) -> RegState {
     RegState::PtrToMapKey {
         map,
-        ptr: PtrFields {
-            off: 0,
-            var: Scalar::constant(0),
-            id: 0,
-            ref_obj_id: 0,
-            maybe_null: false,
-        },
+        ptr: PtrFields::fresh(0, false),
     }
 }
 

@@ -80,6 +80,20 @@ pub struct PtrFields {
     pub maybe_null: bool,
 }
 
+impl PtrFields {
+    /// A pointer at the object's start, holding no reference; `id` is its
+    /// nullness id when `maybe_null`.
+    pub fn fresh(id: u32, maybe_null: bool) -> Self {
+        Self {
+            off: 0,
+            var: Scalar::constant(0),
+            id,
+            ref_obj_id: 0,
+            maybe_null,
+        }
+    }
+}
+
 /// What a `PTR_TO_MEM` points into, besides its size: the type flags
 /// `MEM_RDONLY` and `MEM_RINGBUF`, and the dynptr a slice was taken from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
