@@ -201,10 +201,23 @@ fn logs_agree_with_the_real_kernels_logs() {
                     continue;
                 };
                 let ours = format!("{log}{}", stats_trailer(level, &stats, 0));
-                if norm(&ours) == norm(logs[key].as_str().unwrap()) {
+                let theirs = logs[key].as_str().unwrap();
+                if norm(&ours) == norm(theirs) {
                     same += 1;
                 } else {
                     differ.push(format!("{prof_name} {name} {key}"));
+                    // `BPFCHECK_LOG_DIFFS=DIR` keeps both logs of each
+                    // difference, for `diff -u`.
+                    if let Some(dir) = std::env::var_os("BPFCHECK_LOG_DIFFS") {
+                        let base = std::path::Path::new(&dir)
+                            .join(prof_name)
+                            .join(format!("{}.{key}", name.replace('/', "_")));
+                        std::fs::create_dir_all(base.parent().unwrap()).unwrap();
+                        std::fs::write(base.with_extension(format!("{key}.ours")), norm(&ours))
+                            .unwrap();
+                        std::fs::write(base.with_extension(format!("{key}.kernel")), norm(theirs))
+                            .unwrap();
+                    }
                 }
             }
         }

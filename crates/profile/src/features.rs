@@ -50,6 +50,12 @@ pub struct Features {
     /// maps`. The 6.18.44 build of the development host has this; neither
     /// Debian's 6.12 nor 7.2 source does.
     pub sleepable_inner_maps: bool,
+    /// Releasing a reference moves the last one into its place
+    /// (`release_reference_state` up to 6.12), which the order of `refs=`
+    /// in the log shows; 6.13+ keeps the others in order (a stack, for
+    /// IRQ flags).
+    #[serde(default)]
+    pub refs_release_swaps: bool,
     /// Bytes `do_misc_fixups` adds to the stack of each subprogram of an
     /// accepted program that holds a `may_goto`, which the `stack depth`
     /// statistics then show: its loop counter (8), or on x86-64 since 6.15
@@ -269,8 +275,9 @@ pub struct WalkV6_1 {
     pub linked_scalars: bool,
     /// Level-1 and level-2 logs print 6.1's states (`R1=ctx(off=0,imm=0)`,
     /// `R0_w=scalar(umax=…)`, ids and `refs=` as 6.1 does) and 6.1's
-    /// precision lines (`last_idx`, `regs=%x stack=%llx before`). Not
-    /// modelled: a 6.1 log is not given (the verdict is).
+    /// precision lines (`last_idx`, `regs=%x stack=%llx before`, with
+    /// `precision_chain`); stack slots are marked for printing only when
+    /// written.
     pub state_print: bool,
     /// Callbacks (`bpf_loop`, `bpf_for_each_map_elem`, timers,
     /// `bpf_user_ringbuf_drain`) are walked once, as a call, with 6.1's
@@ -339,6 +346,18 @@ pub struct WalkV6_1 {
     /// modelled: a program with a global subprogram is unsupported.
     #[serde(default)]
     pub global_funcs: bool,
+    /// `bpf_get_local_storage`'s flags are checked to be zero but not made
+    /// precise (6.12 marks them precise).
+    #[serde(default)]
+    pub local_storage_flags_imprecise: bool,
+    /// 6.1's `__mark_chain_precision`: one walk per register or slot, in
+    /// one frame; a mark already in a parent stays wanted and a parent
+    /// gaining none ends the walk; `propagate_precision` walks only what
+    /// the covering state read; its log lines (`last_idx`, `regs=%x
+    /// stack=%llx before`, `parent didn't have …`). 6.12 walks a batch of
+    /// registers of every frame.
+    #[serde(default)]
+    pub precision_chain: bool,
 }
 
 impl WalkV6_1 {
@@ -364,6 +383,8 @@ impl WalkV6_1 {
         btf_tracing_args_plain: true,
         kptr_tags: true,
         global_funcs: true,
+        local_storage_flags_imprecise: true,
+        precision_chain: true,
     };
 }
 

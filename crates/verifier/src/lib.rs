@@ -112,9 +112,14 @@
 //! `check_max_stack_depth` (`stack_round_32`), 6.1's linked scalars (ids
 //! on every 64-bit copy, no offset links, no scalar ids in pruning, no
 //! linked precision: `linked_scalars`), tail calls keeping packet pointers
-//! and 6.1's sleepable rules. Not modelled, `unsupported` naming the
-//! switch: 6.1's log format (the log is not given, `state_print`),
-//! callbacks, spin locks and timers, loops, precision backtracking across
+//! and 6.1's sleepable rules, 6.1's log format (`state_print`: states as
+//! `state::print_v6_1` prints them, slots scratched only by writes, a
+//! `scalar += pointer` taking the pointer's liveness marks and parent
+//! link), 6.1's precision walk and its log lines (`precision_chain`,
+//! `check::precision_v6_1`), `bpf_get_local_storage`'s flags left
+//! imprecise (`local_storage_flags_imprecise`), and references released by
+//! moving the last into the gap (`Features::refs_release_swaps`, up to
+//! 6.12). Not modelled, `unsupported` naming the switch: callbacks, spin locks and timers, loops, precision backtracking across
 //! calls, helper argument type lists, zero-sized helper memory, ring
 //! buffer memory and socket pointer comparisons with registers.
 //!
@@ -1085,11 +1090,6 @@ fn interpret(
             .ok()
             .and_then(|p| u8::try_from(p.used_args().len()).ok())
     };
-    if profile.features.walk_v6_1.state_print {
-        // 6.1's state print-outs and precision lines are not modelled
-        // (`walk_v6_1.state_print`): the verdict is given, the log not.
-        log.mark_inexact();
-    }
     if main_proto::has_arg_tags(req) {
         // The kernel reads `arg:` declaration tags and type tags of the
         // main function's parameters (`btf_prepare_func_args`) and may log

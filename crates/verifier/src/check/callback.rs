@@ -334,8 +334,8 @@ impl Checker<'_> {
         if self.log.level1() {
             let text = format!(
                 "returning from callee:\n{}to caller at {ret}:\n{}",
-                print::frame(&callee, None, self.maps, &self.cur.refs),
-                print::frame(self.cur.cur(), None, self.maps, &self.cur.refs)
+                print::frame(&callee, None, self.print_style(), &self.cur.refs),
+                print::frame(self.cur.cur(), None, self.print_style(), &self.cur.refs)
             );
             self.log.push(&text);
         }

@@ -46,9 +46,10 @@ pub(super) fn mark_ptr_or_null(
     is_null: bool,
     map_fields: &[Vec<Field>],
     non_null: &[super::map_in_map::NonNullAs],
+    refs_release_swaps: bool,
 ) {
     if is_null && ref_obj_id != 0 && ref_obj_id == id {
-        state.refs.release(id);
+        state.refs.release(id, refs_release_swaps);
     }
     let fix = |r: &mut RegState| {
         if let Some(ptr) = super::sock::sock_fields_mut(r)

@@ -137,6 +137,14 @@ impl Checker<'_> {
                 "get_local_storage() doesn't support non-zero flags".to_owned(),
             ));
         }
+        if self
+            .profile
+            .features
+            .walk_v6_1
+            .local_storage_flags_imprecise
+        {
+            return Ok(());
+        }
         self.mark_chain_precision(2)
     }
 

@@ -470,7 +470,10 @@ impl Checker<'_> {
     fn stack_read(&mut self, off: i32, size: i32, dst: Option<u8>) -> Result<(), Stop> {
         self.fastcall_contract(off);
         let (spi, _) = Self::slot_of(off);
-        self.scratch_slot(spi);
+        // 6.1 marks a slot for printing when written, not when read.
+        if !self.profile.features.walk_v6_1.state_print {
+            self.scratch_slot(spi);
+        }
         self.stack_live
             .read(&self.cur, self.access_frame, self.insn_idx, spi);
         self.live_read_slot(self.access_frame, spi);

@@ -61,6 +61,7 @@ mod mem_arg;
 mod observe;
 mod packet;
 mod precision;
+mod precision_v6_1;
 mod print;
 mod ptr_alu;
 mod ptr_jmp;
@@ -400,7 +401,7 @@ impl<'a> Checker<'a> {
             if self.log.level2() && do_print_state {
                 let from = self.prev_insn_idx.map_or(-1, |p| p as i64);
                 self.log.push(&format!("\nfrom {from} to {idx}:"));
-                let text = print::state(&self.cur, None, self.maps);
+                let text = print::state(&self.cur, None, self.print_style());
                 self.log.push(&text);
                 do_print_state = false;
             }
@@ -638,6 +639,14 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
+    /// How this profile's log prints states.
+    pub(crate) fn print_style(&self) -> print::Style<'a> {
+        print::Style {
+            maps: self.maps,
+            v6_1: self.profile.features.walk_v6_1.state_print,
+        }
+    }
+
     /// `print_insn_state`: the touched registers after the instruction
     /// line, or on a line of their own when something was logged between.
     pub(crate) fn print_insn_state(&mut self) {
@@ -647,7 +656,7 @@ impl<'a> Checker<'a> {
         let text = print::state(
             &self.cur,
             Some((self.scratched_regs, self.scratched_slots)),
-            self.maps,
+            self.print_style(),
         );
         if self.prev_log_pos != 0 && self.prev_log_pos == self.log.pos() {
             self.log.truncate(self.prev_log_pos - 1);

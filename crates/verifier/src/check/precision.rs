@@ -53,9 +53,9 @@ pub(crate) enum LinkedLoc {
 /// One entry of the instruction history.
 #[derive(Clone, Debug)]
 pub(crate) struct HistEntry {
-    idx: usize,
+    pub(super) idx: usize,
     /// The instruction executed before, `-1` for none.
-    prev_idx: i64,
+    pub(super) prev_idx: i64,
     /// The spill or fill slot (`INSN_F_STACK_ACCESS`): frame and slot.
     stack: Option<(u8, usize)>,
     /// Registers narrowed together by this jump (`linked_regs`).
@@ -123,27 +123,34 @@ pub(crate) struct ChainStart {
 /// Registers and slots still to explain, per frame (`struct
 /// backtrack_state`).
 #[derive(Clone, Copy, Debug, Default)]
-struct Backtrack {
+pub(super) struct Backtrack {
     frame: usize,
-    regs: [u32; MAX_FRAMES],
-    slots: [u64; MAX_FRAMES],
+    pub(super) regs: [u32; MAX_FRAMES],
+    pub(super) slots: [u64; MAX_FRAMES],
 }
 
 impl Backtrack {
-    fn empty(&self) -> bool {
+    /// Nothing wanted yet, the walk's current frame `frame`.
+    pub(super) fn in_frame(frame: usize) -> Self {
+        Self {
+            frame,
+            ..Self::default()
+        }
+    }
+    pub(super) fn empty(&self) -> bool {
         self.regs[..=self.frame].iter().all(|m| *m == 0)
             && self.slots[..=self.frame].iter().all(|m| *m == 0)
     }
     fn is_reg(&self, r: u8) -> bool {
         self.regs[self.frame] & (1 << r) != 0
     }
-    fn set_reg(&mut self, r: u8) {
+    pub(super) fn set_reg(&mut self, r: u8) {
         self.regs[self.frame] |= 1 << r;
     }
     fn clear_reg(&mut self, r: u8) {
         self.regs[self.frame] &= !(1 << r);
     }
-    fn set_slot(&mut self, frame: usize, spi: usize) {
+    pub(super) fn set_slot(&mut self, frame: usize, spi: usize) {
         if frame < MAX_FRAMES && spi < 64 {
             self.slots[frame] |= 1 << spi;
         }
@@ -201,8 +208,14 @@ fn sync_linked(bt: &mut Backtrack, hist: Option<&HistEntry>) {
     }
 }
 
+/// An exit or a bpf-to-bpf call: backtracking through it changes frames.
+pub(super) fn crosses_frames(insn: &RawInsn) -> bool {
+    insn.code == op::JMP | op::EXIT
+        || insn.code == op::JMP | op::CALL && insn.src == op::PSEUDO_CALL
+}
+
 /// Why a backtracking step stopped short.
-enum StepErr {
+pub(super) enum StepErr {
     /// The kernel gives up and marks every scalar precise (`-ENOTSUPP`).
     Fallback,
     /// A case this verifier does not model.
@@ -258,7 +271,7 @@ fn enter_callee(insns: &[RawInsn], subseq_idx: i64, bt: &mut Backtrack) -> Resul
 
 /// `backtrack_insn`: what instruction `idx` needs precise before it, given
 /// what is needed after it.
-fn backtrack_insn(
+pub(super) fn backtrack_insn(
     insns: &[RawInsn],
     globals: &[usize],
     i: usize,
@@ -469,12 +482,17 @@ impl Checker<'_> {
         if !matches!(self.cur.cur().reg(regno), RegState::Scalar(_)) {
             return Err(self.unsupported("precision of a non-scalar register"));
         }
+        let start = self.chain_start();
+        if self.profile.features.walk_v6_1.precision_chain {
+            let frame = self.cur.frames.len() - 1;
+            let wanted = super::precision_v6_1::Wanted::Reg(regno);
+            return self.chain_v6_1(frame, wanted, &start).map(|_| ());
+        }
         let mut bt = Backtrack {
             frame: self.cur.frames.len() - 1,
             ..Backtrack::default()
         };
         bt.set_reg(regno);
-        let start = self.chain_start();
         self.backtrack_chain(bt, &start).map(|_| ())
     }
 
@@ -509,6 +527,9 @@ impl Checker<'_> {
         start: &ChainStart,
         frames: usize,
     ) -> Result<bool, Stop> {
+        if self.profile.features.walk_v6_1.precision_chain {
+            return self.propagate_precision_v6_1(old, start);
+        }
         let mut bt = Backtrack {
             frame: frames - 1,
             ..Backtrack::default()
@@ -561,7 +582,7 @@ impl Checker<'_> {
     }
 
     /// The history of checkpoint `st`, or of the walk's starting state.
-    fn seg<'s>(&'s self, st: Option<usize>, start: &'s ChainStart) -> &'s [HistEntry] {
+    pub(super) fn seg<'s>(&'s self, st: Option<usize>, start: &'s ChainStart) -> &'s [HistEntry] {
         match (st, &start.hist) {
             (Some(c), _) => &self.checkpoints[c].hist,
             (None, Some(h)) => h,
@@ -632,10 +653,8 @@ impl Checker<'_> {
                             );
                             self.log.push(&text);
                         }
-                        let crosses_frames = self.insns[i].code == op::JMP | op::EXIT
-                            || self.insns[i].code == op::JMP | op::CALL
-                                && self.insns[i].src == op::PSEUDO_CALL;
-                        if crosses_frames && self.profile.features.walk_v6_1.precision_across_calls
+                        if crosses_frames(&self.insns[i])
+                            && self.profile.features.walk_v6_1.precision_across_calls
                         {
                             return Err(self.unsupported(
                                 "precision backtracking across calls of kernel 6.1 (walk_v6_1.precision_across_calls)",
@@ -704,6 +723,7 @@ impl Checker<'_> {
         let level2 = self.log.level2();
         let mut changed = false;
         let mut text = String::new();
+        let style = self.print_style();
         let state = &mut self.checkpoints[parent].state;
         for fr in (0..=bt.frame).rev() {
             let Some(func) = state.frames.get_mut(fr) else {
@@ -744,7 +764,7 @@ impl Checker<'_> {
                     fmt_regs(bt.regs[fr]),
                     fmt_slots(bt.slots[fr])
                 ));
-                text.push_str(&print::frame(func, None, self.maps, &state.refs));
+                text.push_str(&print::frame(func, None, style, &state.refs));
             }
         }
         self.log.push(&text);
@@ -755,7 +775,8 @@ impl Checker<'_> {
     /// checkpoint from `parent` up.
     pub(super) fn mark_all_scalars_precise(&mut self, parent: Option<usize>) {
         let mut text = String::new();
-        let level2 = self.log.level2();
+        // 6.1 logs nothing of it.
+        let level2 = self.log.level2() && !self.profile.features.walk_v6_1.precision_chain;
         if level2 {
             text.push_str(&format!(
                 "mark_precise: frame{}: falling back to forcing all scalars precise\n",

@@ -3,15 +3,25 @@
 use bpfcheck_isa::{PseudoSrc, Symbolizer};
 use bpfcheck_uapi::MapSpec;
 
+use crate::state::print_v6_1;
 use crate::state::reg::fmt_reg;
 use crate::state::stack::{fmt_dynptr, fmt_iter, fmt_slot};
 use crate::state::{FuncState, Refs, SLOT_SIZE, SlotType, VerifierState};
 
+/// How states print: the request's maps (for `map=…,ks=…,vs=…`) and
+/// whether in 6.1's form (`walk_v6_1.state_print`,
+/// [`crate::state::print_v6_1`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Style<'a> {
+    pub(crate) maps: &'a [MapSpec],
+    pub(crate) v6_1: bool,
+}
+
 /// The registers and slots of the current frame, each preceded by a
 /// space, and a newline. With `only`, just the scratched registers and
 /// slots (bit masks); otherwise all.
-pub(super) fn state(st: &VerifierState, only: Option<(u16, u64)>, maps: &[MapSpec]) -> String {
-    frame(st.cur(), only, maps, &st.refs)
+pub(super) fn state(st: &VerifierState, only: Option<(u16, u64)>, style: Style<'_>) -> String {
+    frame(st.cur(), only, style, &st.refs)
 }
 
 /// The registers and slots of one frame, as [`state`] prints them, then
@@ -20,9 +30,10 @@ pub(super) fn state(st: &VerifierState, only: Option<(u16, u64)>, maps: &[MapSpe
 pub(super) fn frame(
     frame: &FuncState,
     only: Option<(u16, u64)>,
-    maps: &[MapSpec],
+    style: Style<'_>,
     refs: &Refs,
 ) -> String {
+    let maps = style.maps;
     let mut out = String::new();
     if frame.frameno != 0 {
         out.push_str(&format!(" frame{}:", frame.frameno));
@@ -39,7 +50,11 @@ pub(super) fn frame(
         out.push_str(&format!(" R{i}"));
         crate::state::live::suffix(&mut out, frame.live.regs[i].flags);
         out.push('=');
-        fmt_reg(&mut out, reg, frame.frameno, maps);
+        if style.v6_1 {
+            print_v6_1::fmt_reg(&mut out, reg, maps);
+        } else {
+            fmt_reg(&mut out, reg, frame.frameno, maps);
+        }
     }
     let mut spi = 0;
     while spi < frame.stack.len() {
@@ -51,6 +66,11 @@ pub(super) fn frame(
             continue;
         }
         let slot = &frame.stack[here];
+        if style.v6_1 {
+            // 6.1 prints every slot alike, dynptr slots as their `d` bytes.
+            print_v6_1::fmt_slot(&mut out, here, slot, frame.live.slot(here).flags);
+            continue;
+        }
         if slot.types[SLOT_SIZE - 1] == SlotType::Dynptr {
             // The kernel prints a dynptr at the slot above the one it
             // meets first, and skips that slot.

@@ -219,6 +219,13 @@ impl Checker<'_> {
             (RegState::Scalar(d), ptr) => {
                 // `scalar += pointer`: the pointer moves, into `dst`.
                 self.mark_chain_precision(insn.dst)?;
+                if self.profile.features.walk_v6_1.state_print {
+                    // 6.1 copies the whole pointer register into `dst`,
+                    // its liveness marks and parent link too: `dst`
+                    // prints the pointer's marks and its later reads mark
+                    // the pointer's register in the parent.
+                    self.live_copy_reg(insn.dst, insn.src);
+                }
                 self.adjust_ptr(insn, width, opk, &ptr, &d, true)
             }
             (ptr, RegState::Scalar(s)) => {

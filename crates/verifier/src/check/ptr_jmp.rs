@@ -65,6 +65,7 @@ impl Checker<'_> {
             jump_if_not_null,
             &self.map_fields,
             self.non_null,
+            self.profile.features.refs_release_swaps,
         );
         mark_ptr_or_null(
             other,
@@ -72,6 +73,7 @@ impl Checker<'_> {
             !jump_if_not_null,
             &self.map_fields,
             self.non_null,
+            self.profile.features.refs_release_swaps,
         );
     }
 

@@ -69,8 +69,12 @@ impl Checker<'_> {
     /// read already. `cnt` counts marks the caller set.
     fn mark_read_up(&mut self, from: Mark, t: Target, flag: u8, mut cnt: u64) {
         let mut here = from;
+        let mut t = t;
         while here.flags & WRITTEN == 0 {
             let Some(p) = here.parent else { break };
+            if let (Target::Reg(_), Some(r)) = (t, here.parent_reg) {
+                t = Target::Reg(usize::from(r));
+            }
             let Some(m) = self.parent_mark(p, t) else {
                 break;
             };
@@ -118,6 +122,18 @@ impl Checker<'_> {
         if let Some(from) = self.cur.frames.get(frame).map(|f| f.live.slot(spi)) {
             self.mark_read_up(from, Target::Slot(spi), READ64, 0);
         }
+    }
+
+    /// 6.1's `scalar += pointer`: `dst` takes the marks and parent link of
+    /// the pointer register `src` (the kernel copies the register whole).
+    pub(super) fn live_copy_reg(&mut self, dst: u8, src: u8) {
+        if !self.read_marks || dst >= 10 || src >= 10 {
+            return;
+        }
+        let live = &mut self.cur.cur_mut().live;
+        let mut m = live.regs[usize::from(src)];
+        m.parent_reg = m.parent_reg.or(Some(src));
+        live.regs[usize::from(dst)] = m;
     }
 
     /// A register of the current frame written.
@@ -184,12 +200,20 @@ impl Checker<'_> {
             for (i, m) in frame.live.regs[..10].iter_mut().enumerate() {
                 if i >= first {
                     m.parent = parent;
+                    m.parent_reg = None;
                 }
                 m.flags = 0;
             }
             let n = frame.stack.len();
             frame.live.slots.clear();
-            frame.live.slots.resize(n, Mark { flags: 0, parent });
+            frame.live.slots.resize(
+                n,
+                Mark {
+                    flags: 0,
+                    parent,
+                    parent_reg: None,
+                },
+            );
         }
     }
 

@@ -285,7 +285,11 @@ impl Checker<'_> {
     /// still holding it becomes an unknown number for a loader allowed to
     /// leak pointers, else unreadable (`mark_reg_invalid`).
     pub(super) fn release_reference(&mut self, id: u32) -> bool {
-        if !self.cur.refs.release(id) {
+        if !self
+            .cur
+            .refs
+            .release(id, self.profile.features.refs_release_swaps)
+        {
             return false;
         }
         let caps = self.profile.caps;

@@ -137,8 +137,18 @@ impl Checker<'_> {
             let n = self.cur.frames.len();
             let text = format!(
                 "caller:\n{}callee:\n{}",
-                print::frame(&self.cur.frames[n - 2], None, self.maps, &self.cur.refs),
-                print::frame(&self.cur.frames[n - 1], None, self.maps, &self.cur.refs)
+                print::frame(
+                    &self.cur.frames[n - 2],
+                    None,
+                    self.print_style(),
+                    &self.cur.refs
+                ),
+                print::frame(
+                    &self.cur.frames[n - 1],
+                    None,
+                    self.print_style(),
+                    &self.cur.refs
+                )
             );
             self.log.push(&text);
         }
@@ -171,8 +181,8 @@ impl Checker<'_> {
         if self.log.level1() {
             let text = format!(
                 "returning from callee:\n{}to caller at {ret}:\n{}",
-                print::frame(&callee, None, self.maps, &self.cur.refs),
-                print::frame(self.cur.cur(), None, self.maps, &self.cur.refs)
+                print::frame(&callee, None, self.print_style(), &self.cur.refs),
+                print::frame(self.cur.cur(), None, self.print_style(), &self.cur.refs)
             );
             self.log.push(&text);
         }

@@ -260,8 +260,8 @@ impl Checker<'_> {
         let message = format!("infinite loop detected at insn {idx}");
         if self.log.enabled() {
             self.log.source_line(idx, "; ");
-            let cur = print::state(&self.cur, None, self.maps);
-            let old = print::state(&self.checkpoints[c].state, None, self.maps);
+            let cur = print::state(&self.cur, None, self.print_style());
+            let old = print::state(&self.checkpoints[c].state, None, self.print_style());
             self.log
                 .push(&format!("{message}\ncur state:{cur}old state:{old}"));
         }

@@ -34,6 +34,10 @@ pub struct Mark {
     /// `None` for a register of a fresh frame or a slot allocated after
     /// the last checkpoint.
     pub parent: Option<Parent>,
+    /// The parent's register the marks go to when not the same one: 6.1's
+    /// `scalar += pointer` copies the pointer register whole, its parent
+    /// link included.
+    pub parent_reg: Option<u8>,
 }
 
 /// The marks of one frame's registers and slots.

@@ -9,6 +9,7 @@
 /// Read and write marks of kernels that keep liveness along parentage.
 pub mod btf_ptr;
 pub mod live;
+pub(crate) mod print_v6_1;
 pub(crate) mod refs;
 pub(crate) mod reg;
 pub(crate) mod regions;

@@ -64,10 +64,19 @@ impl Refs {
         self.0.iter().filter(|r| r.lock.is_none())
     }
 
-    /// Drops the reference `id`, keeping the others in order; `false`
+    /// Drops the reference `id`, keeping the others in order, or with
+    /// `swap` moving the last one into its place (up to 6.12); `false`
     /// when it is not held (`release_reference_nomark`).
-    pub fn release(&mut self, id: u32) -> bool {
+    pub fn release(&mut self, id: u32, swap: bool) -> bool {
         match self.0.iter().position(|r| r.id == id && r.lock.is_none()) {
+            Some(i) if swap => {
+                // Up to 6.12 locks are not references: the last reference
+                // to an object is the one moved.
+                let last = self.0.iter().rposition(|r| r.lock.is_none()).unwrap_or(i);
+                self.0.swap(i, last);
+                self.0.remove(last);
+                true
+            }
             Some(i) => {
                 self.0.remove(i);
                 true
