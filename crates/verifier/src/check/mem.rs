@@ -122,6 +122,9 @@ impl Checker<'_> {
         } else if let RegState::PtrToBtfId { .. } = base {
             let loaded = self.btf_ptr_load(insn.src, &base, insn.off, size)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = loaded;
+        } else if let RegState::ConstPtrToMap { map } = base {
+            let loaded = self.map_ptr_load(insn.src, map, insn.off, size)?;
+            *self.cur.cur_mut().reg_mut(insn.dst) = loaded;
         } else if super::sock::sock_fields(&base).is_some() {
             self.sock_access(insn.src, &base, insn.off, size, Access::Read)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
