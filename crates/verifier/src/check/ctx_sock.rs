@@ -234,7 +234,8 @@ pub(super) fn netfilter_access(off: i32, size: i32, write: bool) -> Verdict {
     if !(0..16).contains(&off) || off % size != 0 || write || size != 8 {
         return Verdict::Invalid;
     }
-    Verdict::Unmodelled("netfilter context pointers (trusted BTF pointers)")
+    // `const struct nf_hook_state *state; struct sk_buff *skb;`
+    Verdict::TrustedBtf(if off < 8 { "nf_hook_state" } else { "sk_buff" })
 }
 
 #[cfg(test)]
