@@ -55,6 +55,9 @@ pub(super) enum Verdict {
     /// Allowed, and a load gives the flow dissector's `struct
     /// bpf_flow_keys` (`PTR_TO_FLOW_KEYS`).
     FlowKeys,
+    /// Allowed, and a load gives the writable raw tracepoint's buffer
+    /// (`PTR_TO_TP_BUFFER`).
+    TpBuffer,
     /// Allowed, and a load gives a trusted BTF pointer to the kernel
     /// struct of this name (`PTR_TO_BTF_ID | PTR_TRUSTED`, netfilter's
     /// `state` and `skb`).
@@ -247,10 +250,15 @@ impl Checker<'_> {
             Verdict::Socket => Ok(RegState::PtrToSocket(crate::state::PtrFields::fresh(
                 0, false,
             ))),
+            Verdict::TpBuffer => Ok(RegState::PtrToTpBuffer(crate::state::PtrFields::fresh(
+                0, false,
+            ))),
             Verdict::TrustedBtf(name) => {
                 let btf = self.kernel_btf()?;
                 let Some(t) = btf.find_by_name_kind(name, bpfcheck_btf::BtfKind::Struct) else {
-                    return Err(self.unsupported("context pointers to structs the kernel's BTF lacks"));
+                    return Err(
+                        self.unsupported("context pointers to structs the kernel's BTF lacks")
+                    );
                 };
                 let btf_id = t.id().0;
                 let name = self.btf_type_name(btf, btf_id)?;

@@ -61,7 +61,7 @@ pub(super) fn raw_tp_writable_access(off: i32, size: i32, write: bool) -> Verdic
             return Verdict::Invalid;
         }
         return match raw_tp_access(off, size, write) {
-            Verdict::Scalar => Verdict::Unmodelled("raw tracepoint buffers (tp_buffer pointers)"),
+            Verdict::Scalar => Verdict::TpBuffer,
             v => v,
         };
     }

@@ -220,6 +220,7 @@ pub(super) fn regs_exact(
             | RegState::PtrToMapKey { .. }
             | RegState::PtrToFunc { .. }
             | RegState::PtrToFlowKeys(_)
+            | RegState::PtrToTpBuffer(_)
     ) {
         return Err(Unmodelled);
     }
@@ -385,6 +386,8 @@ fn regsafe(
         }
         // `regs_exact`: flow keys have no id.
         (RegState::PtrToFlowKeys(a), RegState::PtrToFlowKeys(b)) => a == b,
+        // `regs_exact`: the tracepoint buffer has no id.
+        (RegState::PtrToTpBuffer(a), RegState::PtrToTpBuffer(b)) => a == b,
         // `regs_exact`: the same dynptr fields and offsets, ids mapped.
         (
             RegState::ConstPtrToDynptr {

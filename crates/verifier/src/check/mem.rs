@@ -122,6 +122,9 @@ impl Checker<'_> {
         } else if let RegState::PtrToBtfId { .. } = base {
             let loaded = self.btf_ptr_load(insn.src, &base, insn.off, size)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = loaded;
+        } else if let RegState::PtrToTpBuffer(p) = base {
+            self.tp_buffer_access(insn.src, &p, insn.off, size)?;
+            *self.cur.cur_mut().reg_mut(insn.dst) = RegState::unknown();
         } else if let RegState::ConstPtrToMap { map } = base {
             let loaded = self.map_ptr_load(insn.src, map, insn.off, size)?;
             *self.cur.cur_mut().reg_mut(insn.dst) = loaded;
@@ -240,6 +243,10 @@ impl Checker<'_> {
             // Flow keys are not tracked; a privileged loader may store
             // pointers there too.
             return self.flow_keys_access(&base, insn.off, size);
+        }
+        if let RegState::PtrToTpBuffer(p) = base {
+            // Nor is the tracepoint's buffer.
+            return self.tp_buffer_access(insn.dst, &p, insn.off, size);
         }
         if is_var_stack(&base) {
             return self.stack_var_access(insn.dst, insn.off, size, Access::Write, Err(value));
@@ -558,6 +565,39 @@ impl Checker<'_> {
         };
         if let Some(dst) = dst {
             *self.cur.cur_mut().reg_mut(dst) = new;
+        }
+        Ok(())
+    }
+}
+
+impl Checker<'_> {
+    /// `check_tp_buffer_access`: a writable raw tracepoint's buffer is
+    /// accessed at fixed, non-negative offsets (its size is checked when
+    /// the program is attached, not here).
+    pub(super) fn tp_buffer_access(
+        &mut self,
+        regno: u8,
+        ptr: &crate::state::PtrFields,
+        insn_off: i16,
+        size: i32,
+    ) -> Result<(), Stop> {
+        let off = ptr.off + i32::from(insn_off);
+        let reject =
+            |s: &Self, msg: String| s.reject(ErrorCode::InvalidMemAccess, Errno::EACCES, msg);
+        if off < 0 {
+            return Err(reject(
+                self,
+                format!("R{regno} invalid tracepoint buffer access: off={off}, size={size}"),
+            ));
+        }
+        if !ptr.var.var_off.equals_const(0) {
+            return Err(reject(
+                self,
+                format!(
+                    "R{regno} invalid variable buffer offset: off={off}, var_off={}",
+                    self.tnum_str(ptr.var.var_off)
+                ),
+            ));
         }
         Ok(())
     }

@@ -47,6 +47,7 @@ fn offsets(r: &RegState) -> Option<(i32, Scalar)> {
         RegState::PtrToMem { ptr, .. }
         | RegState::PtrToBtfId { ptr, .. }
         | RegState::PtrToFlowKeys(ptr)
+        | RegState::PtrToTpBuffer(ptr)
         | RegState::PtrToMapKey { ptr, .. } => Some((ptr.off, ptr.var)),
         RegState::PtrToStack { off, var, .. } => Some((off, var)),
         _ => None,
@@ -63,6 +64,7 @@ fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
         RegState::PtrToMem { ptr, .. }
         | RegState::PtrToBtfId { ptr, .. }
         | RegState::PtrToFlowKeys(ptr)
+        | RegState::PtrToTpBuffer(ptr)
         | RegState::PtrToMapKey { ptr, .. } => {
             (ptr.off, ptr.var) = (off, var);
         }
@@ -291,6 +293,7 @@ impl Checker<'_> {
             | RegState::PtrToMapValue { .. }
             | RegState::PtrToMapKey { .. }
             | RegState::PtrToMem { .. }
+            | RegState::PtrToTpBuffer(_)
             | RegState::PtrToBtfId { .. } => {}
             RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. } => {
                 return self.pkt_ptr_arith(insn, opk, ptr, off, reversed);

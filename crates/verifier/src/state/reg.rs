@@ -660,6 +660,7 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
         | RegState::PtrToSockCommon(ptr)
         | RegState::PtrToTcpSock(ptr)
         | RegState::PtrToXdpSock(ptr)
+        | RegState::PtrToTpBuffer(ptr)
         | RegState::PtrToFlowKeys(ptr) => {
             out.push_str(reg.type_str());
             out.push('(');
