@@ -32,6 +32,17 @@ impl Checker<'_> {
                 }
             }
             "bpf_ima_inode_hash_allowed" if no_target => Some(false),
+            // A load request never names a BPF program to attach to
+            // (`dst_prog`), so only the attach type and the target's name
+            // decide.
+            "bpf_sk_storage_tracing_allowed" => match req.expected_attach_type {
+                AttachType::TRACE_ITER | AttachType::TRACE_RAW_TP => Some(true),
+                AttachType::TRACE_FENTRY | AttachType::TRACE_FEXIT => {
+                    crate::prepare::attach::target(req, self.profile)
+                        .map(|t| !t.name.starts_with("bpf_sk_storage"))
+                }
+                _ => Some(false),
+            },
             _ => None,
         };
         match allowed {
