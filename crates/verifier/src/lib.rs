@@ -510,7 +510,13 @@
 //!   (`sock_ops_is_valid_access`: whole words but `skb_tcp_flags`, the
 //!   8-byte counters and `skb_hwtstamp`, writes of `reply` and
 //!   `sk_txhash`); netfilter programs (`nf_is_valid_access`: the two
-//!   pointers of `struct bpf_nf_ctx`, read whole); syscall programs
+//!   pointers of `struct bpf_nf_ctx`, read whole, trusted BTF pointers to
+//!   `nf_hook_state` and `sk_buff`); writable raw tracepoints (the
+//!   buffer pointer `tp_buffer`, moved by constants, read and written at
+//!   non-negative fixed offsets: `check_tp_buffer_access`); loads through
+//!   a map pointer (`check_ptr_to_map_access`: the map type's kernel
+//!   struct walked in the kernel's BTF, numbers or BTF pointers,
+//!   untrusted on 6.17+); syscall programs
 //!   (`syscall_prog_is_valid_access`: the caller's buffer, read and
 //!   written at any offset below `U16_MAX` that is a multiple of the
 //!   size; as in 6.12, 6.18 has no variable context offsets for them, and
@@ -749,18 +755,15 @@
 //!   `arg:` declaration tags (dynptrs, arena, trusted BTF ids, nonnull),
 //!   pointers to types without a size, accesses through their memory
 //!   arguments once moved.
-//! - `bpf_sock_ops`' `skb_data`/`skb_data_end` packet, the
-//!   writable raw tracepoints' buffer pointer (`tp_buffer`), the
-//!   netfilter context's pointers (trusted BTF pointers); stores into a
+//! - `bpf_sock_ops`' `skb_data`/`skb_data_end` packet; stores into a
 //!   read-only packet with `BPF_F_STRICT_ALIGNMENT`; strict alignment of
 //!   variable map value pointers; the source line the
 //!   kernel prints after an invalid context access in a stats-only log
 //!   (the log is then `None`).
-//! - Loads through a map pointer (`CONST_PTR_TO_MAP`,
-//!   `check_ptr_to_map_access`: a BTF walk of the kernel's map struct, as
-//!   6.18's signed loaders read a map's hash), and any access through a
-//!   pointer to a map other than an array or hash, or under
-//!   `BPF_F_STRICT_ALIGNMENT`; map-in-map lookups whose inner map has BTF
+//! - Accesses through a map pointer under `BPF_F_STRICT_ALIGNMENT`, to
+//!   map structs the kernel's BTF lacks, or reaching members that are
+//!   pointers to non-structs (6.17+), tagged (6.17+) or behind a union;
+//!   map-in-map lookups whose inner map has BTF
 //!   special fields (a timer's or workqueue's `map_uid`).
 //! - Socket pointers under `BPF_F_STRICT_ALIGNMENT`; the `bpf_skc_to_*`
 //!   casts (BTF pointers);
