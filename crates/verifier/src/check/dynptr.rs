@@ -195,7 +195,10 @@ impl Checker<'_> {
         dynptr: DynptrInfo,
     ) -> Result<(), Stop> {
         if ptr.off != 0 || !ptr.var.var_off.equals_const(0) {
-            return Err(self.unsupported("moved CONST_PTR_TO_DYNPTR arguments"));
+            // `check_func_arg_reg_off`: a callback's dynptr is passed on
+            // unmoved.
+            let reg = *self.cur.cur().reg(regno);
+            self.ptr_off_reg(regno, &reg, ptr.off, &ptr.var, false)?;
         }
         if arg.uninit {
             return Err(self.reject(

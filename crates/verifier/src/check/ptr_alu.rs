@@ -48,6 +48,7 @@ fn offsets(r: &RegState) -> Option<(i32, Scalar)> {
         | RegState::PtrToBtfId { ptr, .. }
         | RegState::PtrToFlowKeys(ptr)
         | RegState::PtrToTpBuffer(ptr)
+        | RegState::ConstPtrToDynptr { ptr, .. }
         | RegState::PtrToMapKey { ptr, .. } => Some((ptr.off, ptr.var)),
         RegState::PtrToStack { off, var, .. } => Some((off, var)),
         _ => None,
@@ -65,6 +66,7 @@ fn with_offsets(r: &RegState, off: i32, var: Scalar) -> Option<RegState> {
         | RegState::PtrToBtfId { ptr, .. }
         | RegState::PtrToFlowKeys(ptr)
         | RegState::PtrToTpBuffer(ptr)
+        | RegState::ConstPtrToDynptr { ptr, .. }
         | RegState::PtrToMapKey { ptr, .. } => {
             (ptr.off, ptr.var) = (off, var);
         }
@@ -294,6 +296,7 @@ impl Checker<'_> {
             | RegState::PtrToMapKey { .. }
             | RegState::PtrToMem { .. }
             | RegState::PtrToTpBuffer(_)
+            | RegState::ConstPtrToDynptr { .. }
             | RegState::PtrToBtfId { .. } => {}
             RegState::PtrToPacket { .. } | RegState::PtrToPacketMeta { .. } => {
                 return self.pkt_ptr_arith(insn, opk, ptr, off, reversed);
