@@ -358,6 +358,11 @@ pub struct WalkV6_1 {
     /// registers of every frame.
     #[serde(default)]
     pub precision_chain: bool,
+    /// `check_ptr_to_btf_access` lets a program without a GPL-compatible
+    /// license read kernel structs (6.2+ refuses: `Cannot access kernel
+    /// 'struct %s' from non-GPL compatible program`).
+    #[serde(default)]
+    pub btf_access_any_license: bool,
 }
 
 impl WalkV6_1 {
@@ -385,6 +390,7 @@ impl WalkV6_1 {
         global_funcs: true,
         local_storage_flags_imprecise: true,
         precision_chain: true,
+        btf_access_any_license: true,
     };
 }
 

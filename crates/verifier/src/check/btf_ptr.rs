@@ -336,7 +336,9 @@ impl<'a> Checker<'a> {
             return Err(self.unsupported("strict alignment of BTF pointer accesses"));
         }
         let tname = bp.name;
-        if !super::gpl_compatible(&self.req.license) {
+        if !super::gpl_compatible(&self.req.license)
+            && !self.profile.features.walk_v6_1.btf_access_any_license
+        {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,
                 Errno::EINVAL,
