@@ -147,6 +147,23 @@ fn syscall_access(off: i32, size: i32) -> Verdict {
 }
 
 impl Checker<'_> {
+    /// `sizeof(struct NAME)` of a context struct in the kernel's BTF: the
+    /// uapi structs grow a field at a time, and the kernel's
+    /// `is_valid_access` refuses what lies past its own end. `default`
+    /// (the newest layout bpfcheck knows) without the kernel's BTF.
+    fn uapi_struct_size(&self, name: &str, default: i32) -> i32 {
+        let size = self
+            .profile
+            .btf
+            .as_ref()
+            .and_then(|b| b.btf().ok())
+            .and_then(|btf| {
+                let t = btf.find_by_name_kind(name, bpfcheck_btf::BtfKind::Struct)?;
+                btf.size_of(t.id()).ok()
+            });
+        size.and_then(|s| i32::try_from(s).ok()).unwrap_or(default)
+    }
+
     /// `check_ctx_access` for a load (`write == false`, `ldsx` for a
     /// sign-extending one) or store through the context pointer `base` in
     /// `regno` at constant offset `off`; what a load gives.
@@ -212,7 +229,12 @@ impl Checker<'_> {
             ProgType::CGROUP_SOCK => {
                 super::ctx_sock::cgroup_sock_access(off, size, write, self.req.expected_attach_type)
             }
-            ProgType::SOCK_OPS => super::ctx_sock::sock_ops_access(off, size, write),
+            ProgType::SOCK_OPS => super::ctx_sock::sock_ops_access(
+                off,
+                size,
+                write,
+                self.uapi_struct_size("bpf_sock_ops", 224),
+            ),
             ProgType::CGROUP_DEVICE => super::ctx_cgroup::device_access(off, size, write),
             ProgType::CGROUP_SYSCTL => super::ctx_cgroup::sysctl_access(off, size, write),
             ProgType::CGROUP_SOCKOPT => {

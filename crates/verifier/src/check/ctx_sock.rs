@@ -201,9 +201,10 @@ pub(super) fn sock_addr_access(off: i32, size: i32, write: bool, attach: AttachT
     Verdict::scalar_if(ok)
 }
 
-/// `sock_ops_is_valid_access`.
-pub(super) fn sock_ops_access(off: i32, size: i32, write: bool) -> Verdict {
-    if !(0..ops::SIZE).contains(&off) || off % size != 0 {
+/// `sock_ops_is_valid_access`; `ctx_size` is `sizeof(struct
+/// bpf_sock_ops)` of the kernel (216 before `skb_hwtstamp`, 6.2).
+pub(super) fn sock_ops_access(off: i32, size: i32, write: bool, ctx_size: i32) -> Verdict {
+    if !(0..ctx_size.min(ops::SIZE)).contains(&off) || off % size != 0 {
         return Verdict::Invalid;
     }
     let ok = if write {
@@ -266,10 +267,14 @@ mod tests {
 
     #[test]
     fn netfilter_rules() {
-        assert!(matches!(
+        assert_eq!(
             netfilter_access(8, 8, false),
-            Verdict::Unmodelled(_)
-        ));
+            Verdict::TrustedBtf("sk_buff")
+        );
+        assert_eq!(
+            netfilter_access(0, 8, false),
+            Verdict::TrustedBtf("nf_hook_state")
+        );
         assert_eq!(netfilter_access(8, 4, false), Verdict::Invalid);
         assert_eq!(netfilter_access(0, 8, true), Verdict::Invalid);
         assert_eq!(netfilter_access(16, 8, false), Verdict::Invalid);
@@ -277,22 +282,22 @@ mod tests {
 
     #[test]
     fn sock_ops_rules() {
-        assert_eq!(sock_ops_access(0, 4, false), Verdict::Scalar);
-        assert_eq!(sock_ops_access(0, 2, false), Verdict::Invalid);
-        assert_eq!(sock_ops_access(4, 4, true), Verdict::Scalar);
-        assert_eq!(sock_ops_access(8, 4, true), Verdict::Invalid);
-        assert_eq!(sock_ops_access(164, 4, true), Verdict::Scalar);
-        assert_eq!(sock_ops_access(168, 8, false), Verdict::Scalar);
-        assert_eq!(sock_ops_access(168, 4, false), Verdict::Invalid);
-        assert_eq!(sock_ops_access(213, 1, false), Verdict::Invalid);
-        assert_eq!(sock_ops_access(212, 1, false), Verdict::Scalar);
-        assert_eq!(sock_ops_access(216, 8, false), Verdict::Scalar);
-        assert_eq!(sock_ops_access(224, 4, false), Verdict::Invalid);
+        assert_eq!(sock_ops_access(0, 4, false, ops::SIZE), Verdict::Scalar);
+        assert_eq!(sock_ops_access(0, 2, false, ops::SIZE), Verdict::Invalid);
+        assert_eq!(sock_ops_access(4, 4, true, ops::SIZE), Verdict::Scalar);
+        assert_eq!(sock_ops_access(8, 4, true, ops::SIZE), Verdict::Invalid);
+        assert_eq!(sock_ops_access(164, 4, true, ops::SIZE), Verdict::Scalar);
+        assert_eq!(sock_ops_access(168, 8, false, ops::SIZE), Verdict::Scalar);
+        assert_eq!(sock_ops_access(168, 4, false, ops::SIZE), Verdict::Invalid);
+        assert_eq!(sock_ops_access(213, 1, false, ops::SIZE), Verdict::Invalid);
+        assert_eq!(sock_ops_access(212, 1, false, ops::SIZE), Verdict::Scalar);
+        assert_eq!(sock_ops_access(216, 8, false, ops::SIZE), Verdict::Scalar);
+        assert_eq!(sock_ops_access(224, 4, false, ops::SIZE), Verdict::Invalid);
         assert!(matches!(
-            sock_ops_access(192, 8, false),
+            sock_ops_access(192, 8, false, ops::SIZE),
             Verdict::Unmodelled(_)
         ));
-        assert_eq!(sock_ops_access(184, 4, false), Verdict::Invalid);
+        assert_eq!(sock_ops_access(184, 4, false, ops::SIZE), Verdict::Invalid);
     }
 
     #[test]

@@ -208,6 +208,11 @@ fn sync_linked(bt: &mut Backtrack, hist: Option<&HistEntry>) {
     }
 }
 
+/// The slot of `R10 + off` (`(-off - 1) / 8`).
+fn fp_slot(off: i16) -> usize {
+    usize::try_from((-i32::from(off) - 1) / 8).unwrap_or(usize::MAX)
+}
+
 /// An exit or a bpf-to-bpf call: backtracking through it changes frames.
 pub(super) fn crosses_frames(insn: &RawInsn) -> bool {
     insn.code == op::JMP | op::EXIT
@@ -270,7 +275,9 @@ fn enter_callee(insns: &[RawInsn], subseq_idx: i64, bt: &mut Backtrack) -> Resul
 }
 
 /// `backtrack_insn`: what instruction `idx` needs precise before it, given
-/// what is needed after it.
+/// what is needed after it. `v6_1`: 6.1's rules, where a copy from `R10`
+/// puts `R10` itself in the mask (a later store through it gives up) and
+/// stack slots are found from `R10`-based offsets, fills of zeros too.
 pub(super) fn backtrack_insn(
     insns: &[RawInsn],
     globals: &[usize],
@@ -278,6 +285,7 @@ pub(super) fn backtrack_insn(
     subseq_idx: i64,
     hist: Option<&HistEntry>,
     bt: &mut Backtrack,
+    v6_1: bool,
 ) -> Result<(), StepErr> {
     let insn = &insns[i];
     let class = insn.class();
@@ -293,7 +301,7 @@ pub(super) fn backtrack_insn(
             if opc == op::MOV {
                 bt.clear_reg(dreg);
             }
-            if reg_src && sreg != 10 {
+            if reg_src && (sreg != 10 || v6_1) {
                 bt.set_reg(sreg);
             }
         }
@@ -303,6 +311,12 @@ pub(super) fn backtrack_insn(
                 return Ok(());
             }
             bt.clear_reg(dreg);
+            if v6_1 {
+                if sreg == 10 {
+                    bt.set_slot(bt.frame, fp_slot(insn.off));
+                }
+                return Ok(());
+            }
             let Some((fr, spi)) = hist.and_then(|h| h.stack) else {
                 return Ok(());
             };
@@ -324,10 +338,15 @@ pub(super) fn backtrack_insn(
             if bt.is_reg(dreg) {
                 return Err(StepErr::Fallback);
             }
-            let Some((fr, spi)) = hist.and_then(|h| h.stack) else {
+            let slot = if v6_1 {
+                (dreg == 10).then(|| (bt.frame, fp_slot(insn.off)))
+            } else {
+                hist.and_then(|h| h.stack)
+                    .map(|(fr, spi)| (usize::from(fr), spi))
+            };
+            let Some((fr, spi)) = slot else {
                 return Ok(());
             };
-            let fr = usize::from(fr);
             if !bt.is_slot(fr, spi) {
                 return Ok(());
             }
@@ -667,6 +686,7 @@ impl Checker<'_> {
                             subseq_idx,
                             hist.as_ref(),
                             &mut bt,
+                            false,
                         ) {
                             Ok(()) => {}
                             Err(StepErr::Fallback) => {

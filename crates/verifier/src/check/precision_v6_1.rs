@@ -115,7 +115,7 @@ impl Checker<'_> {
                                 "precision backtracking across calls of kernel 6.1 (walk_v6_1.precision_across_calls)",
                             ));
                         }
-                        match backtrack_insn(self.insns, &[], i, -1, hist.as_ref(), &mut bt) {
+                        match backtrack_insn(self.insns, &[], i, -1, hist.as_ref(), &mut bt, true) {
                             Ok(()) => {}
                             Err(StepErr::Fallback) => {
                                 self.mark_all_scalars_precise(start.meta.parent);

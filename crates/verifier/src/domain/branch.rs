@@ -8,7 +8,8 @@ use super::bounds::{BoundsViolation, Scalar};
 use super::tnum::{Tnum, hex};
 use super::{Era, JmpOp, Width};
 
-/// The era's branch logic is not modelled (6.1's differs throughout).
+/// The era's branch logic is not modelled (every era is, today: 6.1's in
+/// `branch_v6_1`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unmodelled {
     /// The era asked for.
@@ -35,14 +36,6 @@ pub struct BranchStates {
     /// register was made unbounded (tnum kept), as the kernel does when not
     /// testing invariants.
     pub violations: Vec<String>,
-}
-
-fn modelled(era: Era) -> Result<(), Unmodelled> {
-    if era.bounds_v1() {
-        Err(Unmodelled { era })
-    } else {
-        Ok(())
-    }
 }
 
 /// The comparison and `BPF_JSET | BPF_X`, which the kernel uses
@@ -104,7 +97,9 @@ pub fn branch_taken(
     dst: &Scalar,
     src: &Scalar,
 ) -> Result<Option<bool>, Unmodelled> {
-    modelled(era)?;
+    if era.bounds_v1() {
+        return Ok(super::branch_v6_1::taken(op, width, dst, src));
+    }
     let (a, b) = (view(dst, width), view(src, width));
     let decided = match op {
         JmpOp::Eq | JmpOp::Ne => {
@@ -176,7 +171,9 @@ pub fn refine(
     dst: &Scalar,
     src: &Scalar,
 ) -> Result<BranchStates, Unmodelled> {
-    modelled(era)?;
+    if era.bounds_v1() {
+        return Ok(super::branch_v6_1::refine(op, width, dst, src));
+    }
     let reverse = match op {
         JmpOp::Eq => Cond::Op(JmpOp::Ne),
         JmpOp::Ne => Cond::Op(JmpOp::Eq),

@@ -261,5 +261,19 @@ fn older_eras_differ_where_documented() {
         fmt_scalar(&d),
         "scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))"
     );
-    assert!(branch_taken(Era::V6_1, JmpOp::Eq, Width::W64, &byte, &byte).is_err());
+    // 6.1 decides `==` only for a known register, never by disjoint
+    // ranges, and nothing against an unknown source.
+    let c300 = Scalar::constant(300);
+    assert_eq!(
+        branch_taken(Era::V6_12, JmpOp::Eq, Width::W64, &byte, &c300),
+        Ok(Some(false))
+    );
+    assert_eq!(
+        branch_taken(Era::V6_1, JmpOp::Eq, Width::W64, &byte, &c300),
+        Ok(None)
+    );
+    assert_eq!(
+        branch_taken(Era::V6_1, JmpOp::Gt, Width::W64, &c300, &byte),
+        Ok(None)
+    );
 }

@@ -74,6 +74,7 @@
 mod alu;
 mod bounds;
 mod branch;
+mod branch_v6_1;
 mod fmt;
 mod tnum;
 

@@ -155,7 +155,7 @@ proptest! {
     }
 
     #[test]
-    fn branches_are_sound((era, (d, x), (s, y)) in two_members_in(&[Era::V6_12, Era::V6_18]), w in width(),
+    fn branches_are_sound((era, (d, x), (s, y)) in two_members_in(&[Era::V6_1, Era::V6_12, Era::V6_18]), w in width(),
                           op in prop::sample::select(JmpOp::ALL.to_vec())) {
         let (d, s) = (d.synced(era), s.synced(era));
         let holds = op.holds(w, x, y);
