@@ -24,9 +24,6 @@ fn modelled_7_2() -> KernelProfile {
     v.cnum_scalars = false;
     v.ptr_offset_in_var_off = false;
     v.static_stack_liveness = false;
-    v.stats_insns_processed = false;
-    // None of these fixtures calls deeper than 8 frames.
-    p.limits.max_call_frames = 8;
     p
 }
 
