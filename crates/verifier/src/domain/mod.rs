@@ -74,6 +74,7 @@
 mod alu;
 mod bounds;
 mod branch;
+pub mod cnum;
 mod fmt;
 mod tnum;
 
