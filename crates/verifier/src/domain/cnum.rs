@@ -15,8 +15,9 @@
 //! Implemented, with the kernel's results (including where it
 //! over-approximates): construction from unsigned and signed ranges, the
 //! four bounds, membership, constants, inclusion, intersection (two
-//! disjoint pieces answer the smaller operand), addition, negation with
-//! `normalize`'s choice of base for a full circle, and the two cross-width
+//! disjoint pieces answer the smaller operand), addition
+//! ([`Cnum64::sum`]), negation with `normalize`'s choice of base for a full
+//! circle, and the two cross-width
 //! deductions, [`Cnum64::low32`] (`cnum32_from_cnum64`) and
 //! [`Cnum64::intersect_low32`] (`cnum64_cnum32_intersect`).
 //!
@@ -181,7 +182,7 @@ macro_rules! cnum {
 
             /// Every sum of a member of each (`cnum*_add`): the whole circle
             /// when the sizes together exceed it.
-            pub fn add(self, other: Self) -> Self {
+            pub fn sum(self, other: Self) -> Self {
                 if self.is_empty() || other.is_empty() {
                     return Self::EMPTY;
                 }
@@ -360,7 +361,7 @@ mod laws {
             }
             for &b in &some {
                 let i = a.intersect(b);
-                let sum = a.add(b);
+                let sum = a.sum(b);
                 for v in members8(a) {
                     if b.contains(v) {
                         assert!(i.contains(v), "{a:?} & {b:?} lost {v}");
@@ -422,7 +423,7 @@ mod laws {
             let v = a.base.wrapping_add(x % a.size.saturating_add(1).max(1));
             let w = b.base.wrapping_add(y % b.size.saturating_add(1).max(1));
             prop_assert!(a.contains(v) && b.contains(w));
-            prop_assert!(a.add(b).contains(v.wrapping_add(w)));
+            prop_assert!(a.sum(b).contains(v.wrapping_add(w)));
             prop_assert!(a.negate().contains(v.wrapping_neg()));
             prop_assert!(a.umin() <= v && v <= a.umax());
             prop_assert!(a.smin() <= v as i64 && v as i64 <= a.smax());
