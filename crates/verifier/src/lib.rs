@@ -807,9 +807,10 @@
 //!   decided by constant folding before the walk, recursion refused by
 //!   the call graph's topological sort, context pointers as memory, kprobe
 //!   context writes, null checks against a register, the release message,
-//!   stack arguments, the `insns processed` statistics line) and in
-//!   `MAX_CALL_FRAMES` (16); module `walk_v7` answers `unsupported` with
-//!   the first of them that the program meets. Modelled so far: the
+//!   stack arguments, the `insns processed` statistics line); module
+//!   `walk_v7` answers `unsupported` with the first of them that the
+//!   program meets. Modelled so far: 7.x's statistics lines and
+//!   `MAX_CALL_FRAMES` 16 (profile data the walk reads), the
 //!   passes 7.x runs between `check_attach_btf_id` and the walk (constant
 //!   folding, `const_fold`; the call graph's topological sort and its
 //!   `recursive call from %s() to %s()`, `subprog_topo`), the release

@@ -89,6 +89,33 @@ fn recursion_is_refused_before_the_walk() {
     check("malformed/call_self");
 }
 
+/// 7.x's statistics lines: `stack depth … max M`, the deepest chain
+/// `check_max_stack_depth` found (16 + 16 + 0 bytes, each rounded to 16),
+/// and `insns processed` for the main program alone.
+#[test]
+fn statistics_have_the_maximum_depth_and_the_count_per_function() {
+    let name = "asm/call_nested_stack";
+    let text = std::fs::read_to_string(fixtures().join(format!("{name}.s"))).unwrap();
+    let req = Fixture::parse(&text).unwrap().load_request(name);
+    let v = verify(
+        &req,
+        &modelled_7_2(),
+        &VerifyOptions {
+            log_level: LOG_LEVEL1 | bpfcheck_verifier::LOG_STATS,
+        },
+    );
+    assert_eq!(v.verdict, Verdict::Accepted, "{:?}", v.unsupported);
+    let stats = v.stats.unwrap();
+    assert_eq!(
+        stats.level4_lines(),
+        "stack depth 16+8+0 max 32\ninsns processed 18\n"
+    );
+    assert_eq!(
+        Some(stats.insns_processed),
+        recorded(name)["insns_processed"].as_u64()
+    );
+}
+
 /// How far the modelled switches take the 7.2 profile once the
 /// unmodelled ones are off: every recorded fixture, verdict, error and
 /// processed instructions, counted (`cargo test --test walk_v7 --

@@ -24,7 +24,8 @@
 //! Not here: how 7.x's `reg_bounds_sync`, ALU and branch code use these
 //! (`walk_v7.cnum_scalars` still refuses 7.x's walk); the module is the
 //! domain those will be built on, checked by laws (soundness of every
-//! operation for its members, exhaustively at 8 and 16 bits).
+//! operation for its members: every member of sampled arcs at 8 and 16
+//! bits, random ones at 64).
 
 /// One width's circular number, its operations written once for every
 /// width (`cnum_defs.h` is included once per width in the kernel).
@@ -292,8 +293,9 @@ cross!(Cnum64, u64, Cnum32, u32);
 #[cfg(test)]
 mod laws {
     //! Soundness laws: each operation keeps every member its operands
-    //! describe. At 8/16 bits every arc and value is tried; at 32/64 bits
-    //! random ones near the interesting boundaries.
+    //! describe. At 8/16 bits arcs sampled evenly over every base and
+    //! size, with all (or evenly spaced) members; at 64 bits random arcs
+    //! near the interesting boundaries.
     // The narrow widths exist for the exhaustive checks only, which need
     // not every operation.
     #![allow(dead_code, unreachable_pub)]
