@@ -398,8 +398,8 @@ impl WalkV6_1 {
 /// each seen on Debian's 7.2.13 under QEMU (`fixtures/kernels/7.2.json`,
 /// its logs in `fixtures/kernels/logs/7.2.json`) and read in its source.
 /// The verifier models `recursion_before_walk` (before the walk),
-/// `release_ref_message`, `kprobe_ctx_writes` and
-/// `null_check_by_register`; `const_fold_branches` and `stack_args` are
+/// `release_ref_message`, `kprobe_ctx_writes`, `null_check_by_register`
+/// and `stats_insns_processed`; `const_fold_branches` and `stack_args` are
 /// refused only for programs they change, `ctx_as_memory` and
 /// `dynptr_args` at the instruction that meets them, the others for every
 /// program (module

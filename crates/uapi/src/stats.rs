@@ -21,6 +21,17 @@ pub struct VerifierStats {
     pub verification_time_us: Option<u64>,
     /// `stack depth A+B…`, one entry per subprogram, when log level bit 4 was set.
     pub stack_depth: Option<Vec<u32>>,
+    /// 7.x's ` max M` ending the `stack depth` line (`env->max_stack_depth`:
+    /// the deepest call chain `check_max_stack_depth` measured, 0 when the
+    /// walk failed before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_stack_depth: Option<u32>,
+    /// 7.x's `insns processed N+M…`: the instructions processed in the main
+    /// program's frames and its callees', then the same for each global
+    /// function in subprogram order (`subprog_info[i].insns_total`). `Some`
+    /// exactly when the kernel prints the 7.x form of the statistics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insns_by_function: Option<Vec<u64>>,
 }
 
 impl VerifierStats {
@@ -31,16 +42,28 @@ impl VerifierStats {
         let mut stats: Option<Self> = None;
         let mut time = None;
         let mut depth = None;
+        let mut max = None;
+        let mut by_function = None;
         for line in log.lines() {
             if let Some(rest) = line.strip_prefix("verification time ") {
                 time = rest
                     .strip_suffix(" usec")
                     .and_then(|n| n.trim().parse().ok());
             } else if let Some(rest) = line.strip_prefix("stack depth ") {
-                depth = rest
+                let (list, m) = match rest.split_once(" max ") {
+                    Some((list, m)) => (list, m.trim().parse().ok()),
+                    None => (rest, None),
+                };
+                max = m;
+                depth = list
                     .split('+')
                     .map(|n| n.trim().parse().ok())
                     .collect::<Option<Vec<u32>>>();
+            } else if let Some(rest) = line.strip_prefix("insns processed ") {
+                by_function = rest
+                    .split('+')
+                    .map(|n| n.trim().parse().ok())
+                    .collect::<Option<Vec<u64>>>();
             } else if let Some(s) = Self::parse_trailer(line) {
                 stats = Some(s);
             }
@@ -48,6 +71,8 @@ impl VerifierStats {
         stats.map(|mut s| {
             s.verification_time_us = time;
             s.stack_depth = depth;
+            s.max_stack_depth = max;
+            s.insns_by_function = by_function;
             s
         })
     }
@@ -75,7 +100,39 @@ impl VerifierStats {
             mark_read: field("mark_read").unwrap_or(0),
             verification_time_us: None,
             stack_depth: None,
+            max_stack_depth: None,
+            insns_by_function: None,
         })
+    }
+
+    /// The lines `BPF_LOG_STATS` adds after `verification time`, each with
+    /// its newline: `stack depth A+B…`, and in 7.x's form (when
+    /// [`VerifierStats::insns_by_function`] is known) ` max M` and `insns
+    /// processed N+M…`.
+    pub fn level4_lines(&self) -> String {
+        let depths: Vec<String> = self
+            .stack_depth
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(u32::to_string)
+            .collect();
+        let mut depths = depths.join("+");
+        if depths.is_empty() && self.insns_by_function.is_some() {
+            // 7.x prints the main program's depth unconditionally.
+            depths.push('0');
+        }
+        let mut out = format!("stack depth {depths}");
+        if let Some(by_function) = &self.insns_by_function {
+            let insns: Vec<String> = by_function.iter().map(u64::to_string).collect();
+            out.push_str(&format!(
+                " max {}\ninsns processed {}",
+                self.max_stack_depth.unwrap_or(0),
+                insns.join("+")
+            ));
+        }
+        out.push('\n');
+        out
     }
 
     /// The trailer line as the kernel prints it (without the newline).
@@ -165,6 +222,20 @@ mod tests {
         assert_eq!(s.verification_time_us, Some(17));
         assert_eq!(s.stack_depth, Some(vec![8, 0]));
         assert_eq!(s.trailer(), log.lines().last().unwrap());
+        assert_eq!(s.level4_lines(), "stack depth 8+0\n");
+    }
+
+    #[test]
+    fn parses_and_prints_the_7x_statistics() {
+        let log = "verification time 17 usec\nstack depth 8+0+16 max 24\ninsns processed 11+5\nprocessed 16 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0\n";
+        let s = VerifierStats::parse_log(log).unwrap();
+        assert_eq!(s.stack_depth, Some(vec![8, 0, 16]));
+        assert_eq!(s.max_stack_depth, Some(24));
+        assert_eq!(s.insns_by_function, Some(vec![11, 5]));
+        assert_eq!(
+            s.level4_lines(),
+            "stack depth 8+0+16 max 24\ninsns processed 11+5\n"
+        );
     }
 
     #[test]

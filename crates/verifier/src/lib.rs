@@ -815,9 +815,10 @@
 //!   decided by constant folding before the walk, recursion refused by
 //!   the call graph's topological sort, context pointers as memory, kprobe
 //!   context writes, null checks against a register, the release message,
-//!   stack arguments, the `insns processed` statistics line) and in
-//!   `MAX_CALL_FRAMES` (16); module `walk_v7` answers `unsupported` with
-//!   the first of them that the program meets. Modelled so far: the
+//!   stack arguments, the `insns processed` statistics line); module
+//!   `walk_v7` answers `unsupported` with the first of them that the
+//!   program meets. Modelled so far: 7.x's statistics lines and
+//!   `MAX_CALL_FRAMES` 16 (profile data the walk reads), the
 //!   passes 7.x runs between `check_attach_btf_id` and the walk (constant
 //!   folding, `const_fold`; the call graph's topological sort and its
 //!   `recursive call from %s() to %s()`, `subprog_topo`), the release
@@ -959,6 +960,12 @@ pub fn verify_observed(
     // Statistics of a load refused before interpretation: nothing processed.
     let zero_stats = || VerifierStats {
         insn_limit: u64::from(profile.limits.complexity_insns),
+        max_stack_depth: profile.features.walk_v7.stats_insns_processed.then_some(0),
+        insns_by_function: profile
+            .features
+            .walk_v7
+            .stats_insns_processed
+            .then(|| vec![0]),
         ..VerifierStats::default()
     };
     let prepared = prepare::run(req, profile, &mut log)
@@ -1112,11 +1119,16 @@ fn interpret(
         ));
     }
     let maps = check::map_in_map::MapTable::new(&req.maps);
+    let mut stats_inexact = false;
     let mut checker = check::Checker::new(req, &maps, profile, &mut log, live, scc, btf_funcs);
     checker.set_kfuncs(kfuncs);
     checker.observe(observe);
     let outcome = checker.run();
     let mut stats = checker.stats();
+    if outcome.is_ok() && stats.insns_by_function.is_some() && checker.may_use_private_stack() {
+        // 7.x's `stack depth … max M` counts private stacks apart.
+        stats_inexact = true;
+    }
     if outcome.is_ok() {
         checker.add_inlined_loop_stack(&mut stats);
         add_may_goto_stack(req, profile, &mut stats);
@@ -1125,6 +1137,9 @@ fn interpret(
     // A walk that stopped (refused, or at something not modelled) has a
     // current path: the one that reached the instruction where it stopped.
     let observation = checker.take_observation(outcome.is_err());
+    if stats_inexact && log.stats() {
+        log.mark_inexact();
+    }
     let exact = |log: Log| log.is_exact().then(|| log.into_text());
     match outcome {
         Ok(()) => Verification {

@@ -92,6 +92,11 @@ impl Log {
         self.level & (LOG_LEVEL1 | LOG_LEVEL2) != 0
     }
 
+    /// Whether the statistics lines of `BPF_LOG_STATS` are written.
+    pub(crate) fn stats(&self) -> bool {
+        self.level & LOG_STATS != 0
+    }
+
     /// Whether level-2 material is written.
     pub(crate) fn level2(&self) -> bool {
         self.level & LOG_LEVEL2 != 0
@@ -146,11 +151,8 @@ pub fn stats_trailer(level: u32, stats: &VerifierStats, time_us: u64) -> String 
         return out;
     }
     if level & LOG_STATS != 0 {
-        out.push_str(&format!("verification time {time_us} usec\nstack depth "));
-        let depths = stats.stack_depth.as_deref().unwrap_or(&[]);
-        let joined: Vec<String> = depths.iter().map(u32::to_string).collect();
-        out.push_str(&joined.join("+"));
-        out.push('\n');
+        out.push_str(&format!("verification time {time_us} usec\n"));
+        out.push_str(&stats.level4_lines());
     }
     out.push_str(&stats.trailer());
     out.push('\n');

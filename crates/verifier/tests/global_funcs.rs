@@ -402,6 +402,49 @@ fn our_log(req: &LoadRequest, level: u32) -> String {
     format!("{log}{}", stats_trailer(level, &stats, 0))
 }
 
+/// 7.x's `insns processed N+M…`: the main program's instructions (its
+/// static callees' included), then each global function's, which together
+/// are every instruction processed; the 7.2 profile is taken with the walk
+/// switches bpfcheck does not model off.
+#[test]
+fn seven_x_counts_instructions_per_global_function() {
+    let case = CASES.iter().find(|c| c.name == "globals_nested").unwrap();
+    let req = request(case);
+    let mut profile = KernelProfile::builtin("7.2").unwrap();
+    let v7 = &mut profile.features.walk_v7;
+    v7.cnum_scalars = false;
+    v7.ptr_offset_in_var_off = false;
+    v7.static_stack_liveness = false;
+    let v = verify(
+        &req,
+        &profile,
+        &VerifyOptions {
+            log_level: LOG_LEVEL1 | bpfcheck_verifier::LOG_STATS,
+        },
+    );
+    assert_eq!(v.verdict, Verdict::Accepted, "{:?}", v.unsupported);
+    let stats = v.stats.unwrap();
+    let by_function = stats.insns_by_function.clone().unwrap();
+    // `prog` (with `st_len`), `glob1`, `glob2`.
+    assert_eq!(by_function.len(), 3);
+    assert_eq!(by_function[0], 11);
+    assert_eq!(by_function.iter().sum::<u64>(), stats.insns_processed);
+    let lines = stats.level4_lines();
+    assert!(lines.ends_with(&format!(
+        "\ninsns processed {}+{}+{}\n",
+        by_function[0], by_function[1], by_function[2]
+    )));
+    // 6.18 prints neither.
+    let v = verify(
+        &req,
+        &KernelProfile::builtin("6.18").unwrap(),
+        &VerifyOptions {
+            log_level: LOG_LEVEL1,
+        },
+    );
+    assert_eq!(v.stats.unwrap().insns_by_function, None);
+}
+
 #[test]
 fn logs_match_the_golden_files() {
     let bless = std::env::var_os("BPFCHECK_BLESS").is_some();

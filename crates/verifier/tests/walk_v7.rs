@@ -24,9 +24,6 @@ fn modelled_7_2() -> KernelProfile {
     v.cnum_scalars = false;
     v.ptr_offset_in_var_off = false;
     v.static_stack_liveness = false;
-    v.stats_insns_processed = false;
-    // None of these fixtures calls deeper than 8 frames.
-    p.limits.max_call_frames = 8;
     p
 }
 
@@ -90,6 +87,33 @@ fn a_register_known_to_be_zero_null_checks() {
 fn recursion_is_refused_before_the_walk() {
     check("asm/call_recursion");
     check("malformed/call_self");
+}
+
+/// 7.x's statistics lines: `stack depth … max M`, the deepest chain
+/// `check_max_stack_depth` found (16 + 16 + 0 bytes, each rounded to 16),
+/// and `insns processed` for the main program alone.
+#[test]
+fn statistics_have_the_maximum_depth_and_the_count_per_function() {
+    let name = "asm/call_nested_stack";
+    let text = std::fs::read_to_string(fixtures().join(format!("{name}.s"))).unwrap();
+    let req = Fixture::parse(&text).unwrap().load_request(name);
+    let v = verify(
+        &req,
+        &modelled_7_2(),
+        &VerifyOptions {
+            log_level: LOG_LEVEL1 | bpfcheck_verifier::LOG_STATS,
+        },
+    );
+    assert_eq!(v.verdict, Verdict::Accepted, "{:?}", v.unsupported);
+    let stats = v.stats.unwrap();
+    assert_eq!(
+        stats.level4_lines(),
+        "stack depth 16+8+0 max 32\ninsns processed 18\n"
+    );
+    assert_eq!(
+        Some(stats.insns_processed),
+        recorded(name)["insns_processed"].as_u64()
+    );
 }
 
 /// How far the modelled switches take the 7.2 profile once the

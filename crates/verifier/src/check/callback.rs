@@ -14,7 +14,7 @@
 use bpfcheck_uapi::{Errno, MapType, RawInsn, VerifierStats, op};
 
 use super::btf_func::ArgsMatch;
-use super::subprog_call::{MAX_CALL_FRAMES, call_target};
+use super::subprog_call::call_target;
 use super::{Checker, Flow, print};
 use crate::error::{ErrorCode, Stop};
 use crate::state::{DynptrKind, FuncState, MapIdx, RegState};
@@ -244,7 +244,7 @@ impl Checker<'_> {
         self.cb_subprogs.insert(subprog);
         let idx = self.insn_idx;
         let depth = self.cur.frames.len();
-        if depth >= MAX_CALL_FRAMES {
+        if depth >= self.max_call_frames() {
             return Err(self.reject(
                 ErrorCode::TooComplex,
                 Errno::E2BIG,

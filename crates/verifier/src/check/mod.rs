@@ -339,6 +339,22 @@ impl<'a> Checker<'a> {
             peak_states: self.peak_states,
             mark_read: self.longest_mark_read,
             stack_depth: Some(self.subprogs.depths()),
+            max_stack_depth: self
+                .profile
+                .features
+                .walk_v7
+                .stats_insns_processed
+                .then(|| self.subprogs.max_depth()),
+            insns_by_function: self
+                .profile
+                .features
+                .walk_v7
+                .stats_insns_processed
+                .then(|| {
+                    self.subprogs.insns_by_function(|k| {
+                        self.btf_funcs.as_ref().is_some_and(|b| b.is_global(k))
+                    })
+                }),
             ..VerifierStats::default()
         }
     }
@@ -367,6 +383,8 @@ impl<'a> Checker<'a> {
             self.cur_hist_ent = None;
             self.hist_prev = self.prev_insn_idx.map_or(-1, |p| p as i64);
             self.insn_processed += 1;
+            self.subprogs
+                .count_processed(self.cur.frames.iter().map(|f| f.subprog));
             self.obs_processed(idx);
             if self.insn_processed > u64::from(self.profile.limits.complexity_insns) {
                 return Err(self.reject(

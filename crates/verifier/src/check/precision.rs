@@ -19,8 +19,8 @@ use super::{Checker, print};
 use crate::error::Stop;
 use crate::state::{FuncState, RegState, VerifierState};
 
-/// `MAX_CALL_FRAMES`.
-const MAX_FRAMES: usize = 8;
+/// The largest `MAX_CALL_FRAMES` of the kernels modelled (7.x's).
+const MAX_FRAMES: usize = 16;
 
 /// `BPF_FETCH`, `BPF_CMPXCHG`, `BPF_LOAD_ACQ`.
 const FETCH: i32 = 0x01;

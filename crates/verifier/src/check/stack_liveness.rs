@@ -15,8 +15,8 @@ use bpfcheck_uapi::RawInsn;
 use crate::liveness::successors;
 use crate::state::VerifierState;
 
-/// `MAX_CALL_FRAMES`.
-const MAX_FRAMES: usize = 8;
+/// The largest `MAX_CALL_FRAMES` of the kernels modelled (7.x's).
+const MAX_FRAMES: usize = 16;
 
 /// Per-instruction masks of one frame, bit `spi` for the slot at
 /// `-8(spi+1)`.

@@ -14,14 +14,15 @@ use super::{Checker, Flow, print};
 use crate::error::{ErrorCode, Stop, VerifierError};
 use crate::state::{FuncState, MAX_STACK, RegState, SLOT_SIZE};
 
-/// `MAX_CALL_FRAMES`.
-pub(super) const MAX_CALL_FRAMES: usize = 8;
-
 /// The program's subprograms: their first instructions and the stack
 /// depth each has been seen to use (`subprog_info[].start/.stack_depth`).
 pub(super) struct Subprogs {
     pub(super) starts: Vec<usize>,
     depth: Vec<u32>,
+    /// `subprog_info[].insns_total`.
+    insns: Vec<u64>,
+    /// `env->max_stack_depth`, raised as `check_max_stack_depth` goes.
+    max_depth: std::cell::Cell<u32>,
 }
 
 /// The target of a bpf-to-bpf call or function reference at `i`.
@@ -61,7 +62,37 @@ impl Subprogs {
     pub(super) fn new(req: &LoadRequest) -> Self {
         let starts = subprog_starts(req);
         let depth = vec![0; starts.len()];
-        Self { starts, depth }
+        let insns = vec![0; starts.len()];
+        Self {
+            starts,
+            depth,
+            insns,
+            max_depth: std::cell::Cell::new(0),
+        }
+    }
+
+    /// `account_processed_insn` with the path accounting folded in: one
+    /// instruction processed by a state whose frames run `frames`.
+    pub(super) fn count_processed(&mut self, frames: impl Iterator<Item = usize>) {
+        for k in frames {
+            if let Some(n) = self.insns.get_mut(k) {
+                *n += 1;
+            }
+        }
+    }
+
+    /// The `insns processed` figures: the main program's, then each
+    /// global function's, in subprogram order.
+    pub(super) fn insns_by_function(&self, is_global: impl Fn(usize) -> bool) -> Vec<u64> {
+        (0..self.insns.len())
+            .filter(|&k| k == 0 || is_global(k))
+            .map(|k| self.insns[k])
+            .collect()
+    }
+
+    /// `env->max_stack_depth`.
+    pub(super) fn max_depth(&self) -> u32 {
+        self.max_depth.get()
     }
 
     pub(super) fn index_of(&self, start: usize) -> Option<usize> {
@@ -86,7 +117,40 @@ impl Subprogs {
     }
 }
 
+/// `BPF_FUNC_tail_call`.
+const TAIL_CALL: i32 = 12;
+
 impl Checker<'_> {
+    /// `MAX_CALL_FRAMES`.
+    pub(super) fn max_call_frames(&self) -> usize {
+        usize::try_from(self.profile.limits.max_call_frames).unwrap_or(usize::MAX)
+    }
+
+    /// Whether `bpf_enable_priv_stack` may give a subprogram of this
+    /// program a private stack, which `env->max_stack_depth` would then
+    /// count alone: a program type that may have one, no tail call, and a
+    /// subprogram using at least `BPF_PRIV_STACK_MIN_SIZE` (64) bytes.
+    pub(crate) fn may_use_private_stack(&self) -> bool {
+        use bpfcheck_uapi::ProgType;
+        let typed = [
+            ProgType::KPROBE,
+            ProgType::TRACEPOINT,
+            ProgType::PERF_EVENT,
+            ProgType::RAW_TRACEPOINT,
+            ProgType::TRACING,
+            ProgType::LSM,
+            ProgType::STRUCT_OPS,
+        ]
+        .contains(&self.prog_type);
+        let tail_call = self
+            .insns
+            .iter()
+            .any(|i| i.code == op::JMP | op::CALL && i.src == 0 && i.imm == TAIL_CALL);
+        typed
+            && !tail_call
+            && (0..self.subprogs.depth.len()).any(|k| self.subprogs.rounded(k) >= 64)
+    }
+
     /// `check_func_call`: the arguments against the callee's BTF, if any;
     /// a global callee is assumed valid, a static one gets a new frame.
     pub(super) fn pseudo_call(&mut self) -> Result<Flow, Stop> {
@@ -115,7 +179,7 @@ impl Checker<'_> {
             return Ok(Flow::Next);
         }
         let depth = self.cur.frames.len();
-        if depth >= MAX_CALL_FRAMES {
+        if depth >= self.max_call_frames() {
             return Err(self.reject(
                 ErrorCode::TooComplex,
                 Errno::E2BIG,
@@ -252,6 +316,9 @@ impl Checker<'_> {
             self.subprogs.rounded(k)
         };
         let depth = depth + own;
+        self.subprogs
+            .max_depth
+            .set(self.subprogs.max_depth.get().max(depth));
         if depth > MAX_STACK.unsigned_abs() {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,
@@ -305,7 +372,7 @@ impl Checker<'_> {
                     ));
                 }
             }
-            if frame + 1 >= MAX_CALL_FRAMES {
+            if frame + 1 >= self.max_call_frames() {
                 return Err(self.reject(
                     ErrorCode::TooComplex,
                     Errno::E2BIG,

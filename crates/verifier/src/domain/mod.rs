@@ -75,6 +75,7 @@ mod alu;
 mod bounds;
 mod branch;
 mod branch_v6_1;
+pub mod cnum;
 mod fmt;
 mod tnum;
 
