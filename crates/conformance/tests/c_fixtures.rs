@@ -32,6 +32,11 @@ const MUST_JUDGE: &[(&str, &str)] = &[
     ("loader/exceptions.v3.o", "throwing"),
     ("loader/exceptions.v4.o", "throwing"),
     ("loader/exceptions.v3.o", "not_throwing"),
+    // Allocated objects: bpf_obj_new, the per-CPU forms, refcounts.
+    ("loader/obj_new.v4.o", "obj_new_drop"),
+    ("loader/obj_new.v4.o", "percpu_new_drop"),
+    ("loader/obj_new.v4.o", "refcount_acquire_owning"),
+    ("loader/obj_new.v3.o", "refcount_direct_access"),
 ];
 
 fn objects(sub: &str) -> Vec<PathBuf> {

@@ -339,6 +339,12 @@ pub struct WalkV6_1 {
     /// modelled: a program with a global subprogram is unsupported.
     #[serde(default)]
     pub global_funcs: bool,
+    /// Allocated objects and graph kfuncs of 6.1 (`bpf_obj_new_impl`,
+    /// `bpf_obj_drop_impl` and lists only, with 6.1's messages and no
+    /// `bpf_refcount`, per-CPU objects or rbtrees). Not modelled: such a
+    /// call is unsupported.
+    #[serde(default)]
+    pub graph_objects: bool,
 }
 
 impl WalkV6_1 {
@@ -364,6 +370,7 @@ impl WalkV6_1 {
         btf_tracing_args_plain: true,
         kptr_tags: true,
         global_funcs: true,
+        graph_objects: true,
     };
 }
 

@@ -19,6 +19,7 @@
 //! current path that a second call of the same subprogram meets — are
 //! handled by [`visited`] and [`loops`].
 
+mod alloc;
 mod alu;
 mod atomic;
 mod btf_func;
