@@ -297,10 +297,7 @@ fn structurally_sound_programs_are_not_guessed() {
     let u = v.unsupported.unwrap();
     assert_eq!(
         (u.feature.as_str(), u.insn),
-        (
-            "kfunc bpf_rbtree_first: allocated objects and graph nodes (obj_new, list, rbtree)",
-            Some(2.into())
-        )
+        ("kfunc bpf_rbtree_first: graph roots", Some(2.into()))
     );
     let v = verify(
         &req(vec![MOV0, EXIT]),

@@ -143,7 +143,26 @@ impl Checker<'_> {
                 self.prune_point[i] = true;
                 self.force_checkpoint[i] = true;
             }
+            // `bpf_rbtree_add_impl` calls its `less` callback
+            // (`is_sync_callback_calling_insn`).
+            if self.kfunc_named(i, "bpf_rbtree_add_impl") {
+                self.calls_callback[i] = true;
+                self.force_checkpoint[i] = true;
+                self.prune_point[i] = true;
+                self.jmp_point[i] = true;
+            }
         }
+    }
+
+    /// Whether instruction `idx` calls kfunc `name`.
+    fn kfunc_named(&self, idx: usize, name: &str) -> bool {
+        let Some(insn) = self.insns.get(idx) else {
+            return false;
+        };
+        use bpfcheck_uapi::op;
+        let call = insn.class() == op::JMP && op::alu_op(insn.code) == op::CALL;
+        call && insn.src == op::PSEUDO_KFUNC_CALL
+            && self.kfuncs.get(insn).is_some_and(|d| d.name == name)
     }
 
     /// Whether instruction `idx` calls an iterator's next kfunc
@@ -195,7 +214,11 @@ impl Checker<'_> {
             }
         }
         if let Some(what) = special(name, flags) {
-            return Err(self.unsupported(&format!("kfunc {name}: {what}")));
+            let what = format!("kfunc {name}: {what}");
+            if name.starts_with("bpf_list_") || name.starts_with("bpf_rbtree_") {
+                return Err(self.graph_root_arg(&desc, &what));
+            }
+            return Err(self.unsupported(&what));
         }
         let alloc_op = AllocKfunc::of(name);
         if alloc_op.is_some() {

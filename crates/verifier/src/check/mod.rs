@@ -41,6 +41,7 @@ mod exception;
 mod fastcall;
 mod flow_keys;
 mod frames;
+mod graph;
 mod helper_allowed;
 mod helper_btf;
 mod helper_mem;
