@@ -339,10 +339,10 @@ pub struct WalkV6_1 {
     /// modelled: a program with a global subprogram is unsupported.
     #[serde(default)]
     pub global_funcs: bool,
-    /// Allocated objects and graph kfuncs of 6.1 (`bpf_obj_new_impl`,
-    /// `bpf_obj_drop_impl` and lists only, with 6.1's messages and no
-    /// `bpf_refcount`, per-CPU objects or rbtrees). Not modelled: such a
-    /// call is unsupported.
+    /// 6.1 has no allocated objects or graph kfuncs (they came with 6.2):
+    /// `struct bpf_list_head` and `struct bpf_rb_root` are plain memory in
+    /// its map values. Not modelled: such a map value, an allocation or
+    /// graph kfunc call is unsupported.
     #[serde(default)]
     pub graph_objects: bool,
 }

@@ -21,11 +21,11 @@
 //!   of the type's record (`btf_find_struct_meta`), per-CPU memory
 //!   refused.
 //!
-//! Knowingly not: graph roots and nodes (`bpf_list_*`, `bpf_rbtree_*`),
-//! non-owning references' creation, spin locks inside allocated objects,
-//! kptrs inside allocated objects, loads of pointer members of an
-//! allocated object, and the 6.1 forms (`walk_v6_1.graph_objects`): those
-//! stop the walk as `unsupported`.
+//! Knowingly not: graph nodes (`bpf_list_*`, `bpf_rbtree_*`; their roots
+//! are `check::graph`'s), non-owning references' creation, spin locks
+//! and kptrs inside allocated objects, loads of pointer members of an
+//! allocated object, and kernel 6.1, which has none of this
+//! (`walk_v6_1.graph_objects`): those stop the walk as `unsupported`.
 
 use bpfcheck_btf::{Btf, BtfKind, BtfTypeId, Type};
 use bpfcheck_profile::kfuncs::KfuncFlags;

@@ -309,6 +309,11 @@ fn check_modelled_fields(
     for f in fields {
         let why = match f.kind {
             SpecialField::SpinLock | SpecialField::Timer => continue,
+            SpecialField::ListHead | SpecialField::RbRoot
+                if profile.features.walk_v6_1.graph_objects =>
+            {
+                "graph roots, plain memory to kernel 6.1 (walk_v6_1.graph_objects)".into()
+            }
             SpecialField::ListHead | SpecialField::RbRoot => {
                 let locked = fields.iter().any(|g| g.kind == SpecialField::SpinLock);
                 let root = btf.map(|btf| {
