@@ -32,6 +32,15 @@ const MUST_JUDGE: &[(&str, &str)] = &[
     ("loader/exceptions.v3.o", "throwing"),
     ("loader/exceptions.v4.o", "throwing"),
     ("loader/exceptions.v3.o", "not_throwing"),
+    // Allocated objects: bpf_obj_new, the per-CPU forms, refcounts.
+    ("loader/obj_new.v4.o", "obj_new_drop"),
+    ("loader/obj_new.v4.o", "percpu_new_drop"),
+    ("loader/obj_new.v4.o", "refcount_acquire_owning"),
+    ("loader/obj_new.v3.o", "refcount_direct_access"),
+    // Graph roots in global data: the lock they need, calls under it.
+    ("loader/graph_roots.v4.o", "lock_only"),
+    ("loader/graph_roots.v4.o", "rbtree_first_unlocked"),
+    ("loader/graph_roots.v3.o", "kfunc_under_lock"),
 ];
 
 fn objects(sub: &str) -> Vec<PathBuf> {

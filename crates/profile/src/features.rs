@@ -363,6 +363,12 @@ pub struct WalkV6_1 {
     /// 'struct %s' from non-GPL compatible program`).
     #[serde(default)]
     pub btf_access_any_license: bool,
+    /// 6.1 has no allocated objects or graph kfuncs (they came with 6.2):
+    /// `struct bpf_list_head` and `struct bpf_rb_root` are plain memory in
+    /// its map values. Not modelled: such a map value, an allocation or
+    /// graph kfunc call is unsupported.
+    #[serde(default)]
+    pub graph_objects: bool,
 }
 
 impl WalkV6_1 {
@@ -391,6 +397,7 @@ impl WalkV6_1 {
         local_storage_flags_imprecise: true,
         precision_chain: true,
         btf_access_any_license: true,
+        graph_objects: true,
     };
 }
 

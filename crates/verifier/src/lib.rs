@@ -385,6 +385,17 @@
 //!   program's exit and `BPF_LD_[ABS|IND]`, and `bpf_spin_lock cannot be
 //!   accessed directly by load/store` for loads, stores and helper
 //!   accesses touching the lock;
+//! - allocated objects (module `check::alloc`): `bpf_obj_new_impl`,
+//!   `bpf_percpu_obj_new_impl` and their drops, `bpf_refcount_acquire_impl`
+//!   on types of the program's BTF (`PTR_TO_BTF_ID | MEM_ALLOC`, printed
+//!   `ptr_<type>`, with `MEM_PERCPU` for per-CPU objects), their
+//!   messages, and loads and stores of scalar members (`direct access to
+//!   %s is disallowed` for the type's special fields); graph roots
+//!   (`bpf_list_head`, `bpf_rb_root`) in map values with a valid
+//!   `contains:` tag and their lock (module `prepare::graph_btf`), the
+//!   root argument of the graph kfuncs (`bpf_spin_lock at off=%d must be
+//!   held for %s`, module `check::graph`), and the kfuncs a held lock
+//!   forbids;
 //! - kptrs to kernel types in map values (modules `prepare::kptr_btf`,
 //!   `check::kptr`): the pointee found by name in the kernel's BTF, a
 //!   destructor kfunc for referenced ones; `check_map_access`'s rules
@@ -739,7 +750,8 @@
 //!   unions, special returns (`bpf_get_kmem_cache`, `bpf_session_cookie`),
 //!   `bpf_rdonly_cast` to `void`, BTF struct walks the kernel logs a line
 //!   for while matching an argument's type, dynptrs,
-//!   allocated objects and graph nodes, special map
+//!   graph kfuncs once their root is checked (nodes, owning and
+//!   non-owning references, `bpf_rbtree_add`'s callback), special map
 //!   fields, callbacks, `__str`/`__map`/`__uninit` arguments, `bpf_throw`
 //!   on 6.12 (its leak checks before `check_resource_leak`),
 //!   `KF_RCU_PROTECTED`, kfuncs whose registration has a
@@ -793,7 +805,8 @@
 //!   other maps, socket map values, spin locks in allocated objects, map
 //!   values with BTF special fields other than spin locks, timers and
 //!   kptrs to kernel types (workqueues, task works, refcounts, uptrs,
-//!   list and rbtree roots; kptrs to program-local types — `bpf_obj_new`
+//!   graph roots nested in structs or with a `contains:` tag the model does
+//!   not check; kptrs to program-local types — `bpf_obj_new`
 //!   objects — or module types, `__percpu_kptr`, kptrs in map types or to
 //!   types without a destructor that the kernel refuses at map creation)
 //!   or whose BTF the kernel's field parser would refuse; kptr stores of

@@ -274,20 +274,20 @@ fn logs_match_the_kernel_byte_for_byte() {
 #[test]
 fn structurally_sound_programs_are_not_guessed() {
     // `do_check` models `r1 = 0; r2 = 0; call kfunc; r0 = 0; exit`, but not
-    // the allocated objects of `bpf_obj_new_impl`: the program passes
+    // the rbtrees of `bpf_rbtree_first`: the program passes
     // every check before interpretation and must then be reported as
     // unsupported at the call, not judged.
     let p = profile();
     let btf = p.btf.as_ref().unwrap().btf().unwrap();
-    let obj_new = btf
-        .find_by_name_kind("bpf_obj_new_impl", bpfcheck_btf::BtfKind::Func)
-        .expect("6.18 has bpf_obj_new_impl")
+    let rbtree_first = btf
+        .find_by_name_kind("bpf_rbtree_first", bpfcheck_btf::BtfKind::Func)
+        .expect("6.18 has bpf_rbtree_first")
         .id()
         .0;
     let mut r = req(vec![
         i(0xb7, 1, 0, 0, 0),
         i(0xb7, 2, 0, 0, 0),
-        i(0x85, 0, 2, 0, obj_new as i32),
+        i(0x85, 0, 2, 0, rbtree_first as i32),
         MOV0,
         EXIT,
     ]);
@@ -297,10 +297,7 @@ fn structurally_sound_programs_are_not_guessed() {
     let u = v.unsupported.unwrap();
     assert_eq!(
         (u.feature.as_str(), u.insn),
-        (
-            "kfunc bpf_obj_new_impl: allocated objects and graph nodes (obj_new, list, rbtree)",
-            Some(2.into())
-        )
+        ("kfunc bpf_rbtree_first: graph roots", Some(2.into()))
     );
     let v = verify(
         &req(vec![MOV0, EXIT]),

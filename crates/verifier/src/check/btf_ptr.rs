@@ -310,6 +310,7 @@ impl<'a> Checker<'a> {
             name,
             trust: if plain { Trust::Plain } else { Trust::Trusted },
             mem,
+            owner: crate::state::Owner::Kernel,
         })))
     }
 
@@ -325,6 +326,11 @@ impl<'a> Checker<'a> {
         let RegState::PtrToBtfId { ptr, btf: bp } = *base else {
             return Err(self.unsupported("memory access through this pointer type"));
         };
+        if bp.owner.local() {
+            return self
+                .alloc_access(regno, base, insn_off, size, false)
+                .map(Option::unwrap_or_default);
+        }
         if ptr.maybe_null {
             return Err(self.reject(
                 ErrorCode::InvalidMemAccess,
@@ -404,6 +410,7 @@ impl<'a> Checker<'a> {
             name,
             trust: Trust::Plain,
             mem: MemKind::Kernel,
+            owner: crate::state::Owner::Kernel,
         };
         match tag {
             Some(Tag::User) => out.mem = MemKind::User,

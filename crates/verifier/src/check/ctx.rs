@@ -291,6 +291,7 @@ impl Checker<'_> {
                         name,
                         trust: crate::state::Trust::Trusted,
                         mem: crate::state::MemKind::Kernel,
+                        owner: crate::state::btf_ptr::Owner::Kernel,
                     },
                 })
             }

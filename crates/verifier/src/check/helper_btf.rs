@@ -98,6 +98,7 @@ impl Checker<'_> {
             name,
             trust: Trust::Plain,
             mem: MemKind::Kernel,
+            owner: crate::state::Owner::Kernel,
         })
     }
 
@@ -126,6 +127,9 @@ impl Checker<'_> {
             };
             return Err(self.btf_arg_mismatch(regno, reg, expected));
         };
+        if btf.owner.local() {
+            return Err(self.unsupported("allocated objects (program-BTF pointers) here"));
+        }
         if percpu {
             let fits = btf.mem == MemKind::Percpu
                 && btf.trust != Trust::Untrusted
@@ -165,6 +169,9 @@ impl Checker<'_> {
         let RegState::PtrToBtfId { ptr, btf } = *reg else {
             return Err(self.btf_arg_mismatch(regno, reg, expected));
         };
+        if btf.owner.local() {
+            return Err(self.unsupported("allocated objects (program-BTF pointers) here"));
+        }
         let fits = btf.mem == MemKind::Kernel
             && matches!(btf.trust, Trust::Plain | Trust::Trusted)
             && (!ptr.maybe_null || arg.maybe_null());
@@ -287,6 +294,7 @@ impl Checker<'_> {
                     name,
                     trust,
                     mem: MemKind::Kernel,
+                    owner: crate::state::Owner::Kernel,
                 }
             }
             RetBase::PtrToMemOrBtfId => {
@@ -309,6 +317,7 @@ impl Checker<'_> {
                 BtfPtr {
                     trust: Trust::Plain,
                     mem: MemKind::Kernel,
+                    owner: crate::state::Owner::Kernel,
                     ..p
                 }
             }

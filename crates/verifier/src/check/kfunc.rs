@@ -19,6 +19,7 @@ use bpfcheck_profile::kfuncs::KfuncFlags;
 use bpfcheck_uapi::{Errno, RawInsn, load};
 
 use super::Checker;
+use super::alloc::{AllocKfunc, AllocMeta};
 use super::iter::{self, IterMeta, IterOp};
 use super::kfunc_ref::KfuncRefs;
 use crate::error::{ErrorCode, Stop};
@@ -39,7 +40,7 @@ fn special(name: &str, flags: KfuncFlags) -> Option<&'static str> {
         "bpf_list_",
         "bpf_rbtree_",
     ];
-    if GRAPH.iter().any(|p| name.starts_with(p)) {
+    if AllocKfunc::of(name).is_none() && GRAPH.iter().any(|p| name.starts_with(p)) {
         return Some("allocated objects and graph nodes (obj_new, list, rbtree)");
     }
     if flags.has(KfuncFlags::RCU_PROTECTED) {
@@ -142,7 +143,26 @@ impl Checker<'_> {
                 self.prune_point[i] = true;
                 self.force_checkpoint[i] = true;
             }
+            // `bpf_rbtree_add_impl` calls its `less` callback
+            // (`is_sync_callback_calling_insn`).
+            if self.kfunc_named(i, "bpf_rbtree_add_impl") {
+                self.calls_callback[i] = true;
+                self.force_checkpoint[i] = true;
+                self.prune_point[i] = true;
+                self.jmp_point[i] = true;
+            }
         }
+    }
+
+    /// Whether instruction `idx` calls kfunc `name`.
+    fn kfunc_named(&self, idx: usize, name: &str) -> bool {
+        let Some(insn) = self.insns.get(idx) else {
+            return false;
+        };
+        use bpfcheck_uapi::op;
+        let call = insn.class() == op::JMP && op::alu_op(insn.code) == op::CALL;
+        call && insn.src == op::PSEUDO_KFUNC_CALL
+            && self.kfuncs.get(insn).is_some_and(|d| d.name == name)
     }
 
     /// Whether instruction `idx` calls an iterator's next kfunc
@@ -194,7 +214,15 @@ impl Checker<'_> {
             }
         }
         if let Some(what) = special(name, flags) {
-            return Err(self.unsupported(&format!("kfunc {name}: {what}")));
+            let what = format!("kfunc {name}: {what}");
+            if name.starts_with("bpf_list_") || name.starts_with("bpf_rbtree_") {
+                return Err(self.graph_root_arg(&desc, &what));
+            }
+            return Err(self.unsupported(&what));
+        }
+        let alloc_op = AllocKfunc::of(name);
+        if alloc_op.is_some() {
+            self.alloc_kfunc_modelled(name)?;
         }
         let cast = matches!(name, "bpf_cast_to_kern_ctx" | "bpf_rdonly_cast");
         if flags.has(KfuncFlags::ACQUIRE) || flags.has(KfuncFlags::RELEASE) || cast {
@@ -212,7 +240,7 @@ impl Checker<'_> {
                 format!("program must be sleepable to call sleepable kfunc {name}"),
             ));
         }
-        let (iter_meta, refs) = self.kfunc_args(&desc, flags)?;
+        let (iter_meta, refs, alloc_meta) = self.kfunc_args(&desc, flags)?;
         let cast = self.kfunc_cast_ret(name)?;
         self.kfunc_regions(name, sleepable)?;
         self.kfunc_release(&desc, &refs)?;
@@ -228,14 +256,21 @@ impl Checker<'_> {
             self.live_write_reg(r);
         }
         let struct_ptr = matches!(&desc.ret, KType::Ptr(p) if p.composite);
-        if flags.has(KfuncFlags::ACQUIRE) && !struct_ptr {
+        let alloc_ret =
+            alloc_op.is_some_and(|op| op != AllocKfunc::ObjDrop && op != AllocKfunc::PercpuObjDrop);
+        if flags.has(KfuncFlags::ACQUIRE) && !struct_ptr && !alloc_ret {
             return Err(self.kfunc_reject(
                 Errno::EINVAL,
                 "acquire kernel function does not return PTR_TO_BTF_ID".to_owned(),
             ));
         }
+        let alloc_r0 = match alloc_op {
+            Some(op) => self.alloc_kfunc_ret(op, flags, &alloc_meta)?,
+            None => None,
+        };
         let r0 = match &desc.ret {
             _ if cast.is_some() => cast.unwrap_or_default(),
+            _ if alloc_r0.is_some() => alloc_r0.unwrap_or_default(),
             KType::Void => RegState::NotInit,
             KType::Scalar { .. } => RegState::unknown(),
             // `void *` is a number to the program.
@@ -289,8 +324,10 @@ impl Checker<'_> {
         &mut self,
         desc: &KfuncDesc,
         flags: KfuncFlags,
-    ) -> Result<(IterMeta, KfuncRefs), Stop> {
+    ) -> Result<(IterMeta, KfuncRefs, AllocMeta), Stop> {
         let mut iter_meta = IterMeta::default();
+        let mut alloc_meta = AllocMeta::default();
+        let alloc_op = AllocKfunc::of(&desc.name);
         let mut refs = KfuncRefs::default();
         let name = desc.name.as_str();
         let nargs = desc.params.len();
@@ -331,6 +368,7 @@ impl Checker<'_> {
                             ));
                         }
                         self.mark_chain_precision(regno)?;
+                        alloc_meta.constant = s.value.const_value();
                     } else if p.name == "rdonly_buf_size" || p.name == "rdwr_buf_size" {
                         return Err(self.unsupported(&format!(
                             "kfunc {name}: returned buffers (rdonly/rdwr_buf_size)"
@@ -383,6 +421,11 @@ impl Checker<'_> {
                         self.process_iter_arg(i, op, ty, pt.id.0, &mut iter_meta)?;
                         continue;
                     }
+                    let alloc_arg = p.has_suffix("__alloc") || p.has_suffix("__refcounted_kptr");
+                    if let Some(op) = alloc_op.filter(|_| alloc_arg) {
+                        self.alloc_kfunc_arg(op, flags, i, regno, &reg, &mut alloc_meta)?;
+                        continue;
+                    }
                     if let Some(what) = special_ptr_arg(p) {
                         return Err(self.unsupported(&format!("kfunc {name}: {what}")));
                     }
@@ -422,7 +465,7 @@ impl Checker<'_> {
                 format!("release kernel function {name} expects refcounted PTR_TO_BTF_ID"),
             ));
         }
-        Ok((iter_meta, refs))
+        Ok((iter_meta, refs, alloc_meta))
     }
 
     /// `KF_ARG_PTR_TO_CTX`: `check_func_arg_reg_off`, then the type.

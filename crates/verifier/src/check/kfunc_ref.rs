@@ -45,7 +45,11 @@ pub(super) fn is_trusted(reg: &RegState) -> bool {
         }
         RegState::ConstPtrToMap { .. } => true,
         RegState::PtrToBtfId { ptr, btf } => {
-            !ptr.maybe_null && btf.trust == Trust::Trusted && btf.mem == MemKind::Kernel
+            // `MEM_ALLOC`, `NON_OWN_REF` and `PTR_TRUSTED` are the trusted
+            // modifiers; any other flag is unsafe.
+            let flag =
+                btf.trust == Trust::Trusted || (btf.owner.local() && btf.trust == Trust::Plain);
+            !ptr.maybe_null && flag && btf.mem == MemKind::Kernel
         }
         _ => false,
     }
@@ -119,6 +123,11 @@ impl Checker<'_> {
         self.kfunc_v7_rules(name)?;
         if matches!(reg, RegState::PtrToXdpSock(_)) {
             return Err(self.unsupported(&format!("kfunc {name}: XDP socket arguments")));
+        }
+        if matches!(reg, RegState::PtrToBtfId { btf, .. } if btf.owner.local()) {
+            return Err(self.unsupported(&format!(
+                "kfunc {name}: allocated objects as BTF-typed arguments"
+            )));
         }
         if !pt.composite {
             return Err(self.kfunc_reject_ref(
@@ -229,7 +238,12 @@ impl Checker<'_> {
     /// `check_func_arg_reg_off` for a kfunc's BTF-typed argument:
     /// a released pointer must be unmoved, other plain, trusted or RCU
     /// BTF pointers may have a fixed offset, none a variable one.
-    fn kfunc_arg_reg_off(&self, regno: u8, reg: &RegState, release: bool) -> Result<(), Stop> {
+    pub(super) fn kfunc_arg_reg_off(
+        &self,
+        regno: u8,
+        reg: &RegState,
+        release: bool,
+    ) -> Result<(), Stop> {
         let ptr: PtrFields = match reg {
             RegState::PtrToBtfId { ptr, .. }
             | RegState::PtrToSocket(ptr)
@@ -295,6 +309,7 @@ impl Checker<'_> {
                 name: tname,
                 trust: Trust::Plain,
                 mem: MemKind::Kernel,
+                owner: crate::state::Owner::Kernel,
             },
         })
     }
@@ -414,6 +429,7 @@ impl<'a> Checker<'a> {
                 name: tname,
                 trust,
                 mem: MemKind::Kernel,
+                owner: crate::state::Owner::Kernel,
             },
         }))
     }

@@ -160,6 +160,7 @@ impl Checker<'_> {
             name: target.name,
             trust: if rcu { Trust::Rcu } else { Trust::Untrusted },
             mem: MemKind::Kernel,
+            owner: crate::state::Owner::Kernel,
         };
         let id = self.new_id();
         RegState::PtrToBtfId {
@@ -203,6 +204,9 @@ impl Checker<'_> {
         let RegState::PtrToBtfId { ptr, btf } = reg else {
             return Err(bad(""));
         };
+        if btf.owner.local() {
+            return Err(self.unsupported("allocated objects (program-BTF pointers) here"));
+        }
         // Trusted, RCU and plain pointers fit; untrusted ones only an
         // unreferenced kptr; user and per-CPU memory never.
         let trust_ok = btf.trust != Trust::Untrusted || kind == KptrKind::Unref;
@@ -304,6 +308,9 @@ impl Checker<'_> {
         let Some(dest) = dest else {
             return Err(self.unsupported("bpf_kptr_xchg without its destination"));
         };
+        if matches!(reg, RegState::PtrToBtfId { btf, .. } if btf.owner.local()) {
+            return Err(self.unsupported("allocated objects (program-BTF pointers) here"));
+        }
         let fits = matches!(
             reg,
             RegState::PtrToBtfId { btf, .. }
@@ -351,6 +358,7 @@ impl Checker<'_> {
                 name: dest.target.name,
                 trust: Trust::Plain,
                 mem: MemKind::Kernel,
+                owner: crate::state::Owner::Kernel,
             },
         })
     }

@@ -164,6 +164,7 @@ impl Checker<'_> {
                 name,
                 trust,
                 mem,
+                owner: crate::state::btf_ptr::Owner::Kernel,
             },
         })
     }

@@ -236,6 +236,13 @@ impl Checker<'_> {
         if let RegState::PtrToMapKey { .. } = base {
             return self.map_key_access(insn.dst, &base, insn.off, size, true);
         }
+        if let RegState::PtrToBtfId { btf, .. } = base
+            && btf.owner.local()
+        {
+            return self
+                .alloc_access(insn.dst, &base, insn.off, size, true)
+                .map(drop);
+        }
         if super::sock::sock_fields(&base).is_some() {
             return self.sock_access(insn.dst, &base, insn.off, size, Access::Write);
         }

@@ -19,6 +19,7 @@
 //! current path that a second call of the same subprogram meets — are
 //! handled by [`visited`] and [`loops`].
 
+mod alloc;
 mod alu;
 mod atomic;
 mod btf_func;
@@ -40,6 +41,7 @@ mod exception;
 mod fastcall;
 mod flow_keys;
 mod frames;
+mod graph;
 mod helper_allowed;
 mod helper_btf;
 mod helper_mem;

@@ -40,7 +40,9 @@ fn not_null(r: &RegState) -> bool {
     if let RegState::PtrToBtfId { ptr, btf } = r {
         return !ptr.maybe_null
             && btf.mem == crate::state::MemKind::Kernel
-            && (ptr.ref_obj_id != 0 || btf.trust == crate::state::Trust::Trusted);
+            && (ptr.ref_obj_id != 0
+                || btf.trust == crate::state::Trust::Trusted
+                || (btf.owner.local() && super::kfunc_ref::is_trusted(r)));
     }
     matches!(
         r,

@@ -350,8 +350,11 @@ impl Checker<'_> {
         if check_lock {
             self.no_lock_held(what)?;
         }
-        // A static subprogram may hand its references back to its caller.
-        if self.cur.refs.pointers().next().is_none() || self.cur.frames.len() > 1 {
+        // A static subprogram may hand its references back to its caller;
+        // an exception exit (`bpf_throw`) leaves from every frame at once.
+        let exception_exit = what == "bpf_throw";
+        let sub_exit = self.cur.frames.len() > 1 && !exception_exit;
+        if self.cur.refs.pointers().next().is_none() || sub_exit {
             if check_lock {
                 self.no_region_held(what)?;
             }

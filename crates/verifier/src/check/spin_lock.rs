@@ -31,6 +31,23 @@ pub(super) fn holds_spin_lock(fields: &[Vec<Field>], map: MapIdx) -> bool {
         .is_some_and(|f| f.iter().any(|f| f.kind == SpecialField::SpinLock))
 }
 
+/// Whether kfunc `name` is one that some modelled kernel lets a program
+/// call while it holds a lock (`kfunc_spin_allowed`: the graph API, and
+/// depending on the kernel the numbers iterator, resilient locks, arena
+/// and stream kfuncs). No other kfunc may be called there.
+fn may_run_under_lock(name: &str) -> bool {
+    const PREFIXES: [&str; 7] = [
+        "bpf_list_",
+        "bpf_rbtree_",
+        "bpf_refcount_acquire",
+        "bpf_iter_num_",
+        "bpf_res_spin_",
+        "bpf_arena_",
+        "bpf_stream_",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 impl Checker<'_> {
     /// Where map `map`'s value holds its `bpf_spin_lock`, if it has one.
     pub(super) fn spin_lock_off(&self, map: MapIdx) -> Option<u32> {
@@ -48,7 +65,8 @@ impl Checker<'_> {
     }
 
     /// The `do_check` rule for calls while a lock is held: only
-    /// `bpf_spin_unlock` (and `bpf_kptr_xchg`) and static subprograms.
+    /// `bpf_spin_unlock` (and `bpf_kptr_xchg`), static subprograms and the
+    /// kfuncs of [`may_run_under_lock`] (those stay `unsupported`).
     pub(super) fn call_under_lock(&self, insn: &RawInsn) -> Result<(), Stop> {
         if self.cur.refs.lock().is_none() {
             return Ok(());
@@ -59,7 +77,17 @@ impl Checker<'_> {
                 Errno::EINVAL,
                 "function calls are not allowed while holding a lock".to_owned(),
             )),
-            op::PSEUDO_KFUNC_CALL => Err(self.unsupported("kfunc calls while holding a lock")),
+            op::PSEUDO_KFUNC_CALL => {
+                let name = self.kfuncs.get(insn).map(|d| d.name.as_str());
+                match name {
+                    Some(n) if insn.off == 0 && !may_run_under_lock(n) => Err(self.reject(
+                        ErrorCode::HelperCall,
+                        Errno::EINVAL,
+                        "function calls are not allowed while holding a lock".to_owned(),
+                    )),
+                    _ => Err(self.unsupported("kfunc calls while holding a lock")),
+                }
+            }
             _ => Ok(()),
         }
     }

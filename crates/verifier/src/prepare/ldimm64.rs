@@ -295,8 +295,10 @@ fn check_value_fields<'a>(
     }
 }
 
-/// Spin locks, timers and kptrs to kernel types are modelled; the first
-/// other field names what is not.
+/// Spin locks, timers, kptrs to kernel types and graph roots whose
+/// declaration the kernel accepts (`prepare::graph_btf`; the graph kfuncs
+/// themselves stay unsupported) are modelled; the first other field names
+/// what is not.
 fn check_modelled_fields(
     btf: Option<&Btf<'_>>,
     profile: &KernelProfile,
@@ -307,6 +309,25 @@ fn check_modelled_fields(
     for f in fields {
         let why = match f.kind {
             SpecialField::SpinLock | SpecialField::Timer => continue,
+            SpecialField::ListHead | SpecialField::RbRoot
+                if profile.features.walk_v6_1.graph_objects =>
+            {
+                "graph roots, plain memory to kernel 6.1 (walk_v6_1.graph_objects)".into()
+            }
+            SpecialField::ListHead | SpecialField::RbRoot => {
+                let locked = fields.iter().any(|g| g.kind == SpecialField::SpinLock);
+                let root = btf.map(|btf| {
+                    super::graph_btf::check_root(btf, BtfTypeId(map.btf_value_type_id), f)
+                });
+                match root {
+                    Some(Ok(_)) if locked => continue,
+                    Some(Ok(_)) => {
+                        "graph roots without a bpf_spin_lock (map creation fails)".into()
+                    }
+                    Some(Err(why)) => why,
+                    None => "graph roots without the program's BTF".into(),
+                }
+            }
             SpecialField::Kptr(_) => match btf {
                 Some(btf) => match super::kptr_btf::resolve(btf, profile, map.map_type, f) {
                     Ok(_) => continue,

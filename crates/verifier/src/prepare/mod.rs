@@ -16,6 +16,7 @@ pub(crate) mod attach;
 pub(crate) mod attr;
 pub(crate) mod cfg;
 pub(crate) mod exception_cb;
+pub(crate) mod graph_btf;
 pub(crate) mod kfunc;
 pub(crate) mod kptr_btf;
 pub(crate) mod ldimm64;

@@ -31,11 +31,35 @@ pub enum MemKind {
     Percpu,
 }
 
-/// A `PTR_TO_BTF_ID`'s type: the kernel type and its flags
+/// Whose object a BTF pointer points to, and so which BTF its type id
+/// is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Owner {
+    /// A kernel object, typed by the kernel's BTF.
+    #[default]
+    Kernel,
+    /// An object of a type of the program's BTF that the program
+    /// allocated (`MEM_ALLOC`): `bpf_obj_new`, `bpf_refcount_acquire`,
+    /// a local kptr taken out of a map value.
+    Alloc,
+    /// Such an object a list or tree owns, reachable while its lock is
+    /// held (`MEM_ALLOC | NON_OWN_REF`).
+    NonOwning,
+}
+
+impl Owner {
+    /// Whether the type id is in the program's BTF.
+    pub fn local(self) -> bool {
+        self != Self::Kernel
+    }
+}
+
+/// A `PTR_TO_BTF_ID`'s type: the kernel or program type and its flags
 /// (`PTR_MAYBE_NULL` is in the pointer's fields).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BtfPtr {
-    /// The struct's id in the kernel's BTF.
+    /// The struct's id in the kernel's BTF, or in the program's for an
+    /// allocated object ([`Owner::local`]).
     pub btf_id: u32,
     /// Its name, for the log (`btf_type_name`).
     pub name: TypeName,
@@ -43,6 +67,8 @@ pub struct BtfPtr {
     pub trust: Trust,
     /// User or per-CPU memory.
     pub mem: MemKind,
+    /// Kernel object or allocated one.
+    pub owner: Owner,
 }
 
 /// `reg_type_str` of `PTR_TO_BTF_ID` with its flags: the prefixes in the
@@ -140,6 +166,7 @@ mod tests {
             name: TypeName::new("task_struct").unwrap(),
             trust: Trust::Trusted,
             mem: MemKind::Kernel,
+            owner: Owner::Kernel,
         };
         assert_eq!(type_str(&p, false), "trusted_ptr_");
         assert_eq!(type_str(&p, true), "trusted_ptr_or_null_");

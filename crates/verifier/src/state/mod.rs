@@ -17,7 +17,7 @@ pub(crate) mod stack;
 
 use bpfcheck_uapi::RegNo;
 
-pub use btf_ptr::{BtfPtr, MemKind, Trust, TypeName};
+pub use btf_ptr::{BtfPtr, MemKind, Owner, Trust, TypeName};
 pub use refs::{RefEntry, Refs};
 pub use reg::{
     DynptrInfo, DynptrKind, IterInfo, IterKind, IterState, MapIdx, MemTag, PtrFields, RegState,

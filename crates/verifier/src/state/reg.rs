@@ -674,6 +674,11 @@ pub(crate) fn fmt_reg(out: &mut String, reg: &RegState, frameno: u8, maps: &[Map
             out.push_str(btf.name.as_str());
             out.push('(');
             let mut items = id_items(ptr);
+            if btf.owner == super::btf_ptr::Owner::NonOwning {
+                // After `ref_obj_id=`, before `off=`.
+                let at = items.iter().take_while(|i| !i.starts_with("off=")).count();
+                items.insert(at, "non_own_ref".to_owned());
+            }
             push_var_items(&mut items, &ptr.var);
             out.push_str(&items.join(","));
             out.push(')');
