@@ -40,6 +40,7 @@ mod exception;
 mod fastcall;
 mod flow_keys;
 mod frames;
+mod global_args;
 mod helper_allowed;
 mod helper_btf;
 mod helper_mem;
@@ -502,6 +503,8 @@ impl<'a> Checker<'a> {
                             self.call(insn)?;
                             if self.is_throw(insn) {
                                 self.throw_exit()
+                            } else if self.tail_call_leaves_frame(insn) {
+                                self.tail_call_exit()
                             } else {
                                 Ok(Flow::Next)
                             }

@@ -14,6 +14,9 @@ use super::{Checker, Flow, print};
 use crate::error::{ErrorCode, Stop, VerifierError};
 use crate::state::{FuncState, MAX_STACK, RegState, SLOT_SIZE};
 
+/// `BPF_FUNC_tail_call`.
+const TAIL_CALL: i32 = 12;
+
 /// `MAX_CALL_FRAMES`.
 pub(super) const MAX_CALL_FRAMES: usize = 8;
 
@@ -148,6 +151,31 @@ impl Checker<'_> {
     /// The exit of a callee (`process_bpf_exit_full` with frames left):
     /// the stack liveness of the chain is brought up to date, then
     /// `prepare_func_exit`.
+    /// Whether `insn`, a helper call just checked, is a tail call that
+    /// may leave the current subprogram's frame (`tail_call_exits_subprog`).
+    pub(super) fn tail_call_leaves_frame(&self, insn: &RawInsn) -> bool {
+        insn.src == 0
+            && insn.imm == TAIL_CALL
+            && self.cur.frames.len() > 1
+            && self.profile.features.tail_call_exits_subprog
+    }
+
+    /// A tail call that succeeded leaves the subprogram with the callee's
+    /// `R0`; the walk past a failed one is queued first.
+    pub(super) fn tail_call_exit(&mut self) -> Result<Flow, Stop> {
+        if self.cur.cur().in_callback_fn {
+            return Err(self.unsupported("tail calls in callbacks"));
+        }
+        self.push_branch(self.cur.clone(), self.insn_idx + 1, self.insn_idx)?;
+        *self.cur.cur_mut().reg_mut(0) = RegState::unknown();
+        self.scratch_reg(0);
+        // The caller's state is not printed again after this return.
+        Ok(match self.subprog_exit()? {
+            Flow::Return(t) => Flow::Goto(t),
+            other => other,
+        })
+    }
+
     pub(super) fn subprog_exit(&mut self) -> Result<Flow, Stop> {
         self.update_stack_liveness();
         let callee = self.cur.cur();
@@ -216,6 +244,20 @@ impl Checker<'_> {
         self.stack_depth_from(0, 0, 0, false)
     }
 
+    /// Whether subprogram `k` calls `bpf_tail_call` (`has_tail_call`).
+    fn has_tail_call(&self, k: usize) -> bool {
+        let start = self.subprogs.starts[k];
+        let end = self
+            .subprogs
+            .starts
+            .get(k + 1)
+            .copied()
+            .unwrap_or(self.insns.len());
+        self.insns[start..end]
+            .iter()
+            .any(|i| i.code == op::JMP | op::CALL && i.src == 0 && i.imm == TAIL_CALL)
+    }
+
     /// Whether subprogram `k` runs on a stack of its own (`is_async_cb`).
     fn is_async_root(&self, k: usize) -> bool {
         self.async_cbs.contains(&k) || self.exception_cb == Some(k)
@@ -235,6 +277,22 @@ impl Checker<'_> {
         depth: u32,
         under_cb: bool,
     ) -> Result<(), Stop> {
+        // A tail call unwinds only its own frame: the callers' stacks stay,
+        // up to 33 times over, so they may use less than 256 bytes.
+        if k != 0 && self.has_tail_call(k) {
+            if self.exception_cb.is_some() {
+                return Err(self.unsupported("tail calls in programs with an exception callback"));
+            }
+            if depth >= 256 {
+                return Err(self.reject(
+                    ErrorCode::InvalidMemAccess,
+                    Errno::EACCES,
+                    format!(
+                        "tail_calls are not allowed when call stack of previous frames is {depth} bytes. Too large"
+                    ),
+                ));
+            }
+        }
         let own = if self.profile.features.walk_v6_1.stack_round_32 {
             // 6.1 rounds to the interpreter's 32 bytes, JIT or not.
             self.subprogs.depth[k].max(1).div_ceil(32) * 32
