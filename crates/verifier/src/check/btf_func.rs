@@ -5,13 +5,13 @@
 //! assumes valid and which are verified on their own after the main
 //! program (`do_check_subprogs`).
 //!
-//! Modelled: scalar (int and enum) arguments, the program type's context
-//! pointer under every name the kernel accepts for it (`btf_is_prog_ctx_type`),
-//! pointers to sized memory, the lines the kernel logs for `void` and
-//! forward-declared pointees and non-scalar returns, and static functions
-//! whose prototypes the kernel silently gives up on. `arg:` declaration
-//! tags, dynptr arguments and pointees whose size the model cannot work
-//! out are reported as unsupported.
+//! Modelled: the argument kinds of `super::global_args` (scalars, the
+//! context by name or `arg:ctx`, sized memory, `arg:nonnull`,
+//! `arg:nullable`, `arg:trusted`, `arg:arena`), the lines the kernel logs
+//! for `void` and forward-declared pointees, non-scalar returns and
+//! refused tags, and static functions whose prototypes the kernel
+//! silently gives up on. Dynptr arguments, `arg:untrusted` and pointees
+//! whose size the model cannot work out are reported as unsupported.
 
 use bpfcheck_btf::types::Linkage;
 use bpfcheck_btf::{Btf, BtfTypeId, Type};
@@ -142,18 +142,6 @@ impl BtfFuncs {
         let btf = Btf::parse(bytes).map_err(|e| unsupported(format!("unreadable BTF: {e}")))?;
         if req.func_info.len() != starts.len() {
             return Err(unsupported("func_info that does not match the subprograms"));
-        }
-        // An LD_ABS in a subprogram may leave it early, returning 0
-        // (`check_btf_func` refused those that do not return an integer):
-        // not modelled.
-        for (k, &start) in starts.iter().enumerate().skip(1) {
-            let end = starts.get(k + 1).copied().unwrap_or(req.insns.len());
-            let ld_abs = req.insns[start..end]
-                .iter()
-                .any(|i| i.class() == op::LD && matches!(op::mode(i.code), op::ABS | op::IND));
-            if ld_abs {
-                return Err(unsupported("LD_ABS/IND in a subprogram"));
-            }
         }
         let mut sigs = Vec::with_capacity(starts.len());
         for (fi, &start) in req.func_info.iter().zip(starts) {

@@ -15,7 +15,7 @@ use crate::error::{ErrorCode, Stop, VerifierError};
 use crate::state::{FuncState, MAX_STACK, RegState, SLOT_SIZE};
 
 /// `BPF_FUNC_tail_call`.
-const TAIL_CALL: i32 = 12;
+pub(super) const TAIL_CALL: i32 = 12;
 
 /// `MAX_CALL_FRAMES`.
 pub(super) const MAX_CALL_FRAMES: usize = 8;
@@ -151,24 +151,28 @@ impl Checker<'_> {
     /// The exit of a callee (`process_bpf_exit_full` with frames left):
     /// the stack liveness of the chain is brought up to date, then
     /// `prepare_func_exit`.
-    /// Whether `insn`, a helper call just checked, is a tail call that
-    /// may leave the current subprogram's frame (`tail_call_exits_subprog`).
-    pub(super) fn tail_call_leaves_frame(&self, insn: &RawInsn) -> bool {
-        insn.src == 0
-            && insn.imm == TAIL_CALL
-            && self.cur.frames.len() > 1
-            && self.profile.features.tail_call_exits_subprog
+    /// Whether a tail call or `BPF_LD_[ABS|IND]` just checked may leave
+    /// the current subprogram's frame (`tail_call_exits_subprog`).
+    pub(super) fn abnormal_exit_leaves_frame(&self) -> bool {
+        self.cur.frames.len() > 1 && self.profile.features.tail_call_exits_subprog
     }
 
-    /// A tail call that succeeded leaves the subprogram with the callee's
-    /// `R0`; the walk past a failed one is queued first.
-    pub(super) fn tail_call_exit(&mut self) -> Result<Flow, Stop> {
+    /// A tail call that succeeded, or a packet load that failed, leaves
+    /// the subprogram with the `R0` it set; the walk past it is queued
+    /// first.
+    pub(super) fn abnormal_exit(&mut self) -> Result<Flow, Stop> {
         if self.cur.cur().in_callback_fn {
-            return Err(self.unsupported("tail calls in callbacks"));
+            return Err(self.unsupported("tail calls and LD_ABS/IND in callbacks"));
         }
-        self.push_branch(self.cur.clone(), self.insn_idx + 1, self.insn_idx)?;
-        *self.cur.cur_mut().reg_mut(0) = RegState::unknown();
-        self.scratch_reg(0);
+        let mut past = self.cur.clone();
+        if self.insns[self.insn_idx].code == op::JMP | op::CALL {
+            // Only the exit sees the tail-called program's `R0`.
+            *past.cur_mut().reg_mut(0) = RegState::NotInit;
+        } else {
+            // A packet load that fails returns 0.
+            *self.cur.cur_mut().reg_mut(0) = RegState::constant(0);
+        }
+        self.push_branch(past, self.insn_idx + 1, self.insn_idx)?;
         // The caller's state is not printed again after this return.
         Ok(match self.subprog_exit()? {
             Flow::Return(t) => Flow::Goto(t),
