@@ -215,6 +215,20 @@ pub struct Features {
     /// (6.x) the flags decide, and returns are flagless.
     #[serde(default)]
     pub kfunc_trusted_by_default: bool,
+    /// A tail call in a subprogram's frame may leave it (6.18): the walk
+    /// goes on both ways, returning to the caller with an unknown `R0`
+    /// and, queued, past the call. Before (6.12's source): past the call
+    /// only.
+    #[serde(default)]
+    pub tail_call_exits_subprog: bool,
+    /// 6.18's check of a global function's `arg:trusted` argument: a
+    /// scalar is refused with `R%d must be referenced or trusted`, and a
+    /// NULL where `arg:nullable` allows one is marked precise. Not known
+    /// (unsupported there): other scalars, and kernel pointers neither
+    /// trusted nor referenced. Before (6.12's source): `check_reg_type`'s
+    /// register types alone.
+    #[serde(default)]
+    pub global_trusted_arg_v2: bool,
     /// How 7.x's `do_check` differs from 6.18's (all off before 7.1).
     #[serde(default)]
     pub walk_v7: WalkV7,

@@ -37,7 +37,9 @@
 //!   `last insn is not an exit or jmp`;
 //! - `check_btf_info`'s `check_abnormal_return` without `func_info`:
 //!   `LD_ABS is not allowed in subprogs without BTF`, `tail_call is not
-//!   allowed in subprogs without BTF`;
+//!   allowed in subprogs without BTF`, and with it (`check_btf_func`)
+//!   `LD_ABS is only allowed in functions that return 'int'.`, `tail_call
+//!   is only allowed in functions that return 'int'.`;
 //! - `resolve_pseudo_ldimm64`: `BPF_LDX uses reserved fields`,
 //!   `invalid bpf_ld_imm64 insn`, `unrecognized bpf_ld_imm64 insn`,
 //!   `fd_idx without fd_array is invalid`, bad map references, direct

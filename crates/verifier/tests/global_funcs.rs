@@ -30,6 +30,10 @@ enum Ty {
     Ctx,
     /// `int *`: memory of four bytes for a global function.
     IntPtr,
+    /// A type with `arg:` declaration tags (`btf_prepare_func_args`).
+    Tagged(&'static Ty, &'static [&'static str]),
+    /// `void *`.
+    VoidPtr,
 }
 
 /// A function: name, global or static, parameters; all return `int`.
@@ -323,6 +327,162 @@ exit
             },
         ],
     },
+    Case {
+        // `arg:nonnull` memory: the callee reads without a NULL check; the
+        // caller passes its stack, then a map value it did not check.
+        name: "tag_nonnull_mem",
+        asm: "
+;! map: hash:4:16:1
+r6 = 0
+*(u32 *)(r10 -4) = r6
+r1 = r10
+r1 += -4
+call get
+r2 = r10
+r2 += -4
+r1 = map_fd(0)
+call bpf_map_lookup_elem#1
+r1 = r0
+call get
+exit
+get:
+r0 = *(u32 *)(r1 +0)
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "get",
+                global: true,
+                params: &[Ty::Tagged(&Ty::IntPtr, &["nonnull"])],
+            },
+        ],
+    },
+    Case {
+        // `arg:ctx` on `void *`: any program type's context; a moved
+        // context is refused before its type is looked at.
+        name: "tag_ctx_void",
+        asm: "
+r6 = r1
+call len
+r1 = r6
+r1 += 4
+call len
+exit
+len:
+r0 = *(u32 *)(r1 +0)
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "len",
+                global: true,
+                params: &[Ty::Tagged(&Ty::VoidPtr, &["ctx"])],
+            },
+        ],
+    },
+    Case {
+        // `arg:nullable` alone is not for memory.
+        name: "tag_nullable_mem",
+        asm: "
+r1 = 0
+call get
+exit
+get:
+r0 = 0
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "get",
+                global: true,
+                params: &[Ty::Tagged(&Ty::IntPtr, &["nullable"])],
+            },
+        ],
+    },
+    Case {
+        // A tag on an integer.
+        name: "tag_on_int",
+        asm: "
+r1 = 0
+call get
+exit
+get:
+r0 = 0
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "get",
+                global: true,
+                params: &[Ty::Tagged(&Ty::Int, &["ctx"])],
+            },
+        ],
+    },
+    Case {
+        // Tags in a static function: logged, the function is unreliable,
+        // and the call goes on.
+        name: "tag_static",
+        asm: "
+call get
+r0 = 0
+exit
+get:
+r0 = 0
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "get",
+                global: false,
+                params: &[Ty::Tagged(&Ty::VoidPtr, &["ctx"])],
+            },
+        ],
+    },
+    Case {
+        // `arg:arena`: a scalar to the callee, which the caller may pass.
+        name: "tag_arena",
+        asm: "
+r1 = 7
+call get
+exit
+get:
+r0 = r1
+r0 &= 1
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "get",
+                global: true,
+                params: &[Ty::Tagged(&Ty::VoidPtr, &["arena"])],
+            },
+        ],
+    },
+    Case {
+        // An unknown tag.
+        name: "tag_unknown",
+        asm: "
+call get
+exit
+get:
+r0 = 0
+exit
+",
+        funcs: &[
+            MAIN,
+            Func {
+                name: "get",
+                global: true,
+                params: &[Ty::Tagged(&Ty::VoidPtr, &["whatever"])],
+            },
+        ],
+    },
 ];
 
 /// The load request of `case`: its program with BTF and `func_info`.
@@ -334,18 +494,25 @@ fn request(case: &Case) -> LoadRequest {
     let skb = b.struct_("__sk_buff", 4, &[("len", int, 0)]).unwrap();
     let ctx = b.ptr(skb);
     let int_ptr = b.ptr(int);
+    let void_ptr = b.ptr(bpfcheck_btf::BtfTypeId(0));
     let starts = subprog_starts(&req);
     assert_eq!(starts.len(), case.funcs.len(), "{}", case.name);
     for (f, start) in case.funcs.iter().zip(starts) {
+        let base = |t: &Ty| match t {
+            Ty::Int => int,
+            Ty::Ctx => ctx,
+            Ty::IntPtr => int_ptr,
+            Ty::VoidPtr => void_ptr,
+            Ty::Tagged(..) => unreachable!("tags on a tagged type"),
+        };
         let params = f
             .params
             .iter()
             .enumerate()
             .map(|(i, t)| {
                 let ty = match t {
-                    Ty::Int => int,
-                    Ty::Ctx => ctx,
-                    Ty::IntPtr => int_ptr,
+                    Ty::Tagged(t, _) => base(t),
+                    t => base(t),
                 };
                 (format!("a{i}"), ty)
             })
@@ -363,6 +530,19 @@ fn request(case: &Case) -> LoadRequest {
                 linkage,
             })
             .unwrap();
+        for (i, t) in f.params.iter().enumerate() {
+            if let Ty::Tagged(_, tags) = t {
+                for tag in *tags {
+                    b.add(&TypeSpec::DeclTag {
+                        value: format!("arg:{tag}"),
+                        target: id,
+                        component: Some(u32::try_from(i).unwrap()),
+                        attr: false,
+                    })
+                    .unwrap();
+                }
+            }
+        }
         req.func_info.push(FuncInfo {
             insn_off: u32::try_from(start).unwrap(),
             type_id: id.0,

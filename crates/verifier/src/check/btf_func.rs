@@ -5,13 +5,13 @@
 //! assumes valid and which are verified on their own after the main
 //! program (`do_check_subprogs`).
 //!
-//! Modelled: scalar (int and enum) arguments, the program type's context
-//! pointer under every name the kernel accepts for it (`btf_is_prog_ctx_type`),
-//! pointers to sized memory, the lines the kernel logs for `void` and
-//! forward-declared pointees and non-scalar returns, and static functions
-//! whose prototypes the kernel silently gives up on. `arg:` declaration
-//! tags, dynptr arguments and pointees whose size the model cannot work
-//! out are reported as unsupported.
+//! Modelled: the argument kinds of `super::global_args` (scalars, the
+//! context by name or `arg:ctx`, sized memory, `arg:nonnull`,
+//! `arg:nullable`, `arg:trusted`, `arg:arena`), the lines the kernel logs
+//! for `void` and forward-declared pointees, non-scalar returns and
+//! refused tags, and static functions whose prototypes the kernel
+//! silently gives up on. Dynptr arguments, `arg:untrusted` and pointees
+//! whose size the model cannot work out are reported as unsupported.
 
 use bpfcheck_btf::types::Linkage;
 use bpfcheck_btf::{Btf, BtfTypeId, Type};
@@ -28,7 +28,7 @@ use crate::state::{FuncState, RegState, VerifierState};
 /// `bpf_types.h`, what a typedef there resolves to, and the kernel-side
 /// "projection" the kernel also accepts for `__sk_buff` and `xdp_md`.
 /// Types whose context is `void *` have none.
-fn ctx_names(prog_type: ProgType) -> &'static [&'static str] {
+pub(super) fn ctx_names(prog_type: ProgType) -> &'static [&'static str] {
     match prog_type {
         ProgType::SOCKET_FILTER
         | ProgType::SCHED_CLS
@@ -81,39 +81,8 @@ pub(crate) fn is_prog_ctx(btf: &Btf<'_>, pointee: BtfTypeId, prog_type: ProgType
     }
 }
 
-/// `btf_type_str`: the kernel's name of a kind, as its messages print it.
-fn kind_str(t: &Type<'_>) -> &'static str {
-    match t {
-        Type::Void(_) => "UNKNOWN",
-        t => t.raw().kind().name(),
-    }
-}
-
-/// An argument's kind (`sub->args[i].arg_type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum ArgKind {
-    /// `ARG_ANYTHING`: a scalar.
-    Scalar,
-    /// `ARG_PTR_TO_CTX`.
-    Ctx,
-    /// `ARG_PTR_TO_MEM | PTR_MAYBE_NULL` of a global function, of this
-    /// many bytes.
-    Mem(u32),
-    /// `ARG_PTR_TO_DYNPTR`: a `struct bpf_dynptr *`.
-    Dynptr,
-}
-
-/// What `btf_prepare_func_args` makes of a prototype.
-#[derive(Clone, Debug)]
-enum Prep {
-    Args(Vec<ArgKind>),
-    /// A static function the kernel gives up on without a word.
-    Silent,
-    /// A global function the kernel refuses, with its log line.
-    Refused(String),
-    /// A case not modelled.
-    Unsupported(String),
-}
+pub(super) use super::global_args::ArgKind;
+use super::global_args::{Prep, prepare};
 
 #[derive(Clone, Debug)]
 struct FuncSig {
@@ -156,94 +125,6 @@ fn unsupported(why: impl Into<String>) -> Unsupported {
     )
 }
 
-/// `btf_prepare_func_args` for one function.
-fn prepare(
-    btf: &Btf<'_>,
-    proto_id: BtfTypeId,
-    global: bool,
-    name: &str,
-    prog_type: ProgType,
-) -> Prep {
-    // A static function is given up on silently; a global one is refused
-    // with the kernel's line.
-    let fail = |line: String| {
-        if global {
-            Prep::Refused(line)
-        } else {
-            Prep::Silent
-        }
-    };
-    let Ok(Type::FuncProto(proto)) = btf.type_by_id(proto_id) else {
-        return Prep::Unsupported(format!("function {name}() without a prototype"));
-    };
-    let nargs = proto.len();
-    if nargs > 5 {
-        return fail(format!(
-            "Global function {name}() with {nargs} > 5 args. Buggy compiler."
-        ));
-    }
-    match btf.resolve(proto.return_type()) {
-        Ok(Type::Int(_) | Type::Enum(_) | Type::Enum64(_)) => {}
-        Ok(_) => {
-            return fail(format!(
-                "Global function {name}() doesn't return scalar. Only those are supported."
-            ));
-        }
-        Err(_) => return Prep::Unsupported(format!("the return type of {name}()")),
-    }
-    let mut args = Vec::with_capacity(nargs);
-    for (i, p) in proto.params().enumerate() {
-        let Ok(t) = btf.resolve(p.ty) else {
-            return Prep::Unsupported(format!("the argument types of {name}()"));
-        };
-        match t {
-            Type::Int(_) | Type::Enum(_) | Type::Enum64(_) => args.push(ArgKind::Scalar),
-            Type::Ptr(r) => {
-                let pointee = BtfTypeId(r.size_or_type());
-                if is_prog_ctx(btf, pointee, prog_type) {
-                    args.push(ArgKind::Ctx);
-                    continue;
-                }
-                let Ok(target) = btf.resolve(pointee) else {
-                    return Prep::Unsupported(format!("the argument types of {name}()"));
-                };
-                if let Type::Struct(c) = &target
-                    && c.name() == Ok("bpf_dynptr")
-                {
-                    args.push(ArgKind::Dynptr);
-                    continue;
-                }
-                if !global {
-                    return Prep::Silent;
-                }
-                // A generic memory pointer: its pointee must have a size
-                // (`btf_resolve_size`); the message names the pointee
-                // without its modifiers.
-                match btf.size_of(pointee) {
-                    Ok(size) => args.push(ArgKind::Mem(size)),
-                    Err(_) if matches!(target, Type::Void(_) | Type::Fwd(_)) => {
-                        let tname = target.name().unwrap_or("");
-                        return fail(format!(
-                            "arg#{i} reference type('{} {tname}') size cannot be determined: -22",
-                            kind_str(&target)
-                        ));
-                    }
-                    Err(_) => {
-                        return Prep::Unsupported(format!("the argument sizes of {name}()"));
-                    }
-                }
-            }
-            other => {
-                let kind = other.raw().kind().name();
-                return fail(format!(
-                    "Arg#{i} type {kind} in {name}() is not supported yet."
-                ));
-            }
-        }
-    }
-    Prep::Args(args)
-}
-
 impl BtfFuncs {
     /// The subprograms' BTF (`check_btf_func`); `None` without
     /// `func_info`. Tables the kernel would refuse are not modelled.
@@ -262,21 +143,8 @@ impl BtfFuncs {
         if req.func_info.len() != starts.len() {
             return Err(unsupported("func_info that does not match the subprograms"));
         }
-        // `check_btf_func` refuses LD_ABS and tail calls in a subprogram
-        // that does not return an integer, and an LD_ABS in a subprogram
-        // has a hidden early exit: neither is modelled.
-        for (k, &start) in starts.iter().enumerate().skip(1) {
-            let end = starts.get(k + 1).copied().unwrap_or(req.insns.len());
-            let special = req.insns[start..end].iter().any(|i| {
-                let ld_abs = i.class() == op::LD && matches!(op::mode(i.code), op::ABS | op::IND);
-                ld_abs || (i.code == op::JMP | op::CALL && i.src == 0 && i.imm == 12)
-            });
-            if special {
-                return Err(unsupported("LD_ABS/IND or tail calls in a subprogram"));
-            }
-        }
         let mut sigs = Vec::with_capacity(starts.len());
-        for (k, (fi, &start)) in req.func_info.iter().zip(starts).enumerate() {
+        for (fi, &start) in req.func_info.iter().zip(starts) {
             if fi.insn_off as usize != start {
                 return Err(unsupported("func_info that does not match the subprograms"));
             }
@@ -289,15 +157,15 @@ impl BtfFuncs {
                 Linkage::Global => true,
                 _ => return Err(unsupported("extern functions")),
             };
-            let tagged = btf.iter().any(|t| {
-                matches!(t, Type::DeclTag(d) if d.target() == BtfTypeId(fi.type_id)
-                    && matches!(d.component_idx(), Ok(Some(_))))
-            });
-            let prep = if tagged && k > 0 {
-                Prep::Unsupported(format!("argument declaration tags of {name}()"))
-            } else {
-                prepare(&btf, f.proto(), global, &name, req.prog_type)
-            };
+            let prep = prepare(
+                &btf,
+                BtfTypeId(fi.type_id),
+                f.proto(),
+                global,
+                &name,
+                req.prog_type,
+                req.expected_attach_type,
+            );
             sigs.push(FuncSig { name, global, prep });
         }
         let n = sigs.len();
@@ -307,6 +175,11 @@ impl BtfFuncs {
             called: vec![false; n],
             verified: vec![false; n],
         }))
+    }
+
+    /// Whether a subprogram other than the entry is global.
+    pub(super) fn any_global_subprog(&self) -> bool {
+        self.sigs.iter().skip(1).any(|s| s.global)
     }
 
     pub(super) fn is_global(&self, k: usize) -> bool {
@@ -361,20 +234,19 @@ impl Checker<'_> {
                 )));
             }
         };
-        for (i, arg) in args.iter().enumerate() {
-            let regno = u8::try_from(i + 1).unwrap_or(5);
-            let reg = *self.cur.cur().reg(regno);
-            let bad = match (arg, reg) {
-                (ArgKind::Scalar, RegState::Scalar(_)) => None,
-                (ArgKind::Scalar, _) => Some(format!("R{regno} is not a scalar")),
-                (ArgKind::Ctx, r @ RegState::PtrToCtx { .. }) if r.is_unmoved_ctx() => None,
-                (ArgKind::Ctx, RegState::PtrToCtx { .. }) => {
-                    return Err(self.unsupported("a modified context pointer as an argument"));
+        // The kernel types of `arg:trusted` arguments are looked up while
+        // the prototype is prepared, before any register.
+        let trusted = match self.trusted_arg_types(&args)? {
+            Ok(t) => t,
+            Err(line) => {
+                if let Some(b) = self.btf_funcs.as_mut() {
+                    b.unreliable[k] = true;
                 }
-                (ArgKind::Ctx, _) => Some(format!("arg#{i} expects pointer to ctx")),
-                (ArgKind::Mem(size), _) => self.check_mem_reg(regno, *size)?,
-                (ArgKind::Dynptr, _) => return Err(self.unsupported("dynptr arguments")),
-            };
+                return Ok(ArgsMatch::Mismatch(Some(line)));
+            }
+        };
+        for (i, (arg, ty)) in args.iter().zip(trusted).enumerate() {
+            let bad = self.check_global_arg(i, arg, ty)?;
             if let Some(line) = bad {
                 if let Some(b) = self.btf_funcs.as_mut() {
                     b.unreliable[k] = true;
@@ -383,6 +255,13 @@ impl Checker<'_> {
             }
         }
         Ok(ArgsMatch::Match)
+    }
+
+    /// Whether the program has a global function besides its entry.
+    pub(super) fn has_global_subprogs(&self) -> bool {
+        self.btf_funcs
+            .as_ref()
+            .is_some_and(BtfFuncs::any_global_subprog)
     }
 
     /// The main program's prototype is checked when its walk starts
@@ -528,20 +407,15 @@ impl Checker<'_> {
         if exception_cb {
             self.check_exception_cb_args(&args)?;
         }
+        let Ok(trusted) = self.trusted_arg_types(&args)? else {
+            return Err(self.unsupported("arg:trusted types found at a call only"));
+        };
         let mut frame = FuncState::entry();
         frame.regs[1] = RegState::NotInit;
         frame.subprog = k;
         frame.in_exception_cb = exception_cb;
-        for (i, a) in args.iter().enumerate() {
-            frame.regs[i + 1] = match a {
-                ArgKind::Scalar => RegState::unknown(),
-                ArgKind::Ctx => RegState::ctx(),
-                ArgKind::Mem(size) => {
-                    let id = self.new_id();
-                    super::mem_arg::mem_arg(id, *size)
-                }
-                ArgKind::Dynptr => return Err(self.unsupported("dynptr arguments")),
-            };
+        for (i, (a, ty)) in args.iter().zip(trusted).enumerate() {
+            frame.regs[i + 1] = self.global_arg_reg(a, ty)?;
         }
         self.globals.verifying = Some(k);
         self.start_walk(

@@ -29,6 +29,13 @@ impl Checker<'_> {
                 "BPF_LD_[ABS|IND] instructions not allowed for this program type".to_owned(),
             ));
         }
+        if self.cur.frames.iter().skip(1).any(|f| f.in_callback_fn) {
+            return Err(self.reject(
+                ErrorCode::InvalidInsn,
+                Errno::EINVAL,
+                "cannot use BPF_LD_[ABS|IND] within callback".to_owned(),
+            ));
+        }
         let ctx = *self.read_reg(CTX_REG)?;
         // The load may end the program, so no reference may be held.
         self.check_resource_leak("BPF_LD_[ABS|IND]")?;

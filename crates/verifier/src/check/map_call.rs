@@ -187,13 +187,14 @@ impl Checker<'_> {
             MAP_DELETE | MAP_UPDATE => matches!(map_type, MapType::SOCKMAP | MapType::SOCKHASH),
             // A referenced socket (`super::sock_map`).
             MAP_LOOKUP => super::sock_map::holds_sockets(map_type) || self.lookup_modelled(map)?,
-            // In the main program of a program without subprograms a tail
-            // call is a helper returning nothing (the packet pointers it
-            // invalidates are those of `changes_pkt_data`); with
-            // subprograms the stack and frame rules of tail calls apply.
-            TAIL_CALL if self.subprogs.starts.len() == 1 => true,
+            // A tail call is a helper returning nothing (the packet
+            // pointers it invalidates are those of `changes_pkt_data`);
+            // with subprograms its stack rule is `check_max_stack_depth`'s.
+            // Whether a global function changes packet data through one is
+            // not modelled.
+            TAIL_CALL if !self.has_global_subprogs() => true,
             TAIL_CALL => {
-                return Err(self.unsupported("tail calls in programs with bpf-to-bpf calls"));
+                return Err(self.unsupported("tail calls in programs with global functions"));
             }
             GET_LOCAL_STORAGE => true,
             // Queue and stack maps copy one value in or out.

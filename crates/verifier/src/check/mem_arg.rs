@@ -14,15 +14,16 @@ use crate::domain::Scalar;
 use crate::error::{ErrorCode, Stop};
 use crate::state::{MemTag, PtrFields, RegState};
 
-/// A global function's pointer argument of `size` bytes, maybe NULL.
-pub(super) fn mem_arg(id: u32, size: u32) -> RegState {
+/// A global function's pointer argument of `size` bytes, maybe NULL
+/// unless tagged `arg:nonnull`.
+pub(super) fn mem_arg(id: u32, size: u32, maybe_null: bool) -> RegState {
     RegState::PtrToMem {
         ptr: PtrFields {
             off: 0,
             var: Scalar::constant(0),
             id,
             ref_obj_id: 0,
-            maybe_null: true,
+            maybe_null,
         },
         size,
         tag: MemTag::default(),

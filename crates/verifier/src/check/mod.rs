@@ -41,6 +41,7 @@ mod exception;
 mod fastcall;
 mod flow_keys;
 mod frames;
+mod global_args;
 mod graph;
 mod helper_allowed;
 mod helper_btf;
@@ -523,6 +524,13 @@ impl<'a> Checker<'a> {
                             self.call(insn)?;
                             if self.is_throw(insn) {
                                 self.throw_exit()
+                            } else if insn.src == 0
+                                && insn.imm == subprog_call::TAIL_CALL
+                                && self.abnormal_exit_leaves_frame()
+                            {
+                                *self.cur.cur_mut().reg_mut(0) = RegState::unknown();
+                                self.scratch_reg(0);
+                                self.abnormal_exit()
                             } else {
                                 Ok(Flow::Next)
                             }
@@ -534,7 +542,15 @@ impl<'a> Checker<'a> {
                     _ => self.cond_jmp(insn),
                 }
             }
-            _ => self.ld(insn).map(|()| Flow::Next),
+            _ => {
+                self.ld(insn)?;
+                let ld_abs = matches!(op::mode(insn.code), op::ABS | op::IND);
+                if ld_abs && self.abnormal_exit_leaves_frame() {
+                    self.abnormal_exit()
+                } else {
+                    Ok(Flow::Next)
+                }
+            }
         }
     }
 

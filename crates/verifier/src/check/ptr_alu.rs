@@ -39,7 +39,7 @@ pub(super) fn alu_string(code: u8) -> &'static str {
 
 /// The fixed and variable offset of a pointer kind whose arithmetic is
 /// modelled here (packets have their own, with ids and ranges).
-fn offsets(r: &RegState) -> Option<(i32, Scalar)> {
+pub(super) fn offsets(r: &RegState) -> Option<(i32, Scalar)> {
     match *r {
         RegState::PtrToCtx { off, var } | RegState::PtrToMapValue { off, var, .. } => {
             Some((off, var))

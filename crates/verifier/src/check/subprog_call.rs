@@ -14,6 +14,9 @@ use super::{Checker, Flow, print};
 use crate::error::{ErrorCode, Stop, VerifierError};
 use crate::state::{FuncState, MAX_STACK, RegState, SLOT_SIZE};
 
+/// `BPF_FUNC_tail_call`.
+pub(super) const TAIL_CALL: i32 = 12;
+
 /// The program's subprograms: their first instructions and the stack
 /// depth each has been seen to use (`subprog_info[].start/.stack_depth`).
 pub(super) struct Subprogs {
@@ -117,9 +120,6 @@ impl Subprogs {
     }
 }
 
-/// `BPF_FUNC_tail_call`.
-const TAIL_CALL: i32 = 12;
-
 impl Checker<'_> {
     /// `MAX_CALL_FRAMES`.
     pub(super) fn max_call_frames(&self) -> usize {
@@ -222,6 +222,35 @@ impl Checker<'_> {
     /// The exit of a callee (`process_bpf_exit_full` with frames left):
     /// the stack liveness of the chain is brought up to date, then
     /// `prepare_func_exit`.
+    /// Whether a tail call or `BPF_LD_[ABS|IND]` just checked may leave
+    /// the current subprogram's frame (`tail_call_exits_subprog`).
+    pub(super) fn abnormal_exit_leaves_frame(&self) -> bool {
+        self.cur.frames.len() > 1 && self.profile.features.tail_call_exits_subprog
+    }
+
+    /// A tail call that succeeded, or a packet load that failed, leaves
+    /// the subprogram with the `R0` it set; the walk past it is queued
+    /// first.
+    pub(super) fn abnormal_exit(&mut self) -> Result<Flow, Stop> {
+        if self.cur.cur().in_callback_fn {
+            return Err(self.unsupported("tail calls and LD_ABS/IND in callbacks"));
+        }
+        let mut past = self.cur.clone();
+        if self.insns[self.insn_idx].code == op::JMP | op::CALL {
+            // Only the exit sees the tail-called program's `R0`.
+            *past.cur_mut().reg_mut(0) = RegState::NotInit;
+        } else {
+            // A packet load that fails returns 0.
+            *self.cur.cur_mut().reg_mut(0) = RegState::constant(0);
+        }
+        self.push_branch(past, self.insn_idx + 1, self.insn_idx)?;
+        // The caller's state is not printed again after this return.
+        Ok(match self.subprog_exit()? {
+            Flow::Return(t) => Flow::Goto(t),
+            other => other,
+        })
+    }
+
     pub(super) fn subprog_exit(&mut self) -> Result<Flow, Stop> {
         self.update_stack_liveness();
         let callee = self.cur.cur();
@@ -290,6 +319,20 @@ impl Checker<'_> {
         self.stack_depth_from(0, 0, 0, false)
     }
 
+    /// Whether subprogram `k` calls `bpf_tail_call` (`has_tail_call`).
+    fn has_tail_call(&self, k: usize) -> bool {
+        let start = self.subprogs.starts[k];
+        let end = self
+            .subprogs
+            .starts
+            .get(k + 1)
+            .copied()
+            .unwrap_or(self.insns.len());
+        self.insns[start..end]
+            .iter()
+            .any(|i| i.code == op::JMP | op::CALL && i.src == 0 && i.imm == TAIL_CALL)
+    }
+
     /// Whether subprogram `k` runs on a stack of its own (`is_async_cb`).
     fn is_async_root(&self, k: usize) -> bool {
         self.async_cbs.contains(&k) || self.exception_cb == Some(k)
@@ -309,6 +352,22 @@ impl Checker<'_> {
         depth: u32,
         under_cb: bool,
     ) -> Result<(), Stop> {
+        // A tail call unwinds only its own frame: the callers' stacks stay,
+        // up to 33 times over, so they may use less than 256 bytes.
+        if k != 0 && self.has_tail_call(k) {
+            if self.exception_cb.is_some() {
+                return Err(self.unsupported("tail calls in programs with an exception callback"));
+            }
+            if depth >= 256 {
+                return Err(self.reject(
+                    ErrorCode::InvalidMemAccess,
+                    Errno::EACCES,
+                    format!(
+                        "tail_calls are not allowed when call stack of previous frames is {depth} bytes. Too large"
+                    ),
+                ));
+            }
+        }
         let own = if self.profile.features.walk_v6_1.stack_round_32 {
             // 6.1 rounds to the interpreter's 32 bytes, JIT or not.
             self.subprogs.depth[k].max(1).div_ceil(32) * 32

@@ -187,12 +187,17 @@ pub(crate) fn check_ranges(
 
 /// `check_abnormal_return` (from `check_btf_info`): without `func_info`
 /// the kernel cannot tell a subprogram's return type, so no subprogram
-/// but the entry may leave through `BPF_LD_[ABS|IND]` or a tail call.
+/// but the entry may leave through `BPF_LD_[ABS|IND]` or a tail call;
+/// with it (`check_btf_func`), only one returning an integer may.
 pub(crate) fn check_abnormal_return(req: &LoadRequest, starts: &[usize]) -> Result<(), Stop> {
-    if !req.func_info.is_empty() {
-        return Ok(());
-    }
     let insns = &req.insns;
+    let refuse = |code, msg: String| Err(VerifierError::new(code, Errno::EINVAL, None, msg).into());
+    let int_returns = match returns_int(req, starts) {
+        Some(r) => r,
+        // A table the kernel refuses earlier, or no `func_info`.
+        None if !req.func_info.is_empty() => return Ok(()),
+        None => Vec::new(),
+    };
     for (k, &start) in starts.iter().enumerate().skip(1) {
         let end = starts.get(k + 1).copied().unwrap_or(insns.len());
         let body = insns.get(start..end).unwrap_or(&[]);
@@ -202,23 +207,62 @@ pub(crate) fn check_abnormal_return(req: &LoadRequest, starts: &[usize]) -> Resu
         let tail_call = body
             .iter()
             .any(|i| i.code == op::JMP | op::CALL && i.src == 0 && i.imm == BPF_FUNC_TAIL_CALL);
-        let refuse = |code, what: &str| {
-            Err(VerifierError::new(
-                code,
-                Errno::EINVAL,
-                None,
-                format!("{what} is not allowed in subprogs without BTF"),
-            )
-            .into())
-        };
-        if ld_abs {
-            return refuse(ErrorCode::InvalidInsn, "LD_ABS");
-        }
-        if tail_call {
-            return refuse(ErrorCode::HelperCall, "tail_call");
+        match int_returns.get(k) {
+            None => {
+                if ld_abs {
+                    let msg = "LD_ABS is not allowed in subprogs without BTF";
+                    return refuse(ErrorCode::InvalidInsn, msg.to_owned());
+                }
+                if tail_call {
+                    let msg = "tail_call is not allowed in subprogs without BTF";
+                    return refuse(ErrorCode::HelperCall, msg.to_owned());
+                }
+            }
+            Some(true) => {}
+            Some(false) => {
+                if ld_abs {
+                    let msg = "LD_ABS is only allowed in functions that return 'int'.";
+                    return refuse(ErrorCode::InvalidInsn, msg.to_owned());
+                }
+                if tail_call {
+                    let msg = "tail_call is only allowed in functions that return 'int'.";
+                    return refuse(ErrorCode::HelperCall, msg.to_owned());
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Whether each function of `func_info` returns an integer or enum of at
+/// most 8 bytes (`btf_type_is_small_int`, `btf_is_any_enum`); `None`
+/// without `func_info` or when the table is one `check_btf_func` refuses
+/// first (or is unreadable: the walk then reports it unsupported).
+fn returns_int(req: &LoadRequest, starts: &[usize]) -> Option<Vec<bool>> {
+    use bpfcheck_btf::{Btf, BtfTypeId, Type};
+    if req.func_info.is_empty() || req.func_info.len() != starts.len() {
+        return None;
+    }
+    let btf = Btf::parse(req.prog_btf.as_deref()?).ok()?;
+    let mut out = Vec::with_capacity(starts.len());
+    for (fi, &start) in req.func_info.iter().zip(starts) {
+        if fi.insn_off as usize != start {
+            return None;
+        }
+        let Ok(Type::Func(f)) = btf.type_by_id(BtfTypeId(fi.type_id)) else {
+            return None;
+        };
+        let Ok(Type::FuncProto(p)) = btf.type_by_id(f.proto()) else {
+            return None;
+        };
+        let int = match btf.resolve(p.return_type()).ok()? {
+            Type::Int(i) => i.size() <= 8,
+            Type::Enum(_) | Type::Enum64(_) => true,
+            _ => false,
+        };
+        out.push(int);
+    }
+    Some(out)
 }
 
 /// `BPF_FUNC_tail_call`.
