@@ -604,23 +604,14 @@ impl Checker<'_> {
         let btf = self.kernel_btf()?;
         let tname = target.name.trim_start_matches("bpf_iter_");
         let ctx_name = format!("bpf_iter__{tname}");
-        let Some(Type::Struct(st)) =
-            btf.find_by_name_kind(&ctx_name, bpfcheck_btf::BtfKind::Struct)
-        else {
+        let Some(st) = btf.find_by_name_kind(&ctx_name, bpfcheck_btf::BtfKind::Struct) else {
             return Err(self.unsupported("iterator targets without their context struct in BTF"));
         };
-        let field = st.members().find(|m| {
-            m.bit_offset / 8 == u32::try_from(off).unwrap_or(u32::MAX)
-                && reg.args.iter().any(|(f, _)| m.name().is_ok_and(|n| n == f))
-        });
-        let Some(m) = field else {
+        let off = u32::try_from(off).unwrap_or(u32::MAX);
+        let Some(arg) = iter_field(btf, &st, 0, off, &reg.args) else {
             return Ok(None);
         };
-        let name = m.name().unwrap_or("");
-        let Some((_, arg)) = reg.args.iter().find(|(f, _)| f == name) else {
-            return Ok(None);
-        };
-        let trusted = match *arg {
+        let trusted = match arg {
             IterArg::BufOrNull { .. } => {
                 return Err(self.unsupported("iterator buffers (PTR_TO_BUF context fields)"));
             }
@@ -644,4 +635,36 @@ impl Checker<'_> {
             mem: MemKind::Kernel,
         })))
     }
+}
+
+/// The `ctx_arg_info` entry of the field at byte `off` of an iterator's
+/// context struct (`__bpf_md_ptr` wraps each field in an anonymous union).
+fn iter_field(
+    btf: &Btf<'_>,
+    st: &Type<'_>,
+    base: u32,
+    off: u32,
+    args: &[(String, IterArg)],
+) -> Option<IterArg> {
+    let (Type::Struct(c) | Type::Union(c)) = st else {
+        return None;
+    };
+    for m in c.members() {
+        let at = base + m.bit_offset / 8;
+        let name = m.name().unwrap_or("");
+        if name.is_empty() {
+            if let Ok(inner) = btf.resolve(m.ty)
+                && let Some(a) = iter_field(btf, &inner, at, off, args)
+            {
+                return Some(a);
+            }
+            continue;
+        }
+        if at == off
+            && let Some((_, a)) = args.iter().find(|(f, _)| f == name)
+        {
+            return Some(*a);
+        }
+    }
+    None
 }

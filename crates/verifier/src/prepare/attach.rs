@@ -102,7 +102,8 @@ pub(crate) fn check(req: &LoadRequest, profile: &KernelProfile) -> Result<(), St
         A::TRACE_RAW_TP if req.prog_type == ProgType::TRACING => return Ok(()),
         A::TRACE_ITER => {
             distill_func_proto(btf, &target, false)?;
-            return super::iter_target::supported(profile, &target).map(|_| ());
+            super::iter_target::supported(profile, &target)?;
+            return super::iter_target::check_maps(req);
         }
         _ => {}
     }
