@@ -27,6 +27,7 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
+pub mod attach;
 mod embedded_btf;
 mod features;
 pub mod helpers;
@@ -297,6 +298,9 @@ pub struct KernelProfile {
     /// The embedded kfunc registrations of this kernel, if any.
     #[serde(skip)]
     pub kfuncs: Option<kfuncs::KfuncData>,
+    /// The embedded LSM hook and iterator target lists of this kernel, if any.
+    #[serde(skip)]
+    pub attach: Option<attach::AttachData>,
     /// The machine's possible CPUs (`nr_cpu_ids`), which bounds what
     /// `bpf_get_smp_processor_id` returns: a fact of the machine, not of
     /// the kernel release, so built-in profiles have none until told
@@ -418,6 +422,7 @@ impl KernelProfile {
             note: None,
             helpers: None,
             kfuncs: None,
+            attach: None,
             possible_cpus: None,
         }
     }
@@ -482,6 +487,7 @@ impl KernelProfile {
             note: None,
             helpers: Some(HelperData::V6_1),
             kfuncs: None,
+            attach: Some(attach::AttachData::V6_1),
             possible_cpus: None,
         }
     }
@@ -546,6 +552,7 @@ impl KernelProfile {
             note: None,
             helpers: Some(HelperData::V6_12),
             kfuncs: Some(kfuncs::KfuncData::V6_12),
+            attach: Some(attach::AttachData::V6_12),
             possible_cpus: None,
         }
     }
@@ -612,6 +619,7 @@ impl KernelProfile {
             note: None,
             helpers: Some(HelperData::V6_18),
             kfuncs: Some(kfuncs::KfuncData::V6_18),
+            attach: Some(attach::AttachData::V6_18),
             possible_cpus: None,
         }
     }
@@ -658,6 +666,7 @@ impl KernelProfile {
             note: None,
             helpers: Some(HelperData::V7_2),
             kfuncs: Some(kfuncs::KfuncData::V7_2),
+            attach: Some(attach::AttachData::V7_2),
             possible_cpus: None,
         }
     }

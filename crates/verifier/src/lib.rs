@@ -72,9 +72,12 @@
 //!   `bpf_check_attach_target`): `Tracing programs must provide btf_id`,
 //!   `attach_btf_id %u is invalid`, `… is not a typedef` and `… points to
 //!   wrong type name %s` (`tp_btf`: a `btf_trace_<name>` typedef), `… is
-//!   not a function` (fentry, fexit, fmod_ret, iter, LSM), and LSM's
-//!   `LSM programs must have a GPL compatible license` and hooks that are
-//!   not `bpf_lsm_` functions.
+//!   not a function` (fentry, fexit, fmod_ret, iter, LSM), `%s is not
+//!   sleepable` (LSM hooks outside `sleepable_lsm_hooks`), and LSM's
+//!   `LSM programs must have a GPL compatible license`, `… points to
+//!   disabled hook %s` and `… points to wrong type name %s` (by the
+//!   profile's generated hook lists, `prepare::lsm`); iterator targets by
+//!   the profile's registered targets (`prepare::iter_target`).
 //!
 //! What the 6.12 profile changes in the walk (features of
 //! [`bpfcheck_profile::Features`], never version checks): 6.12's scalar
@@ -843,9 +846,11 @@
 //!   per-instruction encoding checks are still applied in instruction
 //!   order after the passes above (the kernel applies them only where a
 //!   path reaches, after earlier state errors); such rejections carry no log.
-//! - BTF attach targets past their kind checks for fmod_ret, LSM,
-//!   sleepable tracing and iterator programs (their walks, error-injection
-//!   and sleepable lists, registered iterators); the kernel's finding of
+//! - fmod_ret targets outside `security_` functions and sleepable
+//!   fentry, fexit and fmod_ret programs (the error-injection list); LSM
+//!   programs on kernels without 6.12's return rules (6.1), writes to an
+//!   LSM program's context; iterator targets the profile's list lacks and
+//!   iterator buffers (`PTR_TO_BUF` context fields); the kernel's finding of
 //!   a traced function's address (taken to exist when its BTF does);
 //!   freplace
 //!   (`attach_prog_fd`) and struct_ops programs; `tp_btf` tracepoints on
@@ -1081,7 +1086,7 @@ fn interpretable(
             | ProgType::FLOW_DISSECTOR
             | ProgType::SK_REUSEPORT
             | ProgType::SK_LOOKUP
-    ) && !prepare::attach::walks_tracing(req)
+    ) && !prepare::attach::walks_tracing(req, profile)
     {
         return Err(Unsupported::new(
             format!("abstract interpretation of program type {}", req.prog_type),

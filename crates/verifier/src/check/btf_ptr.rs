@@ -17,10 +17,12 @@ use bpfcheck_uapi::{AttachType, Errno, ProgType};
 
 use super::Checker;
 use super::btf_walk::{Tag, Walked, listed, struct_access};
+use super::retval::RetvalRange;
 use crate::error::{ErrorCode, Stop};
 use crate::prepare::attach::Target;
 use crate::state::btf_ptr::TypeName;
 use crate::state::{BtfPtr, MemKind, PtrFields, RegState, Trust};
+use bpfcheck_profile::attach::IterArg;
 
 /// `MAX_BPF_FUNC_ARGS` slots of 8 bytes.
 const CTX_ARGS_SIZE: i32 = 12 * 8;
@@ -104,10 +106,14 @@ fn kind_str(t: &Type<'_>) -> &'static str {
     }
 }
 
-/// What a context slot of a `tp_btf` program holds.
+/// What a context slot of a BTF-typed context holds.
 enum Slot {
     Scalar,
+    /// An LSM hook's return value, within its range (`is_retval`).
+    Retval(RetvalRange),
     Ptr(BtfPtr),
+    /// A field an iterator target types as `PTR_TO_BTF_ID_OR_NULL`.
+    PtrOrNull(BtfPtr),
 }
 
 impl<'a> Checker<'a> {
@@ -154,14 +160,17 @@ impl<'a> Checker<'a> {
         let Some(target) = crate::prepare::attach::target(self.req, self.profile) else {
             return Err(self.unsupported("context access of this tracing program"));
         };
-        let attach = self.req.expected_attach_type;
-        let walked = target.btf_trace
-            || matches!(attach, AttachType::TRACE_FENTRY | AttachType::TRACE_FEXIT);
-        if !walked || self.prog_type != ProgType::TRACING {
+        let lsm = self.prog_type == ProgType::LSM;
+        if !crate::prepare::attach::walks_tracing(self.req, self.profile) {
             return Err(self.unsupported("context access of this tracing program"));
         }
-        // `bpf_tracing_ctx_access`, silent.
-        if !(0..CTX_ARGS_SIZE).contains(&off) || write || off % size != 0 {
+        if lsm {
+            // `btf_ctx_access` alone: no read-only or bounds rule first.
+            if write {
+                return Err(self.unsupported("writes to an LSM program's context"));
+            }
+        } else if !(0..CTX_ARGS_SIZE).contains(&off) || write || off % size != 0 {
+            // `bpf_tracing_ctx_access`, silent.
             return Err(self.invalid_ctx(off, size));
         }
         if ldsx {
@@ -169,8 +178,22 @@ impl<'a> Checker<'a> {
         }
         match self.btf_ctx_slot(&target, off, size)? {
             Ok(Slot::Scalar) => Ok(RegState::unknown()),
+            Ok(Slot::Retval(r)) => {
+                // `__mark_reg_s32_range` on an unknown scalar.
+                let mut v = crate::domain::Scalar::unknown();
+                v.s32_min = r.min;
+                v.s32_max = r.max;
+                v.smin = r.min.into();
+                v.smax = r.max.into();
+                v.sync(self.era);
+                Ok(RegState::Scalar(crate::state::ScalarReg::new(v)))
+            }
             Ok(Slot::Ptr(btf)) => Ok(RegState::PtrToBtfId {
                 ptr: PtrFields::fresh(0, false),
+                btf,
+            }),
+            Ok(Slot::PtrOrNull(btf)) => Ok(RegState::PtrToBtfId {
+                ptr: PtrFields::fresh(self.new_id(), true),
                 btf,
             }),
             Err(msg) => {
@@ -228,11 +251,34 @@ impl<'a> Checker<'a> {
         }
         let skip = usize::from(target.btf_trace);
         let nr_args = params.len().saturating_sub(skip);
-        let fexit = self.req.expected_attach_type == AttachType::TRACE_FEXIT;
+        let attach = self.req.expected_attach_type;
         let ty = if arg < nr_args {
             params[arg + skip].ty
-        } else if arg == nr_args && fexit {
-            proto.return_type()
+        } else if arg == nr_args
+            && matches!(
+                attach,
+                AttachType::TRACE_FEXIT
+                    | AttachType::LSM_MAC
+                    | AttachType::LSM_CGROUP
+                    | AttachType::MODIFY_RETURN
+            )
+        {
+            let ret = proto.return_type();
+            if attach == AttachType::MODIFY_RETURN {
+                let small_int = btf
+                    .resolve(ret)
+                    .is_ok_and(|t| matches!(t, Type::Int(_)) && t.raw().size_or_type() <= 8);
+                if !small_int {
+                    return Err(self.unsupported("fmod_ret on a function not returning an integer"));
+                }
+            }
+            if attach == AttachType::LSM_MAC
+                && let Some(r) = super::retval::lsm_range(self.req, self.profile, target)?
+                && btf.resolve(ret).is_ok_and(|t| matches!(t, Type::Int(_)))
+            {
+                return Ok(Ok(Slot::Retval(r)));
+            }
+            ret
         } else {
             return Ok(Err(format!(
                 "func '{tname}' doesn't have {}-th argument",
@@ -256,6 +302,9 @@ impl<'a> Checker<'a> {
         };
         if size != 8 {
             return Ok(Err(format!("func '{tname}' size {size} must be 8")));
+        }
+        if let Some(slot) = self.iter_ctx_arg(target, off, p.target())? {
+            return Ok(Ok(slot));
         }
         if p.target().is_void()
             || btf
@@ -295,9 +344,13 @@ impl<'a> Checker<'a> {
         let Some(name) = TypeName::new(name) else {
             return Err(self.unsupported("BTF type names longer than 63 bytes"));
         };
-        // `prog_args_trusted`: a tracepoint's arguments are trusted, a
-        // traced function's are not.
-        let plain = !target.btf_trace || self.profile.features.walk_v6_1.btf_tracing_args_plain;
+        // `prog_args_trusted`: a tracepoint's, an iterator's and most LSM
+        // hooks' arguments are trusted, a traced function's are not.
+        let trusted = target.btf_trace
+            || attach == AttachType::TRACE_ITER
+            || (self.prog_type == ProgType::LSM
+                && !crate::prepare::lsm::hook(self.profile, target)?.is_some_and(|h| h.untrusted));
+        let plain = !trusted || self.profile.features.walk_v6_1.btf_tracing_args_plain;
         let nullable = !self.profile.features.walk_v6_1.btf_tracing_args_plain
             && params
                 .get(arg + skip)
@@ -540,4 +593,88 @@ pub(super) fn rcu_unlock(state: &mut crate::state::VerifierState) {
             ptr.maybe_null = false;
         }
     });
+}
+
+impl Checker<'_> {
+    /// The `ctx_arg_info` of an iterator target for the context field at
+    /// `off`, if it types one: `PTR_TO_BTF_ID_OR_NULL` of the field's
+    /// pointee (`pointee`), without the line `btf_ctx_access` logs for
+    /// other pointers.
+    fn iter_ctx_arg(
+        &mut self,
+        target: &Target,
+        off: i32,
+        pointee: BtfTypeId,
+    ) -> Result<Option<Slot>, Stop> {
+        if self.req.expected_attach_type != AttachType::TRACE_ITER {
+            return Ok(None);
+        }
+        let reg = crate::prepare::iter_target::supported(self.profile, target)?;
+        let btf = self.kernel_btf()?;
+        let tname = target.name.trim_start_matches("bpf_iter_");
+        let ctx_name = format!("bpf_iter__{tname}");
+        let Some(st) = btf.find_by_name_kind(&ctx_name, bpfcheck_btf::BtfKind::Struct) else {
+            return Err(self.unsupported("iterator targets without their context struct in BTF"));
+        };
+        let off = u32::try_from(off).unwrap_or(u32::MAX);
+        let Some(arg) = iter_field(btf, &st, 0, off, &reg.args) else {
+            return Ok(None);
+        };
+        let trusted = match arg {
+            IterArg::BufOrNull { .. } => {
+                return Err(self.unsupported("iterator buffers (PTR_TO_BUF context fields)"));
+            }
+            IterArg::BtfIdOrNull { trusted } => trusted,
+        };
+        let Ok(st) = btf.resolve(pointee) else {
+            return Err(self.unsupported("iterator context field types"));
+        };
+        if !matches!(st, Type::Struct(_) | Type::Union(_)) {
+            return Err(self.unsupported("iterator context field types"));
+        }
+        let name = self.btf_type_name(btf, st.id().0)?;
+        Ok(Some(Slot::PtrOrNull(BtfPtr {
+            btf_id: st.id().0,
+            name,
+            trust: if trusted {
+                Trust::Trusted
+            } else {
+                Trust::Plain
+            },
+            mem: MemKind::Kernel,
+            owner: crate::state::Owner::Kernel,
+        })))
+    }
+}
+
+/// The `ctx_arg_info` entry of the field at byte `off` of an iterator's
+/// context struct (`__bpf_md_ptr` wraps each field in an anonymous union).
+fn iter_field(
+    btf: &Btf<'_>,
+    st: &Type<'_>,
+    base: u32,
+    off: u32,
+    args: &[(String, IterArg)],
+) -> Option<IterArg> {
+    let (Type::Struct(c) | Type::Union(c)) = st else {
+        return None;
+    };
+    for m in c.members() {
+        let at = base + m.bit_offset / 8;
+        let name = m.name().unwrap_or("");
+        if name.is_empty() {
+            if let Ok(inner) = btf.resolve(m.ty)
+                && let Some(a) = iter_field(btf, &inner, at, off, args)
+            {
+                return Some(a);
+            }
+            continue;
+        }
+        if at == off
+            && let Some((_, a)) = args.iter().find(|(f, _)| f == name)
+        {
+            return Some(*a);
+        }
+    }
+    None
 }

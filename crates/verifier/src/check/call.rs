@@ -225,9 +225,10 @@ impl Checker<'_> {
 
     /// `get_helper_proto` with the kernel's messages.
     fn helper_proto(&self, id: i32) -> Result<&'static HelperProto, Stop> {
+        let target = lsm_target(self.req, self.profile);
         match self
             .profile
-            .helper_for(id, &helper_query(self.req, self.profile))
+            .helper_for(id, &helper_query(self.req, self.profile, target.as_deref()))
         {
             Ok(p) => Ok(p),
             Err(
@@ -611,11 +612,25 @@ impl Checker<'_> {
 
 /// What decides which helpers a program may call and with which
 /// prototypes (`env->ops->get_func_proto` for this program).
-pub(super) fn helper_query<'a>(req: &LoadRequest, profile: &KernelProfile) -> ProgQuery<'a> {
+pub(super) fn helper_query<'a>(
+    req: &LoadRequest,
+    profile: &KernelProfile,
+    attach_target: Option<&'a str>,
+) -> ProgQuery<'a> {
     ProgQuery {
         sleepable: req.prog_flags & load::BPF_F_SLEEPABLE != 0,
+        attach_target,
         ..ProgQuery::new(req.prog_type, req.expected_attach_type, profile.caps)
     }
+}
+
+/// The LSM hook an LSM program attaches to, which some of its helpers
+/// depend on (`bpf_lsm_func_proto`); `None` for other programs.
+pub(super) fn lsm_target(req: &LoadRequest, profile: &KernelProfile) -> Option<String> {
+    if req.prog_type != bpfcheck_uapi::ProgType::LSM {
+        return None;
+    }
+    crate::prepare::attach::target(req, profile).map(|t| t.name)
 }
 
 /// `ARG_PTR_TO_MAP_VALUE | MEM_UNINIT | MEM_WRITE`: a value the helper

@@ -252,7 +252,9 @@ impl Checker<'_> {
             }
             ProgType::SK_REUSEPORT => super::ctx_sk::sk_reuseport_access(off, size, write),
             ProgType::SK_LOOKUP => super::ctx_sk::sk_lookup_access(off, size, write),
-            ProgType::TRACING => return self.tracing_ctx_access(off, size, write, ldsx),
+            ProgType::TRACING | ProgType::LSM => {
+                return self.tracing_ctx_access(off, size, write, ldsx);
+            }
             _ => return Err(self.unsupported("context access of this program type")),
         };
         match verdict {

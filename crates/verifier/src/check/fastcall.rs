@@ -213,7 +213,8 @@ fn summary(
         return None;
     }
     // A helper the program may not call is refused when the walk reaches it.
-    let q = super::call::helper_query(req, profile);
+    let target = super::call::lsm_target(req, profile);
+    let q = super::call::helper_query(req, profile, target.as_deref());
     let proto = profile.helper_for(insn.imm, &q).ok()?;
     let params = proto
         .args

@@ -43,6 +43,15 @@ impl Checker<'_> {
                 }
                 _ => Some(false),
             },
+            "bpf_ima_inode_hash_allowed" if req.prog_type == ProgType::LSM => {
+                // `bpf_lsm_is_sleepable_hook` of the attach target.
+                match crate::prepare::attach::target(req, self.profile) {
+                    Some(t) => crate::prepare::lsm::hook(self.profile, &t)?
+                        .map(|h| h.sleepable)
+                        .or(Some(false)),
+                    None => None,
+                }
+            }
             _ => None,
         };
         match allowed {

@@ -600,8 +600,10 @@ impl<'a> Checker<'a> {
             return self.subprog_exit();
         }
         self.check_resource_leak("BPF_EXIT instruction in main prog")?;
-        self.read_reg(0)?;
-        self.check_return_code()?;
+        if !self.return_unchecked()? {
+            self.read_reg(0)?;
+            self.check_return_code()?;
+        }
         Ok(Flow::PathEnd)
     }
 

@@ -5,10 +5,13 @@
 //! `bpf_get_btf_vmlinux` gives), read only for programs that name one.
 //!
 //! What this judges: a missing or malformed target (wrong kind, wrong
-//! `btf_trace_` prefix, wrong LSM hook name). What it cannot: whether the
-//! kernel found the target's address or tracepoint, error-injection lists
-//! and sleepable hooks; programs whose verdict hangs on those are
-//! `unsupported`, by their attach type's name.
+//! `btf_trace_` prefix), the prototype a trampoline can call, LSM hooks
+//! and iterator targets (by the profile's lists: [`super::lsm`],
+//! [`super::iter_target`]), `fmod_ret` on `security_` functions. What it
+//! cannot: whether the kernel found the target's address or tracepoint,
+//! the error-injection list (`fmod_ret` elsewhere, sleepable `fentry`,
+//! `fexit` and `fmod_ret`) and the deny lists; programs whose verdict
+//! hangs on those are `unsupported`, by their attach type's name.
 
 use bpfcheck_btf::{Btf, BtfTypeId, Type};
 use bpfcheck_profile::KernelProfile;
@@ -20,8 +23,6 @@ use crate::error::{ErrorCode, Stop, Unsupported, VerifierError};
 const BTF_MAX_TYPE: u32 = 0x000f_ffff;
 /// The typedef prefix of a raw tracepoint's prototype (`btf_trace_##call`).
 const TRACE_PREFIX: &str = "btf_trace_";
-/// The prefix of every BPF LSM hook (`bpf_lsm_verify_prog`).
-const LSM_PREFIX: &str = "bpf_lsm_";
 
 /// A resolved attach target (`attach_func_name`, `attach_func_proto`).
 #[derive(Clone, Debug)]
@@ -95,66 +96,56 @@ pub(crate) fn check(req: &LoadRequest, profile: &KernelProfile) -> Result<(), St
     let btf = kernel_btf(profile)?;
     let target = resolve(req, btf)?;
     let sleepable = req.prog_flags & BPF_F_SLEEPABLE != 0;
-    let id = req.attach_btf_id;
     use AttachType as A;
-    match req.expected_attach_type {
+    let attach = req.expected_attach_type;
+    match attach {
         A::TRACE_RAW_TP if req.prog_type == ProgType::TRACING => return Ok(()),
-        // `bpf_iter_prog_supported` needs the registered iterator targets.
-        A::TRACE_ITER => return Err(unsupported("iterator programs (iter/)")),
-        // `btf_distill_func_proto`, the target's address, and the lists
-        // of sleepable and modifiable functions come next.
-        _ if sleepable => {
-            return Err(unsupported(format!(
-                "sleepable {} programs (the kernel's sleepable lists)",
-                req.expected_attach_type
-            )));
-        }
-        A::MODIFY_RETURN => {
-            return Err(unsupported(
-                "fmod_ret programs (the kernel's error-injection list)",
-            ));
+        A::TRACE_ITER => {
+            distill_func_proto(btf, &target, false)?;
+            super::iter_target::supported(profile, &target)?;
+            return super::iter_target::check_maps(req);
         }
         _ => {}
     }
-    if req.prog_type == ProgType::LSM {
-        // `bpf_lsm_verify_prog`: every hook is a `bpf_lsm_` function,
-        // though not every such function is a hook.
-        if !crate::check::gpl_compatible(&req.license) {
-            return Err(refuse(
-                "LSM programs must have a GPL compatible license".to_owned(),
-            ));
-        }
-        if !target.name.starts_with(LSM_PREFIX) {
-            return Err(refuse(format!(
-                "attach_btf_id {id} points to wrong type name {}",
-                target.name
+    // fentry, fexit, fmod_ret and LSM hooks: a trampoline calls them.
+    distill_func_proto(
+        btf,
+        &target,
+        matches!(attach, A::TRACE_FEXIT | A::MODIFY_RETURN),
+    )?;
+    // The target's address is taken to exist: vmlinux BTF describes the
+    // functions pahole found in the symbol table.
+    if sleepable {
+        if req.prog_type == ProgType::LSM {
+            super::lsm::check_sleepable(profile, &target)?;
+        } else {
+            return Err(unsupported(format!(
+                "sleepable {attach} programs (the kernel's error-injection list)"
             )));
         }
+    } else if attach == A::MODIFY_RETURN && !target.name.starts_with(SECURITY_PREFIX) {
+        // `btf_kfunc_is_modify_return` and `within_error_injection_list`.
         return Err(unsupported(
-            "LSM programs (bpf_lsm_hooks, abstract interpretation)",
+            "fmod_ret programs (the kernel's error-injection list)",
         ));
     }
-    if req.prog_type == ProgType::TRACING
-        && matches!(req.expected_attach_type, A::TRACE_FENTRY | A::TRACE_FEXIT)
-    {
-        distill_func_proto(btf, &target)?;
-        if ATTACH_DENIED.contains(&target.name.as_str())
-            || (req.expected_attach_type == A::TRACE_FEXIT
-                && NORETURN.contains(&target.name.as_str()))
-        {
-            return Err(unsupported(
-                "tracing a function on the kernel's deny lists (btf_id_deny, noreturn_deny)",
-            ));
-        }
-        // The target's address is taken to exist: vmlinux BTF describes
-        // the functions pahole found in the symbol table.
-        return Ok(());
+    if req.prog_type == ProgType::LSM {
+        return super::lsm::verify_prog(req, profile, &target);
     }
-    Err(unsupported(format!(
-        "{} programs (abstract interpretation)",
-        req.expected_attach_type
-    )))
+    if ATTACH_DENIED.contains(&target.name.as_str())
+        || (matches!(attach, A::TRACE_FEXIT | A::MODIFY_RETURN)
+            && NORETURN.contains(&target.name.as_str()))
+    {
+        return Err(unsupported(
+            "tracing a function on the kernel's deny lists (btf_id_deny, noreturn_deny)",
+        ));
+    }
+    Ok(())
 }
+
+/// The functions whose return value `fmod_ret` programs may change
+/// without being on the error-injection list (`SECURITY_PREFIX`).
+const SECURITY_PREFIX: &str = "security_";
 
 /// `MAX_BPF_FUNC_ARGS`: what a trampoline saves.
 const MAX_BPF_FUNC_ARGS: usize = 12;
@@ -219,7 +210,7 @@ fn kind_name(t: Option<&Type<'_>>) -> &'static str {
 }
 
 /// `btf_distill_func_proto`: the prototype a trampoline can call.
-fn distill_func_proto(btf: &Btf<'_>, target: &Target) -> Result<(), Stop> {
+fn distill_func_proto(btf: &Btf<'_>, target: &Target, uses_retval: bool) -> Result<(), Stop> {
     let Ok(Type::FuncProto(proto)) = btf.type_by_id(target.proto) else {
         return Err(refuse(String::new()));
     };
@@ -260,7 +251,7 @@ fn distill_func_proto(btf: &Btf<'_>, target: &Target) -> Result<(), Stop> {
             }
         }
     }
-    if ret > 8 {
+    if ret > 8 && uses_retval {
         // Trampolines that read the return value refuse it (6.12+); not
         // every kernel does.
         return Err(unsupported(
@@ -336,14 +327,19 @@ fn resolve(req: &LoadRequest, btf: &Btf<'_>) -> Result<Target, Stop> {
     }
 }
 
-/// Whether `do_check` models this tracing program: `tp_btf`, `fentry`
-/// and `fexit` programs.
-pub(crate) fn walks_tracing(req: &LoadRequest) -> bool {
-    req.prog_type == ProgType::TRACING
-        && matches!(
+/// Whether `do_check` models this tracing or LSM program: `tp_btf`,
+/// `fentry`, `fexit`, `fmod_ret` and iterator programs, and LSM programs
+/// on kernels whose return-value rules are modelled (6.12's).
+pub(crate) fn walks_tracing(req: &LoadRequest, profile: &KernelProfile) -> bool {
+    use AttachType as A;
+    match req.prog_type {
+        ProgType::TRACING => matches!(
             req.expected_attach_type,
-            AttachType::TRACE_RAW_TP | AttachType::TRACE_FENTRY | AttachType::TRACE_FEXIT
-        )
+            A::TRACE_RAW_TP | A::TRACE_FENTRY | A::TRACE_FEXIT | A::MODIFY_RETURN | A::TRACE_ITER
+        ),
+        ProgType::LSM => super::lsm::walked(profile),
+        _ => false,
+    }
 }
 
 /// The target of a program [`check`] accepted (`None` for programs
