@@ -609,6 +609,34 @@ impl Checker<'_> {
         }
     }
 
+    /// `get_prev_insn_idx`: the instruction executed before `i` in the
+    /// history of `st` (its first `*hist_end` entries still unread), or
+    /// `None` at the segment's first instruction `first_idx`.
+    pub(super) fn prev_insn_idx(
+        &self,
+        st: Option<usize>,
+        start: &ChainStart,
+        i: usize,
+        first_idx: usize,
+        hist_end: &mut usize,
+    ) -> Result<Option<usize>, Stop> {
+        let seg = self.seg(st, start);
+        let cnt = *hist_end;
+        if i == first_idx && (cnt == 0 || cnt == 1 && seg[0].idx == i) {
+            return Ok(None);
+        }
+        let prev = if cnt > 0 && seg[cnt - 1].idx == i {
+            *hist_end -= 1;
+            seg[cnt - 1].prev_idx
+        } else {
+            i64::try_from(i).unwrap_or(0) - 1
+        };
+        match usize::try_from(prev) {
+            Ok(p) if p < self.insns.len() => Ok(Some(p)),
+            _ => Err(self.unsupported("precision backtracking past insn 0")),
+        }
+    }
+
     /// The walk of `__mark_chain_precision` from `start`.
     fn backtrack_chain(&mut self, mut bt: Backtrack, start: &ChainStart) -> Result<bool, Stop> {
         let globals = self
@@ -703,21 +731,9 @@ impl Checker<'_> {
                     return Ok(changed);
                 }
                 subseq_idx = i64::try_from(i).unwrap_or(-1);
-                // `get_prev_insn_idx`.
-                let seg = self.seg(st, start);
-                let cnt = hist_end;
-                if i == first_idx && (cnt == 0 || cnt == 1 && seg[0].idx == i) {
-                    break;
-                }
-                let prev = if cnt > 0 && seg[hist_end - 1].idx == i {
-                    hist_end -= 1;
-                    seg[hist_end].prev_idx
-                } else {
-                    i64::try_from(i).unwrap_or(0) - 1
-                };
-                match usize::try_from(prev) {
-                    Ok(p) if p < self.insns.len() => i = p,
-                    _ => return Err(self.unsupported("precision backtracking past insn 0")),
+                match self.prev_insn_idx(st, start, i, first_idx, &mut hist_end)? {
+                    Some(p) => i = p,
+                    None => break,
                 }
             }
             let Some(parent) = meta.parent else { break };

@@ -130,19 +130,9 @@ impl Checker<'_> {
                 if bt.empty() {
                     return Ok(changed);
                 }
-                let seg = self.seg(st, start);
-                if i == first_idx && (hist_end == 0 || hist_end == 1 && seg[0].idx == i) {
-                    break;
-                }
-                let prev = if hist_end > 0 && seg[hist_end - 1].idx == i {
-                    hist_end -= 1;
-                    seg[hist_end].prev_idx
-                } else {
-                    i64::try_from(i).unwrap_or(0) - 1
-                };
-                match usize::try_from(prev) {
-                    Ok(p) if p < self.insns.len() => i = p,
-                    _ => return Err(self.unsupported("precision backtracking past insn 0")),
+                match self.prev_insn_idx(st, start, i, first_idx, &mut hist_end)? {
+                    Some(p) => i = p,
+                    None => break,
                 }
             }
             let Some(parent) = meta.parent else { break };
