@@ -460,7 +460,7 @@ impl Checker<'_> {
                     }
                     if mem_size {
                         let size_p = &desc.params[i + 1];
-                        self.kfunc_mem_size_arg(i, p, size_p, &mut meta)?;
+                        self.kfunc_mem_size_arg(i, size_p, &mut meta)?;
                         skip_size = true;
                         continue;
                     }

@@ -11,8 +11,9 @@
 //! argument. A maybe-NULL pointer is checked as if it were not NULL.
 //!
 //! Knowingly not modelled: the memory types `check_helper_mem_access`
-//! does not model (they stop the walk there); a NULL `__opt` buffer,
-//! which the live 6.18 build marks precise and 6.12 does not.
+//! does not model (they stop the walk there); a NULL sized buffer (the
+//! live 6.18 build marks a NULL `__opt` one precise, 6.12 does not, 7.x
+//! skips `__nullable` ones instead).
 
 use bpfcheck_uapi::Errno;
 
@@ -85,43 +86,40 @@ impl Checker<'_> {
     pub(super) fn kfunc_mem_size_arg(
         &mut self,
         i: usize,
-        p: &KParam,
         size_p: &KParam,
         meta: &mut KfuncArgMeta,
     ) -> Result<(), Stop> {
         let regno = u8::try_from(i + 1).unwrap_or(1);
         let reg = *self.cur.cur().reg(regno);
         self.kfunc_mem_reg_off(regno, &reg)?;
-        meta.buffer = !is_null(&reg);
-        if is_null(&reg) && p.has_suffix("__opt") {
-            // The live 6.18 build marks the NULL buffer precise, which
-            // 6.12's source does not.
-            return Err(self.unsupported("kfunc memory arguments: a NULL __opt buffer"));
+        if is_null(&reg) {
+            // The live 6.18 build marks a NULL `__opt` buffer precise,
+            // which 6.12's source does not; 7.x takes `__nullable` ones.
+            return Err(self.unsupported("kfunc memory arguments: a NULL sized buffer"));
         }
-        if !is_null(&reg) || !p.has_suffix("__opt") {
-            let checked = self.with_not_null(regno, |c| {
-                let mut m = MemMeta::default();
-                c.mem_size_access(regno + 1, Access::Read, true, &mut m)?;
-                let mut m = MemMeta::default();
-                c.mem_size_access(regno + 1, Access::Write, true, &mut m)
-            });
-            match checked {
-                Ok(()) => {}
-                Err(Stop::Reject(e)) => {
-                    if !e.message.is_empty() {
-                        self.log.line(&e.message);
-                    }
-                    return Err(self.reject(
-                        ErrorCode::KfuncCall,
-                        e.errno,
-                        format!(
-                            "arg#{i} arg#{} memory, len pair leads to invalid memory access",
-                            i + 1
-                        ),
-                    ));
+        meta.buffer = true;
+        let checked = self.with_not_null(regno, |c| {
+            let mut m = MemMeta::default();
+            c.mem_size_access(regno + 1, Access::Read, true, &mut m)?;
+            let mut m = MemMeta::default();
+            c.mem_size_access(regno + 1, Access::Write, true, &mut m)
+        });
+        match checked {
+            Ok(()) => {}
+            Err(Stop::Reject(e)) => {
+                if !e.message.is_empty() {
+                    self.log.line(&e.message);
                 }
-                Err(u) => return Err(u),
+                return Err(self.reject(
+                    ErrorCode::KfuncCall,
+                    e.errno,
+                    format!(
+                        "arg#{i} arg#{} memory, len pair leads to invalid memory access",
+                        i + 1
+                    ),
+                ));
             }
+            Err(u) => return Err(u),
         }
         if size_p.has_suffix("__szk") {
             if meta.constant.is_some() {
