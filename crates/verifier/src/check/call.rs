@@ -217,7 +217,8 @@ impl Checker<'_> {
         // A tail call that returns did not run the callee: since 6.13 it
         // leaves the packet alone.
         let keeps = insn.imm == TAIL_CALL && self.profile.features.tail_call_keeps_pkt;
-        if super::packet::changes_pkt_data(insn.imm) && !keeps {
+        let dynptr_write = Self::dynptr_changes_pkt(proto, &meta.dynptr);
+        if (super::packet::changes_pkt_data(insn.imm) || dynptr_write) && !keeps {
             self.clear_all_pkt_pointers();
         }
         Ok(())

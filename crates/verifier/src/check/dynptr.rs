@@ -40,6 +40,9 @@ pub(crate) struct DynptrArg {
     /// The `DYNPTR_TYPE_*` flag: the kind constructed or expected; `None`
     /// takes any kind.
     pub(crate) kind: Option<DynptrKind>,
+    /// A clone's parent's reference, which the clone shares instead of
+    /// acquiring its own (`clone_ref_obj_id`); 0 otherwise.
+    pub(crate) clone_ref: u32,
 }
 
 impl DynptrArg {
@@ -51,6 +54,7 @@ impl DynptrArg {
             rdonly: false,
             release: false,
             kind: None,
+            clone_ref: 0,
         };
         for f in arg.flags.iter() {
             match f {
@@ -144,7 +148,7 @@ impl Checker<'_> {
             let Some(kind) = arg.kind else {
                 return Err(self.unsupported("dynptr constructors of no kind"));
             };
-            return self.mark_stack_slots_dynptr(regno, kind);
+            return self.mark_stack_slots_dynptr(regno, kind, arg.clone_ref);
         }
         let valid = match self.dynptr_spi(regno) {
             Ok((frame, spi)) => {
@@ -239,14 +243,21 @@ impl Checker<'_> {
 
     /// `mark_stack_slots_dynptr`: both slots become the new dynptr, with
     /// a reference for the kinds that hold one.
-    fn mark_stack_slots_dynptr(&mut self, regno: u8, kind: DynptrKind) -> Result<(), Stop> {
+    fn mark_stack_slots_dynptr(
+        &mut self,
+        regno: u8,
+        kind: DynptrKind,
+        clone_ref: u32,
+    ) -> Result<(), Stop> {
         let Ok((frame, spi)) = self.dynptr_spi(regno) else {
             return Err(self.unsupported("dynptr slots outside the stack"));
         };
         self.destroy_if_dynptr_slot(frame, spi)?;
         self.destroy_if_dynptr_slot(frame, spi - 1)?;
         let id = self.new_id();
-        let ref_obj_id = if kind.referenced() {
+        let ref_obj_id = if kind.referenced() && clone_ref != 0 {
+            clone_ref
+        } else if kind.referenced() {
             let r = self.new_id();
             self.cur.refs.acquire(r, self.insn_idx);
             r
@@ -306,8 +317,7 @@ impl Checker<'_> {
         super::sock::for_each_reg(&mut self.cur, |r| {
             if let RegState::PtrToMem { tag, .. } = r
                 && tag.dynptr_id == ptr.id
-                && !tag.rdonly
-                && !tag.ringbuf
+                && (tag.dynptr_kind.is_some() || (!tag.rdonly && !tag.ringbuf))
             {
                 *r = invalid;
             }
@@ -400,14 +410,21 @@ impl Checker<'_> {
     /// The dynptr the argument `regno` names (its id and reference), for
     /// `bpf_dynptr_data`'s slice.
     pub(crate) fn dynptr_ids(&mut self, regno: u8) -> Result<(u32, u32), Stop> {
+        self.dynptr_of(regno).map(|(p, _)| (p.id, p.ref_obj_id))
+    }
+
+    /// The initialised dynptr the argument `regno` names: its id and
+    /// reference, and its kind (`dynptr_id`, `dynptr_ref_obj_id`,
+    /// `dynptr_get_type`).
+    pub(crate) fn dynptr_of(&mut self, regno: u8) -> Result<(PtrFields, DynptrKind), Stop> {
         match *self.cur.cur().reg(regno) {
-            RegState::ConstPtrToDynptr { ptr, .. } => Ok((ptr.id, ptr.ref_obj_id)),
+            RegState::ConstPtrToDynptr { ptr, dynptr } => Ok((ptr, dynptr.kind)),
             _ => {
                 let Ok((frame, spi)) = self.dynptr_spi(regno) else {
                     return Err(self.unsupported("dynptr slots outside the stack"));
                 };
                 slot_dynptr(&self.cur.frames[frame].stack[spi].spilled)
-                    .map(|(p, _)| (p.id, p.ref_obj_id))
+                    .map(|(p, d)| (p, d.kind))
                     .ok_or_else(|| self.unsupported("dynptr slots without a dynptr"))
             }
         }

@@ -12,10 +12,12 @@ use bpfcheck_uapi::Errno;
 use super::Checker;
 use super::dynptr::DynptrArg;
 use crate::error::{ErrorCode, Stop};
-use crate::state::RegState;
+use crate::state::{DynptrKind, RegState};
 
 /// `BPF_FUNC_dynptr_from_mem`.
 const DYNPTR_FROM_MEM: u32 = 197;
+/// `BPF_FUNC_dynptr_write`.
+const DYNPTR_WRITE: u32 = 202;
 /// `BPF_FUNC_dynptr_data`.
 const DYNPTR_DATA: u32 = 203;
 
@@ -29,6 +31,8 @@ pub(super) struct DynptrMeta {
     pub(super) regno: Option<u8>,
     /// The call releases that dynptr (`OBJ_RELEASE`).
     pub(super) release: bool,
+    /// The kind of the initialised dynptr passed.
+    pub(super) kind: Option<DynptrKind>,
 }
 
 impl Checker<'_> {
@@ -58,7 +62,18 @@ impl Checker<'_> {
             meta.release = true;
         }
         meta.regno = Some(regno);
-        self.process_dynptr_arg(regno, regno - 1, what)
+        self.process_dynptr_arg(regno, regno - 1, what)?;
+        if !what.uninit {
+            meta.kind = Some(self.dynptr_of(regno)?.1);
+        }
+        Ok(())
+    }
+
+    /// Whether the helper changes packet data through its dynptr:
+    /// `bpf_dynptr_write` into an skb dynptr (its slices then go with
+    /// the packet pointers).
+    pub(super) fn dynptr_changes_pkt(proto: &HelperProto, meta: &DynptrMeta) -> bool {
+        proto.id == DYNPTR_WRITE && meta.kind == Some(DynptrKind::Skb)
     }
 
     /// The dynptr steps of `check_helper_call` after the arguments (and

@@ -130,6 +130,18 @@ impl Checker<'_> {
         zero_ok: bool,
         meta: &mut MemMeta,
     ) -> Result<(), Stop> {
+        self.mem_size_access(regno, access_of(ptr_arg), zero_ok, meta)
+    }
+
+    /// `check_mem_size_reg` for an `access` of the memory the register
+    /// before `regno` points to.
+    pub(super) fn mem_size_access(
+        &mut self,
+        regno: u8,
+        access: Access,
+        zero_ok: bool,
+        meta: &mut MemMeta,
+    ) -> Result<(), Stop> {
         let RegState::Scalar(s) = *self.cur.cur().reg(regno) else {
             let got = self.cur.cur().reg(regno).type_str();
             return Err(self.reject(
@@ -170,7 +182,7 @@ impl Checker<'_> {
             )));
         }
         let size = i32::try_from(v.umax).unwrap_or(i32::MAX);
-        self.helper_mem_access(regno - 1, size, access_of(ptr_arg), zero_ok, meta)?;
+        self.helper_mem_access(regno - 1, size, access, zero_ok, meta)?;
         self.mark_chain_precision(regno)
     }
 

@@ -21,6 +21,7 @@ use bpfcheck_uapi::{Errno, RawInsn, load};
 use super::Checker;
 use super::alloc::{AllocKfunc, AllocMeta};
 use super::iter::{self, IterMeta, IterOp};
+use super::kfunc_dynptr::{KfuncArgMeta, is_dynptr_param};
 use super::kfunc_ref::KfuncRefs;
 use crate::error::{ErrorCode, Stop};
 use crate::prepare::kfunc::{KAccess, KParam, KType, KfuncDesc, KfuncTab};
@@ -240,7 +241,7 @@ impl Checker<'_> {
                 format!("program must be sleepable to call sleepable kfunc {name}"),
             ));
         }
-        let (iter_meta, refs, alloc_meta) = self.kfunc_args(&desc, flags)?;
+        let (iter_meta, refs, alloc_meta, arg_meta) = self.kfunc_args(&desc, flags)?;
         let cast = self.kfunc_cast_ret(name)?;
         self.kfunc_regions(name, sleepable)?;
         self.kfunc_release(&desc, &refs)?;
@@ -268,9 +269,11 @@ impl Checker<'_> {
             Some(op) => self.alloc_kfunc_ret(op, flags, &alloc_meta)?,
             None => None,
         };
+        let slice = matches!(name, "bpf_dynptr_slice" | "bpf_dynptr_slice_rdwr");
         let r0 = match &desc.ret {
             _ if cast.is_some() => cast.unwrap_or_default(),
             _ if alloc_r0.is_some() => alloc_r0.unwrap_or_default(),
+            _ if slice => self.kfunc_slice_ret(name, flags, &arg_meta)?,
             KType::Void => RegState::NotInit,
             KType::Scalar { .. } => RegState::unknown(),
             // `void *` is a number to the program.
@@ -324,11 +327,12 @@ impl Checker<'_> {
         &mut self,
         desc: &KfuncDesc,
         flags: KfuncFlags,
-    ) -> Result<(IterMeta, KfuncRefs, AllocMeta), Stop> {
+    ) -> Result<(IterMeta, KfuncRefs, AllocMeta, KfuncArgMeta), Stop> {
         let mut iter_meta = IterMeta::default();
         let mut alloc_meta = AllocMeta::default();
         let alloc_op = AllocKfunc::of(&desc.name);
         let mut refs = KfuncRefs::default();
+        let mut meta = KfuncArgMeta::default();
         let name = desc.name.as_str();
         let nargs = desc.params.len();
         if nargs > MAX_REG_ARGS {
@@ -337,11 +341,12 @@ impl Checker<'_> {
                 format!("Function {name} has {nargs} > {MAX_REG_ARGS} args"),
             ));
         }
-        let mut constant_seen = false;
+        let mut skip_size = false;
         for (i, p) in desc.params.iter().enumerate() {
             let regno = u8::try_from(i + 1).unwrap_or(1);
             let reg = *self.cur.cur().reg(regno);
-            if p.has_suffix("__ign") {
+            // A memory argument's size was checked with it.
+            if std::mem::take(&mut skip_size) || p.has_suffix("__ign") {
                 continue;
             }
             match &p.ty {
@@ -352,23 +357,23 @@ impl Checker<'_> {
                         );
                     }
                     if p.has_suffix("__k") {
-                        if constant_seen {
+                        if meta.constant.is_some() {
                             return Err(
                                 self.unsupported(&format!("kfunc {name}: two constant arguments"))
                             );
                         }
-                        constant_seen = true;
                         let RegState::Scalar(s) = reg else {
                             unreachable!("checked above")
                         };
-                        if !s.value.is_const() {
+                        let Some(v) = s.value.const_value() else {
                             return Err(self.kfunc_reject(
                                 Errno::EINVAL,
                                 format!("R{regno} must be a known constant"),
                             ));
-                        }
+                        };
                         self.mark_chain_precision(regno)?;
-                        alloc_meta.constant = s.value.const_value();
+                        alloc_meta.constant = Some(v);
+                        meta.constant = Some(v);
                     } else if p.name == "rdonly_buf_size" || p.name == "rdwr_buf_size" {
                         return Err(self.unsupported(&format!(
                             "kfunc {name}: returned buffers (rdonly/rdwr_buf_size)"
@@ -396,15 +401,21 @@ impl Checker<'_> {
                         }
                     }
                     self.kfunc_arg_ref(name, flags, regno, &reg, &mut refs)?;
-                    let mem_size = desc
-                        .params
-                        .get(i + 1)
-                        .is_some_and(|n| n.has_suffix("__sz") || n.has_suffix("__szk"));
+                    let next_reg = match u8::try_from(i + 2) {
+                        Ok(r) if r <= 5 => *self.cur.cur().reg(r),
+                        _ => RegState::NotInit,
+                    };
+                    let mem_size =
+                        super::kfunc_mem::sizes_memory(desc.params.get(i + 1), &next_reg);
                     if p.ctx || name == "bpf_cast_to_kern_ctx" {
                         self.kfunc_ctx_arg(i, regno, &reg)?;
                         continue;
                     }
                     if nullable && is_null(&reg) && !mem_size {
+                        continue;
+                    }
+                    if is_dynptr_param(p) {
+                        self.kfunc_dynptr_arg(name, i, p, &mut meta)?;
                         continue;
                     }
                     // `KF_ARG_PTR_TO_ITER`: an iterator kfunc's first
@@ -447,7 +458,18 @@ impl Checker<'_> {
                             ),
                         ));
                     }
-                    return Err(self.unsupported(&format!("kfunc {name}: memory arguments")));
+                    if mem_size {
+                        let size_p = &desc.params[i + 1];
+                        self.kfunc_mem_size_arg(i, size_p, &mut meta)?;
+                        skip_size = true;
+                        continue;
+                    }
+                    let Some(size) = pt.size else {
+                        return Err(self.unsupported(&format!(
+                            "kfunc {name}: memory arguments of a type without a size"
+                        )));
+                    };
+                    self.kfunc_mem_arg(regno, size)?;
                 }
                 KType::Void | KType::Other(_) => {
                     let kind = match &p.ty {
@@ -465,7 +487,7 @@ impl Checker<'_> {
                 format!("release kernel function {name} expects refcounted PTR_TO_BTF_ID"),
             ));
         }
-        Ok((iter_meta, refs, alloc_meta))
+        Ok((iter_meta, refs, alloc_meta, meta))
     }
 
     /// `KF_ARG_PTR_TO_CTX`: `check_func_arg_reg_off`, then the type.

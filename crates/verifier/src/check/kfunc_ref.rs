@@ -353,7 +353,7 @@ impl Checker<'_> {
 
     /// `KF_RET_NULL` and `KF_ACQUIRE` on a returned pointer: the nullness
     /// id is drawn first, then the reference's, which replaces it.
-    fn kfunc_ret_ids(&mut self, flags: KfuncFlags, ptr: &mut PtrFields) {
+    pub(super) fn kfunc_ret_ids(&mut self, flags: KfuncFlags, ptr: &mut PtrFields) {
         let ret_null = flags.has(KfuncFlags::RET_NULL);
         if ret_null {
             ptr.maybe_null = true;

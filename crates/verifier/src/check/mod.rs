@@ -49,6 +49,8 @@ mod helper_mem;
 mod iter;
 mod jmp;
 mod kfunc;
+mod kfunc_dynptr;
+mod kfunc_mem;
 mod kfunc_ref;
 mod kptr;
 mod ld_abs;

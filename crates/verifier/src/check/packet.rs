@@ -192,7 +192,8 @@ impl Checker<'_> {
     /// a privileged loader keeps them as unknown numbers.
     pub(super) fn clear_all_pkt_pointers(&mut self) {
         for_each_reg(&mut self.cur, |r| {
-            if is_pkt_any(r) {
+            let pkt_slice = matches!(r, RegState::PtrToMem { tag, .. } if tag.pkt_slice());
+            if is_pkt_any(r) || pkt_slice {
                 *r = RegState::unknown();
             }
         });

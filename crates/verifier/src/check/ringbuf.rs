@@ -94,7 +94,7 @@ impl Checker<'_> {
         let mut tag = MemTag {
             rdonly: ret.flags.has(TypeFlag::MemRdonly),
             ringbuf: ret.flags.has(TypeFlag::MemRingbuf),
-            dynptr_id: 0,
+            ..MemTag::default()
         };
         if let Some((dynptr_id, ref_obj_id)) = slice_of {
             // A slice shares its dynptr's reference (`is_dynptr_ref_function`).

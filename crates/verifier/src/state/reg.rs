@@ -104,6 +104,17 @@ pub struct MemTag {
     pub ringbuf: bool,
     /// `dynptr_id`: the dynptr a `bpf_dynptr_data` slice belongs to.
     pub dynptr_id: u32,
+    /// The `DYNPTR_TYPE_*` flag of a `bpf_dynptr_slice(_rdwr)` slice: the
+    /// kind of the dynptr it was taken from.
+    pub dynptr_kind: Option<DynptrKind>,
+}
+
+impl MemTag {
+    /// A slice of a packet (`reg_is_dynptr_slice_pkt`): gone when the
+    /// packet changes.
+    pub fn pkt_slice(&self) -> bool {
+        matches!(self.dynptr_kind, Some(DynptrKind::Skb | DynptrKind::Xdp))
+    }
 }
 
 /// The kind of a dynptr (`enum bpf_dynptr_type`).
