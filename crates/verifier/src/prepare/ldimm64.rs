@@ -44,6 +44,14 @@ pub(crate) fn resolve(req: &LoadRequest, profile: &KernelProfile) -> Result<(), 
                     } else {
                         Vec::new()
                     };
+                    if let Some(inner) = map.inner.as_deref()
+                        && inner.btf_value_type_id != 0
+                    {
+                        // The inner map's fields decide what a lookup in
+                        // it gives; one bpfcheck cannot parse is not
+                        // walked as plain memory.
+                        check_value_fields(req, &mut btf, inner, i)?;
+                    }
                     check_map_prog_compatibility(req, profile, map, &fields, i)?;
                     check_modelled_fields(btf.as_ref(), profile, map, &fields, i)?;
                     if matches!(insn.src, op::PSEUDO_MAP_VALUE | op::PSEUDO_MAP_IDX_VALUE) {
