@@ -377,6 +377,15 @@ pub struct WalkV6_1 {
     /// 'struct %s' from non-GPL compatible program`).
     #[serde(default)]
     pub btf_access_any_license: bool,
+    /// `verbose_linfo` prints the source line alone (6.3+ appends ` @
+    /// file:line`), and again for each new record on the same line (6.3+
+    /// merges records of one line).
+    #[serde(default)]
+    pub linfo_plain: bool,
+    /// `refsafe` compares the held references byte for byte (ids and
+    /// acquiring instructions); 6.12 maps their ids (`check_ids`).
+    #[serde(default)]
+    pub refs_exact: bool,
     /// 6.1 has no allocated objects or graph kfuncs (they came with 6.2):
     /// `struct bpf_list_head` and `struct bpf_rb_root` are plain memory in
     /// its map values. Not modelled: such a map value, an allocation or
@@ -411,6 +420,8 @@ impl WalkV6_1 {
         local_storage_flags_imprecise: true,
         precision_chain: true,
         btf_access_any_license: true,
+        linfo_plain: true,
+        refs_exact: true,
         graph_objects: true,
     };
 }

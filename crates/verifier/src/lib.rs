@@ -1105,7 +1105,7 @@ fn interpret(
     btf_funcs: Option<check::BtfFuncs>,
     kfuncs: prepare::kfunc::KfuncTab,
 ) -> Verification {
-    match linfo::SourceLines::new(req) {
+    match linfo::SourceLines::new(req, profile.features.walk_v6_1.linfo_plain) {
         Ok(lines) => log.set_source_lines(lines),
         Err(u) => return unsupported(u),
     }

@@ -1,6 +1,8 @@
 //! The source lines the kernel interleaves with the log of a program that
 //! carries `line_info` (`verbose_linfo`): `; <source line> @ <file>:<line>`
-//! before the first instruction logged from each new source line.
+//! before the first instruction logged from each new source line; up to
+//! 6.2 (`walk_v6_1.linfo_plain`) the source line alone, before each new
+//! record even on the same line.
 
 use bpfcheck_btf::Btf;
 use bpfcheck_uapi::LoadRequest;
@@ -27,12 +29,14 @@ struct Line {
 pub(crate) struct SourceLines {
     lines: Vec<Line>,
     prev: Option<usize>,
+    /// 6.1's form: no ` @ file:line`, no merging of records on one line.
+    plain: bool,
 }
 
 impl SourceLines {
     /// The table of `req`, checked as `check_btf_line` checks it; a table
     /// the kernel would refuse is not modelled.
-    pub(crate) fn new(req: &LoadRequest) -> Result<Self, Unsupported> {
+    pub(crate) fn new(req: &LoadRequest, plain: bool) -> Result<Self, Unsupported> {
         if req.line_info.is_empty() {
             return Ok(Self::default());
         }
@@ -68,10 +72,18 @@ impl SourceLines {
                 insn_off: off,
                 file_name_off: li.file_name_off,
                 line: li.line(),
-                text: format!("{} @ {file}:{}", trim_c_space(src), li.line()),
+                text: if plain {
+                    trim_c_space(src).to_owned()
+                } else {
+                    format!("{} @ {file}:{}", trim_c_space(src), li.line())
+                },
             });
         }
-        Ok(Self { lines, prev: None })
+        Ok(Self {
+            lines,
+            prev: None,
+            plain,
+        })
     }
 
     /// Whether the program has line info at all.
@@ -97,7 +109,9 @@ impl SourceLines {
         if self.prev == Some(at) {
             return None;
         }
-        if let Some(p) = self.prev.and_then(|p| self.lines.get(p)) {
+        if let Some(p) = self.prev.and_then(|p| self.lines.get(p))
+            && !self.plain
+        {
             let cur = &self.lines[at];
             if p.file_name_off == cur.file_name_off && p.line == cur.line {
                 return None;

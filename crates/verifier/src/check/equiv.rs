@@ -28,6 +28,9 @@ pub(super) struct IdMap {
     /// Whether precise scalars are compared by their ids too (6.12's
     /// `check_scalar_ids`; 6.1 does not).
     scalar_ids: bool,
+    /// Whether held references are compared byte for byte (6.1's
+    /// `memcmp` in `refsafe`) rather than by corresponding ids.
+    exact_refs: bool,
 }
 
 impl IdMap {
@@ -36,7 +39,15 @@ impl IdMap {
             pairs: Vec::new(),
             tmp_id_gen: id_gen,
             scalar_ids: true,
+            exact_refs: false,
         }
+    }
+
+    /// 6.1's `refsafe`: the same reference ids, acquired at the same
+    /// instructions.
+    pub(super) fn with_exact_refs(mut self) -> Self {
+        self.exact_refs = true;
+        self
     }
 
     /// 6.1's comparison: scalars by range and bits only.
@@ -164,6 +175,13 @@ fn socks_exact(old: &RegState, cur: &RegState, ids: &mut IdMap) -> Option<bool> 
 /// `refsafe`: the same references, in the same order, their ids
 /// corresponding.
 fn refsafe(old: &Refs, cur: &Refs, ids: &mut IdMap) -> bool {
+    if ids.exact_refs {
+        return old.len() == cur.len()
+            && old
+                .iter()
+                .zip(cur.iter())
+                .all(|(o, c)| o.id == c.id && o.insn_idx == c.insn_idx && o.lock == c.lock);
+    }
     old.len() == cur.len()
         && old
             .iter()

@@ -244,6 +244,9 @@ impl Checker<'_> {
         if self.profile.features.walk_v6_1.linked_scalars {
             ids = ids.without_scalar_ids();
         }
+        if self.profile.features.walk_v6_1.refs_exact {
+            ids = ids.with_exact_refs();
+        }
         equiv::states_equal(
             &self.checkpoints[c].state,
             &self.cur,
