@@ -386,6 +386,11 @@ pub struct WalkV6_1 {
     /// acquiring instructions); 6.12 maps their ids (`check_ids`).
     #[serde(default)]
     pub refs_exact: bool,
+    /// `regsafe`'s `check_ids` of 6.1: one-way (two old ids may map to one
+    /// current id), ids of 0 mapped like others, a packet pointer's id
+    /// only when the old one has one, a non-NULL map value's never.
+    #[serde(default)]
+    pub one_way_ids: bool,
     /// 6.1 has no allocated objects or graph kfuncs (they came with 6.2):
     /// `struct bpf_list_head` and `struct bpf_rb_root` are plain memory in
     /// its map values. Not modelled: such a map value, an allocation or
@@ -422,6 +427,7 @@ impl WalkV6_1 {
         btf_access_any_license: true,
         linfo_plain: true,
         refs_exact: true,
+        one_way_ids: true,
         graph_objects: true,
     };
 }

@@ -271,6 +271,11 @@ impl Checker<'_> {
         let Some(b) = self.btf_funcs.as_ref() else {
             return Ok(());
         };
+        // 6.1 prepares no arguments for the main function (but of an
+        // extension program, which has no walk here).
+        if self.profile.features.walk_v6_1.global_funcs {
+            return Ok(());
+        }
         match &b.sigs[0].prep {
             Prep::Refused(line) => {
                 let line = line.clone();

@@ -31,6 +31,11 @@ pub(super) struct IdMap {
     /// Whether held references are compared byte for byte (6.1's
     /// `memcmp` in `refsafe`) rather than by corresponding ids.
     exact_refs: bool,
+    /// 6.1's `check_ids`: each old id maps to one current id, but two old
+    /// ids may map to the same current one and 0 is an id like any other;
+    /// a packet pointer's id is compared only when the old one has one,
+    /// and a non-NULL map value's not at all.
+    one_way_ids: bool,
 }
 
 impl IdMap {
@@ -40,7 +45,14 @@ impl IdMap {
             tmp_id_gen: id_gen,
             scalar_ids: true,
             exact_refs: false,
+            one_way_ids: false,
         }
+    }
+
+    /// 6.1's `check_ids` and the places `regsafe` calls it.
+    pub(super) fn with_one_way_ids(mut self) -> Self {
+        self.one_way_ids = true;
+        self
     }
 
     /// 6.1's `refsafe`: the same reference ids, acquired at the same
@@ -58,6 +70,22 @@ impl IdMap {
 
     /// `check_ids`: `old` and `cur` must correspond one-to-one.
     fn check(&mut self, old: u32, cur: u32) -> bool {
+        if self.one_way_ids {
+            // An entry with old id 0 reads as a free slot, as in 6.1.
+            for &(o, c) in &self.pairs {
+                if o == 0 {
+                    break;
+                }
+                if o == old {
+                    return c == cur;
+                }
+            }
+            if self.pairs.len() >= ID_MAP_SIZE {
+                return false;
+            }
+            self.pairs.push((old, cur));
+            return true;
+        }
         if (old == 0) != (cur == 0) {
             return false;
         }
@@ -335,7 +363,7 @@ fn regsafe(
                 && n1 == n2
                 && range_within(v1, v2)
                 && v1.var_off.contains(v2.var_off)
-                && ids.check(*i1, *i2)
+                && (ids.one_way_ids && !*n1 || ids.check(*i1, *i2))
         }
         // A callback's key: as a map value, the old offsets covering the
         // new.
@@ -388,7 +416,7 @@ fn regsafe(
             };
             range_ok
                 && p1.off == p2.off
-                && ids.check(p1.id, p2.id)
+                && (ids.one_way_ids && p1.id == 0 || ids.check(p1.id, p2.id))
                 && range_within(&p1.var, &p2.var)
                 && p1.var.var_off.contains(p2.var.var_off)
         }

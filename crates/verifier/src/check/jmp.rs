@@ -13,7 +13,7 @@ use crate::domain::{self, AluOp, Era, JmpOp, Scalar, Width};
 use crate::error::{Stop, VerifierError};
 use crate::prepare::map_btf::Field;
 use crate::state::reg::{ADD_CONST, ADD_CONST32};
-use crate::state::{RegState, ScalarReg, VerifierState};
+use crate::state::{RegState, ScalarReg, SlotType, VerifierState};
 
 /// The relative offset of `ja` (`off`) or `gotol` (`imm`).
 pub(crate) fn ja_offset(insn: &RawInsn) -> i32 {
@@ -163,7 +163,15 @@ fn at(state: &mut VerifierState, loc: Loc) -> Option<&mut ScalarReg> {
 /// `collect_linked_regs`: per frame from the innermost, live registers
 /// (`live[frame]`), then spilled scalars, sharing the base of `id`; past
 /// the limit the id is dropped.
-fn collect_linked(state: &mut VerifierState, id: u32, live: &[u16], out: &mut Vec<Loc>) {
+/// `full_spills_only`: 6.1 finds spilled registers by the slot's first
+/// byte (`bpf_get_spilled_reg`), so a narrower spill is not reached.
+fn collect_linked(
+    state: &mut VerifierState,
+    id: u32,
+    live: &[u16],
+    full_spills_only: bool,
+    out: &mut Vec<Loc>,
+) {
     let base = id & !ADD_CONST;
     let mut locs = Vec::new();
     for (f, frame) in state.frames.iter().enumerate().rev() {
@@ -176,7 +184,10 @@ fn collect_linked(state: &mut VerifierState, id: u32, live: &[u16], out: &mut Ve
         );
         locs.extend(
             (0..frame.stack.len())
-                .filter(|spi| frame.stack[*spi].is_spill())
+                .filter(|spi| {
+                    let slot = &frame.stack[*spi];
+                    slot.is_spill() && (!full_spills_only || slot.types[0] == SlotType::Spill)
+                })
                 .map(|spi| Loc::Spill(fr, spi)),
         );
     }
@@ -347,12 +358,13 @@ impl Checker<'_> {
         } else {
             vec![u16::MAX; self.cur.frames.len()]
         };
+        let v6_1_links = self.profile.features.walk_v6_1.linked_scalars;
         let mut linked = Vec::new();
         if reg_src && s.id != 0 {
-            collect_linked(&mut self.cur, s.id, &live, &mut linked);
+            collect_linked(&mut self.cur, s.id, &live, v6_1_links, &mut linked);
         }
         if d.id != 0 {
-            collect_linked(&mut self.cur, d.id, &live, &mut linked);
+            collect_linked(&mut self.cur, d.id, &live, v6_1_links, &mut linked);
         }
         let curframe = self.cur.cur().frameno;
         if linked.len() > 1 && !self.profile.features.walk_v6_1.linked_scalars {

@@ -247,6 +247,9 @@ impl Checker<'_> {
         if self.profile.features.walk_v6_1.refs_exact {
             ids = ids.with_exact_refs();
         }
+        if self.profile.features.walk_v6_1.one_way_ids {
+            ids = ids.with_one_way_ids();
+        }
         equiv::states_equal(
             &self.checkpoints[c].state,
             &self.cur,
