@@ -391,6 +391,12 @@ pub struct WalkV6_1 {
     /// only when the old one has one, a non-NULL map value's never.
     #[serde(default)]
     pub one_way_ids: bool,
+    /// A `BPF_LD_[ABS|IND]` in a subprogram may leave it returning 0 (the
+    /// JIT's hidden exit), walked first, the path past it queued; 6.12's
+    /// source has no such exit (6.18 has it again,
+    /// `Features::tail_call_exits_subprog`). A tail call does not leave.
+    #[serde(default)]
+    pub ld_abs_exits_subprog: bool,
     /// 6.1 has no allocated objects or graph kfuncs (they came with 6.2):
     /// `struct bpf_list_head` and `struct bpf_rb_root` are plain memory in
     /// its map values. Not modelled: such a map value, an allocation or
@@ -428,6 +434,7 @@ impl WalkV6_1 {
         linfo_plain: true,
         refs_exact: true,
         one_way_ids: true,
+        ld_abs_exits_subprog: true,
         graph_objects: true,
     };
 }

@@ -547,7 +547,10 @@ impl<'a> Checker<'a> {
             _ => {
                 self.ld(insn)?;
                 let ld_abs = matches!(op::mode(insn.code), op::ABS | op::IND);
-                if ld_abs && self.abnormal_exit_leaves_frame() {
+                let leaves = self.abnormal_exit_leaves_frame()
+                    || self.cur.frames.len() > 1
+                        && self.profile.features.walk_v6_1.ld_abs_exits_subprog;
+                if ld_abs && leaves {
                     self.abnormal_exit()
                 } else {
                     Ok(Flow::Next)
