@@ -397,6 +397,13 @@ pub struct WalkV6_1 {
     /// `Features::tail_call_exits_subprog`). A tail call does not leave.
     #[serde(default)]
     pub ld_abs_exits_subprog: bool,
+    /// With `BPF_F_TEST_STATE_FREQ`, Debian's 6.1 prunes paths whose
+    /// pointer ids differ from the checkpoint's where its source's
+    /// `regsafe` should not (seen under QEMU on `id_in_regsafe_bad_access`
+    /// and `null_check_ids_in_regsafe`; the cause is not found). Not
+    /// modelled: such a load is unsupported.
+    #[serde(default)]
+    pub state_freq_pruning: bool,
     /// 6.1 has no allocated objects or graph kfuncs (they came with 6.2):
     /// `struct bpf_list_head` and `struct bpf_rb_root` are plain memory in
     /// its map values. Not modelled: such a map value, an allocation or
@@ -435,6 +442,7 @@ impl WalkV6_1 {
         refs_exact: true,
         one_way_ids: true,
         ld_abs_exits_subprog: true,
+        state_freq_pruning: true,
         graph_objects: true,
     };
 }

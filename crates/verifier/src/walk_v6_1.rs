@@ -74,6 +74,13 @@ pub(crate) fn unmodelled(req: &LoadRequest, profile: &KernelProfile) -> Option<U
             return refuse("6.1's spin lock and timer rules", "lock_rules", i);
         }
     }
+    if v.state_freq_pruning && req.prog_flags & bpfcheck_uapi::load::BPF_F_TEST_STATE_FREQ != 0 {
+        return refuse(
+            "checkpoints forced by BPF_F_TEST_STATE_FREQ",
+            "state_freq_pruning",
+            0,
+        );
+    }
     if v.global_funcs
         && let Some(at) = global_subprog(req)
     {
