@@ -27,6 +27,13 @@ const MAX_BACKEDGE_ITERS: u32 = 64;
 /// in no loop. Ids are handed out in the order Tarjan's algorithm closes
 /// components, walking successors in `check_cfg`'s order.
 pub(crate) fn compute_scc(insns: &[RawInsn]) -> Vec<u32> {
+    compute_scc_with(insns, &[])
+}
+
+/// [`compute_scc`] where `kfunc_callbacks[i]` marks the kfunc calls that
+/// call a callback (`bpf_rbtree_add_impl`'s `less`), each a loop of its
+/// own like a callback-calling helper's.
+pub(crate) fn compute_scc_with(insns: &[RawInsn], kfunc_callbacks: &[bool]) -> Vec<u32> {
     const NOT_ON_STACK: u32 = u32::MAX;
     let n = insns.len();
     let mut scc = vec![0u32; n];
@@ -76,7 +83,8 @@ pub(crate) fn compute_scc(insns: &[RawInsn]) -> Vec<u32> {
             // A callback-calling helper call is a loop of its own.
             let assign = stack.last() != Some(&w)
                 || succ[w].contains(&w)
-                || super::callback::calls_callback(&insns[w]);
+                || super::callback::calls_callback(&insns[w])
+                || kfunc_callbacks.get(w).copied().unwrap_or(false);
             loop {
                 let t = stack.pop().unwrap_or(w);
                 low[t] = NOT_ON_STACK;

@@ -118,7 +118,7 @@ use crate::prepare::subprogs::is_ldimm64;
 use crate::state::{RegState, VerifierState};
 use precision::{Checkpoint, HistEntry, PathMeta};
 
-pub(crate) use loops::compute_scc;
+pub(crate) use loops::{compute_scc, compute_scc_with};
 pub(crate) use stack_liveness::postorder as insn_postorder;
 
 /// A branch queued for later (`struct bpf_verifier_stack_elem`).
