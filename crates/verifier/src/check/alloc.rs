@@ -509,22 +509,7 @@ impl<'a> Checker<'a> {
             return Err(self.unsupported("strict alignment of BTF pointer accesses"));
         }
         let tname = bp.name;
-        let off = ptr.off + i32::from(insn_off);
-        if off < 0 {
-            return Err(acc(
-                self,
-                format!("R{regno} is ptr_{tname} invalid negative access: off={off}"),
-            ));
-        }
-        if !ptr.var.var_off.equals_const(0) {
-            return Err(acc(
-                self,
-                format!(
-                    "R{regno} is ptr_{tname} invalid variable offset: off={off}, var_off={}",
-                    ptr.var.var_off
-                ),
-            ));
-        }
+        let off = self.btf_access_offset(regno, &ptr, tname.as_str(), insn_off)?;
         if bp.mem == MemKind::Percpu {
             return Err(acc(
                 self,

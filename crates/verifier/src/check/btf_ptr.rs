@@ -367,6 +367,32 @@ impl<'a> Checker<'a> {
         })))
     }
 
+    /// The offset of an access at `insn_off` through the BTF pointer `ptr`
+    /// to `struct tname` in `regno`: fixed and non-negative
+    /// (`check_ptr_to_btf_access`'s first checks).
+    pub(super) fn btf_access_offset(
+        &self,
+        regno: u8,
+        ptr: &PtrFields,
+        tname: &str,
+        insn_off: i16,
+    ) -> Result<i32, Stop> {
+        let off = ptr.off + i32::from(insn_off);
+        let acc = |msg: String| self.reject(ErrorCode::InvalidMemAccess, Errno::EACCES, msg);
+        if off < 0 {
+            return Err(acc(format!(
+                "R{regno} is ptr_{tname} invalid negative access: off={off}"
+            )));
+        }
+        if !ptr.var.var_off.equals_const(0) {
+            return Err(acc(format!(
+                "R{regno} is ptr_{tname} invalid variable offset: off={off}, var_off={}",
+                ptr.var.var_off
+            )));
+        }
+        Ok(off)
+    }
+
     /// `check_ptr_to_btf_access` for a load of `size` bytes at `insn_off`
     /// through the BTF pointer `base` in `regno`.
     pub(super) fn btf_ptr_load(
@@ -404,23 +430,8 @@ impl<'a> Checker<'a> {
                 format!("Cannot access kernel 'struct {tname}' from non-GPL compatible program"),
             ));
         }
-        let off = ptr.off + i32::from(insn_off);
+        let off = self.btf_access_offset(regno, &ptr, tname.as_str(), insn_off)?;
         let acc = |s: &Self, msg: String| s.reject(ErrorCode::InvalidMemAccess, Errno::EACCES, msg);
-        if off < 0 {
-            return Err(acc(
-                self,
-                format!("R{regno} is ptr_{tname} invalid negative access: off={off}"),
-            ));
-        }
-        if !ptr.var.var_off.equals_const(0) {
-            return Err(acc(
-                self,
-                format!(
-                    "R{regno} is ptr_{tname} invalid variable offset: off={off}, var_off={}",
-                    ptr.var.var_off
-                ),
-            ));
-        }
         match bp.mem {
             MemKind::User => {
                 return Err(acc(
