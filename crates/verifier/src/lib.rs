@@ -1127,19 +1127,7 @@ fn interpret(
         log.mark_inexact();
     }
     let live = liveness::live_before(&req.insns, &call_args);
-    let kfunc_callbacks: Vec<bool> = {
-        use bpfcheck_isa::Symbolizer as _;
-        let names = prepare::kfunc::KfuncNames(&kfuncs);
-        req.insns
-            .iter()
-            .map(|insn| {
-                insn.code == op::JMP | op::CALL
-                    && insn.src == op::PSEUDO_KFUNC_CALL
-                    && names.kfunc_name(insn.imm, insn.off).as_deref()
-                        == Some("bpf_rbtree_add_impl")
-            })
-            .collect()
-    };
+    let kfunc_callbacks: Vec<bool> = req.insns.iter().map(|i| kfuncs.calls_callback(i)).collect();
     let scc = check::compute_scc_with(&req.insns, &kfunc_callbacks);
     if log.level2() && profile.features.live_regs_table {
         let names = prepare::kfunc::KfuncNames(&kfuncs);

@@ -144,26 +144,14 @@ impl Checker<'_> {
                 self.prune_point[i] = true;
                 self.force_checkpoint[i] = true;
             }
-            // `bpf_rbtree_add_impl` calls its `less` callback
-            // (`is_sync_callback_calling_insn`).
-            if self.kfunc_named(i, "bpf_rbtree_add_impl") {
+            // `is_sync_callback_calling_insn` for kfuncs.
+            if self.kfuncs.calls_callback(&self.insns[i]) {
                 self.calls_callback[i] = true;
                 self.force_checkpoint[i] = true;
                 self.prune_point[i] = true;
                 self.jmp_point[i] = true;
             }
         }
-    }
-
-    /// Whether instruction `idx` calls kfunc `name`.
-    fn kfunc_named(&self, idx: usize, name: &str) -> bool {
-        let Some(insn) = self.insns.get(idx) else {
-            return false;
-        };
-        use bpfcheck_uapi::op;
-        let call = insn.class() == op::JMP && op::alu_op(insn.code) == op::CALL;
-        call && insn.src == op::PSEUDO_KFUNC_CALL
-            && self.kfuncs.get(insn).is_some_and(|d| d.name == name)
     }
 
     /// Whether instruction `idx` calls an iterator's next kfunc

@@ -609,6 +609,30 @@ impl Checker<'_> {
         }
     }
 
+    /// Instruction `i` as the backtracking lines print it.
+    pub(super) fn backtrack_text(&self, i: usize) -> String {
+        let names = crate::prepare::kfunc::KfuncNames(&self.kfuncs);
+        disasm(self.insns, i, self.profile.log_era, &names)
+    }
+
+    /// The outcome of one `backtrack_insn` step: `Ok(false)` when the
+    /// kernel gives up there and every scalar from `parent` up is made
+    /// precise.
+    pub(super) fn stepped(
+        &mut self,
+        step: Result<(), StepErr>,
+        parent: Option<usize>,
+    ) -> Result<bool, Stop> {
+        match step {
+            Ok(()) => Ok(true),
+            Err(StepErr::Fallback) => {
+                self.mark_all_scalars_precise(parent);
+                Ok(false)
+            }
+            Err(StepErr::Unsupported(what)) => Err(self.unsupported(what)),
+        }
+    }
+
     /// `get_prev_insn_idx`: the instruction executed before `i` in the
     /// history of `st` (its first `*hist_end` entries still unread), or
     /// `None` at the segment's first instruction `first_idx`.
@@ -691,23 +715,11 @@ impl Checker<'_> {
                                 bt.frame,
                                 fmt_regs(bt.regs[bt.frame]),
                                 fmt_slots(bt.slots[bt.frame]),
-                                disasm(
-                                    self.insns,
-                                    i,
-                                    self.profile.log_era,
-                                    &crate::prepare::kfunc::KfuncNames(&self.kfuncs)
-                                )
+                                self.backtrack_text(i)
                             );
                             self.log.push(&text);
                         }
-                        if crosses_frames(&self.insns[i])
-                            && self.profile.features.walk_v6_1.precision_across_calls
-                        {
-                            return Err(self.unsupported(
-                                "precision backtracking across calls of kernel 6.1 (walk_v6_1.precision_across_calls)",
-                            ));
-                        }
-                        match backtrack_insn(
+                        let step = backtrack_insn(
                             self.insns,
                             &globals,
                             i,
@@ -715,15 +727,9 @@ impl Checker<'_> {
                             hist.as_ref(),
                             &mut bt,
                             false,
-                        ) {
-                            Ok(()) => {}
-                            Err(StepErr::Fallback) => {
-                                self.mark_all_scalars_precise(start.meta.parent);
-                                return Ok(changed);
-                            }
-                            Err(StepErr::Unsupported(what)) => {
-                                return Err(self.unsupported(what));
-                            }
+                        );
+                        if !self.stepped(step, start.meta.parent)? {
+                            return Ok(changed);
                         }
                     }
                 }

@@ -17,9 +17,7 @@
 //! N: <insn>` and `parent didn't have regs=%x stack=%llx marks:` with the
 //! parent frame printed in full.
 
-use bpfcheck_isa::disasm;
-
-use super::precision::{Backtrack, ChainStart, StepErr, backtrack_insn, crosses_frames};
+use super::precision::{Backtrack, ChainStart, backtrack_insn, crosses_frames};
 use super::{Checker, print};
 use crate::error::Stop;
 use crate::state::live::READ;
@@ -101,29 +99,21 @@ impl Checker<'_> {
                                 "regs={:x} stack={:x} before {i}: {}\n",
                                 bt.regs[frame],
                                 bt.slots[frame],
-                                disasm(
-                                    self.insns,
-                                    i,
-                                    self.profile.log_era,
-                                    &crate::prepare::kfunc::KfuncNames(&self.kfuncs)
-                                )
+                                self.backtrack_text(i)
                             );
                             self.log.push(&text);
                         }
-                        if crosses_frames(&self.insns[i]) {
+                        if crosses_frames(&self.insns[i])
+                            && self.profile.features.walk_v6_1.precision_across_calls
+                        {
                             return Err(self.unsupported(
                                 "precision backtracking across calls of kernel 6.1 (walk_v6_1.precision_across_calls)",
                             ));
                         }
-                        match backtrack_insn(self.insns, &[], i, -1, hist.as_ref(), &mut bt, true) {
-                            Ok(()) => {}
-                            Err(StepErr::Fallback) => {
-                                self.mark_all_scalars_precise(start.meta.parent);
-                                return Ok(changed);
-                            }
-                            Err(StepErr::Unsupported(what)) => {
-                                return Err(self.unsupported(what));
-                            }
+                        let step =
+                            backtrack_insn(self.insns, &[], i, -1, hist.as_ref(), &mut bt, true);
+                        if !self.stepped(step, start.meta.parent)? {
+                            return Ok(changed);
                         }
                     }
                 }

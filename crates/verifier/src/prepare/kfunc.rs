@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use bpfcheck_btf::{Btf, BtfKind, BtfTypeId, Type};
 use bpfcheck_profile::KernelProfile;
 use bpfcheck_profile::kfuncs::{KfuncAccess, KfuncFlags};
-use bpfcheck_uapi::{Errno, LoadRequest, RawInsn};
+use bpfcheck_uapi::{Errno, LoadRequest, RawInsn, op};
 
 use crate::error::{ErrorCode, Stop, Unsupported, VerifierError};
 use crate::log::Log;
@@ -107,6 +107,16 @@ impl KfuncTab {
     /// The name of the kfunc `(imm, off)` names, as the log prints it.
     pub(crate) fn name(&self, imm: i32, off: i16) -> Option<String> {
         self.0.get(&(imm, off)).map(|d| d.name.clone())
+    }
+
+    /// Whether `insn` calls a kfunc that calls a callback synchronously
+    /// (`is_sync_callback_calling_kfunc`: `bpf_rbtree_add_impl`'s `less`).
+    pub(crate) fn calls_callback(&self, insn: &RawInsn) -> bool {
+        insn.code == op::JMP | op::CALL
+            && insn.src == op::PSEUDO_KFUNC_CALL
+            && self
+                .get(insn)
+                .is_some_and(|d| d.name == "bpf_rbtree_add_impl")
     }
 
     /// How many argument registers a kfunc call reads
